@@ -1,0 +1,454 @@
+#include "config/config_loader.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "config/config_schema.hpp"
+#include "core/record.hpp"
+#include "stages/transform_program.hpp"
+
+namespace edgepipe {
+
+extern const std::string_view kEmbeddedDefaultConfig;
+
+std::optional<double> parse_speed(std::string_view text) {
+  if (text == "max") return 0.0;
+  if (text.size() < 2 || text.back() != 'x') return std::nullopt;
+  double v = 0;
+  const auto r = std::from_chars(text.data(), text.data() + text.size() - 1, v);
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size() - 1 || !(v > 0) || !std::isfinite(v))
+    return std::nullopt;
+  return v;
+}
+
+namespace {
+
+// A reading context: the file name and the dotted path of the table being read.
+struct reader {
+  const std::string& origin;
+  std::string error;
+
+  std::string where(const toml::node& n, const std::string& key) const {
+    std::ostringstream s;
+    s << origin;
+    if (n.source().begin.line > 0) s << ":" << n.source().begin.line;
+    s << ": key '" << key << "'";
+    return s.str();
+  }
+  std::string render(const toml::node& n) const {
+    std::ostringstream s;
+    if (n.is_table()) return "a table";
+    if (n.is_array()) return "an array";
+    n.visit([&](const auto& v) { s << v; });
+    return s.str();
+  }
+  bool fail(const toml::node& n, const std::string& key, const std::string& what) {
+    if (error.empty()) error = where(n, key) + " = " + render(n) + ": " + what;
+    return false;
+  }
+  bool fail_at(const toml::table& t, const std::string& key, const std::string& what) {
+    if (error.empty()) {
+      std::ostringstream s;
+      s << origin;
+      if (t.source().begin.line > 0) s << ":" << t.source().begin.line;
+      s << ": key '" << key << "': " << what;
+      error = s.str();
+    }
+    return false;
+  }
+
+  bool check_keys(const toml::table& t, const std::string& path,
+                  std::span<const option_doc> allowed) {
+    for (auto&& [k, v] : t) {
+      const bool known = std::any_of(allowed.begin(), allowed.end(),
+                                     [&](const option_doc& o) { return o.key == k.str(); });
+      if (!known) {
+        std::string names;
+        for (const auto& o : allowed) names += (names.empty() ? "" : ", ") + std::string(o.key);
+        return fail(v, path + "." + std::string(k.str()), "unknown key (allowed: " + names + ")");
+      }
+    }
+    return true;
+  }
+
+  bool get_string(const toml::table& t, const std::string& path, std::string_view key,
+                  std::string& out) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return true;
+    if (!n->is_string()) return fail(*n, path + "." + std::string(key), "expected a string");
+    out = n->as_string()->get();
+    return true;
+  }
+  bool get_uint(const toml::table& t, const std::string& path, std::string_view key,
+                std::uint64_t lo, std::uint64_t hi, std::uint64_t& out) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return true;
+    if (!n->is_integer()) return fail(*n, path + "." + std::string(key), "expected an integer");
+    const std::int64_t v = n->as_integer()->get();
+    if (v < 0 || static_cast<std::uint64_t>(v) < lo || static_cast<std::uint64_t>(v) > hi)
+      return fail(*n, path + "." + std::string(key),
+                  "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+    out = static_cast<std::uint64_t>(v);
+    return true;
+  }
+  template <class T>
+  bool get_size(const toml::table& t, const std::string& path, std::string_view key,
+                std::uint64_t lo, std::uint64_t hi, T& out) {
+    std::uint64_t v = out;
+    if (!get_uint(t, path, key, lo, hi, v)) return false;
+    out = static_cast<T>(v);
+    return true;
+  }
+  bool get_bool(const toml::table& t, const std::string& path, std::string_view key, bool& out) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return true;
+    if (!n->is_boolean()) return fail(*n, path + "." + std::string(key), "expected true or false");
+    out = n->as_boolean()->get();
+    return true;
+  }
+  bool get_cpu(const toml::table& t, const std::string& path, std::string_view key,
+               std::optional<int>& out) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return true;
+    if (n->is_string() && n->as_string()->get() == "none") {
+      out.reset();
+      return true;
+    }
+    if (n->is_integer() && n->as_integer()->get() >= 0 && n->as_integer()->get() < 1024) {
+      out = static_cast<int>(n->as_integer()->get());
+      return true;
+    }
+    return fail(*n, path + "." + std::string(key), "expected a CPU number (0..1023) or \"none\"");
+  }
+  bool get_literal(const toml::node& n, const std::string& key, literal_value& out) {
+    if (n.is_string()) {
+      out = {literal_value::kind::string, std::string(n.as_string()->get())};
+    } else if (n.is_integer()) {
+      out = {literal_value::kind::number, std::to_string(n.as_integer()->get())};
+    } else if (n.is_floating_point()) {
+      const double d = n.as_floating_point()->get();
+      if (!std::isfinite(d)) return fail(n, key, "must be a finite number");
+      char buf[32];
+      const auto r = std::to_chars(buf, buf + sizeof buf, d);
+      out = {literal_value::kind::number, std::string(buf, r.ptr)};
+    } else if (n.is_boolean()) {
+      out = {literal_value::kind::boolean, n.as_boolean()->get() ? "true" : "false"};
+    } else {
+      return fail(n, key, "expected a string, number or boolean");
+    }
+    return true;
+  }
+  bool get_pointer(const toml::table& t, const std::string& path, std::string_view key,
+                   std::string& out) {
+    if (!get_string(t, path, key, out)) return false;
+    std::vector<std::string> segs;
+    std::string why;
+    if (!split_json_pointer(out, segs, why))
+      return fail(*t.get(key), path + "." + std::string(key), "invalid JSON pointer: " + why);
+    return true;
+  }
+};
+
+std::span<const option_doc> section(std::string_view path) {
+  for (const auto& s : config_sections())
+    if (s.path == path) return s.options;
+  return {};
+}
+
+bool read_field(reader& r, const toml::table& t, const std::string& path, field_spec& f) {
+  if (!r.check_keys(t, path, section("sources.<name>.fields[]"))) return false;
+  if (!t.contains("name")) return r.fail_at(t, path + ".name", "missing (every field needs a name)");
+  if (!r.get_string(t, path, "name", f.name)) return false;
+  if (f.name.empty() || f.name.find_first_of("\"\\") != std::string::npos)
+    return r.fail(*t.get("name"), path + ".name", "must be non-empty without quotes or backslashes");
+  if (t.contains("from")) {
+    std::string p;
+    if (!r.get_pointer(t, path, "from", p)) return false;
+    if (p.empty()) return r.fail(*t.get("from"), path + ".from", "must name a member, e.g. \"/id\"");
+    f.from = p;
+  }
+  if (t.contains("template")) {
+    std::string s;
+    if (!r.get_string(t, path, "template", s)) return false;
+    f.template_text = s;
+  }
+  if (const toml::node* n = t.get("const")) {
+    literal_value v;
+    if (!r.get_literal(*n, path + ".const", v)) return false;
+    f.constant = v;
+  }
+  if (const toml::node* n = t.get("default")) {
+    literal_value v;
+    if (!r.get_literal(*n, path + ".default", v)) return false;
+    f.default_value = v;
+  }
+  std::string type = "keep";
+  if (!r.get_string(t, path, "type", type)) return false;
+  static const std::pair<std::string_view, value_cast> kCasts[] = {
+      {"keep", value_cast::keep},     {"string", value_cast::string},
+      {"double", value_cast::double_}, {"int", value_cast::int_},
+      {"bool", value_cast::bool_},    {"timestamp", value_cast::timestamp}};
+  auto cast = std::find_if(std::begin(kCasts), std::end(kCasts),
+                           [&](const auto& c) { return c.first == type; });
+  if (cast == std::end(kCasts))
+    return r.fail(*t.get("type"), path + ".type",
+                  "unknown type (expected keep, string, double, int, bool or timestamp)");
+  f.cast = cast->second;
+  std::string hash = "none";
+  if (!r.get_string(t, path, "hash", hash)) return false;
+  if (hash == "md5") {
+    f.hash = digest_kind::md5;
+  } else if (hash == "sha256") {
+    f.hash = digest_kind::sha256;
+  } else if (hash != "none") {
+    return r.fail(*t.get("hash"), path + ".hash", "unknown hash (expected md5, sha256 or none)");
+  }
+  return r.get_bool(t, path, "required", f.required);
+}
+
+bool read_filter(reader& r, const toml::table& t, const std::string& path, filter_spec& f) {
+  if (!r.check_keys(t, path, section("sources.<name>.filter[]"))) return false;
+  if (!t.contains("field")) return r.fail_at(t, path + ".field", "missing");
+  if (!r.get_pointer(t, path, "field", f.pointer)) return false;
+  std::string op = "eq";
+  if (!r.get_string(t, path, "op", op)) return false;
+  static const std::pair<std::string_view, filter_op> kOps[] = {
+      {"eq", filter_op::eq}, {"ne", filter_op::ne}, {"gt", filter_op::gt},
+      {"ge", filter_op::ge}, {"lt", filter_op::lt}, {"le", filter_op::le},
+      {"exists", filter_op::exists}, {"missing", filter_op::missing}};
+  auto it = std::find_if(std::begin(kOps), std::end(kOps),
+                         [&](const auto& o) { return o.first == op; });
+  if (it == std::end(kOps))
+    return r.fail(*t.get("op"), path + ".op",
+                  "unknown operator (expected eq, ne, gt, ge, lt, le, exists, missing)");
+  f.op = it->second;
+  if (const toml::node* n = t.get("value")) {
+    literal_value v;
+    if (!r.get_literal(*n, path + ".value", v)) return false;
+    f.value = v;
+  }
+  return true;
+}
+
+template <class F>
+bool each_table_in_array(reader& r, const toml::table& parent, std::string_view key,
+                         const std::string& path, F&& f) {
+  const toml::node* n = parent.get(key);
+  if (n == nullptr) return true;
+  const toml::array* arr = n->as_array();
+  if (arr == nullptr) return r.fail(*n, path, "expected an array of tables ([[" + path + "]])");
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    const toml::node& e = *arr->get(i);
+    const std::string p = path + "[" + std::to_string(i) + "]";
+    if (!e.is_table()) return r.fail(e, p, "expected a table");
+    if (!f(*e.as_table(), p)) return false;
+  }
+  return true;
+}
+
+bool read_source(reader& r, const std::string& name, const toml::table& t, source_spec& s) {
+  const std::string path = "sources." + name;
+  s.name = name;
+  if (!r.check_keys(t, path, section("sources.<name>"))) return false;
+  if (!r.get_pointer(t, path, "records", s.records_pointer)) return false;
+  if (!r.get_pointer(t, path, "key", s.key_pointer)) return false;
+  if (!r.get_pointer(t, path, "event_time", s.event_time_pointer)) return false;
+  if (!t.contains("fields"))
+    return r.fail_at(t, path + ".fields", "missing: a source needs [[" + path + ".fields]]");
+  if (!each_table_in_array(r, t, "fields", path + ".fields",
+                           [&](const toml::table& ft, const std::string& p) {
+                             field_spec f;
+                             if (!read_field(r, ft, p, f)) return false;
+                             s.fields.push_back(std::move(f));
+                             return true;
+                           }))
+    return false;
+  return each_table_in_array(r, t, "filter", path + ".filter",
+                             [&](const toml::table& ft, const std::string& p) {
+                               filter_spec f;
+                               if (!read_filter(r, ft, p, f)) return false;
+                               s.filters.push_back(std::move(f));
+                               return true;
+                             });
+}
+
+bool read_sink(reader& r, const std::string& name, const toml::table& t, sink_config& s) {
+  const std::string path = "sinks." + name;
+  s.name = name;
+  if (!t.contains("type")) return r.fail_at(t, path + ".type", "missing (e.g. type = \"file\")");
+  if (!r.get_string(t, path, "type", s.type)) return false;
+  if (s.type != "file")
+    return r.fail(*t.get("type"), path + ".type", "unknown sink type (this build has: file)");
+  if (!r.check_keys(t, path, section("sinks.<name>"))) return false;
+  if (!t.contains("path")) return r.fail_at(t, path + ".path", "missing");
+  if (!r.get_string(t, path, "path", s.file.path)) return false;
+  if (s.file.path.empty()) return r.fail(*t.get("path"), path + ".path", "must not be empty");
+  if (!r.get_uint(t, path, "rotate_bytes", 0, std::uint64_t{1} << 50, s.file.rotate_bytes))
+    return false;
+  if (s.file.rotate_bytes != 0 && s.file.rotate_bytes < 4096)
+    return r.fail(*t.get("rotate_bytes"), path + ".rotate_bytes", "must be 0 or at least 4096");
+  std::string format = "value";
+  if (!r.get_string(t, path, "format", format)) return false;
+  if (format == "value") {
+    s.file.format = file_format::value;
+  } else if (format == "envelope") {
+    s.file.format = file_format::envelope;
+  } else {
+    return r.fail(*t.get("format"), path + ".format", "expected \"value\" or \"envelope\"");
+  }
+  if (!r.get_bool(t, path, "fsync", s.file.fsync)) return false;
+  return r.get_cpu(t, path, "cpu", s.cpu);
+}
+
+bool read_root(reader& r, const toml::table& root, pipeline_config& c) {
+  static constexpr option_doc kTop[] = {{"pipeline", "", "", ""}, {"replay", "", "", ""},
+                                        {"dead_letter", "", "", ""}, {"sinks", "", "", ""},
+                                        {"sources", "", "", ""}};
+  if (!r.check_keys(root, "", kTop)) {
+    // Drop the leading dot of a top-level key in the message.
+    const auto pos = r.error.find("key '.");
+    if (pos != std::string::npos) r.error.erase(pos + 5, 1);
+    return false;
+  }
+  auto table_at = [&](std::string_view key, const toml::table*& out) {
+    out = nullptr;
+    const toml::node* n = root.get(key);
+    if (n == nullptr) return true;
+    if (!n->is_table()) return r.fail(*n, std::string(key), "expected a table [" + std::string(key) + "]");
+    out = n->as_table();
+    return true;
+  };
+  const toml::table* t = nullptr;
+  if (!table_at("pipeline", t)) return false;
+  if (t) {
+    if (!r.check_keys(*t, "pipeline", section("pipeline"))) return false;
+    if (!r.get_size(*t, "pipeline", "batch_records", 1, 1 << 20, c.batch_records)) return false;
+    if (!r.get_size(*t, "pipeline", "batch_bytes", 4096, 1 << 28, c.batch_bytes)) return false;
+    if (!r.get_size(*t, "pipeline", "ring_capacity", 2, 65536, c.ring_capacity)) return false;
+    if (!r.get_size(*t, "pipeline", "max_payload_bytes", 1024, 1 << 30, c.max_payload_bytes))
+      return false;
+    if (!r.get_cpu(*t, "pipeline", "source_cpu", c.source_cpu)) return false;
+    if (!r.get_cpu(*t, "pipeline", "transform_cpu", c.transform_cpu)) return false;
+  }
+  if (!table_at("replay", t)) return false;
+  if (t) {
+    if (!r.check_keys(*t, "replay", section("replay"))) return false;
+    replay_config rc;
+    if (!t->contains("trace")) return r.fail_at(*t, "replay.trace", "missing");
+    if (!r.get_string(*t, "replay", "trace", rc.trace)) return false;
+    std::string speed = "max";
+    if (!r.get_string(*t, "replay", "speed", speed)) return false;
+    const auto factor = parse_speed(speed);
+    if (!factor) return r.fail(*t->get("speed"), "replay.speed", "expected \"max\", \"1x\" or \"Nx\"");
+    rc.speed = *factor;
+    if (!r.get_string(*t, "replay", "source", rc.source)) return false;
+    c.replay = rc;
+  }
+  if (!table_at("dead_letter", t)) return false;
+  if (t) {
+    if (!r.check_keys(*t, "dead_letter", section("dead_letter"))) return false;
+    if (!r.get_string(*t, "dead_letter", "path", c.dead_letter.path)) return false;
+    if (!r.get_size(*t, "dead_letter", "max_bytes", 64, 1 << 20, c.dead_letter.max_bytes))
+      return false;
+    if (!r.get_uint(*t, "dead_letter", "rotate_bytes", 0, std::uint64_t{1} << 50,
+                    c.dead_letter.rotate_bytes))
+      return false;
+  }
+  if (!table_at("sinks", t)) return false;
+  if (t) {
+    for (auto&& [k, v] : *t) {
+      const std::string name(k.str());
+      if (!v.is_table()) return r.fail(v, "sinks." + name, "expected a table [sinks." + name + "]");
+      sink_config s;
+      if (!read_sink(r, name, *v.as_table(), s)) return false;
+      c.sinks.push_back(std::move(s));
+    }
+  }
+  if (!table_at("sources", t)) return false;
+  if (t) {
+    for (auto&& [k, v] : *t) {
+      const std::string name(k.str());
+      if (!v.is_table())
+        return r.fail(v, "sources." + name, "expected a table [sources." + name + "]");
+      source_spec s;
+      if (!read_source(r, name, *v.as_table(), s)) return false;
+      c.sources.push_back(std::move(s));
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+status load_config_text(std::string_view text, const std::string& origin, pipeline_config& out) {
+  out = pipeline_config{};
+  out.origin = origin;
+  toml::table root;
+  try {
+    root = toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream s;
+    s << origin << ":" << e.source().begin.line << ":" << e.source().begin.column
+      << ": TOML syntax error: " << e.description();
+    return status::error(s.str());
+  }
+  reader r{origin, {}};
+  if (!read_root(r, root, out)) return status::error(r.error);
+  if (out.sources.size() >= kUnknownSource)
+    return status::error(origin + ": too many sources (at most " +
+                         std::to_string(kUnknownSource - 1) + ")");
+  return status::ok();
+}
+
+status load_config_file(const std::string& path, pipeline_config& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return status::error(errno_message("cannot read config file " + path, errno));
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return load_config_text(buf.str(), path, out);
+}
+
+std::string_view default_config_text() noexcept { return kEmbeddedDefaultConfig; }
+
+status load_default_config(pipeline_config& out) {
+  return load_config_text(kEmbeddedDefaultConfig, "<embedded default config>", out);
+}
+
+status validate_config(const pipeline_config& c) {
+  if (c.sources.empty())
+    return status::error(c.origin + ": no [sources.<name>] defined: nothing to transform");
+  if (c.sinks.empty())
+    return status::error(c.origin + ": no [sinks.<name>] defined and no --sink given");
+  for (const auto& s : c.sources) {
+    transform_program p;
+    if (status st = transform_program::compile(s, p); !st)
+      return status::error(c.origin + ": " + st.message());
+  }
+  for (std::size_t i = 0; i < c.sinks.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (c.sinks[i].type == "file" && c.sinks[j].type == "file" &&
+          c.sinks[i].file.path == c.sinks[j].file.path)
+        return status::error(c.origin + ": sinks." + c.sinks[i].name + " and sinks." +
+                             c.sinks[j].name + " write the same file '" + c.sinks[i].file.path +
+                             "'");
+    }
+    if (c.sinks[i].type == "file" && c.sinks[i].file.path == c.dead_letter.path)
+      return status::error(c.origin + ": sinks." + c.sinks[i].name +
+                           " writes the dead-letter file '" + c.dead_letter.path + "'");
+  }
+  if (c.replay && !c.replay->source.empty()) {
+    const bool known = std::any_of(c.sources.begin(), c.sources.end(),
+                                   [&](const source_spec& s) { return s.name == c.replay->source; });
+    if (!known)
+      return status::error(c.origin + ": replay source '" + c.replay->source +
+                           "' is not one of the configured [sources]");
+  }
+  return status::ok();
+}
+
+}  // namespace edgepipe

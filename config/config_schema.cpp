@@ -1,0 +1,78 @@
+#include "config/config_schema.hpp"
+
+#include <array>
+
+namespace edgepipe {
+
+namespace {
+
+constexpr option_doc kPipeline[] = {
+    {"batch_records", "integer", "1024", "records per batch handed to the sinks (1..1048576)"},
+    {"batch_bytes", "integer", "1048576", "bytes per record batch before it is handed on (4096..268435456)"},
+    {"ring_capacity", "integer", "64", "batches each ring edge holds; a full ring blocks its producer (2..65536)"},
+    {"max_payload_bytes", "integer", "16777216", "largest API response body accepted (1024..1073741824); larger ones are counted and skipped"},
+    {"source_cpu", "integer or \"none\"", "\"none\"", "CPU the source thread is pinned to"},
+    {"transform_cpu", "integer or \"none\"", "\"none\"", "CPU the transform thread is pinned to"},
+};
+
+constexpr option_doc kReplay[] = {
+    {"trace", "string", "(required)", "trace file (edgepipe format) or JSON Lines file that `edgepipe run` replays"},
+    {"speed", "string", "\"max\"", "\"max\", \"1x\" (original pace) or \"Nx\" (N times faster, e.g. \"10x\", \"0.5x\")"},
+    {"source", "string", "\"\"", "treat every payload as this source (needed for JSON Lines, which carry no source)"},
+};
+
+constexpr option_doc kDeadLetter[] = {
+    {"path", "string", "\"edgepipe-out/dead-letter.jsonl\"", "JSON Lines file of rejected payloads and records, with reason, source and bytes"},
+    {"max_bytes", "integer", "4096", "offending bytes kept per entry (64..1048576); longer ones are truncated and marked"},
+    {"rotate_bytes", "integer", "67108864", "rotate the file at this size (0 = never)"},
+};
+
+constexpr option_doc kFileSink[] = {
+    {"type", "string", "(required)", "\"file\""},
+    {"path", "string", "(required)", "JSON Lines output file; rotated files are PATH.1, PATH.2, ..."},
+    {"rotate_bytes", "integer", "268435456", "rotate at this size (0 = never)"},
+    {"format", "string", "\"value\"", "\"value\" (one transformed record per line) or \"envelope\" ({key, source, event_time, ingest_time, sequence, value})"},
+    {"fsync", "boolean", "false", "fdatasync after every batch and on close"},
+    {"cpu", "integer or \"none\"", "\"none\"", "CPU the sink thread is pinned to"},
+};
+
+constexpr option_doc kSource[] = {
+    {"records", "string (JSON pointer)", "\"\"", "where the records are: \"\" = the payload root (an object is one record, an array holds one record per element), or a pointer such as \"/results\""},
+    {"key", "string (JSON pointer)", "\"\"", "member whose value becomes the record key (Kafka key, MongoDB _id); a record without it is rejected"},
+    {"event_time", "string (JSON pointer)", "\"\"", "member holding the event time (Unix seconds/ms or ISO 8601); default: receive time"},
+    {"fields", "array of tables", "(required)", "output fields, in order (see sources.<name>.fields)"},
+    {"filter", "array of tables", "[]", "conditions every kept record meets (see sources.<name>.filter); others are dropped and counted"},
+};
+
+constexpr option_doc kField[] = {
+    {"name", "string", "(required)", "output member name"},
+    {"from", "string (JSON pointer)", "", "take the value at this pointer in the record"},
+    {"template", "string", "", "build a string: \"{/name/title}. {/name/first}\"; '{{' and '}}' are literal braces"},
+    {"const", "string/number/boolean", "", "a constant value"},
+    {"type", "string", "\"keep\"", "cast: \"keep\", \"string\", \"double\", \"int\", \"bool\", \"timestamp\" (Unix ms from seconds, ms or ISO 8601)"},
+    {"hash", "string", "\"none\"", "\"md5\" or \"sha256\": replace the value by the hex digest of its text"},
+    {"required", "boolean", "false", "reject the record (dead-letter) when the value is missing or null and there is no default"},
+    {"default", "string/number/boolean", "", "value used when the input is missing or null"},
+};
+
+constexpr option_doc kFilter[] = {
+    {"field", "string (JSON pointer)", "(required)", "member to test"},
+    {"op", "string", "\"eq\"", "\"eq\", \"ne\", \"gt\", \"ge\", \"lt\", \"le\", \"exists\", \"missing\""},
+    {"value", "string/number/boolean", "", "operand (numbers compare numerically)"},
+};
+
+constexpr section_doc kSections[] = {
+    {"pipeline", "Sizes and CPU pinning of the runtime.", kPipeline},
+    {"replay", "Optional: the trace `edgepipe run` plays (overridden by `edgepipe replay --trace`).", kReplay},
+    {"dead_letter", "Where rejected payloads and records go.", kDeadLetter},
+    {"sinks.<name>", "A sink. type = \"file\": JSON Lines written with io_uring.", kFileSink},
+    {"sources.<name>", "A source's transform; <name> is the source name carried by trace frames.", kSource},
+    {"sources.<name>.fields[]", "One output field.", kField},
+    {"sources.<name>.filter[]", "One filter condition.", kFilter},
+};
+
+}  // namespace
+
+std::span<const section_doc> config_sections() noexcept { return kSections; }
+
+}  // namespace edgepipe

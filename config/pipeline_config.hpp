@@ -1,0 +1,59 @@
+// The whole daemon's configuration as plain data: what config_loader produces from TOML and
+// validates before any thread starts, and what the pipeline is built from.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/source_spec.hpp"
+
+namespace edgepipe {
+
+struct replay_config {
+  std::string trace;           // path of a trace or JSON Lines file
+  double speed = 0;            // 0 = as fast as possible; 1 = original pace; N = N times faster
+  std::string source;          // treat every payload as this source (required for JSON Lines)
+};
+
+enum class file_format { value, envelope };
+
+struct file_sink_config {
+  std::string path;
+  std::uint64_t rotate_bytes = std::uint64_t{256} << 20;  // 0 = never rotate
+  file_format format = file_format::value;
+  bool fsync = false;  // fdatasync on every flush (each batch) and on close
+};
+
+struct sink_config {
+  std::string name;
+  std::string type;  // "file"
+  std::optional<int> cpu;
+  file_sink_config file;
+};
+
+struct dead_letter_config {
+  std::string path = "edgepipe-out/dead-letter.jsonl";
+  std::size_t max_bytes = 4096;  // offending bytes kept per entry
+  std::uint64_t rotate_bytes = std::uint64_t{64} << 20;
+};
+
+struct pipeline_config {
+  std::string origin;  // the config file's path, or "<embedded default>"
+  std::size_t batch_records = 1024;
+  std::size_t batch_bytes = std::size_t{1} << 20;
+  std::size_t ring_capacity = 64;  // batches per ring edge
+  std::size_t max_payload_bytes = std::size_t{16} << 20;
+  std::optional<int> source_cpu;
+  std::optional<int> transform_cpu;
+  std::vector<source_spec> sources;
+  std::vector<sink_config> sinks;
+  dead_letter_config dead_letter;
+  std::optional<replay_config> replay;
+};
+
+/// "max" | "1x" | "2.5x" | "10x" -> factor (0 for max). nullopt when malformed.
+std::optional<double> parse_speed(std::string_view text);
+
+}  // namespace edgepipe

@@ -1,0 +1,48 @@
+// Plain data describing one source's transform, as written in the TOML config and validated by
+// config/config_loader. The transform stage compiles it (stages/transform_program).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace edgepipe {
+
+enum class value_cast { keep, string, double_, int_, bool_, timestamp };
+enum class digest_kind { none, md5, sha256 };
+enum class filter_op { eq, ne, gt, ge, lt, le, exists, missing };
+
+/// A literal from the config (default, constant, filter operand), already typed.
+struct literal_value {
+  enum class kind { null, string, number, boolean } type = kind::null;
+  std::string text;  // string: its characters; number: canonical text; boolean: true/false
+};
+
+struct field_spec {
+  std::string name;
+  // Exactly one of these three says where the value comes from.
+  std::optional<std::string> from;          // JSON pointer into the record
+  std::optional<std::string> template_text; // "{/name/title}. {/name/first}"
+  std::optional<literal_value> constant;      // a literal
+  value_cast cast = value_cast::keep;
+  digest_kind hash = digest_kind::none;
+  bool required = false;                    // missing/null (and no default) rejects the record
+  std::optional<literal_value> default_value;  // used when the value is missing or null
+};
+
+struct filter_spec {
+  std::string pointer;
+  filter_op op = filter_op::eq;
+  std::optional<literal_value> value;  // not used by exists/missing
+};
+
+struct source_spec {
+  std::string name;
+  std::string records_pointer;     // "" = the payload root (an array: each element a record)
+  std::string key_pointer;         // "" = records have no key
+  std::string event_time_pointer;  // "" = event time is the receive time
+  std::vector<field_spec> fields;
+  std::vector<filter_spec> filters;  // all must hold, or the record is dropped (counted)
+};
+
+}  // namespace edgepipe

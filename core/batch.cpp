@@ -1,0 +1,26 @@
+#include "core/batch.hpp"
+
+#include <cstring>
+
+namespace edgepipe {
+
+std::size_t payload_batch::add(std::string_view body, source_id source,
+                               std::uint16_t http_status, std::int64_t received_unix_ns,
+                               std::uint64_t received_mono_ns) {
+  const std::size_t offset = arena_.size();
+  char* dst = arena_.prepare(body.size() + kPayloadPadding);
+  std::memcpy(dst, body.data(), body.size());
+  std::memset(dst + body.size(), 0, kPayloadPadding);
+  arena_.commit(body.size() + kPayloadPadding);
+  payload p;
+  p.body_offset = static_cast<std::uint32_t>(offset);
+  p.body_length = static_cast<std::uint32_t>(body.size());
+  p.received_unix_ns = received_unix_ns;
+  p.received_mono_ns = received_mono_ns;
+  p.source = source;
+  p.http_status = http_status;
+  payloads_.push_back(p);
+  return payloads_.size() - 1;
+}
+
+}  // namespace edgepipe

@@ -1,0 +1,87 @@
+// The two things that cross threads: payload batches (source -> transform: raw API response
+// bodies, each followed by SIMDJSON-size padding so the parser reads them in place) and record
+// batches (transform -> sinks: transformed records in one arena). Batches come from a pool and
+// go back to it, so a running pipeline reuses the same memory.
+// Threading: a batch belongs to exactly one thread between pushes; a record batch fanned out to
+// several sinks is shared read-only and returned to its pool by the last release().
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "core/byte_arena.hpp"
+#include "core/record.hpp"
+
+namespace edgepipe {
+
+/// Bytes of zeroed slack kept after every body (simdjson needs 64; a little more is harmless).
+inline constexpr std::size_t kPayloadPadding = 64;
+
+struct payload {
+  std::uint32_t body_offset = 0;
+  std::uint32_t body_length = 0;
+  std::int64_t received_unix_ns = 0;
+  std::uint64_t received_mono_ns = 0;
+  source_id source = kUnknownSource;
+  std::uint16_t http_status = 200;
+};
+
+template <class Batch>
+class batch_pool;
+
+class payload_batch {
+ public:
+  /// Copies a body in and pads it. Returns the index of the new payload.
+  std::size_t add(std::string_view body, source_id source, std::uint16_t http_status,
+                  std::int64_t received_unix_ns, std::uint64_t received_mono_ns);
+  std::string_view body(const payload& p) const noexcept {
+    return arena_.view(p.body_offset, p.body_length);
+  }
+  const std::vector<payload>& payloads() const noexcept { return payloads_; }
+  std::size_t bytes() const noexcept { return arena_.size(); }
+  bool empty() const noexcept { return payloads_.empty(); }
+  void clear() noexcept {
+    arena_.clear();
+    payloads_.clear();
+  }
+  void trim(std::size_t keep_bytes) { arena_.shrink_to(keep_bytes); }
+
+ private:
+  byte_arena arena_;
+  std::vector<payload> payloads_;
+};
+
+class record_batch {
+ public:
+  byte_arena& arena() noexcept { return arena_; }
+  const byte_arena& arena() const noexcept { return arena_; }
+  std::vector<record>& records() noexcept { return records_; }
+  const std::vector<record>& records() const noexcept { return records_; }
+  std::string_view key(const record& r) const noexcept {
+    return arena_.view(r.key_offset, r.key_length);
+  }
+  std::string_view value(const record& r) const noexcept {
+    return arena_.view(r.value_offset, r.value_length);
+  }
+  std::size_t bytes() const noexcept { return arena_.size(); }
+  bool empty() const noexcept { return records_.empty(); }
+  void clear() noexcept {
+    arena_.clear();
+    records_.clear();
+  }
+  void trim(std::size_t keep_bytes) { arena_.shrink_to(keep_bytes); }
+
+  /// Fan-out: set once by the producer before pushing to `n` consumers.
+  void set_readers(int n) noexcept { readers_.store(n, std::memory_order_relaxed); }
+  /// True for the last reader, which then owns the batch again.
+  bool release_reader() noexcept { return readers_.fetch_sub(1, std::memory_order_acq_rel) == 1; }
+
+ private:
+  byte_arena arena_;
+  std::vector<record> records_;
+  std::atomic<int> readers_{0};
+};
+
+}  // namespace edgepipe

@@ -1,0 +1,87 @@
+// A wake-up channel for one waiting thread: spin briefly, then yield, then block on a futex, so
+// a busy pipeline hands off without syscalls and an idle one uses no CPU, and the pipeline works
+// with more threads than cores.
+// Threading: one thread waits at a time; any thread may notify. notify() costs a fence and a
+// load unless the waiter sleeps, in which case it also costs one futex wake syscall.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+#include "core/cache_line.hpp"
+
+namespace edgepipe {
+
+namespace detail {
+/// Blocks while *word == expected, at most `timeout` (negative = forever). Spurious returns ok.
+void futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
+                std::chrono::nanoseconds timeout) noexcept;
+void futex_wake_all(std::atomic<std::uint32_t>* word) noexcept;
+inline void cpu_relax() noexcept { __builtin_ia32_pause(); }
+void thread_yield() noexcept;
+}  // namespace detail
+
+class waiter {
+ public:
+  static constexpr int kSpins = 64;
+  static constexpr int kYields = 4;
+  static constexpr std::chrono::nanoseconds kForever{-1};
+
+  /// runs on: the thread that made the condition true, after publishing it.
+  void notify() noexcept {
+    // Pairs with the fence in wait(): either we see the sleeper, or it sees our publication.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (sleepers_.load(std::memory_order_relaxed) != 0) {
+      epoch_.fetch_add(1, std::memory_order_release);
+      detail::futex_wake_all(&epoch_);
+    }
+  }
+
+  /// runs on: the waiting thread. Returns true once ready() holds, false on timeout.
+  template <class Ready>
+  bool wait(Ready&& ready, std::chrono::nanoseconds timeout = kForever) {
+    for (int i = 0; i < kSpins; ++i) {
+      if (ready()) return true;
+      detail::cpu_relax();
+    }
+    for (int i = 0; i < kYields; ++i) {
+      if (ready()) return true;
+      detail::thread_yield();
+    }
+    const bool forever = timeout.count() < 0;
+    const auto deadline = std::chrono::steady_clock::now() + (forever ? timeout.zero() : timeout);
+    for (;;) {
+      const std::uint32_t epoch = epoch_.load(std::memory_order_acquire);
+      sleepers_.fetch_add(1, std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      if (ready()) {
+        sleepers_.fetch_sub(1, std::memory_order_relaxed);
+        return true;
+      }
+      std::chrono::nanoseconds left = kForever;
+      if (!forever) {
+        left = deadline - std::chrono::steady_clock::now();
+        if (left.count() <= 0) {
+          sleepers_.fetch_sub(1, std::memory_order_relaxed);
+          return false;
+        }
+      }
+      detail::futex_wait(&epoch_, epoch, left);
+      sleepers_.fetch_sub(1, std::memory_order_relaxed);
+      if (ready()) return true;
+    }
+  }
+
+  /// Wakes the waiter unconditionally (used to deliver stop requests).
+  void wake() noexcept {
+    epoch_.fetch_add(1, std::memory_order_release);
+    detail::futex_wake_all(&epoch_);
+  }
+
+ private:
+  alignas(kCacheLine) std::atomic<std::uint32_t> epoch_{0};
+  std::atomic<std::uint32_t> sleepers_{0};
+};
+
+}  // namespace edgepipe

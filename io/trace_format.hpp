@@ -1,0 +1,77 @@
+// The capture format for API traffic (docs/trace-format.md): a 16-byte file header, then one
+// frame per HTTP response with its source, receive time, status and body, each frame checked by
+// CRC-32. Readers also accept JSON Lines (one response body per line, no timing).
+// Threading: a reader or writer belongs to one thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/status.hpp"
+#include "io/uring_file_reader.hpp"
+#include "io/uring_file_writer.hpp"
+
+namespace edgepipe {
+
+inline constexpr std::string_view kTraceFileMagic{"EPTRACE\x01", 8};
+inline constexpr std::uint32_t kTraceVersion = 1;
+inline constexpr std::size_t kTraceFileHeaderBytes = 16;
+inline constexpr std::uint32_t kTraceFrameMagic = 0x52465045;  // "EPFR" little-endian
+inline constexpr std::size_t kTraceFrameHeaderBytes = 24;
+
+struct trace_frame {
+  std::string_view source;  // empty in JSON Lines
+  std::string_view body;
+  std::int64_t received_unix_ns = 0;  // 0 = unknown (JSON Lines)
+  std::uint16_t http_status = 200;
+};
+
+/// Appends the header (once) and frames to a file through io_uring.
+class trace_writer {
+ public:
+  status open(const std::string& path);
+  bool write(const trace_frame& frame);
+  status close();
+  std::uint64_t frames() const noexcept { return frames_; }
+  std::uint64_t bytes() const noexcept { return out_.bytes_written(); }
+  const std::string& error() const noexcept { return out_.error(); }
+
+ private:
+  uring_file_writer out_;
+  std::uint64_t frames_ = 0;
+};
+
+enum class trace_kind { frames, json_lines };
+
+struct trace_reader_counters {
+  std::uint64_t frames = 0;
+  std::uint64_t corrupt_frames = 0;   // bad CRC or header; skipped by resynchronising
+  std::uint64_t torn_tail_bytes = 0;  // an incomplete last frame (e.g. capture cut by a crash)
+  std::uint64_t oversized = 0;        // bodies above max_body_bytes, skipped
+};
+
+class trace_reader {
+ public:
+  status open(const std::string& path, std::size_t max_body_bytes);
+  /// Next frame, valid until the following call. Returns false at the end (check error()).
+  bool next(trace_frame& out);
+  trace_kind kind() const noexcept { return kind_; }
+  const trace_reader_counters& counters() const noexcept { return counters_; }
+  const std::string& error() const noexcept { return error_; }
+  /// Warnings worth telling the user (torn tail, corruption), empty if none.
+  std::string warnings() const;
+
+ private:
+  bool next_frame(trace_frame& out);
+  bool next_line(trace_frame& out);
+
+  uring_file_reader in_;
+  trace_kind kind_ = trace_kind::frames;
+  std::size_t max_body_ = 0;
+  std::size_t pending_consume_ = 0;
+  trace_reader_counters counters_;
+  std::string error_;
+};
+
+}  // namespace edgepipe

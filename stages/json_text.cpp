@@ -1,0 +1,266 @@
+#include "stages/json_text.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+namespace edgepipe {
+
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+// 1 where a byte must be escaped inside a JSON string.
+constexpr bool needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+
+void append_escaped_byte(byte_arena& out, unsigned char c) {
+  switch (c) {
+    case '"': out.append("\\\"", 2); return;
+    case '\\': out.append("\\\\", 2); return;
+    case '\n': out.append("\\n", 2); return;
+    case '\r': out.append("\\r", 2); return;
+    case '\t': out.append("\\t", 2); return;
+    case '\b': out.append("\\b", 2); return;
+    case '\f': out.append("\\f", 2); return;
+    default: {
+      const char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+      out.append(u, 6);
+    }
+  }
+}
+
+// Length of a valid UTF-8 sequence starting at s[i], or 0 if invalid/incomplete.
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  auto cont = [&](std::size_t k) {
+    return i + k < s.size() && (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+  };
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (!cont(1) || !cont(2)) return 0;
+    const auto c1 = static_cast<unsigned char>(s[i + 1]);
+    if (c == 0xE0 && c1 < 0xA0) return 0;  // overlong
+    if (c == 0xED && c1 > 0x9F) return 0;  // surrogates
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    const auto c1 = static_cast<unsigned char>(s[i + 1]);
+    if (c == 0xF0 && c1 < 0x90) return 0;
+    if (c == 0xF4 && c1 > 0x8F) return 0;
+    return 4;
+  }
+  return 0;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' ||
+                        s.back() == '\r'))
+    s.remove_suffix(1);
+  return s;
+}
+
+// Days since 1970-01-01 for a proleptic Gregorian date (H. Hinnant's algorithm).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3u : 9u)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+bool digits(std::string_view s, std::size_t pos, std::size_t n, unsigned& out) {
+  if (pos + n > s.size()) return false;
+  out = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const char c = s[pos + i];
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + static_cast<unsigned>(c - '0');
+  }
+  return true;
+}
+
+}  // namespace
+
+void append_json_string(byte_arena& out, std::string_view s) {
+  out.push_back('"');
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (!needs_escape(c)) continue;
+    out.append(s.data() + run, i - run);
+    append_escaped_byte(out, c);
+    run = i + 1;
+  }
+  out.append(s.data() + run, s.size() - run);
+  out.push_back('"');
+}
+
+void append_json_string_lossy(byte_arena& out, std::string_view s) {
+  out.push_back('"');
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (needs_escape(c)) {
+      append_escaped_byte(out, c);
+      ++i;
+      continue;
+    }
+    const std::size_t n = utf8_sequence_length(s, i);
+    if (n == 0) {
+      out.append("\xEF\xBF\xBD", 3);  // U+FFFD REPLACEMENT CHARACTER
+      ++i;
+    } else {
+      out.append(s.data() + i, n);
+      i += n;
+    }
+  }
+  out.push_back('"');
+}
+
+void append_double(byte_arena& out, double v) {
+  if (!std::isfinite(v)) {  // JSON has no NaN/Infinity
+    out.append("null", 4);
+    return;
+  }
+  char* p = out.prepare(32);
+  const auto r = std::to_chars(p, p + 32, v);
+  out.commit(static_cast<std::size_t>(r.ptr - p));
+}
+
+void append_int(byte_arena& out, std::int64_t v) {
+  char* p = out.prepare(24);
+  const auto r = std::to_chars(p, p + 24, v);
+  out.commit(static_cast<std::size_t>(r.ptr - p));
+}
+
+std::optional<double> parse_double(std::string_view s) noexcept {
+  s = trim(s);
+  if (s.empty()) return std::nullopt;
+  if (s.front() == '+') s.remove_prefix(1);
+  double v = 0;
+  const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (r.ec != std::errc() || r.ptr != s.data() + s.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+std::optional<std::int64_t> parse_int(std::string_view s) noexcept {
+  s = trim(s);
+  if (s.empty()) return std::nullopt;
+  if (s.front() == '+') s.remove_prefix(1);
+  std::int64_t v = 0;
+  const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (r.ec == std::errc() && r.ptr == s.data() + s.size()) return v;
+  // "12.0" or "1e3" are integers written as doubles; accept them when exact.
+  const auto d = parse_double(s);
+  if (d && std::nearbyint(*d) == *d && std::fabs(*d) < 9.2e18) return static_cast<std::int64_t>(*d);
+  return std::nullopt;
+}
+
+std::optional<std::int64_t> parse_iso8601_ms(std::string_view s) noexcept {
+  s = trim(s);
+  unsigned y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+  if (!digits(s, 0, 4, y) || s.size() < 10 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
+      !digits(s, 8, 2, d))
+    return std::nullopt;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31) return std::nullopt;
+  std::size_t pos = 10;
+  std::int64_t ms = 0;
+  std::int64_t offset_min = 0;
+  if (pos < s.size()) {
+    if (s[pos] != 'T' && s[pos] != 't' && s[pos] != ' ') return std::nullopt;
+    if (!digits(s, pos + 1, 2, h) || s.size() < pos + 6 || s[pos + 3] != ':' ||
+        !digits(s, pos + 4, 2, mi))
+      return std::nullopt;
+    pos += 6;
+    if (pos < s.size() && s[pos] == ':') {
+      if (!digits(s, pos + 1, 2, sec)) return std::nullopt;
+      pos += 3;
+    }
+    if (h > 23 || mi > 59 || sec > 60) return std::nullopt;
+    if (pos < s.size() && (s[pos] == '.' || s[pos] == ',')) {
+      ++pos;
+      std::int64_t scale = 100;
+      const std::size_t start = pos;
+      while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+        ms += (s[pos] - '0') * scale;
+        scale /= 10;
+        ++pos;
+      }
+      if (pos == start) return std::nullopt;
+    }
+    if (pos < s.size()) {
+      if (s[pos] == 'Z' || s[pos] == 'z') {
+        ++pos;
+      } else if (s[pos] == '+' || s[pos] == '-') {
+        const int sign = s[pos] == '-' ? -1 : 1;
+        unsigned oh = 0, om = 0;
+        if (!digits(s, pos + 1, 2, oh)) return std::nullopt;
+        pos += 3;
+        if (pos < s.size() && s[pos] == ':') ++pos;
+        if (!digits(s, pos, 2, om)) return std::nullopt;
+        pos += 2;
+        offset_min = sign * static_cast<std::int64_t>(oh * 60 + om);
+      }
+    }
+    if (pos != s.size()) return std::nullopt;
+  }
+  const std::int64_t days = days_from_civil(y, mo, d);
+  const std::int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_min * 60;
+  return secs * 1000 + ms;
+}
+
+void append_iso8601_ms(byte_arena& out, std::int64_t unix_ms) {
+  std::int64_t secs = unix_ms / 1000;
+  std::int64_t ms = unix_ms % 1000;
+  if (ms < 0) {
+    ms += 1000;
+    --secs;
+  }
+  std::int64_t days = secs / 86400;
+  std::int64_t rem = secs % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
+  // civil_from_days (H. Hinnant)
+  days += 719468;
+  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(days - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  y += m <= 2;
+  char buf[32];
+  auto two = [](char* p, unsigned v) {
+    p[0] = static_cast<char>('0' + v / 10);
+    p[1] = static_cast<char>('0' + v % 10);
+  };
+  const auto yy = static_cast<unsigned>(y);
+  buf[0] = static_cast<char>('0' + (yy / 1000) % 10);
+  buf[1] = static_cast<char>('0' + (yy / 100) % 10);
+  two(buf + 2, yy % 100);
+  buf[4] = '-';
+  two(buf + 5, m);
+  buf[7] = '-';
+  two(buf + 8, d);
+  buf[10] = 'T';
+  two(buf + 11, static_cast<unsigned>(rem / 3600));
+  buf[13] = ':';
+  two(buf + 14, static_cast<unsigned>((rem / 60) % 60));
+  buf[16] = ':';
+  two(buf + 17, static_cast<unsigned>(rem % 60));
+  buf[19] = '.';
+  buf[20] = static_cast<char>('0' + ms / 100);
+  two(buf + 21, static_cast<unsigned>(ms % 100));
+  buf[23] = 'Z';
+  out.append(buf, 24);
+}
+
+}  // namespace edgepipe

@@ -1,0 +1,29 @@
+// Small, allocation-free JSON text helpers used by the transform and the dead-letter writer:
+// string escaping, number formatting, UTF-8 sanitising of arbitrary bytes, and ISO-8601 times.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "core/byte_arena.hpp"
+
+namespace edgepipe {
+
+/// Appends `s` (valid UTF-8) as a quoted JSON string.
+void append_json_string(byte_arena& out, std::string_view s);
+/// Appends arbitrary bytes as a quoted JSON string: invalid UTF-8 becomes U+FFFD.
+void append_json_string_lossy(byte_arena& out, std::string_view bytes);
+void append_double(byte_arena& out, double v);
+void append_int(byte_arena& out, std::int64_t v);
+
+/// Parses the whole of `s` as a number (leading/trailing spaces allowed). nullopt otherwise.
+std::optional<double> parse_double(std::string_view s) noexcept;
+std::optional<std::int64_t> parse_int(std::string_view s) noexcept;
+
+/// "2026-01-01T00:00:00.123Z" / "+02:00" offsets / date only -> Unix milliseconds.
+std::optional<std::int64_t> parse_iso8601_ms(std::string_view s) noexcept;
+/// Unix milliseconds -> "2026-01-01T00:00:00.123Z" appended to out.
+void append_iso8601_ms(byte_arena& out, std::int64_t unix_ms);
+
+}  // namespace edgepipe

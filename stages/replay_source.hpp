@@ -1,0 +1,57 @@
+// Replays a captured trace (or a JSON Lines file) into the pipeline at "max" speed, at the
+// original pace ("1x") or N times faster ("Nx"), packing payloads into padded payload batches.
+// Threading: open() on the main thread; run() is the body of the thread "src:replay".
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "core/batch.hpp"
+#include "core/batch_pool.hpp"
+#include "core/ring_edge.hpp"
+#include "core/stage_counters.hpp"
+#include "io/trace_format.hpp"
+
+namespace edgepipe {
+
+struct replay_source_config {
+  std::string trace;
+  double speed = 0;                  // 0 = max
+  std::string force_source;          // non-empty: every payload belongs to this source
+  std::size_t max_payload_bytes = std::size_t{16} << 20;
+  std::size_t batch_bytes = std::size_t{1} << 20;
+  std::size_t batch_payloads = 256;
+};
+
+class replay_source {
+ public:
+  replay_source(replay_source_config config, std::vector<std::string> source_names,
+                ring_edge<payload_batch*>& output, batch_pool<payload_batch>& pool,
+                stage_counters& counters, const std::atomic<bool>& stop);
+  /// runs on: main thread. Opens the trace so a bad path fails before threads start.
+  status open();
+  /// runs on: replay thread. Returns when the trace is consumed or stop is set.
+  void run();
+  const trace_reader& reader() const noexcept { return reader_; }
+  std::uint64_t unknown_source_payloads() const noexcept { return unknown_sources_.get(); }
+
+ private:
+  source_id resolve(std::string_view name);
+  void ship(payload_batch*& batch);
+  void pace(std::int64_t frame_ns, payload_batch*& batch);
+
+  replay_source_config config_;
+  std::vector<std::string> source_names_;
+  ring_edge<payload_batch*>& output_;
+  batch_pool<payload_batch>& pool_;
+  stage_counters& counters_;
+  const std::atomic<bool>& stop_;
+  trace_reader reader_;
+  source_id forced_ = kUnknownSource;
+  counter unknown_sources_;
+  std::int64_t first_frame_ns_ = 0;
+  std::uint64_t start_mono_ns_ = 0;
+};
+
+}  // namespace edgepipe

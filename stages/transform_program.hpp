@@ -1,0 +1,88 @@
+// A source's transform compiled for execution: every JSON pointer the spec reads (fields,
+// templates, key, event time, filters) merged into one trie, so each record is walked once, and
+// each output field reduced to "write slot N with cast C" or a template of slots.
+// Built once before any thread starts; read-only afterwards (safe to share).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/source_spec.hpp"
+#include "core/status.hpp"
+
+namespace edgepipe {
+
+enum class slot_kind : std::uint8_t { missing, null, string, number, boolean, raw };
+
+/// A value found in a record (or a literal). `text` is the unescaped string, the number token,
+/// or the raw JSON of an object/array; it points into the parser's buffers or the program.
+struct slot_value {
+  slot_kind kind = slot_kind::missing;
+  bool boolean = false;
+  std::string_view text;
+};
+
+struct pointer_node {
+  std::string key;                     // the member name this node matches in its parent
+  std::vector<std::uint16_t> children; // indexes into transform_program::nodes
+  int slot = -1;                       // >= 0 when an operation reads this exact pointer
+};
+
+struct template_part {
+  std::string literal;  // text before the slot (may be empty)
+  int slot = -1;        // -1 for a trailing literal
+};
+
+struct compiled_field {
+  enum class source_kind { slot, template_text, constant };
+  std::string prefix;  // `"name":` with a leading comma for every field but the first
+  std::string name;
+  source_kind kind = source_kind::slot;
+  int slot = -1;
+  std::vector<template_part> parts;
+  slot_value constant;
+  value_cast cast = value_cast::keep;
+  digest_kind hash = digest_kind::none;
+  bool required = false;
+  bool has_default = false;
+  slot_value default_value;
+  std::string pointer;  // for error messages
+};
+
+struct compiled_filter {
+  int slot = -1;
+  filter_op op = filter_op::eq;
+  slot_value operand;
+  std::string pointer;
+};
+
+class transform_program {
+ public:
+  /// Compiles `spec`; on error the message names the source and the offending key/value.
+  static status compile(const source_spec& spec, transform_program& out);
+
+  std::string name;
+  std::string records_pointer;
+  std::vector<pointer_node> nodes;  // nodes[0] is the record itself
+  std::vector<std::string> slot_pointers;
+  int key_slot = -1;
+  int event_time_slot = -1;
+  std::vector<compiled_field> fields;
+  std::vector<compiled_filter> filters;
+
+  // Keeps literal texts alive for slot_value views (stable: reserved up front).
+  std::vector<std::string> literal_storage;
+
+ private:
+  status add_pointer(std::string_view pointer, const std::string& where, int& slot);
+  slot_value keep_literal(const literal_value& v);
+};
+
+/// Splits an RFC 6901 pointer ("" or "/a/b~1c") into unescaped segments. False if malformed.
+bool split_json_pointer(std::string_view pointer, std::vector<std::string>& segments,
+                        std::string& error);
+
+}  // namespace edgepipe
