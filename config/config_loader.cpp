@@ -99,7 +99,7 @@ struct reader {
   template <class T>
   bool get_size(const toml::table& t, const std::string& path, std::string_view key,
                 std::uint64_t lo, std::uint64_t hi, T& out) {
-    std::uint64_t v = out;
+    auto v = static_cast<std::uint64_t>(out);
     if (!get_uint(t, path, key, lo, hi, v)) return false;
     out = static_cast<T>(v);
     return true;
@@ -277,13 +277,7 @@ bool read_source(reader& r, const std::string& name, const toml::table& t, sourc
                              });
 }
 
-bool read_sink(reader& r, const std::string& name, const toml::table& t, sink_config& s) {
-  const std::string path = "sinks." + name;
-  s.name = name;
-  if (!t.contains("type")) return r.fail_at(t, path + ".type", "missing (e.g. type = \"file\")");
-  if (!r.get_string(t, path, "type", s.type)) return false;
-  if (s.type != "file")
-    return r.fail(*t.get("type"), path + ".type", "unknown sink type (this build has: file)");
+bool read_file_sink(reader& r, const toml::table& t, const std::string& path, sink_config& s) {
   if (!r.check_keys(t, path, section("sinks.<name>"))) return false;
   if (!t.contains("path")) return r.fail_at(t, path + ".path", "missing");
   if (!r.get_string(t, path, "path", s.file.path)) return false;
@@ -301,8 +295,108 @@ bool read_sink(reader& r, const std::string& name, const toml::table& t, sink_co
   } else {
     return r.fail(*t.get("format"), path + ".format", "expected \"value\" or \"envelope\"");
   }
-  if (!r.get_bool(t, path, "fsync", s.file.fsync)) return false;
-  return r.get_cpu(t, path, "cpu", s.cpu);
+  return r.get_bool(t, path, "fsync", s.file.fsync);
+}
+
+bool one_of(reader& r, const toml::table& t, const std::string& path, std::string_view key,
+            const std::string& value, std::initializer_list<std::string_view> allowed) {
+  for (auto a : allowed)
+    if (a == value) return true;
+  std::string names;
+  for (auto a : allowed) names += (names.empty() ? "" : ", ") + std::string(a);
+  return r.fail(*t.get(key), path + "." + std::string(key), "expected one of " + names);
+}
+
+bool read_kafka_sink(reader& r, const toml::table& t, const std::string& path, sink_config& s) {
+  kafka_sink_config& k = s.kafka;
+  if (!r.check_keys(t, path, section("sinks.<name> (kafka)"))) return false;
+  if (!r.get_string(t, path, "brokers", k.brokers)) return false;
+  if (k.brokers.empty()) return r.fail(*t.get("brokers"), path + ".brokers", "must not be empty");
+  if (!r.get_string(t, path, "topic", k.topic)) return false;
+  if (!r.get_string(t, path, "topic_prefix", k.topic_prefix)) return false;
+  if (!r.get_size(t, path, "partitions", 1, 10000, k.partitions)) return false;
+  if (!r.get_size(t, path, "replication_factor", 1, 16, k.replication_factor)) return false;
+  if (!r.get_bool(t, path, "create_topics", k.create_topics)) return false;
+  if (!r.get_string(t, path, "compression", k.compression)) return false;
+  if (t.contains("compression") &&
+      !one_of(r, t, path, "compression", k.compression, {"none", "gzip", "snappy", "lz4", "zstd"}))
+    return false;
+  if (!r.get_size(t, path, "linger_ms", 0, 60000, k.linger_ms)) return false;
+  if (!r.get_size(t, path, "batch_bytes", 1024, 104857600, k.batch_bytes)) return false;
+  if (!r.get_uint(t, path, "max_buffer_bytes", std::uint64_t{1} << 20, std::uint64_t{2} << 30,
+                  k.max_buffer_bytes))
+    return false;
+  if (!r.get_size(t, path, "message_timeout_ms", 100, 3600000, k.message_timeout_ms)) return false;
+  if (!r.get_string(t, path, "acks", k.acks)) return false;
+  if (t.contains("acks") && !one_of(r, t, path, "acks", k.acks, {"all", "1", "0", "-1"}))
+    return false;
+  if (const toml::node* n = t.get("properties")) {
+    if (!n->is_table()) return r.fail(*n, path + ".properties", "expected a table of strings");
+    for (auto&& [pk, pv] : *n->as_table()) {
+      if (!pv.is_string())
+        return r.fail(pv, path + ".properties." + std::string(pk.str()), "expected a string");
+      k.properties.emplace_back(std::string(pk.str()), std::string(pv.as_string()->get()));
+    }
+  }
+  return true;
+}
+
+bool read_mongo_sink(reader& r, const toml::table& t, const std::string& path, sink_config& s) {
+  mongo_sink_config& m = s.mongo;
+  if (!r.check_keys(t, path, section("sinks.<name> (mongodb)"))) return false;
+  if (!r.get_string(t, path, "uri", m.uri)) return false;
+  if (m.uri.rfind("mongodb://", 0) != 0 && m.uri.rfind("mongodb+srv://", 0) != 0)
+    return r.fail(*t.get("uri"), path + ".uri", "must start with mongodb:// or mongodb+srv://");
+  if (!r.get_string(t, path, "database", m.database)) return false;
+  if (m.database.empty() || m.database.find_first_of("/\\. \"$") != std::string::npos)
+    return r.fail(*t.get("database"), path + ".database", "not a valid MongoDB database name");
+  if (!r.get_string(t, path, "collection", m.collection)) return false;
+  std::string mode = "insert";
+  if (!r.get_string(t, path, "mode", mode)) return false;
+  if (t.contains("mode") && !one_of(r, t, path, "mode", mode, {"insert", "upsert"})) return false;
+  m.mode = mode == "upsert" ? mongo_mode::upsert : mongo_mode::insert;
+  if (!r.get_string(t, path, "write_concern", m.write_concern)) return false;
+  if (t.contains("write_concern") && m.write_concern != "majority" &&
+      (m.write_concern.empty() ||
+       m.write_concern.find_first_not_of("0123456789") != std::string::npos))
+    return r.fail(*t.get("write_concern"), path + ".write_concern",
+                  "expected a number of nodes (\"0\", \"1\", ...) or \"majority\"");
+  if (!r.get_size(t, path, "write_timeout_ms", 0, 3600000, m.write_timeout_ms)) return false;
+  if (!r.get_size(t, path, "max_retries", 0, 1000, m.max_retries)) return false;
+  if (!r.get_size(t, path, "retry_backoff_ms", 1, 60000, m.retry_backoff_ms)) return false;
+  if (!r.get_string(t, path, "dead_letter_path", m.dead_letter_path)) return false;
+  return each_table_in_array(r, t, "indexes", path + ".indexes",
+                             [&](const toml::table& it, const std::string& p) {
+    static constexpr option_doc kIndex[] = {{"keys", "", "", ""}, {"unique", "", "", ""}};
+    if (!r.check_keys(it, p, kIndex)) return false;
+    mongo_index_spec idx;
+    const toml::node* keys = it.get("keys");
+    if (keys == nullptr || !keys->is_table() || keys->as_table()->empty())
+      return keys ? r.fail(*keys, p + ".keys", "expected a table such as { id = 1 }")
+                  : r.fail_at(it, p + ".keys", "missing");
+    for (auto&& [kk, kv] : *keys->as_table()) {
+      if (!kv.is_integer() || (kv.as_integer()->get() != 1 && kv.as_integer()->get() != -1))
+        return r.fail(kv, p + ".keys." + std::string(kk.str()), "expected 1 or -1");
+      idx.keys.emplace_back(std::string(kk.str()), static_cast<int>(kv.as_integer()->get()));
+    }
+    if (!r.get_bool(it, p, "unique", idx.unique)) return false;
+    m.indexes.push_back(std::move(idx));
+    return true;
+  });
+}
+
+bool read_sink(reader& r, const std::string& name, const toml::table& t, sink_config& s) {
+  const std::string path = "sinks." + name;
+  s.name = name;
+  if (!t.contains("type"))
+    return r.fail_at(t, path + ".type", "missing (type = \"file\", \"kafka\" or \"mongodb\")");
+  if (!r.get_string(t, path, "type", s.type)) return false;
+  if (!r.get_cpu(t, path, "cpu", s.cpu)) return false;
+  if (s.type == "file") return read_file_sink(r, t, path, s);
+  if (s.type == "kafka") return read_kafka_sink(r, t, path, s);
+  if (s.type == "mongodb") return read_mongo_sink(r, t, path, s);
+  return r.fail(*t.get("type"), path + ".type",
+                "unknown sink type (expected file, kafka or mongodb)");
 }
 
 bool read_root(reader& r, const toml::table& root, pipeline_config& c) {

@@ -36,6 +36,39 @@ constexpr option_doc kFileSink[] = {
     {"cpu", "integer or \"none\"", "\"none\"", "CPU the sink thread is pinned to"},
 };
 
+constexpr option_doc kKafkaSink[] = {
+    {"type", "string", "(required)", "\"kafka\""},
+    {"brokers", "string", "\"127.0.0.1:9092\"", "bootstrap servers (librdkafka bootstrap.servers)"},
+    {"topic", "string", "\"\"", "one topic for every source; empty = topic_prefix + source name"},
+    {"topic_prefix", "string", "\"edgepipe.\"", "prefix of per-source topics"},
+    {"partitions", "integer", "3", "partitions of topics created on start (1..10000)"},
+    {"replication_factor", "integer", "1", "replication factor of topics created on start (1..16)"},
+    {"create_topics", "boolean", "true", "create missing topics on start"},
+    {"compression", "string", "\"lz4\"", "\"none\", \"gzip\", \"snappy\", \"lz4\" or \"zstd\""},
+    {"linger_ms", "integer", "5", "librdkafka linger.ms (0..60000)"},
+    {"batch_bytes", "integer", "1048576", "librdkafka batch.size (1024..104857600)"},
+    {"max_buffer_bytes", "integer", "67108864", "bytes librdkafka may hold in memory (1 MiB..2 GiB); a full buffer blocks the sink"},
+    {"message_timeout_ms", "integer", "30000", "after this a message counts as failed (librdkafka message.timeout.ms)"},
+    {"acks", "string", "\"all\"", "\"all\", \"1\" or \"0\" (the producer is idempotent with \"all\")"},
+    {"properties", "table", "{}", "extra librdkafka settings, string values, e.g. { \"socket.timeout.ms\" = \"5000\" }"},
+    {"cpu", "integer or \"none\"", "\"none\"", "CPU the sink thread is pinned to"},
+};
+
+constexpr option_doc kMongoSink[] = {
+    {"type", "string", "(required)", "\"mongodb\""},
+    {"uri", "string", "\"mongodb://127.0.0.1:27017\"", "MongoDB connection string"},
+    {"database", "string", "\"edgepipe\"", "database name"},
+    {"collection", "string", "\"\"", "collection for every source; empty = the source name"},
+    {"mode", "string", "\"insert\"", "\"insert\" (unordered bulk insert, _id = record key) or \"upsert\" (replace by key)"},
+    {"write_concern", "string", "\"1\"", "\"0\", \"1\", \"2\", ... or \"majority\""},
+    {"write_timeout_ms", "integer", "10000", "write concern timeout"},
+    {"max_retries", "integer", "8", "retries of transient errors, with exponential backoff (0..1000)"},
+    {"retry_backoff_ms", "integer", "100", "first retry delay; doubles each time, capped at 30 s"},
+    {"indexes", "array of tables", "[]", "indexes created on start: { keys = { field = 1 }, unique = false }"},
+    {"dead_letter_path", "string", "\"\"", "JSON Lines file for documents MongoDB rejects for good; empty = next to [dead_letter].path"},
+    {"cpu", "integer or \"none\"", "\"none\"", "CPU the sink thread is pinned to"},
+};
+
 constexpr option_doc kSource[] = {
     {"records", "string (JSON pointer)", "\"\"", "where the records are: \"\" = the payload root (an object is one record, an array holds one record per element), or a pointer such as \"/results\""},
     {"key", "string (JSON pointer)", "\"\"", "member whose value becomes the record key (Kafka key, MongoDB _id); a record without it is rejected"},
@@ -66,6 +99,8 @@ constexpr section_doc kSections[] = {
     {"replay", "Optional: the trace `edgepipe run` plays (overridden by `edgepipe replay --trace`).", kReplay},
     {"dead_letter", "Where rejected payloads and records go.", kDeadLetter},
     {"sinks.<name>", "A sink. type = \"file\": JSON Lines written with io_uring.", kFileSink},
+    {"sinks.<name> (kafka)", "A sink. type = \"kafka\": librdkafka producer; delivery reports are the only truth.", kKafkaSink},
+    {"sinks.<name> (mongodb)", "A sink. type = \"mongodb\": libmongoc bulk writes; every reply checked.", kMongoSink},
     {"sources.<name>", "A source's transform; <name> is the source name carried by trace frames.", kSource},
     {"sources.<name>.fields[]", "One output field.", kField},
     {"sources.<name>.filter[]", "One filter condition.", kFilter},

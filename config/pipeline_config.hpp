@@ -26,11 +26,49 @@ struct file_sink_config {
   bool fsync = false;  // fdatasync on every flush (each batch) and on close
 };
 
+struct kafka_sink_config {
+  std::string brokers = "127.0.0.1:9092";
+  std::string topic;                      // one topic for every source; "" = prefix + source
+  std::string topic_prefix = "edgepipe.";
+  int partitions = 3;                     // for topics created on start
+  int replication_factor = 1;
+  bool create_topics = true;
+  std::string compression = "lz4";
+  int linger_ms = 5;
+  int batch_bytes = 1 << 20;              // librdkafka batch.size
+  std::uint64_t max_buffer_bytes = std::uint64_t{64} << 20;  // queue.buffering.max.kbytes
+  int message_timeout_ms = 30000;
+  std::string acks = "all";
+  std::vector<std::pair<std::string, std::string>> properties;  // extra librdkafka settings
+};
+
+enum class mongo_mode { insert, upsert };
+
+struct mongo_index_spec {
+  std::vector<std::pair<std::string, int>> keys;  // field, 1 or -1
+  bool unique = false;
+};
+
+struct mongo_sink_config {
+  std::string uri = "mongodb://127.0.0.1:27017";
+  std::string database = "edgepipe";
+  std::string collection;                 // "" = the record's source name
+  mongo_mode mode = mongo_mode::insert;
+  std::string write_concern = "1";        // "0", "1", "2"..., or "majority"
+  int write_timeout_ms = 10000;
+  int max_retries = 8;                    // transient errors, with exponential backoff
+  int retry_backoff_ms = 100;
+  std::vector<mongo_index_spec> indexes;  // created on start
+  std::string dead_letter_path;           // permanent per-document errors; "" = derived
+};
+
 struct sink_config {
   std::string name;
-  std::string type;  // "file"
+  std::string type;  // "file" | "kafka" | "mongodb"
   std::optional<int> cpu;
   file_sink_config file;
+  kafka_sink_config kafka;
+  mongo_sink_config mongo;
 };
 
 struct dead_letter_config {

@@ -102,8 +102,10 @@ bool trace_reader::next_frame(trace_frame& out) {
     const auto body_len = get<std::uint32_t>(h + 4);
     const auto source_len = get<std::uint16_t>(h + 18);
     if (magic != kTraceFrameMagic) {
-      // Resynchronise: skip one byte at a time to the next frame magic.
-      ++counters_.corrupt_frames;
+      // Resynchronise: skip one byte at a time to the next frame magic. One corrupt region
+      // counts once, however many bytes it spans.
+      if (!resyncing_) ++counters_.corrupt_frames;
+      resyncing_ = true;
       std::size_t skip = 1;
       for (;;) {
         avail = in_.available();
@@ -155,10 +157,12 @@ bool trace_reader::next_frame(trace_frame& out) {
     out.body = avail.substr(kTraceFrameHeaderBytes + source_len, body_len);
     if (get<std::uint32_t>(avail.data() + 20) != frame_crc(out.source, out.body)) {
       ++counters_.corrupt_frames;
+      resyncing_ = true;
       in_.consume(4);  // step past this magic and resynchronise on the next one
       continue;
     }
     ++counters_.frames;
+    resyncing_ = false;
     pending_consume_ = total;
     return true;
   }
@@ -208,6 +212,12 @@ bool trace_reader::next_line(trace_frame& out) {
       continue;
     }
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.size() > max_body_) {
+      ++counters_.oversized;
+      in_.consume(consumed);
+      scanned = 0;
+      continue;
+    }
     if (line.find_first_not_of(" \t") == std::string_view::npos) {  // blank line
       in_.consume(consumed);
       scanned = 0;

@@ -70,6 +70,7 @@ class trace_reader {
   trace_kind kind_ = trace_kind::frames;
   std::size_t max_body_ = 0;
   std::size_t pending_consume_ = 0;
+  bool resyncing_ = false;
   trace_reader_counters counters_;
   std::string error_;
 };

@@ -406,7 +406,7 @@ main() {
 
     case $1 in
         up) cmd_up ;;
-        down) cmd_down "${2:-}" ;;
+        down) [[ $# -eq 1 || ${2:-} == --purge ]] || usage; cmd_down "${2:-}" ;;
         reset) cmd_down --purge ;;
         status) ensure_kcat; ensure_pymongo; cmd_status ;;
         stop) [[ $# -eq 2 ]] || usage; [[ $2 == kafka || $2 == mongo ]] || usage; stop_one "$2" ;;

@@ -4,6 +4,7 @@
 
 #include "platform/thread.hpp"
 #include "stages/file_sink.hpp"
+#include "stages/sink_factory.hpp"
 
 namespace edgepipe {
 
@@ -34,7 +35,7 @@ status pipeline::build() {
 
   std::vector<ring_edge<record_batch*>*> outputs;
   for (const auto& sc : config_.sinks) {
-    auto s = std::make_unique<file_sink>(sc.name, sc.file, source_names_);
+    auto s = make_sink(config_, sc, source_names_);
     if (status st = s->open(); !st) return st;
     sinks_.push_back(std::make_unique<sink_stage>(std::move(s), config_.ring_capacity,
                                                   record_pool_, registry_.add("sink:" + sc.name)));

@@ -117,7 +117,9 @@ constexpr civil_date civil_from_days(i64 z) noexcept {
 
 constexpr i64 kDayMs = 86'400'000;
 constexpr i64 unix_ms(i64 y, i64 m, i64 d) noexcept { return days_from_civil(y, m, d) * kDayMs; }
-constexpr i64 floor_div(i64 a, i64 b) noexcept { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+constexpr i64 floor_div(i64 a, i64 b) noexcept {
+  return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
 
 constexpr u64 kStartNs = 1'767'225'600'000'000'000;  // 2026-01-01T00:00:00Z
 static_assert(unix_ms(2026, 1, 1) * 1'000'000 == static_cast<i64>(kStartNs));
@@ -163,10 +165,14 @@ i64 sin_q30(u32 turn) noexcept {
 
 // ---- Text ------------------------------------------------------------------------------------
 
+// Appends [begin, end). std::string's iterator-pair append goes through the slower _M_replace.
+void append_range(std::string& out, const char* begin, const char* end) {
+  out.append(begin, static_cast<std::size_t>(end - begin));
+}
+
 void put_uint(std::string& out, u64 v) {
   char buf[24];
-  const auto res = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, res.ptr);
+  append_range(out, buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
 }
 
 // Writes exactly `width` digits, zero-padded, and returns the end. The put_* helpers below fill
@@ -181,7 +187,7 @@ char* write_padded(char* p, u64 v, i64 width) noexcept {
 
 void put_padded(std::string& out, u64 v, i64 width) {
   char buf[20];
-  out.append(buf, write_padded(buf, v, width));
+  append_range(out, buf, write_padded(buf, v, width));
 }
 
 // v / 10^scale the way a shortest round-trip printer shows it (trailing zeros dropped), but
@@ -202,7 +208,7 @@ void put_decimal(std::string& out, i64 v, i64 scale, i64 min_frac) {
     *p++ = '.';
     p = write_padded(p, frac, digits);
   }
-  out.append(buf, p);
+  append_range(out, buf, p);
 }
 
 constexpr i64 kPicoScale = 12;  // prices are held in 1e-12 USD
@@ -250,7 +256,7 @@ void put_iso_ms(std::string& out, i64 ms) {
   *p++ = '.';
   p = write_padded(p, static_cast<u64>(in_day % 1'000), 3);
   *p++ = 'Z';
-  out.append(buf, p);
+  append_range(out, buf, p);
 }
 
 void put_hex(std::string& out, rng& r, int count) {
@@ -300,7 +306,7 @@ struct known_coin {
   u64 image_no;
   std::string_view image_file;
   u64 price_mantissa;
-  i64 price_exponent;        // price = mantissa * 10^exponent USD
+  i64 price_exponent;           // price = mantissa * 10^exponent USD
   u64 circulating, total, max;  // whole coins; 0 prints null
 };
 
@@ -330,8 +336,8 @@ constexpr known_coin kKnownCoins[] = {
      10000000000, 10000000000},
     {"wrapped-bitcoin", "wbtc", "Wrapped Bitcoin", 7598, "wrapped_bitcoin_wbtc.png", 434985, -1,
      155000, 155000, 0},
-    {"the-open-network", "ton", "Toncoin", 17980, "ton_symbol.png", 231, -2, 3470000000,
-     5100000000, 0},
+    {"the-open-network", "ton", "Toncoin", 17980, "ton_symbol.png", 231, -2, 3470000000, 5100000000,
+     0},
     {"shiba-inu", "shib", "Shiba Inu", 11939, "shiba.png", 912, -8, 589000000000000,
      589500000000000, 0},
     {"internet-computer", "icp", "Internet Computer", 14495, "Internet_Computer_logo.png", 1234, -2,
@@ -361,8 +367,8 @@ constexpr known_coin kKnownCoins[] = {
      1000000000},
     {"arbitrum", "arb", "Arbitrum", 16547, "arb.jpg", 189, -2, 1270000000, 10000000000,
      10000000000},
-    {"immutable-x", "imx", "Immutable", 17233, "immutableX-symbol-BLK-RGB.png", 234, -2,
-     1380000000, 2000000000, 2000000000},
+    {"immutable-x", "imx", "Immutable", 17233, "immutableX-symbol-BLK-RGB.png", 234, -2, 1380000000,
+     2000000000, 2000000000},
     {"vechain", "vet", "VeChain", 1167, "VeChain-Logo-768x725.png", 289, -4, 72700000000,
      85985041177, 86712634466},
     {"optimism", "op", "Optimism", 25244, "Optimism.png", 345, -2, 957000000, 4294967296, 0},
@@ -406,12 +412,12 @@ constexpr known_coin kKnownCoins[] = {
 
 struct coin {
   std::string id, symbol, name, image;
-  u64 base_pico = 0;  // the price the random walk reverts to
-  i64 decimals = 2;   // price decimals the API shows for this coin
+  u64 base_pico = 0;                                   // the price the random walk reverts to
+  i64 decimals = 2;                                    // price decimals the API shows for this coin
   u64 circ_milli = 0, total_milli = 0, max_milli = 0;  // 1/1000 coins; 0 prints null
   i64 vol_ppm = 0;                                     // price step per poll
   i64 dev_ppm = 0;                                     // current price relative to base
-  i64 change_e7 = 0;  // 24 h change as a fraction * 1e7 == percent * 1e5, as the API prints it
+  i64 change_e7 = 0;   // 24 h change as a fraction * 1e7 == percent * 1e5, as the API prints it
   u64 volume_ppm = 0;  // 24 h volume relative to market cap
   u64 ath_pico = 0, atl_pico = 0;
   i64 ath_ms = 0, atl_ms = 0;
@@ -463,7 +469,9 @@ coin make_coin(std::size_t index, rng& r, u64& tail_cap) {
     const u64 cap = tail_cap / 100 * static_cast<u64>(r.between(80, 120));
     c.circ_milli = cap / mantissa * pow10(3 - exponent) * 1000;
     if (r.chance(500)) c.circ_milli += static_cast<u64>(r.between(1, 999));
-    if (!r.chance(450)) c.max_milli = mul_div(c.circ_milli, static_cast<u64>(r.between(1000, 3000)), 1000) / 1000 * 1000;
+    if (!r.chance(450))
+      c.max_milli =
+          mul_div(c.circ_milli, static_cast<u64>(r.between(1000, 3000)), 1000) / 1000 * 1000;
     if (!r.chance(150)) {
       c.total_milli = mul_div(c.circ_milli, static_cast<u64>(r.between(1000, 1500)), 1000);
       if (c.max_milli != 0) c.total_milli = std::min(c.total_milli, c.max_milli);
@@ -475,12 +483,16 @@ coin make_coin(std::size_t index, rng& r, u64& tail_cap) {
   c.dev_ppm = r.between(-8 * c.vol_ppm, 8 * c.vol_ppm);
   c.change_e7 = r.between(-25 * c.vol_ppm, 25 * c.vol_ppm) * 10;
   c.volume_ppm = static_cast<u64>(stable ? r.between(200'000, 900'000) : r.between(5'000, 300'000));
-  c.ath_pico = mul_div(c.base_pico, static_cast<u64>(stable ? r.between(1010, 1300) : r.between(1100, 6000)), 1000);
-  c.atl_pico = std::max<u64>(1, mul_div(c.base_pico, static_cast<u64>(stable ? r.between(500, 980) : r.between(1, 500)), 1000));
+  c.ath_pico = mul_div(
+      c.base_pico, static_cast<u64>(stable ? r.between(1010, 1300) : r.between(1100, 6000)), 1000);
+  c.atl_pico = std::max<u64>(
+      1, mul_div(c.base_pico, static_cast<u64>(stable ? r.between(500, 980) : r.between(1, 500)),
+                 1000));
   c.ath_ms = r.between(unix_ms(2017, 12, 1), unix_ms(2025, 11, 30));
   c.atl_ms = r.between(unix_ms(2013, 7, 5), unix_ms(2023, 6, 30));
   if (!stable && r.chance(120)) {
-    c.roi_cost_pico = std::max<u64>(1, mul_div(c.base_pico, static_cast<u64>(r.between(1, 2000)), 1000));
+    c.roi_cost_pico =
+        std::max<u64>(1, mul_div(c.base_pico, static_cast<u64>(r.between(1, 2000)), 1000));
     static constexpr std::string_view kCurrencies[] = {"usd", "usd", "btc", "eth"};
     c.roi_currency = r.pick<std::string_view>(kCurrencies);
   }
@@ -513,8 +525,10 @@ void put_coin(std::string& out, coin& c, std::size_t index, rng& r, i64 now_ms) 
   step(c, r);
   const u64 price = mul_div(c.base_pico, static_cast<u64>(1'000'000 + c.dev_ppm), 1'000'000);
   const u64 open = mul_div(price, 10'000'000, static_cast<u64>(10'000'000 + c.change_e7));
-  const u64 high = mul_div(std::max(price, open), static_cast<u64>(1'000'000 + r.between(0, 3 * c.vol_ppm)), 1'000'000);
-  const u64 low = mul_div(std::min(price, open), static_cast<u64>(1'000'000 - r.between(0, 3 * c.vol_ppm)), 1'000'000);
+  const u64 high = mul_div(std::max(price, open),
+                           static_cast<u64>(1'000'000 + r.between(0, 3 * c.vol_ppm)), 1'000'000);
+  const u64 low = mul_div(std::min(price, open),
+                          static_cast<u64>(1'000'000 - r.between(0, 3 * c.vol_ppm)), 1'000'000);
   const i64 updated_ms = now_ms - r.between(1'000, 120'000);
   const bool has_24h = c.has_24h && !r.chance(4);
   if (price > c.ath_pico) {
@@ -564,14 +578,19 @@ void put_coin(std::string& out, coin& c, std::size_t index, rng& r, i64 now_ms) 
     out += R"(,"low_24h":)";
     put_price(out, static_cast<i64>(low), c.decimals);
     out += R"(,"price_change_24h":)";
-    put_price(out, static_cast<i64>(price) - static_cast<i64>(open), std::min<i64>(kPicoScale, c.decimals + 6));
+    put_price(out, static_cast<i64>(price) - static_cast<i64>(open),
+              std::min<i64>(kPicoScale, c.decimals + 6));
     out += R"(,"price_change_percentage_24h":)";
     put_decimal(out, c.change_e7, 5, 0);
     const i64 cap_change = static_cast<i64>(cap_micro) - static_cast<i64>(open_cap_micro);
     out += R"(,"market_cap_change_24h":)";
     put_decimal(out, c.ranked ? cap_change / 1000 : 0, 3, 0);
     out += R"(,"market_cap_change_percentage_24h":)";
-    put_decimal(out, c.ranked && open_cap_micro != 0 ? mul_div_signed(cap_change, 10'000'000, open_cap_micro) : 0, 5, 0);
+    put_decimal(out,
+                c.ranked && open_cap_micro != 0
+                    ? mul_div_signed(cap_change, 10'000'000, open_cap_micro)
+                    : 0,
+                5, 0);
   } else {
     out += R"(,"high_24h":null,"low_24h":null,"price_change_24h":null,)"
            R"("price_change_percentage_24h":null,"market_cap_change_24h":null,)"
@@ -632,13 +651,13 @@ void put_coingecko(std::string& out, std::vector<coin>& coins, rng& r, i64 now_m
 
 // ---- iss iss-now.json ------------------------------------------------------------------------
 
-constexpr i64 kIssPeriodMs = 5'561'000;           // one orbit, ~92.7 min
-constexpr i64 kIssLatAmplitudeE4 = 516'000;       // orbital inclination, 1e-4 degrees
-constexpr i64 kIssLonMicrodegPerS = 60'558;       // orbital motion minus the Earth's rotation
+constexpr i64 kIssPeriodMs = 5'561'000;      // one orbit, ~92.7 min
+constexpr i64 kIssLatAmplitudeE4 = 516'000;  // orbital inclination, 1e-4 degrees
+constexpr i64 kIssLonMicrodegPerS = 60'558;  // orbital motion minus the Earth's rotation
 constexpr i64 kFullCircleMicrodeg = 360'000'000;
 
 struct iss_orbit {
-  u32 phase = 0;     // argument of latitude at the start, 2^32 per turn
+  u32 phase = 0;      // argument of latitude at the start, 2^32 per turn
   i64 lon0_udeg = 0;  // longitude at the start, [0, 360) degrees
 };
 
@@ -650,9 +669,12 @@ void put_coordinate(std::string& out, i64 e4) {
 
 void put_iss(std::string& out, const iss_orbit& orbit, rng& r, u64 t_ns) {
   const i64 elapsed_ms = static_cast<i64>((t_ns - kStartNs) / 1'000'000);
-  const u32 turn = orbit.phase + static_cast<u32>(((elapsed_ms % kIssPeriodMs) << 32) / kIssPeriodMs);
+  const u32 turn =
+      orbit.phase + static_cast<u32>(((elapsed_ms % kIssPeriodMs) << 32) / kIssPeriodMs);
   const i64 lat_e4 = kIssLatAmplitudeE4 * sin_q30(turn) / kQ30;
-  const i64 lon_udeg = (orbit.lon0_udeg + elapsed_ms * kIssLonMicrodegPerS / 1000) % kFullCircleMicrodeg - kFullCircleMicrodeg / 2;
+  const i64 lon_udeg =
+      (orbit.lon0_udeg + elapsed_ms * kIssLonMicrodegPerS / 1000) % kFullCircleMicrodeg -
+      kFullCircleMicrodeg / 2;
 
   // The real endpoint does not keep its key order; most bodies use the documented one.
   static constexpr std::array<std::array<int, 3>, 6> kOrders = {
@@ -700,13 +722,13 @@ constexpr std::string_view kUsMale[] = {"James", "Michael", "Robert", "Daniel",
                                         "Tyler", "Brandon", "Jesse",  "Gene"};
 constexpr std::string_view kUsFemale[] = {"Jennifer", "Ashley", "Kathy", "Brittany",
                                           "Victoria", "Judy",   "Megan", "Sophia"};
-constexpr std::string_view kUsLast[] = {"Smith", "Johnson", "Williams", "Brown",
-                                        "Garcia", "Miller", "O'Connor", "Rodriguez"};
+constexpr std::string_view kUsLast[] = {"Smith",  "Johnson", "Williams", "Brown",
+                                        "Garcia", "Miller",  "O'Connor", "Rodriguez"};
 constexpr std::string_view kUsCities[] = {"Fort Worth", "Seattle",  "Des Moines",
                                           "Flint",      "Richmond", "Albuquerque"};
 constexpr std::string_view kUsStates[] = {"Texas",    "Washington", "Iowa",
                                           "Michigan", "Virginia",   "New Mexico"};
-constexpr std::string_view kUsStreets[] = {"Main St",     "Oak Lawn Ave",  "Valwood Pkwy",
+constexpr std::string_view kUsStreets[] = {"Main St",        "Oak Lawn Ave", "Valwood Pkwy",
                                            "Pecan Acres Ln", "W Sherman Dr", "Hunters Creek Dr"};
 
 constexpr std::string_view kGbMale[] = {"Oliver", "Harry", "George", "Jack", "Charlie", "Alfie"};
@@ -719,31 +741,31 @@ constexpr std::string_view kGbStates[] = {"West Yorkshire", "Cornwall", "Lancash
 constexpr std::string_view kGbStreets[] = {"Church Lane", "Victoria Road", "Kingsway",
                                            "The Avenue",  "Green Lane",    "Mill Road"};
 
-constexpr std::string_view kDeMale[] = {"Jürgen", "Lukas", "Maximilian", "Günter", "Florian",
-                                        "Tobias"};
+constexpr std::string_view kDeMale[] = {"Jürgen", "Lukas",   "Maximilian",
+                                        "Günter", "Florian", "Tobias"};
 constexpr std::string_view kDeFemale[] = {"Hannelore", "Lea", "Sophie", "Käthe", "Anja", "Ursula"};
-constexpr std::string_view kDeLast[] = {"Müller", "Schmidt", "Schneider", "Weiß", "Köhler",
-                                        "Schäfer"};
+constexpr std::string_view kDeLast[] = {"Müller", "Schmidt", "Schneider",
+                                        "Weiß",   "Köhler",  "Schäfer"};
 constexpr std::string_view kDeCities[] = {"München", "Köln",    "Düsseldorf",
                                           "Hamburg", "Leipzig", "Görlitz"};
-constexpr std::string_view kDeStates[] = {"Bayern",  "Nordrhein-Westfalen", "Sachsen",
-                                          "Hamburg", "Hessen",              "Thüringen"};
+constexpr std::string_view kDeStates[] = {
+    "Bayern", "Nordrhein-Westfalen", "Sachsen", "Hamburg", "Hessen", "Thüringen"};
 constexpr std::string_view kDeStreets[] = {"Lindenstraße", "Schulstraße", "Bahnhofstraße",
                                            "Gartenstraße", "Mühlenweg",   "Am Sportplatz"};
 
 constexpr std::string_view kFrMale[] = {"Mathéo", "Lucas", "Andr\\u00e9", "Théo", "Nathan", "Hugo"};
-constexpr std::string_view kFrFemale[] = {"Léa",  "Chloé", "Manon", "Inès", "H\\u00e9l\\u00e8ne",
+constexpr std::string_view kFrFemale[] = {"Léa",    "Chloé", "Manon", "Inès", "H\\u00e9l\\u00e8ne",
                                           "Camille"};
-constexpr std::string_view kFrLast[] = {"Martin", "Bernard", "Lefèvre", "Dubois", "Mercier",
-                                        "Fran\\u00e7ois"};
+constexpr std::string_view kFrLast[] = {"Martin", "Bernard", "Lefèvre",
+                                        "Dubois", "Mercier", "Fran\\u00e7ois"};
 constexpr std::string_view kFrCities[] = {"Paris",    "Marseille", "Saint-Étienne",
                                           "Besançon", "Nîmes",     "Orléans"};
 constexpr std::string_view kFrStates[] = {"Île-de-France", "Provence-Alpes-Côte d'Azur",
                                           "Bretagne",      "Normandie",
                                           "Occitanie",     "Grand Est"};
-constexpr std::string_view kFrStreets[] = {"Rue de la Mairie",   "Rue des Jardins",
-                                           "Avenue du Château",  "Place de L'Église",
-                                           "Rue Principale",     "Rue de L'Abbé-Roger-Derry"};
+constexpr std::string_view kFrStreets[] = {"Rue de la Mairie",  "Rue des Jardins",
+                                           "Avenue du Château", "Place de L'Église",
+                                           "Rue Principale",    "Rue de L'Abbé-Roger-Derry"};
 
 constexpr std::string_view kCaMale[] = {"Liam", "Noah", "William", "Félix", "Logan", "Samuel"};
 constexpr std::string_view kCaFemale[] = {"Olivia", "Charlotte", "Zoé", "Emma", "Chloe", "Maya"};
@@ -757,8 +779,8 @@ constexpr std::string_view kCaStreets[] = {"Dufferin St",   "Elgin St", "Rue Sai
 
 constexpr std::string_view kNlMale[] = {"Daan", "Sem", "Bram", "Joël", "Thijs", "Ruud"};
 constexpr std::string_view kNlFemale[] = {"Emma", "Sanne", "Fenna", "Noëlle", "Lotte", "Femke"};
-constexpr std::string_view kNlLast[] = {"de Jong", "Jansen", "de Vries", "van den Berg", "Bakker",
-                                        "Visser"};
+constexpr std::string_view kNlLast[] = {"de Jong",      "Jansen", "de Vries",
+                                        "van den Berg", "Bakker", "Visser"};
 constexpr std::string_view kNlCities[] = {"Amsterdam", "Rotterdam", "Utrecht",
                                           "Den Haag",  "Groningen", "Eindhoven"};
 constexpr std::string_view kNlStates[] = {"Noord-Holland", "Zuid-Holland",  "Utrecht",
@@ -768,30 +790,35 @@ constexpr std::string_view kNlStreets[] = {"Kerkstraat",  "Dorpsstraat",  "Molen
 
 constexpr std::string_view kEsMale[] = {"José", "Álvaro", "Hugo", "Martín", "Raúl", "Sergio"};
 constexpr std::string_view kEsFemale[] = {"María", "Lucía", "Sofía", "Inés", "Nuria", "Paula"};
-constexpr std::string_view kEsLast[] = {"García", "Fernández", "González", "Rodríguez", "Núñez",
-                                        "Muñoz"};
+constexpr std::string_view kEsLast[] = {"García",    "Fernández", "González",
+                                        "Rodríguez", "Núñez",     "Muñoz"};
 constexpr std::string_view kEsCities[] = {"Madrid", "Barcelona", "Sevilla",
                                           "Málaga", "Córdoba",   "Bilbao"};
 constexpr std::string_view kEsStates[] = {"Comunidad de Madrid", "Cataluña", "Andalucía",
                                           "País Vasco",          "Galicia",  "Aragón"};
-constexpr std::string_view kEsStreets[] = {"Calle de Alcalá",      "Avenida de América",
-                                           "Calle Mayor",          "Paseo de Extremadura",
-                                           "Calle de La Luna",     "Avenida de Andalucía"};
+constexpr std::string_view kEsStreets[] = {"Calle de Alcalá",  "Avenida de América",
+                                           "Calle Mayor",      "Paseo de Extremadura",
+                                           "Calle de La Luna", "Avenida de Andalucía"};
 
 constexpr std::string_view kNoMale[] = {"Bjørn", "Ørjan", "Håkon", "Magnus", "Sindre", "Even"};
 constexpr std::string_view kNoFemale[] = {"Ingrid", "Åse", "Sølvi", "Nora", "Tiril", "Maja"};
-constexpr std::string_view kNoLast[] = {"Hansen", "Johansen", "Sæther", "Bråthen", "Løken", "Strøm"};
-constexpr std::string_view kNoCities[] = {"Oslo", "Bergen", "Trondheim", "Tromsø", "Ålesund", "Bodø"};
+constexpr std::string_view kNoLast[] = {"Hansen",  "Johansen", "Sæther",
+                                        "Bråthen", "Løken",    "Strøm"};
+constexpr std::string_view kNoCities[] = {"Oslo",   "Bergen",  "Trondheim",
+                                          "Tromsø", "Ålesund", "Bodø"};
 constexpr std::string_view kNoStates[] = {"Oslo",  "Vestland",        "Trøndelag",
                                           "Troms", "Møre og Romsdal", "Nordland"};
-constexpr std::string_view kNoStreets[] = {"Kirkeveien",     "Storgata",    "Skolegata",
+constexpr std::string_view kNoStreets[] = {"Kirkeveien",     "Storgata",   "Skolegata",
                                            "Bjørnstadveien", "Sørliveien", "Fjellveien"};
 
-constexpr std::string_view kUaMale[] = {"Богдан", "Ярослав", "Олексій", "Тарас", "Дмитро", "Андрій"};
-constexpr std::string_view kUaFemale[] = {"Олена", "Оксана", "Софія", "Ірина", "Мирослава", "Ганна"};
-constexpr std::string_view kUaLast[] = {"Шевченко", "Бондаренко", "Коваленко", "Ткаченко", "Кравчук",
-                                        "Мельник"};
-constexpr std::string_view kUaCities[] = {"Київ", "Львів", "Харків", "Одеса", "Чернігів", "Вінниця"};
+constexpr std::string_view kUaMale[] = {"Богдан", "Ярослав", "Олексій",
+                                        "Тарас",  "Дмитро",  "Андрій"};
+constexpr std::string_view kUaFemale[] = {"Олена", "Оксана",    "Софія",
+                                          "Ірина", "Мирослава", "Ганна"};
+constexpr std::string_view kUaLast[] = {"Шевченко", "Бондаренко", "Коваленко",
+                                        "Ткаченко", "Кравчук",    "Мельник"};
+constexpr std::string_view kUaCities[] = {"Київ",  "Львів",    "Харків",
+                                          "Одеса", "Чернігів", "Вінниця"};
 constexpr std::string_view kUaStates[] = {"Київська", "Львівська",    "Харківська",
                                           "Одеська",  "Чернігівська", "Вінницька"};
 constexpr std::string_view kUaStreets[] = {"Шевченка",     "Хрещатик",          "Лесі Українки",
@@ -799,22 +826,22 @@ constexpr std::string_view kUaStreets[] = {"Шевченка",     "Хрещат
 
 constexpr std::string_view kRsMale[] = {"Милан", "Никола", "Лазар", "Вук", "Стефан", "Душан"};
 constexpr std::string_view kRsFemale[] = {"Јована", "Милица", "Ана", "Тамара", "Драгана", "Мила"};
-constexpr std::string_view kRsLast[] = {"Јовановић", "Петровић", "Николић", "Марковић", "Ђорђевић",
-                                        "Илић"};
+constexpr std::string_view kRsLast[] = {"Јовановић", "Петровић", "Николић",
+                                        "Марковић",  "Ђорђевић", "Илић"};
 constexpr std::string_view kRsCities[] = {"Београд",    "Нови Сад", "Ниш",
                                           "Крагујевац", "Суботица", "Чачак"};
 constexpr std::string_view kRsStates[] = {"Моравички", "Златиборски", "Браничевски",
                                           "Топлички",  "Пиротски",    "Расински"};
-constexpr std::string_view kRsStreets[] = {"Кнеза Милоша",  "Немањина",     "Душанова",
+constexpr std::string_view kRsStreets[] = {"Кнеза Милоша",  "Немањина",    "Душанова",
                                            "Војводе Степе", "Цара Лазара", "Карађорђева"};
 
 constexpr std::string_view kFiMale[] = {"Väinö", "Eero", "Onni", "Mikko", "Jussi", "Elias"};
 constexpr std::string_view kFiFemale[] = {"Aino", "Siiri", "Sanni", "Ella", "Pihla", "Veera"};
-constexpr std::string_view kFiLast[] = {"Korhonen", "Mäkinen", "Nieminen", "Hämäläinen", "Heikkinen",
-                                        "Järvinen"};
+constexpr std::string_view kFiLast[] = {"Korhonen",   "Mäkinen",   "Nieminen",
+                                        "Hämäläinen", "Heikkinen", "Järvinen"};
 constexpr std::string_view kFiCities[] = {"Helsinki",  "Espoo",       "Tampere",
                                           "Jyväskylä", "Hämeenlinna", "Oulu"};
-constexpr std::string_view kFiStates[] = {"Uusimaa",   "Pirkanmaa",         "Keski-Suomi",
+constexpr std::string_view kFiStates[] = {"Uusimaa",    "Pirkanmaa",         "Keski-Suomi",
                                           "Kanta-Häme", "Pohjois-Pohjanmaa", "Lappi"};
 constexpr std::string_view kFiStreets[] = {"Hämeenkatu",        "Esplanadi", "Mannerheimintie",
                                            "Pispalan Valtatie", "Visiokatu", "Itsenäisyydenkatu"};
@@ -830,8 +857,8 @@ constexpr std::string_view kAuStreets[] = {"George St", "Collins St",  "Queen St
                                            "Hay St",    "Rundle Mall", "Elizabeth St"};
 
 constexpr nationality kNationalities[] = {
-    {"US", "United States", kUsMale, kUsFemale, kUsLast, kUsCities, kUsStates, kUsStreets,
-     "%####", "(%##) %##-####", "(%##) %##-####", "SSN", "%##-##-####"},
+    {"US", "United States", kUsMale, kUsFemale, kUsLast, kUsCities, kUsStates, kUsStreets, "%####",
+     "(%##) %##-####", "(%##) %##-####", "SSN", "%##-##-####"},
     {"GB", "United Kingdom", kGbMale, kGbFemale, kGbLast, kGbCities, kGbStates, kGbStreets,
      "^^%# %^^", "01### ######", "07### ######", "NINO", "^^ ## ## ## ^"},
     {"DE", "Germany", kDeMale, kDeFemale, kDeLast, kDeCities, kDeStates, kDeStreets, "%####",
@@ -840,8 +867,8 @@ constexpr nationality kNationalities[] = {
      "0%-##-##-##-##", "06-##-##-##-##", "INSEE", "%############ ##"},
     {"CA", "Canada", kCaMale, kCaFemale, kCaLast, kCaCities, kCaStates, kCaStreets, "^%^ %^%",
      "%##-%##-####", "%##-%##-####", "SIN", "%########"},
-    {"NL", "Netherlands", kNlMale, kNlFemale, kNlLast, kNlCities, kNlStates, kNlStreets,
-     "%### ^^", "(0###) ######", "(06) ########", "BSN", "########"},
+    {"NL", "Netherlands", kNlMale, kNlFemale, kNlLast, kNlCities, kNlStates, kNlStreets, "%### ^^",
+     "(0###) ######", "(06) ########", "BSN", "########"},
     {"ES", "Spain", kEsMale, kEsFemale, kEsLast, kEsCities, kEsStates, kEsStreets, "%####",
      "9##-###-###", "6##-###-###", "DNI", "########-^"},
     {"NO", "Norway", kNoMale, kNoFemale, kNoLast, kNoCities, kNoStates, kNoStreets, "####",
@@ -895,28 +922,26 @@ constexpr timezone_info kTimezones[] = {
 
 constexpr std::string_view kFemaleTitles[] = {"Ms", "Mrs", "Miss"};
 constexpr std::string_view kStreetNicknames[] = {"Old Mill", "The Corner", "Little Italy"};
-constexpr std::string_view kAdjectives[] = {"purple", "big",    "orange", "silver", "crazy",
-                                            "happy",  "tiny",   "heavy",  "lazy",   "brown",
-                                            "golden", "sad",    "red",    "blue",   "yellow",
-                                            "white",  "black",  "organic", "ticklish", "beautiful"};
-constexpr std::string_view kAnimals[] = {"swan",  "butterfly", "leopard", "koala", "elephant",
-                                         "tiger", "goose",     "wolf",    "rabbit", "lion",
-                                         "frog",  "panda",     "bird",    "fish",  "duck",
-                                         "cat",   "dog",       "bear",    "gorilla", "peacock",
-                                         "ladybug", "meercat", "snake",   "zebra"};
-constexpr std::string_view kPasswords[] = {"lovely",  "piglet",   "qwerty",   "dragon",  "sunshine",
-                                           "nicole",  "monkey",   "shadow",   "master",  "letmein",
-                                           "trustno1", "freedom", "whatever", "football", "hunter",
-                                           "ranger",  "buster",   "killer",   "soccer",  "harley"};
+constexpr std::string_view kAdjectives[] = {"purple", "big",   "orange",  "silver",   "crazy",
+                                            "happy",  "tiny",  "heavy",   "lazy",     "brown",
+                                            "golden", "sad",   "red",     "blue",     "yellow",
+                                            "white",  "black", "organic", "ticklish", "beautiful"};
+constexpr std::string_view kAnimals[] = {
+    "swan",   "butterfly", "leopard", "koala",   "elephant", "tiger",   "goose", "wolf",
+    "rabbit", "lion",      "frog",    "panda",   "bird",     "fish",    "duck",  "cat",
+    "dog",    "bear",      "gorilla", "peacock", "ladybug",  "meercat", "snake", "zebra"};
+constexpr std::string_view kPasswords[] = {
+    "lovely", "piglet", "qwerty",  "dragon",   "sunshine", "nicole",   "monkey",
+    "shadow", "master", "letmein", "trustno1", "freedom",  "whatever", "football",
+    "hunter", "ranger", "buster",  "killer",   "soccer",   "harley"};
 
 // The real API writes the postcode as a number when it can: all digits and no leading zero.
 void put_postcode(std::string& out, rng& r, std::string_view pattern) {
   const std::size_t start = out.size();
   put_pattern(out, r, pattern);
   const std::string_view code(out.data() + start, out.size() - start);
-  const bool number = code[0] != '0' && std::all_of(code.begin(), code.end(), [](char ch) {
-                        return ch >= '0' && ch <= '9';
-                      });
+  const bool number = code[0] != '0' && std::all_of(code.begin(), code.end(),
+                                                    [](char ch) { return ch >= '0' && ch <= '9'; });
   if (!number) {
     out.insert(start, 1, '"');
     out += '"';
@@ -1098,8 +1123,8 @@ synth_generator& synth_generator::operator=(synth_generator&&) noexcept = defaul
 std::uint64_t synth_generator::next(std::string& out) {
   state& st = *state_;
   // Jitter never moves the first response before the start.
-  const i64 offset = static_cast<i64>(st.made * poll_interval_ns(st.api)) +
-                     st.r.between(-50'000'000, 50'000'000);
+  const i64 offset =
+      static_cast<i64>(st.made * poll_interval_ns(st.api)) + st.r.between(-50'000'000, 50'000'000);
   const u64 t_ns = kStartNs + static_cast<u64>(std::max<i64>(offset, 0));
   const i64 now_ms = static_cast<i64>(t_ns / 1'000'000);
   out.clear();

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what edgepipe needs to build and test, from Debian's packages. Idempotent: when every
+# package is already installed it changes nothing and does not touch the network.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config clang-format
+  librdkafka-dev libcurl4-openssl-dev libsimdjson-dev libmongoc-dev libbson-dev liburing-dev
+  libboost-dev libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev libspdlog-dev
+  libcli11-dev libssl-dev zlib1g-dev
+  kcat valgrind python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

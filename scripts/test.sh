@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The test command (README, CI): install dependencies, build, run every ctest test, then the
+# ring and pipeline tests under ThreadSanitizer and the unit tests under ASan+UBSan.
+# EDGEPIPE_SKIP_SANITIZERS=1 skips the sanitizer builds for a quick local run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh
+ctest --test-dir build --output-on-failure -j2 --timeout 600
+
+if [ "${EDGEPIPE_SKIP_SANITIZERS:-0}" != 1 ]; then
+  echo "== ThreadSanitizer: rings and pipeline"
+  BUILD_DIR=build-tsan BUILD_TYPE=RelWithDebInfo scripts/build.sh -DEDGEPIPE_SANITIZE=thread \
+    -DEDGEPIPE_BUILD_BENCHMARKS=OFF
+  TSAN_OPTIONS="halt_on_error=1" build-tsan/tests/edgepipe_tests \
+    --gtest_filter='SpscRing*:RingEdge*:Pipeline*'
+  echo "== AddressSanitizer + UndefinedBehaviorSanitizer: unit tests"
+  BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo scripts/build.sh \
+    "-DEDGEPIPE_SANITIZE=address;undefined" -DEDGEPIPE_BUILD_BENCHMARKS=OFF
+  ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
+    build-asan/tests/edgepipe_tests
+fi

@@ -1,0 +1,172 @@
+// End-to-end through the real binary, as a user would run it: synth -> replay -> file sink,
+// config errors and their exit code, JSON Lines input, torn traces, pacing and SIGTERM drain.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <simdjson.h>
+
+#include <filesystem>
+
+#include "test_util.hpp"
+
+namespace edgepipe {
+namespace {
+
+using testing::json_int;
+using testing::read_lines;
+using testing::run_edgepipe;
+using testing::temp_dir;
+
+TEST(Cli, VersionAndHelp) {
+  auto r = run_edgepipe("--version");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("edgepipe"), std::string::npos);
+  r = run_edgepipe("--help");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("replay"), std::string::npos);
+}
+
+TEST(Cli, SynthReplayToFileEndToEnd) {
+  temp_dir dir;
+  auto r = run_edgepipe("synth --api coingecko --payloads 20 --out cg.trace --seed 3", dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_edgepipe("replay --trace cg.trace --sink file:out/cg.jsonl", dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json_int(r.out, "payloads"), 20);
+  EXPECT_EQ(json_int(r.out, "records"), 5000);
+  EXPECT_EQ(json_int(r.out, "rejected"), 0);
+  EXPECT_EQ(json_int(r.out, "file"), 5000) << r.out;  // delivered to the file sink
+  const auto lines = read_lines(dir / "out/cg.jsonl");
+  ASSERT_EQ(lines.size(), 5000u);
+  simdjson::dom::parser parser;
+  for (const auto& line : lines) {
+    simdjson::dom::element doc;
+    ASSERT_EQ(parser.parse(line).get(doc), simdjson::SUCCESS) << line;
+    std::string_view id;
+    ASSERT_EQ(doc["id"].get(id), simdjson::SUCCESS) << line;
+    EXPECT_FALSE(id.empty());
+  }
+  // Counters are printed at exit (stderr), one line per stage.
+  EXPECT_NE(r.err.find("\"stage\":\"transform\""), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("latency_ns"), std::string::npos) << r.err;
+}
+
+TEST(Cli, SameSeedSameTraceAndSameRecords) {
+  temp_dir dir;
+  ASSERT_EQ(run_edgepipe("synth --api randomuser --payloads 50 --out a.trace --seed 9", dir.path()).exit_code, 0);
+  ASSERT_EQ(run_edgepipe("synth --api randomuser --payloads 50 --out b.trace --seed 9", dir.path()).exit_code, 0);
+  EXPECT_EQ(testing::read_file(dir / "a.trace"), testing::read_file(dir / "b.trace"));
+  ASSERT_EQ(run_edgepipe("replay --trace a.trace --sink file:a.jsonl", dir.path()).exit_code, 0);
+  ASSERT_EQ(run_edgepipe("replay --trace b.trace --sink file:b.jsonl", dir.path()).exit_code, 0);
+  EXPECT_EQ(testing::read_file(dir / "a.jsonl"), testing::read_file(dir / "b.jsonl"));
+  EXPECT_EQ(read_lines(dir / "a.jsonl").size(), 50u);
+}
+
+TEST(Cli, JsonLinesNeedASourceAndThenReplay) {
+  temp_dir dir;
+  ASSERT_EQ(run_edgepipe("synth --api iss --payloads 30 --out iss.jsonl --format jsonl", dir.path()).exit_code, 0);
+  auto r = run_edgepipe("replay --trace iss.jsonl --sink file:o.jsonl", dir.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--source"), std::string::npos) << r.err;
+  r = run_edgepipe("replay --trace iss.jsonl --source iss --sink file:o.jsonl", dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json_int(r.out, "records"), 30);
+  EXPECT_EQ(read_lines(dir / "o.jsonl").size(), 30u);
+}
+
+TEST(Cli, BadPayloadsGoToTheDeadLetterFileWithReasons) {
+  temp_dir dir;
+  testing::write_file(dir / "mixed.jsonl",
+                      "{\"message\":\"success\",\"timestamp\":1700000000,\"iss_position\":"
+                      "{\"latitude\":\"1.5\",\"longitude\":\"2.5\"}}\n"
+                      "{\"message\":\"success\",\"timestamp\":17000\n"
+                      "{\"message\":\"success\",\"timestamp\":1700000005,\"iss_position\":"
+                      "{\"latitude\":\"north\",\"longitude\":\"2.5\"}}\n");
+  testing::write_file(dir / "c.toml", testing::read_file(EDGEPIPE_SOURCE_DIR "/config/default.toml") +
+                                          "\n[replay]\ntrace = \"mixed.jsonl\"\nsource = \"iss\"\n");
+  auto r = run_edgepipe("replay -c c.toml --trace mixed.jsonl --source iss --sink file:o.jsonl", dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json_int(r.out, "records"), 1);
+  EXPECT_EQ(json_int(r.out, "rejected"), 2);
+  EXPECT_EQ(json_int(r.out, "dead_letters"), 2);
+  const auto dead = read_lines(dir / "edgepipe-out/dead-letter.jsonl");
+  ASSERT_EQ(dead.size(), 2u);
+  EXPECT_NE(dead[0].find("invalid JSON"), std::string::npos) << dead[0];
+  EXPECT_NE(dead[0].find("\"source\":\"iss\""), std::string::npos) << dead[0];
+  EXPECT_NE(dead[1].find("cannot cast"), std::string::npos) << dead[1];
+  EXPECT_NE(dead[1].find("north"), std::string::npos) << dead[1];
+}
+
+TEST(Cli, ConfigErrorsExitWithTwoAndNameFileKeyValue) {
+  temp_dir dir;
+  testing::write_file(dir / "bad.toml", "[pipeline]\nring_capacity = 1\n");
+  auto r = run_edgepipe("check -c bad.toml", dir.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("bad.toml:2"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("pipeline.ring_capacity"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("= 1"), std::string::npos) << r.err;
+  r = run_edgepipe("replay -c bad.toml --trace x.trace", dir.path());
+  EXPECT_EQ(r.exit_code, 2);
+  r = run_edgepipe("check -c missing.toml", dir.path());
+  EXPECT_EQ(r.exit_code, 2);
+  r = run_edgepipe("replay --trace nothing.trace", dir.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("nothing.trace"), std::string::npos) << r.err;
+  r = run_edgepipe("replay --trace nothing.trace --speed fast", dir.path());
+  EXPECT_EQ(r.exit_code, 2);
+  r = run_edgepipe("replay --trace nothing.trace --sink ftp://x", dir.path());
+  EXPECT_EQ(r.exit_code, 2);
+  r = run_edgepipe("synth --api twitter --payloads 1 --out x", dir.path());
+  EXPECT_EQ(r.exit_code, 2);
+  testing::write_file(dir / "good.toml", testing::read_file(EDGEPIPE_SOURCE_DIR "/config/default.toml"));
+  r = run_edgepipe("check -c good.toml", dir.path());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST(Cli, TornTraceReplaysCompleteFramesAndReportsTheTail) {
+  temp_dir dir;
+  ASSERT_EQ(run_edgepipe("synth --api iss --payloads 10 --out t.trace", dir.path()).exit_code, 0);
+  std::filesystem::resize_file(dir / "t.trace", std::filesystem::file_size(dir / "t.trace") - 5);
+  auto r = run_edgepipe("replay --trace t.trace --sink file:o.jsonl", dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json_int(r.out, "records"), 9);
+  EXPECT_GT(json_int(r.out, "torn_tail_bytes"), 0);
+}
+
+TEST(Cli, PacedReplayFollowsTheTraceClock) {
+  temp_dir dir;
+  // ISS payloads are 5 s apart in synthetic traces: 4 of them at 100x span >= 0.15 s.
+  ASSERT_EQ(run_edgepipe("synth --api iss --payloads 4 --out t.trace", dir.path()).exit_code, 0);
+  auto r = run_edgepipe("replay --trace t.trace --speed 100x --sink file:o.jsonl", dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto pos = r.out.find("\"seconds\":");
+  ASSERT_NE(pos, std::string::npos);
+  EXPECT_GE(std::stod(r.out.substr(pos + 10)), 0.14) << r.out;
+  EXPECT_EQ(json_int(r.out, "records"), 4);
+}
+
+TEST(Cli, SigtermDrainsEverythingAlreadyRead) {
+  temp_dir dir;
+  // 600 ISS payloads 5 s apart at 20x: ~150 s if left alone; we stop it early.
+  ASSERT_EQ(run_edgepipe("synth --api iss --payloads 600 --out t.trace", dir.path()).exit_code, 0);
+  const std::string cmd = "cd '" + dir.path().string() + "' && exec '" EDGEPIPE_BINARY
+                          "' replay --trace t.trace --speed 20x --sink file:o.jsonl "
+                          ">summary.json 2>stderr.txt & echo $!";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  int pid = 0;
+  ASSERT_EQ(fscanf(p, "%d", &pid), 1);
+  pclose(p);
+  // Wait until some records have reached the file, then ask it to stop.
+  ASSERT_TRUE(testing::wait_until([&] { return read_lines(dir / "o.jsonl").size() >= 2; }));
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  ASSERT_TRUE(testing::wait_until([&] { return kill(pid, 0) != 0; }));
+  const std::string summary = testing::read_file(dir / "summary.json");
+  const long long records = json_int(summary, "records");
+  EXPECT_GE(records, 2) << summary;
+  EXPECT_LT(records, 600) << summary;
+  EXPECT_EQ(json_int(summary, "file"), records) << summary;  // delivered == read
+  EXPECT_EQ(static_cast<long long>(read_lines(dir / "o.jsonl").size()), records);
+}
+
+}  // namespace
+}  // namespace edgepipe

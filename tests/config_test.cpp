@@ -1,0 +1,150 @@
+#include "config/config_loader.hpp"
+
+#include <gtest/gtest.h>
+
+#include "test_util.hpp"
+
+namespace edgepipe {
+namespace {
+
+std::string load_error(const std::string& toml) {
+  pipeline_config c;
+  status s = load_config_text(toml, "edge.toml", c);
+  if (s) s = validate_config(c);
+  return s ? std::string() : s.message();
+}
+
+constexpr const char* kMinimal = R"(
+[sinks.out]
+type = "file"
+path = "out.jsonl"
+[sources.iss]
+fields = [ { name = "t", from = "/timestamp", type = "int" } ]
+)";
+
+TEST(Config, EmbeddedDefaultLoadsAndValidates) {
+  pipeline_config c;
+  ASSERT_TRUE(load_default_config(c).is_ok());
+  ASSERT_TRUE(validate_config(c).is_ok());
+  ASSERT_EQ(c.sources.size(), 3u);
+  EXPECT_EQ(c.sinks.size(), 1u);
+  EXPECT_EQ(c.sinks[0].type, "file");
+}
+
+TEST(Config, MinimalConfigGetsDefaults) {
+  pipeline_config c;
+  ASSERT_TRUE(load_config_text(kMinimal, "edge.toml", c).is_ok());
+  EXPECT_EQ(c.batch_records, 1024u);
+  EXPECT_EQ(c.ring_capacity, 64u);
+  EXPECT_FALSE(c.transform_cpu.has_value());
+  EXPECT_EQ(c.dead_letter.path, "edgepipe-out/dead-letter.jsonl");
+}
+
+TEST(Config, UnknownKeyNamesFileLineKeyAndValue) {
+  const std::string e = load_error(std::string(kMinimal) + "[pipeline]\nbatch_recrods = 10\n");
+  EXPECT_NE(e.find("edge.toml:"), std::string::npos) << e;
+  EXPECT_NE(e.find("pipeline.batch_recrods"), std::string::npos) << e;
+  EXPECT_NE(e.find("10"), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown key"), std::string::npos) << e;
+  EXPECT_NE(e.find("batch_records"), std::string::npos) << "lists the allowed keys: " << e;
+}
+
+TEST(Config, WrongTypeIsRejected) {
+  const std::string e = load_error(std::string(kMinimal) + "[pipeline]\nbatch_records = \"many\"\n");
+  EXPECT_NE(e.find("pipeline.batch_records"), std::string::npos) << e;
+  EXPECT_NE(e.find("many"), std::string::npos) << e;
+  EXPECT_NE(e.find("expected an integer"), std::string::npos) << e;
+}
+
+TEST(Config, ImpossibleValuesAreRejected) {
+  EXPECT_NE(load_error(std::string(kMinimal) + "[pipeline]\nbatch_records = 0\n").find("between 1"),
+            std::string::npos);
+  EXPECT_NE(load_error(std::string(kMinimal) + "[pipeline]\nring_capacity = -4\n")
+                .find("pipeline.ring_capacity"),
+            std::string::npos);
+  EXPECT_NE(load_error(std::string(kMinimal) + "[pipeline]\ntransform_cpu = \"fast\"\n")
+                .find("CPU number"),
+            std::string::npos);
+}
+
+TEST(Config, BadJsonPointerNamesTheField) {
+  const std::string e = load_error(R"(
+[sinks.out]
+type = "file"
+path = "o.jsonl"
+[sources.iss]
+fields = [ { name = "t", from = "timestamp" } ]
+)");
+  EXPECT_NE(e.find("sources.iss.fields[0].from"), std::string::npos) << e;
+  EXPECT_NE(e.find("timestamp"), std::string::npos) << e;
+  EXPECT_NE(e.find("JSON pointer"), std::string::npos) << e;
+  const std::string e2 = load_error(R"(
+[sinks.out]
+type = "file"
+path = "o.jsonl"
+[sources.iss]
+key = "/a~2b"
+fields = [ { name = "t", from = "/t" } ]
+)");
+  EXPECT_NE(e2.find("sources.iss.key"), std::string::npos) << e2;
+}
+
+TEST(Config, FieldNeedsExactlyOneSourceAndKnownType) {
+  EXPECT_NE(load_error(R"(
+[sinks.out]
+type = "file"
+path = "o.jsonl"
+[sources.s]
+fields = [ { name = "t", from = "/t", const = 1 } ]
+)").find("exactly one of"),
+            std::string::npos);
+  const std::string e = load_error(R"(
+[sinks.out]
+type = "file"
+path = "o.jsonl"
+[sources.s]
+fields = [ { name = "t", from = "/t", type = "dbl" } ]
+)");
+  EXPECT_NE(e.find("sources.s.fields[0].type"), std::string::npos) << e;
+  EXPECT_NE(e.find("dbl"), std::string::npos) << e;
+  EXPECT_NE(load_error(R"(
+[sinks.out]
+type = "file"
+path = "o.jsonl"
+[sources.s]
+fields = [ { name = "t", template = "{/a" } ]
+)").find("unclosed"),
+            std::string::npos);
+}
+
+TEST(Config, SinkProblemsAreNamed) {
+  EXPECT_NE(load_error("[sinks.k]\ntype = \"kafkaa\"\n").find("sinks.k.type"), std::string::npos);
+  EXPECT_NE(load_error("[sinks.k]\npath = \"x\"\n").find("sinks.k.type"), std::string::npos);
+  EXPECT_NE(load_error(R"(
+[sources.s]
+fields = [ { name = "t", from = "/t" } ]
+)").find("no [sinks"),
+            std::string::npos);
+  EXPECT_NE(load_error(std::string(kMinimal) + "[sinks.b]\ntype = \"file\"\npath = \"out.jsonl\"\n")
+                .find("same file"),
+            std::string::npos);
+}
+
+TEST(Config, TomlSyntaxErrorHasLineAndColumn) {
+  const std::string e = load_error("[pipeline\nbatch_records = 1\n");
+  EXPECT_NE(e.find("edge.toml:1:"), std::string::npos) << e;
+  EXPECT_NE(e.find("syntax"), std::string::npos) << e;
+}
+
+TEST(Config, ParseSpeed) {
+  EXPECT_EQ(parse_speed("max"), 0.0);
+  EXPECT_EQ(parse_speed("1x"), 1.0);
+  EXPECT_EQ(parse_speed("2.5x"), 2.5);
+  EXPECT_FALSE(parse_speed("fast"));
+  EXPECT_FALSE(parse_speed("0x"));
+  EXPECT_FALSE(parse_speed("-1x"));
+  EXPECT_FALSE(parse_speed("x"));
+}
+
+}  // namespace
+}  // namespace edgepipe

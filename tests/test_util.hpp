@@ -1,0 +1,97 @@
+// Shared helpers for tests: a temporary directory, running the edgepipe binary, reading files,
+// and waiting on a condition with a deadline (never a fixed sleep).
+#pragma once
+
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace edgepipe::testing {
+
+class temp_dir {
+ public:
+  temp_dir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "edgepipe-test-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct command_result {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+/// Runs `args` (shell-quoted by the caller) with the edgepipe binary, in `cwd`.
+inline command_result run_edgepipe(const std::string& args, const std::string& cwd = ".") {
+  const std::string err_file = cwd + "/.stderr";
+  const std::string cmd = "cd '" + cwd + "' && '" EDGEPIPE_BINARY "' " + args + " 2>'" + err_file + "'";
+  command_result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream e(err_file);
+  std::stringstream ss;
+  ss << e.rdbuf();
+  r.err = ss.str();
+  return r;
+}
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+inline void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+inline std::vector<std::string> read_lines(const std::string& path) {
+  std::vector<std::string> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+/// Polls `cond` until it holds or `timeout` passes; returns the last value of cond.
+template <class F>
+bool wait_until(F&& cond, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::yield();
+  }
+  return cond();
+}
+
+/// Extracts the integer after "key": in a flat-ish JSON text (test convenience).
+inline long long json_int(const std::string& json, const std::string& key) {
+  const auto pos = json.find("\"" + key + "\":");
+  if (pos == std::string::npos) return -1;
+  return std::stoll(json.substr(pos + key.size() + 3));
+}
+
+}  // namespace edgepipe::testing
