@@ -358,8 +358,9 @@ long walk_iss(od::parser& parser, const corpus& c, const payload& p) {
   if (o.find_field("timestamp").get_int64().get(ts)) return -1;
   od::object pos;
   if (o.find_field("iss_position").get_object().get(pos)) return -1;
-  if (pos.find_field("latitude").get_double_in_string().get(lat)) return -1;
-  if (pos.find_field("longitude").get_double_in_string().get(lon)) return -1;
+  // Open Notify does not keep latitude/longitude in a fixed order (nor does the synthetic trace).
+  if (pos.find_field_unordered("latitude").get_double_in_string().get(lat)) return -1;
+  if (pos.find_field_unordered("longitude").get_double_in_string().get(lon)) return -1;
   benchmark::DoNotOptimize(lat + lon + static_cast<double>(ts));
   return message == "success" ? 1 : 0;
 }
@@ -482,7 +483,7 @@ void BM_simdjson_ondemand_skip(benchmark::State& state, synth_api api) {
 void register_all() {
   const synth_api apis[] = {synth_api::coingecko, synth_api::iss, synth_api::randomuser};
   auto reg = [](const std::string& name, auto&& fn) {
-    benchmark::RegisterBenchmark(name.c_str(), fn)->Unit(benchmark::kMillisecond)->MinTime(0.5);
+    benchmark::RegisterBenchmark(name.c_str(), fn)->Unit(benchmark::kMillisecond);
   };
   for (const synth_api api : apis) {
     const std::string n(synth_api_name(api));

@@ -6,7 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
-ctest --test-dir build --output-on-failure -j2 --timeout 600
+
+# The integration tests talk to real Kafka and MongoDB-compatible servers on 127.0.0.1; they
+# are stopped again however the tests end.
+scripts/stack.sh up
+trap 'scripts/stack.sh down >/dev/null 2>&1 || true' EXIT
+ctest --test-dir build --output-on-failure -j2 --timeout 600 -LE integration
+ctest --test-dir build --output-on-failure --timeout 600 -L integration --no-tests=ignore
 
 if [ "${EDGEPIPE_SKIP_SANITIZERS:-0}" != 1 ]; then
   echo "== ThreadSanitizer: rings and pipeline"
