@@ -65,12 +65,17 @@ void file_sink::write(const record_batch& batch, stage_counters& counters) {
     counters.failed.add(batch.records().size());
     return;
   }
-  const std::uint64_t before = writer_.bytes_written();
-  for (const record& r : batch.records()) append_line(batch, r);
-  pending_ += batch.records().size();
-  pending_bytes_ += writer_.bytes_written() - before;
-  if (config_.rotate_bytes != 0 && writer_.bytes_written() >= config_.rotate_bytes)
-    rotate(counters);
+  for (const record& r : batch.records()) {
+    const std::uint64_t before = writer_.bytes_written();
+    append_line(batch, r);
+    ++pending_;
+    pending_bytes_ += writer_.bytes_written() - before;
+    // Checked per record so a file never exceeds rotate_bytes by more than one line.
+    if (config_.rotate_bytes != 0 && writer_.bytes_written() >= config_.rotate_bytes) {
+      rotate(counters);
+      if (failed_) return;
+    }
+  }
 }
 
 void file_sink::flush(stage_counters& counters) {

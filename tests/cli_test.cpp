@@ -168,5 +168,60 @@ TEST(Cli, SigtermDrainsEverythingAlreadyRead) {
   EXPECT_EQ(static_cast<long long>(read_lines(dir / "o.jsonl").size()), records);
 }
 
+TEST(Cli, RunPlaysTheConfiguredTraceRotatesFilesAndWritesEnvelopes) {
+  temp_dir dir;
+  ASSERT_EQ(run_edgepipe("synth --api randomuser --payloads 200 --out ru.trace", dir.path()).exit_code, 0);
+  std::string config = testing::read_file(EDGEPIPE_SOURCE_DIR "/config/default.toml");
+  const auto pos = config.find("[sinks.file]");
+  ASSERT_NE(pos, std::string::npos);
+  config.insert(pos, R"([replay]
+trace = "ru.trace"
+speed = "max"
+
+[sinks.env]
+type = "file"
+path = "out/envelopes.jsonl"
+format = "envelope"
+rotate_bytes = 16384
+
+)");
+  testing::write_file(dir / "edge.toml", config);
+  auto r = run_edgepipe("run -c edge.toml", dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Rotation: out/envelopes.jsonl.1, .2, ... plus the live file hold all 200 records.
+  std::size_t lines = read_lines(dir / "out/envelopes.jsonl").size();
+  int rotated = 0;
+  for (int i = 1; std::filesystem::exists(dir / ("out/envelopes.jsonl." + std::to_string(i))); ++i) {
+    ++rotated;
+    EXPECT_LE(std::filesystem::file_size(dir / ("out/envelopes.jsonl." + std::to_string(i))), 16384u + 4096u);
+    lines += read_lines(dir / ("out/envelopes.jsonl." + std::to_string(i))).size();
+  }
+  EXPECT_GE(rotated, 2);
+  EXPECT_EQ(lines, 200u);
+  const auto first = read_lines(dir / "out/envelopes.jsonl.1").at(0);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(first).get(doc), simdjson::SUCCESS) << first;
+  std::string_view source, key, id;
+  ASSERT_EQ(doc["source"].get(source), simdjson::SUCCESS);
+  EXPECT_EQ(source, "randomuser");
+  ASSERT_EQ(doc["key"].get(key), simdjson::SUCCESS);
+  ASSERT_EQ(doc["value"]["id"].get(id), simdjson::SUCCESS);
+  EXPECT_EQ(key, id);  // the key is login.uuid, as is the id field
+  std::int64_t sequence = -1;
+  ASSERT_EQ(doc["sequence"].get(sequence), simdjson::SUCCESS);
+  EXPECT_EQ(sequence, 0);
+  // The default file sink got the same 200 records.
+  EXPECT_EQ(read_lines(dir / "edgepipe-out/records.jsonl").size(), 200u);
+}
+
+TEST(Cli, RunWithoutAnythingToPlayIsAConfigError) {
+  temp_dir dir;
+  testing::write_file(dir / "edge.toml", testing::read_file(EDGEPIPE_SOURCE_DIR "/config/default.toml"));
+  auto r = run_edgepipe("run -c edge.toml", dir.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("nothing to run"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace edgepipe
