@@ -2,8 +2,10 @@
 // runtime failures with 1. Signals are handled here, on the main thread, and nowhere else.
 #include <pthread.h>
 #include <signal.h>
+#include <systemd/sd-daemon.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -16,7 +18,9 @@
 #include "config/config_schema.hpp"
 #include "stages/pipeline.hpp"
 #include "stages/synth_payloads.hpp"
+#include "io/http_endpoint.hpp"
 #include "io/trace_format.hpp"
+#include "platform/log.hpp"
 
 namespace {
 
@@ -34,38 +38,143 @@ status load(const std::string& path, pipeline_config& config) {
   return path.empty() ? load_default_config(config) : load_config_file(path, config);
 }
 
-/// Runs a validated config to completion or until SIGINT/SIGTERM, then prints the summary.
-int run_pipeline(pipeline_config config, bool print_summary) {
+enum class run_mode { daemon, replay, record };
+
+struct run_options {
+  run_mode mode = run_mode::daemon;
+  std::string config_path;           // re-read on SIGHUP (daemon/record); empty = embedded
+  std::uint64_t duration_ms = 0;     // record --duration; 0 = until a signal
+};
+
+/// Runs a validated config until the sources end or SIGINT/SIGTERM (drain, bounded by
+/// pipeline.drain_timeout), reloading it on SIGHUP when it validates. Prints counters at exit
+/// and, for replay, the JSON summary.
+int run_pipeline(pipeline_config config, const run_options& options) {
   if (status s = validate_config(config); !s) return config_error(s.message());
+  set_log_json(config.logs == log_format::json);
   // Block the signals before any thread exists so every thread inherits the mask; the main
-  // thread then waits for them synchronously.
+  // thread then takes them synchronously with sigtimedwait.
   sigset_t set;
   sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGUSR1);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) sigaddset(&set, sig);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
-  pipeline p(std::move(config));
-  if (status s = p.build(); !s) return config_error(s.message());
   const auto started = std::chrono::steady_clock::now();
   const pthread_t main_thread = pthread_self();
-  p.start([main_thread] { pthread_kill(main_thread, SIGUSR1); });
-  while (!p.finished()) {
-    int sig = 0;
-    sigwait(&set, &sig);
-    if (sig == SIGINT || sig == SIGTERM) {
-      std::fprintf(stderr, "edgepipe: %s received: draining\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-      p.request_stop();
+  const bool serve = options.mode != run_mode::replay && config.http_server.enabled;
+  bool first = true;
+  for (;;) {
+    auto p = std::make_unique<pipeline>(config);
+    if (status s = p->build(); !s) {
+      if (first) return config_error(s.message());
+      log_line(log_level::error, "main", "reload failed to start: " + s.message());
+      return kExitRuntime;
     }
+    p->start([main_thread] { pthread_kill(main_thread, SIGUSR1); });
+    http_endpoint endpoint;
+    if (serve) {
+      pipeline* current = p.get();
+      if (status s = endpoint.start(config.http_server.listen, [current](const std::string& path) {
+            if (path == "/metrics")
+              return http_reply{200, "text/plain; version=0.0.4", current->prometheus_text()};
+            if (path == "/health" || path == "/health/live") {
+              const std::string why = current->not_ready_reason();
+              if (path == "/health/live") return http_reply{200, "text/plain", "live\n"};
+              return why.empty() ? http_reply{200, "text/plain", "ready\n"}
+                                 : http_reply{503, "text/plain", "not ready: " + why + "\n"};
+            }
+            return http_reply{404, "text/plain", "not found: try /metrics or /health\n"};
+          });
+          !s) {
+        p->request_stop();
+        p->join();
+        return config_error(s.message());
+      }
+      log_line(log_level::info, "main",
+               "serving /metrics and /health on port " + std::to_string(endpoint.port()));
+    }
+    sd_notify(0, first ? "READY=1\nSTATUS=running" : "READY=1\nSTATUS=reloaded");
+    first = false;
+
+    bool reload = false;
+    bool stopping = false;
+    std::chrono::steady_clock::time_point drain_deadline{};
+    const auto record_deadline =
+        started + std::chrono::milliseconds(options.duration_ms ? options.duration_ms : 0);
+    while (!p->finished()) {
+      // Wake at the record deadline or the drain deadline, whichever applies.
+      std::chrono::steady_clock::time_point until = std::chrono::steady_clock::time_point::max();
+      if (options.duration_ms && !stopping) until = record_deadline;
+      if (stopping) until = drain_deadline;
+      int sig = 0;
+      if (until == std::chrono::steady_clock::time_point::max()) {
+        sigwait(&set, &sig);
+      } else {
+        const auto left = until - std::chrono::steady_clock::now();
+        const auto ns = std::max<std::int64_t>(
+            0, std::chrono::duration_cast<std::chrono::nanoseconds>(left).count());
+        timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+        sig = sigtimedwait(&set, nullptr, &ts);
+        if (sig < 0) sig = 0;  // timed out
+      }
+      const bool timed_out = sig == 0 && std::chrono::steady_clock::now() >= until;
+      if (stopping && timed_out) {
+        log_line(log_level::error, "main",
+                 "drain did not finish within pipeline.drain_timeout; exiting with records "
+                 "still in flight (see counters)");
+        std::fputs(p->counters_report().c_str(), stderr);
+        std::fflush(nullptr);
+        std::_Exit(kExitRuntime);
+      }
+      if (sig == SIGINT || sig == SIGTERM || (timed_out && options.duration_ms && !stopping)) {
+        if (!stopping) {
+          log_line(log_level::info, "main",
+                   sig == SIGINT ? "SIGINT: draining" : sig == SIGTERM ? "SIGTERM: draining"
+                                                                       : "duration reached: draining");
+          sd_notify(0, "STOPPING=1");
+          p->request_stop();
+          stopping = true;
+          drain_deadline = std::chrono::steady_clock::now() +
+                           std::chrono::milliseconds(config.drain_timeout_ms);
+        }
+      } else if (sig == SIGHUP && !stopping) {
+        if (options.config_path.empty()) {
+          log_line(log_level::warn, "main", "SIGHUP ignored: running the embedded config");
+          continue;
+        }
+        pipeline_config next;
+        status s = load_config_file(options.config_path, next);
+        if (s) s = validate_config(next);
+        if (!s) {
+          log_line(log_level::error, "main",
+                   "SIGHUP: new config rejected, keeping the running one: " + s.message());
+          continue;
+        }
+        log_line(log_level::info, "main", "SIGHUP: config " + options.config_path +
+                                               " is valid: draining and restarting with it");
+        sd_notify(0, "RELOADING=1");
+        config = std::move(next);
+        set_log_json(config.logs == log_format::json);
+        p->request_stop();
+        stopping = true;
+        reload = true;
+        drain_deadline = std::chrono::steady_clock::now() +
+                         std::chrono::milliseconds(config.drain_timeout_ms);
+      }
+    }
+    p->join();
+    endpoint.stop();
+    if (reload) {
+      std::fputs(p->counters_report().c_str(), stderr);
+      continue;
+    }
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::fputs(p->counters_report().c_str(), stderr);
+    if (options.mode == run_mode::replay) std::printf("%s\n", p->summary_json(seconds).c_str());
+    std::fflush(stdout);
+    return 0;
   }
-  p.join();
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::fputs(p.counters_report().c_str(), stderr);
-  if (print_summary) std::printf("%s\n", p.summary_json(seconds).c_str());
-  std::fflush(stdout);
-  return 0;
 }
 
 int cmd_synth(const std::string& api_name, std::uint64_t payloads, const std::string& out,
@@ -157,6 +266,12 @@ int main(int argc, char** argv) {
   synth->add_option("--seed", seed, "PRNG seed (same seed, same bytes)");
   synth->add_option("--format", format, "trace (default) or jsonl");
 
+  std::string record_out, record_duration;
+  auto* record = app.add_subcommand("record", "run the HTTP sources and capture every response to a trace");
+  record->add_option("-c,--config", config_path, "TOML config file")->required()->check(CLI::ExistingFile);
+  record->add_option("--out", record_out, "trace file to write (rotated by [capture] rotate_bytes)")->required();
+  record->add_option("--duration", record_duration, "stop after this long (e.g. 30s, 10m); default: until SIGINT/SIGTERM");
+
   auto* check = app.add_subcommand("check", "validate a config file and exit (2 when invalid)");
   check->add_option("-c,--config", config_path, "TOML config file")->required();
 
@@ -207,7 +322,27 @@ int main(int argc, char** argv) {
         config.sinks.push_back(std::move(sc));
       }
     }
-    return run_pipeline(std::move(config), true);
+    run_options o;
+    o.mode = run_mode::replay;
+    return run_pipeline(std::move(config), o);
   }
-  return run_pipeline(std::move(config), false);
+  run_options o;
+  o.config_path = config_path;
+  if (*record) {
+    o.mode = run_mode::record;
+    if (!config.has_http_sources())
+      return config_error("record: " + config_path + " has no source with a 'url' to poll");
+    capture_config cc;
+    cc.path = record_out;
+    if (config.capture) cc.rotate_bytes = config.capture->rotate_bytes;
+    config.capture = cc;
+    if (!record_duration.empty()) {
+      const auto ms = parse_duration_ms(record_duration);
+      if (!ms || *ms == 0)
+        return config_error("record: --duration must look like 30s, 10m or 1h, not '" +
+                            record_duration + "'");
+      o.duration_ms = *ms;
+    }
+  }
+  return run_pipeline(std::move(config), o);
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -24,6 +25,31 @@ std::optional<double> parse_speed(std::string_view text) {
   if (r.ec != std::errc() || r.ptr != text.data() + text.size() - 1 || !(v > 0) || !std::isfinite(v))
     return std::nullopt;
   return v;
+}
+
+std::optional<std::uint64_t> parse_duration_ms(std::string_view text) {
+  std::uint64_t scale = 1;
+  std::string_view number = text;
+  auto ends = [&](std::string_view suffix) {
+    return text.size() > suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
+  };
+  if (ends("ms")) {
+    number = text.substr(0, text.size() - 2);
+  } else if (ends("s")) {
+    scale = 1000;
+    number = text.substr(0, text.size() - 1);
+  } else if (ends("m")) {
+    scale = 60'000;
+    number = text.substr(0, text.size() - 1);
+  } else if (ends("h")) {
+    scale = 3'600'000;
+    number = text.substr(0, text.size() - 1);
+  }
+  double v = 0;
+  const auto r = std::from_chars(number.data(), number.data() + number.size(), v);
+  if (r.ec != std::errc() || r.ptr != number.data() + number.size() || v < 0 || !std::isfinite(v))
+    return std::nullopt;
+  return static_cast<std::uint64_t>(v * static_cast<double>(scale));
 }
 
 namespace {
@@ -104,6 +130,25 @@ struct reader {
     out = static_cast<T>(v);
     return true;
   }
+  bool get_duration(const toml::table& t, const std::string& path, std::string_view key,
+                    std::uint64_t min_ms, std::uint64_t& out) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return true;
+    std::optional<std::uint64_t> ms;
+    if (n->is_integer() && n->as_integer()->get() >= 0) {
+      ms = static_cast<std::uint64_t>(n->as_integer()->get());
+    } else if (n->is_string()) {
+      ms = parse_duration_ms(n->as_string()->get());
+    }
+    if (!ms)
+      return fail(*n, path + "." + std::string(key),
+                  "expected a duration such as \"500ms\", \"5s\", \"2m\" or integer ms");
+    if (*ms < min_ms)
+      return fail(*n, path + "." + std::string(key),
+                  "must be at least " + std::to_string(min_ms) + " ms");
+    out = *ms;
+    return true;
+  }
   bool get_bool(const toml::table& t, const std::string& path, std::string_view key, bool& out) {
     const toml::node* n = t.get(key);
     if (n == nullptr) return true;
@@ -159,6 +204,9 @@ std::span<const option_doc> section(std::string_view path) {
     if (s.path == path) return s.options;
   return {};
 }
+
+bool one_of(reader& r, const toml::table& t, const std::string& path, std::string_view key,
+            const std::string& value, std::initializer_list<std::string_view> allowed);
 
 bool read_field(reader& r, const toml::table& t, const std::string& path, field_spec& f) {
   if (!r.check_keys(t, path, section("sources.<name>.fields[]"))) return false;
@@ -251,10 +299,66 @@ bool each_table_in_array(reader& r, const toml::table& parent, std::string_view 
   return true;
 }
 
+bool resolve_secret(reader& r, const toml::node& n, const std::string& key, std::string& value) {
+  // "env:NAME" and "file:PATH" keep API keys out of config files. The error names the
+  // variable or file, never the value.
+  if (value.rfind("env:", 0) == 0) {
+    const char* v = std::getenv(value.c_str() + 4);
+    if (v == nullptr) return r.fail(n, key, "environment variable " + value.substr(4) + " is not set");
+    value = v;
+  } else if (value.rfind("file:", 0) == 0) {
+    std::ifstream in(value.substr(5));
+    if (!in) return r.fail(n, key, "cannot read file " + value.substr(5));
+    std::getline(in, value);
+    while (!value.empty() && (value.back() == '\r' || value.back() == ' ')) value.pop_back();
+  }
+  return true;
+}
+
+bool read_http(reader& r, const toml::table& t, const std::string& path, http_poll_spec& h) {
+  if (!r.get_string(t, path, "url", h.url)) return false;
+  if (h.url.rfind("http://", 0) != 0 && h.url.rfind("https://", 0) != 0)
+    return r.fail(*t.get("url"), path + ".url", "must start with http:// or https://");
+  if (!r.get_string(t, path, "method", h.method)) return false;
+  if (t.contains("method") &&
+      !one_of(r, t, path, "method", h.method, {"GET", "POST", "PUT", "HEAD"}))
+    return false;
+  if (!r.get_string(t, path, "body", h.body)) return false;
+  if (const toml::node* n = t.get("headers")) {
+    if (!n->is_table()) return r.fail(*n, path + ".headers", "expected a table of strings");
+    for (auto&& [hk, hv] : *n->as_table()) {
+      const std::string key = path + ".headers." + std::string(hk.str());
+      if (!hv.is_string()) return r.fail(hv, key, "expected a string");
+      std::string value(hv.as_string()->get());
+      if (!resolve_secret(r, hv, key, value)) return false;
+      h.headers.emplace_back(std::string(hk.str()), std::move(value));
+    }
+  }
+  return r.get_duration(t, path, "interval", 10, h.interval_ms) &&
+         r.get_duration(t, path, "jitter", 0, h.jitter_ms) &&
+         r.get_duration(t, path, "timeout", 10, h.timeout_ms) &&
+         r.get_duration(t, path, "connect_timeout", 10, h.connect_timeout_ms) &&
+         r.get_duration(t, path, "backoff_initial", 1, h.backoff_initial_ms) &&
+         r.get_duration(t, path, "backoff_max", 1, h.backoff_max_ms) &&
+         r.get_bool(t, path, "conditional", h.conditional) &&
+         r.get_uint(t, path, "max_body_bytes", 0, std::uint64_t{1} << 30, h.max_body_bytes);
+}
+
 bool read_source(reader& r, const std::string& name, const toml::table& t, source_spec& s) {
   const std::string path = "sources." + name;
   s.name = name;
   if (!r.check_keys(t, path, section("sources.<name>"))) return false;
+  if (t.contains("url")) {
+    http_poll_spec h;
+    if (!read_http(r, t, path, h)) return false;
+    s.http = std::move(h);
+  } else {
+    for (const char* k : {"method", "body", "headers", "interval", "jitter", "timeout",
+                          "connect_timeout", "backoff_initial", "backoff_max", "conditional",
+                          "max_body_bytes"})
+      if (const toml::node* n = t.get(k))
+        return r.fail(*n, path + "." + k, "an HTTP setting needs 'url' in the same source");
+  }
   if (!r.get_pointer(t, path, "records", s.records_pointer)) return false;
   if (!r.get_pointer(t, path, "key", s.key_pointer)) return false;
   if (!r.get_pointer(t, path, "event_time", s.event_time_pointer)) return false;
@@ -400,9 +504,10 @@ bool read_sink(reader& r, const std::string& name, const toml::table& t, sink_co
 }
 
 bool read_root(reader& r, const toml::table& root, pipeline_config& c) {
-  static constexpr option_doc kTop[] = {{"pipeline", "", "", ""}, {"replay", "", "", ""},
-                                        {"dead_letter", "", "", ""}, {"sinks", "", "", ""},
-                                        {"sources", "", "", ""}};
+  static constexpr option_doc kTop[] = {
+      {"pipeline", "", "", ""}, {"replay", "", "", ""}, {"dead_letter", "", "", ""},
+      {"sinks", "", "", ""},    {"sources", "", "", ""}, {"capture", "", "", ""},
+      {"http", "", "", ""},     {"log", "", "", ""}};
   if (!r.check_keys(root, "", kTop)) {
     // Drop the leading dot of a top-level key in the message.
     const auto pos = r.error.find("key '.");
@@ -428,6 +533,34 @@ bool read_root(reader& r, const toml::table& root, pipeline_config& c) {
       return false;
     if (!r.get_cpu(*t, "pipeline", "source_cpu", c.source_cpu)) return false;
     if (!r.get_cpu(*t, "pipeline", "transform_cpu", c.transform_cpu)) return false;
+    if (!r.get_duration(*t, "pipeline", "drain_timeout", 0, c.drain_timeout_ms)) return false;
+  }
+  if (!table_at("capture", t)) return false;
+  if (t) {
+    if (!r.check_keys(*t, "capture", section("capture"))) return false;
+    capture_config cc;
+    if (!t->contains("path")) return r.fail_at(*t, "capture.path", "missing");
+    if (!r.get_string(*t, "capture", "path", cc.path)) return false;
+    if (!r.get_uint(*t, "capture", "rotate_bytes", 0, std::uint64_t{1} << 50, cc.rotate_bytes))
+      return false;
+    c.capture = cc;
+  }
+  if (!table_at("http", t)) return false;
+  if (t) {
+    if (!r.check_keys(*t, "http", section("http"))) return false;
+    if (!r.get_bool(*t, "http", "enabled", c.http_server.enabled)) return false;
+    if (!r.get_string(*t, "http", "listen", c.http_server.listen)) return false;
+    if (c.http_server.listen.rfind(':') == std::string::npos)
+      return r.fail(*t->get("listen"), "http.listen", "expected ADDRESS:PORT, e.g. 127.0.0.1:9464");
+  }
+  if (!table_at("log", t)) return false;
+  if (t) {
+    if (!r.check_keys(*t, "log", section("log"))) return false;
+    std::string format = "text";
+    if (!r.get_string(*t, "log", "format", format)) return false;
+    if (t->contains("format") && !one_of(r, *t, "log", "format", format, {"text", "json"}))
+      return false;
+    c.logs = format == "json" ? log_format::json : log_format::text;
   }
   if (!table_at("replay", t)) return false;
   if (t) {

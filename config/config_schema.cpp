@@ -13,6 +13,7 @@ constexpr option_doc kPipeline[] = {
     {"max_payload_bytes", "integer", "16777216", "largest API response body accepted (1024..1073741824); larger ones are counted and skipped"},
     {"source_cpu", "integer or \"none\"", "\"none\"", "CPU the source thread is pinned to"},
     {"transform_cpu", "integer or \"none\"", "\"none\"", "CPU the transform thread is pinned to"},
+    {"drain_timeout", "duration", "\"10s\"", "on SIGTERM/SIGINT, how long the drain may take before the daemon exits anyway"},
 };
 
 constexpr option_doc kReplay[] = {
@@ -75,6 +76,32 @@ constexpr option_doc kSource[] = {
     {"event_time", "string (JSON pointer)", "\"\"", "member holding the event time (Unix seconds/ms or ISO 8601); default: receive time"},
     {"fields", "array of tables", "(required)", "output fields, in order (see sources.<name>.fields)"},
     {"filter", "array of tables", "[]", "conditions every kept record meets (see sources.<name>.filter); others are dropped and counted"},
+    {"url", "string", "", "poll this URL over HTTP (`edgepipe run`/`record`); without it the source only comes from traces"},
+    {"method", "string", "\"GET\"", "HTTP method"},
+    {"body", "string", "\"\"", "request body (POST/PUT)"},
+    {"headers", "table", "{}", "request headers; a value \"env:NAME\" or \"file:PATH\" is read from the environment or a file at load time (for API keys; never logged)"},
+    {"interval", "duration", "\"60s\"", "time between polls (\"500ms\", \"5s\", \"2m\", \"1h\" or integer ms)"},
+    {"jitter", "duration", "\"0s\"", "random extra delay 0..jitter added to each poll"},
+    {"timeout", "duration", "\"30s\"", "whole-request timeout"},
+    {"connect_timeout", "duration", "\"10s\"", "connect timeout"},
+    {"backoff_initial", "duration", "\"1s\"", "first retry delay after a failure; doubles (with jitter) up to backoff_max"},
+    {"backoff_max", "duration", "\"5m\"", "cap of the retry delay"},
+    {"conditional", "boolean", "true", "send If-None-Match / If-Modified-Since; 304 responses are counted, not re-emitted"},
+    {"max_body_bytes", "integer", "pipeline.max_payload_bytes", "largest body accepted; a larger one is cut, dead-lettered and counted"},
+};
+
+constexpr option_doc kCapture[] = {
+    {"path", "string", "(required)", "write every HTTP response (status, timing, body) to this trace file"},
+    {"rotate_bytes", "integer", "268435456", "rotate at this size (PATH.1, PATH.2, ...); 0 = never"},
+};
+
+constexpr option_doc kHttpServer[] = {
+    {"enabled", "boolean", "true", "serve /metrics (Prometheus text) and /health"},
+    {"listen", "string", "\"127.0.0.1:9464\"", "address:port to bind (loopback by default)"},
+};
+
+constexpr option_doc kLog[] = {
+    {"format", "string", "\"text\"", "\"text\" or \"json\" (one object per line)"},
 };
 
 constexpr option_doc kField[] = {
@@ -98,6 +125,9 @@ constexpr section_doc kSections[] = {
     {"pipeline", "Sizes and CPU pinning of the runtime.", kPipeline},
     {"replay", "Optional: the trace `edgepipe run` plays (overridden by `edgepipe replay --trace`).", kReplay},
     {"dead_letter", "Where rejected payloads and records go.", kDeadLetter},
+    {"capture", "Optional: record live HTTP traffic (same as `edgepipe record --out`).", kCapture},
+    {"http", "The operator endpoint.", kHttpServer},
+    {"log", "Logging.", kLog},
     {"sinks.<name>", "A sink. type = \"file\": JSON Lines written with io_uring.", kFileSink},
     {"sinks.<name> (kafka)", "A sink. type = \"kafka\": librdkafka producer; delivery reports are the only truth.", kKafkaSink},
     {"sinks.<name> (mongodb)", "A sink. type = \"mongodb\": libmongoc bulk writes; every reply checked.", kMongoSink},

@@ -77,6 +77,20 @@ struct dead_letter_config {
   std::uint64_t rotate_bytes = std::uint64_t{64} << 20;
 };
 
+/// Capture of every HTTP response in the trace format (docs/trace-format.md).
+struct capture_config {
+  std::string path;
+  std::uint64_t rotate_bytes = std::uint64_t{256} << 20;  // 0 = never
+};
+
+/// The operator's HTTP endpoint: /metrics (Prometheus text) and /health.
+struct http_server_config {
+  bool enabled = true;
+  std::string listen = "127.0.0.1:9464";
+};
+
+enum class log_format { text, json };
+
 struct pipeline_config {
   std::string origin;  // the config file's path, or "<embedded default>"
   std::size_t batch_records = 1024;
@@ -89,7 +103,20 @@ struct pipeline_config {
   std::vector<sink_config> sinks;
   dead_letter_config dead_letter;
   std::optional<replay_config> replay;
+  std::optional<capture_config> capture;
+  http_server_config http_server;
+  log_format logs = log_format::text;
+  std::uint64_t drain_timeout_ms = 10000;  // SIGTERM: how long to wait for the drain
+  /// True when some source is polled over HTTP.
+  bool has_http_sources() const {
+    for (const auto& s : sources)
+      if (s.http) return true;
+    return false;
+  }
 };
+
+/// "250ms" | "5s" | "2m" | "1h" | plain integer milliseconds -> milliseconds.
+std::optional<std::uint64_t> parse_duration_ms(std::string_view text);
 
 /// "max" | "1x" | "2.5x" | "10x" -> factor (0 for max). nullopt when malformed.
 std::optional<double> parse_speed(std::string_view text);

@@ -2,6 +2,7 @@
 // config/config_loader. The transform stage compiles it (stages/transform_program).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +37,24 @@ struct filter_spec {
   std::optional<literal_value> value;  // not used by exists/missing
 };
 
+/// How a source is polled over HTTP (absent: the source only comes from traces).
+struct http_poll_spec {
+  std::string url;
+  std::string method = "GET";
+  std::string body;  // request body for POST/PUT
+  // name, value; values may come from the environment or a file (resolved at load time, and
+  // never logged).
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::uint64_t interval_ms = 60000;
+  std::uint64_t jitter_ms = 0;         // each poll is delayed by a random 0..jitter
+  std::uint64_t timeout_ms = 30000;    // whole request
+  std::uint64_t connect_timeout_ms = 10000;
+  std::uint64_t backoff_initial_ms = 1000;
+  std::uint64_t backoff_max_ms = 300000;
+  bool conditional = true;             // If-None-Match / If-Modified-Since
+  std::uint64_t max_body_bytes = 0;    // 0 = pipeline.max_payload_bytes
+};
+
 struct source_spec {
   std::string name;
   std::string records_pointer;     // "" = the payload root (an array: each element a record)
@@ -43,6 +62,7 @@ struct source_spec {
   std::string event_time_pointer;  // "" = event time is the receive time
   std::vector<field_spec> fields;
   std::vector<filter_spec> filters;  // all must hold, or the record is dropped (counted)
+  std::optional<http_poll_spec> http;
 };
 
 }  // namespace edgepipe

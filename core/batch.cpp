@@ -23,4 +23,23 @@ std::size_t payload_batch::add(std::string_view body, source_id source,
   return payloads_.size() - 1;
 }
 
+std::size_t payload_batch::finish_body(source_id source, std::uint16_t http_status,
+                                       std::int64_t received_unix_ns,
+                                       std::uint64_t received_mono_ns, payload_error error) {
+  const std::size_t length = arena_.size() - open_body_;
+  std::memset(arena_.prepare(kPayloadPadding), 0, kPayloadPadding);
+  arena_.commit(kPayloadPadding);
+  payload p;
+  p.body_offset = static_cast<std::uint32_t>(open_body_);
+  p.body_length = static_cast<std::uint32_t>(length);
+  p.received_unix_ns = received_unix_ns;
+  p.received_mono_ns = received_mono_ns;
+  p.source = source;
+  p.http_status = http_status;
+  p.error = error;
+  payloads_.push_back(p);
+  open_body_ = arena_.size();
+  return payloads_.size() - 1;
+}
+
 }  // namespace edgepipe

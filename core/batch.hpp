@@ -19,6 +19,13 @@ namespace edgepipe {
 /// Bytes of zeroed slack kept after every body (simdjson needs 64; a little more is harmless).
 inline constexpr std::size_t kPayloadPadding = 64;
 
+/// Why a payload is not a complete response (the transform dead-letters such payloads).
+enum class payload_error : std::uint8_t {
+  none,
+  truncated,  // the connection closed or timed out before the end of the body
+  too_large,  // the body went past max_body_bytes and was cut there
+};
+
 struct payload {
   std::uint32_t body_offset = 0;
   std::uint32_t body_length = 0;
@@ -26,6 +33,7 @@ struct payload {
   std::uint64_t received_mono_ns = 0;
   source_id source = kUnknownSource;
   std::uint16_t http_status = 200;
+  payload_error error = payload_error::none;
 };
 
 template <class Batch>
@@ -36,6 +44,19 @@ class payload_batch {
   /// Copies a body in and pads it. Returns the index of the new payload.
   std::size_t add(std::string_view body, source_id source, std::uint16_t http_status,
                   std::int64_t received_unix_ns, std::uint64_t received_mono_ns);
+  /// Receiving in place (no copy): begin_body(), append_body() as bytes arrive, then
+  /// finish_body() to pad and register it, or abort_body() to forget it.
+  void begin_body() noexcept { open_body_ = arena_.size(); }
+  void append_body(const char* data, std::size_t n) { arena_.append(data, n); }
+  std::size_t open_body_size() const noexcept { return arena_.size() - open_body_; }
+  std::size_t finish_body(source_id source, std::uint16_t http_status,
+                          std::int64_t received_unix_ns, std::uint64_t received_mono_ns,
+                          payload_error error = payload_error::none);
+  void abort_body() noexcept { arena_.truncate(open_body_); }
+  std::string_view open_body() const noexcept {
+    return arena_.view(open_body_, arena_.size() - open_body_);
+  }
+
   std::string_view body(const payload& p) const noexcept {
     return arena_.view(p.body_offset, p.body_length);
   }
@@ -51,6 +72,7 @@ class payload_batch {
  private:
   byte_arena arena_;
   std::vector<payload> payloads_;
+  std::size_t open_body_ = 0;
 };
 
 class record_batch {

@@ -16,7 +16,10 @@ namespace edgepipe {
 template <class T>
 class ring_edge {
  public:
-  explicit ring_edge(std::size_t capacity) : ring_(capacity) {}
+  /// `consumer_waiter`: share one wake-up channel among several edges read by the same
+  /// consumer thread (a stage with several inputs); nullptr = this edge's own.
+  explicit ring_edge(std::size_t capacity, waiter* consumer_waiter = nullptr)
+      : ring_(capacity), not_empty_(consumer_waiter ? *consumer_waiter : own_not_empty_) {}
 
   /// runs on: producer thread. Blocks while full. Returns false only if the consumer abandoned
   /// the edge (abandon()), in which case the caller still owns `value`.
@@ -66,6 +69,12 @@ class ring_edge {
     }
   }
 
+  /// runs on: consumer thread. Sleeps on the (possibly shared) consumer waiter until ready().
+  template <class Ready>
+  void wait_any(Ready&& ready) {
+    not_empty_.wait(std::forward<Ready>(ready));
+  }
+
   /// runs on: consumer thread. Never blocks.
   bool try_pop(T& out) {
     if (!ring_.try_pop(out)) return false;
@@ -100,7 +109,8 @@ class ring_edge {
 
  private:
   spsc_ring<T> ring_;
-  waiter not_empty_;
+  waiter own_not_empty_;
+  waiter& not_empty_;
   waiter not_full_;
   alignas(kCacheLine) std::atomic<bool> closed_{false};
   std::atomic<bool> abandoned_{false};

@@ -140,7 +140,10 @@ void append_int(byte_arena& out, std::int64_t v) {
 std::optional<double> parse_double(std::string_view s) noexcept {
   s = trim(s);
   if (s.empty()) return std::nullopt;
-  if (s.front() == '+') s.remove_prefix(1);
+  if (s.front() == '+') {
+    s.remove_prefix(1);  // "+1" is a number; "+-1" and "++1" are not
+    if (s.empty() || s.front() == '+' || s.front() == '-') return std::nullopt;
+  }
   double v = 0;
   const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
   if (r.ec != std::errc() || r.ptr != s.data() + s.size() || !std::isfinite(v)) return std::nullopt;
@@ -150,7 +153,10 @@ std::optional<double> parse_double(std::string_view s) noexcept {
 std::optional<std::int64_t> parse_int(std::string_view s) noexcept {
   s = trim(s);
   if (s.empty()) return std::nullopt;
-  if (s.front() == '+') s.remove_prefix(1);
+  if (s.front() == '+') {
+    s.remove_prefix(1);  // "+1" is a number; "+-1" and "++1" are not
+    if (s.empty() || s.front() == '+' || s.front() == '-') return std::nullopt;
+  }
   std::int64_t v = 0;
   const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
   if (r.ec == std::errc() && r.ptr == s.data() + s.size()) return v;

@@ -16,10 +16,11 @@ pipeline::~pipeline() {
 }
 
 status pipeline::build() {
-  if (!config_.replay)
+  if (!config_.replay && !config_.has_http_sources())
     return status::error(config_.origin +
-                         ": nothing to run: no [replay] trace configured (use `edgepipe replay "
-                         "--trace PATH`, or add [replay] trace = \"...\")");
+                         ": nothing to run: no [replay] trace and no source with a 'url' (use "
+                         "`edgepipe replay --trace PATH`, add [replay] trace = \"...\", or give "
+                         "a source a url)");
   std::vector<transform_program> programs;
   for (const auto& spec : config_.sources) {
     transform_program p;
@@ -49,21 +50,34 @@ status pipeline::build() {
   dead_letters_ = std::make_unique<sink_stage>(std::move(dls), config_.ring_capacity, record_pool_,
                                                registry_.add("sink:dead-letter"));
 
-  source_ring_ = std::make_unique<ring_edge<payload_batch*>>(config_.ring_capacity);
-  stage_counters& transform_counters = registry_.add("transform");
+  std::vector<ring_edge<payload_batch*>*> inputs;
+  if (config_.replay) {
+    replay_ring_ = std::make_unique<ring_edge<payload_batch*>>(config_.ring_capacity,
+                                                               &transform_input_waiter_);
+    inputs.push_back(replay_ring_.get());
+    replay_source_config rc;
+    rc.trace = config_.replay->trace;
+    rc.speed = config_.replay->speed;
+    rc.force_source = config_.replay->source;
+    rc.max_payload_bytes = config_.max_payload_bytes;
+    rc.batch_bytes = config_.batch_bytes;
+    replay_ = std::make_unique<replay_source>(rc, source_names_, *replay_ring_, payload_pool_,
+                                              registry_.add("source:replay"), stop_);
+    if (status s = replay_->open(); !s) return s;
+  }
+  if (config_.has_http_sources()) {
+    http_ring_ = std::make_unique<ring_edge<payload_batch*>>(config_.ring_capacity,
+                                                             &transform_input_waiter_);
+    inputs.push_back(http_ring_.get());
+    http_ = std::make_unique<http_poll_source>(config_, source_names_, *http_ring_, payload_pool_,
+                                               registry_.add("source:http"));
+    if (status s = http_->open(); !s) return s;
+  }
   transform_ = std::make_unique<transform_stage>(
-      *engine_, *source_ring_, payload_pool_, record_pool_, std::move(outputs),
-      dead_letters_->input(), transform_counters, config_.batch_records, config_.batch_bytes);
-
-  replay_source_config rc;
-  rc.trace = config_.replay->trace;
-  rc.speed = config_.replay->speed;
-  rc.force_source = config_.replay->source;
-  rc.max_payload_bytes = config_.max_payload_bytes;
-  rc.batch_bytes = config_.batch_bytes;
-  source_ = std::make_unique<replay_source>(rc, source_names_, *source_ring_, payload_pool_,
-                                            registry_.add("source:replay"), stop_);
-  return source_->open();
+      *engine_, std::move(inputs), payload_pool_, record_pool_, std::move(outputs),
+      dead_letters_->input(), registry_.add("transform"), config_.batch_records,
+      config_.batch_bytes);
+  return status::ok();
 }
 
 void pipeline::start(std::function<void()> on_finished) {
@@ -79,10 +93,14 @@ void pipeline::start(std::function<void()> on_finished) {
     launch("sink:" + config_.sinks[i].name, config_.sinks[i].cpu, [s = sinks_[i].get()] { s->run(); });
   launch("sink:dead-lettr", std::nullopt, [s = dead_letters_.get()] { s->run(); });
   launch("transform", config_.transform_cpu, [t = transform_.get()] { t->run(); });
-  launch("src:replay", config_.source_cpu, [s = source_.get()] { s->run(); });
+  if (replay_) launch("src:replay", config_.source_cpu, [s = replay_.get()] { s->run(); });
+  if (http_) launch("src:http", config_.source_cpu, [s = http_.get()] { s->run(); });
 }
 
-void pipeline::request_stop() noexcept { stop_.store(true, std::memory_order_relaxed); }
+void pipeline::request_stop() noexcept {
+  stop_.store(true, std::memory_order_relaxed);
+  if (http_) http_->request_stop();
+}
 
 bool pipeline::finished() const noexcept { return running_.load() == 0; }
 
@@ -102,7 +120,10 @@ std::string pipeline::summary_json(double seconds) const {
   std::ostringstream o;
   o.precision(6);
   const auto* t = registry_.find("transform");
-  const auto* src = registry_.find("source:replay");
+  std::uint64_t input_bytes = 0;
+  registry_.for_each([&](const stage_counters& c) {
+    if (c.name.rfind("source:", 0) == 0) input_bytes += c.bytes_in.get();
+  });
   const auto& pc = transform_->payload_counters();
   const std::uint64_t records = t->records_out.get();
   o << "{\"payloads\":" << pc.payloads.get() << ",\"records\":" << records
@@ -126,15 +147,30 @@ std::string pipeline::summary_json(double seconds) const {
   json_number(o, "records_per_second", seconds > 0 ? static_cast<double>(records) / seconds : 0);
   o << ",";
   json_number(o, "input_mb_per_second",
-              seconds > 0 ? static_cast<double>(src->bytes_in.get()) / 1e6 / seconds : 0);
+              seconds > 0 ? static_cast<double>(input_bytes) / 1e6 / seconds : 0);
   o << ",\"latency_us\":{\"p50\":" << latency.quantile(0.5) / 1000
     << ",\"p99\":" << latency.quantile(0.99) / 1000
     << ",\"max\":" << latency.quantile(1.0) / 1000 << "}";
-  const auto& tc = source_->reader().counters();
-  o << ",\"trace\":{\"frames\":" << tc.frames << ",\"corrupt_frames\":" << tc.corrupt_frames
-    << ",\"torn_tail_bytes\":" << tc.torn_tail_bytes << ",\"oversized\":" << tc.oversized
-    << ",\"unknown_source\":" << source_->unknown_source_payloads() << "}";
-  o << ",\"ring_stalls\":" << source_ring_->stalls() + transform_->output_stalls() << "}";
+  if (replay_) {
+    const auto& tc = replay_->reader().counters();
+    o << ",\"trace\":{\"frames\":" << tc.frames << ",\"corrupt_frames\":" << tc.corrupt_frames
+      << ",\"torn_tail_bytes\":" << tc.torn_tail_bytes << ",\"oversized\":" << tc.oversized
+      << ",\"unknown_source\":" << replay_->unknown_source_payloads() << "}";
+  }
+  if (http_) {
+    o << ",\"http\":{";
+    bool first_source = true;
+    for (const auto& c : http_->source_counters()) {
+      o << (first_source ? "" : ",") << "\"" << c->source << "\":{\"polls\":" << c->polls.get()
+        << ",\"ok\":" << c->responses_2xx.get() << ",\"not_modified\":" << c->responses_304.get()
+        << ",\"http_429\":" << c->responses_429.get() << ",\"http_4xx\":" << c->responses_4xx.get()
+        << ",\"http_5xx\":" << c->responses_5xx.get()
+        << ",\"transport_errors\":" << c->transport_errors.get() << "}";
+      first_source = false;
+    }
+    o << "}";
+  }
+  o << ",\"ring_stalls\":" << transform_->input_stalls() + transform_->output_stalls() << "}";
   return o.str();
 }
 
@@ -147,7 +183,8 @@ std::string pipeline::counters_report() const {
       << ",\"rejected\":" << s.rejected.get() << ",\"filtered\":" << s.filtered.get()
       << ",\"failed\":" << s.failed.get() << ",\"bytes_in\":" << s.bytes_in.get()
       << ",\"bytes_out\":" << s.bytes_out.get();
-    if (s.name == "source:replay") o << ",\"ring_stalls\":" << source_ring_->stalls();
+    if (s.name == "source:replay") o << ",\"ring_stalls\":" << replay_ring_->stalls();
+    if (s.name == "source:http") o << ",\"ring_stalls\":" << http_ring_->stalls();
     if (s.name == "transform") o << ",\"ring_stalls\":" << transform_->output_stalls();
     if (lat.total() > 0)
       o << ",\"latency_ns\":{\"p50\":" << lat.quantile(0.5) << ",\"p99\":" << lat.quantile(0.99)
@@ -155,6 +192,91 @@ std::string pipeline::counters_report() const {
     o << "}\n";
   });
   return o.str();
+}
+
+namespace {
+void metric(std::ostringstream& o, const char* name, const std::string& labels, std::uint64_t v) {
+  o << "edgepipe_" << name << "{" << labels << "} " << v << "\n";
+}
+void histogram(std::ostringstream& o, const char* name, const std::string& labels,
+               const log2_histogram::snapshot& h) {
+  std::uint64_t cumulative = 0;
+  for (int i = 0; i < log2_histogram::kBuckets; ++i) {
+    const std::uint64_t c = h.counts[static_cast<std::size_t>(i)];
+    if (c == 0 && cumulative == 0) continue;
+    cumulative += c;
+    o << "edgepipe_" << name << "_bucket{" << labels << ",le=\""
+      << static_cast<double>(log2_histogram::upper_bound(i)) / 1e9 << "\"} " << cumulative << "\n";
+    if (cumulative == h.total()) break;
+  }
+  o << "edgepipe_" << name << "_bucket{" << labels << ",le=\"+Inf\"} " << h.total() << "\n";
+  o << "edgepipe_" << name << "_count{" << labels << "} " << h.total() << "\n";
+}
+}  // namespace
+
+std::string pipeline::prometheus_text() const {
+  std::ostringstream o;
+  o << "# TYPE edgepipe_records_in_total counter\n# TYPE edgepipe_records_out_total counter\n"
+       "# TYPE edgepipe_rejected_total counter\n# TYPE edgepipe_failed_total counter\n"
+       "# TYPE edgepipe_latency_seconds histogram\n";
+  registry_.for_each([&](const stage_counters& s) {
+    const std::string l = "stage=\"" + s.name + "\"";
+    metric(o, "records_in_total", l, s.records_in.get());
+    metric(o, "records_out_total", l, s.records_out.get());
+    metric(o, "rejected_total", l, s.rejected.get());
+    metric(o, "filtered_total", l, s.filtered.get());
+    metric(o, "failed_total", l, s.failed.get());
+    metric(o, "bytes_in_total", l, s.bytes_in.get());
+    metric(o, "bytes_out_total", l, s.bytes_out.get());
+    const auto lat = s.latency_ns.read();
+    if (lat.total() > 0) histogram(o, "latency_seconds", l, lat);
+  });
+  auto ring = [&](const char* edge, const ring_edge<payload_batch*>* r) {
+    if (!r) return;
+    const std::string l = std::string("edge=\"") + edge + "\"";
+    metric(o, "ring_occupancy", l, r->occupancy());
+    metric(o, "ring_capacity", l, r->capacity());
+    metric(o, "ring_stalls_total", l, r->stalls());
+  };
+  ring("replay->transform", replay_ring_.get());
+  ring("http->transform", http_ring_.get());
+  for (const auto& s : sinks_) {
+    const std::string l = "edge=\"transform->" + s->target().name() + "\"";
+    metric(o, "ring_occupancy", l, s->input().occupancy());
+    metric(o, "ring_stalls_total", l, s->input().stalls());
+  }
+  const auto& pc = transform_->payload_counters();
+  metric(o, "payloads_total", "", pc.payloads.get());
+  metric(o, "payloads_rejected_total", "", pc.payloads_rejected.get());
+  metric(o, "payloads_non_2xx_total", "", pc.skipped_status.get());
+  if (http_) {
+    o << "# TYPE edgepipe_http_polls_total counter\n# TYPE edgepipe_http_responses_total counter\n";
+    for (const auto& c : http_->source_counters()) {
+      const std::string l = "source=\"" + c->source + "\"";
+      metric(o, "http_polls_total", l, c->polls.get());
+      metric(o, "http_responses_total", l + ",class=\"2xx\"", c->responses_2xx.get());
+      metric(o, "http_responses_total", l + ",class=\"304\"", c->responses_304.get());
+      metric(o, "http_responses_total", l + ",class=\"429\"", c->responses_429.get());
+      metric(o, "http_responses_total", l + ",class=\"4xx\"", c->responses_4xx.get());
+      metric(o, "http_responses_total", l + ",class=\"5xx\"", c->responses_5xx.get());
+      metric(o, "http_transport_errors_total", l, c->transport_errors.get());
+      metric(o, "http_truncated_total", l, c->truncated.get());
+      metric(o, "http_oversized_total", l, c->oversized.get());
+      metric(o, "http_bytes_total", l, c->bytes.get());
+      metric(o, "http_retries_scheduled_total", l, c->retries_scheduled.get());
+      const auto lat = c->latency_ns.read();
+      if (lat.total() > 0) histogram(o, "http_request_seconds", l, lat);
+    }
+    metric(o, "capture_frames_total", "", http_->captured_frames());
+  }
+  return o.str();
+}
+
+std::string pipeline::not_ready_reason() const {
+  if (threads_.empty()) return "not started";
+  if (finished()) return "stopped";
+  if (stop_.load(std::memory_order_relaxed)) return "draining";
+  return {};
 }
 
 }  // namespace edgepipe

@@ -15,6 +15,7 @@
 #include "config/pipeline_config.hpp"
 #include "core/batch_pool.hpp"
 #include "core/stage_counters.hpp"
+#include "stages/http_poll_source.hpp"
 #include "stages/replay_source.hpp"
 #include "stages/sink_stage.hpp"
 #include "stages/transform_stage.hpp"
@@ -43,6 +44,10 @@ class pipeline {
   std::string counters_report() const;
 
   const counter_registry& counters() const noexcept { return registry_; }
+  /// Prometheus text exposition of every counter (for /metrics).
+  std::string prometheus_text() const;
+  /// Empty when ready; otherwise why not (for /health).
+  std::string not_ready_reason() const;
 
  private:
   pipeline_config config_;
@@ -54,8 +59,11 @@ class pipeline {
 
   batch_pool<payload_batch> payload_pool_;
   batch_pool<record_batch> record_pool_;
-  std::unique_ptr<ring_edge<payload_batch*>> source_ring_;
-  std::unique_ptr<replay_source> source_;
+  waiter transform_input_waiter_;  // shared by every source ring (one consumer)
+  std::unique_ptr<ring_edge<payload_batch*>> replay_ring_;
+  std::unique_ptr<replay_source> replay_;
+  std::unique_ptr<ring_edge<payload_batch*>> http_ring_;
+  std::unique_ptr<http_poll_source> http_;
   std::unique_ptr<transform_engine> engine_;
   std::unique_ptr<transform_stage> transform_;
   std::vector<std::unique_ptr<sink_stage>> sinks_;

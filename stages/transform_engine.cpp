@@ -415,6 +415,16 @@ payload_outcome transform_engine::run(const payload& p, std::string_view body, r
   ctx.dlq = &dead_letters;
   ctx.sequence = &next_sequence;
 
+  if (p.error != payload_error::none) {  // an incomplete response: never parsed, kept whole
+    ctx.outcome.payload_rejected = true;
+    const std::string_view name = p.source < programs_.size() ? programs_[p.source].name : "";
+    dead_letter(dead_letters, p, name,
+                p.error == payload_error::too_large
+                    ? "body larger than the size limit (cut at the limit)"
+                    : "truncated body: the response ended before its declared end",
+                body);
+    return ctx.outcome;
+  }
   if (!is_2xx(p.http_status)) {
     ctx.outcome.skipped_status = true;
     return ctx.outcome;
@@ -472,6 +482,16 @@ payload_outcome transform_engine::run(const payload& p, std::string_view body, r
           err = v.type().get(t);
           if (!err) err = for_each_record(v, t, problem, on_object, on_other);
         }
+      }
+      // Records are read lazily, so a root object (or the document around the records pointer)
+      // that ends early or is followed by more bytes goes unnoticed by the walk: skim the
+      // document's structure once to the end to catch both.
+      if (!err && !(prog.records_pointer.empty() && t == od::json_type::array)) {
+        doc.rewind();
+        std::string_view whole;
+        err = doc.raw_json().get(whole);
+        if (!err && doc.current_location().error() == simdjson::SUCCESS)
+          err = simdjson::TRAILING_CONTENT;
       }
     }
   }

@@ -23,21 +23,25 @@ struct transform_stage_counters {
 
 class transform_stage {
  public:
-  transform_stage(transform_engine& engine, ring_edge<payload_batch*>& input,
+  /// `inputs` must have been constructed with `input_waiter()` as their consumer waiter.
+  transform_stage(transform_engine& engine, std::vector<ring_edge<payload_batch*>*> inputs,
                   batch_pool<payload_batch>& payload_pool, batch_pool<record_batch>& record_pool,
                   std::vector<ring_edge<record_batch*>*> outputs,
                   ring_edge<record_batch*>& dead_letter_output, stage_counters& counters,
                   std::size_t batch_records, std::size_t batch_bytes);
-  /// runs on: transform thread.
+  /// runs on: transform thread. Returns when every input is closed and drained.
   void run();
+  /// The wake-up channel shared by all input edges.
   const transform_stage_counters& payload_counters() const noexcept { return payload_counters_; }
   std::uint64_t output_stalls() const noexcept;
+  std::uint64_t input_stalls() const noexcept;
 
  private:
   void ship(record_batch*& batch, bool to_dead_letters);
+  void process(payload_batch* in, record_batch*& records, record_batch*& dead);
 
   transform_engine& engine_;
-  ring_edge<payload_batch*>& input_;
+  std::vector<ring_edge<payload_batch*>*> inputs_;
   batch_pool<payload_batch>& payload_pool_;
   batch_pool<record_batch>& record_pool_;
   std::vector<ring_edge<record_batch*>*> outputs_;

@@ -178,6 +178,9 @@ TEST(Cli, RunPlaysTheConfiguredTraceRotatesFilesAndWritesEnvelopes) {
 trace = "ru.trace"
 speed = "max"
 
+[http]
+listen = "127.0.0.1:0"
+
 [sinks.env]
 type = "file"
 path = "out/envelopes.jsonl"

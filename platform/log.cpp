@@ -1,0 +1,81 @@
+#include "platform/log.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+
+#include "platform/clock.hpp"
+
+namespace edgepipe {
+
+namespace {
+std::atomic<bool> g_json{false};
+
+void append_escaped(std::string& out, std::string_view s) {
+  for (const char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += ' ';
+    } else {
+      out.push_back(c);
+    }
+  }
+}
+
+const char* name(log_level l) {
+  switch (l) {
+    case log_level::info: return "info";
+    case log_level::warn: return "warn";
+    default: return "error";
+  }
+}
+}  // namespace
+
+void set_log_json(bool json) noexcept { g_json.store(json); }
+
+void log_line(log_level level, std::string_view component, std::string_view message) {
+  std::string line;
+  if (g_json.load()) {
+    line = "{\"ts_ms\":" + std::to_string(unix_now_ns() / 1'000'000) + ",\"level\":\"" +
+           name(level) + "\",\"component\":\"";
+    append_escaped(line, component);
+    line += "\",\"msg\":\"";
+    append_escaped(line, message);
+    line += "\"}\n";
+  } else {
+    line = std::string("edgepipe: [") + name(level) + "] ";
+    line.append(component);
+    line += ": ";
+    line.append(message);
+    line += "\n";
+  }
+  // One write per line so lines from several threads never interleave.
+  [[maybe_unused]] const auto n = ::write(2, line.data(), line.size());
+}
+
+void rate_limited_log::log(log_level level, std::string_view component, const std::string& key,
+                           std::string_view message) {
+  const auto now = std::chrono::steady_clock::now();
+  unsigned long suppressed = 0;
+  {
+    std::lock_guard lock(mutex_);
+    entry& e = entries_[key];
+    if (e.last != std::chrono::steady_clock::time_point{} && now - e.last < window_) {
+      ++e.suppressed;
+      return;
+    }
+    suppressed = e.suppressed;
+    e.suppressed = 0;
+    e.last = now;
+  }
+  if (suppressed == 0) {
+    log_line(level, component, message);
+  } else {
+    log_line(level, component,
+             std::string(message) + " (" + std::to_string(suppressed) + " similar suppressed)");
+  }
+}
+
+}  // namespace edgepipe

@@ -1,0 +1,264 @@
+// JSON text helpers: string escaping (strict and lossy), number formatting and parsing, and
+// ISO-8601 times.
+#include "stages/json_text.hpp"
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+
+namespace edgepipe {
+namespace {
+
+std::string strict(std::string_view s) {
+  byte_arena a;
+  append_json_string(a, s);
+  return std::string(a.view(0, a.size()));
+}
+std::string lossy(std::string_view s) {
+  byte_arena a;
+  append_json_string_lossy(a, s);
+  return std::string(a.view(0, a.size()));
+}
+std::string dbl(double v) {
+  byte_arena a;
+  append_double(a, v);
+  return std::string(a.view(0, a.size()));
+}
+std::string integer(std::int64_t v) {
+  byte_arena a;
+  append_int(a, v);
+  return std::string(a.view(0, a.size()));
+}
+std::string iso(std::int64_t ms) {
+  byte_arena a;
+  append_iso8601_ms(a, ms);
+  return std::string(a.view(0, a.size()));
+}
+
+// Parses `json` (a JSON string literal) back; false if it is not valid JSON.
+bool decode(const std::string& json, std::string& out) {
+  simdjson::dom::parser parser;
+  std::string_view s;
+  if (parser.parse(json).get(s)) return false;
+  out = s;
+  return true;
+}
+
+const std::string kFffd = "\xEF\xBF\xBD";
+
+TEST(JsonText, EscapesQuotesBackslashesAndControlCharacters) {
+  EXPECT_EQ(strict(""), R"("")");
+  EXPECT_EQ(strict("plain"), R"("plain")");
+  EXPECT_EQ(strict("a\"b\\c"), R"("a\"b\\c")");
+  EXPECT_EQ(strict("\n\r\t\b\f"), R"("\n\r\t\b\f")");
+  EXPECT_EQ(strict(std::string("\x00\x01\x1f", 3)), R"("\u0000\u0001\u001f")");
+  // DEL, '/', and UTF-8 need no escaping.
+  EXPECT_EQ(strict("\x7f/Görlitz \xF0\x9F\x98\x80"), "\"\x7f/Görlitz \xF0\x9F\x98\x80\"");
+  EXPECT_EQ(strict("\"\""), R"("\"\"")");
+  EXPECT_EQ(strict("end\\"), R"("end\\")");
+}
+
+TEST(JsonText, EscapedStringsDecodeToTheOriginal) {
+  std::string all;
+  for (int c = 0; c < 128; ++c) all.push_back(static_cast<char>(c));
+  all += "Renée Öztürk 日本 \xF0\x9F\x98\x80";
+  std::string back;
+  ASSERT_TRUE(decode(strict(all), back)) << strict(all);
+  EXPECT_EQ(back, all);
+  ASSERT_TRUE(decode(lossy(all), back));
+  EXPECT_EQ(back, all);
+  EXPECT_EQ(lossy(all), strict(all));  // valid UTF-8: lossy and strict agree
+}
+
+TEST(JsonText, LossyReplacesInvalidUtf8) {
+  EXPECT_EQ(lossy("\xff"), "\"" + kFffd + "\"");
+  EXPECT_EQ(lossy("a\x80z"), "\"a" + kFffd + "z\"");                     // stray continuation
+  EXPECT_EQ(lossy("\xc0\xaf"), "\"" + kFffd + kFffd + "\"");               // overlong '/'
+  EXPECT_EQ(lossy("\xc1\xbf"), "\"" + kFffd + kFffd + "\"");               // overlong
+  EXPECT_EQ(lossy("\xe0\x80\xaf"), "\"" + kFffd + kFffd + kFffd + "\"");   // overlong 3-byte
+  EXPECT_EQ(lossy("\xed\xa0\x80"), "\"" + kFffd + kFffd + kFffd + "\"");   // surrogate
+  EXPECT_EQ(lossy("\xf4\x90\x80\x80"), "\"" + kFffd + kFffd + kFffd + kFffd + "\"");  // > U+10FFFF
+  EXPECT_EQ(lossy("\xf5\x80"), "\"" + kFffd + kFffd + "\"");
+  EXPECT_EQ(lossy("x\xe2\x82"), "\"x" + kFffd + kFffd + "\"");             // cut at the end
+  EXPECT_EQ(lossy("\xe2\x82\"y"), "\"" + kFffd + kFffd + "\\\"y\"");       // cut by a quote
+  EXPECT_EQ(lossy("\xc3\n"), "\"" + kFffd + "\\n\"");                      // cut by a newline
+  // Valid sequences at every length are kept.
+  EXPECT_EQ(lossy("\x7f\xc2\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbd\xf0\x90\x80\x80\xf4\x8f\xbf\xbf"),
+            "\"\x7f\xc2\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbd\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\"");
+  EXPECT_EQ(lossy(std::string("\x00\"\\", 3)), R"("\u0000\"\\")");
+}
+
+TEST(JsonText, LossyOutputIsAlwaysValidJson) {
+  // Every byte alone and in pairs, and pseudo-random byte strings.
+  std::string back;
+  for (int a = 0; a < 256; ++a) {
+    for (int b = 0; b < 256; b += 7) {
+      const char bytes[2] = {static_cast<char>(a), static_cast<char>(b)};
+      const std::string out = lossy(std::string_view(bytes, 2));
+      ASSERT_TRUE(simdjson::validate_utf8(out.data(), out.size())) << a << " " << b;
+      ASSERT_TRUE(decode(out, back)) << a << " " << b;
+    }
+  }
+  std::uint64_t x = 0x9e3779b97f4a7c15;
+  for (int round = 0; round < 2000; ++round) {
+    std::string s;
+    const int n = round % 40;
+    for (int i = 0; i < n; ++i) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      s.push_back(static_cast<char>(x & 0xff));
+    }
+    const std::string out = lossy(s);
+    ASSERT_TRUE(decode(out, back)) << round;
+    if (simdjson::validate_utf8(s.data(), s.size())) {
+      EXPECT_EQ(back, s);
+    }
+  }
+}
+
+TEST(JsonText, AppendDoubleIsShortestRoundTrip) {
+  EXPECT_EQ(dbl(-8.7373), "-8.7373");
+  EXPECT_EQ(dbl(0.1), "0.1");
+  EXPECT_EQ(dbl(0.1 + 0.2), "0.30000000000000004");
+  EXPECT_EQ(dbl(100.0), "100");
+  EXPECT_EQ(dbl(0.0), "0");
+  EXPECT_EQ(dbl(-0.0), "-0");
+  EXPECT_EQ(dbl(19600000.0), "19600000");  // tie: fixed wins
+  EXPECT_EQ(dbl(2.5e10), "2.5e+10");
+  EXPECT_EQ(dbl(1e21), "1e+21");
+  EXPECT_EQ(dbl(1.2345e-5), "1.2345e-05");
+  EXPECT_EQ(dbl(5e-324), "5e-324");
+  EXPECT_EQ(dbl(std::numeric_limits<double>::max()), "1.7976931348623157e+308");
+  EXPECT_EQ(dbl(std::numeric_limits<double>::quiet_NaN()), "null");
+  EXPECT_EQ(dbl(std::numeric_limits<double>::infinity()), "null");
+  EXPECT_EQ(dbl(-std::numeric_limits<double>::infinity()), "null");
+}
+
+TEST(JsonText, AppendInt) {
+  EXPECT_EQ(integer(0), "0");
+  EXPECT_EQ(integer(-1), "-1");
+  EXPECT_EQ(integer(1700000000000), "1700000000000");
+  EXPECT_EQ(integer(std::numeric_limits<std::int64_t>::max()), "9223372036854775807");
+  EXPECT_EQ(integer(std::numeric_limits<std::int64_t>::min()), "-9223372036854775808");
+}
+
+TEST(JsonText, AppendsAccumulateInOneArena) {
+  byte_arena a;
+  a.append("[", 1);
+  append_json_string(a, "x");
+  a.push_back(',');
+  append_double(a, 1.5);
+  a.push_back(',');
+  append_int(a, -2);
+  a.push_back(',');
+  append_json_string_lossy(a, "\xff");
+  a.push_back(']');
+  EXPECT_EQ(a.view(0, a.size()), "[\"x\",1.5,-2,\"" + kFffd + "\"]");
+}
+
+TEST(JsonText, ParseDouble) {
+  EXPECT_EQ(parse_double("1.5"), 1.5);
+  EXPECT_EQ(parse_double("-8.7373"), -8.7373);
+  EXPECT_EQ(parse_double(" 1.5 "), 1.5);
+  EXPECT_EQ(parse_double("\t-2\r\n"), -2.0);
+  EXPECT_EQ(parse_double("+3"), 3.0);
+  EXPECT_EQ(parse_double("1e3"), 1000.0);
+  EXPECT_EQ(parse_double("1E-2"), 0.01);
+  EXPECT_EQ(parse_double("0.000012345"), 1.2345e-5);
+  EXPECT_EQ(parse_double("1700000000123"), 1700000000123.0);
+  const auto negative_zero = parse_double("-0");
+  ASSERT_TRUE(negative_zero);
+  EXPECT_TRUE(std::signbit(*negative_zero));
+  for (const char* bad : {"", " ", "abc", "1.5x", "x1.5", "1 2", "nan", "NaN", "inf",
+                          "-infinity", "1e400", "-1e400", "+", "-", "+-1", "-+1", "++1",
+                          "--1", "0x10", "1,5", "\"1\"", "true", "null"}) {
+    EXPECT_FALSE(parse_double(bad).has_value()) << "'" << bad << "'";
+  }
+}
+
+TEST(JsonText, ParseInt) {
+  EXPECT_EQ(parse_int("12"), 12);
+  EXPECT_EQ(parse_int(" 40 "), 40);
+  EXPECT_EQ(parse_int("+7"), 7);
+  EXPECT_EQ(parse_int("-7"), -7);
+  EXPECT_EQ(parse_int("0"), 0);
+  EXPECT_EQ(parse_int("12.0"), 12);
+  EXPECT_EQ(parse_int("-3.000"), -3);
+  EXPECT_EQ(parse_int("1e3"), 1000);
+  EXPECT_EQ(parse_int("1700000000"), 1700000000);
+  EXPECT_EQ(parse_int("9223372036854775807"), std::numeric_limits<std::int64_t>::max());
+  EXPECT_EQ(parse_int("-9223372036854775808"), std::numeric_limits<std::int64_t>::min());
+  for (const char* bad : {"", " ", "12.5", "0.1", "1e-1", "abc", "12abc", "9223372036854775808",
+                          "-9223372036854775809", "1e19", "nan", "inf", "+", "-", "+-3", "-+3",
+                          "++3", "0x1A", "1 2", "true"}) {
+    EXPECT_FALSE(parse_int(bad).has_value()) << "'" << bad << "'";
+  }
+}
+
+TEST(JsonText, ParseIso8601) {
+  EXPECT_EQ(parse_iso8601_ms("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(parse_iso8601_ms("1970-01-01T00:00:00.000Z"), 0);
+  EXPECT_EQ(parse_iso8601_ms("2024-01-01T12:34:56.789Z"), 1704112496789);
+  EXPECT_EQ(parse_iso8601_ms("2024-01-01T12:34:56.123456Z"), 1704112496123);  // truncated to ms
+  EXPECT_EQ(parse_iso8601_ms("2024-01-01T12:34:56,123Z"), 1704112496123);
+  EXPECT_EQ(parse_iso8601_ms("2024-01-01T12:34:56.1Z"), 1704112496100);
+  EXPECT_EQ(parse_iso8601_ms("2024-01-01T12:34Z"), 1704112440000);
+  EXPECT_EQ(parse_iso8601_ms("2024-01-01T12:34:56"), 1704112496000);  // no zone: UTC
+  EXPECT_EQ(parse_iso8601_ms("2024-01-01t12:34:56z"), 1704112496000);
+  EXPECT_EQ(parse_iso8601_ms("2024-01-01 12:34:56Z"), 1704112496000);
+  EXPECT_EQ(parse_iso8601_ms(" 2024-01-01T12:34:56Z "), 1704112496000);
+  // 1700000000 s = 2023-11-14T22:13:20Z.
+  EXPECT_EQ(parse_iso8601_ms("2023-11-15T00:13:20+02:00"), 1700000000000);
+  EXPECT_EQ(parse_iso8601_ms("2023-11-15T00:13:20.250+0200"), 1700000000250);
+  EXPECT_EQ(parse_iso8601_ms("2023-11-14T16:43:20-05:30"), 1700000000000);
+  EXPECT_EQ(parse_iso8601_ms("2023-11-14T22:13:20+00:00"), 1700000000000);
+  EXPECT_EQ(parse_iso8601_ms("2024-02-29"), 1709164800000);
+  EXPECT_EQ(parse_iso8601_ms("2000-02-29T00:00:00Z"), 951782400000);
+  EXPECT_EQ(parse_iso8601_ms("1969-12-31T23:59:59.999Z"), -1);
+  EXPECT_EQ(parse_iso8601_ms("1900-03-01T06:07:08Z"), -2203869172000);
+  for (const char* bad :
+       {"", "2024", "2024-01", "24-01-01", "2024/01/01", "2024-13-01", "2024-00-10", "2024-01-00",
+        "2024-01-32", "2024-01-01T", "2024-01-01T25:00Z", "2024-01-01T12:60Z",
+        "2024-01-01T12:34:61Z", "2024-01-01X12:34Z", "2024-01-01T12:34:56Zjunk",
+        "2024-01-01T12:34:56+0", "2024-01-01T12:34:56+02:", "2024-01-01T12:34:56.",
+        "2024-01-01T1:34Z", "yesterday", "1700000000"}) {
+    EXPECT_FALSE(parse_iso8601_ms(bad).has_value()) << "'" << bad << "'";
+  }
+}
+
+TEST(JsonText, AppendIso8601) {
+  EXPECT_EQ(iso(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(iso(-1), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(iso(1700000000250), "2023-11-14T22:13:20.250Z");
+  EXPECT_EQ(iso(1704112496789), "2024-01-01T12:34:56.789Z");
+  EXPECT_EQ(iso(1709164800000), "2024-02-29T00:00:00.000Z");
+  EXPECT_EQ(iso(951782400000), "2000-02-29T00:00:00.000Z");
+  EXPECT_EQ(iso(253402300799999), "9999-12-31T23:59:59.999Z");
+  EXPECT_EQ(iso(-62135596800000), "0001-01-01T00:00:00.000Z");
+  EXPECT_EQ(iso(-2203869172000), "1900-03-01T06:07:08.000Z");
+}
+
+TEST(JsonText, Iso8601RoundTrip) {
+  // From year 1 to 9999 in uneven steps, plus the neighbourhood of the epoch.
+  const std::int64_t lo = -62135596800000;
+  const std::int64_t hi = 253402300799999;
+  for (std::int64_t ms = lo; ms <= hi; ms += 7'777'777'777'777) {
+    const std::string text = iso(ms);
+    EXPECT_EQ(parse_iso8601_ms(text), ms) << text;
+  }
+  for (std::int64_t ms = -100'000'123; ms <= 100'000'123; ms += 999'983) {
+    const std::string text = iso(ms);
+    EXPECT_EQ(parse_iso8601_ms(text), ms) << text;
+  }
+  EXPECT_EQ(parse_iso8601_ms(iso(hi)), hi);
+  EXPECT_EQ(parse_iso8601_ms(iso(lo)), lo);
+}
+
+}  // namespace
+}  // namespace edgepipe

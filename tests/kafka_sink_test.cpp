@@ -1,0 +1,205 @@
+// Kafka sink fault tests against librdkafka's in-process mock cluster (no real broker): records
+// are counted delivered only on a successful delivery report, retriable produce errors are
+// retried and counted once, a dead broker turns records into failures (never deliveries), and a
+// bad librdkafka property fails open() naming it.
+// Threading: the test thread plays the sink thread (write/flush/close, which serve the delivery
+// reports); the mock brokers run on librdkafka's own threads.
+#include "stages/kafka_sink.hpp"
+
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <chrono>
+#include <string>
+
+#include "test_util.hpp"
+
+namespace edgepipe {
+namespace {
+
+constexpr std::int16_t kProduceApiKey = 0;  // Kafka protocol ProduceRequest
+
+/// A mock cluster, owned by a throwaway producer handle (librdkafka's requirement).
+class mock_cluster {
+ public:
+  explicit mock_cluster(int brokers) {
+    char errstr[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    (void)rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr);
+    owner_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    mc_ = rd_kafka_mock_cluster_new(owner_, brokers);
+  }
+  ~mock_cluster() {
+    rd_kafka_mock_cluster_destroy(mc_);
+    rd_kafka_destroy(owner_);
+  }
+  mock_cluster(const mock_cluster&) = delete;
+  mock_cluster& operator=(const mock_cluster&) = delete;
+  rd_kafka_mock_cluster_t* get() const { return mc_; }
+  std::string bootstraps() const { return rd_kafka_mock_cluster_bootstraps(mc_); }
+
+ private:
+  rd_kafka_t* owner_ = nullptr;
+  rd_kafka_mock_cluster_t* mc_ = nullptr;
+};
+
+kafka_sink_config mock_config(const mock_cluster& mc) {
+  kafka_sink_config c;
+  c.brokers = mc.bootstraps();
+  c.topic_prefix = "test.";
+  c.partitions = 2;
+  c.replication_factor = 1;
+  // librdkafka 2.0.2's mock cluster has no controller, so CreateTopics cannot work against it:
+  // the topics are created on the mock directly (real-broker creation: tests/integration).
+  c.create_topics = false;
+  for (const char* t : {"test.alpha", "test.beta", "test.single"})
+    rd_kafka_mock_topic_create(mc.get(), t, 2, 1);
+  c.linger_ms = 1;
+  c.message_timeout_ms = 10000;
+  return c;
+}
+
+/// `n` records alternating between sources 0 and 1, keyed "k<i>" (every third one unkeyed).
+void fill_batch(record_batch& batch, int n) {
+  batch.clear();
+  for (int i = 0; i < n; ++i) {
+    record r;
+    if (i % 3 != 0) {
+      const std::string key = "k" + std::to_string(i);
+      r.key_offset = static_cast<std::uint32_t>(batch.arena().size());
+      r.key_length = static_cast<std::uint32_t>(key.size());
+      batch.arena().append(key);
+    }
+    const std::string value = "{\"i\":" + std::to_string(i) + ",\"pad\":\"xxxxxxxxxxxxxxxx\"}";
+    r.value_offset = static_cast<std::uint32_t>(batch.arena().size());
+    r.value_length = static_cast<std::uint32_t>(value.size());
+    batch.arena().append(value);
+    r.sequence = static_cast<std::uint64_t>(i);
+    r.source = static_cast<source_id>(i % 2);
+    batch.records().push_back(r);
+  }
+}
+
+const std::vector<std::string> kSources = {"alpha", "beta"};
+
+/// Flushes (serving delivery reports, as the sink thread does) until `cond` holds.
+template <class F>
+bool flush_until(sink& s, stage_counters& counters, F&& cond, std::chrono::milliseconds timeout) {
+  return testing::wait_until(
+      [&] {
+        s.flush(counters);
+        return cond();
+      },
+      timeout);
+}
+
+TEST(KafkaSink, HappyPathCountsEveryDeliveryOnce) {
+  mock_cluster mc(1);
+  auto s = make_kafka_sink("kafka", mock_config(mc), kSources);
+  status st = s->open();
+  ASSERT_TRUE(st.is_ok()) << st.message();
+  stage_counters counters("sink:kafka");
+  record_batch batch;
+  constexpr int kN = 500;
+  fill_batch(batch, kN / 2);
+  s->write(batch, counters);
+  batch.clear();  // the batch goes back to its pool right after write(): data must be copied
+  fill_batch(batch, kN / 2);
+  s->write(batch, counters);
+  batch.clear();
+  EXPECT_TRUE(flush_until(
+      *s, counters, [&] { return counters.records_out.get() == kN; }, std::chrono::seconds(20)));
+  st = s->close();
+  EXPECT_TRUE(st.is_ok()) << st.message();
+  EXPECT_EQ(counters.records_out.get(), static_cast<std::uint64_t>(kN));
+  EXPECT_EQ(counters.failed.get(), 0u);
+  EXPECT_GT(counters.bytes_out.get(), 0u);
+}
+
+TEST(KafkaSink, RetriableProduceErrorsAreRetriedAndCountedOnce) {
+  mock_cluster mc(1);
+  kafka_sink_config c = mock_config(mc);
+  c.topic = "test.single";  // one topic for every source
+  auto s = make_kafka_sink("kafka", c, kSources);
+  status st = s->open();
+  ASSERT_TRUE(st.is_ok()) << st.message();
+  rd_kafka_mock_push_request_errors(
+      mc.get(), kProduceApiKey, 4, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+      RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);
+  stage_counters counters("sink:kafka");
+  record_batch batch;
+  constexpr int kN = 300;
+  fill_batch(batch, kN);
+  s->write(batch, counters);
+  batch.clear();
+  EXPECT_TRUE(flush_until(
+      *s, counters, [&] { return counters.records_out.get() >= kN; }, std::chrono::seconds(30)));
+  st = s->close();
+  EXPECT_TRUE(st.is_ok()) << st.message();
+  EXPECT_EQ(counters.records_out.get(), static_cast<std::uint64_t>(kN));
+  EXPECT_EQ(counters.failed.get(), 0u);
+}
+
+TEST(KafkaSink, BrokerDownMeansFailedNeverDelivered) {
+  mock_cluster mc(1);
+  kafka_sink_config c = mock_config(mc);
+  c.message_timeout_ms = 1500;
+  auto s = make_kafka_sink("kafka", c, kSources);
+  status st = s->open();
+  ASSERT_TRUE(st.is_ok()) << st.message();
+  ASSERT_EQ(rd_kafka_mock_broker_set_down(mc.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  stage_counters counters("sink:kafka");
+  record_batch batch;
+  constexpr int kN = 200;
+  fill_batch(batch, kN);
+  s->write(batch, counters);
+  batch.clear();
+  EXPECT_TRUE(flush_until(
+      *s, counters, [&] { return counters.failed.get() == kN; }, std::chrono::seconds(20)));
+  (void)s->close();
+  EXPECT_EQ(counters.failed.get(), static_cast<std::uint64_t>(kN));
+  EXPECT_EQ(counters.records_out.get(), 0u);
+  EXPECT_EQ(counters.bytes_out.get(), 0u);
+}
+
+TEST(KafkaSink, CloseCountsUndeliveredAsFailed) {
+  mock_cluster mc(1);
+  kafka_sink_config c = mock_config(mc);
+  c.message_timeout_ms = 1000;  // close() waits message_timeout_ms + 5 s at most
+  auto s = make_kafka_sink("kafka", c, kSources);
+  status st = s->open();
+  ASSERT_TRUE(st.is_ok()) << st.message();
+  ASSERT_EQ(rd_kafka_mock_broker_set_down(mc.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  stage_counters counters("sink:kafka");
+  record_batch batch;
+  constexpr int kN = 50;
+  fill_batch(batch, kN);
+  s->write(batch, counters);
+  batch.clear();
+  (void)s->close();  // no flush in between: close() must settle every record
+  EXPECT_EQ(counters.failed.get() + counters.records_out.get(), static_cast<std::uint64_t>(kN));
+  EXPECT_EQ(counters.records_out.get(), 0u);
+}
+
+TEST(KafkaSink, BadPropertyFailsOpenNamingIt) {
+  kafka_sink_config c;
+  c.brokers = "127.0.0.1:1";
+  c.properties = {{"linger.ms", "2"}, {"no.such.property", "42"}};
+  auto s = make_kafka_sink("kafka", c, kSources);
+  const status st = s->open();
+  ASSERT_FALSE(st.is_ok());
+  EXPECT_NE(st.message().find("no.such.property"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("42"), std::string::npos) << st.message();
+
+  kafka_sink_config bad_value;
+  bad_value.compression = "zip";
+  auto s2 = make_kafka_sink("kafka", bad_value, kSources);
+  const status st2 = s2->open();
+  ASSERT_FALSE(st2.is_ok());
+  EXPECT_NE(st2.message().find("compression.codec=zip"), std::string::npos) << st2.message();
+}
+
+}  // namespace
+}  // namespace edgepipe
