@@ -309,6 +309,9 @@ int main(int argc, char** argv) {
   if (*replay) {
     const auto factor = parse_speed(speed);
     if (!factor) return config_error("replay: --speed must be max, 1x or Nx, not '" + speed + "'");
+    // A replay plays the trace only: no polling, no capture, no operator endpoint.
+    for (auto& src : config.sources) src.http.reset();
+    config.capture.reset();
     replay_config rc;
     rc.trace = trace;
     rc.speed = *factor;

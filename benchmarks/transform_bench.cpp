@@ -127,8 +127,14 @@ struct run_result {
   std::size_t out_bytes = 0;
 };
 
-run_result transform_all(transform_engine& engine, const corpus& c, record_batch& out,
-                         record_batch& dead, std::uint64_t& sequence) {
+// Every benchmark's body is one pass over a corpus in a pass_* function that is never inlined, so
+// perf/callgrind_bench.sh can collect exactly these (--toggle-collect='*pass_*') and divide by
+// the number of calls: instructions per pass and per record, independent of machine load.
+#define EDGEPIPE_PASS __attribute__((noinline))
+
+EDGEPIPE_PASS run_result pass_transform(transform_engine& engine, const corpus& c,
+                                        record_batch& out, record_batch& dead,
+                                        std::uint64_t& sequence) {
   out.clear();
   dead.clear();
   run_result r;
@@ -161,11 +167,14 @@ const corpus& get_corpus(synth_api api) {
   auto engine = make_engine();
   record_batch out, dead;
   std::uint64_t seq = 0;
-  const run_result r = transform_all(*engine, c, out, dead, seq);
+  const run_result r = pass_transform(*engine, c, out, dead, seq);
   if (r.rejected != 0 || r.records == 0)
     die("the default config rejects " + std::to_string(r.rejected) + " of the synthetic " +
         std::string(synth_api_name(api)) + " records (" + std::to_string(r.records) + " ok)");
   c.records = r.records;
+  std::fprintf(stderr, "corpus %s: %zu payloads, %zu bytes, %zu records\n",
+               std::string(synth_api_name(api)).c_str(), c.batch.payloads().size(), c.body_bytes,
+               c.records);
   return c;
 }
 
@@ -186,7 +195,7 @@ void BM_transform(benchmark::State& state, synth_api api, spec_tweak tweak) {
   std::uint64_t seq = 0;
   run_result r;
   for (auto _ : state) {
-    r = transform_all(*engine, c, out, dead, seq);
+    r = pass_transform(*engine, c, out, dead, seq);
     benchmark::DoNotOptimize(out.arena().data());
     benchmark::ClobberMemory();
   }
@@ -198,24 +207,29 @@ void BM_transform(benchmark::State& state, synth_api api, spec_tweak tweak) {
 
 // ---- simdjson DOM ------------------------------------------------------------------------------
 
+// Returns the number of root arrays seen, or -1 on a parse error.
+EDGEPIPE_PASS long pass_dom(simdjson::dom::parser& parser, const corpus& c) {
+  long arrays = 0;
+  for (const payload& p : c.batch.payloads()) {
+    const std::string_view body = c.batch.body(p);
+    simdjson::dom::element root;
+    // The body carries kPayloadPadding bytes: no copy (realloc_if_needed = false).
+    if (parser.parse(reinterpret_cast<const std::uint8_t*>(body.data()), body.size(), false)
+            .get(root))
+      return -1;
+    arrays += root.is_array() ? 1 : 0;
+  }
+  return arrays;
+}
+
 void BM_simdjson_dom_parse(benchmark::State& state, synth_api api) {
   const corpus& c = get_corpus(api);
   simdjson::dom::parser parser;
-  std::size_t elements = 0;
   for (auto _ : state) {
-    for (const payload& p : c.batch.payloads()) {
-      const std::string_view body = c.batch.body(p);
-      simdjson::dom::element root;
-      // The body carries kPayloadPadding bytes: no copy (realloc_if_needed = false).
-      if (parser.parse(reinterpret_cast<const std::uint8_t*>(body.data()), body.size(), false)
-              .get(root)) {
-        state.SkipWithError("dom parse failed");
-        return;
-      }
-      elements += root.is_array() ? 1u : 0u;
-    }
+    const long n = pass_dom(parser, c);
+    if (n < 0) return state.SkipWithError("dom parse failed");
+    benchmark::DoNotOptimize(n);
   }
-  benchmark::DoNotOptimize(elements);
   report(state, c);
 }
 
@@ -416,6 +430,27 @@ long walk_randomuser(od::parser& parser, const corpus& c, const payload& p) {
   return n;
 }
 
+// Returns the records walked, or -1 on an error.
+EDGEPIPE_PASS long pass_walk(od::parser& parser, const corpus& c, bool write, record_batch& out,
+                             std::uint64_t& seq) {
+  out.clear();
+  long records = 0;
+  for (const payload& p : c.batch.payloads()) {
+    long n = -1;
+    switch (c.api) {
+      case synth_api::coingecko:
+        n = write ? walk_coingecko<true>(parser, c, p, out, seq)
+                  : walk_coingecko<false>(parser, c, p, out, seq);
+        break;
+      case synth_api::iss: n = walk_iss(parser, c, p); break;
+      case synth_api::randomuser: n = walk_randomuser(parser, c, p); break;
+    }
+    if (n < 0) return -1;
+    records += n;
+  }
+  return records;
+}
+
 void BM_simdjson_ondemand_walk(benchmark::State& state, synth_api api, bool write) {
   const corpus& c = get_corpus(api);
   od::parser parser(default_config().max_payload_bytes);
@@ -423,24 +458,8 @@ void BM_simdjson_ondemand_walk(benchmark::State& state, synth_api api, bool writ
   std::uint64_t seq = 0;
   long records = 0;
   for (auto _ : state) {
-    out.clear();
-    records = 0;
-    for (const payload& p : c.batch.payloads()) {
-      long n = -1;
-      switch (api) {
-        case synth_api::coingecko:
-          n = write ? walk_coingecko<true>(parser, c, p, out, seq)
-                    : walk_coingecko<false>(parser, c, p, out, seq);
-          break;
-        case synth_api::iss: n = walk_iss(parser, c, p); break;
-        case synth_api::randomuser: n = walk_randomuser(parser, c, p); break;
-      }
-      if (n < 0) {
-        state.SkipWithError("on-demand walk failed");
-        return;
-      }
-      records += n;
-    }
+    records = pass_walk(parser, c, write, out, seq);
+    if (records < 0) return state.SkipWithError("on-demand walk failed");
     benchmark::DoNotOptimize(out.arena().data());
   }
   if (static_cast<std::size_t>(records) != c.records) state.SkipWithError("record count differs");
@@ -451,36 +470,40 @@ void BM_simdjson_ondemand_walk(benchmark::State& state, synth_api api, bool writ
 }
 
 // Stage 1 + stepping over each record: the least any On-Demand consumer of these bytes pays.
+// Returns the elements stepped over, or -1 on an error.
+EDGEPIPE_PASS long pass_skip(od::parser& parser, const corpus& c) {
+  long elements = 0;
+  for (const payload& p : c.batch.payloads()) {
+    error_code err;
+    od::document doc = iterate(parser, c, p, err);
+    od::json_type t{};
+    if (err || doc.type().get(t)) return -1;
+    if (t == od::json_type::array) {
+      od::array arr;
+      if (doc.get_array().get(arr)) return -1;
+      for (auto e : arr) {
+        if (e.error()) return -1;
+        ++elements;  // the iterator skips the unread element on increment
+      }
+    } else {
+      od::object o;
+      if (doc.get_object().get(o)) return -1;
+      std::size_t fields = 0;
+      if (o.count_fields().get(fields)) return -1;
+      elements += static_cast<long>(fields);
+    }
+  }
+  return elements;
+}
+
 void BM_simdjson_ondemand_skip(benchmark::State& state, synth_api api) {
   const corpus& c = get_corpus(api);
   od::parser parser(default_config().max_payload_bytes);
-  std::size_t elements = 0;
   for (auto _ : state) {
-    for (const payload& p : c.batch.payloads()) {
-      error_code err;
-      od::document doc = iterate(parser, c, p, err);
-      od::json_type t{};
-      if (err || doc.type().get(t)) {
-        state.SkipWithError("iterate failed");
-        return;
-      }
-      if (t == od::json_type::array) {
-        od::array arr;
-        if (doc.get_array().get(arr)) return state.SkipWithError("not an array");
-        for (auto e : arr) {
-          if (e.error()) return state.SkipWithError("bad element");
-          ++elements;  // the iterator skips the unread element on increment
-        }
-      } else {
-        od::object o;
-        if (doc.get_object().get(o)) return state.SkipWithError("not an object");
-        std::size_t fields = 0;
-        if (o.count_fields().get(fields)) return state.SkipWithError("bad object");
-        elements += fields;
-      }
-    }
+    const long n = pass_skip(parser, c);
+    if (n < 0) return state.SkipWithError("on-demand skip failed");
+    benchmark::DoNotOptimize(n);
   }
-  benchmark::DoNotOptimize(elements);
   report(state, c);
 }
 

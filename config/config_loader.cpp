@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -61,7 +62,7 @@ struct reader {
 
   std::string where(const toml::node& n, const std::string& key) const {
     std::ostringstream s;
-    s << origin;
+    s << (n.source().path ? *n.source().path : origin);
     if (n.source().begin.line > 0) s << ":" << n.source().begin.line;
     s << ": key '" << key << "'";
     return s.str();
@@ -612,10 +613,21 @@ bool read_root(reader& r, const toml::table& root, pipeline_config& c) {
 
 }  // namespace
 
-status load_config_text(std::string_view text, const std::string& origin, pipeline_config& out) {
-  out = pipeline_config{};
-  out.origin = origin;
-  toml::table root;
+namespace {
+
+// Overlay wins; tables merge member by member, so an included file supplies defaults.
+void deep_merge(toml::table& base, const toml::table& overlay) {
+  for (auto&& [k, v] : overlay) {
+    toml::node* existing = base.get(k);
+    if (existing && existing->is_table() && v.is_table()) {
+      deep_merge(*existing->as_table(), *v.as_table());
+    } else {
+      base.insert_or_assign(k, v);
+    }
+  }
+}
+
+status parse_toml(std::string_view text, const std::string& origin, toml::table& root) {
   try {
     root = toml::parse(text, origin);
   } catch (const toml::parse_error& e) {
@@ -624,6 +636,67 @@ status load_config_text(std::string_view text, const std::string& origin, pipeli
       << ": TOML syntax error: " << e.description();
     return status::error(s.str());
   }
+  return status::ok();
+}
+
+status read_text(const std::string& path, std::string& text) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return status::error(errno_message("cannot read config file " + path, errno));
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  text = buf.str();
+  return status::ok();
+}
+
+// `include = "base.toml"` (or a list; "embedded:default" is the built-in config): the included
+// files are read first and this file's keys override theirs. Paths are relative to the file.
+status resolve_includes(toml::table& root, const std::string& origin, int depth) {
+  toml::node* inc = root.get("include");
+  if (inc == nullptr) return status::ok();
+  if (depth > 4) return status::error(origin + ": includes nested more than 4 deep");
+  std::vector<std::string> names;
+  if (inc->is_string()) {
+    names.emplace_back(inc->as_string()->get());
+  } else if (inc->is_array()) {
+    for (auto&& e : *inc->as_array()) {
+      if (!e.is_string()) return status::error(origin + ": key 'include': expected file names");
+      names.emplace_back(e.as_string()->get());
+    }
+  } else {
+    return status::error(origin + ": key 'include': expected a file name or a list of them");
+  }
+  toml::table merged;
+  for (const auto& name : names) {
+    std::string text;
+    std::string path = name;
+    if (name == "embedded:default") {
+      text = std::string(kEmbeddedDefaultConfig);
+      path = "<embedded default config>";
+    } else {
+      const std::filesystem::path p(name);
+      if (p.is_relative()) path = (std::filesystem::path(origin).parent_path() / p).string();
+      if (status s = read_text(path, text); !s)
+        return status::error(origin + ": key 'include' = \"" + name + "\": " + s.message());
+    }
+    toml::table included;
+    if (status s = parse_toml(text, path, included); !s) return s;
+    if (status s = resolve_includes(included, path, depth + 1); !s) return s;
+    deep_merge(merged, included);
+  }
+  root.erase("include");
+  deep_merge(merged, root);
+  root = std::move(merged);
+  return status::ok();
+}
+
+}  // namespace
+
+status load_config_text(std::string_view text, const std::string& origin, pipeline_config& out) {
+  out = pipeline_config{};
+  out.origin = origin;
+  toml::table root;
+  if (status s = parse_toml(text, origin, root); !s) return s;
+  if (status s = resolve_includes(root, origin, 0); !s) return s;
   reader r{origin, {}};
   if (!read_root(r, root, out)) return status::error(r.error);
   if (out.sources.size() >= kUnknownSource)
@@ -633,11 +706,9 @@ status load_config_text(std::string_view text, const std::string& origin, pipeli
 }
 
 status load_config_file(const std::string& path, pipeline_config& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return status::error(errno_message("cannot read config file " + path, errno));
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return load_config_text(buf.str(), path, out);
+  std::string text;
+  if (status s = read_text(path, text); !s) return s;
+  return load_config_text(text, path, out);
 }
 
 std::string_view default_config_text() noexcept { return kEmbeddedDefaultConfig; }

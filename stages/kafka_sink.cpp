@@ -28,36 +28,15 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
-#include <map>
-#include <mutex>
 #include <string_view>
 
-#include "platform/clock.hpp"
+#include "platform/log.hpp"
 
 namespace edgepipe {
 namespace {
 
 constexpr int kMetadataTimeoutMs = 10000;
 constexpr int kAdminTimeoutMs = 15000;
-constexpr std::uint64_t kLogWindowNs = 10'000'000'000ULL;  // one line per error kind per 10 s
-
-/// First occurrence of each key per window is printed; the rest are counted and summarised.
-class rate_limited_log {
- public:
-  template <class Key>
-  bool allow(std::map<Key, std::pair<std::uint64_t, std::uint64_t>>& seen, const Key& key,
-             std::uint64_t* suppressed) {
-    const std::uint64_t now = mono_now_ns();
-    auto [it, inserted] = seen.try_emplace(key, now, 0);
-    if (inserted || now - it->second.first >= kLogWindowNs) {
-      *suppressed = inserted ? 0 : it->second.second;
-      it->second = {now, 0};
-      return true;
-    }
-    ++it->second.second;
-    return false;
-  }
-};
 
 class kafka_sink final : public sink {
  public:
@@ -294,14 +273,10 @@ class kafka_sink final : public sink {
   }
 
   void report(rd_kafka_resp_err_t err, const char* topic, const char* what) {
-    std::uint64_t suppressed = 0;
-    if (!limiter_.allow(seen_, static_cast<int>(err), &suppressed)) return;
-    std::fprintf(stderr, "edgepipe: sink %s: topic %s: %s: %s", name_.c_str(),
-                 topic != nullptr ? topic : "-", what, rd_kafka_err2str(err));
-    if (suppressed != 0)
-      std::fprintf(stderr, " (%llu more like it in the last 10 s)",
-                   static_cast<unsigned long long>(suppressed));
-    std::fputc('\n', stderr);
+    // First error per error code and topic per 10 s; the rest are counted by the limiter.
+    const std::string t = topic != nullptr ? topic : "-";
+    log_.log(log_level::error, component_, std::to_string(err) + "/" + t,
+             "topic " + t + ": " + what + ": " + rd_kafka_err2str(err));
   }
 
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
@@ -322,30 +297,24 @@ class kafka_sink final : public sink {
 
   static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
     auto* self = static_cast<kafka_sink*>(opaque);
-    std::uint64_t suppressed = 0;
-    if (!self->limiter_.allow(self->seen_, err, &suppressed)) return;
-    const bool fatal = err == RD_KAFKA_RESP_ERR__FATAL;
-    char fatal_reason[512] = "";
-    if (fatal) (void)rd_kafka_fatal_error(rk, fatal_reason, sizeof fatal_reason);
-    std::fprintf(stderr, "edgepipe: sink %s: kafka %s%s%s\n", self->name_.c_str(),
-                 fatal ? "fatal error: " : "error: ", reason,
-                 fatal ? (std::string(" (") + fatal_reason + ")").c_str() : "");
+    std::string message = std::string("kafka error: ") + reason;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+      char fatal_reason[512] = "";
+      (void)rd_kafka_fatal_error(rk, fatal_reason, sizeof fatal_reason);
+      message = std::string("kafka fatal error (producer unusable): ") + fatal_reason;
+    }
+    self->log_.log(log_level::error, self->component_, "cb/" + std::to_string(err), message);
   }
 
   static void on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
     // Internal threads: librdkafka's own warnings and errors (connection failures also reach
-    // error_cb, so informational lines are dropped), rate-limited per client and facility.
+    // error_cb, so informational lines are dropped), rate-limited per facility. rate_limited_log
+    // takes its own lock.
     if (level > 4) return;
-    static std::mutex mutex;
-    static std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> seen;
-    static rate_limited_log limiter;
-    std::uint64_t suppressed = 0;
-    {
-      std::lock_guard lock(mutex);
-      if (!limiter.allow(seen, std::string(rd_kafka_name(rk)) + "/" + fac, &suppressed)) return;
-    }
-    std::fprintf(stderr, "edgepipe: %s: librdkafka[%d] %s: %s\n", rd_kafka_name(rk), level, fac,
-                 buf);
+    auto* self = static_cast<kafka_sink*>(rd_kafka_opaque(rk));
+    if (self == nullptr) return;
+    self->log_.log(level <= 3 ? log_level::error : log_level::warn, self->component_,
+                   std::string("rdkafka/") + fac, std::string("librdkafka ") + fac + ": " + buf);
   }
 
   void destroy() {
@@ -369,8 +338,8 @@ class kafka_sink final : public sink {
   std::vector<rd_kafka_topic_t*> source_topics_;
   stage_counters* counters_ = nullptr;  // set by write()/flush(); used by the callbacks
   std::uint64_t in_flight_ = 0;         // produced, no delivery report yet
-  rate_limited_log limiter_;
-  std::map<int, std::pair<std::uint64_t, std::uint64_t>> seen_;  // err -> (window start, muted)
+  std::string component_ = "sink:" + name_;
+  rate_limited_log log_;  // thread-safe: also used by log_cb on librdkafka's threads
 };
 
 }  // namespace

@@ -77,16 +77,16 @@ TEST(JsonText, EscapedStringsDecodeToTheOriginal) {
 
 TEST(JsonText, LossyReplacesInvalidUtf8) {
   EXPECT_EQ(lossy("\xff"), "\"" + kFffd + "\"");
-  EXPECT_EQ(lossy("a\x80z"), "\"a" + kFffd + "z\"");                     // stray continuation
-  EXPECT_EQ(lossy("\xc0\xaf"), "\"" + kFffd + kFffd + "\"");               // overlong '/'
-  EXPECT_EQ(lossy("\xc1\xbf"), "\"" + kFffd + kFffd + "\"");               // overlong
-  EXPECT_EQ(lossy("\xe0\x80\xaf"), "\"" + kFffd + kFffd + kFffd + "\"");   // overlong 3-byte
-  EXPECT_EQ(lossy("\xed\xa0\x80"), "\"" + kFffd + kFffd + kFffd + "\"");   // surrogate
+  EXPECT_EQ(lossy("a\x80z"), "\"a" + kFffd + "z\"");                      // stray continuation
+  EXPECT_EQ(lossy("\xc0\xaf"), "\"" + kFffd + kFffd + "\"");              // overlong '/'
+  EXPECT_EQ(lossy("\xc1\xbf"), "\"" + kFffd + kFffd + "\"");              // overlong
+  EXPECT_EQ(lossy("\xe0\x80\xaf"), "\"" + kFffd + kFffd + kFffd + "\"");  // overlong 3-byte
+  EXPECT_EQ(lossy("\xed\xa0\x80"), "\"" + kFffd + kFffd + kFffd + "\"");  // surrogate
   EXPECT_EQ(lossy("\xf4\x90\x80\x80"), "\"" + kFffd + kFffd + kFffd + kFffd + "\"");  // > U+10FFFF
   EXPECT_EQ(lossy("\xf5\x80"), "\"" + kFffd + kFffd + "\"");
-  EXPECT_EQ(lossy("x\xe2\x82"), "\"x" + kFffd + kFffd + "\"");             // cut at the end
-  EXPECT_EQ(lossy("\xe2\x82\"y"), "\"" + kFffd + kFffd + "\\\"y\"");       // cut by a quote
-  EXPECT_EQ(lossy("\xc3\n"), "\"" + kFffd + "\\n\"");                      // cut by a newline
+  EXPECT_EQ(lossy("x\xe2\x82"), "\"x" + kFffd + kFffd + "\"");        // cut at the end
+  EXPECT_EQ(lossy("\xe2\x82\"y"), "\"" + kFffd + kFffd + "\\\"y\"");  // cut by a quote
+  EXPECT_EQ(lossy("\xc3\n"), "\"" + kFffd + "\\n\"");                 // cut by a newline
   // Valid sequences at every length are kept.
   EXPECT_EQ(lossy("\x7f\xc2\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbd\xf0\x90\x80\x80\xf4\x8f\xbf\xbf"),
             "\"\x7f\xc2\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbd\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\"");
@@ -175,9 +175,9 @@ TEST(JsonText, ParseDouble) {
   const auto negative_zero = parse_double("-0");
   ASSERT_TRUE(negative_zero);
   EXPECT_TRUE(std::signbit(*negative_zero));
-  for (const char* bad : {"", " ", "abc", "1.5x", "x1.5", "1 2", "nan", "NaN", "inf",
-                          "-infinity", "1e400", "-1e400", "+", "-", "+-1", "-+1", "++1",
-                          "--1", "0x10", "1,5", "\"1\"", "true", "null"}) {
+  for (const char* bad : {"",    " ",         "abc",   "1.5x",   "x1.5",  "1 2",  "nan", "NaN",
+                          "inf", "-infinity", "1e400", "-1e400", "+",     "-",    "+-1", "-+1",
+                          "++1", "--1",       "0x10",  "1,5",    "\"1\"", "true", "null"}) {
     EXPECT_FALSE(parse_double(bad).has_value()) << "'" << bad << "'";
   }
 }
@@ -194,9 +194,26 @@ TEST(JsonText, ParseInt) {
   EXPECT_EQ(parse_int("1700000000"), 1700000000);
   EXPECT_EQ(parse_int("9223372036854775807"), std::numeric_limits<std::int64_t>::max());
   EXPECT_EQ(parse_int("-9223372036854775808"), std::numeric_limits<std::int64_t>::min());
-  for (const char* bad : {"", " ", "12.5", "0.1", "1e-1", "abc", "12abc", "9223372036854775808",
-                          "-9223372036854775809", "1e19", "nan", "inf", "+", "-", "+-3", "-+3",
-                          "++3", "0x1A", "1 2", "true"}) {
+  for (const char* bad : {"",
+                          " ",
+                          "12.5",
+                          "0.1",
+                          "1e-1",
+                          "abc",
+                          "12abc",
+                          "9223372036854775808",
+                          "-9223372036854775809",
+                          "1e19",
+                          "nan",
+                          "inf",
+                          "+",
+                          "-",
+                          "+-3",
+                          "-+3",
+                          "++3",
+                          "0x1A",
+                          "1 2",
+                          "true"}) {
     EXPECT_FALSE(parse_int(bad).has_value()) << "'" << bad << "'";
   }
 }
@@ -222,12 +239,27 @@ TEST(JsonText, ParseIso8601) {
   EXPECT_EQ(parse_iso8601_ms("2000-02-29T00:00:00Z"), 951782400000);
   EXPECT_EQ(parse_iso8601_ms("1969-12-31T23:59:59.999Z"), -1);
   EXPECT_EQ(parse_iso8601_ms("1900-03-01T06:07:08Z"), -2203869172000);
-  for (const char* bad :
-       {"", "2024", "2024-01", "24-01-01", "2024/01/01", "2024-13-01", "2024-00-10", "2024-01-00",
-        "2024-01-32", "2024-01-01T", "2024-01-01T25:00Z", "2024-01-01T12:60Z",
-        "2024-01-01T12:34:61Z", "2024-01-01X12:34Z", "2024-01-01T12:34:56Zjunk",
-        "2024-01-01T12:34:56+0", "2024-01-01T12:34:56+02:", "2024-01-01T12:34:56.",
-        "2024-01-01T1:34Z", "yesterday", "1700000000"}) {
+  for (const char* bad : {"",
+                          "2024",
+                          "2024-01",
+                          "24-01-01",
+                          "2024/01/01",
+                          "2024-13-01",
+                          "2024-00-10",
+                          "2024-01-00",
+                          "2024-01-32",
+                          "2024-01-01T",
+                          "2024-01-01T25:00Z",
+                          "2024-01-01T12:60Z",
+                          "2024-01-01T12:34:61Z",
+                          "2024-01-01X12:34Z",
+                          "2024-01-01T12:34:56Zjunk",
+                          "2024-01-01T12:34:56+0",
+                          "2024-01-01T12:34:56+02:",
+                          "2024-01-01T12:34:56.",
+                          "2024-01-01T1:34Z",
+                          "yesterday",
+                          "1700000000"}) {
     EXPECT_FALSE(parse_iso8601_ms(bad).has_value()) << "'" << bad << "'";
   }
 }

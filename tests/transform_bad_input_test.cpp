@@ -208,8 +208,7 @@ TEST_F(TransformBadInput, DeeplyNestedRecordIsRejectedAndTheOthersFlow) {
   // [bitcoin, ethereum, token] -> [bitcoin, <5000 nested arrays>, ethereum, token]
   const std::size_t second = full.find("{\"id\":\"ethereum\"");
   ASSERT_NE(second, std::string::npos);
-  const std::string body =
-      full.substr(0, second) + nested_arrays(5000) + "," + full.substr(second);
+  const std::string body = full.substr(0, second) + nested_arrays(5000) + "," + full.substr(second);
   const payload_outcome o = run(body, "coingecko");
   EXPECT_FALSE(o.payload_rejected);
   EXPECT_EQ(o.records, 3u);
@@ -273,7 +272,8 @@ TEST_F(TransformBadInput, WrongTypeRejectsThatRecordNamingTheField) {
   EXPECT_EQ(out_.records()[1].sequence, 1u);
   const auto l = letters();
   ASSERT_EQ(l.size(), 1u);
-  EXPECT_EQ(l[0].reason, "cannot cast field 'current_price' (/current_price) value 'abc' to double");
+  EXPECT_EQ(l[0].reason,
+            "cannot cast field 'current_price' (/current_price) value 'abc' to double");
   EXPECT_EQ(l[0].source, "coingecko");
   // The record's own bytes, not the whole payload.
   EXPECT_EQ(l[0].bytes.rfind("{\"id\":\"ethereum\"", 0), 0u) << l[0].bytes;
@@ -360,9 +360,9 @@ TEST_F(TransformBadInput, RecordMissingItsRequiredKey) {
 
   // ISS: a required field missing.
   reset();
-  const payload_outcome oi =
-      run(R"({"iss_position": {"longitude": "-85.5523"}, "message": "success", "timestamp": 1700000000})",
-          "iss");
+  const payload_outcome oi = run(
+      R"({"iss_position": {"longitude": "-85.5523"}, "message": "success", "timestamp": 1700000000})",
+      "iss");
   EXPECT_EQ(oi.records, 0u);
   EXPECT_EQ(oi.rejected_records, 1u);
   l = letters();
@@ -532,8 +532,8 @@ TEST_F(TransformBadInput, DeadLetterIsValidJsonWhateverTheBytes) {
   const auto l = letters();
   ASSERT_EQ(l.size(), 1u);
   const std::string fffd = "\xEF\xBF\xBD";
-  EXPECT_EQ(l[0].bytes, std::string("\x00\x01\x1f\"\\{\x7f", 7) + fffd + fffd + fffd + fffd +
-                            fffd + fffd + fffd + fffd + fffd + "\xc3\xa9\n");
+  EXPECT_EQ(l[0].bytes, std::string("\x00\x01\x1f\"\\{\x7f", 7) + fffd + fffd + fffd + fffd + fffd +
+                            fffd + fffd + fffd + fffd + "\xc3\xa9\n");
   const std::string_view raw = dead_.value(dead_.records()[0]);
   EXPECT_TRUE(simdjson::validate_utf8(raw.data(), raw.size()));
   EXPECT_NE(raw.find("\\u0000\\u0001\\u001f\\\"\\\\{"), std::string_view::npos) << raw;
@@ -556,8 +556,8 @@ TEST_F(TransformBadInput, DeadLetterBytesAreTruncatedToTheLimit) {
 
   // A rejected record larger than the limit.
   reset();
-  const std::string big = R"([{"id":"a","current_price":"abc","name":")" + std::string(100, 'n') +
-                          R"("},{"id":"b"}])";
+  const std::string big =
+      R"([{"id":"a","current_price":"abc","name":")" + std::string(100, 'n') + R"("},{"id":"b"}])";
   const payload_outcome orec = run(big, "coingecko");
   EXPECT_EQ(orec.records, 1u);
   l = letters();

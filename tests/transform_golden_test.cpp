@@ -62,8 +62,8 @@ std::string quote(std::string_view s) {
 // One output record in the golden files' line format; the value text is embedded verbatim.
 std::string envelope(const record_batch& batch, const record& r) {
   return std::string("{\"key\":") + (r.key_length == 0 ? "null" : quote(batch.key(r))) +
-         ",\"event_time_ms\":" + std::to_string(r.event_time_ms) + ",\"value\":" +
-         std::string(batch.value(r)) + "}";
+         ",\"event_time_ms\":" + std::to_string(r.event_time_ms) +
+         ",\"value\":" + std::string(batch.value(r)) + "}";
 }
 
 // An engine over a set of programs, and the batches one run writes into.
@@ -350,14 +350,12 @@ TEST(TransformSpec, RequiredAndDefaults) {
                             R"({"id":"b","city":"unknown","score":0,"flag":false})",
                             R"({"id":"c","city":"unknown","score":0,"flag":false})",
                         }));
-  EXPECT_EQ(reasons(*t.h),
-            "missing required field 'id' (/id)\nnull required field 'id' (/id)\n");
+  EXPECT_EQ(reasons(*t.h), "missing required field 'id' (/id)\nnull required field 'id' (/id)\n");
 }
 
 TEST(TransformSpec, Constants) {
   spec_run t(spec_of({constant("s", str_lit("he said \"hi\"")), constant("n", num_lit("2.5")),
-                      constant("t", bool_lit(true)), constant("z", null_lit()),
-                      from("v", "/v")}));
+                      constant("t", bool_lit(true)), constant("z", null_lit()), from("v", "/v")}));
   EXPECT_EQ(t.run(R"({"v":1})").records, 1u);
   EXPECT_EQ(t.values(),
             std::vector<std::string>{R"({"s":"he said \"hi\"","n":2.5,"t":true,"z":null,"v":1})"});
@@ -375,10 +373,11 @@ TEST(TransformSpec, CastsBetweenStringsAndNumbers) {
   EXPECT_EQ(t.run(R"({"price":12.50,"price_text":" 3.25 ","big":1E3,"flag":false,"obj":{"a":1}})")
                 .records,
             1u);
-  EXPECT_EQ(t.values(), std::vector<std::string>{
-                            R"({"num_to_string":"12.50","string_to_double":3.25,"double_kept":12.50,)"
-                            R"("exp_to_double":1000,"bool_to_string":"false",)"
-                            R"("object_to_string":"{\"a\":1}"})"});
+  EXPECT_EQ(t.values(),
+            std::vector<std::string>{
+                R"({"num_to_string":"12.50","string_to_double":3.25,"double_kept":12.50,)"
+                R"("exp_to_double":1000,"bool_to_string":"false",)"
+                R"("object_to_string":"{\"a\":1}"})"});
 }
 
 TEST(TransformSpec, IntCasts) {
@@ -422,11 +421,11 @@ TEST(TransformSpec, TimestampCastsFromSecondsMillisecondsAndIso8601) {
   ])");
   EXPECT_EQ(o.records, 8u);
   EXPECT_EQ(o.rejected_records, 1u);
-  EXPECT_EQ(t.values(), (std::vector<std::string>{
-                            R"({"t":1700000000000})", R"({"t":1700000000000})",
-                            R"({"t":1700000000500})", R"({"t":1700000000123})",
-                            R"({"t":1700000000000})", R"({"t":1700000000250})",
-                            R"({"t":1700000000999})", R"({"t":1699920000000})"}));
+  EXPECT_EQ(t.values(),
+            (std::vector<std::string>{R"({"t":1700000000000})", R"({"t":1700000000000})",
+                                      R"({"t":1700000000500})", R"({"t":1700000000123})",
+                                      R"({"t":1700000000000})", R"({"t":1700000000250})",
+                                      R"({"t":1700000000999})", R"({"t":1699920000000})"}));
 }
 
 TEST(TransformSpec, EventTimeFromIso8601WithOffsetAndKeyFromNumber) {
@@ -442,11 +441,12 @@ TEST(TransformSpec, EventTimeFromIso8601WithOffsetAndKeyFromNumber) {
   ])");
   EXPECT_EQ(o.records, 3u);
   EXPECT_EQ(o.rejected_records, 1u);
-  EXPECT_EQ(t.h->envelopes(), (std::vector<std::string>{
-                                  R"({"key":"42","event_time_ms":1700000000250,"value":{"n":42}})",
-                                  R"({"key":"k2","event_time_ms":1700000000000,"value":{"n":"k2"}})",
-                                  R"({"key":"k3","event_time_ms":1700000123456,"value":{"n":"k3"}})",
-                              }));
+  EXPECT_EQ(t.h->envelopes(),
+            (std::vector<std::string>{
+                R"({"key":"42","event_time_ms":1700000000250,"value":{"n":42}})",
+                R"({"key":"k2","event_time_ms":1700000000000,"value":{"n":"k2"}})",
+                R"({"key":"k3","event_time_ms":1700000123456,"value":{"n":"k3"}})",
+            }));
   EXPECT_NE(reasons(*t.h).find("event_time (/at)"), std::string::npos) << reasons(*t.h);
 }
 
@@ -510,9 +510,9 @@ TEST(TransformSpec, NumericEqualityFilterComparesValues) {
 
 TEST(TransformSpec, ObjectTakenRawAndThroughANestedPointer) {
   // Both orders: the nested pointer listed before and after the object itself.
-  spec_run t(spec_of({from("id", "/id"), from("times", "/roi/times", value_cast::double_),
-                      from("roi", "/roi"), from("currency", "/roi/currency"),
-                      from("after", "/after")}));
+  spec_run t(
+      spec_of({from("id", "/id"), from("times", "/roi/times", value_cast::double_),
+               from("roi", "/roi"), from("currency", "/roi/currency"), from("after", "/after")}));
   const payload_outcome o = t.run(R"([
     {"id":"a","roi":{"times": 65.1234, "currency":"btc", "percentage":6512.34},"after":1},
     {"id":"b","roi":null,"after":2},
@@ -542,8 +542,8 @@ TEST(TransformSpec, PointerEscapes) {
 }
 
 TEST(TransformSpec, OutputFollowsFieldOrderNotPayloadOrder) {
-  source_spec s = spec_of({from("x", "/x"), from("ya", "/y/a"), from("z", "/z"),
-                           from("yb", "/y/b"), from("k", "/k")});
+  source_spec s = spec_of(
+      {from("x", "/x"), from("ya", "/y/a"), from("z", "/z"), from("yb", "/y/b"), from("k", "/k")});
   s.key_pointer = "/k";
   spec_run t(s);
   const payload_outcome o = t.run(R"([
@@ -552,20 +552,20 @@ TEST(TransformSpec, OutputFollowsFieldOrderNotPayloadOrder) {
     {"x":"u","k":"r3"}
   ])");
   EXPECT_EQ(o.records, 3u);
-  EXPECT_EQ(t.h->envelopes(),
-            (std::vector<std::string>{
-                R"({"key":"r1","event_time_ms":1700000123456,"value":{"x":"s","ya":3,"z":1,"yb":2,"k":"r1"}})",
-                R"({"key":"r2","event_time_ms":1700000123456,"value":{"x":"t","ya":5,"z":4,"yb":6,"k":"r2"}})",
-                R"({"key":"r3","event_time_ms":1700000123456,"value":{"x":"u","ya":null,"z":null,"yb":null,"k":"r3"}})",
-            }));
+  EXPECT_EQ(
+      t.h->envelopes(),
+      (std::vector<std::string>{
+          R"({"key":"r1","event_time_ms":1700000123456,"value":{"x":"s","ya":3,"z":1,"yb":2,"k":"r1"}})",
+          R"({"key":"r2","event_time_ms":1700000123456,"value":{"x":"t","ya":5,"z":4,"yb":6,"k":"r2"}})",
+          R"({"key":"r3","event_time_ms":1700000123456,"value":{"x":"u","ya":null,"z":null,"yb":null,"k":"r3"}})",
+      }));
 }
 
 TEST(TransformSpec, RecordsPointerIntoANestedArrayOrObject) {
   source_spec s = spec_of({from("v", "/v")});
   s.records_pointer = "/data/items";
   spec_run t(s);
-  EXPECT_EQ(t.run(R"({"meta":{"n":2},"data":{"items":[{"v":1},{"v":2}]},"tail":[1]})").records,
-            2u);
+  EXPECT_EQ(t.run(R"({"meta":{"n":2},"data":{"items":[{"v":1},{"v":2}]},"tail":[1]})").records, 2u);
   EXPECT_EQ(t.run(R"({"data":{"items":{"v":3}}})").records, 1u);
   EXPECT_EQ(t.values(), (std::vector<std::string>{R"({"v":1})", R"({"v":2})", R"({"v":3})"}));
 }
