@@ -588,6 +588,25 @@ TEST_F(TransformBadInput, PayloadAboveTheSizeLimitIsDeadLettered) {
   EXPECT_EQ(run(data_file("iss-now.json"), "iss").records, 1u);
 }
 
+TEST_F(TransformBadInput, BodyMarkedIncompleteByTheReceiverIsNeverTransformed) {
+  // Even when the bytes received so far happen to be valid JSON.
+  const std::string body = data_file("coingecko-markets.json");
+  for (const payload_error error : {payload_error::truncated, payload_error::too_large}) {
+    reset();
+    payload_batch in;
+    payload p = in.payloads()[in.add(body, id("coingecko"), 200, kReceivedNs, 7)];
+    p.error = error;
+    const payload_outcome o = engine_->run(p, in.body(p), out_, dead_, sequence_);
+    expect_payload_rejected(o, body, "coingecko");
+    const auto l = letters();
+    ASSERT_EQ(l.size(), 1u);
+    EXPECT_EQ(l[0].bytes, body);
+    EXPECT_NE(l[0].reason.find(error == payload_error::truncated ? "truncated" : "limit"),
+              std::string::npos)
+        << l[0].reason;
+  }
+}
+
 TEST_F(TransformBadInput, GoodPayloadAfterABadOneIsUnaffected) {
   const std::string good = data_file("coingecko-markets.json");
   (void)run(good.substr(0, good.size() / 2), "coingecko");

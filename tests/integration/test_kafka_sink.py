@@ -23,7 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.environ.get("EDGEPIPE_SOURCE_DIR", os.path.dirname(os.path.dirname(HERE)))
 BINARY = os.environ.get("EDGEPIPE_BINARY", os.path.join(SOURCE_DIR, "build", "edgepipe"))
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-CASES = [("coingecko", 8, 11), ("iss", 200, 12), ("randomuser", 20, 13)]
+CASES = [("coingecko", 8, 11), ("iss", 200, 12), ("randomuser", 50, 13)]
 
 passed = 0
 failed = 0
