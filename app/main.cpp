@@ -63,12 +63,22 @@ int run_pipeline(pipeline_config config, const run_options& options) {
   const pthread_t main_thread = pthread_self();
   const bool serve = options.mode != run_mode::replay && config.http_server.enabled;
   bool first = true;
+  std::optional<pipeline_config> previous;  // the config before the last reload
   for (;;) {
     auto p = std::make_unique<pipeline>(config);
     if (status s = p->build(); !s) {
       if (first) return config_error(s.message());
-      log_line(log_level::error, "main", "reload failed to start: " + s.message());
-      return kExitRuntime;
+      if (!previous) {
+        log_line(log_level::error, "main", "restart failed: " + s.message());
+        return kExitRuntime;
+      }
+      // The new config validated but could not start (a sink's directory, a port...): go
+      // back to the one that was running rather than leave the node without a pipeline.
+      log_line(log_level::error, "main",
+               "reloaded config failed to start, going back to the previous one: " + s.message());
+      config = std::move(*previous);
+      previous.reset();
+      continue;
     }
     p->start([main_thread] { pthread_kill(main_thread, SIGUSR1); });
     http_endpoint endpoint;
@@ -88,7 +98,12 @@ int run_pipeline(pipeline_config config, const run_options& options) {
           !s) {
         p->request_stop();
         p->join();
-        return config_error(s.message());
+        if (first || !previous) return config_error(s.message());
+        log_line(log_level::error, "main",
+                 "reloaded config failed to start, going back to the previous one: " + s.message());
+        config = std::move(*previous);
+        previous.reset();
+        continue;
       }
       log_line(log_level::info, "main",
                "serving /metrics and /health on port " + std::to_string(endpoint.port()));
@@ -153,6 +168,8 @@ int run_pipeline(pipeline_config config, const run_options& options) {
         log_line(log_level::info, "main", "SIGHUP: config " + options.config_path +
                                                " is valid: draining and restarting with it");
         sd_notify(0, "RELOADING=1");
+        if (options.mode == run_mode::record) next.capture = config.capture;  // keep recording
+        previous = std::move(config);
         config = std::move(next);
         set_log_json(config.logs == log_format::json);
         p->request_stop();

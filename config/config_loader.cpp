@@ -467,6 +467,8 @@ bool read_mongo_sink(reader& r, const toml::table& t, const std::string& path, s
     return r.fail(*t.get("write_concern"), path + ".write_concern",
                   "expected a number of nodes (\"0\", \"1\", ...) or \"majority\"");
   if (!r.get_size(t, path, "write_timeout_ms", 0, 3600000, m.write_timeout_ms)) return false;
+  if (!r.get_size(t, path, "bulk_documents", 1, 100000, m.bulk_documents)) return false;
+  if (!r.get_size(t, path, "upsert_bulk_size", 1, 100000, m.upsert_bulk_size)) return false;
   if (!r.get_size(t, path, "max_retries", 0, 1000, m.max_retries)) return false;
   if (!r.get_size(t, path, "retry_backoff_ms", 1, 60000, m.retry_backoff_ms)) return false;
   if (!r.get_string(t, path, "dead_letter_path", m.dead_letter_path)) return false;

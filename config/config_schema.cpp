@@ -63,6 +63,8 @@ constexpr option_doc kMongoSink[] = {
     {"mode", "string", "\"insert\"", "\"insert\" (unordered bulk insert, _id = record key) or \"upsert\" (replace by key)"},
     {"write_concern", "string", "\"1\"", "\"0\", \"1\", \"2\", ... or \"majority\""},
     {"write_timeout_ms", "integer", "10000", "write concern timeout"},
+    {"bulk_documents", "integer", "1000", "documents per bulk insert (1..100000)"},
+    {"upsert_bulk_size", "integer", "25", "documents per bulk upsert (1..100000); FerretDB's SQLite backend stalls on large upsert bulks, a real mongod does not"},
     {"max_retries", "integer", "8", "retries of transient errors, with exponential backoff (0..1000)"},
     {"retry_backoff_ms", "integer", "100", "first retry delay; doubles each time, capped at 30 s"},
     {"indexes", "array of tables", "[]", "indexes created on start: { keys = { field = 1 }, unique = false }"},

@@ -56,6 +56,10 @@ struct mongo_sink_config {
   mongo_mode mode = mongo_mode::insert;
   std::string write_concern = "1";        // "0", "1", "2"..., or "majority"
   int write_timeout_ms = 10000;
+  int bulk_documents = 1000;              // documents per bulk write (insert mode)
+  // Upserts per bulk write. FerretDB's SQLite backend stops answering on unordered upsert
+  // bulks of more than ~100 documents; against a real mongod this can be raised.
+  int upsert_bulk_size = 25;
   int max_retries = 8;                    // transient errors, with exponential backoff
   int retry_backoff_ms = 100;
   std::vector<mongo_index_spec> indexes;  // created on start

@@ -20,6 +20,7 @@ class log2_histogram {
   void add(std::uint64_t value, std::uint64_t count) noexcept {
     auto& b = buckets_[static_cast<std::size_t>(bucket_of(value))];
     b.store(b.load(std::memory_order_relaxed) + count, std::memory_order_relaxed);
+    sum_.store(sum_.load(std::memory_order_relaxed) + value * count, std::memory_order_relaxed);
   }
 
   static int bucket_of(std::uint64_t value) noexcept {
@@ -32,6 +33,7 @@ class log2_histogram {
 
   struct snapshot {
     std::array<std::uint64_t, kBuckets> counts{};
+    std::uint64_t sum = 0;  // of all recorded values (for means and Prometheus _sum)
     std::uint64_t total() const noexcept {
       std::uint64_t t = 0;
       for (auto c : counts) t += c;
@@ -51,6 +53,7 @@ class log2_histogram {
     }
     void merge(const snapshot& o) noexcept {
       for (std::size_t i = 0; i < counts.size(); ++i) counts[i] += o.counts[i];
+      sum += o.sum;
     }
   };
 
@@ -58,11 +61,13 @@ class log2_histogram {
     snapshot s;
     for (std::size_t i = 0; i < buckets_.size(); ++i)
       s.counts[i] = buckets_[i].load(std::memory_order_relaxed);
+    s.sum = sum_.load(std::memory_order_relaxed);
     return s;
   }
 
  private:
   std::array<std::atomic<std::uint64_t>, kBuckets> buckets_{};
+  std::atomic<std::uint64_t> sum_{0};
 };
 
 }  // namespace edgepipe

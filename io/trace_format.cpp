@@ -31,8 +31,11 @@ std::uint32_t frame_crc(std::string_view source, std::string_view body) {
 
 }  // namespace
 
-status trace_writer::open(const std::string& path) {
-  if (status s = out_.open(path); !s) return s;
+status trace_writer::open(const std::string& path, bool append) {
+  uring_file_writer_options o;
+  o.truncate = !append;
+  if (status s = out_.open(path, o); !s) return s;
+  if (out_.bytes_written() > 0) return status::ok();  // appending after an existing header
   char header[kTraceFileHeaderBytes];
   char* p = header;
   std::memcpy(p, kTraceFileMagic.data(), kTraceFileMagic.size());

@@ -30,7 +30,8 @@ struct trace_frame {
 /// Appends the header (once) and frames to a file through io_uring.
 class trace_writer {
  public:
-  status open(const std::string& path);
+  /// append: continue an existing trace (its header is kept); otherwise start a new file.
+  status open(const std::string& path, bool append = false);
   bool write(const trace_frame& frame);
   status close();
   std::uint64_t frames() const noexcept { return frames_; }

@@ -243,6 +243,8 @@ void http_poll_source::finish_transfer(poll_state& s, CURLcode result) {
   bool emit = false;
   payload_error error = payload_error::none;
   std::uint64_t next = now + (s.spec->interval_ms + jitter(s.spec->jitter_ms)) * kMs;
+  if (status_code >= 200 && status_code < 300 && (s.too_large || result != CURLE_OK))
+    s.counters->responses_2xx.add();  // the status line said 2xx even if the body went wrong
   if (s.too_large) {
     s.counters->oversized.add();
     error = payload_error::too_large;
@@ -297,16 +299,8 @@ void http_poll_source::finish_transfer(poll_state& s, CURLcode result) {
 
 void http_poll_source::run() {
   while (!stop_.load(std::memory_order_relaxed)) {
-    std::uint64_t now = mono_now_ns();
-    std::uint64_t wait_ns = 1000 * kMs;
-    for (auto& s : states_) {
-      if (s->in_flight) continue;
-      if (s->next_due_ns <= now) {
-        start_transfer(*s, now);
-      } else if (s->next_due_ns - now < wait_ns) {
-        wait_ns = s->next_due_ns - now;
-      }
-    }
+    for (auto& s : states_)
+      if (!s->in_flight && s->next_due_ns <= mono_now_ns()) start_transfer(*s, mono_now_ns());
     int running = 0;
     curl_multi_perform(multi_, &running);
     int queued = 0;
@@ -316,6 +310,15 @@ void http_poll_source::run() {
       curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&s));
       finish_transfer(*s, m->data.result);
     }
+    // The sleep is worked out after completions, which set each source's next poll time.
+    const std::uint64_t now = mono_now_ns();
+    std::uint64_t wait_ns = 1000 * kMs;
+    for (const auto& s : states_) {
+      if (s->in_flight) continue;
+      const std::uint64_t until = s->next_due_ns > now ? s->next_due_ns - now : 0;
+      if (until < wait_ns) wait_ns = until;
+    }
+    if (wait_ns == 0) continue;  // something is due now
     // Sleeps until a socket is ready, the next poll is due, or request_stop() wakes us: an idle
     // daemon makes no wake-ups between polls.
     long curl_timeout = -1;
@@ -323,8 +326,7 @@ void http_poll_source::run() {
     std::uint64_t wait_ms = (wait_ns + kMs - 1) / kMs;
     if (curl_timeout >= 0 && static_cast<std::uint64_t>(curl_timeout) < wait_ms)
       wait_ms = static_cast<std::uint64_t>(curl_timeout);
-    if (running > 0 || wait_ms > 0)
-      curl_multi_poll(multi_, nullptr, 0, static_cast<int>(wait_ms), nullptr);
+    curl_multi_poll(multi_, nullptr, 0, static_cast<int>(wait_ms), nullptr);
   }
   if (capture_) (void)capture_->close();
   output_.close();

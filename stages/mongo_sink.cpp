@@ -151,6 +151,10 @@ class mongo_sink final : public sink {
                                      kDefaultSelectionTimeoutMs);
     if (!mongoc_uri_has_option(uri, MONGOC_URI_CONNECTTIMEOUTMS))
       mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, kDefaultSelectionTimeoutMs);
+    // libmongoc waits 300 s on a silent socket by default: far too long for an edge node.
+    if (!mongoc_uri_has_option(uri, MONGOC_URI_SOCKETTIMEOUTMS))
+      mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS,
+                                     config_.write_timeout_ms + 10000);
     if (mongoc_uri_get_appname(uri) == nullptr) mongoc_uri_set_appname(uri, "edgepipe");
     client_ = mongoc_client_new_from_uri_with_error(uri, &err);
     mongoc_uri_destroy(uri);
@@ -213,10 +217,10 @@ class mongo_sink final : public sink {
       if (records[i].key_length == 0) bson_oid_init(&oids_[i], nullptr);
 
     if (!config_.collection.empty()) {
-      pending_.clear();
+      group_.clear();
       for (std::size_t i = 0; i < records.size(); ++i)
-        pending_.push_back(static_cast<std::uint32_t>(i));
-      write_group(batch, collection_for(kUnknownSource), counters);
+        group_.push_back(static_cast<std::uint32_t>(i));
+      write_chunked(batch, collection_for(kUnknownSource), counters);
       return;
     }
     // Per-source collections: one bulk per distinct source in the batch.
@@ -225,10 +229,10 @@ class mongo_sink final : public sink {
       if (std::find(sources_.begin(), sources_.end(), r.source) == sources_.end())
         sources_.push_back(r.source);
     for (const source_id src : sources_) {
-      pending_.clear();
+      group_.clear();
       for (std::size_t i = 0; i < records.size(); ++i)
-        if (records[i].source == src) pending_.push_back(static_cast<std::uint32_t>(i));
-      write_group(batch, collection_for(src), counters);
+        if (records[i].source == src) group_.push_back(static_cast<std::uint32_t>(i));
+      write_chunked(batch, collection_for(src), counters);
     }
   }
 
@@ -343,6 +347,18 @@ class mongo_sink final : public sink {
       return nullptr;
     }
     return doc_;
+  }
+
+  /// Splits group_ into bulks of at most bulk_documents (upsert mode: upsert_bulk_size).
+  void write_chunked(const record_batch& batch, collection_slot& coll, stage_counters& counters) {
+    const std::size_t limit = static_cast<std::size_t>(
+        config_.mode == mongo_mode::upsert ? config_.upsert_bulk_size : config_.bulk_documents);
+    for (std::size_t start = 0; start < group_.size(); start += limit) {
+      const std::size_t end = std::min(group_.size(), start + limit);
+      pending_.assign(group_.begin() + static_cast<std::ptrdiff_t>(start),
+                      group_.begin() + static_cast<std::ptrdiff_t>(end));
+      write_group(batch, coll, counters);
+    }
   }
 
   /// One unordered bulk per attempt for the records in pending_ (indices into the batch).
@@ -587,6 +603,7 @@ class mongo_sink final : public sink {
   std::vector<bson_oid_t> oids_;
   std::vector<source_id> sources_;
   std::vector<std::uint32_t> pending_, retry_, ops_;
+  std::vector<std::uint32_t> group_;  // one collection's records in the current batch
   std::vector<op_result> op_state_;
   byte_arena line_;
   std::FILE* dead_letters_ = nullptr;

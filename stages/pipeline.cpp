@@ -210,6 +210,7 @@ void histogram(std::ostringstream& o, const char* name, const std::string& label
     if (cumulative == h.total()) break;
   }
   o << "edgepipe_" << name << "_bucket{" << labels << ",le=\"+Inf\"} " << h.total() << "\n";
+  o << "edgepipe_" << name << "_sum{" << labels << "} " << static_cast<double>(h.sum) / 1e9 << "\n";
   o << "edgepipe_" << name << "_count{" << labels << "} " << h.total() << "\n";
 }
 }  // namespace
@@ -250,7 +251,8 @@ std::string pipeline::prometheus_text() const {
   metric(o, "payloads_rejected_total", "", pc.payloads_rejected.get());
   metric(o, "payloads_non_2xx_total", "", pc.skipped_status.get());
   if (http_) {
-    o << "# TYPE edgepipe_http_polls_total counter\n# TYPE edgepipe_http_responses_total counter\n";
+    o << "# TYPE edgepipe_http_polls_total counter\n# TYPE edgepipe_http_responses_total counter\n"
+         "# TYPE edgepipe_http_request_seconds histogram\n";
     for (const auto& c : http_->source_counters()) {
       const std::string l = "source=\"" + c->source + "\"";
       metric(o, "http_polls_total", l, c->polls.get());

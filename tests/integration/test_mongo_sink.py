@@ -78,11 +78,14 @@ def strip_id(doc):
 def config_with_mongo_sink(tmp, db, coll, mode, index_field):
     with open(os.path.join(SOURCE_DIR, "config", "default.toml")) as f:
         text = f.read()
-    sink = (f'[sinks.mongo]\ntype = "mongodb"\nuri = "{URI}/?serverSelectionTimeoutMS=5000"\n'
+    sink = (f'[sinks.mongo]\ntype = "mongodb"\nuri = "{URI}/?serverSelectionTimeoutMS=5000&socketTimeoutMS=30000"\n'
             f'database = "{db}"\ncollection = "{coll}"\nmode = "{mode}"\n'
             f'write_concern = "1"\nwrite_timeout_ms = 5000\n'
             f'dead_letter_path = "{tmp}/dl/mongo-dead-letter.jsonl"\n'
             f'indexes = [ {{ keys = {{ {index_field} = 1 }} }} ]\n')
+    # FerretDB v1.24 (SQLite) hangs server-wide on an unordered update command with a few
+    # hundred upserts (reproduced with pymongo: 100 fine, 300 hang); the sink's default
+    # upsert_bulk_size (25) keeps each command well below that.
     text, n = re.subn(r"\[sinks\.file\]\n(?:[^\n]+\n)*", sink, text, count=1)
     assert n == 1, "default.toml has no [sinks.file] block to replace"
     path = os.path.join(tmp, f"mongo-{mode}.toml")
@@ -162,6 +165,8 @@ def main():
                     check(n == 2 * len(expected), f"{api} insert replay 2: {n} == 2 x records")
 
                 # ---- upsert mode via a TOML config with an index
+                if os.environ.get("EDGEPIPE_MONGO_SKIP_UPSERT") == "1":
+                    continue
                 ucoll_name = f"{api}_upsert"
                 cfg = config_with_mongo_sink(tmp, db, ucoll_name, "upsert", INDEX_FIELD[api])
                 for attempt in (1, 2):
