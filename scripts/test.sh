@@ -16,12 +16,12 @@ ctest --test-dir build --output-on-failure --timeout 600 -L integration --no-tes
 
 if [ "${EDGEPIPE_SKIP_SANITIZERS:-0}" != 1 ]; then
   echo "== ThreadSanitizer: rings and pipeline"
-  BUILD_DIR=build-tsan BUILD_TYPE=RelWithDebInfo scripts/build.sh -DEDGEPIPE_SANITIZE=thread \
+  BUILD_DIR=build-tsan BUILD_TYPE=Debug scripts/build.sh -DEDGEPIPE_SANITIZE=thread \
     -DEDGEPIPE_BUILD_BENCHMARKS=OFF
   TSAN_OPTIONS="halt_on_error=1" build-tsan/tests/edgepipe_tests \
     --gtest_filter='SpscRing*:RingEdge*:Pipeline*'
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer: unit tests"
-  BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo scripts/build.sh \
+  BUILD_DIR=build-asan BUILD_TYPE=Debug scripts/build.sh \
     "-DEDGEPIPE_SANITIZE=address;undefined" -DEDGEPIPE_BUILD_BENCHMARKS=OFF
   ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
     build-asan/tests/edgepipe_tests

@@ -1,0 +1,125 @@
+// The ceilings for the sink benchmarks (benchmarks/sinks_e2e.sh): librdkafka's raw producer
+// rate and libmongoc's raw bulk-insert rate for the same messages/documents edgepipe delivers,
+// measured against the same local servers in the same run.
+//   raw_sink_ceiling kafka BROKERS TOPIC FILE.jsonl     (one message per line; key = "id" text)
+//   raw_sink_ceiling mongo URI DB COLLECTION FILE.jsonl (one document per line)
+// Prints one JSON line: {"kind":..,"messages":N,"seconds":S,"per_second":R,"mb_per_second":M}.
+#include <bson/bson.h>
+#include <librdkafka/rdkafka.h>
+#include <mongoc/mongoc.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+std::vector<std::string> read_lines(const char* path) {
+  std::vector<std::string> lines;
+  std::ifstream in(path);
+  for (std::string l; std::getline(in, l);)
+    if (!l.empty()) lines.push_back(std::move(l));
+  return lines;
+}
+
+void report(const char* kind, std::size_t n, std::size_t bytes, double seconds) {
+  std::printf(
+      "{\"kind\":\"%s\",\"messages\":%zu,\"seconds\":%.3f,\"per_second\":%.0f,\"mb_per_second\":%.2f}\n",
+      kind, n, seconds, static_cast<double>(n) / seconds,
+      static_cast<double>(bytes) / 1e6 / seconds);
+}
+
+int kafka(const char* brokers, const char* topic, const char* file) {
+  const auto lines = read_lines(file);
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  // The same producer settings as edgepipe's Kafka sink defaults.
+  const char* settings[][2] = {{"bootstrap.servers", brokers}, {"enable.idempotence", "true"},
+                               {"acks", "all"},                {"compression.codec", "lz4"},
+                               {"linger.ms", "5"},             {"batch.size", "1048576"},
+                               {"queue.buffering.max.kbytes", "65536"}};
+  for (auto& kv : settings)
+    if (rd_kafka_conf_set(conf, kv[0], kv[1], err, sizeof err) != RD_KAFKA_CONF_OK) {
+      std::fprintf(stderr, "%s\n", err);
+      return 1;
+    }
+  static std::size_t delivered = 0, failed = 0;
+  rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+    (m->err ? failed : delivered)++;
+  });
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (!rk) {
+    std::fprintf(stderr, "%s\n", err);
+    return 1;
+  }
+  rd_kafka_topic_t* t = rd_kafka_topic_new(rk, topic, nullptr);
+  // Warm up the connection and metadata outside the timed part.
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_metadata(rk, 0, t, &md, 10000);
+  if (md) rd_kafka_metadata_destroy(md);
+  std::size_t bytes = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (const auto& l : lines) {
+    bytes += l.size();
+    while (rd_kafka_produce(t, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                            const_cast<char*>(l.data()), l.size(), nullptr, 0, nullptr) != 0) {
+      rd_kafka_poll(rk, 10);
+    }
+    rd_kafka_poll(rk, 0);
+  }
+  rd_kafka_flush(rk, 60000);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report("librdkafka_raw_producer", delivered, bytes, s);
+  if (failed) std::fprintf(stderr, "failed: %zu\n", failed);
+  rd_kafka_topic_destroy(t);
+  rd_kafka_destroy(rk);
+  return failed ? 1 : 0;
+}
+
+int mongo(const char* uri, const char* db, const char* coll, const char* file) {
+  const auto lines = read_lines(file);
+  mongoc_init();
+  mongoc_client_t* client = mongoc_client_new(uri);
+  mongoc_collection_t* c = mongoc_client_get_collection(client, db, coll);
+  bson_error_t err;
+  std::size_t bytes = 0, n = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < lines.size(); i += 1000) {
+    bson_t opts = BSON_INITIALIZER;
+    BSON_APPEND_BOOL(&opts, "ordered", false);
+    mongoc_bulk_operation_t* bulk = mongoc_collection_create_bulk_operation_with_opts(c, &opts);
+    for (std::size_t j = i; j < lines.size() && j < i + 1000; ++j) {
+      bson_t doc;
+      if (!bson_init_from_json(&doc, lines[j].data(), static_cast<ssize_t>(lines[j].size()), &err))
+        continue;
+      mongoc_bulk_operation_insert(bulk, &doc);
+      bson_destroy(&doc);
+      bytes += lines[j].size();
+      ++n;
+    }
+    bson_t reply;
+    if (!mongoc_bulk_operation_execute(bulk, &reply, &err))
+      std::fprintf(stderr, "bulk: %s\n", err.message);
+    bson_destroy(&reply);
+    mongoc_bulk_operation_destroy(bulk);
+    bson_destroy(&opts);
+  }
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report("libmongoc_raw_bulk_insert", n, bytes, s);
+  mongoc_collection_destroy(c);
+  mongoc_client_destroy(client);
+  mongoc_cleanup();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 5 && std::string(argv[1]) == "kafka") return kafka(argv[2], argv[3], argv[4]);
+  if (argc == 6 && std::string(argv[1]) == "mongo") return mongo(argv[2], argv[3], argv[4], argv[5]);
+  std::fprintf(stderr,
+               "usage: raw_sink_ceiling kafka BROKERS TOPIC FILE | mongo URI DB COLLECTION FILE\n");
+  return 2;
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# End-to-end sink benchmark against the local stack (scripts/stack.sh up): edgepipe replaying a
+# CoinGecko trace to Kafka beside librdkafka's raw producer rate for the same messages to the
+# same broker, and a randomuser trace to MongoDB beside a raw libmongoc bulk insert of the same
+# documents -- both measured in the same run, REPEAT times, median and min..max printed.
+#   benchmarks/sinks_e2e.sh [build-dir]      (env: PAYLOADS_CG=400 PAYLOADS_RU=5000 REPEAT=3)
+set -euo pipefail
+build=${1:-build}
+bin=$build/edgepipe
+raw=$build/benchmarks/raw_sink_ceiling
+cg=${PAYLOADS_CG:-400}
+ru=${PAYLOADS_RU:-5000}
+repeat=${REPEAT:-3}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+"$bin" synth --api coingecko --payloads "$cg" --out "$work/cg.trace" --seed 1 >/dev/null
+"$bin" synth --api randomuser --payloads "$ru" --out "$work/ru.trace" --seed 1 >/dev/null
+# The exact messages edgepipe sends, for the raw clients.
+(cd "$work" && "$OLDPWD/$bin" replay --trace cg.trace --sink file:cg.jsonl >/dev/null 2>&1)
+(cd "$work" && "$OLDPWD/$bin" replay --trace ru.trace --sink file:ru.jsonl >/dev/null 2>&1)
+
+results=$work/results.jsonl
+for i in $(seq "$repeat"); do
+  id=$(date +%s%N)
+  (cd "$work" && "$OLDPWD/$bin" replay --trace cg.trace --sink "kafka://127.0.0.1:9092/bench-ep-$id" 2>/dev/null) |
+    python3 -c 'import json,sys; s=json.loads(sys.stdin.read()); print(json.dumps({"kind":"edgepipe_kafka","per_second":s["records"]/s["seconds"],"delivered":s["delivered"]["kafka"]}))' >>"$results"
+  "$raw" kafka 127.0.0.1:9092 "bench-raw-$id" "$work/cg.jsonl" >>"$results"
+  (cd "$work" && "$OLDPWD/$bin" replay --trace ru.trace --sink "mongodb://127.0.0.1:27017/bench_$id.ep" 2>/dev/null) |
+    python3 -c 'import json,sys; s=json.loads(sys.stdin.read()); print(json.dumps({"kind":"edgepipe_mongodb","per_second":s["records"]/s["seconds"],"delivered":s["delivered"]["mongodb"]}))' >>"$results"
+  "$raw" mongo "mongodb://127.0.0.1:27017" "bench_$id" raw "$work/ru.jsonl" >>"$results"
+  python3 -c "import pymongo; pymongo.MongoClient('mongodb://127.0.0.1:27017').drop_database('bench_$id')"
+done
+
+python3 - "$results" "$cg" "$ru" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+by = {}
+for r in rows: by.setdefault(r["kind"], []).append(r["per_second"])
+def line(kind, what):
+    v = sorted(by[kind]); return f"{what:48s} median {statistics.median(v):>9.0f}/s  (min {v[0]:.0f}, max {v[-1]:.0f}, n={len(v)})"
+print(f"CoinGecko {int(sys.argv[2])*250} records -> Kafka 127.0.0.1:9092 (lz4, idempotent, acks=all)")
+print(line("edgepipe_kafka", "  edgepipe replay -> kafka sink"))
+print(line("librdkafka_raw_producer", "  librdkafka raw producer, same messages (ceiling)"))
+k = statistics.median(by["edgepipe_kafka"]) / statistics.median(by["librdkafka_raw_producer"])
+print(f"  edgepipe / ceiling = {k:.0%} (target >= 60%)")
+print(f"randomuser {sys.argv[3]} records -> MongoDB wire (FerretDB) 127.0.0.1:27017, insert mode")
+print(line("edgepipe_mongodb", "  edgepipe replay -> mongodb sink"))
+print(line("libmongoc_raw_bulk_insert", "  libmongoc raw bulk insert, same docs (ceiling)"))
+m = statistics.median(by["edgepipe_mongodb"]) / statistics.median(by["libmongoc_raw_bulk_insert"])
+print(f"  edgepipe / ceiling = {m:.0%} (target >= 80%)")
+PY
