@@ -417,7 +417,8 @@ payload_outcome transform_engine::run(const payload& p, std::string_view body, r
 
   if (p.error != payload_error::none) {  // an incomplete response: never parsed, kept whole
     ctx.outcome.payload_rejected = true;
-    const std::string_view name = p.source < programs_.size() ? programs_[p.source].name : "";
+    std::string_view name;  // (a ?: of std::string and "" would bind to a temporary)
+    if (p.source < programs_.size()) name = programs_[p.source].name;
     dead_letter(dead_letters, p, name,
                 p.error == payload_error::too_large
                     ? "body larger than the size limit (cut at the limit)"
