@@ -9,7 +9,7 @@ namespace {
 constexpr option_doc kPipeline[] = {
     {"batch_records", "integer", "1024", "records per batch handed to the sinks (1..1048576)"},
     {"batch_bytes", "integer", "1048576", "bytes per record batch before it is handed on (4096..268435456)"},
-    {"ring_capacity", "integer", "64", "batches each ring edge holds; a full ring blocks its producer (2..65536)"},
+    {"ring_capacity", "integer", "8", "batches each ring edge holds; a full ring blocks its producer (2..65536)"},
     {"max_payload_bytes", "integer", "16777216", "largest API response body accepted (1024..1073741824); larger ones are counted and skipped"},
     {"source_cpu", "integer or \"none\"", "\"none\"", "CPU the source thread is pinned to"},
     {"transform_cpu", "integer or \"none\"", "\"none\"", "CPU the transform thread is pinned to"},

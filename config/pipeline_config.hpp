@@ -99,7 +99,7 @@ struct pipeline_config {
   std::string origin;  // the config file's path, or "<embedded default>"
   std::size_t batch_records = 1024;
   std::size_t batch_bytes = std::size_t{1} << 20;
-  std::size_t ring_capacity = 64;  // batches per ring edge
+  std::size_t ring_capacity = 8;  // batches per ring edge (8 keeps the transform fed)
   std::size_t max_payload_bytes = std::size_t{16} << 20;
   std::optional<int> source_cpu;
   std::optional<int> transform_cpu;

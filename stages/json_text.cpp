@@ -85,7 +85,40 @@ bool digits(std::string_view s, std::size_t pos, std::size_t n, unsigned& out) {
 
 }  // namespace
 
+// Eight bytes at a time (SWAR): nonzero when any byte is < 0x20, '"' or '\\'. Exact as an
+// existence test, which is all it is used for.
+namespace {
+inline std::uint64_t has_zero_byte(std::uint64_t v) {
+  return (v - 0x0101010101010101ull) & ~v & 0x8080808080808080ull;
+}
+inline std::uint64_t escape_mask(std::uint64_t x) {
+  constexpr std::uint64_t k01 = 0x0101010101010101ull;
+  const std::uint64_t below_space = (x - k01 * 0x20) & ~x & 0x8080808080808080ull;
+  return below_space | has_zero_byte(x ^ (k01 * '"')) | has_zero_byte(x ^ (k01 * '\\'));
+}
+}  // namespace
+
 void append_json_string(byte_arena& out, std::string_view s) {
+  {
+    std::size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+      std::uint64_t x;
+      std::memcpy(&x, s.data() + i, 8);
+      if (escape_mask(x)) break;
+    }
+    if (i + 8 > s.size()) {
+      for (; i < s.size(); ++i)
+        if (needs_escape(static_cast<unsigned char>(s[i]))) break;
+    }
+    if (i >= s.size()) {  // nothing to escape: one copy
+      char* w = out.prepare(s.size() + 2);
+      w[0] = '"';
+      std::memcpy(w + 1, s.data(), s.size());
+      w[s.size() + 1] = '"';
+      out.commit(s.size() + 2);
+      return;
+    }
+  }
   out.push_back('"');
   std::size_t run = 0;
   for (std::size_t i = 0; i < s.size(); ++i) {

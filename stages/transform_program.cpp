@@ -133,14 +133,6 @@ status transform_program::compile(const source_spec& spec, transform_program& p)
       return status::error(base + ".records: invalid JSON pointer '" + spec.records_pointer +
                            "': " + error);
   }
-  if (!spec.key_pointer.empty()) {
-    if (status s = p.add_pointer(spec.key_pointer, base + ".key", p.key_slot); !s) return s;
-  }
-  if (!spec.event_time_pointer.empty()) {
-    if (status s = p.add_pointer(spec.event_time_pointer, base + ".event_time", p.event_time_slot);
-        !s)
-      return s;
-  }
   if (spec.fields.empty()) return status::error(base + ".fields: at least one field is required");
 
   for (std::size_t i = 0; i < spec.fields.size(); ++i) {
@@ -187,6 +179,16 @@ status transform_program::compile(const source_spec& spec, transform_program& p)
       return status::error(where + ": 'hash' produces a hex string; it cannot be combined with type "
                                    "other than \"string\"");
     p.fields.push_back(std::move(c));
+  }
+  // Key and event time after the fields, so the trie (and the walk) follows the fields' order,
+  // which the bundled configs keep in the API's own order: one forward pass per record.
+  if (!spec.key_pointer.empty()) {
+    if (status s = p.add_pointer(spec.key_pointer, base + ".key", p.key_slot); !s) return s;
+  }
+  if (!spec.event_time_pointer.empty()) {
+    if (status s = p.add_pointer(spec.event_time_pointer, base + ".event_time", p.event_time_slot);
+        !s)
+      return s;
   }
   for (std::size_t i = 0; i < spec.filters.size(); ++i) {
     const filter_spec& f = spec.filters[i];

@@ -35,7 +35,7 @@ TEST(Config, MinimalConfigGetsDefaults) {
   pipeline_config c;
   ASSERT_TRUE(load_config_text(kMinimal, "edge.toml", c).is_ok());
   EXPECT_EQ(c.batch_records, 1024u);
-  EXPECT_EQ(c.ring_capacity, 64u);
+  EXPECT_EQ(c.ring_capacity, 8u);
   EXPECT_FALSE(c.transform_cpu.has_value());
   EXPECT_EQ(c.dead_letter.path, "edgepipe-out/dead-letter.jsonl");
 }
