@@ -3,6 +3,7 @@
 // measured against the same local servers in the same run.
 //   raw_sink_ceiling kafka BROKERS TOPIC FILE.jsonl     (one message per line; key = "id" text)
 //   raw_sink_ceiling mongo URI DB COLLECTION FILE.jsonl (one document per line)
+// The Kafka topic should be one edgepipe created (same partitions); keys are taken from "id".
 // Prints one JSON line: {"kind":..,"messages":N,"seconds":S,"per_second":R,"mb_per_second":M}.
 #include <bson/bson.h>
 #include <librdkafka/rdkafka.h>
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -63,8 +65,15 @@ int kafka(const char* brokers, const char* topic, const char* file) {
   const auto start = std::chrono::steady_clock::now();
   for (const auto& l : lines) {
     bytes += l.size();
+    // The record key edgepipe uses (the "id" member), so partitioning is the same.
+    std::string_view key;
+    if (const auto at = l.find("\"id\":\""); at != std::string::npos) {
+      const auto start_key = at + 6;
+      key = std::string_view(l).substr(start_key, l.find('"', start_key) - start_key);
+    }
     while (rd_kafka_produce(t, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                            const_cast<char*>(l.data()), l.size(), nullptr, 0, nullptr) != 0) {
+                            const_cast<char*>(l.data()), l.size(), key.empty() ? nullptr : key.data(),
+                            key.size(), nullptr) != 0) {
       rd_kafka_poll(rk, 10);
     }
     rd_kafka_poll(rk, 0);

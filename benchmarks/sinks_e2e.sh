@@ -25,7 +25,8 @@ for i in $(seq "$repeat"); do
   id=$(date +%s%N)
   (cd "$work" && "$OLDPWD/$bin" replay --trace cg.trace --sink "kafka://127.0.0.1:9092/bench-ep-$id" 2>/dev/null) |
     python3 -c 'import json,sys; s=json.loads(sys.stdin.read()); print(json.dumps({"kind":"edgepipe_kafka","per_second":s["records"]/s["seconds"],"delivered":s["delivered"]["kafka"]}))' >>"$results"
-  "$raw" kafka 127.0.0.1:9092 "bench-raw-$id" "$work/cg.jsonl" >>"$results"
+  # Same topic (edgepipe created it with the sink's partitions), same keys.
+  "$raw" kafka 127.0.0.1:9092 "bench-ep-$id" "$work/cg.jsonl" >>"$results"
   (cd "$work" && "$OLDPWD/$bin" replay --trace ru.trace --sink "mongodb://127.0.0.1:27017/bench_$id.ep" 2>/dev/null) |
     python3 -c 'import json,sys; s=json.loads(sys.stdin.read()); print(json.dumps({"kind":"edgepipe_mongodb","per_second":s["records"]/s["seconds"],"delivered":s["delivered"]["mongodb"]}))' >>"$results"
   "$raw" mongo "mongodb://127.0.0.1:27017" "bench_$id" raw "$work/ru.jsonl" >>"$results"
