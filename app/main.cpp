@@ -16,11 +16,11 @@
 #include "app/sink_uri.hpp"
 #include "config/config_loader.hpp"
 #include "config/config_schema.hpp"
-#include "stages/pipeline.hpp"
-#include "stages/synth_payloads.hpp"
 #include "io/http_endpoint.hpp"
 #include "io/trace_format.hpp"
 #include "platform/log.hpp"
+#include "stages/pipeline.hpp"
+#include "stages/synth_payloads.hpp"
 
 namespace {
 
@@ -42,8 +42,8 @@ enum class run_mode { daemon, replay, record };
 
 struct run_options {
   run_mode mode = run_mode::daemon;
-  std::string config_path;           // re-read on SIGHUP (daemon/record); empty = embedded
-  std::uint64_t duration_ms = 0;     // record --duration; 0 = until a signal
+  std::string config_path;        // re-read on SIGHUP (daemon/record); empty = embedded
+  std::uint64_t duration_ms = 0;  // record --duration; 0 = until a signal
 };
 
 /// Runs a validated config until the sources end or SIGINT/SIGTERM (drain, bounded by
@@ -86,17 +86,19 @@ int run_pipeline(pipeline_config config, const run_options& options) {
     http_endpoint endpoint;
     if (serve) {
       pipeline* current = p.get();
-      if (status s = endpoint.start(config.http_server.listen, [current](const std::string& path) {
-            if (path == "/metrics")
-              return http_reply{200, "text/plain; version=0.0.4", current->prometheus_text()};
-            if (path == "/health" || path == "/health/live") {
-              const std::string why = current->not_ready_reason();
-              if (path == "/health/live") return http_reply{200, "text/plain", "live\n"};
-              return why.empty() ? http_reply{200, "text/plain", "ready\n"}
-                                 : http_reply{503, "text/plain", "not ready: " + why + "\n"};
-            }
-            return http_reply{404, "text/plain", "not found: try /metrics or /health\n"};
-          });
+      if (status s = endpoint.start(
+              config.http_server.listen,
+              [current](const std::string& path) {
+                if (path == "/metrics")
+                  return http_reply{200, "text/plain; version=0.0.4", current->prometheus_text()};
+                if (path == "/health" || path == "/health/live") {
+                  const std::string why = current->not_ready_reason();
+                  if (path == "/health/live") return http_reply{200, "text/plain", "live\n"};
+                  return why.empty() ? http_reply{200, "text/plain", "ready\n"}
+                                     : http_reply{503, "text/plain", "not ready: " + why + "\n"};
+                }
+                return http_reply{404, "text/plain", "not found: try /metrics or /health\n"};
+              });
           !s) {
         p->request_stop();
         p->join();
@@ -146,13 +148,14 @@ int run_pipeline(pipeline_config config, const run_options& options) {
       if (sig == SIGINT || sig == SIGTERM || (timed_out && options.duration_ms && !stopping)) {
         if (!stopping) {
           log_line(log_level::info, "main",
-                   sig == SIGINT ? "SIGINT: draining" : sig == SIGTERM ? "SIGTERM: draining"
-                                                                       : "duration reached: draining");
+                   sig == SIGINT    ? "SIGINT: draining"
+                   : sig == SIGTERM ? "SIGTERM: draining"
+                                    : "duration reached: draining");
           sd_notify(0, "STOPPING=1");
           p->request_stop();
           stopping = true;
-          drain_deadline = std::chrono::steady_clock::now() +
-                           std::chrono::milliseconds(config.drain_timeout_ms);
+          drain_deadline =
+              std::chrono::steady_clock::now() + std::chrono::milliseconds(config.drain_timeout_ms);
         }
       } else if (sig == SIGHUP && !stopping) {
         if (options.config_path.empty()) {
@@ -167,8 +170,9 @@ int run_pipeline(pipeline_config config, const run_options& options) {
                    "SIGHUP: new config rejected, keeping the running one: " + s.message());
           continue;
         }
-        log_line(log_level::info, "main", "SIGHUP: config " + options.config_path +
-                                               " is valid: draining and restarting with it");
+        log_line(
+            log_level::info, "main",
+            "SIGHUP: config " + options.config_path + " is valid: draining and restarting with it");
         sd_notify(0, "RELOADING=1");
         if (options.mode == run_mode::record) next.capture = config.capture;  // keep recording
         previous = std::move(config);
@@ -177,8 +181,8 @@ int run_pipeline(pipeline_config config, const run_options& options) {
         p->request_stop();
         stopping = true;
         reload = true;
-        drain_deadline = std::chrono::steady_clock::now() +
-                         std::chrono::milliseconds(config.drain_timeout_ms);
+        drain_deadline =
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(config.drain_timeout_ms);
       }
     }
     p->join();
@@ -199,7 +203,9 @@ int run_pipeline(pipeline_config config, const run_options& options) {
 int cmd_synth(const std::string& api_name, std::uint64_t payloads, const std::string& out,
               std::uint64_t seed, const std::string& format) {
   const auto api = parse_synth_api(api_name);
-  if (!api) return config_error("synth: --api must be coingecko, iss or randomuser, not '" + api_name + "'");
+  if (!api)
+    return config_error("synth: --api must be coingecko, iss or randomuser, not '" + api_name +
+                        "'");
   if (format != "trace" && format != "jsonl")
     return config_error("synth: --format must be trace or jsonl, not '" + format + "'");
   const std::filesystem::path path(out);
@@ -209,7 +215,8 @@ int cmd_synth(const std::string& api_name, std::uint64_t payloads, const std::st
   status st;
   if (format == "trace") {
     trace_writer w;
-    if (st = w.open(out); !st) return std::fprintf(stderr, "edgepipe: %s\n", st.message().c_str()), kExitRuntime;
+    if (st = w.open(out); !st)
+      return std::fprintf(stderr, "edgepipe: %s\n", st.message().c_str()), kExitRuntime;
     for (std::uint64_t i = 0; i < payloads; ++i) {
       trace_frame f;
       f.received_unix_ns = static_cast<std::int64_t>(gen.next(body));
@@ -221,7 +228,8 @@ int cmd_synth(const std::string& api_name, std::uint64_t payloads, const std::st
     st = w.close();
   } else {
     uring_file_writer w;
-    if (st = w.open(out); !st) return std::fprintf(stderr, "edgepipe: %s\n", st.message().c_str()), kExitRuntime;
+    if (st = w.open(out); !st)
+      return std::fprintf(stderr, "edgepipe: %s\n", st.message().c_str()), kExitRuntime;
     for (std::uint64_t i = 0; i < payloads; ++i) {
       gen.next(body);
       w.write(body);
@@ -240,12 +248,13 @@ int cmd_synth(const std::string& api_name, std::uint64_t payloads, const std::st
 }
 
 void print_config_doc() {
-  std::printf("# Configuration reference\n\nGenerated by `edgepipe config-doc` from the tables in "
-              "`config/config_schema.cpp`; the loader rejects any key not listed here.\n");
+  std::printf(
+      "# Configuration reference\n\nGenerated by `edgepipe config-doc` from the tables in "
+      "`config/config_schema.cpp`; the loader rejects any key not listed here.\n");
   for (const auto& s : config_sections()) {
     std::printf("\n## `[%.*s]`\n\n%.*s\n\n| key | type | default | meaning |\n|---|---|---|---|\n",
-                static_cast<int>(s.path.size()), s.path.data(), static_cast<int>(s.description.size()),
-                s.description.data());
+                static_cast<int>(s.path.size()), s.path.data(),
+                static_cast<int>(s.description.size()), s.description.data());
     for (const auto& o : s.options)
       std::printf("| `%.*s` | %.*s | %.*s | %.*s |\n", static_cast<int>(o.key.size()), o.key.data(),
                   static_cast<int>(o.type.size()), o.type.data(),
@@ -257,18 +266,22 @@ void print_config_doc() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"edgepipe: poll, record and replay JSON APIs, transform with simdjson, deliver "
-               "to files, Kafka and MongoDB"};
+  CLI::App app{
+      "edgepipe: poll, record and replay JSON APIs, transform with simdjson, deliver "
+      "to files, Kafka and MongoDB"};
   app.set_version_flag("--version", std::string("edgepipe ") + EDGEPIPE_VERSION);
   app.require_subcommand(1);
 
   std::string config_path;
   auto* run = app.add_subcommand("run", "run the daemon from a config file");
-  run->add_option("-c,--config", config_path, "TOML config file")->required()->check(CLI::ExistingFile);
+  run->add_option("-c,--config", config_path, "TOML config file")
+      ->required()
+      ->check(CLI::ExistingFile);
 
   std::string trace, source, speed = "max";
   std::vector<std::string> sink_uris;
-  auto* replay = app.add_subcommand("replay", "replay a captured trace (or JSON Lines) through the transforms");
+  auto* replay = app.add_subcommand(
+      "replay", "replay a captured trace (or JSON Lines) through the transforms");
   replay->add_option("-c,--config", config_path, "TOML config file (default: the embedded one)")
       ->check(CLI::ExistingFile);
   replay->add_option("--trace", trace, "trace or JSON Lines file")->required();
@@ -286,10 +299,15 @@ int main(int argc, char** argv) {
   synth->add_option("--format", format, "trace (default) or jsonl");
 
   std::string record_out, record_duration;
-  auto* record = app.add_subcommand("record", "run the HTTP sources and capture every response to a trace");
-  record->add_option("-c,--config", config_path, "TOML config file")->required()->check(CLI::ExistingFile);
-  record->add_option("--out", record_out, "trace file to write (rotated by [capture] rotate_bytes)")->required();
-  record->add_option("--duration", record_duration, "stop after this long (e.g. 30s, 10m); default: until SIGINT/SIGTERM");
+  auto* record =
+      app.add_subcommand("record", "run the HTTP sources and capture every response to a trace");
+  record->add_option("-c,--config", config_path, "TOML config file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  record->add_option("--out", record_out, "trace file to write (rotated by [capture] rotate_bytes)")
+      ->required();
+  record->add_option("--duration", record_duration,
+                     "stop after this long (e.g. 30s, 10m); default: until SIGINT/SIGTERM");
 
   auto* check = app.add_subcommand("check", "validate a config file and exit (2 when invalid)");
   check->add_option("-c,--config", config_path, "TOML config file")->required();
@@ -340,7 +358,8 @@ int main(int argc, char** argv) {
       config.sinks.clear();
       for (const auto& uri : sink_uris) {
         sink_config sc;
-        if (status s = parse_sink_uri(uri, config.sinks.size(), sc); !s) return config_error(s.message());
+        if (status s = parse_sink_uri(uri, config.sinks.size(), sc); !s)
+          return config_error(s.message());
         config.sinks.push_back(std::move(sc));
       }
     }

@@ -55,7 +55,7 @@ struct fixture {
   std::string trace_path;
   std::uint64_t trace_bytes = 0;
   std::uint64_t body_bytes = 0;
-  std::string sample;  // the first body, for the CRC benchmarks
+  std::string sample;                                  // the first body, for the CRC benchmarks
   std::vector<std::unique_ptr<record_batch>> records;  // transform output, 1024-record batches
   std::uint64_t record_count = 0;
   std::uint64_t record_bytes = 0;
@@ -216,9 +216,9 @@ void BM_file_sink_write(benchmark::State& state) {
     if (status s = sink->close(); !s) state.SkipWithError(s.message().c_str());
   }
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(fx.record_bytes));
-  state.counters["records/s"] =
-      benchmark::Counter(static_cast<double>(state.iterations()) * static_cast<double>(fx.record_count),
-                         benchmark::Counter::kIsRate);
+  state.counters["records/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * static_cast<double>(fx.record_count),
+      benchmark::Counter::kIsRate);
 }
 
 BENCHMARK(BM_crc32_zlib)->Name("BM_crc32/zlib");

@@ -1,9 +1,9 @@
-// The `double` cast of the transform (stages/transform_engine.cpp write_field, value_cast::double_):
-// today every number token is parsed with parse_double (std::from_chars) and written back with
-// append_double (std::to_chars shortest), which callgrind shows as ~35% of the CoinGecko
-// transform's instructions. This benchmark measures that round trip on the real number tokens of
-// the CoinGecko trace against a prototype fast path that produces byte-identical output without
-// converting at all:
+// The `double` cast of the transform (stages/transform_engine.cpp write_field,
+// value_cast::double_): today every number token is parsed with parse_double (std::from_chars) and
+// written back with append_double (std::to_chars shortest), which callgrind shows as ~35% of the
+// CoinGecko transform's instructions. This benchmark measures that round trip on the real number
+// tokens of the CoinGecko trace against a prototype fast path that produces byte-identical output
+// without converting at all:
 //
 //   a plain JSON decimal (-?(0|[1-9][0-9]*)(\.[0-9]+)?, no exponent) with at most 15 significant
 //   digits round-trips through a double unchanged (DBL_DIG = 15), so its shortest round-trip
@@ -197,7 +197,8 @@ struct token_set {
 };
 
 std::string_view trim_token(std::string_view t) {
-  while (!t.empty() && (t.back() == ' ' || t.back() == '\n' || t.back() == '\r' || t.back() == '\t'))
+  while (!t.empty() &&
+         (t.back() == ' ' || t.back() == '\n' || t.back() == '\r' || t.back() == '\t'))
     t.remove_suffix(1);
   return t;
 }
@@ -206,8 +207,9 @@ const token_set& tokens() {
   static const token_set set = [] {
     token_set s;
     static constexpr std::string_view kDoubles[] = {
-        "current_price", "market_cap",  "total_volume",      "high_24h",
-        "low_24h", "price_change_percentage_24h", "circulating_supply"};
+        "current_price",     "market_cap", "total_volume",
+        "high_24h",          "low_24h",    "price_change_percentage_24h",
+        "circulating_supply"};
     std::vector<std::pair<bool, std::pair<std::size_t, std::size_t>>> spans;  // int?, (off, len)
     synth_generator gen(synth_api::coingecko, 1);
     std::string body;
@@ -265,7 +267,8 @@ std::size_t compare(std::string_view t, Fast fast, Slow slow, bool print) {
   const bool sb = slow(b, t);
   if (fa == sb && a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size()) == 0) return 0;
   if (print)
-    std::fprintf(stderr, "number_bench: MISMATCH for '%.*s': fast '%.*s' (%d), current '%.*s' (%d)\n",
+    std::fprintf(stderr,
+                 "number_bench: MISMATCH for '%.*s': fast '%.*s' (%d), current '%.*s' (%d)\n",
                  static_cast<int>(t.size()), t.data(), static_cast<int>(a.size()), a.data(), fa,
                  static_cast<int>(b.size()), b.data(), sb);
   return 1;
@@ -304,12 +307,14 @@ void verify() {
     bad += compare(t, append_double_fast, append_double_current, bad < 10);
     bad += compare(t, append_int_fast, append_int_current, bad < 10);
   }
-  std::printf("number_bench: %zu double tokens (%.1f%% on the fast path), %zu int tokens; "
-              "verified against parse_double/append_double and parse_int/append_int on those and "
-              "%zu random decimals: %zu mismatches\n",
-              s.doubles.size(), 100.0 * static_cast<double>(s.fast_doubles) /
-                                    static_cast<double>(s.doubles.empty() ? 1 : s.doubles.size()),
-              s.ints.size(), n, bad);
+  std::printf(
+      "number_bench: %zu double tokens (%.1f%% on the fast path), %zu int tokens; "
+      "verified against parse_double/append_double and parse_int/append_int on those and "
+      "%zu random decimals: %zu mismatches\n",
+      s.doubles.size(),
+      100.0 * static_cast<double>(s.fast_doubles) /
+          static_cast<double>(s.doubles.empty() ? 1 : s.doubles.size()),
+      s.ints.size(), n, bad);
   if (bad != 0) std::exit(1);
 }
 

@@ -28,7 +28,8 @@ std::vector<std::string> read_lines(const char* path) {
 
 void report(const char* kind, std::size_t n, std::size_t bytes, double seconds) {
   std::printf(
-      "{\"kind\":\"%s\",\"messages\":%zu,\"seconds\":%.3f,\"per_second\":%.0f,\"mb_per_second\":%.2f}\n",
+      "{\"kind\":\"%s\",\"messages\":%zu,\"seconds\":%.3f,\"per_second\":%.0f,\"mb_per_second\":%."
+      "2f}\n",
       kind, n, seconds, static_cast<double>(n) / seconds,
       static_cast<double>(bytes) / 1e6 / seconds);
 }
@@ -38,9 +39,12 @@ int kafka(const char* brokers, const char* topic, const char* file) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   // The same producer settings as edgepipe's Kafka sink defaults.
-  const char* settings[][2] = {{"bootstrap.servers", brokers}, {"enable.idempotence", "true"},
-                               {"acks", "all"},                {"compression.codec", "lz4"},
-                               {"linger.ms", "5"},             {"batch.size", "1048576"},
+  const char* settings[][2] = {{"bootstrap.servers", brokers},
+                               {"enable.idempotence", "true"},
+                               {"acks", "all"},
+                               {"compression.codec", "lz4"},
+                               {"linger.ms", "5"},
+                               {"batch.size", "1048576"},
                                {"queue.buffering.max.kbytes", "65536"}};
   for (auto& kv : settings)
     if (rd_kafka_conf_set(conf, kv[0], kv[1], err, sizeof err) != RD_KAFKA_CONF_OK) {
@@ -72,8 +76,8 @@ int kafka(const char* brokers, const char* topic, const char* file) {
       key = std::string_view(l).substr(start_key, l.find('"', start_key) - start_key);
     }
     while (rd_kafka_produce(t, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                            const_cast<char*>(l.data()), l.size(), key.empty() ? nullptr : key.data(),
-                            key.size(), nullptr) != 0) {
+                            const_cast<char*>(l.data()), l.size(),
+                            key.empty() ? nullptr : key.data(), key.size(), nullptr) != 0) {
       rd_kafka_poll(rk, 10);
     }
     rd_kafka_poll(rk, 0);
@@ -127,7 +131,8 @@ int mongo(const char* uri, const char* db, const char* coll, const char* file) {
 
 int main(int argc, char** argv) {
   if (argc == 5 && std::string(argv[1]) == "kafka") return kafka(argv[2], argv[3], argv[4]);
-  if (argc == 6 && std::string(argv[1]) == "mongo") return mongo(argv[2], argv[3], argv[4], argv[5]);
+  if (argc == 6 && std::string(argv[1]) == "mongo")
+    return mongo(argv[2], argv[3], argv[4], argv[5]);
   std::fprintf(stderr,
                "usage: raw_sink_ceiling kafka BROKERS TOPIC FILE | mongo URI DB COLLECTION FILE\n");
   return 2;

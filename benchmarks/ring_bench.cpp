@@ -186,8 +186,8 @@ void BM_roundtrip(benchmark::State& state) {
 }
 
 // 64 is the pipeline's default ring_capacity (batches per edge); 1024 shows the bigger-ring case.
-#define EDGEPIPE_RING_BENCH(Q)                                                                  \
-  BENCHMARK_TEMPLATE(BM_throughput, Q)->Arg(64)->Arg(1024)->UseRealTime();        \
+#define EDGEPIPE_RING_BENCH(Q)                                             \
+  BENCHMARK_TEMPLATE(BM_throughput, Q)->Arg(64)->Arg(1024)->UseRealTime(); \
   BENCHMARK_TEMPLATE(BM_roundtrip, Q)->Arg(64)->UseRealTime()
 
 EDGEPIPE_RING_BENCH(our_ring);

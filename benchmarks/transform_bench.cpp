@@ -91,9 +91,12 @@ source_id source_index(std::string_view name) {
 
 std::size_t default_payloads(synth_api api) {
   switch (api) {
-    case synth_api::coingecko: return env_size("EDGEPIPE_BENCH_COINGECKO_PAYLOADS", 40);
-    case synth_api::iss: return env_size("EDGEPIPE_BENCH_ISS_PAYLOADS", 20000);
-    case synth_api::randomuser: return env_size("EDGEPIPE_BENCH_RANDOMUSER_PAYLOADS", 5000);
+    case synth_api::coingecko:
+      return env_size("EDGEPIPE_BENCH_COINGECKO_PAYLOADS", 40);
+    case synth_api::iss:
+      return env_size("EDGEPIPE_BENCH_ISS_PAYLOADS", 20000);
+    case synth_api::randomuser:
+      return env_size("EDGEPIPE_BENCH_RANDOMUSER_PAYLOADS", 5000);
   }
   return 0;
 }
@@ -279,9 +282,8 @@ struct coin_fields {
 // The 12 fields of the coingecko program, in document order.
 bool read_coin(od::object& o, coin_fields& f) {
   static constexpr std::string_view kNums[] = {"current_price", "market_cap"};
-  static constexpr std::string_view kNums2[] = {"total_volume",   "high_24h",
-                                                "low_24h",        "price_change_percentage_24h",
-                                                "circulating_supply"};
+  static constexpr std::string_view kNums2[] = {
+      "total_volume", "high_24h", "low_24h", "price_change_percentage_24h", "circulating_supply"};
   if (!read_string(o, "id", f.id) || !read_string(o, "symbol", f.symbol) ||
       !read_string(o, "name", f.name))
     return false;
@@ -306,8 +308,9 @@ bool read_coin(od::object& o, coin_fields& f) {
 // Mirrors the engine's output for one coin: key, event time, {"id":...,...}.
 void write_coin(const coin_fields& f, record_batch& out, std::uint64_t& seq) {
   static constexpr std::string_view kNames[] = {
-      ",\"current_price\":",   ",\"market_cap\":", ",\"total_volume\":", ",\"high_24h\":",
-      ",\"low_24h\":", ",\"price_change_percentage_24h\":", ",\"circulating_supply\":"};
+      ",\"current_price\":",     ",\"market_cap\":", ",\"total_volume\":",
+      ",\"high_24h\":",          ",\"low_24h\":",    ",\"price_change_percentage_24h\":",
+      ",\"circulating_supply\":"};
   byte_arena& a = out.arena();
   record r;
   r.key_offset = static_cast<std::uint32_t>(a.size());
@@ -447,8 +450,12 @@ EDGEPIPE_PASS long pass_walk(od::parser& parser, const corpus& c, bool write, re
         n = write ? walk_coingecko<true>(parser, c, p, out, seq)
                   : walk_coingecko<false>(parser, c, p, out, seq);
         break;
-      case synth_api::iss: n = walk_iss(parser, c, p); break;
-      case synth_api::randomuser: n = walk_randomuser(parser, c, p); break;
+      case synth_api::iss:
+        n = walk_iss(parser, c, p);
+        break;
+      case synth_api::randomuser:
+        n = walk_randomuser(parser, c, p);
+        break;
     }
     if (n < 0) return -1;
     records += n;
@@ -520,7 +527,8 @@ void register_all() {
   for (const synth_api api : apis) {
     const std::string n(synth_api_name(api));
     reg("BM_transform/" + n, [api](benchmark::State& s) { BM_transform(s, api, {}); });
-    reg("BM_simdjson_dom_parse/" + n, [api](benchmark::State& s) { BM_simdjson_dom_parse(s, api); });
+    reg("BM_simdjson_dom_parse/" + n,
+        [api](benchmark::State& s) { BM_simdjson_dom_parse(s, api); });
     reg("BM_simdjson_ondemand_skip/" + n,
         [api](benchmark::State& s) { BM_simdjson_ondemand_skip(s, api); });
     reg("BM_simdjson_ondemand_walk/" + n,

@@ -23,7 +23,8 @@ std::optional<double> parse_speed(std::string_view text) {
   if (text.size() < 2 || text.back() != 'x') return std::nullopt;
   double v = 0;
   const auto r = std::from_chars(text.data(), text.data() + text.size() - 1, v);
-  if (r.ec != std::errc() || r.ptr != text.data() + text.size() - 1 || !(v > 0) || !std::isfinite(v))
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size() - 1 || !(v > 0) ||
+      !std::isfinite(v))
     return std::nullopt;
   return v;
 }
@@ -211,14 +212,17 @@ bool one_of(reader& r, const toml::table& t, const std::string& path, std::strin
 
 bool read_field(reader& r, const toml::table& t, const std::string& path, field_spec& f) {
   if (!r.check_keys(t, path, section("sources.<name>.fields[]"))) return false;
-  if (!t.contains("name")) return r.fail_at(t, path + ".name", "missing (every field needs a name)");
+  if (!t.contains("name"))
+    return r.fail_at(t, path + ".name", "missing (every field needs a name)");
   if (!r.get_string(t, path, "name", f.name)) return false;
   if (f.name.empty() || f.name.find_first_of("\"\\") != std::string::npos)
-    return r.fail(*t.get("name"), path + ".name", "must be non-empty without quotes or backslashes");
+    return r.fail(*t.get("name"), path + ".name",
+                  "must be non-empty without quotes or backslashes");
   if (t.contains("from")) {
     std::string p;
     if (!r.get_pointer(t, path, "from", p)) return false;
-    if (p.empty()) return r.fail(*t.get("from"), path + ".from", "must name a member, e.g. \"/id\"");
+    if (p.empty())
+      return r.fail(*t.get("from"), path + ".from", "must name a member, e.g. \"/id\"");
     f.from = p;
   }
   if (t.contains("template")) {
@@ -239,9 +243,9 @@ bool read_field(reader& r, const toml::table& t, const std::string& path, field_
   std::string type = "keep";
   if (!r.get_string(t, path, "type", type)) return false;
   static const std::pair<std::string_view, value_cast> kCasts[] = {
-      {"keep", value_cast::keep},     {"string", value_cast::string},
+      {"keep", value_cast::keep},      {"string", value_cast::string},
       {"double", value_cast::double_}, {"int", value_cast::int_},
-      {"bool", value_cast::bool_},    {"timestamp", value_cast::timestamp}};
+      {"bool", value_cast::bool_},     {"timestamp", value_cast::timestamp}};
   auto cast = std::find_if(std::begin(kCasts), std::end(kCasts),
                            [&](const auto& c) { return c.first == type; });
   if (cast == std::end(kCasts))
@@ -267,11 +271,11 @@ bool read_filter(reader& r, const toml::table& t, const std::string& path, filte
   std::string op = "eq";
   if (!r.get_string(t, path, "op", op)) return false;
   static const std::pair<std::string_view, filter_op> kOps[] = {
-      {"eq", filter_op::eq}, {"ne", filter_op::ne}, {"gt", filter_op::gt},
-      {"ge", filter_op::ge}, {"lt", filter_op::lt}, {"le", filter_op::le},
+      {"eq", filter_op::eq},         {"ne", filter_op::ne},          {"gt", filter_op::gt},
+      {"ge", filter_op::ge},         {"lt", filter_op::lt},          {"le", filter_op::le},
       {"exists", filter_op::exists}, {"missing", filter_op::missing}};
-  auto it = std::find_if(std::begin(kOps), std::end(kOps),
-                         [&](const auto& o) { return o.first == op; });
+  auto it =
+      std::find_if(std::begin(kOps), std::end(kOps), [&](const auto& o) { return o.first == op; });
   if (it == std::end(kOps))
     return r.fail(*t.get("op"), path + ".op",
                   "unknown operator (expected eq, ne, gt, ge, lt, le, exists, missing)");
@@ -305,7 +309,8 @@ bool resolve_secret(reader& r, const toml::node& n, const std::string& key, std:
   // variable or file, never the value.
   if (value.rfind("env:", 0) == 0) {
     const char* v = std::getenv(value.c_str() + 4);
-    if (v == nullptr) return r.fail(n, key, "environment variable " + value.substr(4) + " is not set");
+    if (v == nullptr)
+      return r.fail(n, key, "environment variable " + value.substr(4) + " is not set");
     value = v;
   } else if (value.rfind("file:", 0) == 0) {
     std::ifstream in(value.substr(5));
@@ -354,9 +359,9 @@ bool read_source(reader& r, const std::string& name, const toml::table& t, sourc
     if (!read_http(r, t, path, h)) return false;
     s.http = std::move(h);
   } else {
-    for (const char* k : {"method", "body", "headers", "interval", "jitter", "timeout",
-                          "connect_timeout", "backoff_initial", "backoff_max", "conditional",
-                          "max_body_bytes"})
+    for (const char* k :
+         {"method", "body", "headers", "interval", "jitter", "timeout", "connect_timeout",
+          "backoff_initial", "backoff_max", "conditional", "max_body_bytes"})
       if (const toml::node* n = t.get(k))
         return r.fail(*n, path + "." + k, "an HTTP setting needs 'url' in the same source");
   }
@@ -472,24 +477,24 @@ bool read_mongo_sink(reader& r, const toml::table& t, const std::string& path, s
   if (!r.get_size(t, path, "max_retries", 0, 1000, m.max_retries)) return false;
   if (!r.get_size(t, path, "retry_backoff_ms", 1, 60000, m.retry_backoff_ms)) return false;
   if (!r.get_string(t, path, "dead_letter_path", m.dead_letter_path)) return false;
-  return each_table_in_array(r, t, "indexes", path + ".indexes",
-                             [&](const toml::table& it, const std::string& p) {
-    static constexpr option_doc kIndex[] = {{"keys", "", "", ""}, {"unique", "", "", ""}};
-    if (!r.check_keys(it, p, kIndex)) return false;
-    mongo_index_spec idx;
-    const toml::node* keys = it.get("keys");
-    if (keys == nullptr || !keys->is_table() || keys->as_table()->empty())
-      return keys ? r.fail(*keys, p + ".keys", "expected a table such as { id = 1 }")
-                  : r.fail_at(it, p + ".keys", "missing");
-    for (auto&& [kk, kv] : *keys->as_table()) {
-      if (!kv.is_integer() || (kv.as_integer()->get() != 1 && kv.as_integer()->get() != -1))
-        return r.fail(kv, p + ".keys." + std::string(kk.str()), "expected 1 or -1");
-      idx.keys.emplace_back(std::string(kk.str()), static_cast<int>(kv.as_integer()->get()));
-    }
-    if (!r.get_bool(it, p, "unique", idx.unique)) return false;
-    m.indexes.push_back(std::move(idx));
-    return true;
-  });
+  return each_table_in_array(
+      r, t, "indexes", path + ".indexes", [&](const toml::table& it, const std::string& p) {
+        static constexpr option_doc kIndex[] = {{"keys", "", "", ""}, {"unique", "", "", ""}};
+        if (!r.check_keys(it, p, kIndex)) return false;
+        mongo_index_spec idx;
+        const toml::node* keys = it.get("keys");
+        if (keys == nullptr || !keys->is_table() || keys->as_table()->empty())
+          return keys ? r.fail(*keys, p + ".keys", "expected a table such as { id = 1 }")
+                      : r.fail_at(it, p + ".keys", "missing");
+        for (auto&& [kk, kv] : *keys->as_table()) {
+          if (!kv.is_integer() || (kv.as_integer()->get() != 1 && kv.as_integer()->get() != -1))
+            return r.fail(kv, p + ".keys." + std::string(kk.str()), "expected 1 or -1");
+          idx.keys.emplace_back(std::string(kk.str()), static_cast<int>(kv.as_integer()->get()));
+        }
+        if (!r.get_bool(it, p, "unique", idx.unique)) return false;
+        m.indexes.push_back(std::move(idx));
+        return true;
+      });
 }
 
 bool read_sink(reader& r, const std::string& name, const toml::table& t, sink_config& s) {
@@ -507,10 +512,10 @@ bool read_sink(reader& r, const std::string& name, const toml::table& t, sink_co
 }
 
 bool read_root(reader& r, const toml::table& root, pipeline_config& c) {
-  static constexpr option_doc kTop[] = {
-      {"pipeline", "", "", ""}, {"replay", "", "", ""}, {"dead_letter", "", "", ""},
-      {"sinks", "", "", ""},    {"sources", "", "", ""}, {"capture", "", "", ""},
-      {"http", "", "", ""},     {"log", "", "", ""}};
+  static constexpr option_doc kTop[] = {{"pipeline", "", "", ""},    {"replay", "", "", ""},
+                                        {"dead_letter", "", "", ""}, {"sinks", "", "", ""},
+                                        {"sources", "", "", ""},     {"capture", "", "", ""},
+                                        {"http", "", "", ""},        {"log", "", "", ""}};
   if (!r.check_keys(root, "", kTop)) {
     // Drop the leading dot of a top-level key in the message.
     const auto pos = r.error.find("key '.");
@@ -521,7 +526,8 @@ bool read_root(reader& r, const toml::table& root, pipeline_config& c) {
     out = nullptr;
     const toml::node* n = root.get(key);
     if (n == nullptr) return true;
-    if (!n->is_table()) return r.fail(*n, std::string(key), "expected a table [" + std::string(key) + "]");
+    if (!n->is_table())
+      return r.fail(*n, std::string(key), "expected a table [" + std::string(key) + "]");
     out = n->as_table();
     return true;
   };
@@ -574,7 +580,8 @@ bool read_root(reader& r, const toml::table& root, pipeline_config& c) {
     std::string speed = "max";
     if (!r.get_string(*t, "replay", "speed", speed)) return false;
     const auto factor = parse_speed(speed);
-    if (!factor) return r.fail(*t->get("speed"), "replay.speed", "expected \"max\", \"1x\" or \"Nx\"");
+    if (!factor)
+      return r.fail(*t->get("speed"), "replay.speed", "expected \"max\", \"1x\" or \"Nx\"");
     rc.speed = *factor;
     if (!r.get_string(*t, "replay", "source", rc.source)) return false;
     c.replay = rc;
@@ -742,8 +749,9 @@ status validate_config(const pipeline_config& c) {
                            " writes the dead-letter file '" + c.dead_letter.path + "'");
   }
   if (c.replay && !c.replay->source.empty()) {
-    const bool known = std::any_of(c.sources.begin(), c.sources.end(),
-                                   [&](const source_spec& s) { return s.name == c.replay->source; });
+    const bool known = std::any_of(c.sources.begin(), c.sources.end(), [&](const source_spec& s) {
+      return s.name == c.replay->source;
+    });
     if (!known)
       return status::error(c.origin + ": replay source '" + c.replay->source +
                            "' is not one of the configured [sources]");

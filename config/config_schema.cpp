@@ -8,31 +8,43 @@ namespace {
 
 constexpr option_doc kPipeline[] = {
     {"batch_records", "integer", "1024", "records per batch handed to the sinks (1..1048576)"},
-    {"batch_bytes", "integer", "1048576", "bytes per record batch before it is handed on (4096..268435456)"},
-    {"ring_capacity", "integer", "8", "batches each ring edge holds; a full ring blocks its producer (2..65536)"},
-    {"max_payload_bytes", "integer", "16777216", "largest API response body accepted (1024..1073741824); larger ones are counted and skipped"},
+    {"batch_bytes", "integer", "1048576",
+     "bytes per record batch before it is handed on (4096..268435456)"},
+    {"ring_capacity", "integer", "8",
+     "batches each ring edge holds; a full ring blocks its producer (2..65536)"},
+    {"max_payload_bytes", "integer", "16777216",
+     "largest API response body accepted (1024..1073741824); larger ones are counted and skipped"},
     {"source_cpu", "integer or \"none\"", "\"none\"", "CPU the source thread is pinned to"},
     {"transform_cpu", "integer or \"none\"", "\"none\"", "CPU the transform thread is pinned to"},
-    {"drain_timeout", "duration", "\"10s\"", "on SIGTERM/SIGINT, how long the drain may take before the daemon exits anyway"},
+    {"drain_timeout", "duration", "\"10s\"",
+     "on SIGTERM/SIGINT, how long the drain may take before the daemon exits anyway"},
 };
 
 constexpr option_doc kReplay[] = {
-    {"trace", "string", "(required)", "trace file (edgepipe format) or JSON Lines file that `edgepipe run` replays"},
-    {"speed", "string", "\"max\"", "\"max\", \"1x\" (original pace) or \"Nx\" (N times faster, e.g. \"10x\", \"0.5x\")"},
-    {"source", "string", "\"\"", "treat every payload as this source (needed for JSON Lines, which carry no source)"},
+    {"trace", "string", "(required)",
+     "trace file (edgepipe format) or JSON Lines file that `edgepipe run` replays"},
+    {"speed", "string", "\"max\"",
+     "\"max\", \"1x\" (original pace) or \"Nx\" (N times faster, e.g. \"10x\", \"0.5x\")"},
+    {"source", "string", "\"\"",
+     "treat every payload as this source (needed for JSON Lines, which carry no source)"},
 };
 
 constexpr option_doc kDeadLetter[] = {
-    {"path", "string", "\"edgepipe-out/dead-letter.jsonl\"", "JSON Lines file of rejected payloads and records, with reason, source and bytes"},
-    {"max_bytes", "integer", "4096", "offending bytes kept per entry (64..1048576); longer ones are truncated and marked"},
+    {"path", "string", "\"edgepipe-out/dead-letter.jsonl\"",
+     "JSON Lines file of rejected payloads and records, with reason, source and bytes"},
+    {"max_bytes", "integer", "4096",
+     "offending bytes kept per entry (64..1048576); longer ones are truncated and marked"},
     {"rotate_bytes", "integer", "67108864", "rotate the file at this size (0 = never)"},
 };
 
 constexpr option_doc kFileSink[] = {
     {"type", "string", "(required)", "\"file\""},
-    {"path", "string", "(required)", "JSON Lines output file; rotated files are PATH.1, PATH.2, ..."},
+    {"path", "string", "(required)",
+     "JSON Lines output file; rotated files are PATH.1, PATH.2, ..."},
     {"rotate_bytes", "integer", "268435456", "rotate at this size (0 = never)"},
-    {"format", "string", "\"value\"", "\"value\" (one transformed record per line) or \"envelope\" ({key, source, event_time, ingest_time, sequence, value})"},
+    {"format", "string", "\"value\"",
+     "\"value\" (one transformed record per line) or \"envelope\" ({key, source, event_time, "
+     "ingest_time, sequence, value})"},
     {"fsync", "boolean", "false", "fdatasync after every batch and on close"},
     {"cpu", "integer or \"none\"", "\"none\"", "CPU the sink thread is pinned to"},
 };
@@ -48,10 +60,14 @@ constexpr option_doc kKafkaSink[] = {
     {"compression", "string", "\"lz4\"", "\"none\", \"gzip\", \"snappy\", \"lz4\" or \"zstd\""},
     {"linger_ms", "integer", "5", "librdkafka linger.ms (0..60000)"},
     {"batch_bytes", "integer", "1048576", "librdkafka batch.size (1024..104857600)"},
-    {"max_buffer_bytes", "integer", "67108864", "bytes librdkafka may hold in memory (1 MiB..2 GiB); a full buffer blocks the sink"},
-    {"message_timeout_ms", "integer", "30000", "after this a message counts as failed (librdkafka message.timeout.ms)"},
-    {"acks", "string", "\"all\"", "\"all\", \"1\" or \"0\" (the producer is idempotent with \"all\")"},
-    {"properties", "table", "{}", "extra librdkafka settings, string values, e.g. { \"socket.timeout.ms\" = \"5000\" }"},
+    {"max_buffer_bytes", "integer", "67108864",
+     "bytes librdkafka may hold in memory (1 MiB..2 GiB); a full buffer blocks the sink"},
+    {"message_timeout_ms", "integer", "30000",
+     "after this a message counts as failed (librdkafka message.timeout.ms)"},
+    {"acks", "string", "\"all\"",
+     "\"all\", \"1\" or \"0\" (the producer is idempotent with \"all\")"},
+    {"properties", "table", "{}",
+     "extra librdkafka settings, string values, e.g. { \"socket.timeout.ms\" = \"5000\" }"},
     {"cpu", "integer or \"none\"", "\"none\"", "CPU the sink thread is pinned to"},
 };
 
@@ -60,41 +76,65 @@ constexpr option_doc kMongoSink[] = {
     {"uri", "string", "\"mongodb://127.0.0.1:27017\"", "MongoDB connection string"},
     {"database", "string", "\"edgepipe\"", "database name"},
     {"collection", "string", "\"\"", "collection for every source; empty = the source name"},
-    {"mode", "string", "\"insert\"", "\"insert\" (unordered bulk insert, _id = record key) or \"upsert\" (replace by key)"},
+    {"mode", "string", "\"insert\"",
+     "\"insert\" (unordered bulk insert, _id = record key) or \"upsert\" (replace by key)"},
     {"write_concern", "string", "\"1\"", "\"0\", \"1\", \"2\", ... or \"majority\""},
     {"write_timeout_ms", "integer", "10000", "write concern timeout"},
     {"bulk_documents", "integer", "1000", "documents per bulk insert (1..100000)"},
-    {"upsert_bulk_size", "integer", "25", "documents per bulk upsert (1..100000); FerretDB's SQLite backend stalls on large upsert bulks, a real mongod does not"},
-    {"max_retries", "integer", "8", "retries of transient errors, with exponential backoff (0..1000)"},
+    {"upsert_bulk_size", "integer", "25",
+     "documents per bulk upsert (1..100000); FerretDB's SQLite backend stalls on large upsert "
+     "bulks, a real mongod does not"},
+    {"max_retries", "integer", "8",
+     "retries of transient errors, with exponential backoff (0..1000)"},
     {"retry_backoff_ms", "integer", "100", "first retry delay; doubles each time, capped at 30 s"},
-    {"indexes", "array of tables", "[]", "indexes created on start: { keys = { field = 1 }, unique = false }"},
-    {"dead_letter_path", "string", "\"\"", "JSON Lines file for documents MongoDB rejects for good; empty = next to [dead_letter].path"},
+    {"indexes", "array of tables", "[]",
+     "indexes created on start: { keys = { field = 1 }, unique = false }"},
+    {"dead_letter_path", "string", "\"\"",
+     "JSON Lines file for documents MongoDB rejects for good; empty = next to [dead_letter].path"},
     {"cpu", "integer or \"none\"", "\"none\"", "CPU the sink thread is pinned to"},
 };
 
 constexpr option_doc kSource[] = {
-    {"records", "string (JSON pointer)", "\"\"", "where the records are: \"\" = the payload root (an object is one record, an array holds one record per element), or a pointer such as \"/results\""},
-    {"key", "string (JSON pointer)", "\"\"", "member whose value becomes the record key (Kafka key, MongoDB _id); a record without it is rejected"},
-    {"event_time", "string (JSON pointer)", "\"\"", "member holding the event time (Unix seconds/ms or ISO 8601); default: receive time"},
-    {"fields", "array of tables", "(required)", "output fields, in order (see sources.<name>.fields)"},
-    {"filter", "array of tables", "[]", "conditions every kept record meets (see sources.<name>.filter); others are dropped and counted"},
-    {"url", "string", "", "poll this URL over HTTP (`edgepipe run`/`record`); without it the source only comes from traces"},
+    {"records", "string (JSON pointer)", "\"\"",
+     "where the records are: \"\" = the payload root (an object is one record, an array holds one "
+     "record per element), or a pointer such as \"/results\""},
+    {"key", "string (JSON pointer)", "\"\"",
+     "member whose value becomes the record key (Kafka key, MongoDB _id); a record without it is "
+     "rejected"},
+    {"event_time", "string (JSON pointer)", "\"\"",
+     "member holding the event time (Unix seconds/ms or ISO 8601); default: receive time"},
+    {"fields", "array of tables", "(required)",
+     "output fields, in order (see sources.<name>.fields)"},
+    {"filter", "array of tables", "[]",
+     "conditions every kept record meets (see sources.<name>.filter); others are dropped and "
+     "counted"},
+    {"url", "string", "",
+     "poll this URL over HTTP (`edgepipe run`/`record`); without it the source only comes from "
+     "traces"},
     {"method", "string", "\"GET\"", "HTTP method"},
     {"body", "string", "\"\"", "request body (POST/PUT)"},
-    {"headers", "table", "{}", "request headers; a value \"env:NAME\" or \"file:PATH\" is read from the environment or a file at load time (for API keys; never logged)"},
-    {"interval", "duration", "\"60s\"", "time between polls (\"500ms\", \"5s\", \"2m\", \"1h\" or integer ms)"},
+    {"headers", "table", "{}",
+     "request headers; a value \"env:NAME\" or \"file:PATH\" is read from the environment or a "
+     "file at load time (for API keys; never logged)"},
+    {"interval", "duration", "\"60s\"",
+     "time between polls (\"500ms\", \"5s\", \"2m\", \"1h\" or integer ms)"},
     {"jitter", "duration", "\"0s\"", "random extra delay 0..jitter added to each poll"},
     {"timeout", "duration", "\"30s\"", "whole-request timeout"},
     {"connect_timeout", "duration", "\"10s\"", "connect timeout"},
-    {"backoff_initial", "duration", "\"1s\"", "first retry delay after a failure; doubles (with jitter) up to backoff_max"},
+    {"backoff_initial", "duration", "\"1s\"",
+     "first retry delay after a failure; doubles (with jitter) up to backoff_max"},
     {"backoff_max", "duration", "\"5m\"", "cap of the retry delay"},
-    {"conditional", "boolean", "true", "send If-None-Match / If-Modified-Since; 304 responses are counted, not re-emitted"},
-    {"max_body_bytes", "integer", "pipeline.max_payload_bytes", "largest body accepted; a larger one is cut, dead-lettered and counted"},
+    {"conditional", "boolean", "true",
+     "send If-None-Match / If-Modified-Since; 304 responses are counted, not re-emitted"},
+    {"max_body_bytes", "integer", "pipeline.max_payload_bytes",
+     "largest body accepted; a larger one is cut, dead-lettered and counted"},
 };
 
 constexpr option_doc kCapture[] = {
-    {"path", "string", "(required)", "write every HTTP response (status, timing, body) to this trace file"},
-    {"rotate_bytes", "integer", "268435456", "rotate at this size (PATH.1, PATH.2, ...); 0 = never"},
+    {"path", "string", "(required)",
+     "write every HTTP response (status, timing, body) to this trace file"},
+    {"rotate_bytes", "integer", "268435456",
+     "rotate at this size (PATH.1, PATH.2, ...); 0 = never"},
 };
 
 constexpr option_doc kHttpServer[] = {
@@ -109,31 +149,43 @@ constexpr option_doc kLog[] = {
 constexpr option_doc kField[] = {
     {"name", "string", "(required)", "output member name"},
     {"from", "string (JSON pointer)", "", "take the value at this pointer in the record"},
-    {"template", "string", "", "build a string: \"{/name/title}. {/name/first}\"; '{{' and '}}' are literal braces"},
+    {"template", "string", "",
+     "build a string: \"{/name/title}. {/name/first}\"; '{{' and '}}' are literal braces"},
     {"const", "string/number/boolean", "", "a constant value"},
-    {"type", "string", "\"keep\"", "cast: \"keep\", \"string\", \"double\", \"int\", \"bool\", \"timestamp\" (Unix ms from seconds, ms or ISO 8601)"},
-    {"hash", "string", "\"none\"", "\"md5\" or \"sha256\": replace the value by the hex digest of its text"},
-    {"required", "boolean", "false", "reject the record (dead-letter) when the value is missing or null and there is no default"},
+    {"type", "string", "\"keep\"",
+     "cast: \"keep\", \"string\", \"double\", \"int\", \"bool\", \"timestamp\" (Unix ms from "
+     "seconds, ms or ISO 8601)"},
+    {"hash", "string", "\"none\"",
+     "\"md5\" or \"sha256\": replace the value by the hex digest of its text"},
+    {"required", "boolean", "false",
+     "reject the record (dead-letter) when the value is missing or null and there is no default"},
     {"default", "string/number/boolean", "", "value used when the input is missing or null"},
 };
 
 constexpr option_doc kFilter[] = {
     {"field", "string (JSON pointer)", "(required)", "member to test"},
-    {"op", "string", "\"eq\"", "\"eq\", \"ne\", \"gt\", \"ge\", \"lt\", \"le\", \"exists\", \"missing\""},
+    {"op", "string", "\"eq\"",
+     "\"eq\", \"ne\", \"gt\", \"ge\", \"lt\", \"le\", \"exists\", \"missing\""},
     {"value", "string/number/boolean", "", "operand (numbers compare numerically)"},
 };
 
 constexpr section_doc kSections[] = {
     {"pipeline", "Sizes and CPU pinning of the runtime.", kPipeline},
-    {"replay", "Optional: the trace `edgepipe run` plays (overridden by `edgepipe replay --trace`).", kReplay},
+    {"replay",
+     "Optional: the trace `edgepipe run` plays (overridden by `edgepipe replay --trace`).",
+     kReplay},
     {"dead_letter", "Where rejected payloads and records go.", kDeadLetter},
     {"capture", "Optional: record live HTTP traffic (same as `edgepipe record --out`).", kCapture},
     {"http", "The operator endpoint.", kHttpServer},
     {"log", "Logging.", kLog},
     {"sinks.<name>", "A sink. type = \"file\": JSON Lines written with io_uring.", kFileSink},
-    {"sinks.<name> (kafka)", "A sink. type = \"kafka\": librdkafka producer; delivery reports are the only truth.", kKafkaSink},
-    {"sinks.<name> (mongodb)", "A sink. type = \"mongodb\": libmongoc bulk writes; every reply checked.", kMongoSink},
-    {"sources.<name>", "A source's transform; <name> is the source name carried by trace frames.", kSource},
+    {"sinks.<name> (kafka)",
+     "A sink. type = \"kafka\": librdkafka producer; delivery reports are the only truth.",
+     kKafkaSink},
+    {"sinks.<name> (mongodb)",
+     "A sink. type = \"mongodb\": libmongoc bulk writes; every reply checked.", kMongoSink},
+    {"sources.<name>", "A source's transform; <name> is the source name carried by trace frames.",
+     kSource},
     {"sources.<name>.fields[]", "One output field.", kField},
     {"sources.<name>.filter[]", "One filter condition.", kFilter},
 };

@@ -12,9 +12,9 @@
 namespace edgepipe {
 
 struct replay_config {
-  std::string trace;           // path of a trace or JSON Lines file
-  double speed = 0;            // 0 = as fast as possible; 1 = original pace; N = N times faster
-  std::string source;          // treat every payload as this source (required for JSON Lines)
+  std::string trace;   // path of a trace or JSON Lines file
+  double speed = 0;    // 0 = as fast as possible; 1 = original pace; N = N times faster
+  std::string source;  // treat every payload as this source (required for JSON Lines)
 };
 
 enum class file_format { value, envelope };
@@ -28,14 +28,14 @@ struct file_sink_config {
 
 struct kafka_sink_config {
   std::string brokers = "127.0.0.1:9092";
-  std::string topic;                      // one topic for every source; "" = prefix + source
+  std::string topic;  // one topic for every source; "" = prefix + source
   std::string topic_prefix = "edgepipe.";
-  int partitions = 3;                     // for topics created on start
+  int partitions = 3;  // for topics created on start
   int replication_factor = 1;
   bool create_topics = true;
   std::string compression = "lz4";
   int linger_ms = 5;
-  int batch_bytes = 1 << 20;              // librdkafka batch.size
+  int batch_bytes = 1 << 20;                                 // librdkafka batch.size
   std::uint64_t max_buffer_bytes = std::uint64_t{64} << 20;  // queue.buffering.max.kbytes
   int message_timeout_ms = 30000;
   std::string acks = "all";
@@ -52,15 +52,15 @@ struct mongo_index_spec {
 struct mongo_sink_config {
   std::string uri = "mongodb://127.0.0.1:27017";
   std::string database = "edgepipe";
-  std::string collection;                 // "" = the record's source name
+  std::string collection;  // "" = the record's source name
   mongo_mode mode = mongo_mode::insert;
-  std::string write_concern = "1";        // "0", "1", "2"..., or "majority"
+  std::string write_concern = "1";  // "0", "1", "2"..., or "majority"
   int write_timeout_ms = 10000;
-  int bulk_documents = 1000;              // documents per bulk write (insert mode)
+  int bulk_documents = 1000;  // documents per bulk write (insert mode)
   // Upserts per bulk write. FerretDB's SQLite backend stops answering on unordered upsert
   // bulks of more than ~100 documents; against a real mongod this can be raised.
   int upsert_bulk_size = 25;
-  int max_retries = 8;                    // transient errors, with exponential backoff
+  int max_retries = 8;  // transient errors, with exponential backoff
   int retry_backoff_ms = 100;
   std::vector<mongo_index_spec> indexes;  // created on start
   std::string dead_letter_path;           // permanent per-document errors; "" = derived

@@ -22,12 +22,12 @@ struct literal_value {
 struct field_spec {
   std::string name;
   // Exactly one of these three says where the value comes from.
-  std::optional<std::string> from;          // JSON pointer into the record
-  std::optional<std::string> template_text; // "{/name/title}. {/name/first}"
-  std::optional<literal_value> constant;      // a literal
+  std::optional<std::string> from;           // JSON pointer into the record
+  std::optional<std::string> template_text;  // "{/name/title}. {/name/first}"
+  std::optional<literal_value> constant;     // a literal
   value_cast cast = value_cast::keep;
   digest_kind hash = digest_kind::none;
-  bool required = false;                    // missing/null (and no default) rejects the record
+  bool required = false;                       // missing/null (and no default) rejects the record
   std::optional<literal_value> default_value;  // used when the value is missing or null
 };
 
@@ -46,13 +46,13 @@ struct http_poll_spec {
   // never logged).
   std::vector<std::pair<std::string, std::string>> headers;
   std::uint64_t interval_ms = 60000;
-  std::uint64_t jitter_ms = 0;         // each poll is delayed by a random 0..jitter
-  std::uint64_t timeout_ms = 30000;    // whole request
+  std::uint64_t jitter_ms = 0;       // each poll is delayed by a random 0..jitter
+  std::uint64_t timeout_ms = 30000;  // whole request
   std::uint64_t connect_timeout_ms = 10000;
   std::uint64_t backoff_initial_ms = 1000;
   std::uint64_t backoff_max_ms = 300000;
-  bool conditional = true;             // If-None-Match / If-Modified-Since
-  std::uint64_t max_body_bytes = 0;    // 0 = pipeline.max_payload_bytes
+  bool conditional = true;           // If-None-Match / If-Modified-Since
+  std::uint64_t max_body_bytes = 0;  // 0 = pipeline.max_payload_bytes
 };
 
 struct source_spec {

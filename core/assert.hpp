@@ -7,8 +7,8 @@ namespace edgepipe::detail {
                                                           int line, const char* msg) noexcept;
 }  // namespace edgepipe::detail
 
-#define EDGEPIPE_ASSERT(expr, msg)                                              \
-  do {                                                                          \
-    if (__builtin_expect(!(expr), 0)) [[unlikely]]                              \
-      ::edgepipe::detail::assert_failed(#expr, __FILE__, __LINE__, (msg));      \
+#define EDGEPIPE_ASSERT(expr, msg)                                         \
+  do {                                                                     \
+    if (__builtin_expect(!(expr), 0)) [[unlikely]]                         \
+      ::edgepipe::detail::assert_failed(#expr, __FILE__, __LINE__, (msg)); \
   } while (0)

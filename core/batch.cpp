@@ -4,9 +4,8 @@
 
 namespace edgepipe {
 
-std::size_t payload_batch::add(std::string_view body, source_id source,
-                               std::uint16_t http_status, std::int64_t received_unix_ns,
-                               std::uint64_t received_mono_ns) {
+std::size_t payload_batch::add(std::string_view body, source_id source, std::uint16_t http_status,
+                               std::int64_t received_unix_ns, std::uint64_t received_mono_ns) {
   const std::size_t offset = arena_.size();
   char* dst = arena_.prepare(body.size() + kPayloadPadding);
   std::memcpy(dst, body.data(), body.size());

@@ -14,10 +14,10 @@ struct record {
   std::uint32_t key_length = 0;  // 0 = no key
   std::uint32_t value_offset = 0;
   std::uint32_t value_length = 0;
-  std::int64_t event_time_ms = 0;     // Unix ms: from the payload (event_time pointer) or receipt
-  std::int64_t ingest_unix_ns = 0;    // wall clock when the payload was received
-  std::uint64_t ingest_mono_ns = 0;   // monotonic clock of receipt, for latency histograms
-  std::uint64_t sequence = 0;         // per-pipeline, increasing
+  std::int64_t event_time_ms = 0;    // Unix ms: from the payload (event_time pointer) or receipt
+  std::int64_t ingest_unix_ns = 0;   // wall clock when the payload was received
+  std::uint64_t ingest_mono_ns = 0;  // monotonic clock of receipt, for latency histograms
+  std::uint64_t sequence = 0;        // per-pipeline, increasing
   source_id source = kUnknownSource;
   std::uint16_t flags = 0;
 };

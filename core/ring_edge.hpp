@@ -30,9 +30,8 @@ class ring_edge {
     }
     stalls_.fetch_add(1, std::memory_order_relaxed);
     for (;;) {
-      not_full_.wait([&] {
-        return abandoned_.load(std::memory_order_acquire) || !ring_.full_for_producer();
-      });
+      not_full_.wait(
+          [&] { return abandoned_.load(std::memory_order_acquire) || !ring_.full_for_producer(); });
       if (abandoned_.load(std::memory_order_acquire)) return false;
       if (ring_.try_push(value)) {
         not_empty_.notify();
@@ -43,8 +42,7 @@ class ring_edge {
 
   /// runs on: consumer thread. Blocks until a value arrives (true) or the edge is closed and
   /// drained (false), or the timeout passes (false, with timed_out set).
-  bool pop(T& out, std::chrono::nanoseconds timeout = waiter::kForever,
-           bool* timed_out = nullptr) {
+  bool pop(T& out, std::chrono::nanoseconds timeout = waiter::kForever, bool* timed_out = nullptr) {
     if (timed_out) *timed_out = false;
     for (;;) {
       if (ring_.try_pop(out)) {

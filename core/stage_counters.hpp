@@ -33,12 +33,12 @@ struct stage_counters {
   counter batches_in;
   counter records_in;
   counter records_out;
-  counter rejected;   // sent to the dead-letter sink
-  counter filtered;   // dropped on purpose by a transform filter
-  counter failed;     // a sink could not deliver
+  counter rejected;  // sent to the dead-letter sink
+  counter filtered;  // dropped on purpose by a transform filter
+  counter failed;    // a sink could not deliver
   counter bytes_in;
   counter bytes_out;
-  counter ring_stalls;  // pushes that found the downstream ring full and had to wait
+  counter ring_stalls;        // pushes that found the downstream ring full and had to wait
   log2_histogram latency_ns;  // payload received -> record handed to the sink
 };
 

@@ -19,8 +19,8 @@ MHD_Result answer(void* cls, MHD_Connection* connection, const char* url, const 
   } else {
     reply = (*h)(url);
   }
-  MHD_Response* response = MHD_create_response_from_buffer(
-      reply.body.size(), reply.body.data(), MHD_RESPMEM_MUST_COPY);
+  MHD_Response* response =
+      MHD_create_response_from_buffer(reply.body.size(), reply.body.data(), MHD_RESPMEM_MUST_COPY);
   MHD_add_response_header(response, "Content-Type", reply.content_type.c_str());
   const MHD_Result r = MHD_queue_response(connection, reply.status, response);
   MHD_destroy_response(response);
@@ -34,7 +34,8 @@ http_endpoint::~http_endpoint() { stop(); }
 status http_endpoint::start(const std::string& listen, handler h) {
   handler_ = std::move(h);
   const auto colon = listen.rfind(':');
-  if (colon == std::string::npos) return status::error("http.listen '" + listen + "': expected ADDRESS:PORT");
+  if (colon == std::string::npos)
+    return status::error("http.listen '" + listen + "': expected ADDRESS:PORT");
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   const std::string host = listen.substr(0, colon);

@@ -112,7 +112,8 @@ bool trace_reader::next_frame(trace_frame& out) {
       std::size_t skip = 1;
       for (;;) {
         avail = in_.available();
-        while (skip + 4 <= avail.size() && get<std::uint32_t>(avail.data() + skip) != kTraceFrameMagic)
+        while (skip + 4 <= avail.size() &&
+               get<std::uint32_t>(avail.data() + skip) != kTraceFrameMagic)
           ++skip;
         if (skip + 4 <= avail.size() || in_.file_eof()) break;
         if (status s = in_.fill(avail.size() + 4096); !s) {

@@ -18,8 +18,8 @@ namespace edgepipe {
 
 struct uring_file_writer_options {
   std::size_t buffer_bytes = std::size_t{1} << 20;
-  unsigned buffers = 4;   // in-flight writes + the one being filled
-  bool truncate = true;   // false: append to an existing file
+  unsigned buffers = 4;  // in-flight writes + the one being filled
+  bool truncate = true;  // false: append to an existing file
 };
 
 class uring_file_writer {

@@ -26,9 +26,12 @@ void append_escaped(std::string& out, std::string_view s) {
 
 const char* name(log_level l) {
   switch (l) {
-    case log_level::info: return "info";
-    case log_level::warn: return "warn";
-    default: return "error";
+    case log_level::info:
+      return "info";
+    case log_level::warn:
+      return "warn";
+    default:
+      return "error";
   }
 }
 }  // namespace

@@ -10,8 +10,8 @@
 namespace edgepipe {
 
 struct thread_options {
-  std::string name;            // truncated to 15 characters by the kernel
-  std::optional<int> cpu;      // nullopt = not pinned
+  std::string name;        // truncated to 15 characters by the kernel
+  std::optional<int> cpu;  // nullopt = not pinned
 };
 
 /// Starts `body` on a new thread with the given name and pinning. Pinning failures (e.g. a CPU

@@ -26,7 +26,8 @@ status file_sink::open() {
   while (fs::exists(config_.path + "." + std::to_string(next_rotation_), ec)) ++next_rotation_;
   uring_file_writer_options o;
   o.truncate = false;  // a restarted daemon appends; it never destroys earlier output
-  if (status s = writer_.open(config_.path, o); !s) return status::error("sink " + name_ + ": " + s.message());
+  if (status s = writer_.open(config_.path, o); !s)
+    return status::error("sink " + name_ + ": " + s.message());
   return status::ok();
 }
 
@@ -46,8 +47,9 @@ void file_sink::append_line(const record_batch& batch, const record& r) {
     line_.append("null", 4);
   }
   line_.append(",\"source\":", 10);
-  append_json_string(line_, r.source < source_names_.size() ? std::string_view(source_names_[r.source])
-                                                            : std::string_view("unknown"));
+  append_json_string(line_, r.source < source_names_.size()
+                                ? std::string_view(source_names_[r.source])
+                                : std::string_view("unknown"));
   line_.append(",\"event_time\":", 14);
   append_int(line_, r.event_time_ms);
   line_.append(",\"ingest_time\":", 15);

@@ -2,9 +2,9 @@
 
 #include <cctype>
 #include <cstdio>
-#include <mutex>
 #include <cstring>
 #include <ctime>
+#include <mutex>
 
 #include "platform/clock.hpp"
 #include "platform/log.hpp"
@@ -17,7 +17,8 @@ constexpr std::uint64_t kMs = 1'000'000;  // ns per ms
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' '))
+    s.remove_suffix(1);
   return s;
 }
 bool header_is(std::string_view line, std::string_view name, std::string_view& value) {
@@ -149,7 +150,8 @@ status http_poll_source::open() {
     if (!spec.http->body.empty()) curl_easy_setopt(e, CURLOPT_POSTFIELDS, spec.http->body.c_str());
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // every decoding libcurl has: gzip, br...
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(spec.http->timeout_ms));
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(spec.http->connect_timeout_ms));
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(spec.http->connect_timeout_ms));
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "edgepipe/" EDGEPIPE_VERSION);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &http_poll_source::on_body);
@@ -186,8 +188,8 @@ void http_poll_source::start_transfer(poll_state& s, std::uint64_t now) {
       s.conditional_headers =
           curl_slist_append(s.conditional_headers, ("If-None-Match: " + s.etag).c_str());
     if (!s.last_modified.empty())
-      s.conditional_headers = curl_slist_append(
-          s.conditional_headers, ("If-Modified-Since: " + s.last_modified).c_str());
+      s.conditional_headers = curl_slist_append(s.conditional_headers,
+                                                ("If-Modified-Since: " + s.last_modified).c_str());
   }
   curl_easy_setopt(s.easy, CURLOPT_HTTPHEADER, s.conditional_headers);
   s.started_ns = now;

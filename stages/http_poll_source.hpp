@@ -26,9 +26,9 @@ namespace edgepipe {
 /// Per-source counters for /metrics. Written by the poller thread only.
 struct http_source_counters {
   std::string source;
-  counter polls;           // requests started
+  counter polls;  // requests started
   counter responses_2xx;
-  counter responses_304;   // unchanged: counted, not re-emitted
+  counter responses_304;  // unchanged: counted, not re-emitted
   counter responses_4xx;
   counter responses_429;
   counter responses_5xx;

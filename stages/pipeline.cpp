@@ -38,8 +38,8 @@ status pipeline::build() {
   for (const auto& sc : config_.sinks) {
     auto s = make_sink(config_, sc, source_names_);
     if (status st = s->open(); !st) return st;
-    sinks_.push_back(std::make_unique<sink_stage>(std::move(s), config_.ring_capacity,
-                                                  record_pool_, registry_.add("sink:" + sc.name)));
+    sinks_.push_back(std::make_unique<sink_stage>(std::move(s), config_.ring_capacity, record_pool_,
+                                                  registry_.add("sink:" + sc.name)));
     outputs.push_back(&sinks_.back()->input());
   }
   file_sink_config dl;
@@ -73,10 +73,10 @@ status pipeline::build() {
                                                registry_.add("source:http"));
     if (status s = http_->open(); !s) return s;
   }
-  transform_ = std::make_unique<transform_stage>(
-      *engine_, std::move(inputs), payload_pool_, record_pool_, std::move(outputs),
-      dead_letters_->input(), registry_.add("transform"), config_.batch_records,
-      config_.batch_bytes);
+  transform_ = std::make_unique<transform_stage>(*engine_, std::move(inputs), payload_pool_,
+                                                 record_pool_, std::move(outputs),
+                                                 dead_letters_->input(), registry_.add("transform"),
+                                                 config_.batch_records, config_.batch_bytes);
   return status::ok();
 }
 
@@ -90,7 +90,8 @@ void pipeline::start(std::function<void()> on_finished) {
     }));
   };
   for (std::size_t i = 0; i < sinks_.size(); ++i)
-    launch("sink:" + config_.sinks[i].name, config_.sinks[i].cpu, [s = sinks_[i].get()] { s->run(); });
+    launch("sink:" + config_.sinks[i].name, config_.sinks[i].cpu,
+           [s = sinks_[i].get()] { s->run(); });
   launch("sink:dead-lettr", std::nullopt, [s = dead_letters_.get()] { s->run(); });
   launch("transform", config_.transform_cpu, [t = transform_.get()] { t->run(); });
   if (replay_) launch("src:replay", config_.source_cpu, [s = replay_.get()] { s->run(); });
@@ -135,8 +136,10 @@ std::string pipeline::summary_json(double seconds) const {
   bool first = true;
   std::ostringstream failed;
   for (const auto& s : sinks_) {
-    o << (first ? "" : ",") << "\"" << s->target().name() << "\":" << s->counters().records_out.get();
-    failed << (first ? "" : ",") << "\"" << s->target().name() << "\":" << s->counters().failed.get();
+    o << (first ? "" : ",") << "\"" << s->target().name()
+      << "\":" << s->counters().records_out.get();
+    failed << (first ? "" : ",") << "\"" << s->target().name()
+           << "\":" << s->counters().failed.get();
     latency.merge(s->counters().latency_ns.read());
     first = false;
   }
@@ -149,8 +152,8 @@ std::string pipeline::summary_json(double seconds) const {
   json_number(o, "input_mb_per_second",
               seconds > 0 ? static_cast<double>(input_bytes) / 1e6 / seconds : 0);
   o << ",\"latency_us\":{\"p50\":" << latency.quantile(0.5) / 1000
-    << ",\"p99\":" << latency.quantile(0.99) / 1000
-    << ",\"max\":" << latency.quantile(1.0) / 1000 << "}";
+    << ",\"p99\":" << latency.quantile(0.99) / 1000 << ",\"max\":" << latency.quantile(1.0) / 1000
+    << "}";
   if (replay_) {
     const auto& tc = replay_->reader().counters();
     o << ",\"trace\":{\"frames\":" << tc.frames << ",\"corrupt_frames\":" << tc.corrupt_frames

@@ -69,7 +69,8 @@ void replay_source::pace(std::int64_t frame_ns, payload_batch*& batch) {
     if (now >= due) break;
     const std::uint64_t left = due - now;
     const std::uint64_t slice = left < 50'000'000 ? left : 50'000'000;
-    timespec ts{static_cast<time_t>(slice / 1'000'000'000), static_cast<long>(slice % 1'000'000'000)};
+    timespec ts{static_cast<time_t>(slice / 1'000'000'000),
+                static_cast<long>(slice % 1'000'000'000)};
     nanosleep(&ts, nullptr);
   }
 }
@@ -89,8 +90,8 @@ void replay_source::run() {
     counters_.records_in.add();
     counters_.bytes_in.add(f.body.size());
     batch->add(f.body, id, f.http_status, received, now_mono);
-    if (batch->bytes() >= config_.batch_bytes || batch->payloads().size() >= config_.batch_payloads ||
-        output_.empty_hint())
+    if (batch->bytes() >= config_.batch_bytes ||
+        batch->payloads().size() >= config_.batch_payloads || output_.empty_hint())
       ship(batch);
   }
   ship(batch);

@@ -17,8 +17,8 @@ namespace edgepipe {
 
 struct replay_source_config {
   std::string trace;
-  double speed = 0;                  // 0 = max
-  std::string force_source;          // non-empty: every payload belongs to this source
+  double speed = 0;          // 0 = max
+  std::string force_source;  // non-empty: every payload belongs to this source
   std::size_t max_payload_bytes = std::size_t{16} << 20;
   std::size_t batch_bytes = std::size_t{1} << 20;
   std::size_t batch_payloads = 256;

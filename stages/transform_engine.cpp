@@ -19,19 +19,25 @@ constexpr error_code kRootNotContainer = simdjson::UNEXPECTED_ERROR;
 
 std::string_view json_type_name(od::json_type t) {
   switch (t) {
-    case od::json_type::array: return "an array";
-    case od::json_type::object: return "an object";
-    case od::json_type::number: return "a number";
-    case od::json_type::string: return "a string";
-    case od::json_type::boolean: return "a boolean";
-    case od::json_type::null: return "null";
+    case od::json_type::array:
+      return "an array";
+    case od::json_type::object:
+      return "an object";
+    case od::json_type::number:
+      return "a number";
+    case od::json_type::string:
+      return "a string";
+    case od::json_type::boolean:
+      return "a boolean";
+    case od::json_type::null:
+      return "null";
   }
   return "unknown";
 }
 
 std::string_view trim_token(std::string_view t) {
-  while (!t.empty() && (t.back() == ' ' || t.back() == '\n' || t.back() == '\r' ||
-                        t.back() == '\t'))
+  while (!t.empty() &&
+         (t.back() == ' ' || t.back() == '\n' || t.back() == '\r' || t.back() == '\t'))
     t.remove_suffix(1);
   return t;
 }
@@ -174,8 +180,7 @@ struct transform_engine::record_context {
   std::string root_problem;  // set with kRootNotContainer
 };
 
-transform_engine::transform_engine(std::vector<transform_program> programs,
-                                   transform_limits limits)
+transform_engine::transform_engine(std::vector<transform_program> programs, transform_limits limits)
     : programs_(std::move(programs)), limits_(limits), parser_(limits.max_payload_bytes) {
   scratch_.reserve(4096);
 }
@@ -264,8 +269,11 @@ error_code transform_engine::walk(const transform_program& prog, od::object& obj
 bool transform_engine::string_form(const slot_value& v, std::string_view& out) {
   switch (v.kind) {
     case slot_kind::missing:
-    case slot_kind::null: return false;
-    default: out = v.text; return true;
+    case slot_kind::null:
+      return false;
+    default:
+      out = v.text;
+      return true;
   }
 }
 
@@ -273,8 +281,10 @@ bool transform_engine::passes(const compiled_filter& f) const {
   const slot_value& v = slots_[static_cast<std::size_t>(f.slot)];
   const bool present = v.kind != slot_kind::missing && v.kind != slot_kind::null;
   switch (f.op) {
-    case filter_op::exists: return present;
-    case filter_op::missing: return !present;
+    case filter_op::exists:
+      return present;
+    case filter_op::missing:
+      return !present;
     case filter_op::eq:
     case filter_op::ne: {
       bool equal = false;
@@ -295,10 +305,14 @@ bool transform_engine::passes(const compiled_filter& f) const {
       const auto b = parse_double(f.operand.text);
       if (!a || !b) return false;
       switch (f.op) {
-        case filter_op::gt: return *a > *b;
-        case filter_op::ge: return *a >= *b;
-        case filter_op::lt: return *a < *b;
-        default: return *a <= *b;
+        case filter_op::gt:
+          return *a > *b;
+        case filter_op::ge:
+          return *a >= *b;
+        case filter_op::lt:
+          return *a < *b;
+        default:
+          return *a <= *b;
       }
     }
   }
@@ -307,8 +321,12 @@ bool transform_engine::passes(const compiled_filter& f) const {
 bool transform_engine::write_field(const compiled_field& f, byte_arena& out) {
   slot_value v;
   switch (f.kind) {
-    case compiled_field::source_kind::slot: v = slots_[static_cast<std::size_t>(f.slot)]; break;
-    case compiled_field::source_kind::constant: v = f.constant; break;
+    case compiled_field::source_kind::slot:
+      v = slots_[static_cast<std::size_t>(f.slot)];
+      break;
+    case compiled_field::source_kind::constant:
+      v = f.constant;
+      break;
     case compiled_field::source_kind::template_text: {
       scratch_.clear();
       bool gap = false;
@@ -334,8 +352,9 @@ bool transform_engine::write_field(const compiled_field& f, byte_arena& out) {
     if (f.has_default) {
       v = f.default_value;
     } else if (f.required) {
-      reason_ = (v.kind == slot_kind::missing ? "missing required field '" : "null required field '") +
-                f.name + "' (" + f.pointer + ")";
+      reason_ =
+          (v.kind == slot_kind::missing ? "missing required field '" : "null required field '") +
+          f.name + "' (" + f.pointer + ")";
       return false;
     }
   }
@@ -361,7 +380,9 @@ bool transform_engine::write_field(const compiled_field& f, byte_arena& out) {
   switch (f.cast) {
     case value_cast::keep:
       switch (v.kind) {
-        case slot_kind::string: append_json_string(out, v.text); return true;
+        case slot_kind::string:
+          append_json_string(out, v.text);
+          return true;
         case slot_kind::number:
           if (!parse_double(v.text)) {
             reason_ = "invalid number '" + std::string(v.text.substr(0, 64)) + "' in field '" +
@@ -370,7 +391,9 @@ bool transform_engine::write_field(const compiled_field& f, byte_arena& out) {
           }
           out.append(v.text);
           return true;
-        default: out.append(v.text); return true;  // boolean text, raw JSON
+        default:
+          out.append(v.text);
+          return true;  // boolean text, raw JSON
       }
     case value_cast::string:
       if (v.kind == slot_kind::number && !parse_double(v.text)) return uncastable("string");
@@ -445,8 +468,8 @@ transform_engine::record_verdict transform_engine::emit(const transform_program&
   if (prog.key_slot >= 0) {
     std::string_view key;
     if (!string_form(slots_[static_cast<std::size_t>(prog.key_slot)], key) || key.empty()) {
-      reason_ = "missing record key (" + prog.slot_pointers[static_cast<std::size_t>(prog.key_slot)] +
-                ")";
+      reason_ = "missing record key (" +
+                prog.slot_pointers[static_cast<std::size_t>(prog.key_slot)] + ")";
       return reject();
     }
     r.key_offset = static_cast<std::uint32_t>(arena.size());
@@ -470,8 +493,8 @@ transform_engine::record_verdict transform_engine::emit(const transform_program&
       }
       if (!ms) {
         reason_ = "event_time (" +
-                  prog.slot_pointers[static_cast<std::size_t>(prog.event_time_slot)] +
-                  ") value '" + std::string(t.text.substr(0, 64)) + "' is not a timestamp";
+                  prog.slot_pointers[static_cast<std::size_t>(prog.event_time_slot)] + ") value '" +
+                  std::string(t.text.substr(0, 64)) + "' is not a timestamp";
         return reject();
       }
       r.event_time_ms = *ms;
@@ -494,8 +517,12 @@ error_code transform_engine::process_object(const transform_program& prog, od::o
   for (std::size_t i = 0; i < n; ++i) slots_[i].kind = slot_kind::missing;
   if (auto e = walk(prog, obj, 0)) return e;
   switch (emit(prog, ctx)) {
-    case record_verdict::ok: ++ctx.outcome.records; break;
-    case record_verdict::filtered: ++ctx.outcome.filtered; break;
+    case record_verdict::ok:
+      ++ctx.outcome.records;
+      break;
+    case record_verdict::filtered:
+      ++ctx.outcome.filtered;
+      break;
     case record_verdict::rejected: {
       ++ctx.outcome.rejected_records;
       // Cold path: rewind the record to show its bytes in the dead letter.
@@ -603,7 +630,8 @@ payload_outcome transform_engine::run(const payload& p, std::string_view body, r
         err = doc.type().get(t);
         if (!err) err = for_each_record(doc, t, problem, on_object, on_other);
         // A root array was consumed whole: anything after it is trailing garbage.
-        if (!err && t == od::json_type::array && doc.current_location().error() == simdjson::SUCCESS)
+        if (!err && t == od::json_type::array &&
+            doc.current_location().error() == simdjson::SUCCESS)
           err = simdjson::TRAILING_CONTENT;
       } else {
         od::value v;
@@ -637,9 +665,8 @@ payload_outcome transform_engine::run(const payload& p, std::string_view body, r
     dead_letters.records().resize(dlq_records_mark);
     ctx.outcome = payload_outcome{};
     ctx.outcome.payload_rejected = true;
-    std::string reason = !problem.empty()
-                             ? problem
-                             : std::string("invalid JSON: ") + simdjson::error_message(err);
+    std::string reason =
+        !problem.empty() ? problem : std::string("invalid JSON: ") + simdjson::error_message(err);
     dead_letter(dead_letters, p, prog.name, reason, body);
   }
   return ctx.outcome;

@@ -50,8 +50,8 @@ class transform_engine {
 
   simdjson::error_code process_records(const transform_program& prog, simdjson::ondemand::value v,
                                        record_context& ctx);
-  simdjson::error_code process_object(const transform_program& prog,
-                                      simdjson::ondemand::object obj, record_context& ctx);
+  simdjson::error_code process_object(const transform_program& prog, simdjson::ondemand::object obj,
+                                      record_context& ctx);
   simdjson::error_code walk(const transform_program& prog, simdjson::ondemand::object& obj,
                             std::size_t node);
   simdjson::error_code extract(simdjson::ondemand::value& v, int slot);
@@ -68,8 +68,8 @@ class transform_engine {
   simdjson::ondemand::parser parser_;
   hasher hasher_;
   std::array<slot_value, 256> slots_{};
-  byte_arena scratch_;   // template rendering and number-to-string
-  std::string reason_;   // reason of the last rejected record (cold path only)
+  byte_arena scratch_;  // template rendering and number-to-string
+  std::string reason_;  // reason of the last rejected record (cold path only)
 };
 
 }  // namespace edgepipe

@@ -70,9 +70,15 @@ status transform_program::add_pointer(std::string_view pointer, const std::strin
 slot_value transform_program::keep_literal(const literal_value& v) {
   slot_value s;
   switch (v.type) {
-    case literal_value::kind::null: s.kind = slot_kind::null; return s;
-    case literal_value::kind::string: s.kind = slot_kind::string; break;
-    case literal_value::kind::number: s.kind = slot_kind::number; break;
+    case literal_value::kind::null:
+      s.kind = slot_kind::null;
+      return s;
+    case literal_value::kind::string:
+      s.kind = slot_kind::string;
+      break;
+    case literal_value::kind::number:
+      s.kind = slot_kind::number;
+      break;
     case literal_value::kind::boolean:
       s.kind = slot_kind::boolean;
       s.boolean = v.text == "true";
@@ -176,8 +182,9 @@ status transform_program::compile(const source_spec& spec, transform_program& p)
       c.constant = p.keep_literal(*f.constant);
     }
     if (c.hash != digest_kind::none && c.cast != value_cast::keep && c.cast != value_cast::string)
-      return status::error(where + ": 'hash' produces a hex string; it cannot be combined with type "
-                                   "other than \"string\"");
+      return status::error(where +
+                           ": 'hash' produces a hex string; it cannot be combined with type "
+                           "other than \"string\"");
     p.fields.push_back(std::move(c));
   }
   // Key and event time after the fields, so the trie (and the walk) follows the fields' order,
@@ -198,8 +205,7 @@ status transform_program::compile(const source_spec& spec, transform_program& p)
     c.pointer = f.pointer;
     if (status s = p.add_pointer(f.pointer, where + ".field", c.slot); !s) return s;
     const bool needs_operand = f.op != filter_op::exists && f.op != filter_op::missing;
-    if (needs_operand && !f.value)
-      return status::error(where + ": operator needs a 'value'");
+    if (needs_operand && !f.value) return status::error(where + ": operator needs a 'value'");
     if (needs_operand) {
       c.operand = p.keep_literal(*f.value);
       const bool ordered = f.op == filter_op::gt || f.op == filter_op::ge ||

@@ -26,9 +26,9 @@ struct slot_value {
 };
 
 struct pointer_node {
-  std::string key;                     // the member name this node matches in its parent
-  std::vector<std::uint16_t> children; // indexes into transform_program::nodes
-  int slot = -1;                       // >= 0 when an operation reads this exact pointer
+  std::string key;                      // the member name this node matches in its parent
+  std::vector<std::uint16_t> children;  // indexes into transform_program::nodes
+  int slot = -1;                        // >= 0 when an operation reads this exact pointer
 };
 
 struct template_part {

@@ -2,14 +2,11 @@
 
 namespace edgepipe {
 
-transform_stage::transform_stage(transform_engine& engine,
-                                 std::vector<ring_edge<payload_batch*>*> inputs,
-                                 batch_pool<payload_batch>& payload_pool,
-                                 batch_pool<record_batch>& record_pool,
-                                 std::vector<ring_edge<record_batch*>*> outputs,
-                                 ring_edge<record_batch*>& dead_letter_output,
-                                 stage_counters& counters, std::size_t batch_records,
-                                 std::size_t batch_bytes)
+transform_stage::transform_stage(
+    transform_engine& engine, std::vector<ring_edge<payload_batch*>*> inputs,
+    batch_pool<payload_batch>& payload_pool, batch_pool<record_batch>& record_pool,
+    std::vector<ring_edge<record_batch*>*> outputs, ring_edge<record_batch*>& dead_letter_output,
+    stage_counters& counters, std::size_t batch_records, std::size_t batch_bytes)
     : engine_(engine),
       inputs_(std::move(inputs)),
       payload_pool_(payload_pool),
@@ -49,8 +46,7 @@ void transform_stage::process(payload_batch* in, record_batch*& records, record_
     if (o.skipped_status) payload_counters_.skipped_status.add();
     if (records->records().size() >= batch_records_ || records->bytes() >= batch_bytes_)
       ship(records, false);
-    if (dead->records().size() >= batch_records_ || dead->bytes() >= batch_bytes_)
-      ship(dead, true);
+    if (dead->records().size() >= batch_records_ || dead->bytes() >= batch_bytes_) ship(dead, true);
   }
   payload_pool_.release(in);
 }

@@ -52,8 +52,12 @@ TEST(Cli, SynthReplayToFileEndToEnd) {
 
 TEST(Cli, SameSeedSameTraceAndSameRecords) {
   temp_dir dir;
-  ASSERT_EQ(run_edgepipe("synth --api randomuser --payloads 50 --out a.trace --seed 9", dir.path()).exit_code, 0);
-  ASSERT_EQ(run_edgepipe("synth --api randomuser --payloads 50 --out b.trace --seed 9", dir.path()).exit_code, 0);
+  ASSERT_EQ(run_edgepipe("synth --api randomuser --payloads 50 --out a.trace --seed 9", dir.path())
+                .exit_code,
+            0);
+  ASSERT_EQ(run_edgepipe("synth --api randomuser --payloads 50 --out b.trace --seed 9", dir.path())
+                .exit_code,
+            0);
   EXPECT_EQ(testing::read_file(dir / "a.trace"), testing::read_file(dir / "b.trace"));
   ASSERT_EQ(run_edgepipe("replay --trace a.trace --sink file:a.jsonl", dir.path()).exit_code, 0);
   ASSERT_EQ(run_edgepipe("replay --trace b.trace --sink file:b.jsonl", dir.path()).exit_code, 0);
@@ -63,7 +67,9 @@ TEST(Cli, SameSeedSameTraceAndSameRecords) {
 
 TEST(Cli, JsonLinesNeedASourceAndThenReplay) {
   temp_dir dir;
-  ASSERT_EQ(run_edgepipe("synth --api iss --payloads 30 --out iss.jsonl --format jsonl", dir.path()).exit_code, 0);
+  ASSERT_EQ(run_edgepipe("synth --api iss --payloads 30 --out iss.jsonl --format jsonl", dir.path())
+                .exit_code,
+            0);
   auto r = run_edgepipe("replay --trace iss.jsonl --sink file:o.jsonl", dir.path());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--source"), std::string::npos) << r.err;
@@ -81,9 +87,11 @@ TEST(Cli, BadPayloadsGoToTheDeadLetterFileWithReasons) {
                       "{\"message\":\"success\",\"timestamp\":17000\n"
                       "{\"message\":\"success\",\"timestamp\":1700000005,\"iss_position\":"
                       "{\"latitude\":\"north\",\"longitude\":\"2.5\"}}\n");
-  testing::write_file(dir / "c.toml", testing::read_file(EDGEPIPE_SOURCE_DIR "/config/default.toml") +
-                                          "\n[replay]\ntrace = \"mixed.jsonl\"\nsource = \"iss\"\n");
-  auto r = run_edgepipe("replay -c c.toml --trace mixed.jsonl --source iss --sink file:o.jsonl", dir.path());
+  testing::write_file(dir / "c.toml",
+                      testing::read_file(EDGEPIPE_SOURCE_DIR "/config/default.toml") +
+                          "\n[replay]\ntrace = \"mixed.jsonl\"\nsource = \"iss\"\n");
+  auto r = run_edgepipe("replay -c c.toml --trace mixed.jsonl --source iss --sink file:o.jsonl",
+                        dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(json_int(r.out, "records"), 1);
   EXPECT_EQ(json_int(r.out, "rejected"), 2);
@@ -117,7 +125,8 @@ TEST(Cli, ConfigErrorsExitWithTwoAndNameFileKeyValue) {
   EXPECT_EQ(r.exit_code, 2);
   r = run_edgepipe("synth --api twitter --payloads 1 --out x", dir.path());
   EXPECT_EQ(r.exit_code, 2);
-  testing::write_file(dir / "good.toml", testing::read_file(EDGEPIPE_SOURCE_DIR "/config/default.toml"));
+  testing::write_file(dir / "good.toml",
+                      testing::read_file(EDGEPIPE_SOURCE_DIR "/config/default.toml"));
   r = run_edgepipe("check -c good.toml", dir.path());
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
@@ -148,7 +157,8 @@ TEST(Cli, SigtermDrainsEverythingAlreadyRead) {
   temp_dir dir;
   // 600 ISS payloads 5 s apart at 20x: ~150 s if left alone; we stop it early.
   ASSERT_EQ(run_edgepipe("synth --api iss --payloads 600 --out t.trace", dir.path()).exit_code, 0);
-  const std::string cmd = "cd '" + dir.path().string() + "' && exec '" EDGEPIPE_BINARY
+  const std::string cmd = "cd '" + dir.path().string() +
+                          "' && exec '" EDGEPIPE_BINARY
                           "' replay --trace t.trace --speed 20x --sink file:o.jsonl "
                           ">summary.json 2>stderr.txt & echo $!";
   FILE* p = popen(cmd.c_str(), "r");
@@ -170,7 +180,9 @@ TEST(Cli, SigtermDrainsEverythingAlreadyRead) {
 
 TEST(Cli, RunPlaysTheConfiguredTraceRotatesFilesAndWritesEnvelopes) {
   temp_dir dir;
-  ASSERT_EQ(run_edgepipe("synth --api randomuser --payloads 200 --out ru.trace", dir.path()).exit_code, 0);
+  ASSERT_EQ(
+      run_edgepipe("synth --api randomuser --payloads 200 --out ru.trace", dir.path()).exit_code,
+      0);
   std::string config = testing::read_file(EDGEPIPE_SOURCE_DIR "/config/default.toml");
   const auto pos = config.find("[sinks.file]");
   ASSERT_NE(pos, std::string::npos);
@@ -194,9 +206,11 @@ rotate_bytes = 16384
   // Rotation: out/envelopes.jsonl.1, .2, ... plus the live file hold all 200 records.
   std::size_t lines = read_lines(dir / "out/envelopes.jsonl").size();
   int rotated = 0;
-  for (int i = 1; std::filesystem::exists(dir / ("out/envelopes.jsonl." + std::to_string(i))); ++i) {
+  for (int i = 1; std::filesystem::exists(dir / ("out/envelopes.jsonl." + std::to_string(i)));
+       ++i) {
     ++rotated;
-    EXPECT_LE(std::filesystem::file_size(dir / ("out/envelopes.jsonl." + std::to_string(i))), 16384u + 4096u);
+    EXPECT_LE(std::filesystem::file_size(dir / ("out/envelopes.jsonl." + std::to_string(i))),
+              16384u + 4096u);
     lines += read_lines(dir / ("out/envelopes.jsonl." + std::to_string(i))).size();
   }
   EXPECT_GE(rotated, 2);
@@ -220,7 +234,8 @@ rotate_bytes = 16384
 
 TEST(Cli, RunWithoutAnythingToPlayIsAConfigError) {
   temp_dir dir;
-  testing::write_file(dir / "edge.toml", testing::read_file(EDGEPIPE_SOURCE_DIR "/config/default.toml"));
+  testing::write_file(dir / "edge.toml",
+                      testing::read_file(EDGEPIPE_SOURCE_DIR "/config/default.toml"));
   auto r = run_edgepipe("run -c edge.toml", dir.path());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("nothing to run"), std::string::npos) << r.err;

@@ -50,7 +50,8 @@ TEST(Config, UnknownKeyNamesFileLineKeyAndValue) {
 }
 
 TEST(Config, WrongTypeIsRejected) {
-  const std::string e = load_error(std::string(kMinimal) + "[pipeline]\nbatch_records = \"many\"\n");
+  const std::string e =
+      load_error(std::string(kMinimal) + "[pipeline]\nbatch_records = \"many\"\n");
   EXPECT_NE(e.find("pipeline.batch_records"), std::string::npos) << e;
   EXPECT_NE(e.find("many"), std::string::npos) << e;
   EXPECT_NE(e.find("expected an integer"), std::string::npos) << e;
@@ -96,7 +97,8 @@ type = "file"
 path = "o.jsonl"
 [sources.s]
 fields = [ { name = "t", from = "/t", const = 1 } ]
-)").find("exactly one of"),
+)")
+                .find("exactly one of"),
             std::string::npos);
   const std::string e = load_error(R"(
 [sinks.out]
@@ -113,7 +115,8 @@ type = "file"
 path = "o.jsonl"
 [sources.s]
 fields = [ { name = "t", template = "{/a" } ]
-)").find("unclosed"),
+)")
+                .find("unclosed"),
             std::string::npos);
 }
 
@@ -123,7 +126,8 @@ TEST(Config, SinkProblemsAreNamed) {
   EXPECT_NE(load_error(R"(
 [sources.s]
 fields = [ { name = "t", from = "/t" } ]
-)").find("no [sinks"),
+)")
+                .find("no [sinks"),
             std::string::npos);
   EXPECT_NE(load_error(std::string(kMinimal) + "[sinks.b]\ntype = \"file\"\npath = \"out.jsonl\"\n")
                 .find("same file"),

@@ -41,7 +41,8 @@ struct command_result {
 /// Runs `args` (shell-quoted by the caller) with the edgepipe binary, in `cwd`.
 inline command_result run_edgepipe(const std::string& args, const std::string& cwd = ".") {
   const std::string err_file = cwd + "/.stderr";
-  const std::string cmd = "cd '" + cwd + "' && '" EDGEPIPE_BINARY "' " + args + " 2>'" + err_file + "'";
+  const std::string cmd =
+      "cd '" + cwd + "' && '" EDGEPIPE_BINARY "' " + args + " 2>'" + err_file + "'";
   command_result r;
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return r;

@@ -48,7 +48,8 @@ TEST(TraceFormat, TornTailIsCountedNotFatal) {
   temp_dir dir;
   trace_writer w;
   ASSERT_TRUE(w.open(dir / "t.trace").is_ok());
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(w.write({"iss", "{\"i\":" + std::to_string(i) + "}", i + 1, 200}));
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE(w.write({"iss", "{\"i\":" + std::to_string(i) + "}", i + 1, 200}));
   ASSERT_TRUE(w.close().is_ok());
   const auto size = std::filesystem::file_size(dir / "t.trace");
   std::filesystem::resize_file(dir / "t.trace", size - 3);
