@@ -41,117 +41,6 @@ namespace od = simdjson::ondemand;
 
 // ---- the prototype -----------------------------------------------------------------------------
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-/// Appends what append_double(out, *parse_double(token)) would append, when `token` is a plain
-/// JSON decimal with at most 15 significant digits and a modest exponent. False (nothing
-/// appended) otherwise: the caller takes the slow path.
-bool append_double_token(byte_arena& out, std::string_view t) {
-  const char* p = t.data();
-  const char* const end = p + t.size();
-  const bool negative = p != end && *p == '-';
-  if (negative) ++p;
-  // Integer part: "0" or [1-9][0-9]*.
-  const char* const int_begin = p;
-  if (p == end || !is_digit(*p)) return false;
-  if (*p == '0') {
-    ++p;
-  } else {
-    while (p != end && is_digit(*p)) ++p;
-  }
-  const char* const int_end = p;
-  const char* frac_begin = p;
-  const char* frac_end = p;
-  if (p != end && *p == '.') {
-    ++p;
-    frac_begin = p;
-    while (p != end && is_digit(*p)) ++p;
-    frac_end = p;
-    if (frac_begin == frac_end) return false;  // "1." is not JSON
-  }
-  if (p != end) return false;  // exponent, spaces or anything else: slow path
-  if (int_end - int_begin > 300) return false;
-
-  // Significant digits: the integer digits from the first non-zero, then the fraction digits
-  // without trailing zeros; `exp10` is the decimal exponent of the first significant digit.
-  char digits[40];
-  int n = 0;
-  int exp10 = 0;
-  const char* q = int_begin;
-  while (q != int_end && *q == '0') ++q;
-  if (q != int_end) {
-    exp10 = static_cast<int>(int_end - q) - 1;
-    for (; q != int_end; ++q) {
-      if (n == 15) return false;
-      digits[n++] = *q;
-    }
-    const char* last = frac_end;
-    while (last != frac_begin && last[-1] == '0') --last;
-    for (q = frac_begin; q != last; ++q) {
-      if (n == 15) return false;
-      digits[n++] = *q;
-    }
-  } else {
-    const char* last = frac_end;
-    while (last != frac_begin && last[-1] == '0') --last;
-    q = frac_begin;
-    while (q != last && *q == '0') ++q;
-    if (q == last) {  // zero: to_chars writes "0" or "-0"
-      if (negative) out.push_back('-');
-      out.push_back('0');
-      return true;
-    }
-    exp10 = -static_cast<int>(q - frac_begin) - 1;
-    for (; q != last; ++q) {
-      if (n == 15) return false;
-      digits[n++] = *q;
-    }
-  }
-  // The integer part may end in zeros that are not significant (e.g. 21000000).
-  while (n > 1 && digits[n - 1] == '0') --n;
-
-  // std::to_chars(double) picks %f or %e, whichever is shorter (%f on a tie).
-  const int abs_exp = exp10 < 0 ? -exp10 : exp10;
-  const int sci_len = n + (n > 1 ? 1 : 0) + 2 + (abs_exp >= 100 ? 3 : 2);
-  int fixed_len;
-  if (exp10 >= 0) {
-    fixed_len = n <= exp10 + 1 ? exp10 + 1 : n + 1;
-  } else {
-    fixed_len = n + 1 - exp10;
-  }
-  char* w = out.prepare(static_cast<std::size_t>(sci_len > fixed_len ? sci_len : fixed_len) + 1);
-  char* const start = w;
-  if (negative) *w++ = '-';
-  if (fixed_len <= sci_len) {
-    if (exp10 >= 0) {
-      const int int_digits = exp10 + 1;
-      for (int i = 0; i < int_digits; ++i) *w++ = i < n ? digits[i] : '0';
-      if (n > int_digits) {
-        *w++ = '.';
-        for (int i = int_digits; i < n; ++i) *w++ = digits[i];
-      }
-    } else {
-      *w++ = '0';
-      *w++ = '.';
-      for (int i = 0; i < -exp10 - 1; ++i) *w++ = '0';
-      for (int i = 0; i < n; ++i) *w++ = digits[i];
-    }
-  } else {
-    *w++ = digits[0];
-    if (n > 1) {
-      *w++ = '.';
-      for (int i = 1; i < n; ++i) *w++ = digits[i];
-    }
-    *w++ = 'e';
-    *w++ = exp10 < 0 ? '-' : '+';
-    if (abs_exp >= 100) *w++ = static_cast<char>('0' + abs_exp / 100);
-    *w++ = static_cast<char>('0' + (abs_exp / 10) % 10);
-    *w++ = static_cast<char>('0' + abs_exp % 10);
-  }
-  out.commit(static_cast<std::size_t>(w - start));
-  return true;
-}
-
 /// The engine's current double cast; false when the engine would reject the value.
 bool append_double_current(byte_arena& out, std::string_view t) {
   const auto d = parse_double(t);
@@ -162,18 +51,6 @@ bool append_double_current(byte_arena& out, std::string_view t) {
 
 bool append_double_fast(byte_arena& out, std::string_view t) {
   return append_double_token(out, t) || append_double_current(out, t);
-}
-
-/// Canonical int64 tokens are written back unchanged by parse_int + append_int.
-bool append_int_token(byte_arena& out, std::string_view t) {
-  std::size_t i = t.size() && t[0] == '-' ? 1 : 0;
-  const std::size_t digits = t.size() - i;
-  if (digits == 0 || digits > 18) return false;
-  if (t[i] == '0' && (digits > 1 || i == 1)) return false;  // "01", "-0"
-  for (; i < t.size(); ++i)
-    if (!is_digit(t[i])) return false;
-  out.append(t);
-  return true;
 }
 
 bool append_int_current(byte_arena& out, std::string_view t) {

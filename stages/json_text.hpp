@@ -17,6 +17,13 @@ void append_json_string_lossy(byte_arena& out, std::string_view bytes);
 void append_double(byte_arena& out, double v);
 void append_int(byte_arena& out, std::int64_t v);
 
+/// Fast paths of the double/int casts: append exactly what append_double(*parse_double(t)) /
+/// append_int(*parse_int(t)) would, when `t` is a plain decimal of at most 15 significant digits
+/// (resp. a canonical int64), without the parse/format round trip. False (nothing appended)
+/// otherwise, and the caller takes the slow path. Verified by benchmarks/number_bench.
+bool append_double_token(byte_arena& out, std::string_view t);
+bool append_int_token(byte_arena& out, std::string_view t);
+
 /// Parses the whole of `s` as a number (leading/trailing spaces allowed). nullopt otherwise.
 std::optional<double> parse_double(std::string_view s) noexcept;
 std::optional<std::int64_t> parse_int(std::string_view s) noexcept;
