@@ -12,6 +12,7 @@
 
 #include "config/config_schema.hpp"
 #include "core/record.hpp"
+#include "stages/cron_schedule.hpp"
 #include "stages/transform_program.hpp"
 
 namespace edgepipe {
@@ -339,6 +340,12 @@ bool read_http(reader& r, const toml::table& t, const std::string& path, http_po
       if (!resolve_secret(r, hv, key, value)) return false;
       h.headers.emplace_back(std::string(hk.str()), std::move(value));
     }
+  }
+  if (!r.get_string(t, path, "schedule", h.schedule)) return false;
+  if (!h.schedule.empty()) {
+    std::string why;
+    if (!cron_schedule::parse(h.schedule, why))
+      return r.fail(*t.get("schedule"), path + ".schedule", why);
   }
   return r.get_duration(t, path, "interval", 10, h.interval_ms) &&
          r.get_duration(t, path, "jitter", 0, h.jitter_ms) &&

@@ -118,6 +118,9 @@ constexpr option_doc kSource[] = {
      "file at load time (for API keys; never logged)"},
     {"interval", "duration", "\"60s\"",
      "time between polls (\"500ms\", \"5s\", \"2m\", \"1h\" or integer ms)"},
+    {"schedule", "string", "\"\"",
+     "cron-like schedule instead of interval: \"minute hour day-of-month month day-of-week\" in "
+     "UTC, e.g. \"*/10 * * * *\" (fields: *, N, a-b, a,b, */n)"},
     {"jitter", "duration", "\"0s\"", "random extra delay 0..jitter added to each poll"},
     {"timeout", "duration", "\"30s\"", "whole-request timeout"},
     {"connect_timeout", "duration", "\"10s\"", "connect timeout"},

@@ -45,6 +45,7 @@ struct http_poll_spec {
   // name, value; values may come from the environment or a file (resolved at load time, and
   // never logged).
   std::vector<std::pair<std::string, std::string>> headers;
+  std::string schedule;  // cron-like "*/5 * * * *" (UTC); replaces interval
   std::uint64_t interval_ms = 60000;
   std::uint64_t jitter_ms = 0;       // each poll is delayed by a random 0..jitter
   std::uint64_t timeout_ms = 30000;  // whole request

@@ -8,6 +8,7 @@
 
 #include "platform/clock.hpp"
 #include "platform/log.hpp"
+#include "stages/cron_schedule.hpp"
 
 namespace edgepipe {
 
@@ -51,6 +52,7 @@ struct http_poll_source::poll_state {
   std::string pending_last_modified;
   unsigned failures = 0;
   std::string last_state;  // for logging once per change
+  std::optional<cron_schedule> schedule;
 };
 
 http_poll_source::http_poll_source(const pipeline_config& config,
@@ -160,7 +162,12 @@ status http_poll_source::open() {
     curl_easy_setopt(e, CURLOPT_HEADERDATA, s.get());
     curl_easy_setopt(e, CURLOPT_PRIVATE, s.get());
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    s->next_due_ns = now + jitter(spec.http->jitter_ms) * kMs;
+    if (!spec.http->schedule.empty()) {
+      std::string why;
+      s->schedule = cron_schedule::parse(spec.http->schedule, why);
+    }
+    s->next_due_ns =
+        s->schedule ? next_regular_poll(*s, now) : now + jitter(spec.http->jitter_ms) * kMs;
     states_.push_back(std::move(s));
     per_source_.push_back(std::move(counters));
   }
@@ -170,6 +177,19 @@ status http_poll_source::open() {
       return status::error("capture: " + st.message());
   }
   return status::ok();
+}
+
+std::uint64_t http_poll_source::next_regular_poll(poll_state& s, std::uint64_t now) {
+  if (s.schedule) {
+    // Cron times are wall-clock; the loop runs on the monotonic clock: convert the gap.
+    const std::int64_t wall_s = unix_now_ns() / 1'000'000'000;
+    if (const auto at = s.schedule->next_after(wall_s)) {
+      const auto gap_ms = static_cast<std::uint64_t>(*at - wall_s) * 1000;
+      return now + (gap_ms + jitter(s.spec->jitter_ms)) * kMs;
+    }
+    return now + std::uint64_t{3600} * 1000 * kMs;  // no next time: look again in an hour
+  }
+  return now + (s.spec->interval_ms + jitter(s.spec->jitter_ms)) * kMs;
 }
 
 void http_poll_source::start_transfer(poll_state& s, std::uint64_t now) {
@@ -244,7 +264,7 @@ void http_poll_source::finish_transfer(poll_state& s, CURLcode result) {
 
   bool emit = false;
   payload_error error = payload_error::none;
-  std::uint64_t next = now + (s.spec->interval_ms + jitter(s.spec->jitter_ms)) * kMs;
+  std::uint64_t next = next_regular_poll(s, now);
   if (status_code >= 200 && status_code < 300 && (s.too_large || result != CURLE_OK))
     s.counters->responses_2xx.add();  // the status line said 2xx even if the body went wrong
   if (s.too_large) {

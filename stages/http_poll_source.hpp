@@ -66,6 +66,7 @@ class http_poll_source {
   void start_transfer(poll_state& s, std::uint64_t now);
   void finish_transfer(poll_state& s, CURLcode result);
   void schedule_after_failure(poll_state& s, std::uint64_t now, std::uint64_t retry_after_ms);
+  std::uint64_t next_regular_poll(poll_state& s, std::uint64_t now);
   std::uint64_t jitter(std::uint64_t max_ms);
   void log_state_change(poll_state& s, const std::string& what);
   static std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user);

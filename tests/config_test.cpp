@@ -150,5 +150,24 @@ TEST(Config, ParseSpeed) {
   EXPECT_FALSE(parse_speed("x"));
 }
 
+TEST(Config, HttpSourceSettingsAreValidated) {
+  const std::string base =
+      "[sinks.out]\ntype = \"file\"\npath = \"o.jsonl\"\n[sources.s]\n"
+      "fields = [ { name = \"t\", from = \"/t\" } ]\n";
+  EXPECT_EQ(load_error(base + "url = \"https://example.org/x\"\nschedule = \"*/5 * * * *\"\n"), "");
+  std::string e = load_error(base + "url = \"https://example.org/x\"\nschedule = \"*/5 * *\"\n");
+  EXPECT_NE(e.find("sources.s.schedule"), std::string::npos) << e;
+  EXPECT_NE(e.find("5 fields"), std::string::npos) << e;
+  e = load_error(base + "url = \"ftp://example.org/x\"\n");
+  EXPECT_NE(e.find("sources.s.url"), std::string::npos) << e;
+  e = load_error(base + "url = \"http://x\"\ninterval = \"soon\"\n");
+  EXPECT_NE(e.find("sources.s.interval"), std::string::npos) << e;
+  e = load_error(base + "interval = \"5s\"\n");
+  EXPECT_NE(e.find("needs 'url'"), std::string::npos) << e;
+  e = load_error(base +
+                 "url = \"http://x\"\nheaders = { key = \"env:EDGEPIPE_SURELY_UNSET_VAR\" }\n");
+  EXPECT_NE(e.find("EDGEPIPE_SURELY_UNSET_VAR is not set"), std::string::npos) << e;
+}
+
 }  // namespace
 }  // namespace edgepipe
