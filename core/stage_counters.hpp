@@ -27,6 +27,16 @@ class counter {
   std::atomic<std::uint64_t> v_{0};
 };
 
+/// A value that goes up and down (e.g. messages in flight); one writer, any reader.
+class gauge {
+ public:
+  void set(std::uint64_t v) noexcept { v_.store(v, std::memory_order_relaxed); }
+  std::uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> v_{0};
+};
+
 struct stage_counters {
   explicit stage_counters(std::string stage_name) : name(std::move(stage_name)) {}
   const std::string name;
@@ -39,6 +49,8 @@ struct stage_counters {
   counter bytes_in;
   counter bytes_out;
   counter ring_stalls;        // pushes that found the downstream ring full and had to wait
+  counter retries;            // sinks: records sent again after a transient failure
+  gauge in_flight;            // sinks: handed to the destination, not yet confirmed
   log2_histogram latency_ns;  // payload received -> record handed to the sink
 };
 

@@ -94,11 +94,13 @@ class kafka_sink final : public sink {
     }
     for (const record& r : batch.records()) produce(batch, r, counters);
     rd_kafka_poll(rk_, 0);  // serve delivery reports as we go
+    counters.in_flight.set(in_flight_);
   }
 
   void flush(stage_counters& counters) override {
     counters_ = &counters;
     if (rk_ != nullptr) rd_kafka_poll(rk_, 0);
+    counters.in_flight.set(in_flight_);
   }
 
   status close() override {

@@ -410,6 +410,7 @@ class mongo_sink final : public sink {
         pending_.clear();
         break;
       }
+      counters.retries.add(pending_.size());
       std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
       backoff_ms = std::min(backoff_ms * 2, kMaxBackoffMs);
     }

@@ -184,8 +184,8 @@ std::string pipeline::counters_report() const {
     o << "{\"stage\":\"" << s.name << "\",\"batches_in\":" << s.batches_in.get()
       << ",\"records_in\":" << s.records_in.get() << ",\"records_out\":" << s.records_out.get()
       << ",\"rejected\":" << s.rejected.get() << ",\"filtered\":" << s.filtered.get()
-      << ",\"failed\":" << s.failed.get() << ",\"bytes_in\":" << s.bytes_in.get()
-      << ",\"bytes_out\":" << s.bytes_out.get();
+      << ",\"failed\":" << s.failed.get() << ",\"retries\":" << s.retries.get()
+      << ",\"bytes_in\":" << s.bytes_in.get() << ",\"bytes_out\":" << s.bytes_out.get();
     if (s.name == "source:replay") o << ",\"ring_stalls\":" << replay_ring_->stalls();
     if (s.name == "source:http") o << ",\"ring_stalls\":" << http_ring_->stalls();
     if (s.name == "transform") o << ",\"ring_stalls\":" << transform_->output_stalls();
@@ -232,6 +232,10 @@ std::string pipeline::prometheus_text() const {
     metric(o, "failed_total", l, s.failed.get());
     metric(o, "bytes_in_total", l, s.bytes_in.get());
     metric(o, "bytes_out_total", l, s.bytes_out.get());
+    if (s.name.rfind("sink:", 0) == 0) {
+      metric(o, "sink_retries_total", l, s.retries.get());
+      metric(o, "sink_in_flight", l, s.in_flight.get());
+    }
     const auto lat = s.latency_ns.read();
     if (lat.total() > 0) histogram(o, "latency_seconds", l, lat);
   });
