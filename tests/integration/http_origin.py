@@ -145,7 +145,7 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self._send(200, iss_body(n), entry=entry)
         elif first == "slow":
-            time.sleep(float(q.get("sleep", "3")))
+            time.sleep(float(q.get("sleep", "3")))  # the origin misbehaving (slow), polled with a deadline by the test
             self._send(200, iss_body(n), entry=entry)
         elif first == "truncated":
             body = iss_body(n)

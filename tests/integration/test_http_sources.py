@@ -52,7 +52,7 @@ def wait_until(cond, timeout, interval=0.05):
         v = cond()
         if v or time.monotonic() >= deadline:
             return v
-        time.sleep(interval)
+        time.sleep(interval)  # the poll interval of this deadline loop
 
 
 def free_port():
