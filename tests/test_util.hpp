@@ -3,6 +3,7 @@
 #pragma once
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -40,7 +41,12 @@ struct command_result {
 
 /// Runs `args` (shell-quoted by the caller) with the edgepipe binary, in `cwd`.
 inline command_result run_edgepipe(const std::string& args, const std::string& cwd = ".") {
-  const std::string err_file = cwd + "/.stderr";
+  // stderr goes to a file of its own in the temp directory, never into the caller's cwd.
+  static int calls = 0;
+  const std::string err_file =
+      (std::filesystem::temp_directory_path() /
+       ("edgepipe-test-stderr-" + std::to_string(getpid()) + "-" + std::to_string(++calls)))
+          .string();
   const std::string cmd =
       "cd '" + cwd + "' && '" EDGEPIPE_BINARY "' " + args + " 2>'" + err_file + "'";
   command_result r;
@@ -55,6 +61,7 @@ inline command_result run_edgepipe(const std::string& args, const std::string& c
   std::stringstream ss;
   ss << e.rdbuf();
   r.err = ss.str();
+  std::filesystem::remove(err_file);
   return r;
 }
 
