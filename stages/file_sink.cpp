@@ -67,7 +67,9 @@ void file_sink::write(const record_batch& batch, stage_counters& counters) {
     counters.failed.add(batch.records().size());
     return;
   }
-  for (const record& r : batch.records()) {
+  const auto& records = batch.records();
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const record& r = records[i];
     const std::uint64_t before = writer_.bytes_written();
     append_line(batch, r);
     ++pending_;
@@ -75,7 +77,10 @@ void file_sink::write(const record_batch& batch, stage_counters& counters) {
     // Checked per record so a file never exceeds rotate_bytes by more than one line.
     if (config_.rotate_bytes != 0 && writer_.bytes_written() >= config_.rotate_bytes) {
       rotate(counters);
-      if (failed_) return;
+      if (failed_) {  // the rest of the batch has nowhere to go: count it, never drop it silently
+        counters.failed.add(records.size() - i - 1);
+        return;
+      }
     }
   }
 }

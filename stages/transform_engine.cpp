@@ -44,6 +44,20 @@ std::string_view trim_token(std::string_view t) {
 
 bool is_2xx(std::uint16_t status) { return status >= 200 && status < 300; }
 
+/// The one timestamp rule (casts and event_time): ISO-8601 text, or a number of Unix seconds
+/// (milliseconds when too large to be seconds). nullopt for anything else.
+std::optional<std::int64_t> to_unix_ms(const slot_value& v) {
+  if (v.kind != slot_kind::number && v.kind != slot_kind::string) return std::nullopt;
+  // "YYYY-..." can never parse as a number: try ISO-8601 first.
+  if (v.kind == slot_kind::string && v.text.size() >= 10 && v.text[4] == '-')
+    if (const auto ms = parse_iso8601_ms(v.text)) return ms;
+  if (const auto d = parse_double(v.text))
+    return std::fabs(*d) < 1e11 ? static_cast<std::int64_t>(std::llround(*d * 1000.0))
+                                : static_cast<std::int64_t>(std::llround(*d));
+  if (v.kind == slot_kind::string) return parse_iso8601_ms(v.text);
+  return std::nullopt;
+}
+
 }  // namespace
 
 struct transform_engine::record_context {
@@ -306,16 +320,7 @@ bool transform_engine::write_field(const compiled_field& f, byte_arena& out) {
       return uncastable("bool");
     }
     case value_cast::timestamp: {
-      std::optional<std::int64_t> ms;
-      if (v.kind == slot_kind::number || v.kind == slot_kind::string) {
-        if (const auto d = parse_double(v.text)) {
-          // Plain numbers: seconds unless they are too large to be seconds (then milliseconds).
-          ms = std::fabs(*d) < 1e11 ? static_cast<std::int64_t>(std::llround(*d * 1000.0))
-                                    : static_cast<std::int64_t>(std::llround(*d));
-        } else if (v.kind == slot_kind::string) {
-          ms = parse_iso8601_ms(v.text);
-        }
-      }
+      const std::optional<std::int64_t> ms = to_unix_ms(v);
       if (!ms) return uncastable("timestamp");
       append_int(out, *ms);
       return true;
@@ -354,18 +359,7 @@ transform_engine::record_verdict transform_engine::emit(const transform_program&
   if (prog.event_time_slot >= 0) {
     const slot_value& t = slots_[static_cast<std::size_t>(prog.event_time_slot)];
     if (t.kind == slot_kind::number || t.kind == slot_kind::string) {
-      std::optional<std::int64_t> ms;
-      // "YYYY-..." can never parse as a number: try ISO-8601 first.
-      if (t.kind == slot_kind::string && t.text.size() >= 10 && t.text[4] == '-')
-        ms = parse_iso8601_ms(t.text);
-      if (ms) {
-        // found
-      } else if (const auto d = parse_double(t.text)) {
-        ms = std::fabs(*d) < 1e11 ? static_cast<std::int64_t>(std::llround(*d * 1000.0))
-                                  : static_cast<std::int64_t>(std::llround(*d));
-      } else if (t.kind == slot_kind::string) {
-        ms = parse_iso8601_ms(t.text);
-      }
+      const std::optional<std::int64_t> ms = to_unix_ms(t);
       if (!ms) {
         reason_ = "event_time (" +
                   prog.slot_pointers[static_cast<std::size_t>(prog.event_time_slot)] + ") value '" +
