@@ -10,10 +10,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "app/sink_uri.hpp"
+#include "app/spool_commands.hpp"
 #include "config/config_loader.hpp"
 #include "config/config_schema.hpp"
 #include "io/http_endpoint.hpp"
@@ -28,6 +30,8 @@ using namespace edgepipe;
 
 constexpr int kExitConfig = 2;
 constexpr int kExitRuntime = 1;
+// After the drain deadline, how long sinks get to give up and write their ledgers.
+constexpr auto kAbandonGrace = std::chrono::seconds(5);
 
 int config_error(const std::string& message) {
   std::fprintf(stderr, "edgepipe: %s\n", message.c_str());
@@ -117,6 +121,7 @@ int run_pipeline(pipeline_config config, const run_options& options) {
 
     bool reload = false;
     bool stopping = false;
+    bool abandoning = false;
     std::chrono::steady_clock::time_point drain_deadline{};
     const auto record_deadline =
         started + std::chrono::milliseconds(options.duration_ms ? options.duration_ms : 0);
@@ -137,6 +142,17 @@ int run_pipeline(pipeline_config config, const run_options& options) {
         if (sig < 0) sig = 0;  // timed out
       }
       const bool timed_out = sig == 0 && std::chrono::steady_clock::now() >= until;
+      if (stopping && timed_out && p->spooled() && !abandoning) {
+        // The spool keeps what the sinks have not confirmed: stop waiting for them, close
+        // cleanly (ledgers written), and let the next start deliver the rest.
+        log_line(log_level::warn, "main",
+                 "drain did not finish within pipeline.drain_timeout; leaving what the sinks "
+                 "have not confirmed in the spool for the next start");
+        p->abandon_delivery();
+        abandoning = true;
+        drain_deadline = std::chrono::steady_clock::now() + kAbandonGrace;
+        continue;
+      }
       if (stopping && timed_out) {
         log_line(log_level::error, "main",
                  "drain did not finish within pipeline.drain_timeout; exiting with records "
@@ -287,7 +303,13 @@ int main(int argc, char** argv) {
   replay->add_option("--trace", trace, "trace or JSON Lines file")->required();
   replay->add_option("--source", source, "treat every payload as this source");
   replay->add_option("--speed", speed, "max | 1x | Nx (e.g. 10x, 0.5x)");
-  replay->add_option("--sink", sink_uris, "file:PATH (repeatable); replaces the config's sinks");
+  replay->add_option("--sink", sink_uris,
+                     "file:PATH, kafka://HOST:PORT/TOPIC or mongodb://HOST:PORT/DB.COLL "
+                     "(repeatable); replaces the config's sinks");
+  std::string spool_dir_override;
+  replay->add_option("--spool", spool_dir_override,
+                     "spool directory, or 'none' to feed the sinks from memory (default: the "
+                     "config's [spool] dir)");
 
   std::string api, out, format = "trace";
   std::uint64_t payloads = 100, seed = 1;
@@ -309,6 +331,20 @@ int main(int argc, char** argv) {
   record->add_option("--duration", record_duration,
                      "stop after this long (e.g. 30s, 10m); default: until SIGINT/SIGTERM");
 
+  auto* spool_cmd = app.add_subcommand("spool", "look into a spool directory or re-send from it");
+  spool_cmd->require_subcommand(1);
+  std::string spool_dir, spool_sink;
+  std::optional<std::uint64_t> spool_from, spool_to;
+  auto* spool_inspect_cmd = spool_cmd->add_subcommand(
+      "inspect", "segments, per-sink watermarks, backlog records and bytes (JSON)");
+  spool_inspect_cmd->add_option("dir", spool_dir, "spool directory")->required();
+  auto* spool_replay_cmd =
+      spool_cmd->add_subcommand("replay", "send records of the spool to a sink (read-only)");
+  spool_replay_cmd->add_option("dir", spool_dir, "spool directory")->required();
+  spool_replay_cmd->add_option("--sink", spool_sink, "file:PATH, kafka://... or mongodb://...")
+      ->required();
+  spool_replay_cmd->add_option("--from", spool_from, "first record id (default: the oldest)");
+  spool_replay_cmd->add_option("--to", spool_to, "end record id, exclusive (default: the newest)");
   auto* check = app.add_subcommand("check", "validate a config file and exit (2 when invalid)");
   check->add_option("-c,--config", config_path, "TOML config file")->required();
 
@@ -331,6 +367,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*synth) return cmd_synth(api, payloads, out, seed, format);
+  if (*spool_inspect_cmd) return spool_inspect(spool_dir);
+  if (*spool_replay_cmd) return spool_replay(spool_dir, spool_sink, spool_from, spool_to);
 
   pipeline_config config;
   if (*check) {
@@ -354,6 +392,8 @@ int main(int argc, char** argv) {
     rc.speed = *factor;
     rc.source = source;
     config.replay = rc;
+    if (!spool_dir_override.empty())
+      config.spool.dir = spool_dir_override == "none" ? "" : spool_dir_override;
     if (!sink_uris.empty()) {
       config.sinks.clear();
       for (const auto& uri : sink_uris) {

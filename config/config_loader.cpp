@@ -518,11 +518,49 @@ bool read_sink(reader& r, const std::string& name, const toml::table& t, sink_co
                 "unknown sink type (expected file, kafka or mongodb)");
 }
 
+bool read_spool(reader& r, const toml::table& t, spool_config& sp) {
+  const std::string path = "spool";
+  if (!r.check_keys(t, path, section("spool"))) return false;
+  if (!r.get_string(t, path, "dir", sp.dir)) return false;
+  std::string fsync = "interval";
+  if (!r.get_string(t, path, "fsync", fsync)) return false;
+  if (t.contains("fsync") &&
+      !one_of(r, t, path, "fsync", fsync, {"every_batch", "interval", "off"}))
+    return false;
+  sp.fsync = fsync == "every_batch" ? fsync_policy::every_batch
+             : fsync == "off"       ? fsync_policy::off
+                                    : fsync_policy::interval;
+  if (!r.get_duration(t, path, "fsync_interval", 1, sp.fsync_interval_ms)) return false;
+  if (!r.get_uint(t, path, "segment_bytes", std::uint64_t{1} << 20, std::uint64_t{1} << 40,
+                  sp.segment_bytes))
+    return false;
+  if (!r.get_uint(t, path, "max_bytes", std::uint64_t{4} << 20, std::uint64_t{1} << 50,
+                  sp.max_bytes))
+    return false;
+  if (sp.max_bytes < 4 * sp.segment_bytes)
+    return r.fail(t.contains("max_bytes") ? *t.get("max_bytes") : *t.get("segment_bytes"),
+                  "spool.max_bytes",
+                  "must be at least 4 x segment_bytes (" + std::to_string(4 * sp.segment_bytes) +
+                      ") so that rolls and drops have room; got " + std::to_string(sp.max_bytes));
+  std::string on_full = "block";
+  if (!r.get_string(t, path, "on_full", on_full)) return false;
+  if (t.contains("on_full") && !one_of(r, t, path, "on_full", on_full, {"block", "drop_oldest"}))
+    return false;
+  sp.on_full = on_full == "drop_oldest" ? full_policy::drop_oldest : full_policy::block;
+  if (!r.get_duration(t, path, "retry_backoff", 1, sp.retry_backoff_ms)) return false;
+  if (!r.get_duration(t, path, "retry_backoff_max", 1, sp.retry_backoff_max_ms)) return false;
+  if (sp.retry_backoff_max_ms < sp.retry_backoff_ms)
+    return r.fail(*t.get("retry_backoff_max"), "spool.retry_backoff_max",
+                  "must not be shorter than retry_backoff");
+  if (!r.get_duration(t, path, "ledger_interval", 1, sp.ledger_interval_ms)) return false;
+  return true;
+}
+
 bool read_root(reader& r, const toml::table& root, pipeline_config& c) {
-  static constexpr option_doc kTop[] = {{"pipeline", "", "", ""},    {"replay", "", "", ""},
-                                        {"dead_letter", "", "", ""}, {"sinks", "", "", ""},
-                                        {"sources", "", "", ""},     {"capture", "", "", ""},
-                                        {"http", "", "", ""},        {"log", "", "", ""}};
+  static constexpr option_doc kTop[] = {
+      {"pipeline", "", "", ""}, {"replay", "", "", ""},  {"dead_letter", "", "", ""},
+      {"sinks", "", "", ""},    {"sources", "", "", ""}, {"capture", "", "", ""},
+      {"http", "", "", ""},     {"log", "", "", ""},     {"spool", "", "", ""}};
   if (!r.check_keys(root, "", kTop)) {
     // Drop the leading dot of a top-level key in the message.
     const auto pos = r.error.find("key '.");
@@ -593,6 +631,8 @@ bool read_root(reader& r, const toml::table& root, pipeline_config& c) {
     if (!r.get_string(*t, "replay", "source", rc.source)) return false;
     c.replay = rc;
   }
+  if (!table_at("spool", t)) return false;
+  if (t && !read_spool(r, *t, c.spool)) return false;
   if (!table_at("dead_letter", t)) return false;
   if (t) {
     if (!r.check_keys(*t, "dead_letter", section("dead_letter"))) return false;

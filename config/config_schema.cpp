@@ -172,12 +172,36 @@ constexpr option_doc kFilter[] = {
     {"value", "string/number/boolean", "", "operand (numbers compare numerically)"},
 };
 
+constexpr option_doc kSpool[] = {
+    {"dir", "string", "\"\"",
+     "spool directory; \"\" = no spool (sinks fed from memory; a crash or an outage loses what "
+     "was in flight). See docs/durability.md"},
+    {"fsync", "string", "\"interval\"",
+     "\"every_batch\" (fdatasync each group of batches before sinks see it), \"interval\" "
+     "(fdatasync every fsync_interval; sinks see only synced records) or \"off\" (never: "
+     "survives kill -9, not a power cut)"},
+    {"fsync_interval", "duration", "\"50ms\"", "group commit interval for fsync = \"interval\""},
+    {"segment_bytes", "integer", "67108864", "segment file size before a roll (>= 1 MiB)"},
+    {"max_bytes", "integer", "1073741824", "disk limit of the spool (>= 4 x segment_bytes)"},
+    {"on_full", "string", "\"block\"",
+     "at max_bytes: \"block\" (sources wait for the sinks) or \"drop_oldest\" (delete the oldest "
+     "segment; every record a sink had not confirmed is counted and logged)"},
+    {"retry_backoff", "duration", "\"200ms\"",
+     "first wait before a sink is sent its failed records again (doubles up to retry_backoff_max)"},
+    {"retry_backoff_max", "duration", "\"30s\"", "longest wait between two attempts"},
+    {"ledger_interval", "duration", "\"200ms\"",
+     "how often each sink's confirmed watermark is written to <dir>/<sink>.ledger"},
+};
+
 constexpr section_doc kSections[] = {
     {"pipeline", "Sizes and CPU pinning of the runtime.", kPipeline},
     {"replay",
      "Optional: the trace `edgepipe run` plays (overridden by `edgepipe replay --trace`).",
      kReplay},
     {"dead_letter", "Where rejected payloads and records go.", kDeadLetter},
+    {"spool",
+     "The store-and-forward spool between the transform and the sinks (docs/durability.md).",
+     kSpool},
     {"capture", "Optional: record live HTTP traffic (same as `edgepipe record --out`).", kCapture},
     {"http", "The operator endpoint.", kHttpServer},
     {"log", "Logging.", kLog},

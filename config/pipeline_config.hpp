@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config/source_spec.hpp"
+#include "config/spool_config.hpp"
 
 namespace edgepipe {
 
@@ -108,6 +109,7 @@ struct pipeline_config {
   dead_letter_config dead_letter;
   std::optional<replay_config> replay;
   std::optional<capture_config> capture;
+  spool_config spool;
   http_server_config http_server;
   log_format logs = log_format::text;
   std::uint64_t drain_timeout_ms = 10000;  // SIGTERM: how long to wait for the drain

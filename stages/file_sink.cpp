@@ -63,22 +63,32 @@ void file_sink::append_line(const record_batch& batch, const record& r) {
 }
 
 void file_sink::write(const record_batch& batch, stage_counters& counters) {
+  const auto& records = batch.records();
   if (failed_) {
-    counters.failed.add(batch.records().size());
+    counters.failed.add(records.size());
+    for (const record& r : records) settle(r.sequence, delivery_outcome::failed);
     return;
   }
-  const auto& records = batch.records();
   for (std::size_t i = 0; i < records.size(); ++i) {
     const record& r = records[i];
     const std::uint64_t before = writer_.bytes_written();
     append_line(batch, r);
     ++pending_;
+    if (has_listener()) {
+      if (!pending_ids_.empty() &&
+          pending_ids_.back().first + pending_ids_.back().second == r.sequence)
+        ++pending_ids_.back().second;
+      else
+        pending_ids_.emplace_back(r.sequence, 1);
+    }
     pending_bytes_ += writer_.bytes_written() - before;
     // Checked per record so a file never exceeds rotate_bytes by more than one line.
     if (config_.rotate_bytes != 0 && writer_.bytes_written() >= config_.rotate_bytes) {
       rotate(counters);
       if (failed_) {  // the rest of the batch has nowhere to go: count it, never drop it silently
         counters.failed.add(records.size() - i - 1);
+        for (std::size_t k = i + 1; k < records.size(); ++k)
+          settle(records[k].sequence, delivery_outcome::failed);
         return;
       }
     }
@@ -92,12 +102,19 @@ void file_sink::flush(stage_counters& counters) {
     std::fprintf(stderr, "edgepipe: sink %s: %s\n", name_.c_str(), s.message().c_str());
     counters.failed.add(pending_);
     failed_ = true;
+    settle_pending(delivery_outcome::failed);
   } else {
     counters.records_out.add(pending_);
     counters.bytes_out.add(pending_bytes_);
+    settle_pending(delivery_outcome::delivered);
   }
   pending_ = 0;
   pending_bytes_ = 0;
+}
+
+void file_sink::settle_pending(delivery_outcome outcome) {
+  for (const auto& [first, count] : pending_ids_) settle_range(first, count, outcome);
+  pending_ids_.clear();
 }
 
 void file_sink::rotate(stage_counters& counters) {

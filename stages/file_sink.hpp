@@ -33,6 +33,9 @@ class file_sink final : public sink {
   byte_arena line_;            // envelope lines are built here first
   std::uint64_t pending_ = 0;  // records written but not yet confirmed by a completed flush
   std::uint64_t pending_bytes_ = 0;
+  // Record ids of the pending records, as runs of consecutive ids (spool mode).
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> pending_ids_;
+  void settle_pending(delivery_outcome outcome);
   unsigned next_rotation_ = 1;
   bool failed_ = false;
 };

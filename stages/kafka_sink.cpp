@@ -27,6 +27,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <string_view>
 
@@ -92,7 +93,16 @@ class kafka_sink final : public sink {
       counters.failed.add(batch.records().size());
       return;
     }
-    for (const record& r : batch.records()) produce(batch, r, counters);
+    const auto& records = batch.records();
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      if (abandoned()) {  // shutdown deadline: the rest stays in the spool
+        counters.failed.add(records.size() - i);
+        for (std::size_t k = i; k < records.size(); ++k)
+          settle(records[k].sequence, delivery_outcome::failed);
+        break;
+      }
+      produce(batch, records[i], counters);
+    }
     rd_kafka_poll(rk_, 0);  // serve delivery reports as we go
     counters.in_flight.set(in_flight_);
   }
@@ -106,7 +116,7 @@ class kafka_sink final : public sink {
   status close() override {
     if (rk_ == nullptr) return status::ok();
     status result;
-    const int deadline_ms = config_.message_timeout_ms + 5000;
+    const int deadline_ms = abandoned() ? 0 : config_.message_timeout_ms + 5000;
     rd_kafka_resp_err_t err = rd_kafka_flush(rk_, deadline_ms);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       // Give up on what is left: purged messages get a delivery report (failed) if librdkafka
@@ -258,17 +268,20 @@ class kafka_sink final : public sink {
           RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
           RD_KAFKA_V_HEADER("source", source.data(), static_cast<ssize_t>(source.size())),
           RD_KAFKA_V_HEADER("record-id", id, static_cast<ssize_t>(id_len)),
-          RD_KAFKA_V_HEADER("content-type", "application/json", 16), RD_KAFKA_V_END);
+          RD_KAFKA_V_HEADER("content-type", "application/json", 16),
+          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(r.sequence))),
+          RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         ++in_flight_;
         return;
       }
-      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !abandoned()) {
         // Bounded memory: wait for deliveries (or timeouts) to free room, then retry.
         rd_kafka_poll(rk_, 10);
         continue;
       }
       counters.failed.add();
+      settle(r.sequence, delivery_outcome::failed);
       report(err, rd_kafka_topic_name(topic), "produce failed");
       return;
     }
@@ -285,14 +298,17 @@ class kafka_sink final : public sink {
     auto* self = static_cast<kafka_sink*>(opaque);
     if (self->in_flight_ != 0) --self->in_flight_;
     stage_counters* c = self->counters_;
+    const auto id = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(m->_private));
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (c != nullptr) {
         c->records_out.add();
         c->bytes_out.add(m->len + m->key_len);
       }
+      self->settle(id, delivery_outcome::delivered);
       return;
     }
     if (c != nullptr) c->failed.add();
+    self->settle(id, delivery_outcome::failed);
     self->report(m->err, m->rkt != nullptr ? rd_kafka_topic_name(m->rkt) : nullptr,
                  "delivery failed");
   }

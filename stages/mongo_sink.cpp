@@ -209,6 +209,7 @@ class mongo_sink final : public sink {
     if (records.empty()) return;
     if (client_ == nullptr) {
       counters.failed.add(records.size());
+      for (const record& r : records) settle(r.sequence, delivery_outcome::failed);
       return;
     }
     // Keyless records get a client-side ObjectId once, so a retry cannot insert them twice.
@@ -392,6 +393,7 @@ class mongo_sink final : public sink {
         } else {
           dead_letter(batch, r, coll.name, err.message, static_cast<std::int64_t>(err.code));
           counters.failed.add();
+          settle(r.sequence, delivery_outcome::dead_lettered);
         }
       }
       retry_.clear();
@@ -399,19 +401,24 @@ class mongo_sink final : public sink {
       mongoc_bulk_operation_destroy(bulk);
       pending_.swap(retry_);
       if (pending_.empty()) break;
-      if (attempt >= config_.max_retries) {
+      if (attempt >= config_.max_retries || abandoned()) {
         std::fprintf(stderr,
                      "edgepipe: sink %s: giving up on %zu document(s) for %s.%s after %d "
-                     "retries\n",
+                     "retries%s\n",
                      name_.c_str(), pending_.size(), config_.database.c_str(), coll.name.c_str(),
-                     config_.max_retries);
+                     attempt, has_listener() ? " (they stay in the spool and are retried)" : "");
         counters.failed.add(pending_.size());
+        for (const std::uint32_t i : pending_)
+          settle(records[i].sequence, delivery_outcome::failed);
         failed_ += pending_.size();
         pending_.clear();
         break;
       }
       counters.retries.add(pending_.size());
-      std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+      // Backoff in short steps so a shutdown deadline (request_abandon) is noticed promptly.
+      const auto resume = std::chrono::steady_clock::now() + std::chrono::milliseconds(backoff_ms);
+      while (!abandoned() && std::chrono::steady_clock::now() < resume)
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(backoff_ms, 50)));
       backoff_ms = std::min(backoff_ms * 2, kMaxBackoffMs);
     }
   }
@@ -457,6 +464,7 @@ class mongo_sink final : public sink {
           op_state_[idx] = op_dead;
           dead_letter(batch, records[ops_[idx]], coll.name, msg, code);
           counters.failed.add();
+          settle(records[ops_[idx]].sequence, delivery_outcome::dead_lettered);
         }
       }
     }
@@ -481,6 +489,7 @@ class mongo_sink final : public sink {
         } else {
           counters.failed.add();
           ++failed_;
+          settle(records[ops_[k]].sequence, delivery_outcome::failed);
         }
       }
       bson_destroy(&reply);
@@ -523,13 +532,24 @@ class mongo_sink final : public sink {
     counters.records_out.add(delivered);
     counters.bytes_out.add(bytes);
     delivered_ += delivered;
+    if (has_listener()) {
+      const bool shortfall = static_cast<std::uint64_t>(confirmed) < plain;
+      for (std::size_t k = 0; k < ops_.size(); ++k) {
+        const std::uint64_t id = records[ops_[k]].sequence;
+        if (op_state_[k] == op_ok && !shortfall) settle(id, delivery_outcome::delivered);
+        if (op_state_[k] == op_duplicate) settle(id, delivery_outcome::duplicate);
+      }
+    }
     duplicates_ += duplicates;
     bson_destroy(&reply);
   }
 
   void deliver_all(const record_batch& batch, stage_counters& counters) {
     std::uint64_t bytes = 0;
-    for (const std::uint32_t i : ops_) bytes += batch.records()[i].value_length;
+    for (const std::uint32_t i : ops_) {
+      bytes += batch.records()[i].value_length;
+      settle(batch.records()[i].sequence, delivery_outcome::delivered);
+    }
     counters.records_out.add(ops_.size());
     counters.bytes_out.add(bytes);
     delivered_ += ops_.size();

@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "platform/log.hpp"
 #include "platform/thread.hpp"
 #include "stages/file_sink.hpp"
 #include "stages/sink_factory.hpp"
@@ -35,12 +36,33 @@ status pipeline::build() {
   engine_ = std::make_unique<transform_engine>(std::move(programs), limits);
 
   std::vector<ring_edge<record_batch*>*> outputs;
+  if (config_.spool.enabled()) {
+    std::vector<std::string> sink_names;
+    for (const auto& sc : config_.sinks) sink_names.push_back(sc.name);
+    spool_ = std::make_unique<spool>(config_.spool);
+    if (status st = spool_->open(sink_names); !st)
+      return status::error(config_.origin + ": " + st.message());
+    const auto& rec = spool_->recovery();
+    if (rec.records != 0 || rec.torn_tail_bytes != 0 || rec.removed_segments != 0)
+      log_line(log_level::info, "spool",
+               "recovered " + config_.spool.dir + " in " + std::to_string(rec.seconds) +
+                   " s: " + std::to_string(rec.segments) + " segment(s), " +
+                   std::to_string(rec.records) + " record(s), " + std::to_string(rec.bytes) +
+                   " bytes; torn tail cut: " + std::to_string(rec.torn_tail_bytes) + " bytes");
+    spool_stage_ = std::make_unique<spool_stage>(*spool_, source_names_, config_.ring_capacity,
+                                                 record_pool_, registry_.add("spool"));
+    if (status st = spool_stage_->open(); !st) return st;
+    outputs.push_back(&spool_stage_->input());
+  }
   for (const auto& sc : config_.sinks) {
     auto s = make_sink(config_, sc, source_names_);
     if (status st = s->open(); !st) return st;
     sinks_.push_back(std::make_unique<sink_stage>(std::move(s), config_.ring_capacity, record_pool_,
                                                   registry_.add("sink:" + sc.name)));
-    outputs.push_back(&sinks_.back()->input());
+    if (spool_)
+      sinks_.back()->use_spool(*spool_, sinks_.size() - 1, source_names_);
+    else
+      outputs.push_back(&sinks_.back()->input());
   }
   file_sink_config dl;
   dl.path = config_.dead_letter.path;
@@ -93,6 +115,7 @@ void pipeline::start(std::function<void()> on_finished) {
     launch("sink:" + config_.sinks[i].name, config_.sinks[i].cpu,
            [s = sinks_[i].get()] { s->run(); });
   launch("sink:dead-lettr", std::nullopt, [s = dead_letters_.get()] { s->run(); });
+  if (spool_stage_) launch("spool", std::nullopt, [s = spool_stage_.get()] { s->run(); });
   launch("transform", config_.transform_cpu, [t = transform_.get()] { t->run(); });
   if (replay_) launch("src:replay", config_.source_cpu, [s = replay_.get()] { s->run(); });
   if (http_) launch("src:http", config_.source_cpu, [s = http_.get()] { s->run(); });
@@ -103,12 +126,20 @@ void pipeline::request_stop() noexcept {
   if (http_) http_->request_stop();
 }
 
+void pipeline::abandon_delivery() noexcept {
+  request_stop();
+  if (spool_stage_) spool_stage_->abandon();
+  for (auto& s : sinks_) s->abandon();
+}
+
 bool pipeline::finished() const noexcept { return running_.load() == 0; }
 
 void pipeline::join() {
   for (auto& t : threads_)
     if (t.joinable()) t.join();
   threads_.clear();
+  // A clean end with everything confirmed leaves an empty spool.
+  if (spool_ && spool_->writing_finished()) (void)spool_->delete_confirmed_segments(true);
 }
 
 namespace {
@@ -172,6 +203,23 @@ std::string pipeline::summary_json(double seconds) const {
       first_source = false;
     }
     o << "}";
+  }
+  if (spool_) {
+    const auto& a = spool_stage_->appender();
+    const auto& rec = spool_->recovery();
+    o << ",\"spool\":{\"appended\":" << a.appended_records() << ",\"bytes\":" << a.appended_bytes()
+      << ",\"fsyncs\":" << a.fsyncs() << ",\"not_spooled\":" << spool_stage_->not_spooled()
+      << ",\"full_waits\":" << spool_stage_->full_waits()
+      << ",\"recovered_records\":" << rec.records << ",\"torn_tail_bytes\":" << rec.torn_tail_bytes
+      << ",\"sinks\":{";
+    for (std::size_t i = 0; i < sinks_.size(); ++i) {
+      const auto& st = *sinks_[i];
+      o << (i ? "," : "") << "\"" << st.target().name() << "\":{\"backlog\":" << st.backlog()
+        << ",\"resent\":" << st.counters().retries.get() << ",\"rewinds\":" << st.rewinds()
+        << ",\"dropped\":" << spool_->dropped_records(i) << ",\"skipped\":" << st.skipped_records()
+        << "}";
+    }
+    o << "}}";
   }
   o << ",\"ring_stalls\":" << transform_->input_stalls() + transform_->output_stalls() << "}";
   return o.str();
@@ -252,6 +300,32 @@ std::string pipeline::prometheus_text() const {
     const std::string l = "edge=\"transform->" + s->target().name() + "\"";
     metric(o, "ring_occupancy", l, s->input().occupancy());
     metric(o, "ring_stalls_total", l, s->input().stalls());
+  }
+  if (spool_) {
+    const auto& a = spool_stage_->appender();
+    o << "# TYPE edgepipe_spool_fsync_seconds histogram\n";
+    metric(o, "spool_appended_records_total", "", a.appended_records());
+    metric(o, "spool_appended_bytes_total", "", a.appended_bytes());
+    metric(o, "spool_bytes", "", spool_->total_bytes());
+    metric(o, "spool_segments", "", spool_->segments().size());
+    metric(o, "spool_committed_id", "", spool_->committed_end());
+    metric(o, "spool_fsyncs_total", "", a.fsyncs());
+    metric(o, "spool_full_waits_total", "", spool_stage_->full_waits());
+    metric(o, "spool_blocked", "", spool_stage_->blocked() ? 1 : 0);
+    metric(o, "spool_not_spooled_total", "", spool_stage_->not_spooled());
+    metric(o, "spool_dropped_segments_total", "", spool_->dropped_segments());
+    metric(o, "spool_torn_tail_bytes", "", spool_->recovery().torn_tail_bytes);
+    metric(o, "spool_recovered_records", "", spool_->recovery().records);
+    const auto fs = a.fsync_latency().read();
+    if (fs.total() > 0) histogram(o, "spool_fsync_seconds", "stage=\"spool\"", fs);
+    for (std::size_t i = 0; i < sinks_.size(); ++i) {
+      const std::string l = "sink=\"" + sinks_[i]->target().name() + "\"";
+      metric(o, "spool_watermark", l, spool_->watermark(i));
+      metric(o, "spool_backlog_records", l, sinks_[i]->backlog());
+      metric(o, "spool_dropped_records_total", l, spool_->dropped_records(i));
+      metric(o, "spool_skipped_records_total", l, sinks_[i]->skipped_records());
+      metric(o, "spool_rewinds_total", l, sinks_[i]->rewinds());
+    }
   }
   const auto& pc = transform_->payload_counters();
   metric(o, "payloads_total", "", pc.payloads.get());

@@ -2,7 +2,9 @@
 // per sink (+ the dead-letter sink), and reports counters. Stop means drain: the source stops
 // reading, and everything already read flows through to the sinks before the threads end.
 // Threading: build/start/request_stop/join/report run on the main thread; stages run on their
-// own named threads (src:replay, transform, sink:<name>, sink:dead-letter).
+// own named threads (src:replay, src:http, transform, spool, sink:<name>, sink:dead-lettr).
+// With a [spool] dir, the transform feeds the spool thread and every sink reads the spool with
+// its own cursor (docs/durability.md); without one, the transform fans out to the sinks' rings.
 #pragma once
 
 #include <atomic>
@@ -18,6 +20,7 @@
 #include "stages/http_poll_source.hpp"
 #include "stages/replay_source.hpp"
 #include "stages/sink_stage.hpp"
+#include "stages/spool_stage.hpp"
 #include "stages/transform_stage.hpp"
 
 namespace edgepipe {
@@ -35,6 +38,10 @@ class pipeline {
   void start(std::function<void()> on_finished = {});
   /// Asks the source to stop reading; the rest drains. Safe to call more than once.
   void request_stop() noexcept;
+  /// Shutdown deadline passed: sinks stop waiting for their destinations and end promptly;
+  /// what they have not confirmed stays in the spool for the next start.
+  void abandon_delivery() noexcept;
+  bool spooled() const noexcept { return spool_ != nullptr; }
   bool finished() const noexcept;
   void join();
 
@@ -66,6 +73,8 @@ class pipeline {
   std::unique_ptr<http_poll_source> http_;
   std::unique_ptr<transform_engine> engine_;
   std::unique_ptr<transform_stage> transform_;
+  std::unique_ptr<spool> spool_;
+  std::unique_ptr<spool_stage> spool_stage_;
   std::vector<std::unique_ptr<sink_stage>> sinks_;
   std::unique_ptr<sink_stage> dead_letters_;
   std::vector<std::thread> threads_;

@@ -1,9 +1,12 @@
 // What every sink implements. The sink stage (stages/sink_stage) owns the thread, the input
-// ring, the flush timer and the counters; a sink only moves records to its destination.
+// (a ring, or the spool), the flush timer and the counters; a sink only moves records to its
+// destination and says what became of each one.
 // Threading: every method runs on the sink's own thread ("runs on: sink thread"), except
-// open(), which runs on the main thread before any thread starts.
+// open(), which runs on the main thread before any thread starts, and request_abandon(), which
+// any thread may call.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -13,6 +16,24 @@
 
 namespace edgepipe {
 
+/// What became of one record. Only `failed` makes the spool send it again.
+enum class delivery_outcome : std::uint8_t {
+  delivered,
+  duplicate,      // the destination already had it (MongoDB duplicate `_id`): as good as delivered
+  dead_lettered,  // permanently refused (e.g. a document MongoDB rejects): in the sink's DLQ
+  failed,         // not delivered (timeout, broker gone, server down): retried from the spool
+};
+
+/// Receives each record's outcome, by record sequence (the spool's record id). Called on the
+/// sink thread, from inside write()/flush()/close().
+class delivery_listener {
+ public:
+  virtual ~delivery_listener() = default;
+  virtual void settled(std::uint64_t sequence, delivery_outcome outcome) = 0;
+  virtual void settled_range(std::uint64_t first, std::uint64_t count,
+                             delivery_outcome outcome) = 0;
+};
+
 class sink {
  public:
   virtual ~sink() = default;
@@ -20,12 +41,34 @@ class sink {
   /// runs on: main thread, before the pipeline starts. Fails early (bad path, no server).
   virtual status open() = 0;
   /// runs on: sink thread. Accepts a batch; records count as delivered only once flush()
-  /// confirms them (counters.records_out), failures go to counters.failed.
+  /// confirms them (counters.records_out), failures go to counters.failed. Each record's
+  /// outcome also goes to the listener, when there is one.
   virtual void write(const record_batch& batch, stage_counters& counters) = 0;
   /// runs on: sink thread, when idle, periodically and at the end.
   virtual void flush(stage_counters& counters) = 0;
-  /// runs on: sink thread, once, after the last flush.
+  /// runs on: sink thread, once, after the last flush. After request_abandon(), returns
+  /// promptly and reports what it could not deliver as failed.
   virtual status close() = 0;
+
+  /// runs on: main thread, before start.
+  void set_listener(delivery_listener* l) noexcept { listener_ = l; }
+  /// Any thread: stop waiting for the destination (shutdown deadline passed); what is not
+  /// delivered is reported failed and stays in the spool.
+  void request_abandon() noexcept { abandoned_.store(true, std::memory_order_relaxed); }
+  bool abandoned() const noexcept { return abandoned_.load(std::memory_order_relaxed); }
+
+ protected:
+  void settle(std::uint64_t sequence, delivery_outcome outcome) {
+    if (listener_ != nullptr) listener_->settled(sequence, outcome);
+  }
+  void settle_range(std::uint64_t first, std::uint64_t count, delivery_outcome outcome) {
+    if (listener_ != nullptr && count != 0) listener_->settled_range(first, count, outcome);
+  }
+  bool has_listener() const noexcept { return listener_ != nullptr; }
+
+ private:
+  delivery_listener* listener_ = nullptr;
+  std::atomic<bool> abandoned_{false};
 };
 
 }  // namespace edgepipe

@@ -1,0 +1,145 @@
+#include "stages/spool_stage.hpp"
+
+#include "platform/clock.hpp"
+#include "platform/log.hpp"
+
+namespace edgepipe {
+
+namespace {
+constexpr std::uint64_t kCommitEveryBytes = std::uint64_t{8} << 20;
+constexpr auto kRetentionTick = std::chrono::milliseconds(500);
+}  // namespace
+
+spool_stage::spool_stage(spool& s, std::vector<std::string> sources, std::size_t ring_capacity,
+                         batch_pool<record_batch>& pool, stage_counters& counters)
+    : spool_(s),
+      appender_(s, std::move(sources)),
+      input_(ring_capacity),
+      pool_(pool),
+      counters_(counters) {}
+
+status spool_stage::open() {
+  last_sync_ns_ = mono_now_ns();
+  return appender_.start();
+}
+
+void spool_stage::abandon() noexcept {
+  abandoned_.store(true, std::memory_order_release);
+  spool_.space_waiter().wake();
+}
+
+void spool_stage::commit(bool force_sync) {
+  const auto& cfg = spool_.config();
+  const std::uint64_t now = mono_now_ns();
+  const bool due = now - last_sync_ns_ >= cfg.fsync_interval_ms * 1'000'000;
+  const bool sync = force_sync || cfg.fsync == fsync_policy::every_batch ||
+                    (cfg.fsync == fsync_policy::interval && due);
+  if (status s = appender_.commit(sync, cfg.fsync == fsync_policy::off); !s) {
+    if (!failed_) log_line(log_level::error, "spool", s.message());
+    failed_ = true;
+    return;
+  }
+  if (sync) {
+    last_sync_ns_ = now;
+    unsynced_ = false;
+  } else {
+    unsynced_ = cfg.fsync == fsync_policy::interval;
+  }
+  uncommitted_bytes_ = 0;
+}
+
+bool spool_stage::make_room(std::size_t bytes) {
+  const auto& cfg = spool_.config();
+  bool logged = false;
+  for (;;) {
+    if (spool_.total_bytes() + bytes <= cfg.max_bytes) break;
+    if (spool_.delete_confirmed_segments() != 0) continue;
+    if (cfg.on_full == full_policy::drop_oldest) {
+      if (spool_.drop_oldest_segment()) continue;
+      if (!appender_.active_has_frames()) break;  // one batch larger than the limit: let it in
+      if (status s = appender_.roll(); !s) {
+        log_line(log_level::error, "spool", s.message());
+        break;
+      }
+      continue;
+    }
+    // block: commit what we have so the sinks can confirm it, then wait for them.
+    if (uncommitted_bytes_ != 0 || unsynced_) commit(true);
+    if (!logged) {
+      full_waits_.fetch_add(1, std::memory_order_relaxed);
+      blocked_.store(true);
+      log_line(log_level::warn, "spool",
+               "spool full (" + std::to_string(spool_.total_bytes()) + " of max_bytes " +
+                   std::to_string(cfg.max_bytes) +
+                   ", on_full = block): sources wait until the sinks confirm the backlog");
+      logged = true;
+    }
+    const std::uint64_t gen = spool_.confirm_generation();
+    spool_.space_waiter().wait(
+        [&] {
+          return abandoned_.load(std::memory_order_acquire) || spool_.confirm_generation() != gen;
+        },
+        std::chrono::milliseconds(200));
+    if (abandoned_.load(std::memory_order_acquire)) {
+      blocked_.store(false);
+      return false;
+    }
+  }
+  if (logged) {
+    blocked_.store(false);
+    log_line(log_level::info, "spool", "spool has room again: sources resume");
+  }
+  return true;
+}
+
+void spool_stage::run() {
+  const auto& cfg = spool_.config();
+  for (;;) {
+    std::chrono::nanoseconds timeout = kRetentionTick;
+    if (unsynced_) {
+      const std::uint64_t due = last_sync_ns_ + cfg.fsync_interval_ms * 1'000'000;
+      const std::uint64_t now = mono_now_ns();
+      timeout = std::chrono::nanoseconds(due > now ? due - now : 0);
+    }
+    record_batch* batch = nullptr;
+    bool timed_out = false;
+    const bool got = input_.pop(batch, timeout, &timed_out);
+    if (!got && !timed_out) break;  // the transform closed its output and it is drained
+    if (got) {
+      const std::size_t n = batch->records().size();
+      counters_.batches_in.add();
+      counters_.records_in.add(n);
+      counters_.bytes_in.add(batch->bytes());
+      const std::size_t size = spool_appender::frame_bytes(*batch);
+      if (abandoned_.load(std::memory_order_acquire) || failed_ || !make_room(size)) {
+        not_spooled_.fetch_add(n, std::memory_order_relaxed);
+        counters_.failed.add(n);
+      } else if (status s = appender_.append(*batch); !s) {
+        if (!failed_) log_line(log_level::error, "spool", s.message());
+        failed_ = true;
+        not_spooled_.fetch_add(n, std::memory_order_relaxed);
+        counters_.failed.add(n);
+      } else {
+        counters_.records_out.add(n);
+        counters_.bytes_out.add(size);
+        uncommitted_bytes_ += size;
+      }
+      if (batch->release_reader()) pool_.release(batch);
+    }
+    if (uncommitted_bytes_ != 0 && (input_.empty() || uncommitted_bytes_ >= kCommitEveryBytes))
+      commit(false);
+    else if (unsynced_ && timed_out)
+      commit(true);
+    (void)spool_.delete_confirmed_segments();
+  }
+  // End of input: make everything durable (even with fsync = off: a clean stop costs one sync).
+  if (status s = appender_.close(true); !s) log_line(log_level::error, "spool", s.message());
+  spool_.finish_writing();
+  if (not_spooled_.load() != 0)
+    log_line(log_level::error, "spool",
+             std::to_string(not_spooled_.load()) +
+                 " record(s) could not be spooled (shutdown deadline or disk error); they were "
+                 "never received");
+}
+
+}  // namespace edgepipe

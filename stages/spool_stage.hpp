@@ -1,0 +1,60 @@
+// The spool thread ("spool"): takes record batches from the transform, appends them to the spool
+// (io/spool_appender), commits them by group (one commit when the input ring runs dry or every
+// 8 MiB; fdatasync as the fsync policy says), deletes segments every sink has confirmed, and
+// applies the disk limit: `block` waits for the sinks (the rings fill, the sources wait), or
+// `drop_oldest` deletes the oldest segment and counts what the sinks lose.
+// Threading: run() is the thread body. abandon() may be called from any thread (shutdown
+// deadline): batches still arriving are then counted as not spooled and released.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "core/batch.hpp"
+#include "core/batch_pool.hpp"
+#include "core/ring_edge.hpp"
+#include "core/stage_counters.hpp"
+#include "io/spool.hpp"
+#include "io/spool_appender.hpp"
+
+namespace edgepipe {
+
+class spool_stage {
+ public:
+  spool_stage(spool& s, std::vector<std::string> sources, std::size_t ring_capacity,
+              batch_pool<record_batch>& pool, stage_counters& counters);
+  ring_edge<record_batch*>& input() noexcept { return input_; }
+  /// runs on: main thread, before start. Opens the first segment of this run.
+  status open();
+  /// runs on: the spool thread.
+  void run();
+  /// Any thread.
+  void abandon() noexcept;
+
+  const spool_appender& appender() const noexcept { return appender_; }
+  std::uint64_t full_waits() const noexcept { return full_waits_.load(); }
+  bool blocked() const noexcept { return blocked_.load(); }
+  std::uint64_t not_spooled() const noexcept { return not_spooled_.load(); }
+
+ private:
+  /// Makes room for `bytes` under max_bytes. False when abandoned while waiting.
+  bool make_room(std::size_t bytes);
+  void commit(bool force_sync);
+
+  spool& spool_;
+  spool_appender appender_;
+  ring_edge<record_batch*> input_;
+  batch_pool<record_batch>& pool_;
+  stage_counters& counters_;
+  std::atomic<bool> abandoned_{false};
+  std::atomic<bool> blocked_{false};
+  std::atomic<std::uint64_t> full_waits_{0};
+  std::atomic<std::uint64_t> not_spooled_{0};
+  std::uint64_t last_sync_ns_ = 0;
+  std::uint64_t uncommitted_bytes_ = 0;
+  bool unsynced_ = false;
+  bool failed_ = false;
+};
+
+}  // namespace edgepipe
