@@ -153,6 +153,8 @@ status spool::recover(bool read_only) {
   }
   if (ec) return status::error("cannot list spool directory " + config_.dir + ": " + ec.message());
   std::sort(files.begin(), files.end());
+  // Headers first: a last file without a valid header is a roll cut short (removed); an earlier
+  // one is damage (renamed to .corrupt, its records reported as a gap by the readers).
   for (std::size_t i = 0; i < files.size(); ++i) {
     const bool last = i + 1 == files.size();
     const std::string& path = files[i].second;
@@ -171,40 +173,43 @@ status spool::recover(bool read_only) {
       continue;
     }
     spool_segment seg;
-    seg.first_id = header->first_record_id;
-    seg.end_id = seg.first_id;
+    seg.first_id = seg.end_id = header->first_record_id;
     seg.path = path;
     seg.sources = std::move(header->sources);
     seg.bytes = fs::file_size(path, ec);
-    if (last) {
-      scan_result scan = scan_segment(path, header->header_bytes, seg.first_id);
-      if (!scan.error.empty()) return status::error("spool: " + scan.error);
-      seg.end_id = scan.end_id;
-      if (scan.good_bytes < scan.file_bytes) {
-        recovery_.torn_tail_bytes = scan.file_bytes - scan.good_bytes;
-        log_line(log_level::warn, "spool",
-                 "segment " + path + ": torn tail of " + std::to_string(recovery_.torn_tail_bytes) +
-                     " bytes after record " + std::to_string(scan.end_id) +
-                     (read_only ? " (left as is)" : ": cut"));
-        if (!read_only) {
-          if (::truncate(path.c_str(), static_cast<off_t>(scan.good_bytes)) != 0)
-            return status::error(errno_message("cannot cut the torn tail of " + path, errno));
-          const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-          if (fd >= 0) {
-            (void)::fdatasync(fd);
-            ::close(fd);
-          }
-        }
-        seg.bytes = scan.good_bytes;
-      }
-      if (seg.end_id == seg.first_id) {
-        // No record in it (a run that stopped before its first batch): this run starts its own
-        // segment at the same id, so this one goes.
-        if (!read_only) fs::remove(path, ec);
-        continue;
-      }
-    }
+    header_bytes_of_last_ = header->header_bytes;
     segments_.push_back(std::move(seg));
+  }
+  // The last segment is the one a crash can leave torn: check every frame of it.
+  if (!segments_.empty()) {
+    spool_segment& seg = segments_.back();
+    const std::string& path = seg.path;
+    scan_result scan = scan_segment(path, header_bytes_of_last_, seg.first_id);
+    if (!scan.error.empty()) return status::error("spool: " + scan.error);
+    seg.end_id = scan.end_id;
+    if (scan.good_bytes < scan.file_bytes) {
+      recovery_.torn_tail_bytes = scan.file_bytes - scan.good_bytes;
+      log_line(log_level::warn, "spool",
+               "segment " + path + ": torn tail of " + std::to_string(recovery_.torn_tail_bytes) +
+                   " bytes after record " + std::to_string(scan.end_id) +
+                   (read_only ? " (left as is)" : ": cut"));
+      if (!read_only) {
+        if (::truncate(path.c_str(), static_cast<off_t>(scan.good_bytes)) != 0)
+          return status::error(errno_message("cannot cut the torn tail of " + path, errno));
+        const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+          (void)::fdatasync(fd);
+          ::close(fd);
+        }
+      }
+      seg.bytes = scan.good_bytes;
+    }
+    if (seg.end_id == seg.first_id) {
+      // No record in it (a run that stopped before its first batch): this run starts its own
+      // segment at the same id, so this one goes.
+      if (!read_only) fs::remove(path, ec);
+      segments_.pop_back();
+    }
   }
   // Earlier segments end where the next begins (rolls are contiguous; a gap left by a cut tail
   // is skipped by the readers).

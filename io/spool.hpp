@@ -138,6 +138,7 @@ class spool {
   mutable std::mutex mutex_;  // segments_ only
   std::deque<spool_segment> segments_;
   std::uint64_t next_id_ = 0;
+  std::uint32_t header_bytes_of_last_ = 0;  // recovery only
   std::atomic<std::uint64_t> committed_{0};
   std::atomic<std::uint64_t> dropped_end_{0};
   std::atomic<bool> writer_done_{false};

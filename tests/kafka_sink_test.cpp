@@ -1,7 +1,8 @@
 // Kafka sink fault tests against librdkafka's in-process mock cluster (no real broker): records
 // are counted delivered only on a successful delivery report, retriable produce errors are
 // retried and counted once, a dead broker turns records into failures (never deliveries), and a
-// bad librdkafka property fails open() naming it.
+// bad librdkafka property fails open() naming it. With the spool, a broker outage holds the
+// sink's watermark and the records are sent again once the broker is back.
 // Threading: the test thread plays the sink thread (write/flush/close, which serve the delivery
 // reports); the mock brokers run on librdkafka's own threads.
 #include "stages/kafka_sink.hpp"
@@ -13,6 +14,8 @@
 #include <chrono>
 #include <string>
 
+#include "config/config_loader.hpp"
+#include "stages/pipeline.hpp"
 #include "test_util.hpp"
 
 namespace edgepipe {
@@ -199,6 +202,58 @@ TEST(KafkaSink, BadPropertyFailsOpenNamingIt) {
   const status st2 = s2->open();
   ASSERT_FALSE(st2.is_ok());
   EXPECT_NE(st2.message().find("compression.codec=zip"), std::string::npos) << st2.message();
+}
+
+// The whole pipeline with a spool: while the only broker is down, records fail and the Kafka
+// sink's watermark stays where it was; once the broker is back, the spool sends them again and
+// the run ends with every record confirmed.
+TEST(KafkaSink, SpoolResendsWhatFailedWhileTheBrokerWasDown) {
+  testing::temp_dir dir;
+  mock_cluster mc(1);
+  std::string trace;
+  constexpr int kPayloads = 300;
+  for (int i = 0; i < kPayloads; ++i)
+    trace += "{\"message\":\"success\",\"timestamp\":" + std::to_string(1700000000 + i) +
+             ",\"iss_position\":{\"latitude\":\"1.5\",\"longitude\":\"2.5\"}}\n";
+  testing::write_file(dir / "iss.jsonl", trace);
+  pipeline_config c;
+  ASSERT_TRUE(load_default_config(c).is_ok());
+  c.sinks.clear();
+  sink_config k;
+  k.name = "kafka";
+  k.type = "kafka";
+  k.kafka = mock_config(mc);
+  k.kafka.topic = "test.single";
+  k.kafka.message_timeout_ms = 1000;
+  c.sinks.push_back(k);
+  c.batch_records = 50;
+  c.dead_letter.path = dir / "dead.jsonl";
+  c.spool.dir = dir / "spool";
+  c.spool.fsync = fsync_policy::off;
+  c.spool.retry_backoff_ms = 50;
+  c.spool.retry_backoff_max_ms = 200;
+  c.replay = replay_config{dir / "iss.jsonl", 0, "iss"};
+  pipeline p(c);
+  ASSERT_TRUE(p.build().is_ok());
+  ASSERT_EQ(rd_kafka_mock_broker_set_down(mc.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  p.start();
+  const stage_counters* sink = p.counters().find("sink:kafka");
+  ASSERT_NE(sink, nullptr);
+  ASSERT_TRUE(
+      testing::wait_until([&] { return sink->failed.get() > 0; }, std::chrono::seconds(30)));
+  EXPECT_EQ(sink->records_out.get(), 0u);
+  EXPECT_NE(p.prometheus_text().find("edgepipe_spool_watermark{sink=\"kafka\"} 0\n"),
+            std::string::npos);
+  EXPECT_FALSE(p.finished());  // the run cannot end with records unconfirmed
+  ASSERT_EQ(rd_kafka_mock_broker_set_up(mc.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_TRUE(testing::wait_until([&] { return p.finished(); }, std::chrono::seconds(60)));
+  p.join();
+  const std::string summary = p.summary_json(1.0);
+  EXPECT_EQ(testing::json_int(summary, "backlog"), 0) << summary;
+  EXPECT_GE(testing::json_int(summary, "rewinds"), 1) << summary;
+  EXPECT_GE(sink->records_out.get(), static_cast<std::uint64_t>(kPayloads));
+  EXPECT_NE(testing::read_file(dir / "spool/kafka.ledger").find("confirmed_end=300"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "config/config_loader.hpp"
 #include "test_util.hpp"
 
@@ -33,6 +35,8 @@ pipeline_config small_config(const temp_dir& dir, std::size_t ring_capacity) {
     c.sinks.push_back(s);
   }
   c.dead_letter.path = dir / "dead.jsonl";
+  c.spool.dir = dir / "spool";
+  c.spool.fsync = fsync_policy::off;  // the spool's threads are under test, not the disk
   return c;
 }
 
@@ -61,6 +65,52 @@ TEST(Pipeline, FansOutEveryRecordToEverySinkWithTinyRings) {
   const std::string summary = p.summary_json(1.0);
   EXPECT_EQ(testing::json_int(summary, "records"), kPayloads) << summary;
   EXPECT_EQ(testing::json_int(summary, "rejected"), 1) << summary;
+}
+
+TEST(Pipeline, FansOutFromMemoryWithoutASpool) {
+  temp_dir dir;
+  std::string trace;
+  constexpr int kPayloads = 2000;
+  for (int i = 0; i < kPayloads; ++i) trace += iss_body(i) + "\n";
+  testing::write_file(dir / "iss.jsonl", trace);
+  pipeline_config c = small_config(dir, 2);
+  c.spool.dir.clear();
+  c.replay = replay_config{dir / "iss.jsonl", 0, "iss"};
+  pipeline p(c);
+  ASSERT_TRUE(p.build().is_ok());
+  EXPECT_FALSE(p.spooled());
+  p.start();
+  p.join();
+  EXPECT_EQ(read_lines(dir / "a.jsonl").size(), static_cast<std::size_t>(kPayloads));
+  EXPECT_EQ(read_lines(dir / "a.jsonl"), read_lines(dir / "b.jsonl"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "spool"));
+}
+
+TEST(Pipeline, SpoolIsEmptyAfterACleanRunAndIdsContinueAcrossRuns) {
+  temp_dir dir;
+  std::string trace;
+  constexpr int kPayloads = 500;
+  for (int i = 0; i < kPayloads; ++i) trace += iss_body(i) + "\n";
+  testing::write_file(dir / "iss.jsonl", trace);
+  pipeline_config c = small_config(dir, 4);
+  c.replay = replay_config{dir / "iss.jsonl", 0, "iss"};
+  for (int run = 0; run < 2; ++run) {
+    pipeline p(c);
+    ASSERT_TRUE(p.build().is_ok());
+    EXPECT_TRUE(p.spooled());
+    p.start();
+    p.join();
+    const std::string summary = p.summary_json(1.0);
+    EXPECT_EQ(testing::json_int(summary, "appended"), kPayloads) << summary;
+    EXPECT_EQ(testing::json_int(summary, "backlog"), 0) << summary;
+  }
+  std::size_t segments = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "spool"))
+    segments += e.path().extension() == ".seg";
+  EXPECT_EQ(segments, 0u);
+  EXPECT_NE(testing::read_file(dir / "spool/a.ledger").find("confirmed_end=1000"),
+            std::string::npos);
+  EXPECT_EQ(read_lines(dir / "a.jsonl").size(), static_cast<std::size_t>(2 * kPayloads));
 }
 
 TEST(Pipeline, StopDrainsWhatWasRead) {

@@ -1,0 +1,362 @@
+// The spool on its own: frame format and checksums, recovery (torn tails cut and counted, ids that
+// never go backwards), cursors reading back in order with sources mapped by name, ledgers,
+// deletion of confirmed segments, drop_oldest accounting, and the delivery tracker's go-back-N.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "io/spool.hpp"
+#include "io/spool_appender.hpp"
+#include "io/spool_cursor.hpp"
+#include "io/spool_format.hpp"
+#include "stages/delivery_tracker.hpp"
+#include "test_util.hpp"
+
+namespace edgepipe {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::temp_dir;
+
+/// `n` records with keys "k<base+i>" and small JSON values, alternating sources 0 and 1.
+void fill(record_batch& b, int n, int base = 0) {
+  b.clear();
+  for (int i = 0; i < n; ++i) {
+    record r;
+    const std::string key = "k" + std::to_string(base + i);
+    r.key_offset = static_cast<std::uint32_t>(b.arena().size());
+    r.key_length = static_cast<std::uint32_t>(key.size());
+    b.arena().append(key);
+    const std::string value = "{\"i\":" + std::to_string(base + i) + ",\"pad\":\"" +
+                              std::string(static_cast<std::size_t>(40 + i % 7), 'x') + "\"}";
+    r.value_offset = static_cast<std::uint32_t>(b.arena().size());
+    r.value_length = static_cast<std::uint32_t>(value.size());
+    b.arena().append(value);
+    r.event_time_ms = 1700000000000 + i;
+    r.ingest_unix_ns = 1700000000000000000 + i;
+    r.source = static_cast<source_id>(i % 2);
+    b.records().push_back(r);
+  }
+}
+
+spool_config config_in(const temp_dir& dir) {
+  spool_config c;
+  c.dir = dir / "spool";
+  c.fsync = fsync_policy::off;
+  c.segment_bytes = 1 << 20;
+  c.max_bytes = 8 << 20;
+  return c;
+}
+
+const std::vector<std::string> kSources = {"alpha", "beta"};
+
+/// Appends `batches` batches of `per` records and closes cleanly.
+void write_spool(const spool_config& c, int batches, int per,
+                 const std::vector<std::string>& sinks = {"s"}) {
+  spool sp(c);
+  ASSERT_TRUE(sp.open(sinks).is_ok());
+  spool_appender a(sp, kSources);
+  ASSERT_TRUE(a.start().is_ok());
+  record_batch b;
+  for (int i = 0; i < batches; ++i) {
+    fill(b, per, i * per);
+    ASSERT_TRUE(a.append(b).is_ok());
+  }
+  ASSERT_TRUE(a.close(true).is_ok());
+}
+
+/// Reads every committed record back; returns their keys in order.
+std::vector<std::string> read_all(const spool& sp, std::uint64_t from,
+                                  const std::vector<std::string>& sources = kSources,
+                                  std::vector<source_id>* src = nullptr) {
+  spool_cursor cur(sp, sources);
+  cur.seek(from);
+  std::vector<std::string> keys;
+  record_batch b;
+  for (;;) {
+    spool_frame_position pos;
+    skip_reason why;
+    const auto r = cur.next(sp.committed_end(), b, pos, why);
+    if (r == spool_cursor::result::none) break;
+    if (r == spool_cursor::result::skipped) continue;
+    for (const record& rec : b.records()) {
+      keys.emplace_back(b.key(rec));
+      if (src) src->push_back(rec.source);
+    }
+  }
+  return keys;
+}
+
+std::string last_segment(const spool_config& c) {
+  std::string last;
+  for (const auto& e : fs::directory_iterator(c.dir))
+    if (e.path().extension() == ".seg" && e.path().string() > last) last = e.path().string();
+  return last;
+}
+
+TEST(SpoolFormat, FrameRoundTripsAndEveryByteIsChecked) {
+  record_batch in;
+  fill(in, 10);
+  byte_arena frame;
+  const std::size_t size = spool_format::encode_frame_prefix(in, 42, frame);
+  frame.append(in.arena().data(), in.arena().size());
+  ASSERT_EQ(size, frame.size());
+  spool_format::frame_header h;
+  ASSERT_EQ(spool_format::check_frame(frame.view(0, frame.size()), h),
+            spool_format::frame_check::ok);
+  EXPECT_EQ(h.first_record_id, 42u);
+  EXPECT_EQ(h.record_count, 10u);
+  record_batch out;
+  spool_format::decode_frame(frame.view(0, frame.size()), h, {0, 1}, out);
+  ASSERT_EQ(out.records().size(), 10u);
+  for (std::size_t i = 0; i < 10; ++i) {
+    EXPECT_EQ(out.key(out.records()[i]), in.key(in.records()[i]));
+    EXPECT_EQ(out.value(out.records()[i]), in.value(in.records()[i]));
+    EXPECT_EQ(out.records()[i].sequence, 42 + i);
+    EXPECT_EQ(out.records()[i].event_time_ms, in.records()[i].event_time_ms);
+    EXPECT_EQ(out.records()[i].source, in.records()[i].source);
+  }
+  EXPECT_EQ(spool_format::check_frame(frame.view(0, frame.size() - 1), h),
+            spool_format::frame_check::need_more);
+  for (std::size_t at : {std::size_t{5}, std::size_t{30}, frame.size() - 1}) {
+    byte_arena bad;
+    bad.append(frame.data(), frame.size());
+    bad.data()[at] ^= 0x10;
+    EXPECT_EQ(spool_format::check_frame(bad.view(0, bad.size()), h), spool_format::frame_check::bad)
+        << "flipped byte " << at;
+  }
+}
+
+TEST(SpoolFormat, SegmentNamesAndHeaders) {
+  EXPECT_EQ(spool_format::segment_file_name(42), "00000000000000000042.seg");
+  EXPECT_EQ(spool_format::parse_segment_file_name("00000000000000000042.seg"), 42u);
+  EXPECT_FALSE(spool_format::parse_segment_file_name("42.seg"));
+  EXPECT_FALSE(spool_format::parse_segment_file_name("00000000000000000042.seg.tmp"));
+  spool_format::segment_header h;
+  h.first_record_id = 7;
+  h.sources = {"coingecko", "iss"};
+  byte_arena out;
+  spool_format::encode_segment_header(h, out);
+  auto back = spool_format::parse_segment_header(out.view(0, out.size()));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->first_record_id, 7u);
+  EXPECT_EQ(back->sources, h.sources);
+  out.data()[20] ^= 1;
+  EXPECT_FALSE(spool_format::parse_segment_header(out.view(0, out.size())));
+}
+
+TEST(Spool, ReadsBackEverythingInOrderAcrossSegmentRolls) {
+  temp_dir dir;
+  const auto c = config_in(dir);
+  write_spool(c, 150, 200);  // ~3 MB: three segments of 1 MiB
+  spool sp(c);
+  ASSERT_TRUE(sp.open({"s"}).is_ok());
+  EXPECT_GE(sp.segments().size(), 3u);
+  EXPECT_EQ(sp.committed_end(), 30000u);
+  EXPECT_EQ(sp.recovery().torn_tail_bytes, 0u);
+  const auto keys = read_all(sp, 0);
+  ASSERT_EQ(keys.size(), 30000u);
+  for (std::size_t i = 0; i < keys.size(); ++i) ASSERT_EQ(keys[i], "k" + std::to_string(i));
+  // From the middle of a frame: records before it are left out.
+  const auto tail = read_all(sp, 5010);
+  ASSERT_EQ(tail.size(), 30000u - 5010u);
+  EXPECT_EQ(tail.front(), "k5010");
+}
+
+TEST(Spool, SourcesAreMappedByNameNotByIndex) {
+  temp_dir dir;
+  const auto c = config_in(dir);
+  write_spool(c, 1, 4);
+  spool sp(c);
+  ASSERT_TRUE(sp.open({"s"}).is_ok());
+  std::vector<source_id> src;
+  // The pipeline now lists the sources the other way round, plus a new one.
+  read_all(sp, 0, {"gamma", "beta", "alpha"}, &src);
+  EXPECT_EQ(src, (std::vector<source_id>{2, 1, 2, 1}));
+  src.clear();
+  read_all(sp, 0, {"alpha"}, &src);
+  EXPECT_EQ(src, (std::vector<source_id>{0, kUnknownSource, 0, kUnknownSource}));
+}
+
+TEST(Spool, TornTailIsCutCountedAndIdsNeverGoBack) {
+  temp_dir dir;
+  const auto c = config_in(dir);
+  write_spool(c, 10, 100);
+  const std::string seg = last_segment(c);
+  const auto full = fs::file_size(seg);
+  // A power cut mid-frame: the last 100 bytes are gone and 37 bytes of garbage follow.
+  fs::resize_file(seg, full - 100);
+  {
+    std::ofstream out(seg, std::ios::app | std::ios::binary);
+    out << std::string(37, '\x5a');
+  }
+  spool sp(c);
+  ASSERT_TRUE(sp.open({"s"}).is_ok());
+  EXPECT_EQ(sp.committed_end(), 900u);  // the last frame (100 records) is torn
+  EXPECT_GT(sp.recovery().torn_tail_bytes, 37u);
+  EXPECT_EQ(fs::file_size(seg) + sp.recovery().torn_tail_bytes, full - 100 + 37);
+  EXPECT_EQ(read_all(sp, 0).size(), 900u);
+  // The next run's ids continue after the good frames, in a segment of their own.
+  spool_appender a(sp, kSources);
+  ASSERT_TRUE(a.start().is_ok());
+  EXPECT_EQ(a.next_id(), 900u);
+}
+
+TEST(Spool, LedgerRestoresTheWatermarkAndKeepsIdsAheadOfIt) {
+  temp_dir dir;
+  const auto c = config_in(dir);
+  write_spool(c, 10, 100, {"kafka", "mongo"});
+  {
+    spool sp(c);
+    ASSERT_TRUE(sp.open({"kafka", "mongo"}).is_ok());
+    sp.confirm(0, 700);
+    sp.confirm(0, 500);  // never backwards
+    ASSERT_TRUE(sp.persist_ledger(0).is_ok());
+    EXPECT_EQ(sp.watermark(0), 700u);
+  }
+  // The segment loses its tail below the ledger's watermark (power cut after the ledger moved).
+  const std::string seg = last_segment(c);
+  fs::resize_file(seg, fs::file_size(seg) / 2);
+  spool sp(c);
+  ASSERT_TRUE(sp.open({"kafka", "mongo", "new"}).is_ok());
+  EXPECT_EQ(sp.watermark(0), 700u);
+  EXPECT_EQ(sp.watermark(1), 0u);  // no ledger: from the oldest segment
+  EXPECT_EQ(sp.watermark(2), 0u);
+  EXPECT_GE(sp.next_record_id(), 700u);  // ids never reused
+  EXPECT_EQ(parse_ledger("edgepipe spool ledger v1\nconfirmed_end=123\n"), 123u);
+  EXPECT_FALSE(parse_ledger("garbage"));
+}
+
+TEST(Spool, ConfirmedSegmentsAreDeletedAndDropOldestCountsPerSink) {
+  temp_dir dir;
+  const auto c = config_in(dir);
+  write_spool(c, 150, 200, {"fast", "slow"});
+  spool sp(c);
+  ASSERT_TRUE(sp.open({"fast", "slow"}).is_ok());
+  const auto segs = sp.segments();
+  ASSERT_GE(segs.size(), 3u);
+  sp.confirm(0, sp.committed_end());
+  EXPECT_EQ(sp.delete_confirmed_segments(), 0u);  // "slow" has confirmed nothing
+  sp.confirm(1, segs[1].end_id);                  // "slow" has the first two segments
+  EXPECT_GT(sp.delete_confirmed_segments(), 0u);
+  EXPECT_EQ(sp.segments().size(), segs.size() - 2);
+  EXPECT_FALSE(fs::exists(segs[0].path));
+  // drop_oldest: "slow" loses what it had not confirmed in the dropped segment, "fast" nothing.
+  const auto oldest = sp.segments().front();
+  ASSERT_TRUE(sp.drop_oldest_segment());
+  EXPECT_EQ(sp.dropped_records(0), 0u);
+  EXPECT_EQ(sp.dropped_records(1), oldest.end_id - oldest.first_id);
+  EXPECT_EQ(sp.dropped_end(), oldest.end_id);
+  // A cursor still at the start reports the dropped range as skipped, then reads on.
+  spool_cursor cur(sp, kSources);
+  cur.seek(0);
+  record_batch b;
+  spool_frame_position pos;
+  skip_reason why;
+  ASSERT_EQ(cur.next(sp.committed_end(), b, pos, why), spool_cursor::result::skipped);
+  EXPECT_EQ(why, skip_reason::dropped);
+  EXPECT_EQ(pos.first_id + pos.records, oldest.end_id);
+  ASSERT_EQ(cur.next(sp.committed_end(), b, pos, why), spool_cursor::result::frame);
+  EXPECT_EQ(b.records().front().sequence, oldest.end_id);
+}
+
+TEST(Spool, CorruptFrameInAnOlderSegmentIsSkippedToTheNextSegment) {
+  temp_dir dir;
+  const auto c = config_in(dir);
+  write_spool(c, 60, 200);
+  spool probe(c);
+  ASSERT_TRUE(probe.open({}, true).is_ok());
+  const auto segs = probe.segments();
+  ASSERT_GE(segs.size(), 2u);
+  {
+    std::fstream f(segs[0].path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(segs[0].bytes / 2));
+    f.put('\x00').put('\x01').put('\x02');
+  }
+  spool sp(c);
+  ASSERT_TRUE(sp.open({"s"}).is_ok());
+  spool_cursor cur(sp, kSources);
+  cur.seek(0);
+  record_batch b;
+  std::uint64_t read = 0, skipped = 0;
+  for (;;) {
+    spool_frame_position pos;
+    skip_reason why;
+    const auto r = cur.next(sp.committed_end(), b, pos, why);
+    if (r == spool_cursor::result::none) break;
+    if (r == spool_cursor::result::skipped) {
+      EXPECT_EQ(why, skip_reason::corrupt);
+      skipped += pos.records;
+    } else {
+      read += b.records().size();
+    }
+  }
+  EXPECT_EQ(cur.corrupt_frames(), 1u);
+  EXPECT_GT(skipped, 0u);
+  EXPECT_EQ(read + skipped, sp.committed_end());
+}
+
+TEST(Spool, HeaderlessLastSegmentIsRemovedAtRecovery) {
+  temp_dir dir;
+  const auto c = config_in(dir);
+  write_spool(c, 5, 100);
+  testing::write_file((fs::path(c.dir) / spool_format::segment_file_name(500)).string(), "EPSP");
+  spool sp(c);
+  ASSERT_TRUE(sp.open({"s"}).is_ok());
+  EXPECT_EQ(sp.recovery().removed_segments, 1u);
+  EXPECT_EQ(sp.committed_end(), 500u);
+  EXPECT_FALSE(fs::exists(fs::path(c.dir) / spool_format::segment_file_name(500)));
+}
+
+spool_frame_position frame_at(std::uint64_t first, std::uint32_t n) {
+  spool_frame_position p;
+  p.segment_first_id = 0;
+  p.offset = first * 10;
+  p.first_id = first;
+  p.records = n;
+  return p;
+}
+
+TEST(DeliveryTracker, WatermarkMovesOnlyOverFullyConfirmedFrames) {
+  delivery_tracker t(100);
+  t.sent(frame_at(100, 10));
+  t.sent(frame_at(110, 10));
+  t.settle_range(110, 10, delivery_outcome::delivered);  // out of order: Kafka partitions
+  EXPECT_EQ(t.confirmed_end(), 100u);
+  t.settle_range(100, 9, delivery_outcome::delivered);
+  t.settle(109, delivery_outcome::duplicate);
+  EXPECT_EQ(t.confirmed_end(), 120u);
+  t.skipped(120, 5);
+  EXPECT_EQ(t.confirmed_end(), 125u);
+  EXPECT_TRUE(t.empty());
+  t.settle(5, delivery_outcome::delivered);  // not ours: counted, ignored
+  EXPECT_EQ(t.unknown_answers(), 1u);
+}
+
+TEST(DeliveryTracker, AFailureHoldsTheWatermarkAndRewindsToTheFirstUnconfirmedFrame) {
+  delivery_tracker t(0);
+  t.sent(frame_at(0, 10));
+  t.sent(frame_at(10, 10));
+  t.sent(frame_at(20, 10));
+  t.settle_range(0, 10, delivery_outcome::delivered);
+  t.settle_range(10, 4, delivery_outcome::delivered);
+  t.settle(14, delivery_outcome::failed);
+  t.settle_range(15, 5, delivery_outcome::dead_lettered);
+  EXPECT_TRUE(t.failure_pending());
+  EXPECT_EQ(t.unanswered(), 10u);  // frame 20.. still out
+  t.settle_range(20, 10, delivery_outcome::delivered);
+  EXPECT_EQ(t.confirmed_end(), 10u);  // held at the failed frame
+  EXPECT_EQ(t.unanswered(), 0u);
+  const auto from = t.rewind();
+  EXPECT_EQ(from.first_id, 10u);  // go back to it; 20.. is sent again (in order)
+  EXPECT_EQ(from.offset, 100u);
+  EXPECT_FALSE(t.failure_pending());
+  EXPECT_TRUE(t.empty());
+  EXPECT_EQ(t.failures(), 1u);
+  EXPECT_EQ(t.dead_lettered(), 5u);
+}
+
+}  // namespace
+}  // namespace edgepipe
