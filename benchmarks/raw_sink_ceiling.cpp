@@ -65,7 +65,7 @@ int kafka(const char* brokers, const char* topic, const char* file) {
   const rd_kafka_metadata_t* md = nullptr;
   rd_kafka_metadata(rk, 0, t, &md, 10000);
   if (md) rd_kafka_metadata_destroy(md);
-  std::size_t bytes = 0;
+  std::size_t bytes = 0, sent = 0;
   const auto start = std::chrono::steady_clock::now();
   for (const auto& l : lines) {
     bytes += l.size();
@@ -75,9 +75,16 @@ int kafka(const char* brokers, const char* topic, const char* file) {
       const auto start_key = at + 6;
       key = std::string_view(l).substr(start_key, l.find('"', start_key) - start_key);
     }
-    while (rd_kafka_produce(t, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                            const_cast<char*>(l.data()), l.size(),
-                            key.empty() ? nullptr : key.data(), key.size(), nullptr) != 0) {
+    // The same three headers edgepipe sends (source, record-id, content-type): the same messages.
+    char id[24];
+    const int id_len = std::snprintf(id, sizeof id, "%zu", sent++);
+    while (rd_kafka_producev(rk, RD_KAFKA_V_RKT(t), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                             RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
+                             RD_KAFKA_V_VALUE(const_cast<char*>(l.data()), l.size()),
+                             RD_KAFKA_V_HEADER("source", "coingecko", 9),
+                             RD_KAFKA_V_HEADER("record-id", id, id_len),
+                             RD_KAFKA_V_HEADER("content-type", "application/json", 16),
+                             RD_KAFKA_V_END) != RD_KAFKA_RESP_ERR_NO_ERROR) {
       rd_kafka_poll(rk, 10);
     }
     rd_kafka_poll(rk, 0);
