@@ -553,6 +553,9 @@ bool read_spool(reader& r, const toml::table& t, spool_config& sp) {
     return r.fail(*t.get("retry_backoff_max"), "spool.retry_backoff_max",
                   "must not be shorter than retry_backoff");
   if (!r.get_duration(t, path, "ledger_interval", 1, sp.ledger_interval_ms)) return false;
+  if (!r.get_bool(t, path, "direct_io", sp.direct_io)) return false;
+  if (!r.get_uint(t, path, "memory_bytes", 0, std::uint64_t{1} << 40, sp.memory_bytes))
+    return false;
   return true;
 }
 

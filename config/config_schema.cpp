@@ -80,7 +80,10 @@ constexpr option_doc kMongoSink[] = {
      "\"insert\" (unordered bulk insert, _id = record key) or \"upsert\" (replace by key)"},
     {"write_concern", "string", "\"1\"", "\"0\", \"1\", \"2\", ... or \"majority\""},
     {"write_timeout_ms", "integer", "10000", "write concern timeout"},
-    {"bulk_documents", "integer", "1000", "documents per bulk insert (1..100000)"},
+    {"bulk_documents", "integer", "1024",
+     "documents per bulk insert (1..100000); the default matches pipeline.batch_records, so a "
+     "batch "
+     "is one round trip"},
     {"upsert_bulk_size", "integer", "25",
      "documents per bulk upsert (1..100000); FerretDB's SQLite backend stalls on large upsert "
      "bulks, a real mongod does not"},
@@ -180,7 +183,7 @@ constexpr option_doc kSpool[] = {
      "\"every_batch\" (fdatasync each group of batches before sinks see it), \"interval\" "
      "(fdatasync every fsync_interval; sinks see only synced records) or \"off\" (never: "
      "survives kill -9, not a power cut)"},
-    {"fsync_interval", "duration", "\"50ms\"", "group commit interval for fsync = \"interval\""},
+    {"fsync_interval", "duration", "\"10ms\"", "group commit interval for fsync = \"interval\""},
     {"segment_bytes", "integer", "67108864", "segment file size before a roll (>= 1 MiB)"},
     {"max_bytes", "integer", "1073741824", "disk limit of the spool (>= 4 x segment_bytes)"},
     {"on_full", "string", "\"block\"",
@@ -191,6 +194,13 @@ constexpr option_doc kSpool[] = {
     {"retry_backoff_max", "duration", "\"30s\"", "longest wait between two attempts"},
     {"ledger_interval", "duration", "\"200ms\"",
      "how often each sink's confirmed watermark is written to <dir>/<sink>.ledger"},
+    {"direct_io", "boolean", "true",
+     "write segments with O_DIRECT (no page-cache copy, cheap fdatasync); a file system without "
+     "O_DIRECT (tmpfs) falls back to buffered writes with a warning"},
+    {"memory_bytes", "integer", "33554432",
+     "(0..2^40) the newest spooled batches kept in memory: a sink that keeps up takes them from "
+     "there "
+     "instead of reading the disk back (0 = always read the disk)"},
 };
 
 constexpr section_doc kSections[] = {

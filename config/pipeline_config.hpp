@@ -57,7 +57,7 @@ struct mongo_sink_config {
   mongo_mode mode = mongo_mode::insert;
   std::string write_concern = "1";  // "0", "1", "2"..., or "majority"
   int write_timeout_ms = 10000;
-  int bulk_documents = 1000;  // documents per bulk write (insert mode)
+  int bulk_documents = 1024;  // documents per bulk write (insert mode): one per default batch
   // Upserts per bulk write. FerretDB's SQLite backend stops answering on unordered upsert
   // bulks of more than ~100 documents; against a real mongod this can be raised.
   int upsert_bulk_size = 25;

@@ -22,13 +22,18 @@ enum class full_policy {
 struct spool_config {
   std::string dir;  // "" = no spool: sinks are fed straight from memory (nothing survives a crash)
   fsync_policy fsync = fsync_policy::interval;
-  std::uint64_t fsync_interval_ms = 50;
+  std::uint64_t fsync_interval_ms = 10;
   std::uint64_t segment_bytes = std::uint64_t{64} << 20;
   std::uint64_t max_bytes = std::uint64_t{1} << 30;
   full_policy on_full = full_policy::block;
   std::uint64_t retry_backoff_ms = 200;
   std::uint64_t retry_backoff_max_ms = 30000;
   std::uint64_t ledger_interval_ms = 200;
+  bool direct_io = true;
+  // The newest batches kept in memory, so a sink that keeps up never reads the disk back.
+  std::uint64_t memory_bytes =
+      std::uint64_t{32}
+      << 20;  // O_DIRECT segment writes (falls back to buffered where unsupported)
   bool enabled() const { return !dir.empty(); }
 };
 

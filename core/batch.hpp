@@ -97,6 +97,8 @@ class record_batch {
 
   /// Fan-out: set once by the producer before pushing to `n` consumers.
   void set_readers(int n) noexcept { readers_.store(n, std::memory_order_relaxed); }
+  /// One more reader of a batch someone already holds (the spool's memory tail hands it out).
+  void add_reader() noexcept { readers_.fetch_add(1, std::memory_order_relaxed); }
   /// True for the last reader, which then owns the batch again.
   bool release_reader() noexcept { return readers_.fetch_sub(1, std::memory_order_acq_rel) == 1; }
 

@@ -45,6 +45,7 @@ struct scan_result {
   std::uint64_t end_id = 0;
   std::uint64_t good_bytes = 0;
   std::uint64_t file_bytes = 0;
+  bool padding = false;  // everything after good_bytes is zeros (direct-I/O padding, not torn)
   std::string error;
 };
 
@@ -79,7 +80,17 @@ scan_result scan_segment(const std::string& path, std::uint64_t header_bytes,
       }
       continue;
     }
-    if (check != spool_format::frame_check::ok || h.first_record_id != r.end_id) break;
+    if (check != spool_format::frame_check::ok || h.first_record_id != r.end_id) {
+      // A crash after a direct-I/O write of a partial block leaves zeros up to the block's end.
+      const std::uint64_t rest = r.file_bytes - r.good_bytes;
+      if (rest != 0 && rest < 64 * 1024 && reader.available().size() < rest && !reader.file_eof())
+        (void)reader.fill(rest);
+      if (rest != 0 && rest < 64 * 1024 && reader.available().size() >= rest) {
+        const std::string_view tail = reader.available().substr(0, rest);
+        r.padding = tail.find_first_not_of('\0') == std::string_view::npos;
+      }
+      break;
+    }
     const std::size_t frame_bytes = spool_format::kFrameHeaderBytes + h.body_bytes;
     reader.consume(frame_bytes);
     r.end_id += h.record_count;
@@ -180,19 +191,30 @@ status spool::recover(bool read_only) {
     header_bytes_of_last_ = header->header_bytes;
     segments_.push_back(std::move(seg));
   }
-  // The last segment is the one a crash can leave torn: check every frame of it.
-  if (!segments_.empty()) {
+  // The last segment is the one a crash can leave torn: check every frame of it. When it holds
+  // no record it goes, and the one before it is then the last: checked the same way (otherwise
+  // its end would stay at its first id and the next segment would reuse, and truncate, it).
+  std::uint64_t floor_id = 0;  // ids never go backwards, not even past a removed segment
+  while (!segments_.empty()) {
     spool_segment& seg = segments_.back();
     const std::string& path = seg.path;
     scan_result scan = scan_segment(path, header_bytes_of_last_, seg.first_id);
     if (!scan.error.empty()) return status::error("spool: " + scan.error);
     seg.end_id = scan.end_id;
     if (scan.good_bytes < scan.file_bytes) {
-      recovery_.torn_tail_bytes = scan.file_bytes - scan.good_bytes;
-      log_line(log_level::warn, "spool",
-               "segment " + path + ": torn tail of " + std::to_string(recovery_.torn_tail_bytes) +
-                   " bytes after record " + std::to_string(scan.end_id) +
-                   (read_only ? " (left as is)" : ": cut"));
+      const std::uint64_t torn = scan.file_bytes - scan.good_bytes;
+      if (scan.padding) {
+        log_line(log_level::info, "spool",
+                 "segment " + path + ": " + std::to_string(torn) +
+                     " bytes of zero padding after record " + std::to_string(scan.end_id) +
+                     (read_only ? " (left as is)" : ": cut"));
+      } else {
+        recovery_.torn_tail_bytes += torn;
+        log_line(log_level::warn, "spool",
+                 "segment " + path + ": torn tail of " + std::to_string(torn) +
+                     " bytes after record " + std::to_string(scan.end_id) +
+                     (read_only ? " (left as is)" : ": cut"));
+      }
       if (!read_only) {
         if (::truncate(path.c_str(), static_cast<off_t>(scan.good_bytes)) != 0)
           return status::error(errno_message("cannot cut the torn tail of " + path, errno));
@@ -204,11 +226,16 @@ status spool::recover(bool read_only) {
       }
       seg.bytes = scan.good_bytes;
     }
-    if (seg.end_id == seg.first_id) {
-      // No record in it (a run that stopped before its first batch): this run starts its own
-      // segment at the same id, so this one goes.
-      if (!read_only) fs::remove(path, ec);
-      segments_.pop_back();
+    if (seg.end_id != seg.first_id) break;
+    // No record in it (a run that stopped before its first batch, or a start that failed after
+    // opening its segment): this run starts its own segment at the same id, so this one goes.
+    floor_id = std::max(floor_id, seg.first_id);
+    if (!read_only) fs::remove(path, ec);
+    segments_.pop_back();
+    if (!segments_.empty()) {
+      const auto h =
+          spool_format::parse_segment_header(read_prefix(segments_.back().path, 64 * 1024));
+      header_bytes_of_last_ = h ? h->header_bytes : 0;  // parsed above: cannot fail
     }
   }
   // Earlier segments end where the next begins (rolls are contiguous; a gap left by a cut tail
@@ -220,7 +247,7 @@ status spool::recover(bool read_only) {
     recovery_.bytes += s.bytes;
   }
   recovery_.segments = segments_.size();
-  next_id_ = segments_.empty() ? 0 : segments_.back().end_id;
+  next_id_ = std::max(floor_id, segments_.empty() ? 0 : segments_.back().end_id);
   if (!read_only && recovery_.removed_segments != 0) (void)sync_directory(config_.dir);
   return status::ok();
 }

@@ -107,6 +107,8 @@ class spool {
   bool find_segment(std::uint64_t id, spool_segment& out) const;
   std::vector<spool_segment> segments() const;
 
+  /// Records below this are confirmed by every sink (or dropped).
+  std::uint64_t min_watermark() const noexcept;
   /// Bumped by every confirm(): a blocked writer waits for it to move.
   std::uint64_t confirm_generation() const noexcept {
     return confirms_.load(std::memory_order_acquire);
@@ -130,7 +132,6 @@ class spool {
   };
   status recover(bool read_only);
   std::string ledger_path(const std::string& sink) const;
-  std::uint64_t min_watermark() const noexcept;
 
   spool_config config_;
   spool_recovery_report recovery_;

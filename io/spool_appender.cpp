@@ -7,6 +7,7 @@
 
 #include "io/spool_format.hpp"
 #include "platform/clock.hpp"
+#include "platform/log.hpp"
 
 namespace edgepipe {
 
@@ -43,7 +44,14 @@ status spool_appender::open_segment() {
   seg.sources = sources_;
   uring_file_writer_options o;
   o.truncate = true;
+  o.direct = spool_.config().direct_io;
   if (status s = writer_.open(seg.path, o); !s) return status::error("spool: " + s.message());
+  if (o.direct && !writer_.direct() && !direct_fallback_logged_) {
+    direct_fallback_logged_ = true;
+    log_line(log_level::warn, "spool",
+             "the file system of " + spool_.config().dir +
+                 " does not take O_DIRECT: segments are written through the page cache");
+  }
   spool_format::segment_header h;
   h.first_record_id = next_id_;
   h.created_unix_ns = unix_now_ns();
@@ -59,11 +67,17 @@ status spool_appender::open_segment() {
   return status::ok();
 }
 
-status spool_appender::append(const record_batch& batch) {
+status spool_appender::append(const record_batch& batch, spool_frame_position* where) {
   if (batch.records().empty()) return status::ok();
   const std::size_t size = frame_bytes(batch);
   if (active_has_frames() && active_bytes() + size > spool_.config().segment_bytes) {
     if (status s = roll(); !s) return s;
+  }
+  if (where) {
+    where->segment_first_id = active_first_id_;
+    where->offset = writer_.bytes_written();
+    where->first_id = next_id_;
+    where->records = static_cast<std::uint32_t>(batch.records().size());
   }
   prefix_.clear();
   spool_format::encode_frame_prefix(batch, next_id_, prefix_);
@@ -77,8 +91,39 @@ status spool_appender::append(const record_batch& batch) {
   return status::ok();
 }
 
+status spool_appender::begin_sync() {
+  if (sync_pending_) {
+    sync_wanted_ = true;
+    return status::ok();
+  }
+  sync_wanted_ = false;
+  sync_started_ns_ = mono_now_ns();
+  if (status s = writer_.start_sync(); !s) return status::error("spool: " + s.message());
+  written_end_ = sync_end_ = next_id_;
+  sync_pending_ = true;
+  return status::ok();
+}
+
+status spool_appender::poll(bool wait) {
+  if (!sync_pending_) return status::ok();
+  // The writer may already have reaped the completion (while waiting for a write).
+  if (status s = writer_.poll_sync(wait); !s) return status::error("spool: " + s.message());
+  if (writer_.sync_in_flight()) return status::ok();
+  sync_pending_ = false;
+  fsync_ns_.record(mono_now_ns() - sync_started_ns_);
+  ++fsyncs_;
+  spool_.publish_committed(sync_end_);
+  if (sync_wanted_ && next_id_ > sync_end_) return begin_sync();
+  sync_wanted_ = false;
+  return status::ok();
+}
+
 status spool_appender::commit(bool sync, bool publish_unsynced) {
   if (sync) {
+    // This sync covers what a wanted one would; one in flight completes first, so records are
+    // published in order.
+    sync_wanted_ = false;
+    if (status s = poll(true); !s) return s;
     const std::uint64_t t0 = mono_now_ns();
     if (status s = writer_.sync(); !s) return status::error("spool: " + s.message());
     fsync_ns_.record(mono_now_ns() - t0);
@@ -87,24 +132,40 @@ status spool_appender::commit(bool sync, bool publish_unsynced) {
     spool_.publish_committed(next_id_);
     return status::ok();
   }
+  if (status s = poll(false); !s) return s;
   if (status s = writer_.flush(); !s) return status::error("spool: " + s.message());
   written_end_ = next_id_;
   if (publish_unsynced) spool_.publish_committed(next_id_);
   return status::ok();
 }
 
+status spool_appender::finish_segment(bool sync) {
+  // A background sync in flight completes (and publishes) first: records go out in order.
+  sync_wanted_ = false;
+  if (status s = poll(true); !s) return s;
+  const std::uint64_t t0 = mono_now_ns();
+  if (status s = writer_.close(sync); !s) return status::error("spool: " + s.message());
+  if (sync) {
+    fsync_ns_.record(mono_now_ns() - t0);
+    ++fsyncs_;
+  }
+  written_end_ = next_id_;
+  spool_.publish_committed(next_id_);
+  return status::ok();
+}
+
 status spool_appender::roll() {
-  if (status s = commit(true, true); !s) return s;
-  if (status s = writer_.close(); !s) return status::error("spool: " + s.message());
+  // fsync = off never syncs (docs/durability.md): a synchronous fdatasync of the whole old
+  // segment here stalled the spool thread (and through the rings the sources) for up to
+  // segment_bytes of writeback at each roll. The kernel writes it back; a reader's CRC check
+  // catches a segment left short by a power cut.
+  if (status s = finish_segment(spool_.config().fsync != fsync_policy::off); !s) return s;
   return open_segment();
 }
 
 status spool_appender::close(bool sync) {
   if (!writer_.is_open()) return status::ok();
-  status s = commit(sync, true);
-  status c = writer_.close();
-  if (!s) return s;
-  return c ? status::ok() : status::error("spool: " + c.message());
+  return finish_segment(sync);
 }
 
 }  // namespace edgepipe

@@ -3,12 +3,23 @@
 // rolls segments and commits: waits for the writes, fdatasyncs when asked, then publishes the
 // committed id so the sinks can read the new records.
 //
-// Segment roll: the old segment is synced and closed; the new one is created with its header,
-// which is synced together with the directory before any frame goes in, so a crash leaves either
-// no new segment or one whose header reads back (recovery removes a last segment whose header
-// does not).
+// Group commit in the background: begin_sync() submits an fdatasync covering everything appended
+// so far and returns; appends go on while the disk flushes; poll() publishes the records the sync
+// covered once it completes (and starts the next sync if one was asked for meanwhile). So the
+// spool thread never waits on the disk while batches are arriving, and a record is still
+// published only once it is durable.
+//
+// Segment roll: the old segment is synced (unless fsync = off) and closed; the new one is created
+// with its header, which is synced together with the directory before any frame goes in, so a
+// crash leaves either no new segment or one whose header reads back (recovery removes a last
+// segment whose header does not).
 // Threading: owned by the spool thread (stages/spool_stage); nothing here is shared except
 // through the spool's own atomics and mutex.
+//
+// Segments are written with O_DIRECT (`[spool] direct_io`, default on): the disk takes the bytes
+// straight from our buffers, with no copy into the page cache and no writeback to wait for at
+// fdatasync. A crash can leave the last block of a segment padded with zeros; readers stop at a
+// zero frame magic and recovery cuts the padding.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +29,7 @@
 #include "core/batch.hpp"
 #include "core/log2_histogram.hpp"
 #include "io/spool.hpp"
+#include "io/spool_cursor.hpp"
 #include "io/uring_file_writer.hpp"
 
 namespace edgepipe {
@@ -33,12 +45,20 @@ class spool_appender {
   /// Starts a new segment at the spool's next record id (every run writes its own segments).
   status start();
   /// Appends a batch; its records get ids next_id()... Rolls first when the active segment would
-  /// pass segment_bytes. Returns the frame's size in bytes (0 on error).
-  status append(const record_batch& batch);
+  /// pass segment_bytes. `where` (optional) gets the frame's place in the spool.
+  status append(const record_batch& batch, spool_frame_position* where = nullptr);
   /// Completes the writes; fdatasync when `sync`; publishes what is now committed (synced, or
   /// merely written when `publish_unsynced`).
   status commit(bool sync, bool publish_unsynced);
-  /// Commits (synced) and starts a new segment.
+  /// Group commit in the background: completes the writes and submits an fdatasync of
+  /// everything appended so far without waiting. With one already in flight, asks for another
+  /// once it completes (poll() starts it).
+  status begin_sync();
+  /// Publishes what a completed background sync covered; starts the one asked for meanwhile.
+  /// `wait`: block until the sync in flight completes.
+  status poll(bool wait);
+  bool sync_in_flight() const noexcept { return sync_pending_; }
+  /// Commits (synced unless fsync = off) and starts a new segment.
   status roll();
   /// Commits (synced unless the policy is off) and closes the active segment.
   status close(bool sync);
@@ -55,6 +75,8 @@ class spool_appender {
 
  private:
   status open_segment();
+  /// Completes a background sync, closes the active segment (synced when `sync`), publishes.
+  status finish_segment(bool sync);
 
   spool& spool_;
   std::vector<std::string> sources_;
@@ -63,6 +85,11 @@ class spool_appender {
   std::uint64_t next_id_ = 0;
   std::uint64_t active_first_id_ = 0;
   std::uint64_t written_end_ = 0;  // ids below this are written (not necessarily synced)
+  std::uint64_t sync_end_ = 0;     // ids below this are covered by the background sync in flight
+  std::uint64_t sync_started_ns_ = 0;
+  bool sync_pending_ = false;  // a background sync was started and not yet published
+  bool sync_wanted_ = false;   // begin_sync() while one was in flight
+  bool direct_fallback_logged_ = false;
   std::uint64_t appended_bytes_ = 0;
   std::uint64_t appended_records_ = 0;
   std::uint64_t fsyncs_ = 0;

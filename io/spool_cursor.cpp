@@ -72,6 +72,7 @@ bool spool_cursor::load(std::size_t n) {
   }
   buf_.commit(got);
   buf_file_offset_ = offset_;
+  buf_limit_ = limit_;
   return got >= n;
 }
 
@@ -91,6 +92,20 @@ void spool_cursor::seek(const spool_frame_position& pos) {
     return;
   }
   seek(pos.first_id);
+}
+
+void spool_cursor::step_over(const spool_frame_position& pos, std::uint64_t frame_bytes) {
+  spool_frame_position after = pos;
+  after.offset += frame_bytes;
+  after.first_id += pos.records;
+  after.records = 0;
+  if (fd_ >= 0 && segment_.first_id == pos.segment_first_id) {
+    offset_ = after.offset;
+    position_ = after.first_id;
+    positioned_ = true;
+    return;
+  }
+  seek(after);
 }
 
 spool_cursor::result spool_cursor::skip_to(std::uint64_t id, skip_reason why,
@@ -118,6 +133,7 @@ spool_cursor::result spool_cursor::leave_segment(bool corrupt, spool_frame_posit
 spool_cursor::result spool_cursor::next(std::uint64_t limit, record_batch& out,
                                         spool_frame_position& pos, skip_reason& reason) {
   reason = skip_reason::none;
+  limit_ = limit;
   for (int guard = 0; guard < 1'000'000; ++guard) {
     if (spool_.dropped_end() > position_)
       return skip_to(spool_.dropped_end(), skip_reason::dropped, pos, reason);
@@ -138,8 +154,17 @@ spool_cursor::result spool_cursor::next(std::uint64_t limit, record_batch& out,
           load(spool_format::kFrameHeaderBytes + h.body_bytes))
         check = spool_format::check_frame(view(), h);
     }
+    if (check != spool_format::frame_check::ok && buf_limit_ < limit && position_ < limit) {
+      // Read before this frame was committed: read it again.
+      buf_.clear();
+      buf_file_offset_ = offset_;
+      continue;
+    }
     if (check != spool_format::frame_check::ok) {
-      const bool corrupt = check == spool_format::frame_check::bad;
+      const std::size_t at = offset_ - buf_file_offset_;
+      const bool padding =
+          at <= buf_.size() && spool_format::at_padding(buf_.view(at, buf_.size() - at));
+      const bool corrupt = check == spool_format::frame_check::bad && !padding;
       if (corrupt) {
         ++corrupt_frames_;
         log_line(log_level::error, "spool",

@@ -38,6 +38,9 @@ class spool_cursor {
   void seek(std::uint64_t id);
   /// Goes straight back to a frame returned earlier.
   void seek(const spool_frame_position& pos);
+  /// The frame at `pos` (of `frame_bytes`) was taken from elsewhere (the memory tail): go on
+  /// after it, keeping the open segment and its buffer when it is the same one.
+  void step_over(const spool_frame_position& pos, std::uint64_t frame_bytes);
   std::uint64_t position() const noexcept { return position_; }
 
   enum class result { frame, none, skipped };
@@ -69,6 +72,10 @@ class spool_cursor {
   bool positioned_ = false;
   byte_arena buf_;
   std::uint64_t buf_file_offset_ = 0;  // file offset of buf_.data()
+  // The committed end when buf_ was read. The active segment's last block is rewritten as it
+  // grows (direct I/O pads it with zeros), so bytes read under an older limit may be stale.
+  std::uint64_t buf_limit_ = 0;
+  std::uint64_t limit_ = 0;  // of the next() call in progress
   std::uint64_t corrupt_frames_ = 0;
   std::string error_;
 };

@@ -31,6 +31,11 @@ namespace edgepipe::spool_format {
 inline constexpr std::string_view kSegmentMagic = "EPSPOOL1";
 inline constexpr std::uint32_t kVersion = 1;
 inline constexpr std::uint32_t kFrameMagic = 0x46535045;  // "EPSF"
+/// True when `bytes` starts with a zero frame magic: the zero padding a direct-I/O write leaves
+/// after the last frame (the end of what was written), not a damaged frame.
+inline bool at_padding(std::string_view bytes) noexcept {
+  return bytes.size() >= 4 && bytes[0] == 0 && bytes[1] == 0 && bytes[2] == 0 && bytes[3] == 0;
+}
 inline constexpr std::size_t kFrameHeaderBytes = 24;
 inline constexpr std::size_t kRecordEntryBytes = 40;
 inline constexpr std::uint32_t kMaxFrameBodyBytes = 1u << 30;

@@ -24,8 +24,18 @@ status uring_file_writer::open(const std::string& path, uring_file_writer_option
   path_ = path;
   options_ = options;
   if (options_.buffers < 2) options_.buffers = 2;
+  if (!options_.truncate) options_.direct = false;  // the tail block would need reading back
+  options_.buffer_bytes = (options_.buffer_bytes + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
   const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (options_.truncate ? O_TRUNC : 0);
-  fd_ = ::open(path.c_str(), flags, 0644);
+  direct_ = false;
+  fd_ = -1;
+  if (options_.direct) {
+    fd_ = ::open(path.c_str(), flags | O_DIRECT, 0644);
+    direct_ = fd_ >= 0;
+    if (fd_ < 0 && errno != EINVAL)
+      return status::error(errno_message("cannot open " + path, errno));
+  }
+  if (fd_ < 0) fd_ = ::open(path.c_str(), flags, 0644);  // no O_DIRECT here: buffered
   if (fd_ < 0) return status::error(errno_message("cannot open " + path, errno));
   if (!options_.truncate) {
     const off_t end = ::lseek(fd_, 0, SEEK_END);
@@ -39,8 +49,17 @@ status uring_file_writer::open(const std::string& path, uring_file_writer_option
     }
     ring_ready_ = true;
   }
-  slots_.resize(options_.buffers);
-  for (auto& s : slots_) s.buf.reserve(options_.buffer_bytes);
+  if (slots_.size() != options_.buffers || slot_bytes_ != options_.buffer_bytes) {
+    slots_.clear();
+    slots_.resize(options_.buffers);
+    for (auto& s : slots_) {
+      s.data.reset(static_cast<char*>(std::aligned_alloc(kDirectAlign, options_.buffer_bytes)));
+      if (!s.data) throw std::bad_alloc();
+    }
+    slot_bytes_ = options_.buffer_bytes;
+  }
+  for (auto& s : slots_) s.size = s.submitted = 0;
+  file_offset_ = logical_size_ = options_.truncate ? 0 : file_offset_;
   current_ = 0;
   error_.clear();
   return status::ok();
@@ -50,12 +69,13 @@ bool uring_file_writer::write(std::string_view bytes) {
   if (!error_.empty() || fd_ < 0) return false;
   logical_size_ += bytes.size();
   while (!bytes.empty()) {
-    byte_arena& buf = slots_[current_].buf;
-    const std::size_t room = options_.buffer_bytes - buf.size();
+    slot& buf = slots_[current_];
+    const std::size_t room = options_.buffer_bytes - buf.size;
     const std::size_t n = bytes.size() < room ? bytes.size() : room;
-    buf.append(bytes.data(), n);
+    std::memcpy(buf.data.get() + buf.size, bytes.data(), n);
+    buf.size += n;
     bytes.remove_prefix(n);
-    if (buf.size() == options_.buffer_bytes) submit_current();
+    if (buf.size == options_.buffer_bytes) submit_current();
     if (!error_.empty()) return false;
   }
   return true;
@@ -63,15 +83,22 @@ bool uring_file_writer::write(std::string_view bytes) {
 
 void uring_file_writer::submit_current() {
   slot& s = slots_[current_];
-  if (s.buf.size() == 0) return;
+  if (s.size == 0) return;
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   while (sqe == nullptr) {  // submission queue full: make room by reaping
     if (!reap(true)) return;
     sqe = io_uring_get_sqe(&ring_);
   }
-  io_uring_prep_write(sqe, fd_, s.buf.data(), static_cast<unsigned>(s.buf.size()), file_offset_);
+  // Direct I/O writes whole blocks: a partial last block goes out padded with zeros (flush()
+  // then carries its bytes over so the next write rewrites that block).
+  s.submitted = s.size;
+  if (direct_ && s.size % kDirectAlign != 0) {
+    s.submitted = (s.size + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
+    std::memset(s.data.get() + s.size, 0, s.submitted - s.size);
+  }
+  io_uring_prep_write(sqe, fd_, s.data.get(), static_cast<unsigned>(s.submitted), file_offset_);
   io_uring_sqe_set_data64(sqe, current_);
-  file_offset_ += s.buf.size();
+  file_offset_ += s.size;
   s.in_flight = true;
   ++in_flight_;
   if (const int rc = io_uring_submit(&ring_); rc < 0) {
@@ -90,7 +117,9 @@ bool uring_file_writer::handle_completion(io_uring_cqe* cqe) {
   const int res = cqe->res;
   io_uring_cqe_seen(&ring_, cqe);
   if (tag == kSyncTag) {
+    sync_in_flight_ = false;
     if (res < 0) fail(errno_message("fdatasync " + path_, -res));
+    if (res >= 0) ++syncs_completed_;
     return res >= 0;
   }
   slot& s = slots_[tag];
@@ -100,13 +129,13 @@ bool uring_file_writer::handle_completion(io_uring_cqe* cqe) {
     fail(errno_message("write " + path_, -res));
     return false;
   }
-  if (static_cast<std::size_t>(res) != s.buf.size()) {
+  if (static_cast<std::size_t>(res) != s.submitted) {
     // On a local file system a short write means the disk is full; report it as such.
     fail("short write to " + path_ + ": " + std::to_string(res) + " of " +
-         std::to_string(s.buf.size()) + " bytes (disk full?)");
+         std::to_string(s.submitted) + " bytes (disk full?)");
     return false;
   }
-  s.buf.clear();
+  s.size = s.submitted = 0;
   return true;
 }
 
@@ -123,6 +152,10 @@ bool uring_file_writer::reap(bool wait_one) {
 
 status uring_file_writer::flush() {
   if (fd_ < 0) return status::ok();
+  // A partial last block (direct I/O): its bytes, kept to be written again with what follows.
+  const unsigned last = current_;
+  const std::size_t tail = direct_ ? slots_[last].size % kDirectAlign : 0;
+  const std::size_t tail_from = slots_[last].size - tail;
   if (error_.empty()) submit_current();
   while (in_flight_ > 0) {
     io_uring_cqe* cqe = nullptr;
@@ -132,10 +165,22 @@ status uring_file_writer::flush() {
     }
     handle_completion(cqe);
   }
+  if (tail != 0 && error_.empty()) {
+    // Nothing is in flight now, so the rewrite of that block cannot race the padded write.
+    // submit_current() moved on to the next slot; the tail goes at its start, and the file
+    // offset back to the block's start.
+    slot& next = slots_[current_];
+    std::memcpy(next.data.get(), slots_[last].data.get() + tail_from, tail);
+    next.size = tail;
+    file_offset_ -= tail;
+  }
   return error_.empty() ? status::ok() : status::error(error_);
 }
 
-status uring_file_writer::sync() {
+status uring_file_writer::start_sync() {
+  if (sync_in_flight_) {
+    if (status s = poll_sync(true); !s) return s;
+  }
   if (status s = flush(); !s) return s;
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   if (sqe == nullptr) return status::error("io_uring sq full for fdatasync " + path_);
@@ -143,14 +188,30 @@ status uring_file_writer::sync() {
   io_uring_sqe_set_data64(sqe, kSyncTag);
   if (const int rc = io_uring_submit(&ring_); rc < 0)
     return status::error(errno_message("io_uring_submit fdatasync " + path_, -rc));
-  io_uring_cqe* cqe = nullptr;
-  if (const int rc = io_uring_wait_cqe(&ring_, &cqe); rc < 0)
-    return status::error(errno_message("io_uring_wait_cqe " + path_, -rc));
-  handle_completion(cqe);
+  sync_in_flight_ = true;
+  return status::ok();
+}
+
+status uring_file_writer::poll_sync(bool wait) {
+  while (sync_in_flight_ && error_.empty()) {
+    io_uring_cqe* cqe = nullptr;
+    const int rc = wait ? io_uring_wait_cqe(&ring_, &cqe) : io_uring_peek_cqe(&ring_, &cqe);
+    if (rc == -EAGAIN && !wait) break;
+    if (rc < 0) {
+      fail(errno_message("io_uring_wait_cqe " + path_, -rc));
+      break;
+    }
+    handle_completion(cqe);
+  }
   return error_.empty() ? status::ok() : status::error(error_);
 }
 
-status uring_file_writer::close() {
+status uring_file_writer::sync() {
+  if (status s = start_sync(); !s) return s;
+  return poll_sync(true);
+}
+
+status uring_file_writer::close(bool sync) {
   if (fd_ < 0) {
     if (ring_ready_) {
       io_uring_queue_exit(&ring_);
@@ -159,8 +220,15 @@ status uring_file_writer::close() {
     return status::ok();
   }
   status s = flush();
+  if (status w = poll_sync(true); !w && s) s = w;
+  if (s && direct_ && logical_size_ % kDirectAlign != 0 &&
+      ::ftruncate(fd_, static_cast<off_t>(logical_size_)) != 0)
+    s = status::error(errno_message("cannot cut the padding of " + path_, errno));
+  if (s && sync && ::fdatasync(fd_) != 0)
+    s = status::error(errno_message("fdatasync " + path_, errno));
   if (::close(fd_) != 0 && s) s = status::error(errno_message("close " + path_, errno));
   fd_ = -1;
+  sync_in_flight_ = false;
   if (ring_ready_) {
     io_uring_queue_exit(&ring_);
     ring_ready_ = false;

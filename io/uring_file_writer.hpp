@@ -1,17 +1,20 @@
 // Sequential file writer on io_uring: appends are copied into one of a few large buffers; a full
 // buffer is submitted as one write while the caller fills the next, so a sink makes one syscall
-// per megabyte, not per record. fdatasync also goes through the ring.
+// per megabyte, not per record. fdatasync also goes through the ring, either waited for (sync())
+// or in the background (start_sync() then poll_sync()): the caller keeps appending while the
+// disk flushes, and learns when the bytes written before start_sync() are durable.
 // Threading: one thread owns a writer (its ring is not shared).
 #pragma once
 
 #include <liburing.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "core/byte_arena.hpp"
 #include "core/status.hpp"
 
 namespace edgepipe {
@@ -20,6 +23,12 @@ struct uring_file_writer_options {
   std::size_t buffer_bytes = std::size_t{1} << 20;
   unsigned buffers = 4;  // in-flight writes + the one being filled
   bool truncate = true;  // false: append to an existing file
+  // O_DIRECT: the disk reads our buffers (no copy into the page cache, no writeback later).
+  // Writes are whole 4 KiB blocks: a flush pads the last block with zeros and the next write
+  // rewrites that block with more data; close() cuts the file to its real size. Needs
+  // truncate = true; a file system without O_DIRECT (tmpfs) falls back to buffered writes
+  // (direct() says which).
+  bool direct = false;
 };
 
 class uring_file_writer {
@@ -34,10 +43,23 @@ class uring_file_writer {
   bool write(std::string_view bytes);
   /// Submits the partial buffer and waits for every write to complete.
   status flush();
-  /// flush() then fdatasync.
+  /// flush() then fdatasync, waited for (after any background sync).
   status sync();
-  /// flush() and close the file. Safe to call twice.
-  status close();
+  /// flush() then submits an fdatasync without waiting for it: it covers every byte written so
+  /// far. At most one is in flight: a call while one is waits for it first.
+  status start_sync();
+  /// Reaps completions without blocking (`wait` = false) or until the background sync is done.
+  /// Returns the first error (write or fdatasync) seen.
+  status poll_sync(bool wait);
+  bool sync_in_flight() const noexcept { return sync_in_flight_; }
+  /// Background syncs completed (successfully) so far.
+  std::uint64_t syncs_completed() const noexcept { return syncs_completed_; }
+  /// flush(), waits for a background sync, cuts direct-I/O padding, fdatasyncs when `sync`, and
+  /// closes the file. Safe to call twice.
+  status close(bool sync = false);
+  /// Whether writes bypass the page cache (O_DIRECT was asked for and the file system took it).
+  bool direct() const noexcept { return direct_; }
+  static constexpr std::size_t kDirectAlign = 4096;
 
   bool is_open() const noexcept { return fd_ >= 0; }
   /// Bytes handed to write() so far (the file's size once flushed).
@@ -46,8 +68,13 @@ class uring_file_writer {
   const std::string& error() const noexcept { return error_; }
 
  private:
+  struct aligned_free {
+    void operator()(char* p) const noexcept { std::free(p); }
+  };
   struct slot {
-    byte_arena buf;
+    std::unique_ptr<char, aligned_free> data;  // buffer_bytes, kDirectAlign-aligned
+    std::size_t size = 0;                      // bytes filled
+    std::size_t submitted = 0;                 // bytes of the write in flight (padded)
     bool in_flight = false;
   };
   void submit_current();
@@ -57,12 +84,16 @@ class uring_file_writer {
 
   io_uring ring_{};
   bool ring_ready_ = false;
+  bool direct_ = false;
   int fd_ = -1;
   std::string path_;
   uring_file_writer_options options_;
   std::vector<slot> slots_;
+  std::size_t slot_bytes_ = 0;
   unsigned current_ = 0;
   unsigned in_flight_ = 0;
+  bool sync_in_flight_ = false;
+  std::uint64_t syncs_completed_ = 0;
   std::uint64_t file_offset_ = 0;   // where the next submitted buffer lands
   std::uint64_t logical_size_ = 0;  // bytes accepted by write()
   std::string error_;

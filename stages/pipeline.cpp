@@ -60,7 +60,8 @@ status pipeline::build() {
     sinks_.push_back(std::make_unique<sink_stage>(std::move(s), config_.ring_capacity, record_pool_,
                                                   registry_.add("sink:" + sc.name)));
     if (spool_)
-      sinks_.back()->use_spool(*spool_, sinks_.size() - 1, source_names_);
+      sinks_.back()->use_spool(*spool_, sinks_.size() - 1, source_names_,
+                               &spool_stage_->memory_tail());
     else
       outputs.push_back(&sinks_.back()->input());
   }
@@ -217,7 +218,7 @@ std::string pipeline::summary_json(double seconds) const {
       o << (i ? "," : "") << "\"" << st.target().name() << "\":{\"backlog\":" << st.backlog()
         << ",\"resent\":" << st.counters().retries.get() << ",\"rewinds\":" << st.rewinds()
         << ",\"dropped\":" << spool_->dropped_records(i) << ",\"skipped\":" << st.skipped_records()
-        << "}";
+        << ",\"from_memory\":" << st.memory_records() << "}";
     }
     o << "}}";
   }
@@ -325,7 +326,9 @@ std::string pipeline::prometheus_text() const {
       metric(o, "spool_dropped_records_total", l, spool_->dropped_records(i));
       metric(o, "spool_skipped_records_total", l, sinks_[i]->skipped_records());
       metric(o, "spool_rewinds_total", l, sinks_[i]->rewinds());
+      metric(o, "spool_memory_records_total", l, sinks_[i]->memory_records());
     }
+    metric(o, "spool_memory_tail_bytes", "", spool_stage_->memory_tail().bytes());
   }
   const auto& pc = transform_->payload_counters();
   metric(o, "payloads_total", "", pc.payloads.get());

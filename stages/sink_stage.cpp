@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "io/spool_appender.hpp"
 #include "io/spool_cursor.hpp"
 #include "platform/clock.hpp"
 #include "platform/log.hpp"
@@ -24,8 +25,10 @@ sink_stage::sink_stage(std::unique_ptr<sink> s, std::size_t ring_capacity,
       counters_(counters),
       flush_interval_(flush_interval) {}
 
-void sink_stage::use_spool(spool& s, std::size_t index, std::vector<std::string> sources) {
+void sink_stage::use_spool(spool& s, std::size_t index, std::vector<std::string> sources,
+                           spool_memory_tail* tail) {
   spool_ = &s;
+  tail_ = tail;
   spool_index_ = index;
   sources_ = std::move(sources);
   tracker_ = std::make_unique<delivery_tracker>(s.watermark(index));
@@ -172,19 +175,34 @@ void sink_stage::run_from_spool() {
     bool stuck = false;  // committed records the cursor cannot read yet (see its log)
     if (tracker.frames() < kMaxFramesInFlight) {
       spool_frame_position pos;
-      skip_reason why = skip_reason::none;
-      const auto r = cursor.next(sp.committed_end(), batch, pos, why);
-      if (r == spool_cursor::result::frame) {
+      const std::uint64_t committed = sp.committed_end();
+      auto hand_over = [&](const record_batch& b) {
         const std::uint64_t end = pos.first_id + pos.records;
         if (pos.first_id < sent_end) counters_.retries.add(std::min(end, sent_end) - pos.first_id);
         sent_end = std::max(sent_end, end);
         tracker.sent(pos);
         counters_.batches_in.add();
-        counters_.records_in.add(batch.records().size());
-        counters_.bytes_in.add(batch.bytes());
-        sink_->write(batch, counters_);
-        record_latency(batch);
+        counters_.records_in.add(b.records().size());
+        counters_.bytes_in.add(b.bytes());
+        sink_->write(b, counters_);
+        record_latency(b);
         dirty = true;
+      };
+      // The frame is still in memory (the common case when the sink keeps up): no disk read.
+      if (tail_ != nullptr && cursor.position() < committed &&
+          cursor.position() >= sp.dropped_end()) {
+        if (record_batch* mem = tail_->acquire(cursor.position(), committed, pos)) {
+          cursor.step_over(pos, spool_appender::frame_bytes(*mem));
+          memory_records_.fetch_add(pos.records, std::memory_order_relaxed);
+          hand_over(*mem);
+          tail_->release(mem);
+          continue;
+        }
+      }
+      skip_reason why = skip_reason::none;
+      const auto r = cursor.next(committed, batch, pos, why);
+      if (r == spool_cursor::result::frame) {
+        hand_over(batch);
         continue;
       }
       if (r == spool_cursor::result::skipped) {

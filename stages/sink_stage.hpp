@@ -21,6 +21,7 @@
 #include "core/batch_pool.hpp"
 #include "core/ring_edge.hpp"
 #include "io/spool.hpp"
+#include "io/spool_memory_tail.hpp"
 #include "stages/delivery_tracker.hpp"
 #include "stages/sink.hpp"
 
@@ -37,8 +38,10 @@ class sink_stage final : private delivery_listener {
   stage_counters& counters() noexcept { return counters_; }
   const stage_counters& counters() const noexcept { return counters_; }
 
-  /// runs on: main thread, before start. Feeds this sink from the spool (sink `index` there).
-  void use_spool(spool& s, std::size_t index, std::vector<std::string> sources);
+  /// runs on: main thread, before start. Feeds this sink from the spool (sink `index` there),
+  /// taking frames from `tail` (may be null) while they are still in memory.
+  void use_spool(spool& s, std::size_t index, std::vector<std::string> sources,
+                 spool_memory_tail* tail = nullptr);
   bool spooled() const noexcept { return spool_ != nullptr; }
   /// runs on: sink thread.
   void run();
@@ -49,6 +52,8 @@ class sink_stage final : private delivery_listener {
   std::uint64_t backlog() const noexcept;
   std::uint64_t skipped_records() const noexcept { return skipped_.load(); }
   std::uint64_t rewinds() const noexcept { return rewinds_.load(); }
+  /// Records taken from the spool's memory tail rather than read back from disk.
+  std::uint64_t memory_records() const noexcept { return memory_records_.load(); }
 
  private:
   void run_from_ring();
@@ -64,11 +69,13 @@ class sink_stage final : private delivery_listener {
   std::chrono::milliseconds flush_interval_;
   spool* spool_ = nullptr;
   std::size_t spool_index_ = 0;
+  spool_memory_tail* tail_ = nullptr;
   std::vector<std::string> sources_;
   std::unique_ptr<delivery_tracker> tracker_;
   std::atomic<bool> abandoned_{false};
   std::atomic<std::uint64_t> skipped_{0};
   std::atomic<std::uint64_t> rewinds_{0};
+  std::atomic<std::uint64_t> memory_records_{0};
 };
 
 }  // namespace edgepipe

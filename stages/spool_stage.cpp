@@ -16,7 +16,8 @@ spool_stage::spool_stage(spool& s, std::vector<std::string> sources, std::size_t
       appender_(s, std::move(sources)),
       input_(ring_capacity),
       pool_(pool),
-      counters_(counters) {}
+      counters_(counters),
+      tail_(pool, s.config().memory_bytes) {}
 
 status spool_stage::open() {
   last_sync_ns_ = mono_now_ns();
@@ -28,23 +29,30 @@ void spool_stage::abandon() noexcept {
   spool_.space_waiter().wake();
 }
 
+void spool_stage::fail(const status& s) {
+  if (!failed_) log_line(log_level::error, "spool", s.message());
+  failed_ = true;
+}
+
 void spool_stage::commit(bool force_sync) {
   const auto& cfg = spool_.config();
   const std::uint64_t now = mono_now_ns();
   const bool due = now - last_sync_ns_ >= cfg.fsync_interval_ms * 1'000'000;
-  const bool sync = force_sync || cfg.fsync == fsync_policy::every_batch ||
-                    (cfg.fsync == fsync_policy::interval && due);
-  if (status s = appender_.commit(sync, cfg.fsync == fsync_policy::off); !s) {
-    if (!failed_) log_line(log_level::error, "spool", s.message());
-    failed_ = true;
+  if (force_sync) {
+    // Waited for: the caller needs the records published now (disk limit, shutdown).
+    if (status s = appender_.commit(true, true); !s) return fail(s);
+  } else if (cfg.fsync == fsync_policy::every_batch ||
+             (cfg.fsync == fsync_policy::interval && due)) {
+    // Group commit in the background: appends go on while the disk flushes.
+    if (status s = appender_.begin_sync(); !s) return fail(s);
+  } else {
+    if (status s = appender_.commit(false, cfg.fsync == fsync_policy::off); !s) return fail(s);
+    unsynced_ = cfg.fsync == fsync_policy::interval;
+    uncommitted_bytes_ = 0;
     return;
   }
-  if (sync) {
-    last_sync_ns_ = now;
-    unsynced_ = false;
-  } else {
-    unsynced_ = cfg.fsync == fsync_policy::interval;
-  }
+  last_sync_ns_ = now;
+  unsynced_ = false;
   uncommitted_bytes_ = 0;
 }
 
@@ -101,7 +109,13 @@ void spool_stage::run() {
       const std::uint64_t now = mono_now_ns();
       timeout = std::chrono::nanoseconds(due > now ? due - now : 0);
     }
+    if (appender_.sync_in_flight()) {
+      // Nothing to append: wait for the disk (the ring keeps filling meanwhile). Batches
+      // waiting: append them and only look whether the sync is done.
+      if (status s = appender_.poll(input_.empty()); !s) fail(s);
+    }
     record_batch* batch = nullptr;
+    spool_frame_position where;
     bool timed_out = false;
     const bool got = input_.pop(batch, timeout, &timed_out);
     if (!got && !timed_out) break;  // the transform closed its output and it is drained
@@ -114,23 +128,28 @@ void spool_stage::run() {
       if (abandoned_.load(std::memory_order_acquire) || failed_ || !make_room(size)) {
         not_spooled_.fetch_add(n, std::memory_order_relaxed);
         counters_.failed.add(n);
-      } else if (status s = appender_.append(*batch); !s) {
-        if (!failed_) log_line(log_level::error, "spool", s.message());
-        failed_ = true;
+      } else if (status s = appender_.append(*batch, &where); !s) {
+        fail(s);
         not_spooled_.fetch_add(n, std::memory_order_relaxed);
         counters_.failed.add(n);
       } else {
         counters_.records_out.add(n);
         counters_.bytes_out.add(size);
         uncommitted_bytes_ += size;
+        // From here on a record's sequence is its spool id, as in a frame read back.
+        auto& recs = batch->records();
+        for (std::size_t i = 0; i < recs.size(); ++i) recs[i].sequence = where.first_id + i;
+        tail_.put(batch, where);  // the sinks take it from memory once it is committed
+        batch = nullptr;
       }
-      if (batch->release_reader()) pool_.release(batch);
+      if (batch != nullptr && batch->release_reader()) pool_.release(batch);
     }
     if (uncommitted_bytes_ != 0 && (input_.empty() || uncommitted_bytes_ >= kCommitEveryBytes))
       commit(false);
     else if (unsynced_ && timed_out)
       commit(true);
     (void)spool_.delete_confirmed_segments();
+    tail_.evict_confirmed(spool_.min_watermark());
   }
   // End of input: make everything durable (even with fsync = off: a clean stop costs one sync).
   if (status s = appender_.close(true); !s) log_line(log_level::error, "spool", s.message());

@@ -1,10 +1,10 @@
 // The spool thread ("spool"): takes record batches from the transform, appends them to the spool
 // (io/spool_appender), commits them by group (one commit when the input ring runs dry or every
-// 8 MiB; fdatasync as the fsync policy says), deletes segments every sink has confirmed, and
-// applies the disk limit: `block` waits for the sinks (the rings fill, the sources wait), or
-// `drop_oldest` deletes the oldest segment and counts what the sinks lose.
-// Threading: run() is the thread body. abandon() may be called from any thread (shutdown
-// deadline): batches still arriving are then counted as not spooled and released.
+// 8 MiB; fdatasync as the fsync policy says, in the background while appends go on), deletes
+// segments every sink has confirmed, and applies the disk limit: `block` waits for the sinks (the
+// rings fill, the sources wait), or `drop_oldest` deletes the oldest segment and counts what the
+// sinks lose. Threading: run() is the thread body. abandon() may be called from any thread
+// (shutdown deadline): batches still arriving are then counted as not spooled and released.
 #pragma once
 
 #include <atomic>
@@ -17,6 +17,7 @@
 #include "core/stage_counters.hpp"
 #include "io/spool.hpp"
 #include "io/spool_appender.hpp"
+#include "io/spool_memory_tail.hpp"
 
 namespace edgepipe {
 
@@ -33,6 +34,8 @@ class spool_stage {
   void abandon() noexcept;
 
   const spool_appender& appender() const noexcept { return appender_; }
+  /// The newest batches, for the sinks (io/spool_memory_tail).
+  spool_memory_tail& memory_tail() noexcept { return tail_; }
   std::uint64_t full_waits() const noexcept { return full_waits_.load(); }
   bool blocked() const noexcept { return blocked_.load(); }
   std::uint64_t not_spooled() const noexcept { return not_spooled_.load(); }
@@ -40,13 +43,17 @@ class spool_stage {
  private:
   /// Makes room for `bytes` under max_bytes. False when abandoned while waiting.
   bool make_room(std::size_t bytes);
+  /// Commits what was appended: a background fdatasync when the policy says one is due (or
+  /// every batch), a waited-for one when `force_sync`, otherwise only the writes.
   void commit(bool force_sync);
+  void fail(const status& s);
 
   spool& spool_;
   spool_appender appender_;
   ring_edge<record_batch*> input_;
   batch_pool<record_batch>& pool_;
   stage_counters& counters_;
+  spool_memory_tail tail_;
   std::atomic<bool> abandoned_{false};
   std::atomic<bool> blocked_{false};
   std::atomic<std::uint64_t> full_waits_{0};

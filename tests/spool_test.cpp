@@ -11,6 +11,7 @@
 #include "io/spool_appender.hpp"
 #include "io/spool_cursor.hpp"
 #include "io/spool_format.hpp"
+#include "io/spool_memory_tail.hpp"
 #include "stages/delivery_tracker.hpp"
 #include "test_util.hpp"
 
@@ -310,6 +311,71 @@ TEST(Spool, HeaderlessLastSegmentIsRemovedAtRecovery) {
   EXPECT_FALSE(fs::exists(fs::path(c.dir) / spool_format::segment_file_name(500)));
 }
 
+TEST(Spool, BackgroundSyncPublishesOnlyWhatItCoveredWhileAppendsGoOn) {
+  temp_dir dir;
+  auto c = config_in(dir);
+  c.fsync = fsync_policy::every_batch;
+  spool sp(c);
+  ASSERT_TRUE(sp.open({"s"}).is_ok());
+  spool_appender a(sp, kSources);
+  ASSERT_TRUE(a.start().is_ok());
+  record_batch b;
+  fill(b, 100, 0);
+  ASSERT_TRUE(a.append(b).is_ok());
+  ASSERT_TRUE(a.begin_sync().is_ok());
+  EXPECT_TRUE(a.sync_in_flight());
+  fill(b, 100, 100);
+  ASSERT_TRUE(a.append(b).is_ok());     // appended while the disk flushes
+  ASSERT_TRUE(a.begin_sync().is_ok());  // asked for again: starts when the first completes
+  EXPECT_LE(sp.committed_end(), 100u);  // nothing published before its sync completed
+  ASSERT_TRUE(a.poll(true).is_ok());
+  EXPECT_EQ(sp.committed_end(), 100u);  // the first sync covered the first batch only
+  EXPECT_TRUE(a.sync_in_flight());      // the wanted one started
+  ASSERT_TRUE(a.poll(true).is_ok());
+  EXPECT_EQ(sp.committed_end(), 200u);
+  EXPECT_FALSE(a.sync_in_flight());
+  EXPECT_EQ(a.fsyncs(), 2u);
+  // A segment roll with a sync in flight completes it first, in order.
+  ASSERT_TRUE(a.begin_sync().is_ok());
+  ASSERT_TRUE(a.roll().is_ok());
+  fill(b, 50, 200);
+  ASSERT_TRUE(a.append(b).is_ok());
+  ASSERT_TRUE(a.close(true).is_ok());
+  EXPECT_EQ(sp.committed_end(), 250u);
+  EXPECT_EQ(read_all(sp, 0).size(), 250u);
+}
+
+TEST(Spool, EmptyLastSegmentsAreRemovedAndTheBacklogBeforeThemSurvives) {
+  temp_dir dir;
+  const auto c = config_in(dir);
+  write_spool(c, 5, 100);
+  // Two starts that failed after opening their segment (e.g. a sink that could not connect):
+  // each left a header-only segment at id 500. A third start must neither reuse the backlog's
+  // segment nor lose its records.
+  for (int run = 0; run < 2; ++run) {
+    spool sp(c);
+    ASSERT_TRUE(sp.open({"s"}).is_ok());
+    EXPECT_EQ(sp.committed_end(), 500u);
+    spool_appender a(sp, kSources);
+    ASSERT_TRUE(a.start().is_ok());
+    EXPECT_EQ(a.next_id(), 500u);
+  }
+  spool sp(c);
+  ASSERT_TRUE(sp.open({"s"}).is_ok());
+  EXPECT_EQ(sp.committed_end(), 500u);
+  EXPECT_EQ(read_all(sp, 0).size(), 500u);
+  spool_appender a(sp, kSources);
+  ASSERT_TRUE(a.start().is_ok());
+  record_batch b;
+  fill(b, 50, 500);
+  ASSERT_TRUE(a.append(b).is_ok());
+  ASSERT_TRUE(a.close(true).is_ok());
+  const auto keys = read_all(sp, 0);
+  ASSERT_EQ(keys.size(), 550u);
+  EXPECT_EQ(keys.front(), "k0");
+  EXPECT_EQ(keys.back(), "k549");
+}
+
 spool_frame_position frame_at(std::uint64_t first, std::uint32_t n) {
   spool_frame_position p;
   p.segment_first_id = 0;
@@ -317,6 +383,62 @@ spool_frame_position frame_at(std::uint64_t first, std::uint32_t n) {
   p.first_id = first;
   p.records = n;
   return p;
+}
+
+TEST(Spool, ZeroPaddingAfterTheLastFrameIsCutButNotCountedAsTorn) {
+  temp_dir dir;
+  const auto c = config_in(dir);
+  write_spool(c, 5, 100);
+  const std::string seg = last_segment(c);
+  const auto good = fs::file_size(seg);
+  {
+    // What a crash leaves after a direct-I/O write of a partial block.
+    std::ofstream out(seg, std::ios::app | std::ios::binary);
+    out << std::string(4096 - good % 4096, '\0');
+  }
+  spool sp(c);
+  ASSERT_TRUE(sp.open({"s"}).is_ok());
+  EXPECT_EQ(sp.committed_end(), 500u);
+  EXPECT_EQ(sp.recovery().torn_tail_bytes, 0u);
+  EXPECT_EQ(fs::file_size(seg), good);
+  EXPECT_EQ(read_all(sp, 0).size(), 500u);
+}
+
+TEST(SpoolMemoryTail, HandsOutCommittedFramesByIdAndReturnsBatchesToThePool) {
+  batch_pool<record_batch> pool;
+  spool_memory_tail tail(pool, 3 * 4096);
+  auto put = [&](std::uint64_t first, std::uint32_t n, std::size_t bytes) {
+    record_batch* b = pool.acquire();
+    b->arena().append(std::string(bytes, 'x'));
+    b->records().resize(n);
+    b->set_readers(1);
+    tail.put(b, frame_at(first, n));
+  };
+  put(0, 10, 4096);
+  put(10, 10, 4096);
+  spool_frame_position where;
+  EXPECT_EQ(tail.acquire(10, 15, where), nullptr);  // not committed yet
+  EXPECT_EQ(tail.acquire(5, 100, where), nullptr);  // not a frame start
+  record_batch* held = tail.acquire(10, 20, where);
+  ASSERT_NE(held, nullptr);
+  EXPECT_EQ(where.first_id, 10u);
+  EXPECT_EQ(where.records, 10u);
+  put(20, 10, 4096);
+  put(30, 10, 4096);  // over 3 x 4096: the oldest goes
+  EXPECT_EQ(tail.acquire(0, 100, where), nullptr);
+  EXPECT_EQ(tail.bytes(), 3u * 4096);
+  tail.evict_confirmed(30);  // every sink has 0..30: entries 10 and 20 go
+  EXPECT_EQ(tail.bytes(), 4096u);
+  EXPECT_EQ(held->records().size(), 10u);  // still ours: the sink's reference keeps it alive
+  const std::size_t created = pool.created();
+  tail.release(held);
+  tail.clear();
+  // Every batch is back in the pool: taking 4 creates none.
+  std::vector<record_batch*> again;
+  for (int i = 0; i < 4; ++i) again.push_back(pool.acquire());
+  EXPECT_EQ(pool.created(), created);
+  for (record_batch* b : again) pool.release(b);
+  EXPECT_EQ(tail.hits(), 1u);
 }
 
 TEST(DeliveryTracker, WatermarkMovesOnlyOverFullyConfirmedFrames) {

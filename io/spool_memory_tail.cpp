@@ -1,0 +1,72 @@
+#include "io/spool_memory_tail.hpp"
+
+#include <algorithm>
+
+namespace edgepipe {
+
+void spool_memory_tail::drop_front() {
+  record_batch* b = entries_.front().batch;
+  bytes_ -= b->bytes();
+  entries_.pop_front();
+  if (b->release_reader()) pool_.release(b);
+}
+
+void spool_memory_tail::put(record_batch* batch, const spool_frame_position& where) {
+  if (max_bytes_ == 0 || batch->bytes() > max_bytes_) {
+    if (batch->release_reader()) pool_.release(batch);
+    return;
+  }
+  std::lock_guard lock(mutex_);
+  while (!entries_.empty() &&
+         (bytes_ + batch->bytes() > max_bytes_ || entries_.size() >= kMaxEntries))
+    drop_front();
+  entries_.push_back({batch, where});
+  bytes_ += batch->bytes();
+}
+
+record_batch* spool_memory_tail::acquire(std::uint64_t first_id, std::uint64_t committed_end,
+                                         spool_frame_position& where) {
+  std::lock_guard lock(mutex_);
+  if (entries_.empty() || first_id < entries_.front().where.first_id ||
+      first_id > entries_.back().where.first_id)
+    return nullptr;
+  // Entries are in id order and contiguous but for batches that never made it here: search.
+  const auto it =
+      std::lower_bound(entries_.begin(), entries_.end(), first_id,
+                       [](const entry& e, std::uint64_t id) { return e.where.first_id < id; });
+  if (it == entries_.end() || it->where.first_id != first_id ||
+      it->where.first_id + it->where.records > committed_end)
+    return nullptr;
+  it->batch->add_reader();
+  where = it->where;
+  ++hits_;
+  return it->batch;
+}
+
+void spool_memory_tail::release(record_batch* batch) {
+  if (batch->release_reader()) pool_.release(batch);
+}
+
+void spool_memory_tail::evict_confirmed(std::uint64_t confirmed_end) {
+  std::lock_guard lock(mutex_);
+  while (!entries_.empty() &&
+         entries_.front().where.first_id + entries_.front().where.records <= confirmed_end)
+    drop_front();
+}
+
+void spool_memory_tail::clear() {
+  std::lock_guard lock(mutex_);
+  while (!entries_.empty()) drop_front();
+}
+
+std::uint64_t spool_memory_tail::hits() const {
+  std::lock_guard lock(mutex_);
+  return hits_;
+}
+
+std::size_t spool_memory_tail::bytes() const {
+  std::lock_guard lock(mutex_);
+  return bytes_;
+}
+
+}  // namespace edgepipe
