@@ -31,12 +31,15 @@
 #include <cstdio>
 #include <string_view>
 
+#include "platform/clock.hpp"
 #include "platform/log.hpp"
 
 namespace edgepipe {
 namespace {
 
 constexpr int kMetadataTimeoutMs = 10000;
+constexpr int kSetupProbeTimeoutMs = 1000;
+constexpr int kSpooledStartTimeoutMs = 2000;
 constexpr int kAdminTimeoutMs = 15000;
 
 class kafka_sink final : public sink {
@@ -67,15 +70,23 @@ class kafka_sink final : public sink {
       rd_kafka_conf_destroy(conf);  // not taken over on failure
       return status::error("sink " + name_ + ": cannot create kafka producer: " + errstr);
     }
-    if (status s = check_brokers(); !s) {
-      destroy();
-      return s;
-    }
     const std::vector<std::string> topics = topic_names();
-    if (config_.create_topics) {
-      if (status s = create_topics(topics); !s) {
+    // With a spool, a broker that is down is no reason to wait long: the records wait instead.
+    if (status s = check_brokers(spooled_ ? kSpooledStartTimeoutMs : kMetadataTimeoutMs); !s) {
+      if (!spooled_) {
         destroy();
         return s;
+      }
+      log_line(log_level::warn, "sink:" + name_,
+               s.message() +
+                   ": starting anyway, records wait in the spool; topics are checked "
+                   "and created once the brokers answer");
+      setup_pending_ = true;
+      next_setup_ns_ = mono_now_ns() + kSetupRetryNs;
+    } else if (config_.create_topics) {
+      if (status created = create_topics(topics); !created) {
+        destroy();
+        return created;
       }
     }
     if (!config_.topic.empty()) {
@@ -89,11 +100,14 @@ class kafka_sink final : public sink {
 
   void write(const record_batch& batch, stage_counters& counters) override {
     counters_ = &counters;
-    if (rk_ == nullptr) {
-      counters.failed.add(batch.records().size());
+    const auto& records = batch.records();
+    if (rk_ == nullptr || (setup_pending_ && !finish_setup())) {
+      // Not produced (a topic must not be auto-created with the broker's defaults): failed
+      // now, retried from the spool.
+      counters.failed.add(records.size());
+      for (const record& r : records) settle(r.sequence, delivery_outcome::failed);
       return;
     }
-    const auto& records = batch.records();
     for (std::size_t i = 0; i < records.size(); ++i) {
       if (abandoned()) {  // shutdown deadline: the rest stays in the spool
         counters.failed.add(records.size() - i);
@@ -168,15 +182,34 @@ class kafka_sink final : public sink {
     return status::ok();
   }
 
-  status check_brokers() {
+  status check_brokers(int timeout_ms) {
     const struct rd_kafka_metadata* md = nullptr;
-    const rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 0, nullptr, &md, kMetadataTimeoutMs);
+    const rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 0, nullptr, &md, timeout_ms);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
       return status::error("sink " + name_ + ": kafka brokers " + config_.brokers +
-                           " did not answer within " + std::to_string(kMetadataTimeoutMs / 1000) +
-                           " s: " + rd_kafka_err2str(err));
+                           " did not answer within " + std::to_string(timeout_ms) +
+                           " ms: " + rd_kafka_err2str(err));
     rd_kafka_metadata_destroy(md);
     return status::ok();
+  }
+
+  // runs on: sink thread. The brokers were down at start: are they up now? At most one try
+  // every kSetupRetryNs, so a burst of writes does not wait on each.
+  bool finish_setup() {
+    const std::uint64_t now = mono_now_ns();
+    if (now < next_setup_ns_) return false;
+    next_setup_ns_ = now + kSetupRetryNs;
+    if (!check_brokers(kSetupProbeTimeoutMs)) return false;
+    if (config_.create_topics) {
+      if (status s = create_topics(topic_names()); !s) {
+        log_line(log_level::warn, "sink:" + name_, s.message() + " (tried again later)");
+        return false;
+      }
+    }
+    setup_pending_ = false;
+    log_line(log_level::info, "sink:" + name_,
+             "kafka brokers " + config_.brokers + " answer: topics ready, delivering");
+    return true;
   }
 
   std::vector<std::string> topic_names() const {
@@ -351,6 +384,8 @@ class kafka_sink final : public sink {
   kafka_sink_config config_;
   std::vector<std::string> source_names_;
   rd_kafka_t* rk_ = nullptr;
+  bool setup_pending_ = false;  // brokers down at start (spooled): topics not checked yet
+  std::uint64_t next_setup_ns_ = 0;
   rd_kafka_topic_t* shared_topic_ = nullptr;
   rd_kafka_topic_t* unknown_topic_ = nullptr;
   std::vector<rd_kafka_topic_t*> source_topics_;

@@ -23,6 +23,8 @@
 #include <thread>
 
 #include "core/byte_arena.hpp"
+#include "platform/clock.hpp"
+#include "platform/log.hpp"
 #include "stages/json_text.hpp"
 
 namespace edgepipe {
@@ -163,15 +165,16 @@ class mongo_sink final : public sink {
                            redacted_uri_ + ": " + err.message);
     mongoc_client_set_error_api(client_, MONGOC_ERROR_API_VERSION_2);
 
-    bson_t ping = BSON_INITIALIZER;
-    BSON_APPEND_INT32(&ping, "ping", 1);
-    bson_t reply;
-    const bool ok = mongoc_client_command_simple(client_, "admin", &ping, nullptr, &reply, &err);
-    bson_destroy(&ping);
-    bson_destroy(&reply);
-    if (!ok)
-      return status::error("sink " + name_ + ": MongoDB at " + redacted_uri_ +
-                           " did not answer a ping: " + err.message);
+    const status answered = ping();
+    if (!answered && !spooled_) return answered;
+    if (!answered) {
+      log_line(log_level::warn, "sink:" + name_,
+               answered.message() +
+                   ": starting anyway, records wait in the spool; indexes are "
+                   "created once MongoDB answers");
+      setup_pending_ = true;
+      next_setup_ns_ = mono_now_ns() + kSetupRetryNs;
+    }
 
     // Write concern, sent with every bulk write.
     write_concern_ = mongoc_write_concern_new();
@@ -190,24 +193,56 @@ class mongo_sink final : public sink {
                            "'");
     BSON_APPEND_BOOL(&upsert_opts_, "upsert", true);
 
-    // Indexes: on the one configured collection, or on every source's collection.
-    if (!config_.indexes.empty()) {
-      if (!config_.collection.empty()) {
-        if (status s = create_indexes(config_.collection); !s) return s;
-      } else {
-        for (const auto& source : source_names_)
-          if (!source.empty())
-            if (status s = create_indexes(source); !s) return s;
-      }
-    }
+    if (setup_pending_) return status::ok();
+    return create_all_indexes();
+  }
+
+  status ping() {
+    bson_error_t err;
+    bson_t cmd = BSON_INITIALIZER;
+    BSON_APPEND_INT32(&cmd, "ping", 1);
+    bson_t reply;
+    const bool ok = mongoc_client_command_simple(client_, "admin", &cmd, nullptr, &reply, &err);
+    bson_destroy(&cmd);
+    bson_destroy(&reply);
+    if (!ok)
+      return status::error("sink " + name_ + ": MongoDB at " + redacted_uri_ +
+                           " did not answer a ping: " + err.message);
     return status::ok();
+  }
+
+  // Indexes: on the one configured collection, or on every source's collection.
+  status create_all_indexes() {
+    if (config_.indexes.empty()) return status::ok();
+    if (!config_.collection.empty()) return create_indexes(config_.collection);
+    for (const auto& source : source_names_)
+      if (!source.empty())
+        if (status s = create_indexes(source); !s) return s;
+    return status::ok();
+  }
+
+  // runs on: sink thread. MongoDB was down at start: does it answer now? At most one try every
+  // kSetupRetryNs, so a burst of writes does not wait on each.
+  bool finish_setup() {
+    const std::uint64_t now = mono_now_ns();
+    if (now < next_setup_ns_) return false;
+    next_setup_ns_ = now + kSetupRetryNs;
+    if (!ping()) return false;
+    if (status s = create_all_indexes(); !s) {
+      log_line(log_level::warn, "sink:" + name_, s.message() + " (tried again later)");
+      return false;
+    }
+    setup_pending_ = false;
+    log_line(log_level::info, "sink:" + name_,
+             "MongoDB at " + redacted_uri_ + " answers: indexes ready, delivering");
+    return true;
   }
 
   // runs on: sink thread
   void write(const record_batch& batch, stage_counters& counters) override {
     const auto& records = batch.records();
     if (records.empty()) return;
-    if (client_ == nullptr) {
+    if (client_ == nullptr || (setup_pending_ && !finish_setup())) {
       counters.failed.add(records.size());
       for (const record& r : records) settle(r.sequence, delivery_outcome::failed);
       return;
@@ -613,6 +648,8 @@ class mongo_sink final : public sink {
   std::vector<std::string> source_names_;
   std::string redacted_uri_;
   mongoc_client_t* client_ = nullptr;
+  bool setup_pending_ = false;  // MongoDB down at start (spooled): indexes not created yet
+  std::uint64_t next_setup_ns_ = 0;
   mongoc_write_concern_t* write_concern_ = nullptr;
   bool unacknowledged_ = false;
   bson_t bulk_opts_;

@@ -52,12 +52,20 @@ class sink {
 
   /// runs on: main thread, before start.
   void set_listener(delivery_listener* l) noexcept { listener_ = l; }
+  /// runs on: main thread, before open(). The sink is fed from the spool: a destination that
+  /// is down at start is then no reason to refuse to start (records wait in the spool). open()
+  /// warns instead, and the sink finishes its setup (topics, indexes) on its own thread once the
+  /// destination answers; until then its records fail and are retried from the spool.
+  void set_spooled(bool spooled) noexcept { spooled_ = spooled; }
   /// Any thread: stop waiting for the destination (shutdown deadline passed); what is not
   /// delivered is reported failed and stays in the spool.
   void request_abandon() noexcept { abandoned_.store(true, std::memory_order_relaxed); }
   bool abandoned() const noexcept { return abandoned_.load(std::memory_order_relaxed); }
 
  protected:
+  /// How often a sink whose destination was down at start tries to finish its setup.
+  static constexpr std::uint64_t kSetupRetryNs = 2'000'000'000;
+  bool spooled_ = false;
   void settle(std::uint64_t sequence, delivery_outcome outcome) {
     if (listener_ != nullptr) listener_->settled(sequence, outcome);
   }

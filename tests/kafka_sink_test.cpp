@@ -256,5 +256,56 @@ TEST(KafkaSink, SpoolResendsWhatFailedWhileTheBrokerWasDown) {
             std::string::npos);
 }
 
+TEST(KafkaSink, SpooledSinkStartsWithTheBrokerDownAndDeliversOnceItIsUp) {
+  testing::temp_dir dir;
+  mock_cluster mc(1);
+  std::string trace;
+  constexpr int kPayloads = 100;
+  for (int i = 0; i < kPayloads; ++i)
+    trace += "{\"message\":\"success\",\"timestamp\":" + std::to_string(1700000000 + i) +
+             ",\"iss_position\":{\"latitude\":\"1.5\",\"longitude\":\"2.5\"}}\n";
+  testing::write_file(dir / "iss.jsonl", trace);
+  pipeline_config c;
+  ASSERT_TRUE(load_default_config(c).is_ok());
+  c.sinks.clear();
+  sink_config k;
+  k.name = "kafka";
+  k.type = "kafka";
+  k.kafka = mock_config(mc);
+  k.kafka.topic = "test.late";
+  k.kafka.message_timeout_ms = 1000;
+  c.sinks.push_back(k);
+  c.batch_records = 50;
+  c.dead_letter.path = dir / "dead.jsonl";
+  c.spool.dir = dir / "spool";
+  c.spool.fsync = fsync_policy::off;
+  c.spool.retry_backoff_ms = 50;
+  c.spool.retry_backoff_max_ms = 200;
+  c.replay = replay_config{dir / "iss.jsonl", 0, "iss"};
+  ASSERT_EQ(rd_kafka_mock_broker_set_down(mc.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  {
+    // Without a spool, a broker that does not answer at start is an error: nothing would keep
+    // the records.
+    pipeline_config no_spool = c;
+    no_spool.spool.dir.clear();
+    pipeline q(no_spool);
+    EXPECT_FALSE(q.build().is_ok());
+  }
+  pipeline p(c);
+  ASSERT_TRUE(p.build().is_ok());  // with one, the records wait in it
+  p.start();
+  const stage_counters* sink = p.counters().find("sink:kafka");
+  ASSERT_NE(sink, nullptr);
+  ASSERT_TRUE(
+      testing::wait_until([&] { return sink->failed.get() > 0; }, std::chrono::seconds(30)));
+  EXPECT_EQ(sink->records_out.get(), 0u);
+  ASSERT_EQ(rd_kafka_mock_broker_set_up(mc.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_TRUE(testing::wait_until([&] { return p.finished(); }, std::chrono::seconds(60)));
+  p.join();
+  const std::string summary = p.summary_json(1.0);
+  EXPECT_EQ(testing::json_int(summary, "backlog"), 0) << summary;
+  EXPECT_GE(sink->records_out.get(), static_cast<std::uint64_t>(kPayloads));
+}
+
 }  // namespace
 }  // namespace edgepipe

@@ -14,6 +14,8 @@ Scenarios (each with its own topic, collection and spool directory):
   5. Disk limit with Kafka down (segment_bytes 1 MiB, max_bytes 4 MiB): `block` stalls the
      sources (edgepipe_spool_blocked = 1) and loses nothing; `drop_oldest` drops and counts
      records for Kafka only (MongoDB, up all along, gets everything).
+  6. The daemon starts while Kafka and FerretDB are both down, spools, and delivers everything
+     once both are started.
 Every scenario ends by reading back with independent clients (kcat for Kafka, pymongo for
 MongoDB) and asserting that no received record is lost; it prints the Kafka duplicate count
 (messages minus distinct keys). Waits are polls with deadlines, never fixed sleeps.
@@ -380,6 +382,44 @@ def scenario_outage(tmp, client, which):
     verify(tag, set(keys), keys, topic, client, *mongo)
 
 
+def scenario_start_down(tmp, client):
+    """6: the daemon starts while Kafka and FerretDB are both down (an edge node booting without
+    its uplink): it starts anyway, spools what it receives, and delivers all of it once both are
+    back (the Kafka topic is created then)."""
+    tag = "start-down"
+    trace, keys = make_trace(tmp, tag, 800, 106)
+    topic, mongo = names(tag)
+    port = free_port()
+    cfg = write_config(os.path.join(tmp, f"{tag}.toml"), tmp=tmp, name=tag, trace=trace,
+                       speed="2000x", spool_dir=os.path.join(tmp, f"{tag}-spool"), port=port,
+                       topic=topic, mongo=mongo)
+    stack("stop", "kafka")
+    stack("stop", "mongo")
+    down = ["kafka", "mongo"]
+    d = Daemon(tmp, tag, cfg, port)
+    try:
+        a = d.wait_metric("spool_appended_records_total", lambda v: v >= 300, 60)
+        check(a is not None, f"{tag}: started with both destinations down, spooling ({a} records)")
+        bk = d.wait_metric("spool_backlog_records", lambda v: v >= 300, 30, sink="kafka")
+        bm = d.wait_metric("spool_backlog_records", lambda v: v >= 300, 30, sink="mongo")
+        check(bk is not None and bm is not None,
+              f"{tag}: both backlogs grow while down (kafka {bk}, mongo {bm})")
+        err = d.stderr_text()
+        check("starting anyway" in err, f"{tag}: the log says why it started anyway")
+        for which in ("kafka", "mongo"):
+            stack("start", which)
+            down.remove(which)
+        rc = d.wait_exit(180)
+        check(rc == 0, f"{tag}: daemon finished once both came back (exit {rc})")
+        if rc != 0:
+            print(d.stderr_text()[-3000:])
+    finally:
+        for which in down:
+            stack("start", which)
+        d.close()
+    verify(tag, set(keys), keys, topic, client, *mongo)
+
+
 def scenario_kill9(tmp, client):
     """3 and 4: kill -9 with Kafka down (two daemons, one Kafka outage); one spool is then torn."""
     runs = {}
@@ -670,6 +710,7 @@ def main():
     scenarios = [("outage-kafka", lambda tmp: scenario_outage(tmp, client, "kafka")),
                  ("outage-mongo", lambda tmp: scenario_outage(tmp, client, "mongo")),
                  ("kill9", lambda tmp: scenario_kill9(tmp, client)),
+                 ("start-down", lambda tmp: scenario_start_down(tmp, client)),
                  ("disk-limit", lambda tmp: scenario_disk_limit(tmp, client))]
     try:
         with tempfile.TemporaryDirectory(prefix="edgepipe-spool-faults-") as tmp:
