@@ -9,10 +9,13 @@
 //                                      group = batch: a commit after every batch (the spool
 //                                      thread's ring runs dry after each one: a live pipeline);
 //                                      group = 8MiB: a commit every 8 MiB (a saturated one).
-//   BM_write_fdatasync/<policy>/<group> the ceiling: the same frame bytes (pre-encoded), one
-//                                      ::write per commit group into one file, ::fdatasync at
-//                                      the same points (every group / every 50 ms / never) and
-//                                      once at the end.
+//   BM_write_fdatasync/<policy>/<group> the buffered ceiling: the same frame bytes (pre-encoded),
+//                                      one ::write per commit group into one file, ::fdatasync
+//                                      at the same points (every group / every 10 ms / never)
+//                                      and once at the end.
+//   BM_write_direct_fdatasync/...      the O_DIRECT ceiling (the spool's default mode): the same
+//                                      bytes in whole 4 KiB blocks per group from an aligned
+//                                      buffer, fdatasync at the same points.
 //   .../off/nosync                     fsync = off, one 1 GiB segment (no roll: a roll syncs the
 //                                      old segment whatever the policy) and no final sync, files
 //                                      deleted unsynced: the CPU and page-cache cost only (plus
@@ -34,6 +37,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -224,7 +228,7 @@ void BM_write_fdatasync(benchmark::State& state, fsync_policy policy, std::uint6
     fsyncs = 0;
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) die("cannot open " + path);
-    policy_clock clock{policy, 50'000'000};
+    policy_clock clock{policy, spool_config{}.fsync_interval_ms * 1'000'000};
     for (std::size_t i = 0; i < fx.frames.size(); ++i) {
       // The group's bytes are contiguous in the ceiling (one write per group), as the
       // appender's buffers make them; the copy into `group` is the ceiling's only memcpy.
@@ -244,6 +248,62 @@ void BM_write_fdatasync(benchmark::State& state, fsync_policy policy, std::uint6
     }
     ::close(fd);
     if (!final_sync) ::unlink(path.c_str());
+  }
+  set_rates(state, fx);
+  state.counters["fsyncs"] = static_cast<double>(fsyncs);
+  ::unlink(path.c_str());
+}
+
+// The O_DIRECT ceiling (the spool writes segments with O_DIRECT by default): the same frame
+// bytes from one aligned buffer, only whole 4 KiB blocks written at each commit group (the
+// partial last block is carried to the next group, the cheapest way to write the same bytes
+// with direct I/O), fdatasync at the same points, the last block padded at the end.
+void BM_write_direct_fdatasync(benchmark::State& state, fsync_policy policy,
+                               std::uint64_t group_bytes) {
+  constexpr std::size_t kBlock = 4096;
+  const fixture& fx = get_fixture();
+  const std::string path = fx.dir + "/ceiling-direct.bin";
+  const std::size_t cap = kGroupBytes + (std::size_t{8} << 20);
+  std::unique_ptr<char, decltype(&std::free)> buf(
+      static_cast<char*>(std::aligned_alloc(kBlock, cap)), &std::free);
+  std::uint64_t fsyncs = 0;
+  for (auto _ : state) {
+    fsyncs = 0;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
+    if (fd < 0) {
+      state.SkipWithError("O_DIRECT not supported under $TMPDIR");
+      return;
+    }
+    policy_clock clock{policy, spool_config{}.fsync_interval_ms * 1'000'000};
+    std::size_t used = 0;
+    off_t at = 0;
+    for (std::size_t i = 0; i < fx.frames.size(); ++i) {
+      const std::string& f = fx.frames[i];
+      if (used + f.size() > cap) die("direct ceiling buffer too small");
+      std::memcpy(buf.get() + used, f.data(), f.size());
+      used += f.size();
+      const bool last = i + 1 == fx.frames.size();
+      if (used >= group_bytes || last) {
+        std::size_t whole = used / kBlock * kBlock;
+        if (last && whole < used) {
+          std::memset(buf.get() + used, 0, kBlock - used % kBlock);
+          whole += kBlock;
+          used = whole;
+        }
+        if (whole != 0 && ::pwrite(fd, buf.get(), whole, at) != static_cast<ssize_t>(whole))
+          die("direct write failed");
+        at += static_cast<off_t>(whole);
+        std::memmove(buf.get(), buf.get() + whole, used - whole);
+        used -= whole;
+        if (clock.sync_now()) {
+          ::fdatasync(fd);
+          ++fsyncs;
+        }
+      }
+    }
+    ::fdatasync(fd);
+    ++fsyncs;
+    ::close(fd);
   }
   set_rates(state, fx);
   state.counters["fsyncs"] = static_cast<double>(fsyncs);
@@ -366,6 +426,10 @@ void register_all() {
           ->UseRealTime();
       benchmark::RegisterBenchmark(("BM_write_fdatasync" + suffix).c_str(), BM_write_fdatasync, p.p,
                                    g.bytes, true)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+      benchmark::RegisterBenchmark(("BM_write_direct_fdatasync" + suffix).c_str(),
+                                   BM_write_direct_fdatasync, p.p, g.bytes)
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
     }
