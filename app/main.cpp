@@ -66,6 +66,7 @@ int run_pipeline(pipeline_config config, const run_options& options) {
   const auto started = std::chrono::steady_clock::now();
   const pthread_t main_thread = pthread_self();
   const bool serve = options.mode != run_mode::replay && config.http_server.enabled;
+  config.sinks_may_start_down = options.mode == run_mode::daemon;
   bool first = true;
   std::optional<pipeline_config> previous;  // the config before the last reload
   for (;;) {

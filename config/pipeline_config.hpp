@@ -109,6 +109,10 @@ struct pipeline_config {
   dead_letter_config dead_letter;
   std::optional<replay_config> replay;
   std::optional<capture_config> capture;
+  // Not from the TOML: set by `edgepipe run`. With a spool, a sink whose destination does not
+  // answer at start waits for it (records kept in the spool) instead of failing the start; a
+  // one-shot `replay` keeps failing fast on a wrong or unreachable destination.
+  bool sinks_may_start_down = false;
   spool_config spool;
   http_server_config http_server;
   log_format logs = log_format::text;

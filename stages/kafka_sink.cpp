@@ -72,8 +72,9 @@ class kafka_sink final : public sink {
     }
     const std::vector<std::string> topics = topic_names();
     // With a spool, a broker that is down is no reason to wait long: the records wait instead.
-    if (status s = check_brokers(spooled_ ? kSpooledStartTimeoutMs : kMetadataTimeoutMs); !s) {
-      if (!spooled_) {
+    if (status s = check_brokers(may_start_down_ ? kSpooledStartTimeoutMs : kMetadataTimeoutMs);
+        !s) {
+      if (!may_start_down_) {
         destroy();
         return s;
       }

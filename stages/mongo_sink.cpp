@@ -166,7 +166,7 @@ class mongo_sink final : public sink {
     mongoc_client_set_error_api(client_, MONGOC_ERROR_API_VERSION_2);
 
     const status answered = ping();
-    if (!answered && !spooled_) return answered;
+    if (!answered && !may_start_down_) return answered;
     if (!answered) {
       log_line(log_level::warn, "sink:" + name_,
                answered.message() +

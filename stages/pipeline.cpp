@@ -56,7 +56,7 @@ status pipeline::build() {
   }
   for (const auto& sc : config_.sinks) {
     auto s = make_sink(config_, sc, source_names_);
-    s->set_spooled(spool_ != nullptr);
+    s->set_may_start_down(spool_ != nullptr && config_.sinks_may_start_down);
     if (status st = s->open(); !st) return st;
     sinks_.push_back(std::make_unique<sink_stage>(std::move(s), config_.ring_capacity, record_pool_,
                                                   registry_.add("sink:" + sc.name)));

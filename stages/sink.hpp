@@ -52,11 +52,12 @@ class sink {
 
   /// runs on: main thread, before start.
   void set_listener(delivery_listener* l) noexcept { listener_ = l; }
-  /// runs on: main thread, before open(). The sink is fed from the spool: a destination that
-  /// is down at start is then no reason to refuse to start (records wait in the spool). open()
+  /// runs on: main thread, before open(). The sink is fed from the spool of a daemon (`edgepipe
+  /// run`): a destination that is down at start is then no reason to refuse to start (records
+  /// wait in the spool). open()
   /// warns instead, and the sink finishes its setup (topics, indexes) on its own thread once the
   /// destination answers; until then its records fail and are retried from the spool.
-  void set_spooled(bool spooled) noexcept { spooled_ = spooled; }
+  void set_may_start_down(bool may) noexcept { may_start_down_ = may; }
   /// Any thread: stop waiting for the destination (shutdown deadline passed); what is not
   /// delivered is reported failed and stays in the spool.
   void request_abandon() noexcept { abandoned_.store(true, std::memory_order_relaxed); }
@@ -65,7 +66,7 @@ class sink {
  protected:
   /// How often a sink whose destination was down at start tries to finish its setup.
   static constexpr std::uint64_t kSetupRetryNs = 2'000'000'000;
-  bool spooled_ = false;
+  bool may_start_down_ = false;
   void settle(std::uint64_t sequence, delivery_outcome outcome) {
     if (listener_ != nullptr) listener_->settled(sequence, outcome);
   }

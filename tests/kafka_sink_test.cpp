@@ -282,6 +282,7 @@ TEST(KafkaSink, SpooledSinkStartsWithTheBrokerDownAndDeliversOnceItIsUp) {
   c.spool.retry_backoff_ms = 50;
   c.spool.retry_backoff_max_ms = 200;
   c.replay = replay_config{dir / "iss.jsonl", 0, "iss"};
+  c.sinks_may_start_down = true;  // as `edgepipe run` sets it
   ASSERT_EQ(rd_kafka_mock_broker_set_down(mc.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
   {
     // Without a spool, a broker that does not answer at start is an error: nothing would keep
