@@ -133,9 +133,12 @@ status spool_appender::commit(bool sync, bool publish_unsynced) {
     return status::ok();
   }
   if (status s = poll(false); !s) return s;
+  // Nothing to publish before the next sync (interval): the full buffers are already on their
+  // way and the sync will submit the rest; waiting for the disk here would only stall.
+  if (!publish_unsynced) return status::ok();
   if (status s = writer_.flush(); !s) return status::error("spool: " + s.message());
   written_end_ = next_id_;
-  if (publish_unsynced) spool_.publish_committed(next_id_);
+  spool_.publish_committed(next_id_);
   return status::ok();
 }
 

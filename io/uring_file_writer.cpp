@@ -59,6 +59,7 @@ status uring_file_writer::open(const std::string& path, uring_file_writer_option
     slot_bytes_ = options_.buffer_bytes;
   }
   for (auto& s : slots_) s.size = s.submitted = 0;
+  guard_slot_ = -1;
   file_offset_ = logical_size_ = options_.truncate ? 0 : file_offset_;
   current_ = 0;
   error_.clear();
@@ -84,6 +85,13 @@ bool uring_file_writer::write(std::string_view bytes) {
 void uring_file_writer::submit_current() {
   slot& s = slots_[current_];
   if (s.size == 0) return;
+  // Direct I/O: this write starts with the block a padded write still in flight also covers;
+  // two writes of one block in flight could land in either order, so that one completes first.
+  while (guard_slot_ >= 0 && slots_[static_cast<unsigned>(guard_slot_)].in_flight &&
+         error_.empty()) {
+    if (!reap(true)) return;
+  }
+  guard_slot_ = -1;
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   while (sqe == nullptr) {  // submission queue full: make room by reaping
     if (!reap(true)) return;
@@ -165,6 +173,7 @@ status uring_file_writer::flush() {
     }
     handle_completion(cqe);
   }
+  guard_slot_ = -1;  // nothing is in flight now
   if (tail != 0 && error_.empty()) {
     // Nothing is in flight now, so the rewrite of that block cannot race the padded write.
     // submit_current() moved on to the next slot; the tail goes at its start, and the file
@@ -177,14 +186,38 @@ status uring_file_writer::flush() {
   return error_.empty() ? status::ok() : status::error(error_);
 }
 
+void uring_file_writer::submit_partial() {
+  const unsigned last = current_;
+  const std::size_t size = slots_[last].size;
+  if (size == 0) return;
+  const std::size_t tail = direct_ ? size % kDirectAlign : 0;
+  submit_current();  // moves on to a free slot
+  if (tail == 0 || !error_.empty()) return;
+  // The partial block went out padded; it is written again, with what follows, from the start
+  // of the next slot -- once the padded write has completed (guard_slot_).
+  slot& next = slots_[current_];
+  std::memcpy(next.data.get(), slots_[last].data.get() + (size - tail), tail);
+  next.size = tail;
+  file_offset_ -= tail;
+  guard_slot_ = static_cast<int>(last);
+}
+
 status uring_file_writer::start_sync() {
   if (sync_in_flight_) {
     if (status s = poll_sync(true); !s) return s;
   }
-  if (status s = flush(); !s) return s;
+  if (fd_ < 0) return status::error("fdatasync of a closed writer");
+  if (error_.empty()) submit_partial();
+  if (!error_.empty()) return status::error(error_);
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-  if (sqe == nullptr) return status::error("io_uring sq full for fdatasync " + path_);
+  while (sqe == nullptr) {  // submission queue full: make room by reaping
+    if (!reap(true)) return status::error(error_);
+    sqe = io_uring_get_sqe(&ring_);
+  }
+  // IOSQE_IO_DRAIN: the fdatasync starts once every write submitted before it has completed,
+  // so it covers them without this thread waiting for them.
   io_uring_prep_fsync(sqe, fd_, IORING_FSYNC_DATASYNC);
+  sqe->flags |= IOSQE_IO_DRAIN;
   io_uring_sqe_set_data64(sqe, kSyncTag);
   if (const int rc = io_uring_submit(&ring_); rc < 0)
     return status::error(errno_message("io_uring_submit fdatasync " + path_, -rc));

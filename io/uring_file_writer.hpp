@@ -45,8 +45,9 @@ class uring_file_writer {
   status flush();
   /// flush() then fdatasync, waited for (after any background sync).
   status sync();
-  /// flush() then submits an fdatasync without waiting for it: it covers every byte written so
-  /// far. At most one is in flight: a call while one is waits for it first.
+  /// Submits what is buffered and an fdatasync ordered after every write (IOSQE_IO_DRAIN),
+  /// without waiting for either: it covers every byte written so far. At most one is in
+  /// flight: a call while one is waits for it first.
   status start_sync();
   /// Reaps completions without blocking (`wait` = false) or until the background sync is done.
   /// Returns the first error (write or fdatasync) seen.
@@ -78,6 +79,9 @@ class uring_file_writer {
     bool in_flight = false;
   };
   void submit_current();
+  /// Submits the slot being filled without waiting (direct I/O: padded, its partial last block
+  /// carried over to the next slot).
+  void submit_partial();
   bool reap(bool wait_one);
   bool handle_completion(io_uring_cqe* cqe);
   void fail(std::string message);
@@ -92,6 +96,7 @@ class uring_file_writer {
   std::size_t slot_bytes_ = 0;
   unsigned current_ = 0;
   unsigned in_flight_ = 0;
+  int guard_slot_ = -1;  // a padded write whose last block the next write rewrites
   bool sync_in_flight_ = false;
   std::uint64_t syncs_completed_ = 0;
   std::uint64_t file_offset_ = 0;   // where the next submitted buffer lands
