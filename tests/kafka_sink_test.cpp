@@ -204,26 +204,23 @@ TEST(KafkaSink, BadPropertyFailsOpenNamingIt) {
   EXPECT_NE(st2.message().find("compression.codec=zip"), std::string::npos) << st2.message();
 }
 
-// The whole pipeline with a spool: while the only broker is down, records fail and the Kafka
-// sink's watermark stays where it was; once the broker is back, the spool sends them again and
-// the run ends with every record confirmed.
-TEST(KafkaSink, SpoolResendsWhatFailedWhileTheBrokerWasDown) {
-  testing::temp_dir dir;
-  mock_cluster mc(1);
+/// A pipeline config replaying `payloads` ISS payloads (one record each) through a spool
+/// (fsync off, short backoff) into one Kafka sink on the mock cluster, topic `topic`.
+pipeline_config spooled_kafka_config(const testing::temp_dir& dir, mock_cluster& mc, int payloads,
+                                     const std::string& topic) {
   std::string trace;
-  constexpr int kPayloads = 300;
-  for (int i = 0; i < kPayloads; ++i)
+  for (int i = 0; i < payloads; ++i)
     trace += "{\"message\":\"success\",\"timestamp\":" + std::to_string(1700000000 + i) +
              ",\"iss_position\":{\"latitude\":\"1.5\",\"longitude\":\"2.5\"}}\n";
   testing::write_file(dir / "iss.jsonl", trace);
   pipeline_config c;
-  ASSERT_TRUE(load_default_config(c).is_ok());
+  EXPECT_TRUE(load_default_config(c).is_ok());
   c.sinks.clear();
   sink_config k;
   k.name = "kafka";
   k.type = "kafka";
   k.kafka = mock_config(mc);
-  k.kafka.topic = "test.single";
+  k.kafka.topic = topic;
   k.kafka.message_timeout_ms = 1000;
   c.sinks.push_back(k);
   c.batch_records = 50;
@@ -233,6 +230,17 @@ TEST(KafkaSink, SpoolResendsWhatFailedWhileTheBrokerWasDown) {
   c.spool.retry_backoff_ms = 50;
   c.spool.retry_backoff_max_ms = 200;
   c.replay = replay_config{dir / "iss.jsonl", 0, "iss"};
+  return c;
+}
+
+// The whole pipeline with a spool: while the only broker is down, records fail and the Kafka
+// sink's watermark stays where it was; once the broker is back, the spool sends them again and
+// the run ends with every record confirmed.
+TEST(KafkaSink, SpoolResendsWhatFailedWhileTheBrokerWasDown) {
+  testing::temp_dir dir;
+  mock_cluster mc(1);
+  constexpr int kPayloads = 300;
+  pipeline_config c = spooled_kafka_config(dir, mc, kPayloads, "test.single");
   pipeline p(c);
   ASSERT_TRUE(p.build().is_ok());
   ASSERT_EQ(rd_kafka_mock_broker_set_down(mc.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -259,29 +267,8 @@ TEST(KafkaSink, SpoolResendsWhatFailedWhileTheBrokerWasDown) {
 TEST(KafkaSink, SpooledSinkStartsWithTheBrokerDownAndDeliversOnceItIsUp) {
   testing::temp_dir dir;
   mock_cluster mc(1);
-  std::string trace;
   constexpr int kPayloads = 100;
-  for (int i = 0; i < kPayloads; ++i)
-    trace += "{\"message\":\"success\",\"timestamp\":" + std::to_string(1700000000 + i) +
-             ",\"iss_position\":{\"latitude\":\"1.5\",\"longitude\":\"2.5\"}}\n";
-  testing::write_file(dir / "iss.jsonl", trace);
-  pipeline_config c;
-  ASSERT_TRUE(load_default_config(c).is_ok());
-  c.sinks.clear();
-  sink_config k;
-  k.name = "kafka";
-  k.type = "kafka";
-  k.kafka = mock_config(mc);
-  k.kafka.topic = "test.late";
-  k.kafka.message_timeout_ms = 1000;
-  c.sinks.push_back(k);
-  c.batch_records = 50;
-  c.dead_letter.path = dir / "dead.jsonl";
-  c.spool.dir = dir / "spool";
-  c.spool.fsync = fsync_policy::off;
-  c.spool.retry_backoff_ms = 50;
-  c.spool.retry_backoff_max_ms = 200;
-  c.replay = replay_config{dir / "iss.jsonl", 0, "iss"};
+  pipeline_config c = spooled_kafka_config(dir, mc, kPayloads, "test.late");
   c.sinks_may_start_down = true;  // as `edgepipe run` sets it
   ASSERT_EQ(rd_kafka_mock_broker_set_down(mc.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
   {
