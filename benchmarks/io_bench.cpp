@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "benchmarks/coingecko_batches.hpp"
 #include "config/config_loader.hpp"
 #include "core/batch.hpp"
 #include "core/stage_counters.hpp"
@@ -75,40 +76,20 @@ const fixture& get_fixture() {
     const char* env = std::getenv("EDGEPIPE_BENCH_TRACE_PAYLOADS");
     const std::size_t payloads = env ? std::strtoull(env, nullptr, 10) : 100;
 
-    pipeline_config config;
-    if (status s = load_default_config(config); !s) die(s.message());
-    std::vector<transform_program> programs;
-    source_id cg = kUnknownSource;
-    for (std::size_t i = 0; i < config.sources.size(); ++i) {
-      transform_program p;
-      if (status s = transform_program::compile(config.sources[i], p); !s) die(s.message());
-      programs.push_back(std::move(p));
-      if (config.sources[i].name == "coingecko") cg = static_cast<source_id>(i);
-    }
-    transform_engine engine(std::move(programs), transform_limits{});
-    record_batch dead;
-    std::uint64_t seq = 0;
-
     trace_writer w;
     if (status s = w.open(fx->trace_path); !s) die(s.message());
-    synth_generator gen(synth_api::coingecko, 1);
-    std::string body;
-    payload_batch one;
-    fx->records.push_back(std::make_unique<record_batch>());
-    for (std::size_t i = 0; i < payloads; ++i) {
-      trace_frame fr;
-      fr.received_unix_ns = static_cast<std::int64_t>(gen.next(body));
-      fr.source = "coingecko";
-      fr.body = body;
-      if (!w.write(fr)) die("cannot write " + fx->trace_path + ": " + w.error());
-      if (i == 0) fx->sample = body;
-      fx->body_bytes += body.size();
-      one.clear();
-      one.add(body, cg, 200, fr.received_unix_ns, 0);
-      engine.run(one.payloads()[0], one.body(one.payloads()[0]), *fx->records.back(), dead, seq);
-      if (fx->records.back()->records().size() >= 1024)
-        fx->records.push_back(std::make_unique<record_batch>());
-    }
+    bool first = true;
+    fx->records = bench::coingecko_record_batches(
+        payloads, [&](std::string_view body, std::int64_t received) {
+          trace_frame fr;
+          fr.received_unix_ns = received;
+          fr.source = "coingecko";
+          fr.body = body;
+          if (!w.write(fr)) die("cannot write " + fx->trace_path + ": " + w.error());
+          if (first) fx->sample = std::string(body);
+          first = false;
+          fx->body_bytes += body.size();
+        });
     if (status s = w.close(); !s) die(s.message());
     fx->trace_bytes = fs::file_size(fx->trace_path);
     for (const auto& b : fx->records) {

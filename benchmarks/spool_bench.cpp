@@ -43,15 +43,13 @@
 #include <string>
 #include <vector>
 
-#include "config/config_loader.hpp"
+#include "benchmarks/coingecko_batches.hpp"
 #include "core/batch.hpp"
 #include "io/spool.hpp"
 #include "io/spool_appender.hpp"
 #include "io/spool_cursor.hpp"
 #include "io/spool_format.hpp"
 #include "platform/clock.hpp"
-#include "stages/synth_payloads.hpp"
-#include "stages/transform_engine.hpp"
 
 namespace {
 
@@ -92,32 +90,7 @@ const fixture& get_fixture() {
     const char* env = std::getenv("EDGEPIPE_BENCH_SPOOL_PAYLOADS");
     const std::size_t payloads = env ? std::strtoull(env, nullptr, 10) : 1000;
 
-    pipeline_config config;
-    if (status s = load_default_config(config); !s) die(s.message());
-    std::vector<transform_program> programs;
-    source_id cg = kUnknownSource;
-    for (std::size_t i = 0; i < config.sources.size(); ++i) {
-      transform_program p;
-      if (status s = transform_program::compile(config.sources[i], p); !s) die(s.message());
-      programs.push_back(std::move(p));
-      if (config.sources[i].name == "coingecko") cg = static_cast<source_id>(i);
-    }
-    transform_engine engine(std::move(programs), transform_limits{});
-    record_batch dead;
-    std::uint64_t seq = 0;
-    synth_generator gen(synth_api::coingecko, 1);
-    std::string body;
-    payload_batch one;
-    fx->batches.push_back(std::make_unique<record_batch>());
-    for (std::size_t i = 0; i < payloads; ++i) {
-      const auto received = static_cast<std::int64_t>(gen.next(body));
-      one.clear();
-      one.add(body, cg, 200, received, 0);
-      engine.run(one.payloads()[0], one.body(one.payloads()[0]), *fx->batches.back(), dead, seq);
-      if (fx->batches.back()->records().size() >= 1024)
-        fx->batches.push_back(std::make_unique<record_batch>());
-    }
-    if (fx->batches.back()->records().empty()) fx->batches.pop_back();
+    fx->batches = bench::coingecko_record_batches(payloads);
     std::uint64_t id = 0;
     for (const auto& b : fx->batches) {
       byte_arena a;

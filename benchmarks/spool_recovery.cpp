@@ -29,13 +29,11 @@
 #include <string>
 #include <vector>
 
-#include "config/config_loader.hpp"
+#include "benchmarks/coingecko_batches.hpp"
 #include "core/batch.hpp"
 #include "io/spool.hpp"
 #include "io/spool_appender.hpp"
 #include "io/spool_cursor.hpp"
-#include "stages/synth_payloads.hpp"
-#include "stages/transform_engine.hpp"
 
 namespace {
 
@@ -78,33 +76,7 @@ spool_config make_config(const std::string& dir) {
 }
 
 int make(const std::string& dir, std::uint64_t target) {
-  pipeline_config config;
-  if (status s = load_default_config(config); !s) die(s.message());
-  std::vector<transform_program> programs;
-  source_id cg = kUnknownSource;
-  for (std::size_t i = 0; i < config.sources.size(); ++i) {
-    transform_program p;
-    if (status s = transform_program::compile(config.sources[i], p); !s) die(s.message());
-    programs.push_back(std::move(p));
-    if (config.sources[i].name == "coingecko") cg = static_cast<source_id>(i);
-  }
-  transform_engine engine(std::move(programs), transform_limits{});
-  record_batch dead;
-  std::uint64_t seq = 0;
-  synth_generator gen(synth_api::coingecko, 1);
-  std::string body;
-  payload_batch one;
-  std::vector<std::unique_ptr<record_batch>> batches;
-  batches.push_back(std::make_unique<record_batch>());
-  for (std::size_t i = 0; i < 1000; ++i) {
-    const auto received = static_cast<std::int64_t>(gen.next(body));
-    one.clear();
-    one.add(body, cg, 200, received, 0);
-    engine.run(one.payloads()[0], one.body(one.payloads()[0]), *batches.back(), dead, seq);
-    if (batches.back()->records().size() >= 1024)
-      batches.push_back(std::make_unique<record_batch>());
-  }
-  if (batches.back()->records().empty()) batches.pop_back();
+  const auto batches = bench::coingecko_record_batches(1000);
 
   std::error_code ec;
   fs::remove_all(dir, ec);

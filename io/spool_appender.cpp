@@ -32,7 +32,7 @@ std::size_t spool_appender::frame_bytes(const record_batch& batch) noexcept {
 }
 
 status spool_appender::start() {
-  next_id_ = written_end_ = spool_.next_record_id();
+  next_id_ = spool_.next_record_id();
   return open_segment();
 }
 
@@ -99,7 +99,7 @@ status spool_appender::begin_sync() {
   sync_wanted_ = false;
   sync_started_ns_ = mono_now_ns();
   if (status s = writer_.start_sync(); !s) return status::error("spool: " + s.message());
-  written_end_ = sync_end_ = next_id_;
+  sync_end_ = next_id_;
   sync_pending_ = true;
   return status::ok();
 }
@@ -128,7 +128,6 @@ status spool_appender::commit(bool sync, bool publish_unsynced) {
     if (status s = writer_.sync(); !s) return status::error("spool: " + s.message());
     fsync_ns_.record(mono_now_ns() - t0);
     ++fsyncs_;
-    written_end_ = next_id_;
     spool_.publish_committed(next_id_);
     return status::ok();
   }
@@ -137,7 +136,6 @@ status spool_appender::commit(bool sync, bool publish_unsynced) {
   // way and the sync will submit the rest; waiting for the disk here would only stall.
   if (!publish_unsynced) return status::ok();
   if (status s = writer_.flush(); !s) return status::error("spool: " + s.message());
-  written_end_ = next_id_;
   spool_.publish_committed(next_id_);
   return status::ok();
 }
@@ -152,7 +150,6 @@ status spool_appender::finish_segment(bool sync) {
     fsync_ns_.record(mono_now_ns() - t0);
     ++fsyncs_;
   }
-  written_end_ = next_id_;
   spool_.publish_committed(next_id_);
   return status::ok();
 }

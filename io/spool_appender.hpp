@@ -47,11 +47,12 @@ class spool_appender {
   /// Appends a batch; its records get ids next_id()... Rolls first when the active segment would
   /// pass segment_bytes. `where` (optional) gets the frame's place in the spool.
   status append(const record_batch& batch, spool_frame_position* where = nullptr);
-  /// Completes the writes; fdatasync when `sync`; publishes what is now committed (synced, or
-  /// merely written when `publish_unsynced`).
+  /// `sync`: completes the writes, fdatasyncs and publishes, waited for. Otherwise, with
+  /// `publish_unsynced` (fsync = off): completes the writes and publishes them; without it
+  /// (interval, not due): only reaps a background sync that completed.
   status commit(bool sync, bool publish_unsynced);
-  /// Group commit in the background: completes the writes and submits an fdatasync of
-  /// everything appended so far without waiting. With one already in flight, asks for another
+  /// Group commit in the background: submits what is buffered and an fdatasync ordered after
+  /// every write, without waiting for either. With one already in flight, asks for another
   /// once it completes (poll() starts it).
   status begin_sync();
   /// Publishes what a completed background sync covered; starts the one asked for meanwhile.
@@ -84,8 +85,7 @@ class spool_appender {
   byte_arena prefix_;
   std::uint64_t next_id_ = 0;
   std::uint64_t active_first_id_ = 0;
-  std::uint64_t written_end_ = 0;  // ids below this are written (not necessarily synced)
-  std::uint64_t sync_end_ = 0;     // ids below this are covered by the background sync in flight
+  std::uint64_t sync_end_ = 0;  // ids below this are covered by the background sync in flight
   std::uint64_t sync_started_ns_ = 0;
   bool sync_pending_ = false;  // a background sync was started and not yet published
   bool sync_wanted_ = false;   // begin_sync() while one was in flight

@@ -160,11 +160,7 @@ bool uring_file_writer::reap(bool wait_one) {
 
 status uring_file_writer::flush() {
   if (fd_ < 0) return status::ok();
-  // A partial last block (direct I/O): its bytes, kept to be written again with what follows.
-  const unsigned last = current_;
-  const std::size_t tail = direct_ ? slots_[last].size % kDirectAlign : 0;
-  const std::size_t tail_from = slots_[last].size - tail;
-  if (error_.empty()) submit_current();
+  if (error_.empty()) submit_partial();
   while (in_flight_ > 0) {
     io_uring_cqe* cqe = nullptr;
     if (const int rc = io_uring_wait_cqe(&ring_, &cqe); rc < 0) {
@@ -174,15 +170,6 @@ status uring_file_writer::flush() {
     handle_completion(cqe);
   }
   guard_slot_ = -1;  // nothing is in flight now
-  if (tail != 0 && error_.empty()) {
-    // Nothing is in flight now, so the rewrite of that block cannot race the padded write.
-    // submit_current() moved on to the next slot; the tail goes at its start, and the file
-    // offset back to the block's start.
-    slot& next = slots_[current_];
-    std::memcpy(next.data.get(), slots_[last].data.get() + tail_from, tail);
-    next.size = tail;
-    file_offset_ -= tail;
-  }
   return error_.empty() ? status::ok() : status::error(error_);
 }
 

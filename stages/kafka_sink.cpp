@@ -82,8 +82,7 @@ class kafka_sink final : public sink {
                s.message() +
                    ": starting anyway, records wait in the spool; topics are checked "
                    "and created once the brokers answer");
-      setup_pending_ = true;
-      next_setup_ns_ = mono_now_ns() + kSetupRetryNs;
+      defer_setup();
     } else if (config_.create_topics) {
       if (status created = create_topics(topics); !created) {
         destroy();
@@ -102,7 +101,7 @@ class kafka_sink final : public sink {
   void write(const record_batch& batch, stage_counters& counters) override {
     counters_ = &counters;
     const auto& records = batch.records();
-    if (rk_ == nullptr || (setup_pending_ && !finish_setup())) {
+    if (rk_ == nullptr || !setup_ready()) {
       // Not produced (a topic must not be auto-created with the broker's defaults): failed
       // now, retried from the spool.
       counters.failed.add(records.size());
@@ -194,12 +193,8 @@ class kafka_sink final : public sink {
     return status::ok();
   }
 
-  // runs on: sink thread. The brokers were down at start: are they up now? At most one try
-  // every kSetupRetryNs, so a burst of writes does not wait on each.
-  bool finish_setup() {
-    const std::uint64_t now = mono_now_ns();
-    if (now < next_setup_ns_) return false;
-    next_setup_ns_ = now + kSetupRetryNs;
+  // runs on: sink thread. The brokers were down at start: are they up now?
+  bool try_setup() override {
     if (!check_brokers(kSetupProbeTimeoutMs)) return false;
     if (config_.create_topics) {
       if (status s = create_topics(topic_names()); !s) {
@@ -207,7 +202,6 @@ class kafka_sink final : public sink {
         return false;
       }
     }
-    setup_pending_ = false;
     log_line(log_level::info, "sink:" + name_,
              "kafka brokers " + config_.brokers + " answer: topics ready, delivering");
     return true;
@@ -385,8 +379,6 @@ class kafka_sink final : public sink {
   kafka_sink_config config_;
   std::vector<std::string> source_names_;
   rd_kafka_t* rk_ = nullptr;
-  bool setup_pending_ = false;  // brokers down at start (spooled): topics not checked yet
-  std::uint64_t next_setup_ns_ = 0;
   rd_kafka_topic_t* shared_topic_ = nullptr;
   rd_kafka_topic_t* unknown_topic_ = nullptr;
   std::vector<rd_kafka_topic_t*> source_topics_;

@@ -172,8 +172,7 @@ class mongo_sink final : public sink {
                answered.message() +
                    ": starting anyway, records wait in the spool; indexes are "
                    "created once MongoDB answers");
-      setup_pending_ = true;
-      next_setup_ns_ = mono_now_ns() + kSetupRetryNs;
+      defer_setup();
     }
 
     // Write concern, sent with every bulk write.
@@ -193,7 +192,7 @@ class mongo_sink final : public sink {
                            "'");
     BSON_APPEND_BOOL(&upsert_opts_, "upsert", true);
 
-    if (setup_pending_) return status::ok();
+    if (setup_pending()) return status::ok();
     return create_all_indexes();
   }
 
@@ -221,18 +220,13 @@ class mongo_sink final : public sink {
     return status::ok();
   }
 
-  // runs on: sink thread. MongoDB was down at start: does it answer now? At most one try every
-  // kSetupRetryNs, so a burst of writes does not wait on each.
-  bool finish_setup() {
-    const std::uint64_t now = mono_now_ns();
-    if (now < next_setup_ns_) return false;
-    next_setup_ns_ = now + kSetupRetryNs;
+  // runs on: sink thread. MongoDB was down at start: does it answer now?
+  bool try_setup() override {
     if (!ping()) return false;
     if (status s = create_all_indexes(); !s) {
       log_line(log_level::warn, "sink:" + name_, s.message() + " (tried again later)");
       return false;
     }
-    setup_pending_ = false;
     log_line(log_level::info, "sink:" + name_,
              "MongoDB at " + redacted_uri_ + " answers: indexes ready, delivering");
     return true;
@@ -242,7 +236,7 @@ class mongo_sink final : public sink {
   void write(const record_batch& batch, stage_counters& counters) override {
     const auto& records = batch.records();
     if (records.empty()) return;
-    if (client_ == nullptr || (setup_pending_ && !finish_setup())) {
+    if (client_ == nullptr || !setup_ready()) {
       counters.failed.add(records.size());
       for (const record& r : records) settle(r.sequence, delivery_outcome::failed);
       return;
@@ -648,8 +642,6 @@ class mongo_sink final : public sink {
   std::vector<std::string> source_names_;
   std::string redacted_uri_;
   mongoc_client_t* client_ = nullptr;
-  bool setup_pending_ = false;  // MongoDB down at start (spooled): indexes not created yet
-  std::uint64_t next_setup_ns_ = 0;
   mongoc_write_concern_t* write_concern_ = nullptr;
   bool unacknowledged_ = false;
   bson_t bulk_opts_;

@@ -13,6 +13,7 @@
 #include "core/batch.hpp"
 #include "core/stage_counters.hpp"
 #include "core/status.hpp"
+#include "platform/clock.hpp"
 
 namespace edgepipe {
 
@@ -67,6 +68,27 @@ class sink {
   /// How often a sink whose destination was down at start tries to finish its setup.
   static constexpr std::uint64_t kSetupRetryNs = 2'000'000'000;
   bool may_start_down_ = false;
+
+  /// runs on: main thread, in open(). The destination is down and may_start_down_: setup
+  /// (topics, indexes) is finished later by setup_ready().
+  void defer_setup() noexcept {
+    setup_pending_ = true;
+    next_setup_ns_ = mono_now_ns() + kSetupRetryNs;
+  }
+  bool setup_pending() const noexcept { return setup_pending_; }
+  /// runs on: sink thread, before sending. True once setup is done; while it is deferred, calls
+  /// try_setup() at most every kSetupRetryNs (so a burst of writes does not wait on each).
+  bool setup_ready() {
+    if (!setup_pending_) return true;
+    const std::uint64_t now = mono_now_ns();
+    if (now < next_setup_ns_) return false;
+    next_setup_ns_ = now + kSetupRetryNs;
+    if (!try_setup()) return false;
+    setup_pending_ = false;
+    return true;
+  }
+  /// A deferred setup: does the destination answer now? Then create what open() would have.
+  virtual bool try_setup() { return true; }
   void settle(std::uint64_t sequence, delivery_outcome outcome) {
     if (listener_ != nullptr) listener_->settled(sequence, outcome);
   }
@@ -76,6 +98,8 @@ class sink {
   bool has_listener() const noexcept { return listener_ != nullptr; }
 
  private:
+  bool setup_pending_ = false;
+  std::uint64_t next_setup_ns_ = 0;
   delivery_listener* listener_ = nullptr;
   std::atomic<bool> abandoned_{false};
 };

@@ -113,6 +113,38 @@ TEST(Pipeline, SpoolIsEmptyAfterACleanRunAndIdsContinueAcrossRuns) {
   EXPECT_EQ(read_lines(dir / "a.jsonl").size(), static_cast<std::size_t>(2 * kPayloads));
 }
 
+// Sinks that keep up take their frames from the spool's memory tail; with no tail
+// (memory_bytes = 0) they read every frame back from disk. Both deliver the same lines.
+TEST(Pipeline, SinksReadFromTheMemoryTailOrFromDiskWithTheSameResult) {
+  temp_dir dir;
+  std::string trace;
+  constexpr int kPayloads = 700;
+  for (int i = 0; i < kPayloads; ++i) trace += iss_body(i) + "\n";
+  testing::write_file(dir / "iss.jsonl", trace);
+  std::vector<std::string> lines[2];
+  for (int run = 0; run < 2; ++run) {
+    temp_dir out;
+    pipeline_config c = small_config(out, 4);
+    c.spool.fsync = fsync_policy::every_batch;  // background syncs, direct I/O padding
+    c.spool.memory_bytes = run == 0 ? 0 : std::uint64_t{32} << 20;
+    c.replay = replay_config{dir / "iss.jsonl", 0, "iss"};
+    pipeline p(c);
+    ASSERT_TRUE(p.build().is_ok());
+    p.start();
+    p.join();
+    const std::string summary = p.summary_json(1.0);
+    EXPECT_EQ(testing::json_int(summary, "backlog"), 0) << summary;
+    if (run == 0)
+      EXPECT_EQ(testing::json_int(summary, "from_memory"), 0) << summary;
+    else
+      EXPECT_GT(testing::json_int(summary, "from_memory"), 0) << summary;
+    lines[run] = read_lines(out / "a.jsonl");
+    EXPECT_EQ(lines[run].size(), static_cast<std::size_t>(kPayloads));
+    EXPECT_EQ(lines[run], read_lines(out / "b.jsonl"));
+  }
+  EXPECT_EQ(lines[0], lines[1]);
+}
+
 TEST(Pipeline, StopDrainsWhatWasRead) {
   temp_dir dir;
   std::string trace;
