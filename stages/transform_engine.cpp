@@ -1,5 +1,6 @@
 #include "stages/transform_engine.hpp"
 
+#include <bit>
 #include <cmath>
 #include <cstring>
 
@@ -35,7 +36,8 @@ std::string_view json_type_name(od::json_type t) {
   return "unknown";
 }
 
-std::string_view trim_token(std::string_view t) {
+inline std::string_view trim_token(std::string_view t) {
+  if (!t.empty() && static_cast<unsigned char>(t.back()) > ' ') return t;  // the common case
   while (!t.empty() &&
          (t.back() == ' ' || t.back() == '\n' || t.back() == '\r' || t.back() == '\t'))
     t.remove_suffix(1);
@@ -43,6 +45,76 @@ std::string_view trim_token(std::string_view t) {
 }
 
 bool is_2xx(std::uint16_t status) { return status >= 200 && status < 300; }
+
+std::uint64_t load_word(const char* p) noexcept {
+  std::uint64_t w;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
+
+/// Bytes 16.. of a member name and its closing quote against a matcher (quoted_length > 16).
+/// `key` lies inside a padded body: names up to kWordMatchMax are compared a word at a time.
+bool key_tail_matches(const child_matcher& m, const char* key,
+                      const std::uint64_t* words) noexcept {
+  const char* want = reinterpret_cast<const char*>(words + m.rest_word);
+  std::size_t left = m.quoted_length - 16;
+  const char* k = key + 16;
+  if (m.quoted_length > kWordMatchMax) {  // byte by byte: stops at the input's closing quote
+    for (std::size_t i = 0; i < left; ++i)
+      if (k[i] != want[i]) return false;
+    return true;
+  }
+  for (; left > 8; left -= 8, k += 8, want += 8)
+    if (load_word(k) != load_word(want)) return false;
+  const std::uint64_t mask = left == 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * left)) - 1;
+  return ((load_word(k) ^ load_word(want)) & mask) == 0;
+}
+
+/// True when the raw JSON key at `key` (just past its opening quote, inside a padded body;
+/// `first` = its first word) is exactly the matcher's name followed by the closing quote.
+[[gnu::always_inline]] inline bool key_matches(const child_matcher& m, std::uint64_t first,
+                                               const char* key,
+                                               const std::uint64_t* words) noexcept {
+  if (((first ^ m.first_word) & m.first_mask) != 0) return false;
+  if (((load_word(key + 8) ^ m.second_word) & m.second_mask) != 0) return false;
+  return m.quoted_length <= 16 || key_tail_matches(m, key, words);
+}
+
+/// True when the n bytes at p (inside a padded body) contain a backslash.
+bool has_backslash(const char* p, std::size_t n) noexcept {
+  constexpr std::uint64_t k01 = 0x0101010101010101ull;
+  constexpr std::uint64_t k80 = 0x8080808080808080ull;
+  for (std::size_t i = 0; i < n; i += 8) {
+    const std::uint64_t x = load_word(p + i) ^ (k01 * '\\');
+    std::uint64_t zero = (x - k01) & ~x & k80;  // exact below the first zero byte
+    if (n - i < 8) zero &= (std::uint64_t{1} << (8 * (n - i))) - 1;
+    if (zero != 0) return true;
+  }
+  return false;
+}
+
+/// Copies `t`, which lies inside a padded body, with one fixed-size block copy when it is short.
+void append_from_document(byte_arena& out, std::string_view t) {
+  constexpr std::size_t kBlock = 32;
+  if (t.size() <= kBlock) {
+    std::memcpy(out.prepare(kBlock), t.data(), kBlock);
+    out.commit(t.size());
+  } else {
+    out.append(t);
+  }
+}
+
+/// A value as a JSON string: copied as it is when it came escape-free from the body (a string
+/// without a backslash, or a number token); escaped otherwise.
+void append_string(byte_arena& out, const slot_value& v) {
+  if (!v.in_document || v.kind == slot_kind::raw) {
+    append_json_string(out, v.text);
+    return;
+  }
+  out.push_back('"');
+  append_from_document(out, v.text);
+  out.push_back('"');
+}
 
 /// The one timestamp rule (casts and event_time): ISO-8601 text, or a number of Unix seconds
 /// (milliseconds when too large to be seconds). nullopt for anything else.
@@ -71,35 +143,58 @@ struct transform_engine::record_context {
 
 transform_engine::transform_engine(std::vector<transform_program> programs, transform_limits limits)
     : programs_(std::move(programs)), limits_(limits), parser_(limits.max_payload_bytes) {
+  learned_order_.resize(programs_.size());
+  for (std::size_t i = 0; i < programs_.size(); ++i) {
+    const transform_program& prog = programs_[i];
+    std::vector<std::uint8_t>& order = learned_order_[i];
+    order.assign(prog.matchers.size(), 0);
+    for (std::size_t n = 0; n + 1 < prog.matcher_begin.size(); ++n)
+      for (std::uint32_t k = prog.matcher_begin[n]; k < prog.matcher_begin[n + 1]; ++k)
+        order[k] = static_cast<std::uint8_t>((k - prog.matcher_begin[n]) & 0xff);
+  }
   scratch_.reserve(4096);
 }
 
 error_code transform_engine::extract(od::value& v, int slot) {
   slot_value& s = slots_[static_cast<std::size_t>(slot)];
+  // The value's own bytes up to the next structural character: its first byte tells its type.
+  const std::string_view token = trim_token(v.raw_json_token());
+  const char lead = token.empty() ? '\0' : token.front();
+  if (lead == '"') {
+    // Stage 1 has checked the whole body (UTF-8, no raw control characters in strings), so a
+    // string without a backslash is its own unescaped value: no copy, no re-escaping.
+    if (token.size() >= 2 && token.back() == '"' &&
+        !has_backslash(token.data() + 1, token.size() - 2)) {
+      s = {slot_kind::string, false, true, token.substr(1, token.size() - 2)};
+      return simdjson::SUCCESS;
+    }
+    std::string_view str;
+    if (auto e = v.get_string().get(str)) return e;
+    s = {slot_kind::string, false, false, str};
+    return simdjson::SUCCESS;
+  }
+  if (lead == '-' || (lead >= '0' && lead <= '9')) {
+    // Validated where it is used (cast or copy), so unused numbers cost nothing.
+    s = {slot_kind::number, false, true, token};
+    return simdjson::SUCCESS;
+  }
   od::json_type t{};
   if (auto e = v.type().get(t)) return e;
   switch (t) {
-    case od::json_type::string: {
-      std::string_view str;
-      if (auto e = v.get_string().get(str)) return e;
-      s = {slot_kind::string, false, str};
-      return simdjson::SUCCESS;
-    }
+    case od::json_type::string:
     case od::json_type::number:
-      // Validated where it is used (cast or copy), so unused numbers cost nothing.
-      s = {slot_kind::number, false, trim_token(v.raw_json_token())};
-      return simdjson::SUCCESS;
+      break;  // taken above from their first byte
     case od::json_type::boolean: {
       bool b = false;
       if (auto e = v.get_bool().get(b)) return e;
-      s = {slot_kind::boolean, b, b ? std::string_view("true") : std::string_view("false")};
+      s = {slot_kind::boolean, b, false, b ? std::string_view("true") : std::string_view("false")};
       return simdjson::SUCCESS;
     }
     case od::json_type::null: {
       bool is_null = false;
       if (auto e = v.is_null().get(is_null)) return e;
       if (!is_null) return simdjson::N_ATOM_ERROR;
-      s = {slot_kind::null, false, {}};
+      s = {slot_kind::null, false, false, {}};
       return simdjson::SUCCESS;
     }
     case od::json_type::object: {
@@ -107,7 +202,7 @@ error_code transform_engine::extract(od::value& v, int slot) {
       std::string_view raw;
       if (auto e = v.get_object().get(o)) return e;
       if (auto e = o.raw_json().get(raw)) return e;
-      s = {slot_kind::raw, false, raw};
+      s = {slot_kind::raw, false, true, raw};
       return simdjson::SUCCESS;
     }
     case od::json_type::array: {
@@ -115,42 +210,139 @@ error_code transform_engine::extract(od::value& v, int slot) {
       std::string_view raw;
       if (auto e = v.get_array().get(a)) return e;
       if (auto e = a.raw_json().get(raw)) return e;
-      s = {slot_kind::raw, false, raw};
+      s = {slot_kind::raw, false, true, raw};
       return simdjson::SUCCESS;
     }
   }
   return simdjson::INCORRECT_TYPE;
 }
 
+error_code transform_engine::take(const transform_program& prog, od::value& v,
+                                  const child_matcher& child) {
+  od::json_type t{};
+  if (auto e = v.type().get(t)) return e;
+  if (t != od::json_type::object)  // descendants stay missing
+    return child.slot >= 0 ? extract(v, child.slot) : simdjson::SUCCESS;
+  od::object sub;
+  if (auto e = v.get_object().get(sub)) return e;
+  if (auto e = walk(prog, sub, child.node)) return e;
+  if (child.slot >= 0) {  // the object itself is wanted too: rewind and take its text
+    if (auto e = sub.reset().error()) return e;
+    std::string_view raw;
+    if (auto e = sub.raw_json().get(raw)) return e;
+    slots_[static_cast<std::size_t>(child.slot)] = {slot_kind::raw, false, true, raw};
+  }
+  return simdjson::SUCCESS;
+}
+
 error_code transform_engine::walk(const transform_program& prog, od::object& obj,
                                   std::size_t node) {
-  for (const std::uint16_t ci : prog.nodes[node].children) {
-    const pointer_node& child = prog.nodes[ci];
+  const std::size_t begin = prog.matcher_begin[node];
+  const child_matcher* const kids = prog.matchers.data() + begin;
+  const std::size_t count = prog.matcher_begin[node + 1] - begin;
+  if (count == 0) return simdjson::SUCCESS;
+  if (count > kMaxOrderedChildren) return walk_unordered(prog, obj, node);
+  // One forward pass over the members, expecting the children in the order the previous
+  // records had them (learned_order_; the spec's order at first): each member is compared with
+  // the child expected next and the one after it (so one absent member costs nothing), and the
+  // members nobody wants are stepped over by the iterator. Children not met that way (out of
+  // order, or absent) are searched for in a second pass, which also teaches the new order.
+  std::uint8_t* const order = order_ + begin;
+  const std::uint64_t* const words = prog.key_words.data();
+  std::uint64_t unfound = count == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << count) - 1;
+  std::size_t at = 0;  // position in `order` of the child expected next
+  for (auto member : obj) {
+    // References into the iterator's own objects: copying simdjson's small iterator structs
+    // costs a store-forwarding stall each (the profile's hottest spot before).
+    if (auto e = member.error()) return e;
+    od::field& field = member.value_unsafe();
+    const char* key = field.key().raw();
+    const std::uint64_t first = load_word(key);
+    std::size_t hit = at < count ? order[at] : count;
+    if (hit != count && key_matches(kids[hit], first, key, words)) {
+      at += 1;
+    } else if (at + 1 < count && key_matches(kids[order[at + 1]], first, key, words)) {
+      hit = order[at + 1];
+      at += 2;
+    } else if (count <= kScanAllChildren) {  // few children: try every one still unfound
+      hit = count;
+      for (std::uint64_t rest = unfound; rest != 0; rest &= rest - 1) {
+        const auto k = static_cast<std::size_t>(std::countr_zero(rest));
+        if (key_matches(kids[k], first, key, words)) {
+          hit = k;
+          break;
+        }
+      }
+      if (hit == count) continue;  // not wanted
+    } else {
+      continue;  // not wanted here
+    }
+    unfound &= ~(std::uint64_t{1} << hit);
+    const child_matcher& child = kids[hit];
+    od::value& v = field.value();
+    if (auto e = child.leaf ? extract(v, child.slot) : take(prog, v, child)) return e;
+    if (unfound == 0) break;                             // the rest is skipped by whoever reads on
+    if (at >= count && count > kScanAllChildren) break;  // nothing more expected in order
+  }
+  if (unfound == 0) return simdjson::SUCCESS;
+  return walk_again(prog, obj, node, unfound);
+}
+
+error_code transform_engine::walk_again(const transform_program& prog, od::object& obj,
+                                        std::size_t node, std::uint64_t unfound) {
+  // Cold path: the members came in another order than expected, or some are absent. Read the
+  // object again from its start, take the children still unfound, and note where every child
+  // sits so the next records of this shape take the one-pass path.
+  const std::size_t begin = prog.matcher_begin[node];
+  const child_matcher* const kids = prog.matchers.data() + begin;
+  const std::size_t count = prog.matcher_begin[node + 1] - begin;
+  const std::uint64_t* const words = prog.key_words.data();
+  constexpr std::uint32_t kAbsent = ~std::uint32_t{0};
+  std::array<std::uint32_t, kMaxOrderedChildren> position;
+  position.fill(kAbsent);
+  if (auto e = obj.reset().error()) return e;
+  std::uint32_t index = 0;
+  for (auto member : obj) {
+    // References into the iterator's own objects: copying simdjson's small iterator structs
+    // costs a store-forwarding stall each (the profile's hottest spot before).
+    if (auto e = member.error()) return e;
+    od::field& field = member.value_unsafe();
+    const char* key = field.key().raw();
+    const std::uint64_t first = load_word(key);
+    for (std::size_t k = 0; k < count; ++k) {
+      if (position[k] != kAbsent || !key_matches(kids[k], first, key, words)) continue;
+      position[k] = index;
+      if ((unfound >> k) & 1) {
+        unfound &= ~(std::uint64_t{1} << k);
+        od::value& v = field.value();
+        if (auto e = kids[k].leaf ? extract(v, kids[k].slot) : take(prog, v, kids[k])) return e;
+      }
+      break;
+    }
+    ++index;
+  }
+  // The new expected order: children by their position in this record, absent ones last.
+  std::uint8_t* const order = order_ + begin;
+  for (std::size_t k = 0; k < count; ++k) order[k] = static_cast<std::uint8_t>(k);
+  for (std::size_t i = 1; i < count; ++i) {  // insertion sort: stable, no allocation
+    const std::uint8_t k = order[i];
+    std::size_t j = i;
+    for (; j > 0 && position[order[j - 1]] > position[k]; --j) order[j] = order[j - 1];
+    order[j] = k;
+  }
+  return simdjson::SUCCESS;
+}
+
+error_code transform_engine::walk_unordered(const transform_program& prog, od::object& obj,
+                                            std::size_t node) {
+  const std::vector<std::uint16_t>& children = prog.nodes[node].children;
+  for (std::size_t i = 0; i < children.size(); ++i) {
     od::value v;
-    const error_code found = obj.find_field_unordered(child.key).get(v);
+    const error_code found = obj.find_field_unordered(prog.nodes[children[i]].key).get(v);
     if (found == simdjson::NO_SUCH_FIELD) continue;  // stays "missing"
     if (found) return found;
-    if (child.children.empty()) {
-      if (auto e = extract(v, child.slot)) return e;
-      continue;
-    }
-    od::json_type t{};
-    if (auto e = v.type().get(t)) return e;
-    if (t != od::json_type::object) {  // descendants stay missing
-      if (child.slot >= 0) {
-        if (auto e = extract(v, child.slot)) return e;
-      }
-      continue;
-    }
-    od::object sub;
-    if (auto e = v.get_object().get(sub)) return e;
-    if (auto e = walk(prog, sub, ci)) return e;
-    if (child.slot >= 0) {  // the object itself is wanted too: rewind and take its text
-      if (auto e = sub.reset().error()) return e;
-      std::string_view raw;
-      if (auto e = sub.raw_json().get(raw)) return e;
-      slots_[static_cast<std::size_t>(child.slot)] = {slot_kind::raw, false, raw};
-    }
+    const child_matcher& child = prog.matchers[prog.matcher_begin[node] + i];
+    if (auto e = child.leaf ? extract(v, child.slot) : take(prog, v, child)) return e;
   }
   return simdjson::SUCCESS;
 }
@@ -208,6 +400,46 @@ bool transform_engine::passes(const compiled_filter& f) const {
 }
 
 bool transform_engine::write_field(const compiled_field& f, byte_arena& out) {
+  if (f.fast != compiled_field::fast_kind::none) {
+    // The common case in one piece: the value came from the body (so reading a little past it
+    // is safe), needs no escaping and is already in its output form.
+    const slot_value& sv = slots_[static_cast<std::size_t>(f.slot)];
+    constexpr std::size_t kValueBlock = 32;
+    if (sv.in_document && sv.text.size() <= kValueBlock) {
+      bool quoted = false;
+      std::size_t length = 0;  // of the output form, a prefix of the value's text; 0: not ready
+      switch (f.fast) {
+        case compiled_field::fast_kind::string:
+          quoted = sv.kind == slot_kind::string;
+          if (quoted)
+            length = sv.text.size();
+          else if (f.cast == value_cast::keep && sv.kind == slot_kind::number &&
+                   double_token_is_canonical(sv.text))
+            length = sv.text.size();
+          break;
+        case compiled_field::fast_kind::double_:
+          if (sv.kind == slot_kind::number) length = canonical_double_length(sv.text, true);
+          break;
+        case compiled_field::fast_kind::int_:
+          if (sv.kind == slot_kind::number && int_token_is_canonical(sv.text))
+            length = sv.text.size();
+          break;
+        case compiled_field::fast_kind::none:
+          break;
+      }
+      if (length != 0 || (quoted && sv.text.empty())) {
+        char* const start = out.prepare(compiled_field::kPrefixBlock + kValueBlock + 2);
+        std::memcpy(start, f.prefix_block, compiled_field::kPrefixBlock);
+        char* w = start + f.prefix.size();
+        if (quoted) *w++ = '"';
+        std::memcpy(w, sv.text.data(), kValueBlock);
+        w += length;
+        if (quoted) *w++ = '"';
+        out.commit(static_cast<std::size_t>(w - start));
+        return true;
+      }
+    }
+  }
   slot_value v;
   switch (f.kind) {
     case compiled_field::source_kind::slot:
@@ -233,7 +465,7 @@ bool transform_engine::write_field(const compiled_field& f, byte_arena& out) {
         reason_ = "template of required field '" + f.name + "' refers to a missing or null value";
         return false;
       }
-      v = {slot_kind::string, false, scratch_.view(0, scratch_.size())};
+      v = {slot_kind::string, false, false, scratch_.view(0, scratch_.size())};
       break;
     }
   }
@@ -247,7 +479,13 @@ bool transform_engine::write_field(const compiled_field& f, byte_arena& out) {
       return false;
     }
   }
-  out.append(f.prefix);
+  if (f.prefix_fits_block) {
+    std::memcpy(out.prepare(compiled_field::kPrefixBlock), f.prefix_block,
+                compiled_field::kPrefixBlock);
+    out.commit(f.prefix.size());
+  } else {
+    out.append(f.prefix);
+  }
   if (v.kind == slot_kind::missing || v.kind == slot_kind::null) {
     out.append("null", 4);
     return true;
@@ -270,9 +508,13 @@ bool transform_engine::write_field(const compiled_field& f, byte_arena& out) {
     case value_cast::keep:
       switch (v.kind) {
         case slot_kind::string:
-          append_json_string(out, v.text);
+          append_string(out, v);
           return true;
         case slot_kind::number:
+          if (v.in_document && double_token_is_canonical(v.text)) {
+            append_from_document(out, v.text);
+            return true;
+          }
           if (!parse_double(v.text)) {
             reason_ = "invalid number '" + std::string(v.text.substr(0, 64)) + "' in field '" +
                       f.name + "'";
@@ -285,11 +527,17 @@ bool transform_engine::write_field(const compiled_field& f, byte_arena& out) {
           return true;  // boolean text, raw JSON
       }
     case value_cast::string:
-      if (v.kind == slot_kind::number && !parse_double(v.text)) return uncastable("string");
-      append_json_string(out, v.text);
+      if (v.kind == slot_kind::number && !double_token_is_canonical(v.text) &&
+          !parse_double(v.text))
+        return uncastable("string");
+      append_string(out, v);
       return true;
     case value_cast::double_: {
       if (v.kind != slot_kind::number && v.kind != slot_kind::string) return uncastable("double");
+      if (v.in_document && double_token_is_canonical(v.text)) {  // the common case
+        append_from_document(out, v.text);
+        return true;
+      }
       if (append_double_token(out, v.text)) return true;
       const auto d = parse_double(v.text);
       if (!d) return uncastable("double");
@@ -464,6 +712,7 @@ payload_outcome transform_engine::run(const payload& p, std::string_view body, r
     return ctx.outcome;
   }
   const transform_program& prog = programs_[p.source];
+  order_ = learned_order_[p.source].data();
   // Marks to roll back to if the payload turns out not to be valid JSON midway.
   const std::size_t arena_mark = out.arena().size();
   const std::size_t records_mark = out.records().size();

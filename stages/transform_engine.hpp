@@ -54,6 +54,13 @@ class transform_engine {
                                       record_context& ctx);
   simdjson::error_code walk(const transform_program& prog, simdjson::ondemand::object& obj,
                             std::size_t node);
+  simdjson::error_code walk_again(const transform_program& prog, simdjson::ondemand::object& obj,
+                                  std::size_t node, std::uint64_t unfound);
+  /// Nodes with more children than the ordered walk tracks: one find_field_unordered each.
+  simdjson::error_code walk_unordered(const transform_program& prog,
+                                      simdjson::ondemand::object& obj, std::size_t node);
+  simdjson::error_code take(const transform_program& prog, simdjson::ondemand::value& v,
+                            const child_matcher& child);
   simdjson::error_code extract(simdjson::ondemand::value& v, int slot);
   record_verdict emit(const transform_program& prog, record_context& ctx);
   bool write_field(const compiled_field& f, byte_arena& out);
@@ -63,7 +70,14 @@ class transform_engine {
   void dead_letter(record_batch& dlq, const payload& p, std::string_view source,
                    std::string_view reason, std::string_view bytes);
 
+  static constexpr std::size_t kMaxOrderedChildren = 64;
+  static constexpr std::size_t kScanAllChildren = 8;  // up to this many: any order is one pass
+
   std::vector<transform_program> programs_;
+  // Per program, per node: its children (indexes into the node's matchers) in the order the last
+  // record that broke the expected order had them. Only speed depends on it, never the output.
+  std::vector<std::vector<std::uint8_t>> learned_order_;
+  std::uint8_t* order_ = nullptr;  // learned_order_ of the program being run
   transform_limits limits_;
   simdjson::ondemand::parser parser_;
   hasher hasher_;

@@ -1,5 +1,8 @@
 #include "stages/transform_program.hpp"
 
+#include <algorithm>
+#include <cstring>
+
 namespace edgepipe {
 
 bool split_json_pointer(std::string_view pointer, std::vector<std::string>& segments,
@@ -150,6 +153,8 @@ status transform_program::compile(const source_spec& spec, transform_program& p)
     compiled_field c;
     c.name = f.name;
     c.prefix = (i == 0 ? "\"" : ",\"") + f.name + "\":";
+    c.prefix_fits_block = c.prefix.size() <= compiled_field::kPrefixBlock;
+    if (c.prefix_fits_block) std::memcpy(c.prefix_block, c.prefix.data(), c.prefix.size());
     c.cast = f.cast;
     c.hash = f.hash;
     c.required = f.required;
@@ -185,6 +190,15 @@ status transform_program::compile(const source_spec& spec, transform_program& p)
       return status::error(where +
                            ": 'hash' produces a hex string; it cannot be combined with type "
                            "other than \"string\"");
+    if (c.kind == compiled_field::source_kind::slot && c.hash == digest_kind::none &&
+        c.prefix_fits_block) {
+      if (c.cast == value_cast::keep || c.cast == value_cast::string)
+        c.fast = compiled_field::fast_kind::string;
+      else if (c.cast == value_cast::double_)
+        c.fast = compiled_field::fast_kind::double_;
+      else if (c.cast == value_cast::int_)
+        c.fast = compiled_field::fast_kind::int_;
+    }
     p.fields.push_back(std::move(c));
   }
   // Key and event time after the fields, so the trie (and the walk) follows the fields' order,
@@ -217,7 +231,43 @@ status transform_program::compile(const source_spec& spec, transform_program& p)
   }
   if (p.slot_pointers.size() > 256)
     return status::error(base + ": more than 256 distinct pointers in one transform");
+  p.build_matchers();
   return status::ok();
+}
+
+void transform_program::build_matchers() {
+  matchers.clear();
+  key_words.clear();
+  matcher_begin.assign(nodes.size() + 1, 0);
+  for (std::size_t n = 0; n < nodes.size(); ++n) {
+    matcher_begin[n] = static_cast<std::uint32_t>(matchers.size());
+    for (const std::uint16_t c : nodes[n].children) {
+      std::string quoted = nodes[c].key + '"';
+      const std::size_t length = quoted.size();
+      quoted.resize(std::max<std::size_t>(16, (length + 7) / 8 * 8), '\0');
+      auto mask_of = [](std::size_t bytes) {
+        return bytes >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * bytes)) - 1;
+      };
+      child_matcher m;
+      std::memcpy(&m.first_word, quoted.data(), 8);
+      std::memcpy(&m.second_word, quoted.data() + 8, 8);
+      m.first_mask = mask_of(length);
+      m.second_mask = length > 8 ? mask_of(length - 8) : 0;
+      m.quoted_length = static_cast<std::uint32_t>(length);
+      m.rest_word = static_cast<std::uint32_t>(key_words.size());
+      for (std::size_t i = 16; i < quoted.size(); i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, quoted.data() + i, 8);
+        key_words.push_back(w);
+      }
+      key_words.push_back(0);  // the overlapping last-word compare may read one word more
+      m.node = c;
+      m.leaf = nodes[c].children.empty();
+      m.slot = nodes[c].slot;
+      matchers.push_back(m);
+    }
+  }
+  matcher_begin[nodes.size()] = static_cast<std::uint32_t>(matchers.size());
 }
 
 }  // namespace edgepipe

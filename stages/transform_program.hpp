@@ -22,13 +22,36 @@ enum class slot_kind : std::uint8_t { missing, null, string, number, boolean, ra
 struct slot_value {
   slot_kind kind = slot_kind::missing;
   bool boolean = false;
+  /// `text` lies inside the padded payload body (so reading a little past its end is safe) and,
+  /// for a string, has no escapes: it is the unescaped value and valid JSON string content
+  /// at once, so it is copied as it is.
+  bool in_document = false;
   std::string_view text;
 };
+
+/// The longest member name matched by word compares (longer names compare byte by byte);
+/// below the body's padding, so a compare never reads past it.
+inline constexpr std::size_t kWordMatchMax = 48;
 
 struct pointer_node {
   std::string key;                      // the member name this node matches in its parent
   std::vector<std::uint16_t> children;  // indexes into transform_program::nodes
   int slot = -1;                        // >= 0 when an operation reads this exact pointer
+};
+
+/// How the walk recognises one child of a node in the raw input: the child's name and its
+/// closing quote (`quoted_length` bytes; names with escapes are refused at compile time), the
+/// first word of them inline, the rest in transform_program::key_words.
+struct child_matcher {
+  std::uint64_t first_word = 0;   // bytes 0..7, zero-padded
+  std::uint64_t first_mask = 0;   // the bytes of first_word that take part
+  std::uint64_t second_word = 0;  // bytes 8..15, zero-padded
+  std::uint64_t second_mask = 0;  // the bytes of second_word that take part (0: none)
+  std::uint32_t quoted_length = 0;
+  std::uint32_t rest_word = 0;  // index in key_words of bytes 16.. (when quoted_length > 16)
+  std::uint16_t node = 0;       // index in transform_program::nodes
+  bool leaf = true;             // no children: the value goes to `slot` as it is
+  int slot = -1;
 };
 
 struct template_part {
@@ -39,6 +62,14 @@ struct template_part {
 struct compiled_field {
   enum class source_kind { slot, template_text, constant };
   std::string prefix;  // `"name":` with a leading comma for every field but the first
+  // The prefix zero-padded to kPrefixBlock bytes, copied as one fixed-size block when it fits.
+  static constexpr std::size_t kPrefixBlock = 32;
+  char prefix_block[kPrefixBlock] = {};
+  bool prefix_fits_block = false;
+  // What the common case of this field is, decided at compile time: a value read from the body
+  // (no hash, no default needed) written with one fixed-size copy of the prefix and the value.
+  enum class fast_kind : std::uint8_t { none, string, double_, int_ };
+  fast_kind fast = fast_kind::none;
   std::string name;
   source_kind kind = source_kind::slot;
   int slot = -1;
@@ -67,6 +98,11 @@ class transform_program {
   std::string name;
   std::string records_pointer;
   std::vector<pointer_node> nodes;  // nodes[0] is the record itself
+  // Per node n: its children's matchers are matchers[matcher_begin[n] .. matcher_begin[n + 1]),
+  // in the order of `children`.
+  std::vector<child_matcher> matchers;
+  std::vector<std::uint32_t> matcher_begin;
+  std::vector<std::uint64_t> key_words;  // child name bytes past the second word, zero-padded
   std::vector<std::string> slot_pointers;
   int key_slot = -1;
   int event_time_slot = -1;
@@ -79,6 +115,7 @@ class transform_program {
  private:
   status add_pointer(std::string_view pointer, const std::string& where, int& slot);
   slot_value keep_literal(const literal_value& v);
+  void build_matchers();
 };
 
 /// Splits an RFC 6901 pointer ("" or "/a/b~1c") into unescaped segments. False if malformed.

@@ -7,7 +7,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 
@@ -290,6 +293,99 @@ TEST(JsonText, Iso8601RoundTrip) {
   }
   EXPECT_EQ(parse_iso8601_ms(iso(hi)), hi);
   EXPECT_EQ(parse_iso8601_ms(iso(lo)), lo);
+}
+
+TEST(JsonText, Iso8601ExactFormAgreesWithTheGeneralParser) {
+  // The exact "YYYY-MM-DDTHH:MM:SS.mmmZ" form has a fast path; the same instant written any
+  // other way goes through the general parser, and both must agree.
+  for (std::int64_t ms = -62135596800000; ms <= 253402300799999; ms += 3'333'333'333'331) {
+    const std::string exact = iso(ms);
+    std::string offset = exact;
+    offset.replace(offset.size() - 1, 1, "+00:00");
+    EXPECT_EQ(parse_iso8601_ms(exact), parse_iso8601_ms(offset)) << exact;
+    EXPECT_EQ(parse_iso8601_ms(exact), parse_iso8601_ms(" " + exact + " ")) << exact;
+  }
+  // One byte wrong anywhere: not a timestamp (digits and separators are both checked).
+  const std::string good = "2024-02-29T23:59:58.123Z";
+  for (std::size_t i = 0; i < good.size(); ++i) {
+    std::string bad = good;
+    bad[i] = 'x';
+    EXPECT_EQ(parse_iso8601_ms(bad), std::nullopt) << bad;
+  }
+  EXPECT_EQ(parse_iso8601_ms("2024-13-01T00:00:00.000Z"), std::nullopt);
+  EXPECT_EQ(parse_iso8601_ms("2024-01-01T24:00:00.000Z"), std::nullopt);
+}
+
+// What append_double(*parse_double(t)) writes: the reference for the cast fast paths.
+std::string round_trip(std::string_view t) {
+  byte_arena a;
+  const auto d = parse_double(t);
+  if (!d) return "<invalid>";
+  append_double(a, *d);
+  return std::string(a.data(), a.size());
+}
+
+TEST(JsonText, CanonicalDoubleLengthIsExactlyTheRoundTripsPrefix) {
+  struct example {
+    const char* token;
+    std::size_t length;
+  };
+  const example examples[] = {
+      {"0", 1},
+      {"-0", 2},
+      {"0.0", 1},
+      {"-0.0", 2},
+      {"2.50", 3},
+      {"3.0", 1},
+      {"44290.01", 8},
+      {"-6.10725", 8},
+      {"0.000123", 8},
+      {"0.0000001", 0},
+      {"100000", 0},
+      {"123000", 6},
+      {"19600418.0", 8},
+      {"1e5", 0},
+      {"01", 0},
+      {"1.", 0},
+      {".5", 0},
+      {"-", 0},
+      {"", 0},
+      {"1234567890123456", 0},
+      {"123456789012345", 15},
+      {"1.23456789012345", 16},
+      {"1.234567890123456", 0},
+  };
+  for (const example& e : examples) {
+    EXPECT_EQ(canonical_double_length(e.token, false), e.length) << e.token;
+    std::string padded = e.token;
+    padded.append(32, '7');  // readable bytes after the token that must not matter
+    EXPECT_EQ(canonical_double_length(std::string_view(padded.data(), std::strlen(e.token)), true),
+              e.length)
+        << e.token << " (padded)";
+  }
+  // Random decimals: whenever a length is claimed, it is the round trip's own text.
+  std::mt19937_64 rng(42);
+  std::size_t claimed = 0;
+  for (int i = 0; i < 200000; ++i) {
+    std::string t;
+    if (rng() % 4 == 0) t += '-';
+    const int int_digits = 1 + static_cast<int>(rng() % 12);
+    for (int k = 0; k < int_digits; ++k)
+      t += static_cast<char>(
+          '0' + (k == 0 && int_digits > 1 && rng() % 8 != 0 ? 1 + rng() % 9 : rng() % 10));
+    if (rng() % 3 != 0) {
+      t += '.';
+      const int frac = 1 + static_cast<int>(rng() % 8);
+      for (int k = 0; k < frac; ++k) t += static_cast<char>('0' + rng() % 10);
+    }
+    std::string padded = t + std::string(32, static_cast<char>('0' + rng() % 10));
+    const std::size_t n = canonical_double_length(std::string_view(padded.data(), t.size()), true);
+    EXPECT_EQ(n, canonical_double_length(t, false)) << t;
+    if (n == 0) continue;
+    ++claimed;
+    ASSERT_EQ(t.substr(0, n), round_trip(t)) << t;
+  }
+  EXPECT_GT(claimed, 100000u);
 }
 
 }  // namespace

@@ -1,0 +1,188 @@
+// The transform's record walk reads the same values whatever the members' order: it expects the
+// order it learned from earlier records, looks again for what it missed, and copies strings
+// without escapes straight from the body. Checked here against simdjson's DOM reading the same
+// records: shuffled members, absent members, extra members, nested objects, escaped strings,
+// names longer than the word compares, for nodes with few children (any order in one pass)
+// and many (the learned order).
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/batch.hpp"
+#include "stages/json_text.hpp"
+#include "stages/transform_engine.hpp"
+#include "stages/transform_program.hpp"
+
+namespace edgepipe {
+namespace {
+
+// Member names of every length class: <= 8 bytes with the quote, <= 16, longer, much longer.
+const std::vector<std::string> kNames = {
+    "a",
+    "id",
+    "name",
+    "symbol_x",
+    "current_price",
+    "market_cap",
+    "zz_rank_xx",
+    "q",
+    "high_24h_",
+    "price_change_percentage_24h",
+    "b2",
+    "circulating_supply_of_the_coin_in_circulation_right_now_and_more_text",
+};
+
+std::string escaped_string_value(std::mt19937& rng, int i) {
+  switch (rng() % 5) {
+    case 0:
+      return "\"plain " + std::to_string(i) + "\"";
+    case 1:
+      return "\"quote \\\" and backslash \\\\ " + std::to_string(i) + "\"";
+    case 2:
+      return "\"unicode \\u00e9\\u4e2d and tab\\t" + std::to_string(i) + "\"";
+    case 3:
+      return "\"\"";
+    default:
+      return "\"caf\xc3\xa9 " + std::to_string(i) + "\"";
+  }
+}
+
+// One record: the wanted members (each present with probability 0.85) plus noise members, in a
+// random order; "nested" holds an object with its own shuffled members.
+std::string make_record(std::mt19937& rng, int i, bool shuffle) {
+  std::vector<std::string> members;
+  for (std::size_t k = 0; k < kNames.size(); ++k) {
+    if (rng() % 100 >= 85) continue;
+    const std::string value = (k % 2 == 0) ? std::to_string(static_cast<int>(rng() % 100000) - 500)
+                                           : escaped_string_value(rng, i);
+    members.push_back("\"" + kNames[k] + "\":" + value);
+  }
+  for (int n = 0; n < 3; ++n)
+    members.push_back("\"noise_" + std::to_string(rng() % 7) + "\":[1,{\"a\":2}]");
+  std::vector<std::string> inner = {"\"x\":" + std::to_string(rng() % 1000), "\"y\":\"why\"",
+                                    "\"long_inner_member_name\":true"};
+  if (rng() % 4 == 0) inner.erase(inner.begin());
+  inner.push_back("\"inner_noise_" + std::to_string(rng() % 3) + "\":\"n\"");
+  inner.push_back("\"zz\":[]");
+  if (shuffle) std::shuffle(inner.begin(), inner.end(), rng);
+  std::string nested = "{";
+  for (std::size_t n = 0; n < inner.size(); ++n) nested += (n ? "," : "") + inner[n];
+  nested += "}";
+  members.push_back("\"nested\":" + nested);
+  if (shuffle) std::shuffle(members.begin(), members.end(), rng);
+  std::string r = "{";
+  for (std::size_t n = 0; n < members.size(); ++n) r += (n ? ", " : "") + members[n];
+  return r + "}";
+}
+
+source_spec make_spec() {
+  source_spec spec;
+  spec.name = "walk";
+  for (std::size_t k = 0; k < kNames.size(); ++k) {
+    field_spec f;
+    f.name = "f" + std::to_string(k);
+    f.from = "/" + kNames[k];
+    spec.fields.push_back(f);
+  }
+  for (const char* inner : {"x", "y", "long_inner_member_name"}) {
+    field_spec f;
+    f.name = std::string("nested_") + inner;
+    f.from = std::string("/nested/") + inner;
+    spec.fields.push_back(f);
+  }
+  return spec;
+}
+
+// What the transform must write for one record, read with the DOM.
+std::string expected_output(const source_spec& spec, std::string_view record) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  EXPECT_EQ(parser.parse(std::string(record)).get(root), simdjson::SUCCESS) << record;
+  byte_arena out;
+  out.push_back('{');
+  for (std::size_t i = 0; i < spec.fields.size(); ++i) {
+    const field_spec& f = spec.fields[i];
+    out.append((i ? ",\"" : "\"") + f.name + "\":");
+    simdjson::dom::element v;
+    if (root.at_pointer(*f.from).get(v) != simdjson::SUCCESS) {
+      out.append("null", 4);
+    } else if (v.is_string()) {
+      append_json_string(out, std::string_view(v));
+    } else {
+      out.append(simdjson::minify(v));
+    }
+  }
+  out.push_back('}');
+  return std::string(out.data(), out.size());
+}
+
+void check_walk(bool shuffle, int payloads) {
+  const source_spec spec = make_spec();
+  transform_program program;
+  ASSERT_TRUE(transform_program::compile(spec, program).is_ok());
+  std::vector<transform_program> programs;
+  programs.push_back(std::move(program));
+  transform_engine engine(std::move(programs), transform_limits{});
+  std::mt19937 rng(shuffle ? 7 : 11);
+  std::uint64_t sequence = 0;
+  int checked = 0;
+  for (int p = 0; p < payloads; ++p) {
+    std::vector<std::string> records;
+    std::string body = "[";
+    const int n = 1 + static_cast<int>(rng() % 20);
+    for (int i = 0; i < n; ++i) {
+      records.push_back(make_record(rng, i, shuffle));
+      body += (i ? "," : "") + records.back();
+    }
+    body += "]";
+    payload_batch in;
+    const std::size_t at = in.add(body, 0, 200, 1'700'000'000'000'000'000, 1);
+    record_batch out, dead;
+    const payload_outcome o =
+        engine.run(in.payloads()[at], in.body(in.payloads()[at]), out, dead, sequence);
+    ASSERT_FALSE(o.payload_rejected) << body;
+    ASSERT_EQ(out.records().size(), records.size()) << body;
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      EXPECT_EQ(std::string(out.value(out.records()[i])), expected_output(spec, records[i]))
+          << "record " << i << " of payload " << p << ": " << records[i];
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, payloads);
+}
+
+TEST(TransformWalk, ShuffledAbsentAndExtraMembersReadAsTheDomReadsThem) { check_walk(true, 300); }
+
+TEST(TransformWalk, StableOrderWithAbsentMembersReadsAsTheDomReadsThem) { check_walk(false, 300); }
+
+TEST(TransformWalk, RawControlCharacterInAStringRejectsThePayload) {
+  source_spec spec;
+  spec.name = "s";
+  field_spec f;
+  f.name = "v";
+  f.from = "/v";
+  spec.fields.push_back(f);
+  transform_program program;
+  ASSERT_TRUE(transform_program::compile(spec, program).is_ok());
+  std::vector<transform_program> programs;
+  programs.push_back(std::move(program));
+  transform_engine engine(std::move(programs), transform_limits{});
+  payload_batch in;
+  const std::string body = std::string("{\"v\":\"bad\x01", 10) + "byte\"}";
+  const std::size_t at = in.add(body, 0, 200, 1, 1);
+  record_batch out, dead;
+  std::uint64_t sequence = 0;
+  const payload_outcome o =
+      engine.run(in.payloads()[at], in.body(in.payloads()[at]), out, dead, sequence);
+  EXPECT_TRUE(o.payload_rejected);
+  EXPECT_TRUE(out.records().empty());
+  EXPECT_EQ(dead.records().size(), 1u);
+}
+
+}  // namespace
+}  // namespace edgepipe
