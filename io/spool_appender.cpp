@@ -43,6 +43,9 @@ status spool_appender::open_segment() {
   seg.path = (fs::path(spool_.config().dir) / spool_format::segment_file_name(next_id_)).string();
   seg.sources = sources_;
   uring_file_writer_options o;
+  // 8 x 1 MiB in flight or filling: a slow fdatasync on a virtual disk (several ms) does not
+  // fill them and stall the transform behind the spool.
+  o.buffers = kWriteBuffers;
   o.truncate = true;
   o.direct = spool_.config().direct_io;
   if (status s = writer_.open(seg.path, o); !s) return status::error("spool: " + s.message());

@@ -58,7 +58,12 @@ status uring_file_writer::open(const std::string& path, uring_file_writer_option
     }
     slot_bytes_ = options_.buffer_bytes;
   }
-  for (auto& s : slots_) s.size = s.submitted = 0;
+  for (auto& s : slots_) {
+    s.size = s.submitted = 0;
+    s.sync_covers = false;
+  }
+  sync_in_flight_ = sync_submitted_ = false;
+  sync_waits_for_ = 0;
   guard_slot_ = -1;
   file_offset_ = logical_size_ = options_.truncate ? 0 : file_offset_;
   current_ = 0;
@@ -126,6 +131,7 @@ bool uring_file_writer::handle_completion(io_uring_cqe* cqe) {
   io_uring_cqe_seen(&ring_, cqe);
   if (tag == kSyncTag) {
     sync_in_flight_ = false;
+    sync_submitted_ = false;
     if (res < 0) fail(errno_message("fdatasync " + path_, -res));
     if (res >= 0) ++syncs_completed_;
     return res >= 0;
@@ -133,6 +139,11 @@ bool uring_file_writer::handle_completion(io_uring_cqe* cqe) {
   slot& s = slots_[tag];
   s.in_flight = false;
   --in_flight_;
+  if (s.sync_covers) {
+    s.sync_covers = false;
+    --sync_waits_for_;
+    if (res >= 0) submit_sync_if_ready();
+  }
   if (res < 0) {
     fail(errno_message("write " + path_, -res));
     return false;
@@ -191,25 +202,40 @@ void uring_file_writer::submit_partial() {
 
 status uring_file_writer::start_sync() {
   if (sync_in_flight_) {
-    if (status s = poll_sync(true); !s) return s;
+    if (status st = poll_sync(true); !st) return st;
   }
   if (fd_ < 0) return status::error("fdatasync of a closed writer");
   if (error_.empty()) submit_partial();
   if (!error_.empty()) return status::error(error_);
-  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-  while (sqe == nullptr) {  // submission queue full: make room by reaping
-    if (!reap(true)) return status::error(error_);
-    sqe = io_uring_get_sqe(&ring_);
+  // The fdatasync must cover every write submitted so far, so it starts once they have
+  // completed. It is not put on the ring with IOSQE_IO_DRAIN: that would also hold back every
+  // write submitted after it until the disk has flushed, and the buffers would fill behind a
+  // slow flush. The writes after it go on; they are covered by the next sync.
+  sync_waits_for_ = 0;
+  for (slot& sl : slots_) {
+    sl.sync_covers = sl.in_flight;
+    if (sl.in_flight) ++sync_waits_for_;
   }
-  // IOSQE_IO_DRAIN: the fdatasync starts once every write submitted before it has completed,
-  // so it covers them without this thread waiting for them.
-  io_uring_prep_fsync(sqe, fd_, IORING_FSYNC_DATASYNC);
-  sqe->flags |= IOSQE_IO_DRAIN;
-  io_uring_sqe_set_data64(sqe, kSyncTag);
-  if (const int rc = io_uring_submit(&ring_); rc < 0)
-    return status::error(errno_message("io_uring_submit fdatasync " + path_, -rc));
   sync_in_flight_ = true;
-  return status::ok();
+  sync_submitted_ = false;
+  submit_sync_if_ready();
+  return error_.empty() ? status::ok() : status::error(error_);
+}
+
+void uring_file_writer::submit_sync_if_ready() {
+  if (!sync_in_flight_ || sync_submitted_ || sync_waits_for_ != 0 || !error_.empty()) return;
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  if (sqe == nullptr) {  // the ring is sized for every slot and a sync: cannot happen
+    fail("io_uring submission queue full for fdatasync " + path_);
+    return;
+  }
+  io_uring_prep_fsync(sqe, fd_, IORING_FSYNC_DATASYNC);
+  io_uring_sqe_set_data64(sqe, kSyncTag);
+  if (const int rc = io_uring_submit(&ring_); rc < 0) {
+    fail(errno_message("io_uring_submit fdatasync " + path_, -rc));
+    return;
+  }
+  sync_submitted_ = true;
 }
 
 status uring_file_writer::poll_sync(bool wait) {
@@ -248,7 +274,9 @@ status uring_file_writer::close(bool sync) {
     s = status::error(errno_message("fdatasync " + path_, errno));
   if (::close(fd_) != 0 && s) s = status::error(errno_message("close " + path_, errno));
   fd_ = -1;
-  sync_in_flight_ = false;
+  sync_in_flight_ = sync_submitted_ = false;
+  sync_waits_for_ = 0;
+  for (slot& sl : slots_) sl.sync_covers = false;
   if (ring_ready_) {
     io_uring_queue_exit(&ring_);
     ring_ready_ = false;

@@ -45,7 +45,8 @@ class uring_file_writer {
   status flush();
   /// flush() then fdatasync, waited for (after any background sync).
   status sync();
-  /// Submits what is buffered and an fdatasync ordered after every write (IOSQE_IO_DRAIN),
+  /// Submits what is buffered and an fdatasync that starts once those writes have completed
+  /// (later writes are not held back behind it, as IOSQE_IO_DRAIN would),
   /// without waiting for either: it covers every byte written so far. At most one is in
   /// flight: a call while one is waits for it first.
   status start_sync();
@@ -77,6 +78,7 @@ class uring_file_writer {
     std::size_t size = 0;                      // bytes filled
     std::size_t submitted = 0;                 // bytes of the write in flight (padded)
     bool in_flight = false;
+    bool sync_covers = false;  // the pending fdatasync waits for this write to complete
   };
   void submit_current();
   /// Submits the slot being filled without waiting (direct I/O: padded, its partial last block
@@ -97,7 +99,12 @@ class uring_file_writer {
   unsigned current_ = 0;
   unsigned in_flight_ = 0;
   int guard_slot_ = -1;  // a padded write whose last block the next write rewrites
-  bool sync_in_flight_ = false;
+  /// Submits the fdatasync once the writes it covers have completed.
+  void submit_sync_if_ready();
+
+  bool sync_in_flight_ = false;  // asked for (start_sync) and not completed yet
+  bool sync_submitted_ = false;  // its fdatasync is on the ring
+  unsigned sync_waits_for_ = 0;  // writes it covers still in flight
   std::uint64_t syncs_completed_ = 0;
   std::uint64_t file_offset_ = 0;   // where the next submitted buffer lands
   std::uint64_t logical_size_ = 0;  // bytes accepted by write()

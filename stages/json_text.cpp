@@ -367,87 +367,10 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 /// appended) otherwise: the caller takes the slow path.
 }  // namespace
 
-namespace {
-
-std::size_t sci_length(std::size_t digits, std::size_t abs_exp10) {  // "d.ddde+XX"
-  return digits + (digits > 1 ? 1 : 0) + 2 + (abs_exp10 >= 100 ? 3 : 2);
-}
-
-/// The checks after the grammar: `int_begin`/`int_len` the integer digits (no leading zero
-/// unless it is the single "0"), `frac_begin`/`frac_len` the fraction digits, trailing zeros
-/// already cut (frac_len may be 0: no fraction written). The length of the output form when
-/// it is the token's own, or 0.
-[[gnu::always_inline]] inline std::size_t canonical_form_length(const char* token,
-                                                                const char* int_begin,
-                                                                std::size_t int_len,
-                                                                const char* frac_begin,
-                                                                std::size_t frac_len) {
-  // std::to_chars(double) writes the shortest digits that round-trip (for <= 15 significant
-  // digits: the token's own) in %f or %e, whichever is shorter (%f on a tie).
-  const auto sign = static_cast<std::size_t>(int_begin - token);
-  if (frac_len == 0) {                       // an integer
-    if (*int_begin == '0') return sign + 1;  // "0", "-0"
-    if (int_len > 15) return 0;
-    const char* last = int_begin + int_len;
-    while (last[-1] == '0') --last;  // stops at int_begin's non-zero digit
-    const auto digits = static_cast<std::size_t>(last - int_begin);
-    return int_len <= sci_length(digits, int_len - 1) ? sign + int_len : 0;
-  }
-  if (*int_begin != '0') return int_len + frac_len <= 15 ? sign + int_len + 1 + frac_len : 0;
-  const char* q = frac_begin;
-  while (*q == '0') ++q;  // stops: the last fraction digit is not '0'
-  const auto zeros = static_cast<std::size_t>(q - frac_begin);
-  const std::size_t digits = frac_len - zeros;
-  return digits <= 15 && frac_len + 2 <= sci_length(digits, zeros + 1) ? sign + 2 + frac_len : 0;
-}
-
-std::uint64_t load_word(const char* p) noexcept {
-  std::uint64_t w;
-  std::memcpy(&w, p, sizeof w);
-  return w;
-}
-
-/// Bit 7 of each byte of `w` that is not an ASCII digit (a byte >= 0x80 may also flag the bytes
-/// above it; it is flagged itself, so no such token passes).
-std::uint64_t non_digit_bits(std::uint64_t w) noexcept {
-  constexpr std::uint64_t k30 = 0x3030303030303030ull, k76 = 0x7676767676767676ull;
-  const std::uint64_t x = w ^ k30;  // digits become 0..9
-  return ((x + k76) | x) & 0x8080808080808080ull;
-}
-
-}  // namespace
-
 std::size_t canonical_double_length(std::string_view t, bool padded) noexcept {
   const char* const p = t.data();
   const std::size_t n = t.size();
-  if (padded && n != 0 && n <= 16) {
-    // Word at a time: where the non-digits are decides the shape.
-    std::uint64_t lo = non_digit_bits(load_word(p));
-    std::uint64_t hi = non_digit_bits(load_word(p + 8));
-    if (n < 8) {
-      lo &= (std::uint64_t{1} << (8 * n)) - 1;
-      hi = 0;
-    } else if (n < 16) {
-      hi &= (std::uint64_t{1} << (8 * (n - 8))) - 1;
-    }
-    const std::size_t sign = p[0] == '-' ? 1 : 0;
-    lo &= ~static_cast<std::uint64_t>(sign << 7);  // the '-' at byte 0
-    // At most one non-digit (the '.'): no popcount (it is a library call without -mpopcnt).
-    if ((lo & (lo - 1)) != 0 || (hi & (hi - 1)) != 0 || (lo != 0 && hi != 0) || n == sign) return 0;
-    const char* const int_begin = p + sign;
-    if ((lo | hi) == 0) {  // digits only
-      if (*int_begin == '0' && n - sign > 1) return 0;
-      return canonical_form_length(p, int_begin, n - sign, nullptr, 0);
-    }
-    const std::size_t dot = lo != 0 ? static_cast<std::size_t>(std::countr_zero(lo)) / 8
-                                    : 8 + static_cast<std::size_t>(std::countr_zero(hi)) / 8;
-    if (p[dot] != '.' || dot == sign || dot + 1 == n) return 0;
-    const std::size_t int_len = dot - sign;
-    if (*int_begin == '0' && int_len > 1) return 0;
-    std::size_t frac_len = n - dot - 1;
-    while (frac_len != 0 && p[dot + frac_len] == '0') --frac_len;  // "1.50" -> "1.5"
-    return canonical_form_length(p, int_begin, int_len, p + dot + 1, frac_len);
-  }
+  if (padded && n != 0 && n <= 16) return detail::canonical_double_length_padded(p, n);
   const char* q = p;
   const char* const end = p + n;
   if (q != end && *q == '-') ++q;
@@ -459,14 +382,14 @@ std::size_t canonical_double_length(std::string_view t, bool padded) noexcept {
     while (q != end && is_digit(*q)) ++q;
   }
   const auto int_len = static_cast<std::size_t>(q - int_begin);
-  if (q == end) return canonical_form_length(p, int_begin, int_len, nullptr, 0);
+  if (q == end) return detail::canonical_form_length(p, int_begin, int_len, nullptr, 0);
   if (*q != '.') return 0;  // an exponent or other bytes
   const char* const frac_begin = ++q;
   while (q != end && is_digit(*q)) ++q;
   if (q != end || q == frac_begin) return 0;
   auto frac_len = static_cast<std::size_t>(q - frac_begin);
   while (frac_len != 0 && frac_begin[frac_len - 1] == '0') --frac_len;
-  return canonical_form_length(p, int_begin, int_len, frac_begin, frac_len);
+  return detail::canonical_form_length(p, int_begin, int_len, frac_begin, frac_len);
 }
 
 bool double_token_is_canonical(std::string_view t) noexcept {

@@ -418,7 +418,11 @@ bool transform_engine::write_field(const compiled_field& f, byte_arena& out) {
             length = sv.text.size();
           break;
         case compiled_field::fast_kind::double_:
-          if (sv.kind == slot_kind::number) length = canonical_double_length(sv.text, true);
+          // Longer tokens (over 15 digits, mostly) take the general path: one scan there.
+          if (sv.kind == slot_kind::number && sv.text.size() <= 16)
+            length = sv.text.empty()
+                         ? 0
+                         : detail::canonical_double_length_padded(sv.text.data(), sv.text.size());
           break;
         case compiled_field::fast_kind::int_:
           if (sv.kind == slot_kind::number && int_token_is_canonical(sv.text))
@@ -534,11 +538,7 @@ bool transform_engine::write_field(const compiled_field& f, byte_arena& out) {
       return true;
     case value_cast::double_: {
       if (v.kind != slot_kind::number && v.kind != slot_kind::string) return uncastable("double");
-      if (v.in_document && double_token_is_canonical(v.text)) {  // the common case
-        append_from_document(out, v.text);
-        return true;
-      }
-      if (append_double_token(out, v.text)) return true;
+      if (append_double_token(out, v.text)) return true;  // canonical, or <= 15 digits
       const auto d = parse_double(v.text);
       if (!d) return uncastable("double");
       append_double(out, *d);
@@ -602,7 +602,13 @@ transform_engine::record_verdict transform_engine::emit(const transform_program&
     }
     r.key_offset = static_cast<std::uint32_t>(arena.size());
     r.key_length = static_cast<std::uint32_t>(key.size());
-    arena.append(key);
+    if (const slot_value& k = slots_[static_cast<std::size_t>(prog.key_slot)];
+        k.in_document && key.size() <= 32) {
+      std::memcpy(arena.prepare(32), key.data(), 32);  // one fixed-size copy from the body
+      arena.commit(key.size());
+    } else {
+      arena.append(key);
+    }
   }
   if (prog.event_time_slot >= 0) {
     const slot_value& t = slots_[static_cast<std::size_t>(prog.event_time_slot)];
