@@ -396,11 +396,80 @@ bool double_token_is_canonical(std::string_view t) noexcept {
   return canonical_double_length(t, false) == t.size();
 }
 
+namespace {
+/// The scientific form to_chars picks for a plain decimal whose significant digits are one run
+/// ("95000000000.0" -> "9.5e+10", "0.0000012" -> "1.2e-06"), when that is shorter than the fixed
+/// form and has at most 15 digits. False (nothing written) otherwise.
+bool append_scientific_token(byte_arena& out, std::string_view t) {
+  const char* p = t.data();
+  const char* const end = p + t.size();
+  const bool negative = p != end && *p == '-';
+  if (negative) ++p;
+  const char* const int_begin = p;
+  while (p != end && is_digit(*p)) ++p;
+  const char* const int_end = p;
+  const char* frac_begin = p;
+  const char* frac_end = p;
+  if (p != end && *p == '.') {
+    frac_begin = ++p;
+    while (p != end && is_digit(*p)) ++p;
+    frac_end = p;
+  }
+  if (p != end || int_begin == int_end || (int_end - int_begin > 1 && *int_begin == '0') ||
+      (frac_begin != int_end && frac_begin == frac_end))
+    return false;
+  while (frac_end != frac_begin && frac_end[-1] == '0') --frac_end;
+  const char* digits;
+  std::size_t n;
+  int exp10;
+  if (*int_begin != '0') {
+    if (frac_end != frac_begin) return false;  // digits on both sides of the point: %f form
+    const char* last = int_end;
+    while (last[-1] == '0') --last;
+    digits = int_begin;
+    n = static_cast<std::size_t>(last - int_begin);
+    exp10 = static_cast<int>(int_end - int_begin) - 1;
+    if (static_cast<std::size_t>(int_end - int_begin) <=
+        detail::sci_length(n, static_cast<std::size_t>(exp10)))
+      return false;  // %f is no longer
+  } else {
+    const char* q = frac_begin;
+    while (q != frac_end && *q == '0') ++q;
+    if (q == frac_end) return false;  // zero: canonical_double_length's case
+    digits = q;
+    n = static_cast<std::size_t>(frac_end - q);
+    exp10 = -static_cast<int>(q - frac_begin) - 1;
+    if (static_cast<std::size_t>(frac_end - frac_begin) + 2 <=
+        detail::sci_length(n, static_cast<std::size_t>(-exp10)))
+      return false;
+  }
+  if (n > 15 || exp10 > 308 || exp10 < -307) return false;
+  char* const start = out.prepare(n + 8);
+  char* w = start;
+  if (negative) *w++ = '-';
+  *w++ = digits[0];
+  if (n > 1) {
+    *w++ = '.';
+    std::memcpy(w, digits + 1, n - 1);
+    w += n - 1;
+  }
+  *w++ = 'e';
+  *w++ = exp10 < 0 ? '-' : '+';
+  const int e = exp10 < 0 ? -exp10 : exp10;
+  if (e >= 100) *w++ = static_cast<char>('0' + e / 100);
+  *w++ = static_cast<char>('0' + (e / 10) % 10);
+  *w++ = static_cast<char>('0' + e % 10);
+  out.commit(static_cast<std::size_t>(w - start));
+  return true;
+}
+}  // namespace
+
 bool append_double_token(byte_arena& out, std::string_view t) {
   if (const std::size_t n = canonical_double_length(t, false); n != 0) {
     out.append(t.data(), n);  // the common case: the token (less trailing fraction zeros)
     return true;
   }
+  if (append_scientific_token(out, t)) return true;
   const char* p = t.data();
   const char* const end = p + t.size();
   const bool negative = p != end && *p == '-';
