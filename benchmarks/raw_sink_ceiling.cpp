@@ -2,7 +2,7 @@
 // rate and libmongoc's raw bulk-insert rate for the same messages/documents edgepipe delivers,
 // measured against the same local servers in the same run.
 //   raw_sink_ceiling kafka BROKERS TOPIC FILE.jsonl     (one message per line; key = "id" text)
-//   raw_sink_ceiling mongo URI DB COLLECTION FILE.jsonl (one document per line)
+//   raw_sink_ceiling mongo URI DB COLLECTION FILE.jsonl (one document per line; _id = "id" text)
 // The Kafka topic should be one edgepipe created (same partitions); keys are taken from "id".
 // Prints one JSON line: {"kind":..,"messages":N,"seconds":S,"per_second":R,"mb_per_second":M}.
 #include <bson/bson.h>
@@ -104,6 +104,13 @@ int mongo(const char* uri, const char* db, const char* coll, const char* file) {
   mongoc_client_t* client = mongoc_client_new(uri);
   mongoc_collection_t* c = mongoc_client_get_collection(client, db, coll);
   bson_error_t err;
+  // Connect (server selection, handshake) outside the timed part, as edgepipe's sink does in
+  // open() with its ping before the pipeline's clock starts.
+  bson_t ping = BSON_INITIALIZER;
+  BSON_APPEND_INT32(&ping, "ping", 1);
+  if (!mongoc_client_command_simple(client, "admin", &ping, nullptr, nullptr, &err))
+    std::fprintf(stderr, "ping: %s\n", err.message);
+  bson_destroy(&ping);
   std::size_t bytes = 0, n = 0;
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < lines.size(); i += 1000) {
@@ -111,9 +118,25 @@ int mongo(const char* uri, const char* db, const char* coll, const char* file) {
     BSON_APPEND_BOOL(&opts, "ordered", false);
     mongoc_bulk_operation_t* bulk = mongoc_collection_create_bulk_operation_with_opts(c, &opts);
     for (std::size_t j = i; j < lines.size() && j < i + 1000; ++j) {
-      bson_t doc;
-      if (!bson_init_from_json(&doc, lines[j].data(), static_cast<ssize_t>(lines[j].size()), &err))
+      bson_t parsed;
+      if (!bson_init_from_json(&parsed, lines[j].data(), static_cast<ssize_t>(lines[j].size()),
+                               &err))
         continue;
+      // The same documents edgepipe inserts: `_id` = the record key (the "id" member), so a
+      // replay does not duplicate; without one, an ObjectId as libmongoc would add.
+      bson_t doc = BSON_INITIALIZER;
+      bson_iter_t it;
+      if (bson_iter_init_find(&it, &parsed, "id") && BSON_ITER_HOLDS_UTF8(&it)) {
+        std::uint32_t len = 0;
+        const char* id = bson_iter_utf8(&it, &len);
+        bson_append_utf8(&doc, "_id", 3, id, static_cast<int>(len));
+      } else {
+        bson_oid_t oid;
+        bson_oid_init(&oid, nullptr);
+        bson_append_oid(&doc, "_id", 3, &oid);
+      }
+      bson_concat(&doc, &parsed);
+      bson_destroy(&parsed);
       mongoc_bulk_operation_insert(bulk, &doc);
       bson_destroy(&doc);
       bytes += lines[j].size();

@@ -3,13 +3,15 @@
 # CoinGecko trace to Kafka beside librdkafka's raw producer rate for the same messages to the
 # same broker, and a randomuser trace to MongoDB beside a raw libmongoc bulk insert of the same
 # documents -- both measured in the same run, REPEAT times, median and min..max printed.
-#   benchmarks/sinks_e2e.sh [build-dir]      (env: PAYLOADS_CG=400 PAYLOADS_RU=5000 REPEAT=3)
+#   benchmarks/sinks_e2e.sh [build-dir]      (env: PAYLOADS_CG=400 PAYLOADS_RU=20000 REPEAT=3)
+# Both sides connect before their clock starts (edgepipe in open(), the raw clients with a
+# metadata request / a ping); 20k MongoDB documents keep start-up from dominating the runs.
 set -euo pipefail
 build=${1:-build}
 bin=$build/edgepipe
 raw=$build/benchmarks/raw_sink_ceiling
 cg=${PAYLOADS_CG:-400}
-ru=${PAYLOADS_RU:-5000}
+ru=${PAYLOADS_RU:-20000}
 repeat=${REPEAT:-3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -443,6 +443,7 @@ bool read_kafka_sink(reader& r, const toml::table& t, const std::string& path, s
   if (!r.get_uint(t, path, "max_buffer_bytes", std::uint64_t{1} << 20, std::uint64_t{2} << 30,
                   k.max_buffer_bytes))
     return false;
+  if (!r.get_size(t, path, "max_in_flight", 1, 10000000, k.max_in_flight)) return false;
   if (!r.get_size(t, path, "message_timeout_ms", 100, 3600000, k.message_timeout_ms)) return false;
   if (!r.get_string(t, path, "acks", k.acks)) return false;
   if (t.contains("acks") && !one_of(r, t, path, "acks", k.acks, {"all", "1", "0", "-1"}))

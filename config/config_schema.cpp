@@ -62,6 +62,9 @@ constexpr option_doc kKafkaSink[] = {
     {"batch_bytes", "integer", "1048576", "librdkafka batch.size (1024..104857600)"},
     {"max_buffer_bytes", "integer", "67108864",
      "bytes librdkafka may hold in memory (1 MiB..2 GiB); a full buffer blocks the sink"},
+    {"max_in_flight", "integer", "8192",
+     "messages produced and not yet confirmed (1..10000000); at the limit the sink waits for "
+     "delivery reports. Raise it to at least messages/s x round trip on slow links"},
     {"message_timeout_ms", "integer", "30000",
      "after this a message counts as failed (librdkafka message.timeout.ms)"},
     {"acks", "string", "\"all\"",

@@ -38,6 +38,10 @@ struct kafka_sink_config {
   int linger_ms = 5;
   int batch_bytes = 1 << 20;                                 // librdkafka batch.size
   std::uint64_t max_buffer_bytes = std::uint64_t{64} << 20;  // queue.buffering.max.kbytes
+  // Messages produced and not yet answered by a delivery report; at the limit the sink waits for
+  // reports before producing more. Keeps the sink from running far ahead of librdkafka's broker
+  // thread (stages/kafka_sink.cpp). Needs >= rate x round trip to the brokers.
+  int max_in_flight = 8192;
   int message_timeout_ms = 30000;
   std::string acks = "all";
   std::vector<std::pair<std::string, std::string>> properties;  // extra librdkafka settings

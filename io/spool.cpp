@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -131,6 +132,8 @@ status spool::open(const std::vector<std::string>& sink_names, bool read_only) {
   for (const std::string& name : sink_names) {
     auto slot = std::make_unique<sink_slot>();
     slot->name = name;
+    slot->ledger_path = ledger_path(name);
+    slot->ledger_tmp = slot->ledger_path + ".tmp";
     std::uint64_t w = oldest;
     std::ifstream in(ledger_path(name));
     if (in) {
@@ -350,16 +353,34 @@ status spool::persist_ledger(std::size_t sink) {
   sink_slot& s = *sinks_[sink];
   const std::uint64_t w = s.watermark.load(std::memory_order_acquire);
   if (w == s.persisted) return status::ok();
-  const std::string path = ledger_path(s.name);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << "edgepipe spool ledger v1\nsink=" << s.name << "\n" << kLedgerKey << w << "\n";
-    if (!out) return status::error("cannot write ledger " + tmp);
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);  // atomic: a crash leaves the old or the new ledger
-  if (ec) return status::error("cannot replace ledger " + path + ": " + ec.message());
+  // Runs on the sink thread every ledger_interval: no heap allocation here (an ofstream's buffer
+  // made glibc consolidate the fastbins full of librdkafka's freed message headers).
+  char text[512];
+  char* p = text;
+  char* const end = text + sizeof text;
+  auto put = [&](std::string_view part) {
+    const std::size_t n = std::min(part.size(), static_cast<std::size_t>(end - p));
+    std::memcpy(p, part.data(), n);
+    p += n;
+  };
+  put("edgepipe spool ledger v1\nsink=");
+  put(s.name);
+  put("\n");
+  put(kLedgerKey);
+  p = std::to_chars(p, end, w).ptr;
+  put("\n");
+  if (p == end) return status::error("ledger text too long for sink " + s.name);
+  const int fd = ::open(s.ledger_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) return status::error(errno_message("cannot write ledger " + s.ledger_tmp, errno));
+  const auto size = static_cast<std::size_t>(p - text);
+  const ssize_t written = ::write(fd, text, size);
+  const int write_errno = errno;
+  if (::close(fd) != 0 || written != static_cast<ssize_t>(size))
+    return status::error(
+        errno_message("cannot write ledger " + s.ledger_tmp, written < 0 ? write_errno : EIO));
+  // Atomic: a crash leaves the old or the new ledger.
+  if (::rename(s.ledger_tmp.c_str(), s.ledger_path.c_str()) != 0)
+    return status::error(errno_message("cannot replace ledger " + s.ledger_path, errno));
   s.persisted = w;
   return status::ok();
 }

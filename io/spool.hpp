@@ -129,6 +129,7 @@ class spool {
     std::atomic<std::uint64_t> watermark{0};
     std::atomic<std::uint64_t> dropped{0};
     std::uint64_t persisted = ~std::uint64_t{0};  // sink thread only
+    std::string ledger_path, ledger_tmp;          // set in open()
   };
   status recover(bool read_only);
   std::string ledger_path(const std::string& sink) const;

@@ -12,6 +12,14 @@
 // full, write() polls and retries, so backpressure blocks the sink thread (and, through the ring,
 // the pipeline) instead of growing the heap.
 //
+// Lead over the brokers: at most max_in_flight messages are produced and not yet answered; at
+// the limit write() serves delivery reports (rd_kafka_poll) until there is room. Without it the
+// sink thread, fed by a spool or a fast transform, ran up to the whole queue (~68k messages,
+// ~40 MB) ahead of librdkafka's broker thread: every message then came from freshly faulted
+// heap pages (~10k minor faults per 100k records on the sink thread) and was cold in cache for
+// the broker thread, which compresses it; both threads used ~25-35% more CPU per message
+// (benchmarks/README.md, issue 3). The limit must stay above rate x round trip to the brokers.
+//
 // Threading:
 //   open()                   main thread, before any pipeline thread starts (creates the
 //                            producer, checks the brokers, creates topics).
@@ -41,6 +49,7 @@ constexpr int kMetadataTimeoutMs = 10000;
 constexpr int kSetupProbeTimeoutMs = 1000;
 constexpr int kSpooledStartTimeoutMs = 2000;
 constexpr int kAdminTimeoutMs = 15000;
+constexpr int kInFlightPollMs = 10;  // longest wait for a delivery report at max_in_flight
 
 class kafka_sink final : public sink {
  public:
@@ -279,6 +288,15 @@ class kafka_sink final : public sink {
   }
 
   void produce(const record_batch& batch, const record& r, stage_counters& counters) {
+    // Bounded lead (see the top of this file): wait for delivery reports to make room. A
+    // broker that is down still answers, with failures, within message.timeout.ms.
+    // Counted in ring_stalls, once per wait, like a full ring.
+    if (in_flight_ >= max_in_flight_ && !abandoned()) {
+      counters.ring_stalls.add();
+      do {
+        rd_kafka_poll(rk_, kInFlightPollMs);
+      } while (in_flight_ >= max_in_flight_ && !abandoned());
+    }
     rd_kafka_topic_t* topic = topic_for(r.source);
     const std::string_view key = batch.key(r);
     const std::string_view value = batch.value(r);
@@ -384,6 +402,7 @@ class kafka_sink final : public sink {
   std::vector<rd_kafka_topic_t*> source_topics_;
   stage_counters* counters_ = nullptr;  // set by write()/flush(); used by the callbacks
   std::uint64_t in_flight_ = 0;         // produced, no delivery report yet
+  const std::uint64_t max_in_flight_ = static_cast<std::uint64_t>(config_.max_in_flight);
   std::string component_ = "sink:" + name_;
   rate_limited_log log_;  // thread-safe: also used by log_cb on librdkafka's threads
 };

@@ -5,6 +5,8 @@
 // Transient errors (network, server selection, write concern, retryable labels/codes) are
 // retried with exponential backoff; permanent per-document errors go to the sink's own
 // dead-letter JSONL file and count as failed.
+// Documents are built from the record JSON by stages/bson_from_json (simdjson, no allocation per
+// document) when it can prove it builds what libbson would, else by bson_init_from_json.
 // Threading: open() runs on the main thread before the pipeline starts and creates the one
 // mongoc_client_t; after that, write/flush/close run only on the sink thread, which is the only
 // user of the client, its collections and every buffer here (a mongoc_client_t is not
@@ -25,6 +27,7 @@
 #include "core/byte_arena.hpp"
 #include "platform/clock.hpp"
 #include "platform/log.hpp"
+#include "stages/bson_from_json.hpp"
 #include "stages/json_text.hpp"
 
 namespace edgepipe {
@@ -122,6 +125,8 @@ class mongo_sink final : public sink {
         redacted_uri_(redact_uri(config_.uri)) {
     bson_init(&bulk_opts_);
     bson_init(&upsert_opts_);
+    bson_init(&no_validate_opts_);
+    BSON_APPEND_BOOL(&no_validate_opts_, "validate", false);
     doc_ = bson_new();
     selector_ = bson_new();
   }
@@ -133,6 +138,7 @@ class mongo_sink final : public sink {
     if (write_concern_ != nullptr) mongoc_write_concern_destroy(write_concern_);
     bson_destroy(&bulk_opts_);
     bson_destroy(&upsert_opts_);
+    bson_destroy(&no_validate_opts_);
     bson_destroy(doc_);
     bson_destroy(selector_);
     if (dead_letters_ != nullptr) std::fclose(dead_letters_);
@@ -346,26 +352,37 @@ class mongo_sink final : public sink {
   }
 
   /// Builds record i's document into doc_ (or tmp, returned). nullptr + reason on failure.
+  /// `checked`: the document is one libmongoc's insert validation would accept (see
+  /// stages/bson_from_json.hpp), so the bulk need not walk it again.
   const bson_t* build_document(const record_batch& batch, std::uint32_t i, bson_t& tmp,
-                               bson_error_t& err) {
+                               bson_error_t& err, bool& checked) {
     const record& r = batch.records()[i];
     const std::string_view value = batch.value(r);
+    checked = false;
+    const std::string_view key = r.key_length != 0 ? batch.key(r) : std::string_view();
+    bson_init(&tmp);  // left empty on the fast path; the caller destroys it either way
+    if (r.key_length == 0 || bson_utf8_validate(key.data(), key.size(), false)) {
+      bson_reinit(doc_);  // keeps doc_'s heap buffer: no allocation once warmed up
+      append_id(r, key, i);
+      if (json_.append_object(value, doc_) == bson_from_json::result::ok) {
+        if (doc_->len <= kMaxDocumentBytes) {
+          checked = true;
+          return doc_;
+        }
+      }
+    }
+    // Anything else (Extended JSON, odd keys, bad text, a bad key): libbson, as before.
     if (!bson_init_from_json(&tmp, value.data(), static_cast<ssize_t>(value.size()), &err)) {
       bson_init(&tmp);
       return nullptr;
     }
-    bson_reinit(doc_);  // keeps doc_'s heap buffer: no allocation once warmed up
-    if (r.key_length != 0) {
-      const std::string_view key = batch.key(r);
-      if (!bson_utf8_validate(key.data(), key.size(), false)) {
-        bson_set_error(&err, MONGOC_ERROR_BSON, MONGOC_ERROR_BSON_INVALID,
-                       "record key is not valid UTF-8");
-        return nullptr;
-      }
-      bson_append_utf8(doc_, "_id", 3, key.data(), static_cast<int>(key.size()));
-    } else {
-      bson_append_oid(doc_, "_id", 3, &oids_[i]);
+    bson_reinit(doc_);
+    if (r.key_length != 0 && !bson_utf8_validate(key.data(), key.size(), false)) {
+      bson_set_error(&err, MONGOC_ERROR_BSON, MONGOC_ERROR_BSON_INVALID,
+                     "record key is not valid UTF-8");
+      return nullptr;
     }
+    append_id(r, key, i);
     if (bson_has_field(&tmp, "_id")) {
       bson_copy_to_excluding_noinit(&tmp, doc_, "_id", nullptr);
     } else {
@@ -377,6 +394,14 @@ class mongo_sink final : public sink {
       return nullptr;
     }
     return doc_;
+  }
+
+  void append_id(const record& r, std::string_view key, std::uint32_t i) {
+    if (r.key_length != 0) {
+      bson_append_utf8(doc_, "_id", 3, key.data(), static_cast<int>(key.size()));
+    } else {
+      bson_append_oid(doc_, "_id", 3, &oids_[i]);
+    }
   }
 
   /// Splits group_ into bulks of at most bulk_documents (upsert mode: upsert_bulk_size).
@@ -403,7 +428,8 @@ class mongo_sink final : public sink {
         const record& r = records[i];
         bson_t tmp;
         bson_error_t err;
-        const bson_t* doc = build_document(batch, i, tmp, err);
+        bool checked = false;
+        const bson_t* doc = build_document(batch, i, tmp, err, checked);
         bool added = false;
         if (doc != nullptr) {
           if (config_.mode == mongo_mode::upsert && r.key_length != 0) {
@@ -413,7 +439,8 @@ class mongo_sink final : public sink {
             added = mongoc_bulk_operation_replace_one_with_opts(bulk, selector_, doc, &upsert_opts_,
                                                                 &err);
           } else {
-            added = mongoc_bulk_operation_insert_with_opts(bulk, doc, nullptr, &err);
+            added = mongoc_bulk_operation_insert_with_opts(
+                bulk, doc, checked ? &no_validate_opts_ : nullptr, &err);
           }
         }
         bson_destroy(&tmp);
@@ -646,6 +673,8 @@ class mongo_sink final : public sink {
   bool unacknowledged_ = false;
   bson_t bulk_opts_;
   bson_t upsert_opts_;
+  bson_t no_validate_opts_;     // {validate: false}: for documents bson_from_json already checked
+  bson_from_json json_;         // JSON -> BSON without libbson's per-document reader
   bson_t* doc_ = nullptr;       // reused per record (bson_reinit keeps its buffer)
   bson_t* selector_ = nullptr;  // reused {_id: key} for upserts
   std::vector<collection_slot> collections_;

@@ -120,6 +120,22 @@ fields = [ { name = "t", template = "{/a" } ]
             std::string::npos);
 }
 
+TEST(Config, KafkaMaxInFlightHasADefaultAndARange) {
+  const std::string sources = "[sources.s]\nfields = [ { name = \"t\", from = \"/t\" } ]\n";
+  pipeline_config c;
+  ASSERT_TRUE(load_config_text("[sinks.k]\ntype = \"kafka\"\n" + sources, "edge.toml", c).is_ok());
+  ASSERT_EQ(c.sinks.size(), 1u);
+  EXPECT_EQ(c.sinks[0].kafka.max_in_flight, 8192);
+  pipeline_config d;
+  ASSERT_TRUE(load_config_text("[sinks.k]\ntype = \"kafka\"\nmax_in_flight = 100000\n" + sources,
+                               "edge.toml", d)
+                  .is_ok());
+  EXPECT_EQ(d.sinks[0].kafka.max_in_flight, 100000);
+  EXPECT_NE(load_error("[sinks.k]\ntype = \"kafka\"\nmax_in_flight = 0\n" + sources)
+                .find("sinks.k.max_in_flight"),
+            std::string::npos);
+}
+
 TEST(Config, SinkProblemsAreNamed) {
   EXPECT_NE(load_error("[sinks.k]\ntype = \"kafkaa\"\n").find("sinks.k.type"), std::string::npos);
   EXPECT_NE(load_error("[sinks.k]\npath = \"x\"\n").find("sinks.k.type"), std::string::npos);

@@ -97,6 +97,31 @@ bool flush_until(sink& s, stage_counters& counters, F&& cond, std::chrono::milli
       timeout);
 }
 
+TEST(KafkaSink, MaxInFlightBoundsHowFarTheSinkRunsAheadOfDeliveryReports) {
+  mock_cluster mc(1);
+  kafka_sink_config c = mock_config(mc);
+  c.max_in_flight = 16;
+  auto s = make_kafka_sink("kafka", c, kSources);
+  status st = s->open();
+  ASSERT_TRUE(st.is_ok()) << st.message();
+  stage_counters counters("sink:kafka");
+  record_batch batch;
+  constexpr int kN = 200;
+  fill_batch(batch, kN);
+  s->write(batch, counters);
+  // write() produced all 200 but never had more than 16 unanswered: it waited for (and counted)
+  // the delivery reports of at least 184 of them before returning.
+  EXPECT_LE(counters.in_flight.get(), 16u);
+  EXPECT_GE(counters.records_out.get(), static_cast<std::uint64_t>(kN - 16));
+  EXPECT_GT(counters.ring_stalls.get(), 0u);
+  EXPECT_TRUE(flush_until(
+      *s, counters, [&] { return counters.records_out.get() == kN; }, std::chrono::seconds(20)));
+  st = s->close();
+  EXPECT_TRUE(st.is_ok()) << st.message();
+  EXPECT_EQ(counters.records_out.get(), static_cast<std::uint64_t>(kN));
+  EXPECT_EQ(counters.failed.get(), 0u);
+}
+
 TEST(KafkaSink, HappyPathCountsEveryDeliveryOnce) {
   mock_cluster mc(1);
   auto s = make_kafka_sink("kafka", mock_config(mc), kSources);

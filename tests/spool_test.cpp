@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "io/spool.hpp"
 #include "io/spool_appender.hpp"
@@ -228,6 +229,30 @@ TEST(Spool, LedgerRestoresTheWatermarkAndKeepsIdsAheadOfIt) {
   EXPECT_GE(sp.next_record_id(), 700u);  // ids never reused
   EXPECT_EQ(parse_ledger("edgepipe spool ledger v1\nconfirmed_end=123\n"), 123u);
   EXPECT_FALSE(parse_ledger("garbage"));
+}
+
+TEST(Spool, LedgerIsRewrittenInPlaceWithTheLatestWatermark) {
+  temp_dir dir;
+  const auto c = config_in(dir);
+  write_spool(c, 10, 100, {"kafka"});
+  {
+    spool sp(c);
+    ASSERT_TRUE(sp.open({"kafka"}).is_ok());
+    sp.confirm(0, 300);
+    ASSERT_TRUE(sp.persist_ledger(0).is_ok());
+    sp.confirm(0, 900);
+    ASSERT_TRUE(sp.persist_ledger(0).is_ok());
+    ASSERT_TRUE(sp.persist_ledger(0).is_ok());  // unchanged: nothing written
+  }
+  const fs::path ledger = fs::path(c.dir) / "kafka.ledger";
+  std::ifstream in(ledger);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), "edgepipe spool ledger v1\nsink=kafka\nconfirmed_end=900\n");
+  EXPECT_FALSE(fs::exists(fs::path(c.dir) / "kafka.ledger.tmp"));
+  spool sp(c);
+  ASSERT_TRUE(sp.open({"kafka"}).is_ok());
+  EXPECT_EQ(sp.watermark(0), 900u);
 }
 
 TEST(Spool, ConfirmedSegmentsAreDeletedAndDropOldestCountsPerSink) {
