@@ -218,8 +218,10 @@ std::optional<std::int64_t> parse_int(std::string_view s) noexcept {
 namespace {
 /// The common exact form "YYYY-MM-DDTHH:MM:SS.mmmZ" (what the APIs send), checked and read a
 /// word at a time. nullopt for anything else, which then takes the general parser.
-std::optional<std::int64_t> parse_iso8601_ms_exact(std::string_view s) noexcept {
-  if (s.size() != 24) return std::nullopt;
+bool parse_iso8601_ms_exact(std::string_view s, std::int64_t& out) noexcept {
+  // A bool and an out parameter, not std::optional: the optional came back through the stack
+  // as one 16-byte store read as two 8-byte loads (a store-forwarding stall per call).
+  if (s.size() != 24) return false;
   // Three word loads straight into registers (a memcpy into a stack array, read back a word at
   // a time, stalls on store forwarding).
   std::uint64_t w[3] = {detail::load_word(s.data()), detail::load_word(s.data() + 8),
@@ -237,26 +239,26 @@ std::optional<std::int64_t> parse_iso8601_ms_exact(std::string_view s) noexcept 
     wrong |= ((w[i] ^ sep_value[i]) & sep_mask[i]) | (non_digit & ~sep_mask[i]);
     w[i] = x;  // digits as 0..9
   }
-  if (wrong != 0) return std::nullopt;
+  if (wrong != 0) return false;
   auto b = [&w](int i) { return static_cast<unsigned>((w[i / 8] >> (8 * (i % 8))) & 0xff); };
   const unsigned y = b(0) * 1000 + b(1) * 100 + b(2) * 10 + b(3);
   const unsigned mo = b(5) * 10 + b(6), d = b(8) * 10 + b(9), h = b(11) * 10 + b(12);
   const unsigned mi = b(14) * 10 + b(15), sec = b(17) * 10 + b(18);
   const unsigned ms = b(20) * 100 + b(21) * 10 + b(22);
-  if (y == 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-    return std::nullopt;
+  if (y == 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return false;
   // days_from_civil in unsigned arithmetic (year >= 1): divisions by constants, no idiv.
   const unsigned yy = y - (mo <= 2 ? 1u : 0u);
   const unsigned era = yy / 400, yoe = yy - era * 400;
   const unsigned doy = (153 * (mo + (mo > 2 ? -3u : 9u)) + 2) / 5 + d - 1;
   const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   const std::int64_t days = static_cast<std::int64_t>(era) * 146097 + doe - 719468;
-  return (days * 86400 + h * 3600 + mi * 60 + sec) * 1000 + ms;
+  out = (days * 86400 + h * 3600 + mi * 60 + sec) * 1000 + ms;
+  return true;
 }
 }  // namespace
 
 std::optional<std::int64_t> parse_iso8601_ms(std::string_view s) noexcept {
-  if (const auto ms = parse_iso8601_ms_exact(s)) return ms;
+  if (std::int64_t ms = 0; parse_iso8601_ms_exact(s, ms)) return ms;
   s = trim(s);
   unsigned y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
   if (!digits(s, 0, 4, y) || s.size() < 10 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||

@@ -155,7 +155,7 @@ transform_engine::transform_engine(std::vector<transform_program> programs, tran
   scratch_.reserve(4096);
 }
 
-error_code transform_engine::extract(od::value& v, int slot) {
+inline error_code transform_engine::extract(od::value& v, int slot) {
   slot_value& s = slots_[static_cast<std::size_t>(slot)];
   // The value's own bytes up to the next structural character: its first byte tells its type.
   const std::string_view token = trim_token(v.raw_json_token());
@@ -168,14 +168,21 @@ error_code transform_engine::extract(od::value& v, int slot) {
       s = {slot_kind::string, false, true, token.substr(1, token.size() - 2)};
       return simdjson::SUCCESS;
     }
+  } else if (lead == '-' || (lead >= '0' && lead <= '9')) {
+    // Validated where it is used (cast or copy), so unused numbers cost nothing.
+    s = {slot_kind::number, false, true, token};
+    return simdjson::SUCCESS;
+  }
+  return extract_other(v, s);
+}
+
+error_code transform_engine::extract_other(od::value& v, slot_value& s) {
+  const std::string_view token = trim_token(v.raw_json_token());
+  const char lead = token.empty() ? '\0' : token.front();
+  if (lead == '"') {  // a string with escapes: simdjson unescapes it
     std::string_view str;
     if (auto e = v.get_string().get(str)) return e;
     s = {slot_kind::string, false, false, str};
-    return simdjson::SUCCESS;
-  }
-  if (lead == '-' || (lead >= '0' && lead <= '9')) {
-    // Validated where it is used (cast or copy), so unused numbers cost nothing.
-    s = {slot_kind::number, false, true, token};
     return simdjson::SUCCESS;
   }
   od::json_type t{};
@@ -183,7 +190,7 @@ error_code transform_engine::extract(od::value& v, int slot) {
   switch (t) {
     case od::json_type::string:
     case od::json_type::number:
-      break;  // taken above from their first byte
+      break;  // taken by extract() and above from their first byte
     case od::json_type::boolean: {
       bool b = false;
       if (auto e = v.get_bool().get(b)) return e;
@@ -399,51 +406,53 @@ bool transform_engine::passes(const compiled_filter& f) const {
   }
 }
 
-bool transform_engine::write_field(const compiled_field& f, byte_arena& out) {
-  if (f.fast != compiled_field::fast_kind::none) {
-    // The common case in one piece: the value came from the body (so reading a little past it
-    // is safe), needs no escaping and is already in its output form.
-    const slot_value& sv = slots_[static_cast<std::size_t>(f.slot)];
-    constexpr std::size_t kValueBlock = 32;
-    if (sv.in_document && sv.text.size() <= kValueBlock) {
-      bool quoted = false;
-      std::size_t length = 0;  // of the output form, a prefix of the value's text; 0: not ready
-      switch (f.fast) {
-        case compiled_field::fast_kind::string:
-          quoted = sv.kind == slot_kind::string;
-          if (quoted)
-            length = sv.text.size();
-          else if (f.cast == value_cast::keep && sv.kind == slot_kind::number &&
-                   double_token_is_canonical(sv.text))
-            length = sv.text.size();
-          break;
-        case compiled_field::fast_kind::double_:
-          // Longer tokens (over 15 digits, mostly) take the general path: one scan there.
-          if (sv.kind == slot_kind::number && sv.text.size() <= 16)
-            length = sv.text.empty()
-                         ? 0
-                         : detail::canonical_double_length_padded(sv.text.data(), sv.text.size());
-          break;
-        case compiled_field::fast_kind::int_:
-          if (sv.kind == slot_kind::number && int_token_is_canonical(sv.text))
-            length = sv.text.size();
-          break;
-        case compiled_field::fast_kind::none:
-          break;
-      }
-      if (length != 0 || (quoted && sv.text.empty())) {
-        char* const start = out.prepare(compiled_field::kPrefixBlock + kValueBlock + 2);
-        std::memcpy(start, f.prefix_block, compiled_field::kPrefixBlock);
-        char* w = start + f.prefix.size();
-        if (quoted) *w++ = '"';
-        std::memcpy(w, sv.text.data(), kValueBlock);
-        w += length;
-        if (quoted) *w++ = '"';
-        out.commit(static_cast<std::size_t>(w - start));
-        return true;
-      }
+inline bool transform_engine::write_field_fast(const compiled_field& f, byte_arena& out) {
+  // The common case in one piece, inline in emit()'s loop: the value came from the body (so
+  // reading a little past it is safe), needs no escaping and is already in its output form.
+  const slot_value& sv = slots_[static_cast<std::size_t>(f.slot)];
+  constexpr std::size_t kValueBlock = 32;
+  if (sv.in_document && sv.text.size() <= kValueBlock) {
+    bool quoted = false;
+    std::size_t length = 0;  // of the output form, a prefix of the value's text; 0: not ready
+    switch (f.fast) {
+      case compiled_field::fast_kind::string:
+        quoted = sv.kind == slot_kind::string;
+        if (quoted)
+          length = sv.text.size();
+        else if (f.cast == value_cast::keep && sv.kind == slot_kind::number &&
+                 double_token_is_canonical(sv.text))
+          length = sv.text.size();
+        break;
+      case compiled_field::fast_kind::double_:
+        // Longer tokens (over 15 digits, mostly) take the general path: one scan there.
+        if (sv.kind == slot_kind::number && sv.text.size() <= 16)
+          length = sv.text.empty()
+                       ? 0
+                       : detail::canonical_double_length_padded(sv.text.data(), sv.text.size());
+        break;
+      case compiled_field::fast_kind::int_:
+        if (sv.kind == slot_kind::number && int_token_is_canonical(sv.text))
+          length = sv.text.size();
+        break;
+      case compiled_field::fast_kind::none:
+        break;
+    }
+    if (length != 0 || (quoted && sv.text.empty())) {
+      char* const start = out.prepare(compiled_field::kPrefixBlock + kValueBlock + 2);
+      std::memcpy(start, f.prefix_block, compiled_field::kPrefixBlock);
+      char* w = start + f.prefix.size();
+      if (quoted) *w++ = '"';
+      std::memcpy(w, sv.text.data(), kValueBlock);
+      w += length;
+      if (quoted) *w++ = '"';
+      out.commit(static_cast<std::size_t>(w - start));
+      return true;
     }
   }
+  return false;
+}
+
+bool transform_engine::write_field(const compiled_field& f, byte_arena& out) {
   slot_value v;
   switch (f.kind) {
     case compiled_field::source_kind::slot:
@@ -626,7 +635,9 @@ transform_engine::record_verdict transform_engine::emit(const transform_program&
   r.value_offset = static_cast<std::uint32_t>(arena.size());
   arena.push_back('{');
   for (const compiled_field& f : prog.fields)
-    if (!write_field(f, arena)) return reject();
+    if (!(f.fast != compiled_field::fast_kind::none && write_field_fast(f, arena)) &&
+        !write_field(f, arena))
+      return reject();
   arena.push_back('}');
   r.value_length = static_cast<std::uint32_t>(arena.size() - r.value_offset);
   r.sequence = (*ctx.sequence)++;

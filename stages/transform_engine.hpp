@@ -61,8 +61,13 @@ class transform_engine {
                                       simdjson::ondemand::object& obj, std::size_t node);
   simdjson::error_code take(const transform_program& prog, simdjson::ondemand::value& v,
                             const child_matcher& child);
+  /// Fills slot `slot` from `v`: escape-free strings and numbers inline, the rest in
+  /// extract_other().
   simdjson::error_code extract(simdjson::ondemand::value& v, int slot);
+  simdjson::error_code extract_other(simdjson::ondemand::value& v, slot_value& s);
   record_verdict emit(const transform_program& prog, record_context& ctx);
+  /// The common case of a field (see compiled_field::fast); false: take write_field().
+  bool write_field_fast(const compiled_field& f, byte_arena& out);
   bool write_field(const compiled_field& f, byte_arena& out);
   bool string_form(const slot_value& v, std::string_view& out);
   bool passes(const compiled_filter& f) const;
