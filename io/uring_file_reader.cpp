@@ -9,7 +9,6 @@
 namespace edgepipe {
 
 uring_file_reader::~uring_file_reader() {
-  if (read_in_flight_) (void)wait_read();
   if (ring_ready_) io_uring_queue_exit(&ring_);
   if (fd_ >= 0) ::close(fd_);
 }
@@ -23,54 +22,42 @@ status uring_file_reader::open(const std::string& path, std::size_t chunk_bytes)
     return status::error(errno_message("io_uring_queue_init for " + path, -rc));
   ring_ready_ = true;
   ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
-  prefetch_.reserve(chunk_);
   window_.reserve(chunk_ * 2);
-  return submit_read();
-}
-
-status uring_file_reader::submit_read() {
-  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-  if (sqe == nullptr) return status::error("io_uring sq full reading " + path_);
-  io_uring_prep_read(sqe, fd_, prefetch_.data(), static_cast<unsigned>(chunk_), next_read_offset_);
-  if (const int rc = io_uring_submit(&ring_); rc < 0)
-    return status::error(errno_message("io_uring_submit read " + path_, -rc));
-  read_in_flight_ = true;
   return status::ok();
 }
 
-status uring_file_reader::wait_read() {
+status uring_file_reader::read_more() {
+  if (start_ > 0) {  // compact: keep only the unconsumed tail (a partial frame)
+    const std::size_t left = window_.size() - start_;
+    std::memmove(window_.data(), window_.data() + start_, left);
+    window_.truncate(left);
+    window_base_ += start_;
+    start_ = 0;
+  }
+  char* const into = window_.prepare(chunk_);  // grows only for a frame larger than a chunk
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  if (sqe == nullptr) return status::error("io_uring sq full reading " + path_);
+  io_uring_prep_read(sqe, fd_, into, static_cast<unsigned>(chunk_), next_read_offset_);
+  if (const int rc = io_uring_submit(&ring_); rc < 0)
+    return status::error(errno_message("io_uring_submit read " + path_, -rc));
   io_uring_cqe* cqe = nullptr;
   if (const int rc = io_uring_wait_cqe(&ring_, &cqe); rc < 0)
     return status::error(errno_message("io_uring_wait_cqe " + path_, -rc));
   const int res = cqe->res;
   io_uring_cqe_seen(&ring_, cqe);
-  read_in_flight_ = false;
   if (res < 0) return status::error(errno_message("read " + path_, -res));
   if (res == 0) {
     file_eof_ = true;
     return status::ok();
   }
-  window_.append(prefetch_.data(), static_cast<std::size_t>(res));
+  window_.commit(static_cast<std::size_t>(res));
   next_read_offset_ += static_cast<std::uint64_t>(res);
   return status::ok();
 }
 
 status uring_file_reader::fill(std::size_t n) {
   while (window_.size() - start_ < n && !file_eof_) {
-    if (start_ > 0) {  // compact: keep only the unconsumed tail
-      const std::size_t left = window_.size() - start_;
-      std::memmove(window_.data(), window_.data() + start_, left);
-      window_.truncate(left);
-      window_base_ += start_;
-      start_ = 0;
-    }
-    if (!read_in_flight_) {
-      if (status s = submit_read(); !s) return s;
-    }
-    if (status s = wait_read(); !s) return s;
-    if (!file_eof_) {
-      if (status s = submit_read(); !s) return s;
-    }
+    if (status s = read_more(); !s) return s;
   }
   return status::ok();
 }

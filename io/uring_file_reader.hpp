@@ -1,6 +1,11 @@
-// Sequential file reader on io_uring with one read always in flight ahead of the parser, so
-// disk latency overlaps with parsing. The caller sees a window of bytes that it consumes from
-// the front; fill(n) guarantees n bytes are visible unless the file ends first.
+// Sequential file reader on io_uring: reads land straight in the window the caller parses (no
+// copy out of a separate prefetch buffer), a chunk at a time, only when the caller asks for more
+// than the window holds; before a read, what is left unconsumed (a partial frame, small) moves to
+// the front. The kernel's readahead (POSIX_FADV_SEQUENTIAL) overlaps disk latency; a file in the
+// page cache is copied by the read itself, which io_uring completes inline, so a read kept in
+// flight ahead of the parser bought nothing but the extra copy.
+// The caller sees a window of bytes that it consumes from the front; fill(n) guarantees n bytes
+// are visible unless the file ends first. Views into the window stay valid until the next fill().
 // Threading: one thread owns a reader.
 #pragma once
 
@@ -37,8 +42,8 @@ class uring_file_reader {
   const std::string& path() const noexcept { return path_; }
 
  private:
-  status submit_read();
-  status wait_read();
+  /// Reads up to chunk_ bytes at the end of the window (room made first) and waits for them.
+  status read_more();
 
   io_uring ring_{};
   bool ring_ready_ = false;
@@ -48,8 +53,6 @@ class uring_file_reader {
   byte_arena window_;
   std::size_t start_ = 0;
   std::uint64_t window_base_ = 0;  // file offset of window_.data()
-  byte_arena prefetch_;
-  bool read_in_flight_ = false;
   std::uint64_t next_read_offset_ = 0;
   bool file_eof_ = false;
 };

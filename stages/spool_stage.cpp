@@ -8,6 +8,7 @@ namespace edgepipe {
 namespace {
 constexpr std::uint64_t kCommitEveryBytes = std::uint64_t{8} << 20;
 constexpr auto kRetentionTick = std::chrono::milliseconds(500);
+constexpr auto kSyncPoll = std::chrono::milliseconds(1);  // a sync in flight is reaped this often
 }  // namespace
 
 spool_stage::spool_stage(spool& s, std::vector<std::string> sources, std::size_t ring_capacity,
@@ -104,15 +105,22 @@ void spool_stage::run() {
   const auto& cfg = spool_.config();
   for (;;) {
     std::chrono::nanoseconds timeout = kRetentionTick;
+    bool sync_due_at_timeout = false;  // the wait ends at the fsync interval's deadline
     if (unsynced_) {
       const std::uint64_t due = last_sync_ns_ + cfg.fsync_interval_ms * 1'000'000;
       const std::uint64_t now = mono_now_ns();
       timeout = std::chrono::nanoseconds(due > now ? due - now : 0);
+      sync_due_at_timeout = true;
     }
     if (appender_.sync_in_flight()) {
-      // Nothing to append: wait for the disk (the ring keeps filling meanwhile). Batches
-      // waiting: append them and only look whether the sync is done.
-      if (status s = appender_.poll(input_.empty()); !s) fail(s);
+      // Never block on the disk while batches may arrive (a spool thread blocked in the wait
+      // let the transform's ring fill): reap the sync if it is done, else look again within
+      // kSyncPoll, or as soon as a batch arrives.
+      if (status s = appender_.poll(false); !s) fail(s);
+      if (appender_.sync_in_flight() && timeout > kSyncPoll) {
+        timeout = kSyncPoll;
+        sync_due_at_timeout = false;
+      }
     }
     record_batch* batch = nullptr;
     spool_frame_position where;
@@ -146,7 +154,7 @@ void spool_stage::run() {
     }
     if (uncommitted_bytes_ != 0 && (input_.empty() || uncommitted_bytes_ >= kCommitEveryBytes))
       commit(false);
-    else if (unsynced_ && timed_out)
+    else if (unsynced_ && timed_out && sync_due_at_timeout)
       commit(true);
     (void)spool_.delete_confirmed_segments();
     tail_.evict_confirmed(spool_.min_watermark());
