@@ -81,7 +81,7 @@ bool key_tail_matches(const child_matcher& m, const char* key,
 }
 
 /// True when the n bytes at p (inside a padded body) contain a backslash.
-bool has_backslash(const char* p, std::size_t n) noexcept {
+[[gnu::always_inline]] inline bool has_backslash(const char* p, std::size_t n) noexcept {
   constexpr std::uint64_t k01 = 0x0101010101010101ull;
   constexpr std::uint64_t k80 = 0x8080808080808080ull;
   for (std::size_t i = 0; i < n; i += 8) {
@@ -155,7 +155,7 @@ transform_engine::transform_engine(std::vector<transform_program> programs, tran
   scratch_.reserve(4096);
 }
 
-inline error_code transform_engine::extract(od::value& v, int slot) {
+[[gnu::always_inline]] inline error_code transform_engine::extract(od::value& v, int slot) {
   slot_value& s = slots_[static_cast<std::size_t>(slot)];
   // The value's own bytes up to the next structural character: its first byte tells its type.
   const std::string_view token = trim_token(v.raw_json_token());
@@ -406,7 +406,8 @@ bool transform_engine::passes(const compiled_filter& f) const {
   }
 }
 
-inline bool transform_engine::write_field_fast(const compiled_field& f, byte_arena& out) {
+[[gnu::always_inline]] inline bool transform_engine::write_field_fast(const compiled_field& f,
+                                                                      byte_arena& out) {
   // The common case in one piece, inline in emit()'s loop: the value came from the body (so
   // reading a little past it is safe), needs no escaping and is already in its output form.
   const slot_value& sv = slots_[static_cast<std::size_t>(f.slot)];
