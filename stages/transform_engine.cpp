@@ -594,13 +594,17 @@ transform_engine::record_verdict transform_engine::emit(const transform_program&
 
   byte_arena& arena = ctx.out->arena();
   const std::size_t start = arena.size();
-  record r;
+  // Built in place in the batch's record table (a record built on the stack and pushed back was
+  // copied with wide loads right after narrow stores: a store-forwarding stall per record).
+  auto& records = ctx.out->records();
+  record& r = records.emplace_back();
   r.source = ctx.p->source;
   r.ingest_unix_ns = ctx.p->received_unix_ns;
   r.ingest_mono_ns = ctx.p->received_mono_ns;
   r.event_time_ms = ctx.p->received_unix_ns / 1'000'000;
   auto reject = [&] {
     arena.truncate(start);
+    records.pop_back();
     return record_verdict::rejected;
   };
   if (prog.key_slot >= 0) {
@@ -642,7 +646,6 @@ transform_engine::record_verdict transform_engine::emit(const transform_program&
   arena.push_back('}');
   r.value_length = static_cast<std::uint32_t>(arena.size() - r.value_offset);
   r.sequence = (*ctx.sequence)++;
-  ctx.out->records().push_back(r);
   return record_verdict::ok;
 }
 
