@@ -400,10 +400,6 @@ bool double_token_is_canonical(std::string_view t) noexcept {
   return canonical_double_length(t, false) == t.size();
 }
 
-namespace {
-/// The scientific form to_chars picks for a plain decimal whose significant digits are one run
-/// ("95000000000.0" -> "9.5e+10", "0.0000012" -> "1.2e-06"), when that is shorter than the fixed
-/// form and has at most 15 digits. False (nothing written) otherwise.
 bool append_scientific_token(byte_arena& out, std::string_view t) {
   const char* p = t.data();
   const char* const end = p + t.size();
@@ -466,7 +462,6 @@ bool append_scientific_token(byte_arena& out, std::string_view t) {
   out.commit(static_cast<std::size_t>(w - start));
   return true;
 }
-}  // namespace
 
 bool append_double_token(byte_arena& out, std::string_view t) {
   if (const std::size_t n = canonical_double_length(t, false); n != 0) {

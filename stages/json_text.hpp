@@ -37,6 +37,11 @@ bool double_token_is_canonical(std::string_view t) noexcept;
 /// at most 18 digits).
 bool int_token_is_canonical(std::string_view t) noexcept;
 bool append_int_token(byte_arena& out, std::string_view t);
+/// The scientific form to_chars picks for a plain decimal whose significant digits are one run
+/// ("95000000000.0" -> "9.5e+10", "0.0000012" -> "1.2e-06"), when that is shorter than the fixed
+/// form and has at most 15 digits. False (nothing written) otherwise. Part of
+/// append_double_token, callable alone where the fixed form is known not to apply.
+bool append_scientific_token(byte_arena& out, std::string_view t);
 
 /// Parses the whole of `s` as a number (leading/trailing spaces allowed). nullopt otherwise.
 std::optional<double> parse_double(std::string_view s) noexcept;

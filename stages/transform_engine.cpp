@@ -426,10 +426,17 @@ bool transform_engine::passes(const compiled_filter& f) const {
         break;
       case compiled_field::fast_kind::double_:
         // Longer tokens (over 15 digits, mostly) take the general path: one scan there.
-        if (sv.kind == slot_kind::number && sv.text.size() <= 16)
-          length = sv.text.empty()
-                       ? 0
-                       : detail::canonical_double_length_padded(sv.text.data(), sv.text.size());
+        if (sv.kind == slot_kind::number && sv.text.size() <= 16 && !sv.text.empty()) {
+          length = detail::canonical_double_length_padded(sv.text.data(), sv.text.size());
+          if (length == 0) {  // not its own output form: perhaps the shorter scientific one
+            const std::size_t mark = out.size();
+            std::memcpy(out.prepare(compiled_field::kPrefixBlock), f.prefix_block,
+                        compiled_field::kPrefixBlock);
+            out.commit(f.prefix.size());
+            if (append_scientific_token(out, sv.text)) return true;
+            out.truncate(mark);  // the general path writes the prefix again
+          }
+        }
         break;
       case compiled_field::fast_kind::int_:
         if (sv.kind == slot_kind::number && int_token_is_canonical(sv.text))

@@ -184,5 +184,58 @@ TEST(TransformWalk, RawControlCharacterInAStringRejectsThePayload) {
   EXPECT_EQ(dead.records().size(), 1u);
 }
 
+TEST(TransformWalk, DoubleCastWritesWhatParseAndShortestFormatWrite) {
+  // The field writer's fast paths (token as it is, trailing fraction zeros cut, the scientific
+  // form from the token's digits) against append_double(parse_double(token)).
+  source_spec spec;
+  spec.name = "d";
+  field_spec f;
+  f.name = "v";
+  f.from = "/v";
+  f.cast = value_cast::double_;
+  spec.fields.push_back(f);
+  transform_program program;
+  ASSERT_TRUE(transform_program::compile(spec, program).is_ok());
+  std::vector<transform_program> programs;
+  programs.push_back(std::move(program));
+  transform_engine engine(std::move(programs), transform_limits{});
+  std::vector<std::string> tokens = {"95000000000.0",      "0.0000012", "100000", "-0.00000001",
+                                     "21000000",           "3.0",       "-0.0",   "44290.01",
+                                     "19600418.123456789", "1e5",       "2.5E-3", "0"};
+  std::mt19937 rng(3);
+  for (int i = 0; i < 3000; ++i) {
+    std::string t = rng() % 3 == 0 ? "-" : "";
+    if (rng() % 2 == 0) {
+      t += static_cast<char>('1' + rng() % 9);
+      for (int k = static_cast<int>(rng() % 5); k > 0; --k)
+        t += static_cast<char>('0' + rng() % 10);
+      t += std::string(rng() % 12, '0');
+      if (rng() % 2 == 0) t += "." + std::string(1 + rng() % 3, rng() % 2 ? '0' : '5');
+    } else {
+      t += "0." + std::string(rng() % 9, '0');
+      for (int k = 1 + static_cast<int>(rng() % 6); k > 0; --k)
+        t += static_cast<char>('0' + rng() % 10);
+    }
+    tokens.push_back(t);
+  }
+  std::uint64_t sequence = 0;
+  for (const std::string& t : tokens) {
+    payload_batch in;
+    const std::string body = "{\"v\":" + t + "}";
+    const std::size_t at = in.add(body, 0, 200, 1, 1);
+    record_batch out, dead;
+    const payload_outcome o =
+        engine.run(in.payloads()[at], in.body(in.payloads()[at]), out, dead, sequence);
+    ASSERT_EQ(o.records, 1u) << t;
+    byte_arena want;
+    const auto d = parse_double(t);
+    ASSERT_TRUE(d.has_value()) << t;
+    want.append("{\"v\":", 5);
+    append_double(want, *d);
+    want.push_back('}');
+    EXPECT_EQ(std::string(out.value(out.records()[0])), std::string(want.data(), want.size())) << t;
+  }
+}
+
 }  // namespace
 }  // namespace edgepipe
