@@ -2,6 +2,8 @@
 // ISO-8601 times.
 #include "stages/json_text.hpp"
 
+#include "test_util.hpp"
+
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -401,18 +403,7 @@ TEST(JsonText, DoubleTokenFastPathsWriteWhatTheRoundTripWrites) {
   std::mt19937_64 rng(7);
   int taken = 0;
   for (int i = 0; i < 100000; ++i) {
-    std::string t = rng() % 3 == 0 ? "-" : "";
-    if (rng() % 2 == 0) {
-      t += static_cast<char>('1' + rng() % 9);
-      for (int k = static_cast<int>(rng() % 4); k > 0; --k)
-        t += static_cast<char>('0' + rng() % 10);
-      t += std::string(rng() % 25, '0');
-      if (rng() % 2 == 0) t += "." + std::string(1 + rng() % 3, '0');
-    } else {
-      t += "0." + std::string(rng() % 12, '0');
-      for (int k = 1 + static_cast<int>(rng() % 5); k > 0; --k)
-        t += static_cast<char>('0' + rng() % 10);
-    }
+    const std::string t = testing::zero_heavy_decimal(rng, 25);
     byte_arena a;
     if (!append_double_token(a, t)) continue;
     ++taken;

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -100,6 +101,24 @@ inline long long json_int(const std::string& json, const std::string& key) {
   const auto pos = json.find("\"" + key + "\":");
   if (pos == std::string::npos) return -1;
   return std::stoll(json.substr(pos + key.size() + 3));
+}
+
+/// A random plain JSON decimal heavy in zeros, where the fixed and scientific forms of the
+/// shortest round trip compete: "-95000000000.00", "0.0000123", "4400.5". `max_zeros` bounds the
+/// run of zeros after the leading digits (and before the fraction digits).
+inline std::string zero_heavy_decimal(std::mt19937_64& rng, unsigned max_zeros) {
+  std::string t = rng() % 3 == 0 ? "-" : "";
+  if (rng() % 2 == 0) {
+    t += static_cast<char>('1' + rng() % 9);
+    for (int k = static_cast<int>(rng() % 5); k > 0; --k) t += static_cast<char>('0' + rng() % 10);
+    t += std::string(rng() % (max_zeros + 1), '0');
+    if (rng() % 2 == 0) t += "." + std::string(1 + rng() % 3, rng() % 2 ? '0' : '5');
+  } else {
+    t += "0." + std::string(rng() % (max_zeros + 1), '0');
+    for (int k = 1 + static_cast<int>(rng() % 6); k > 0; --k)
+      t += static_cast<char>('0' + rng() % 10);
+  }
+  return t;
 }
 
 }  // namespace edgepipe::testing

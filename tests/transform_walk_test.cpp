@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "stages/json_text.hpp"
 #include "stages/transform_engine.hpp"
 #include "stages/transform_program.hpp"
+#include "test_util.hpp"
 
 namespace edgepipe {
 namespace {
@@ -121,6 +123,30 @@ std::string expected_output(const source_spec& spec, std::string_view record) {
   return std::string(out.data(), out.size());
 }
 
+// An engine for one source whose only field "v" is read from "/v" with `cast`.
+std::unique_ptr<transform_engine> one_field_engine(value_cast cast) {
+  source_spec spec;
+  spec.name = "one";
+  field_spec f;
+  f.name = "v";
+  f.from = "/v";
+  f.cast = cast;
+  spec.fields.push_back(f);
+  transform_program program;
+  EXPECT_TRUE(transform_program::compile(spec, program).is_ok());
+  std::vector<transform_program> programs;
+  programs.push_back(std::move(program));
+  return std::make_unique<transform_engine>(std::move(programs), transform_limits{});
+}
+
+// Runs one payload of source 0 through `engine`.
+payload_outcome run_one(transform_engine& engine, const std::string& body, record_batch& out,
+                        record_batch& dead, std::uint64_t& sequence) {
+  payload_batch in;
+  const std::size_t at = in.add(body, 0, 200, 1'700'000'000'000'000'000, 1);
+  return engine.run(in.payloads()[at], in.body(in.payloads()[at]), out, dead, sequence);
+}
+
 void check_walk(bool shuffle, int payloads) {
   const source_spec spec = make_spec();
   transform_program program;
@@ -140,11 +166,8 @@ void check_walk(bool shuffle, int payloads) {
       body += (i ? "," : "") + records.back();
     }
     body += "]";
-    payload_batch in;
-    const std::size_t at = in.add(body, 0, 200, 1'700'000'000'000'000'000, 1);
     record_batch out, dead;
-    const payload_outcome o =
-        engine.run(in.payloads()[at], in.body(in.payloads()[at]), out, dead, sequence);
+    const payload_outcome o = run_one(engine, body, out, dead, sequence);
     ASSERT_FALSE(o.payload_rejected) << body;
     ASSERT_EQ(out.records().size(), records.size()) << body;
     for (std::size_t i = 0; i < records.size(); ++i) {
@@ -161,24 +184,11 @@ TEST(TransformWalk, ShuffledAbsentAndExtraMembersReadAsTheDomReadsThem) { check_
 TEST(TransformWalk, StableOrderWithAbsentMembersReadsAsTheDomReadsThem) { check_walk(false, 300); }
 
 TEST(TransformWalk, RawControlCharacterInAStringRejectsThePayload) {
-  source_spec spec;
-  spec.name = "s";
-  field_spec f;
-  f.name = "v";
-  f.from = "/v";
-  spec.fields.push_back(f);
-  transform_program program;
-  ASSERT_TRUE(transform_program::compile(spec, program).is_ok());
-  std::vector<transform_program> programs;
-  programs.push_back(std::move(program));
-  transform_engine engine(std::move(programs), transform_limits{});
-  payload_batch in;
-  const std::string body = std::string("{\"v\":\"bad\x01", 10) + "byte\"}";
-  const std::size_t at = in.add(body, 0, 200, 1, 1);
+  auto engine = one_field_engine(value_cast::keep);
   record_batch out, dead;
   std::uint64_t sequence = 0;
   const payload_outcome o =
-      engine.run(in.payloads()[at], in.body(in.payloads()[at]), out, dead, sequence);
+      run_one(*engine, std::string("{\"v\":\"bad\x01", 10) + "byte\"}", out, dead, sequence);
   EXPECT_TRUE(o.payload_rejected);
   EXPECT_TRUE(out.records().empty());
   EXPECT_EQ(dead.records().size(), 1u);
@@ -187,45 +197,16 @@ TEST(TransformWalk, RawControlCharacterInAStringRejectsThePayload) {
 TEST(TransformWalk, DoubleCastWritesWhatParseAndShortestFormatWrite) {
   // The field writer's fast paths (token as it is, trailing fraction zeros cut, the scientific
   // form from the token's digits) against append_double(parse_double(token)).
-  source_spec spec;
-  spec.name = "d";
-  field_spec f;
-  f.name = "v";
-  f.from = "/v";
-  f.cast = value_cast::double_;
-  spec.fields.push_back(f);
-  transform_program program;
-  ASSERT_TRUE(transform_program::compile(spec, program).is_ok());
-  std::vector<transform_program> programs;
-  programs.push_back(std::move(program));
-  transform_engine engine(std::move(programs), transform_limits{});
+  auto engine = one_field_engine(value_cast::double_);
   std::vector<std::string> tokens = {"95000000000.0",      "0.0000012", "100000", "-0.00000001",
                                      "21000000",           "3.0",       "-0.0",   "44290.01",
                                      "19600418.123456789", "1e5",       "2.5E-3", "0"};
-  std::mt19937 rng(3);
-  for (int i = 0; i < 3000; ++i) {
-    std::string t = rng() % 3 == 0 ? "-" : "";
-    if (rng() % 2 == 0) {
-      t += static_cast<char>('1' + rng() % 9);
-      for (int k = static_cast<int>(rng() % 5); k > 0; --k)
-        t += static_cast<char>('0' + rng() % 10);
-      t += std::string(rng() % 12, '0');
-      if (rng() % 2 == 0) t += "." + std::string(1 + rng() % 3, rng() % 2 ? '0' : '5');
-    } else {
-      t += "0." + std::string(rng() % 9, '0');
-      for (int k = 1 + static_cast<int>(rng() % 6); k > 0; --k)
-        t += static_cast<char>('0' + rng() % 10);
-    }
-    tokens.push_back(t);
-  }
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 3000; ++i) tokens.push_back(testing::zero_heavy_decimal(rng, 11));
   std::uint64_t sequence = 0;
   for (const std::string& t : tokens) {
-    payload_batch in;
-    const std::string body = "{\"v\":" + t + "}";
-    const std::size_t at = in.add(body, 0, 200, 1, 1);
     record_batch out, dead;
-    const payload_outcome o =
-        engine.run(in.payloads()[at], in.body(in.payloads()[at]), out, dead, sequence);
+    const payload_outcome o = run_one(*engine, "{\"v\":" + t + "}", out, dead, sequence);
     ASSERT_EQ(o.records, 1u) << t;
     byte_arena want;
     const auto d = parse_double(t);
