@@ -19,6 +19,22 @@ std::size_t payload_batch::add(std::string_view body, source_id source, std::uin
   p.source = source;
   p.http_status = http_status;
   payloads_.push_back(p);
+  body_bytes_ += body.size();
+  return payloads_.size() - 1;
+}
+
+std::size_t payload_batch::add_in_place(std::size_t offset, std::size_t length, source_id source,
+                                        std::uint16_t http_status, std::int64_t received_unix_ns,
+                                        std::uint64_t received_mono_ns) {
+  payload p;
+  p.body_offset = static_cast<std::uint32_t>(offset);
+  p.body_length = static_cast<std::uint32_t>(length);
+  p.received_unix_ns = received_unix_ns;
+  p.received_mono_ns = received_mono_ns;
+  p.source = source;
+  p.http_status = http_status;
+  payloads_.push_back(p);
+  body_bytes_ += length;
   return payloads_.size() - 1;
 }
 
@@ -37,6 +53,7 @@ std::size_t payload_batch::finish_body(source_id source, std::uint16_t http_stat
   p.http_status = http_status;
   p.error = error;
   payloads_.push_back(p);
+  body_bytes_ += length;
   open_body_ = arena_.size();
   return payloads_.size() - 1;
 }

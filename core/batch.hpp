@@ -16,7 +16,9 @@
 
 namespace edgepipe {
 
-/// Bytes of zeroed slack kept after every body (simdjson needs 64; a little more is harmless).
+/// Bytes of slack kept after every body: simdjson reads up to 64 bytes past the end (it never
+/// interprets them). add() and finish_body() zero them; add_in_place() bodies are followed by
+/// whatever the file holds next.
 inline constexpr std::size_t kPayloadPadding = 64;
 
 /// Why a payload is not a complete response (the transform dead-letters such payloads).
@@ -57,15 +59,26 @@ class payload_batch {
     return arena_.view(open_body_, arena_.size() - open_body_);
   }
 
+  /// Zero-copy (stages/replay_source): registers a body that lies at `offset` of the arena this
+  /// batch will hold once it is given one with arena().swap() (a file reader's window). The
+  /// `kPayloadPadding` bytes after the body must be readable there; their content does not
+  /// matter (simdjson reads but never interprets them). Not mixed with add() in one batch.
+  std::size_t add_in_place(std::size_t offset, std::size_t length, source_id source,
+                           std::uint16_t http_status, std::int64_t received_unix_ns,
+                           std::uint64_t received_mono_ns);
+  byte_arena& arena() noexcept { return arena_; }
+
   std::string_view body(const payload& p) const noexcept {
     return arena_.view(p.body_offset, p.body_length);
   }
   const std::vector<payload>& payloads() const noexcept { return payloads_; }
-  std::size_t bytes() const noexcept { return arena_.size(); }
+  /// Body bytes (padding and anything else in the arena not counted).
+  std::size_t bytes() const noexcept { return body_bytes_; }
   bool empty() const noexcept { return payloads_.empty(); }
   void clear() noexcept {
     arena_.clear();
     payloads_.clear();
+    body_bytes_ = 0;
   }
   void trim(std::size_t keep_bytes) { arena_.shrink_to(keep_bytes); }
 
@@ -73,6 +86,7 @@ class payload_batch {
   byte_arena arena_;
   std::vector<payload> payloads_;
   std::size_t open_body_ = 0;
+  std::size_t body_bytes_ = 0;
 };
 
 class record_batch {

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <new>
 #include <string_view>
+#include <utility>
 
 namespace edgepipe {
 
@@ -21,6 +22,12 @@ class byte_arena {
   byte_arena(byte_arena&& o) noexcept : data_(o.data_), size_(o.size_), capacity_(o.capacity_) {
     o.data_ = nullptr;
     o.size_ = o.capacity_ = 0;
+  }
+
+  void swap(byte_arena& o) noexcept {
+    std::swap(data_, o.data_);
+    std::swap(size_, o.size_);
+    std::swap(capacity_, o.capacity_);
   }
 
   char* data() noexcept { return data_; }

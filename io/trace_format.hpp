@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -62,6 +63,34 @@ class trace_reader {
   const std::string& error() const noexcept { return error_; }
   /// Warnings worth telling the user (torn tail, corruption), empty if none.
   std::string warnings() const;
+
+  // Zero-copy (io/uring_file_reader): frames whose bodies the caller keeps past next().
+  /// Reads go on at the end of a window of `window_bytes` while bodies are kept in it; when it is
+  /// full, `handoff` runs and must call take_window().
+  void enable_handoff(std::size_t window_bytes, std::size_t tail_padding,
+                      std::function<void()> handoff) {
+    in_.enable_handoff(window_bytes, tail_padding, std::move(handoff));
+  }
+  /// Keeps `body` (of the last frame) and `padding` bytes after it where they are; returns its
+  /// offset in the window.
+  std::size_t keep(std::string_view body, std::size_t padding) noexcept {
+    const std::size_t at = in_.window_offset(body.data());
+    in_.pin(at + body.size() + padding);
+    return at;
+  }
+  /// The window, with every kept body in it, goes to the caller in exchange for `arena`. The
+  /// last frame next() returned is consumed (it must not come again), or, with
+  /// `give_back_last`, comes again from the next next() (read again into the new window).
+  void take_window(byte_arena& arena, bool give_back_last = false) {
+    if (give_back_last && pending_consume_ != 0)
+      --counters_.frames;  // counted again when it comes again
+    else
+      in_.consume(pending_consume_);
+    pending_consume_ = 0;
+    in_.take_window(arena);
+  }
+  /// Bytes read ahead of the last frame: what take_window() would read again.
+  std::size_t unread_window_bytes() const noexcept { return in_.unconsumed() - pending_consume_; }
 
  private:
   bool next_frame(trace_frame& out);

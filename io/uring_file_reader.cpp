@@ -26,15 +26,42 @@ status uring_file_reader::open(const std::string& path, std::size_t chunk_bytes)
   return status::ok();
 }
 
+void uring_file_reader::enable_handoff(std::size_t window_bytes, std::size_t tail_padding,
+                                       std::function<void()> handoff) {
+  window_bytes_ = window_bytes;
+  tail_padding_ = tail_padding;
+  // Four reads per window: a hand-off then reads again at most a quarter of it.
+  if (chunk_ > window_bytes_ / 4) chunk_ = window_bytes_ / 4 > 0 ? window_bytes_ / 4 : 1;
+  handoff_ = std::move(handoff);
+  window_.reserve(window_bytes_ + tail_padding_);
+}
+
+void uring_file_reader::take_window(byte_arena& arena) {
+  const std::uint64_t resume = position();
+  const bool drained = start_ == window_.size();
+  window_.swap(arena);
+  window_.clear();
+  window_.reserve(window_bytes_ + tail_padding_);
+  start_ = 0;
+  pinned_ = 0;
+  window_base_ = next_read_offset_ = resume;
+  file_eof_ = file_eof_ && drained;
+}
+
 status uring_file_reader::read_more() {
-  if (start_ > 0) {  // compact: keep only the unconsumed tail (a partial frame)
+  if (pinned_ > 0 && window_.size() + chunk_ + tail_padding_ > window_.capacity()) {
+    handoff_();  // calls take_window(): the caller takes the pinned window
+    if (pinned_ > 0) return status::error("zero-copy reader of " + path_ + ": window not taken");
+  }
+  if (pinned_ == 0 && start_ > 0) {  // compact: keep only the unconsumed tail (a partial frame)
     const std::size_t left = window_.size() - start_;
     std::memmove(window_.data(), window_.data() + start_, left);
     window_.truncate(left);
     window_base_ += start_;
     start_ = 0;
   }
-  char* const into = window_.prepare(chunk_);  // grows only for a frame larger than a chunk
+  // Grows only for a frame larger than a chunk (never while pinned: checked above).
+  char* const into = window_.prepare(chunk_ + tail_padding_);
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   if (sqe == nullptr) return status::error("io_uring sq full reading " + path_);
   io_uring_prep_read(sqe, fd_, into, static_cast<unsigned>(chunk_), next_read_offset_);
@@ -51,6 +78,7 @@ status uring_file_reader::read_more() {
     return status::ok();
   }
   window_.commit(static_cast<std::size_t>(res));
+  if (tail_padding_ != 0) std::memset(window_.data() + window_.size(), 0, tail_padding_);
   next_read_offset_ += static_cast<std::uint64_t>(res);
   return status::ok();
 }

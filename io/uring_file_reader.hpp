@@ -6,12 +6,21 @@
 // flight ahead of the parser bought nothing but the extra copy.
 // The caller sees a window of bytes that it consumes from the front; fill(n) guarantees n bytes
 // are visible unless the file ends first. Views into the window stay valid until the next fill().
+//
+// Zero-copy hand-off (stages/replay_source): the caller may keep views into the window past
+// fill() by pinning them (pin()). A pinned window never moves: reads go on at its end while it
+// has room (window_bytes), and when it has none the handoff callback runs, which must call
+// take_window(): the caller gets the window with everything in it, and the reader carries on in
+// a fresh arena, reading the unconsumed bytes again from the file (a page-cache copy by the
+// kernel instead of a memmove by us). `tail_padding` bytes after the data are always readable
+// and zero, so a view that ends at the window's end still has its padding.
 // Threading: one thread owns a reader.
 #pragma once
 
 #include <liburing.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -28,6 +37,23 @@ class uring_file_reader {
   uring_file_reader& operator=(const uring_file_reader&) = delete;
 
   status open(const std::string& path, std::size_t chunk_bytes = std::size_t{1} << 20);
+  /// Zero-copy mode: the window is handed off (handoff, which calls take_window()) instead of
+  /// compacted once it holds pinned views and a read would not fit in `window_bytes`. Reads
+  /// become at most a quarter of the window.
+  void enable_handoff(std::size_t window_bytes, std::size_t tail_padding,
+                      std::function<void()> handoff);
+  /// The window bytes before `window_offset` are in use by the caller and must not move.
+  void pin(std::size_t window_offset) noexcept {
+    if (window_offset > pinned_) pinned_ = window_offset;
+  }
+  std::size_t window_offset(const char* p) const noexcept {
+    return static_cast<std::size_t>(p - window_.data());
+  }
+  /// Swaps the window for `arena` (which the reader clears and reuses); the unconsumed bytes
+  /// are read again from the file into it on the next fill().
+  void take_window(byte_arena& arena);
+  /// Bytes in the window not consumed yet.
+  std::size_t unconsumed() const noexcept { return window_.size() - start_; }
   /// Reads until at least n bytes are available or the file ends.
   status fill(std::size_t n);
   std::string_view available() const noexcept {
@@ -55,6 +81,10 @@ class uring_file_reader {
   std::uint64_t window_base_ = 0;  // file offset of window_.data()
   std::uint64_t next_read_offset_ = 0;
   bool file_eof_ = false;
+  std::size_t pinned_ = 0;        // window bytes in use by the caller (zero-copy mode)
+  std::size_t window_bytes_ = 0;  // 0 = no hand-off: compact as needed
+  std::size_t tail_padding_ = 0;
+  std::function<void()> handoff_;
 };
 
 }  // namespace edgepipe

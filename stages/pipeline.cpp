@@ -84,7 +84,6 @@ status pipeline::build() {
     rc.speed = config_.replay->speed;
     rc.force_source = config_.replay->source;
     rc.max_payload_bytes = config_.max_payload_bytes;
-    rc.batch_bytes = config_.batch_bytes;
     replay_ = std::make_unique<replay_source>(rc, source_names_, *replay_ring_, payload_pool_,
                                               registry_.add("source:replay"), stop_);
     if (status s = replay_->open(); !s) return s;
@@ -210,7 +209,12 @@ std::string pipeline::summary_json(double seconds) const {
     const auto& a = spool_stage_->appender();
     const auto& rec = spool_->recovery();
     o << ",\"spool\":{\"appended\":" << a.appended_records() << ",\"bytes\":" << a.appended_bytes()
-      << ",\"fsyncs\":" << a.fsyncs() << ",\"not_spooled\":" << spool_stage_->not_spooled()
+      << ",\"fsyncs\":" << a.fsyncs();
+    const auto fsync_lat = a.fsync_latency().read();
+    o << ",\"fsync_us\":{\"p50\":" << fsync_lat.quantile(0.5) / 1000
+      << ",\"p99\":" << fsync_lat.quantile(0.99) / 1000
+      << ",\"mean\":" << (fsync_lat.total() ? fsync_lat.sum / fsync_lat.total() / 1000 : 0) << "}"
+      << ",\"not_spooled\":" << spool_stage_->not_spooled()
       << ",\"full_waits\":" << spool_stage_->full_waits()
       << ",\"recovered_records\":" << rec.records << ",\"torn_tail_bytes\":" << rec.torn_tail_bytes
       << ",\"sinks\":{";

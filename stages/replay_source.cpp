@@ -43,26 +43,29 @@ source_id replay_source::resolve(std::string_view name) {
   return kUnknownSource;
 }
 
-void replay_source::ship(payload_batch*& batch) {
-  if (batch->empty()) return;
+void replay_source::ship(bool give_back_last) {
+  if (batch_->empty()) return;
+  reader_.take_window(batch_->arena(), give_back_last);
   counters_.batches_in.add();
-  counters_.bytes_out.add(batch->bytes());
-  counters_.records_out.add(batch->payloads().size());
-  if (!output_.push(batch)) pool_.release(batch);
-  batch = pool_.acquire();
+  counters_.bytes_out.add(batch_->bytes());
+  counters_.records_out.add(batch_->payloads().size());
+  if (!output_.push(batch_)) pool_.release(batch_);
+  batch_ = pool_.acquire();
 }
 
-void replay_source::pace(std::int64_t frame_ns, payload_batch*& batch) {
-  if (config_.speed <= 0 || frame_ns == 0) return;
+bool replay_source::pace(std::int64_t frame_ns) {
+  if (config_.speed <= 0 || frame_ns == 0) return false;
   if (first_frame_ns_ == 0) {
     first_frame_ns_ = frame_ns;
     start_mono_ns_ = mono_now_ns();
-    return;
+    return false;
   }
   const double offset = static_cast<double>(frame_ns - first_frame_ns_) / config_.speed;
   const std::uint64_t due = start_mono_ns_ + static_cast<std::uint64_t>(offset > 0 ? offset : 0);
-  if (mono_now_ns() >= due) return;
-  ship(batch);  // whatever is ready goes now, not after the wait
+  if (mono_now_ns() >= due) return false;
+  // Whatever is ready goes now, not after the wait; this frame is not part of it.
+  const bool shipped = !batch_->empty();
+  ship(true);
   // Sleep in short slices so a stop request is honoured within ~50 ms.
   while (!stop_.load(std::memory_order_relaxed)) {
     const std::uint64_t now = mono_now_ns();
@@ -73,13 +76,17 @@ void replay_source::pace(std::int64_t frame_ns, payload_batch*& batch) {
                 static_cast<long>(slice % 1'000'000'000)};
     nanosleep(&ts, nullptr);
   }
+  return shipped;
 }
 
 void replay_source::run() {
-  payload_batch* batch = pool_.acquire();
+  batch_ = pool_.acquire();
+  // The window is full while this batch's bodies are in it: the batch takes it.
+  reader_.enable_handoff(kWindowBytes, kPayloadPadding, [this] { ship(); });
+  constexpr std::size_t kCheapReread = std::size_t{64} << 10;
   trace_frame f;
   while (!stop_.load(std::memory_order_relaxed) && reader_.next(f)) {
-    pace(f.received_unix_ns, batch);
+    if (pace(f.received_unix_ns)) continue;  // the frame comes again, from the new window
     source_id id = forced_;
     if (id == kUnknownSource) {
       id = resolve(f.source);
@@ -89,13 +96,18 @@ void replay_source::run() {
     const std::int64_t received = f.received_unix_ns != 0 ? f.received_unix_ns : unix_now_ns();
     counters_.records_in.add();
     counters_.bytes_in.add(f.body.size());
-    batch->add(f.body, id, f.http_status, received, now_mono);
-    if (batch->bytes() >= config_.batch_bytes ||
-        batch->payloads().size() >= config_.batch_payloads || output_.empty_hint())
-      ship(batch);
+    const std::size_t at = reader_.keep(f.body, kPayloadPadding);
+    batch_->add_in_place(at, f.body.size(), id, f.http_status, received, now_mono);
+    // An idle transform gets what is ready, unless that would mean reading again more than
+    // this batch holds (tiny payloads: wait until more of the read-ahead is used).
+    const std::size_t reread = reader_.unread_window_bytes();
+    if (batch_->payloads().size() >= config_.batch_payloads ||
+        (output_.empty_hint() && (reread <= kCheapReread || reread <= batch_->bytes())))
+      ship();
   }
-  ship(batch);
-  pool_.release(batch);
+  ship();
+  pool_.release(batch_);
+  batch_ = nullptr;
   output_.close();
 }
 

@@ -1,6 +1,12 @@
 // Replays a captured trace (or a JSON Lines file) into the pipeline at "max" speed, at the
-// original pace ("1x") or N times faster ("Nx"), packing payloads into padded payload batches.
-// Threading: open() on the main thread; run() is the body of the thread "src:replay".
+// original pace ("1x") or N times faster ("Nx"). Zero-copy: the bodies are never copied out of
+// the file reader's window; a payload batch takes the whole window (kWindowBytes), bodies and the
+// frame headers between them (which serve as their padding), and the reader goes on in the
+// arena the batch had (reads of 512 KiB). A batch is shipped when the window is full, at 256
+// payloads, when pacing waits, or when the transform is idle and little was read ahead (what was
+// read ahead is read again from the page cache into the next window, so an idle transform does not
+// make us re-read a whole chunk per payload). Threading: open() on the main thread; run() is the
+// body of the thread "src:replay".
 #pragma once
 
 #include <atomic>
@@ -20,7 +26,6 @@ struct replay_source_config {
   double speed = 0;          // 0 = max
   std::string force_source;  // non-empty: every payload belongs to this source
   std::size_t max_payload_bytes = std::size_t{16} << 20;
-  std::size_t batch_bytes = std::size_t{1} << 20;
   std::size_t batch_payloads = 256;
 };
 
@@ -37,9 +42,15 @@ class replay_source {
   std::uint64_t unknown_source_payloads() const noexcept { return unknown_sources_.get(); }
 
  private:
+  static constexpr std::size_t kWindowBytes = std::size_t{2} << 20;
+
   source_id resolve(std::string_view name);
-  void ship(payload_batch*& batch);
-  void pace(std::int64_t frame_ns, payload_batch*& batch);
+  /// The batch takes the reader's window and goes to the transform; a fresh one starts.
+  /// `give_back_last`: the frame last read is not in the batch and comes again from the reader.
+  void ship(bool give_back_last = false);
+  /// Waits until the frame is due (speed != max). True when it shipped the batch first, which
+  /// gave the frame back to the reader: read it again.
+  bool pace(std::int64_t frame_ns);
 
   replay_source_config config_;
   std::vector<std::string> source_names_;
@@ -48,6 +59,7 @@ class replay_source {
   stage_counters& counters_;
   const std::atomic<bool>& stop_;
   trace_reader reader_;
+  payload_batch* batch_ = nullptr;  // the batch whose bodies are in the reader's window
   source_id forced_ = kUnknownSource;
   counter unknown_sources_;
   std::int64_t first_frame_ns_ = 0;
