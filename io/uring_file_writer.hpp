@@ -81,6 +81,8 @@ class uring_file_writer {
     bool sync_covers = false;  // the pending fdatasync waits for this write to complete
   };
   void submit_current();
+  /// A write of slot `index`'s submitted bytes at `offset` (fixed buffer when registered).
+  void prep_write(io_uring_sqe* sqe, unsigned index, std::uint64_t offset);
   /// Submits the slot being filled without waiting (direct I/O: padded, its partial last block
   /// carried over to the next slot).
   void submit_partial();
@@ -90,6 +92,7 @@ class uring_file_writer {
 
   io_uring ring_{};
   bool ring_ready_ = false;
+  bool buffers_registered_ = false;  // slots_ registered with ring_ (io_uring fixed buffers)
   bool direct_ = false;
   int fd_ = -1;
   std::string path_;
