@@ -20,6 +20,7 @@
 # env:   RUNS=5 CG_PAYLOADS=2000 (x250 = 500k records)  RECOVERY_BYTES=1000000000
 #        RECOVERY_RUNS=3 RESTART_RUNS=3  PARTS="onoff recovery"  KEEP=1  TMPDIR
 #        MODES="none interval" (add every_batch and/or off for the other fsync policies)
+#        PARTS="sinks": SINK_CG_PAYLOADS=800 SINK_RU_PAYLOADS=20000 (needs the local stack)
 set -euo pipefail
 
 BUILD=${1:-build}
@@ -111,6 +112,41 @@ if [[ " $PARTS " == *" onoff "* ]]; then
   done
 fi
 
+# 3. Spool on vs off on the deployment path (PARTS="sinks", needs `scripts/stack.sh up`): the
+#    same replay to the real Kafka (CoinGecko, SINK_CG_PAYLOADS x 250 records, a new topic per
+#    run) and to MongoDB (randomuser, SINK_RU_PAYLOADS documents, a new collection per run), spool
+#    on (embedded default) and --spool none alternating, RUNS times each.
+run_sink_replay() {  # sink mode trace uri -> appends one result line
+  local sink=$1 mode=$2 trace=$3 uri=$4
+  local -a args=(--spool "$WORK/spool")
+  [[ $mode == none ]] && args=(--spool none)
+  rm -rf "$WORK/spool" "$WORK/edgepipe-out"
+  if ! timeout 600 "$BIN" replay --trace "$trace" "${args[@]}" --sink "$uri" \
+      >"$WORK/stdout" 2>"$WORK/stderr"; then
+    echo "spool_e2e: edgepipe replay to $uri (spool $mode) failed or timed out:" >&2
+    tail -20 "$WORK/stderr" >&2
+    exit 1
+  fi
+  printf '{"kind":"sink","sink":"%s","mode":"%s","summary":%s}\n' "$sink" "$mode" \
+    "$(grep '^{"payloads"' "$WORK/stdout" | tail -n 1)" >>"$RESULTS"
+}
+
+if [[ " $PARTS " == *" sinks "* ]]; then
+  SINK_CG_PAYLOADS=${SINK_CG_PAYLOADS:-800}
+  SINK_RU_PAYLOADS=${SINK_RU_PAYLOADS:-20000}
+  "$BIN" synth --api coingecko --payloads "$SINK_CG_PAYLOADS" --out "$WORK/cg-sink.trace" --seed 1 >/dev/null
+  "$BIN" synth --api randomuser --payloads "$SINK_RU_PAYLOADS" --out "$WORK/ru-sink.trace" --seed 1 >/dev/null
+  echo "# sinks: kafka $((SINK_CG_PAYLOADS * 250)) coingecko records, mongodb $SINK_RU_PAYLOADS randomuser documents; $RUNS runs per mode, alternating"
+  for ((i = 1; i <= RUNS; ++i)); do
+    for mode in $( ((i % 2)) && echo "none interval" || echo "interval none"); do
+      id="$(date +%s%N)"
+      run_sink_replay kafka "$mode" "$WORK/cg-sink.trace" "kafka://127.0.0.1:9092/spool-e2e-$id"
+      run_sink_replay mongodb "$mode" "$WORK/ru-sink.trace" "mongodb://127.0.0.1:27017/spool_e2e.c$id"
+    done
+  done
+  python3 -c "import pymongo; pymongo.MongoClient('mongodb://127.0.0.1:27017').drop_database('spool_e2e')" || true
+fi
+
 if [[ " $PARTS " == *" recovery "* ]]; then
   backlog="$WORK/backlog"
   echo "# recovery: making a $RECOVERY_BYTES-byte backlog"
@@ -181,6 +217,20 @@ if "none" in rep and len(rep) > 1:
               f"(cost {100 * (1 - on / off):.1f}%), per run {fmt(pairs, '', 3)}{verdict}")
     cat = [r for r in rows if r["kind"] == "cat"]
     print(f"  cat trace (read ceiling) {fmt([r['bytes'] / r['ns'] * 1e3 for r in cat], ' MB/s', 0)}")
+
+sk = [r for r in rows if r["kind"] == "sink"]
+for sink in ("kafka", "mongodb"):
+    by = {m: [r["summary"] for r in sk if r["sink"] == sink and r["mode"] == m] for m in ("none", "interval")}
+    if not by["none"] or not by["interval"]:
+        continue
+    rate = {m: [x["records"] / x["seconds"] for x in v] for m, v in by.items()}
+    lost = [x["records"] - x["delivered"][sink] for v in by.values() for x in v]
+    ratio = med(rate["interval"]) / med(rate["none"])
+    print(f"\nreplay -> {sink} ({by['none'][0]['records']} records), {len(rate['none'])} runs per mode, median [min .. max]")
+    print(f"  spool none           records/s {fmt([x / 1e3 for x in rate['none']], 'k')}")
+    print(f"  spool interval       records/s {fmt([x / 1e3 for x in rate['interval']], 'k')}")
+    print(f"  {'':20s} interval/none ratio of medians {ratio:.3f} (cost {100 * (1 - ratio):.1f}%); "
+          f"target cost <= 15%: {'met' if ratio >= 0.85 else 'NOT met'}; records not delivered: {sum(lost)}")
 
 mk = [r["result"] for r in rows if r["kind"] == "make"]
 rec = [r["result"] for r in rows if r["kind"] == "recovery"]
