@@ -4,48 +4,11 @@
 
 namespace edgepipe {
 
-std::size_t payload_batch::add(std::string_view body, source_id source, std::uint16_t http_status,
-                               std::int64_t received_unix_ns, std::uint64_t received_mono_ns) {
-  const std::size_t offset = arena_.size();
-  char* dst = arena_.prepare(body.size() + kPayloadPadding);
-  std::memcpy(dst, body.data(), body.size());
-  std::memset(dst + body.size(), 0, kPayloadPadding);
-  arena_.commit(body.size() + kPayloadPadding);
+std::size_t payload_batch::register_body(std::size_t offset, std::size_t length, source_id source,
+                                         std::uint16_t http_status, std::int64_t received_unix_ns,
+                                         std::uint64_t received_mono_ns, payload_error error) {
   payload p;
   p.body_offset = static_cast<std::uint32_t>(offset);
-  p.body_length = static_cast<std::uint32_t>(body.size());
-  p.received_unix_ns = received_unix_ns;
-  p.received_mono_ns = received_mono_ns;
-  p.source = source;
-  p.http_status = http_status;
-  payloads_.push_back(p);
-  body_bytes_ += body.size();
-  return payloads_.size() - 1;
-}
-
-std::size_t payload_batch::add_in_place(std::size_t offset, std::size_t length, source_id source,
-                                        std::uint16_t http_status, std::int64_t received_unix_ns,
-                                        std::uint64_t received_mono_ns) {
-  payload p;
-  p.body_offset = static_cast<std::uint32_t>(offset);
-  p.body_length = static_cast<std::uint32_t>(length);
-  p.received_unix_ns = received_unix_ns;
-  p.received_mono_ns = received_mono_ns;
-  p.source = source;
-  p.http_status = http_status;
-  payloads_.push_back(p);
-  body_bytes_ += length;
-  return payloads_.size() - 1;
-}
-
-std::size_t payload_batch::finish_body(source_id source, std::uint16_t http_status,
-                                       std::int64_t received_unix_ns,
-                                       std::uint64_t received_mono_ns, payload_error error) {
-  const std::size_t length = arena_.size() - open_body_;
-  std::memset(arena_.prepare(kPayloadPadding), 0, kPayloadPadding);
-  arena_.commit(kPayloadPadding);
-  payload p;
-  p.body_offset = static_cast<std::uint32_t>(open_body_);
   p.body_length = static_cast<std::uint32_t>(length);
   p.received_unix_ns = received_unix_ns;
   p.received_mono_ns = received_mono_ns;
@@ -54,8 +17,37 @@ std::size_t payload_batch::finish_body(source_id source, std::uint16_t http_stat
   p.error = error;
   payloads_.push_back(p);
   body_bytes_ += length;
-  open_body_ = arena_.size();
   return payloads_.size() - 1;
+}
+
+std::size_t payload_batch::add(std::string_view body, source_id source, std::uint16_t http_status,
+                               std::int64_t received_unix_ns, std::uint64_t received_mono_ns) {
+  const std::size_t offset = arena_.size();
+  char* dst = arena_.prepare(body.size() + kPayloadPadding);
+  std::memcpy(dst, body.data(), body.size());
+  std::memset(dst + body.size(), 0, kPayloadPadding);
+  arena_.commit(body.size() + kPayloadPadding);
+  return register_body(offset, body.size(), source, http_status, received_unix_ns, received_mono_ns,
+                       payload_error::none);
+}
+
+std::size_t payload_batch::add_in_place(std::size_t offset, std::size_t length, source_id source,
+                                        std::uint16_t http_status, std::int64_t received_unix_ns,
+                                        std::uint64_t received_mono_ns) {
+  return register_body(offset, length, source, http_status, received_unix_ns, received_mono_ns,
+                       payload_error::none);
+}
+
+std::size_t payload_batch::finish_body(source_id source, std::uint16_t http_status,
+                                       std::int64_t received_unix_ns,
+                                       std::uint64_t received_mono_ns, payload_error error) {
+  const std::size_t offset = open_body_;
+  const std::size_t length = arena_.size() - open_body_;
+  std::memset(arena_.prepare(kPayloadPadding), 0, kPayloadPadding);
+  arena_.commit(kPayloadPadding);
+  open_body_ = arena_.size();
+  return register_body(offset, length, source, http_status, received_unix_ns, received_mono_ns,
+                       error);
 }
 
 }  // namespace edgepipe

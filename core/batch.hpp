@@ -83,6 +83,11 @@ class payload_batch {
   void trim(std::size_t keep_bytes) { arena_.shrink_to(keep_bytes); }
 
  private:
+  /// Records a body at `offset` of the arena; returns its index.
+  std::size_t register_body(std::size_t offset, std::size_t length, source_id source,
+                            std::uint16_t http_status, std::int64_t received_unix_ns,
+                            std::uint64_t received_mono_ns, payload_error error);
+
   byte_arena arena_;
   std::vector<payload> payloads_;
   std::size_t open_body_ = 0;
