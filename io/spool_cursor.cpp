@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "io/spool_format.hpp"
 #include "platform/log.hpp"
@@ -13,7 +14,9 @@ namespace edgepipe {
 
 namespace {
 constexpr std::size_t kReadChunk = std::size_t{4} << 20;
-}
+constexpr std::size_t kHeaderRead = 4096;
+constexpr std::size_t kMaxHeader = std::size_t{1} << 20;
+}  // namespace
 
 spool_cursor::spool_cursor(const spool& s, std::vector<std::string> sources)
     : spool_(s), sources_(std::move(sources)) {}
@@ -41,14 +44,29 @@ bool spool_cursor::open_segment(const spool_segment& seg) {
     source_map_.push_back(it == sources_.end() ? kUnknownSource
                                                : static_cast<source_id>(it - sources_.begin()));
   }
-  // The header's size: read it back (it is small and in the page cache).
+  // The header alone (4 KiB, more only for a long source list), not a whole read chunk: a sink
+  // served from the memory tail reads nothing else of the segment. The segment was written with
+  // O_DIRECT, so this comes from the disk; the page is dropped again so that the page cache
+  // holds nothing of a file the spool is still writing around the cache (every O_DIRECT write
+  // to a file with cached pages looks for pages to invalidate).
   offset_ = 0;
-  if (!load(64 * 1024) && buf_.size() == 0) {
+  head_.resize(kHeaderRead);
+  std::size_t got = read_at(0, head_.data(), head_.size());
+  if (got >= 16) {
+    std::uint32_t total = 0;  // the header's own size (little-endian, like every spool field)
+    std::memcpy(&total, head_.data() + 12, sizeof total);
+    if (total > got && total <= kMaxHeader) {
+      head_.resize(total);
+      got = read_at(0, head_.data(), head_.size());
+    }
+  }
+  (void)::posix_fadvise(fd_, 0, static_cast<off_t>(head_.size()), POSIX_FADV_DONTNEED);
+  if (got == 0) {
     error_ = "spool: " + seg.path + " is empty";
     close_segment();
     return false;
   }
-  const auto header = spool_format::parse_segment_header(buf_.view(0, buf_.size()));
+  const auto header = spool_format::parse_segment_header(std::string_view(head_.data(), got));
   if (!header) {
     error_ = "spool: " + seg.path + " has no valid header";
     close_segment();
@@ -58,18 +76,22 @@ bool spool_cursor::open_segment(const spool_segment& seg) {
   return true;
 }
 
-bool spool_cursor::load(std::size_t n) {
-  if (offset_ >= buf_file_offset_ && offset_ + n <= buf_file_offset_ + buf_.size()) return true;
-  const std::size_t want = std::max(n, kReadChunk);
-  buf_.clear();
-  char* dst = buf_.prepare(want);
+std::size_t spool_cursor::read_at(std::uint64_t offset, char* dst, std::size_t want) {
   std::size_t got = 0;
   while (got < want) {
-    const ssize_t r = ::pread(fd_, dst + got, want - got, static_cast<off_t>(offset_ + got));
+    const ssize_t r = ::pread(fd_, dst + got, want - got, static_cast<off_t>(offset + got));
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
     got += static_cast<std::size_t>(r);
   }
+  return got;
+}
+
+bool spool_cursor::load(std::size_t n) {
+  if (offset_ >= buf_file_offset_ && offset_ + n <= buf_file_offset_ + buf_.size()) return true;
+  const std::size_t want = std::max(n, kReadChunk);
+  buf_.clear();
+  const std::size_t got = read_at(offset_, buf_.prepare(want), want);
   buf_.commit(got);
   buf_file_offset_ = offset_;
   buf_limit_ = limit_;

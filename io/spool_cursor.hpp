@@ -58,6 +58,8 @@ class spool_cursor {
   void close_segment();
   /// Ensures the buffer holds [offset_, offset_ + n) if the file has it. False at end of file.
   bool load(std::size_t n);
+  /// pread until `want` bytes or the end of the file; returns the bytes read.
+  std::size_t read_at(std::uint64_t offset, char* dst, std::size_t want);
   result skip_to(std::uint64_t id, skip_reason why, spool_frame_position& pos, skip_reason& reason);
   result leave_segment(bool corrupt, spool_frame_position& pos, skip_reason& reason);
 
@@ -71,6 +73,7 @@ class spool_cursor {
   std::uint64_t position_ = 0;
   bool positioned_ = false;
   byte_arena buf_;
+  std::string head_;                   // the open segment's header bytes
   std::uint64_t buf_file_offset_ = 0;  // file offset of buf_.data()
   // The committed end when buf_ was read. The active segment's last block is rewritten as it
   // grows (direct I/O pads it with zeros), so bytes read under an older limit may be stale.
