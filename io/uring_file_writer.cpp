@@ -1,5 +1,6 @@
 #include "io/uring_file_writer.hpp"
 
+#include <emmintrin.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -11,6 +12,31 @@ namespace edgepipe {
 namespace {
 // user_data tags: slot index for writes, kSyncTag for fdatasync.
 constexpr std::uint64_t kSyncTag = ~std::uint64_t{0};
+
+/// memcpy with non-temporal stores, for direct I/O buffers: the disk reads them by DMA and no
+/// CPU reads them again, so fetching their cache lines first (a normal store's read for
+/// ownership) and keeping them cached is wasted. glibc's memcpy only streams copies larger than
+/// ~3/4 of the L3 cache. Measured on the spool (2M CoinGecko records, `perf record`, three
+/// alternating pairs): the copy's CPU fell from ~185 to ~135 samples.
+void copy_streaming(char* dst, const char* src, std::size_t n) noexcept {
+  const std::size_t head = (16 - (reinterpret_cast<std::uintptr_t>(dst) & 15)) & 15;
+  std::memcpy(dst, src, head);
+  dst += head;
+  src += head;
+  n -= head;
+  for (; n >= 64; n -= 64, src += 64, dst += 64) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 16));
+    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 32));
+    const __m128i d = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 48));
+    _mm_stream_si128(reinterpret_cast<__m128i*>(dst), a);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(dst + 16), b);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(dst + 32), c);
+    _mm_stream_si128(reinterpret_cast<__m128i*>(dst + 48), d);
+  }
+  std::memcpy(dst, src, n);
+  _mm_sfence();  // the streamed stores are visible before the write is submitted
+}
 }  // namespace
 
 uring_file_writer::~uring_file_writer() { (void)close(); }
@@ -89,7 +115,10 @@ bool uring_file_writer::write(std::string_view bytes) {
     slot& buf = slots_[current_];
     const std::size_t room = options_.buffer_bytes - buf.size;
     const std::size_t n = bytes.size() < room ? bytes.size() : room;
-    std::memcpy(buf.data.get() + buf.size, bytes.data(), n);
+    if (direct_ && n >= 4096)
+      copy_streaming(buf.data.get() + buf.size, bytes.data(), n);
+    else
+      std::memcpy(buf.data.get() + buf.size, bytes.data(), n);
     buf.size += n;
     bytes.remove_prefix(n);
     if (buf.size == options_.buffer_bytes) submit_current();
