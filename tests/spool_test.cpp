@@ -182,6 +182,39 @@ TEST(Spool, SourcesAreMappedByNameNotByIndex) {
   EXPECT_EQ(src, (std::vector<source_id>{0, kUnknownSource, 0, kUnknownSource}));
 }
 
+// A cursor reads a segment's header alone when it opens it (4 KiB first): a header larger than
+// that (a long source list) is read whole, across segment rolls.
+TEST(Spool, SegmentHeadersLongerThanTheFirstReadAreReadWhole) {
+  temp_dir dir;
+  const auto c = config_in(dir);
+  std::vector<std::string> sources = {"alpha", "beta"};
+  for (int i = 0; i < 100; ++i)
+    sources.push_back("source-" + std::to_string(i) + std::string(60, 'n'));
+  {
+    spool sp(c);
+    ASSERT_TRUE(sp.open({"s"}).is_ok());
+    spool_appender a(sp, sources);
+    ASSERT_TRUE(a.start().is_ok());
+    record_batch b;
+    for (int i = 0; i < 60; ++i) {
+      fill(b, 200, i * 200);
+      ASSERT_TRUE(a.append(b).is_ok());
+    }
+    ASSERT_TRUE(a.close(true).is_ok());
+  }
+  spool sp(c);
+  ASSERT_TRUE(sp.open({"s"}).is_ok());
+  ASSERT_GE(sp.segments().size(), 2u);
+  EXPECT_GT(fs::file_size(sp.segments().front().path), 4096u);
+  std::vector<source_id> src;
+  const auto keys = read_all(sp, 0, sources, &src);
+  ASSERT_EQ(keys.size(), 12000u);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    ASSERT_EQ(keys[i], "k" + std::to_string(i));
+    ASSERT_EQ(src[i], static_cast<source_id>(i % 2));
+  }
+}
+
 TEST(Spool, TornTailIsCutCountedAndIdsNeverGoBack) {
   temp_dir dir;
   const auto c = config_in(dir);
