@@ -98,11 +98,12 @@ void replay_source::run() {
     counters_.bytes_in.add(f.body.size());
     const std::size_t at = reader_.keep(f.body, kPayloadPadding);
     batch_->add_in_place(at, f.body.size(), id, f.http_status, received, now_mono);
-    // An idle transform gets what is ready, unless that would mean reading again more than
-    // this batch holds (tiny payloads: wait until more of the read-ahead is used).
+    // A full batch (batch_payloads), or an idle transform, gets what is ready, unless that
+    // would mean reading again more than this batch holds (tiny payloads: wait until more of
+    // the read-ahead is used; the window bounds the batch anyway).
     const std::size_t reread = reader_.unread_window_bytes();
-    if (batch_->payloads().size() >= config_.batch_payloads ||
-        (output_.empty_hint() && (reread <= kCheapReread || reread <= batch_->bytes())))
+    const bool cheap = reread <= kCheapReread || reread <= batch_->bytes();
+    if (cheap && (batch_->payloads().size() >= config_.batch_payloads || output_.empty_hint()))
       ship();
   }
   ship();

@@ -2,11 +2,11 @@
 // original pace ("1x") or N times faster ("Nx"). Zero-copy: the bodies are never copied out of
 // the file reader's window; a payload batch takes the whole window (kWindowBytes), bodies and the
 // frame headers between them (which serve as their padding), and the reader goes on in the
-// arena the batch had (reads of 512 KiB). A batch is shipped when the window is full, at 256
-// payloads, when pacing waits, or when the transform is idle and little was read ahead (what was
-// read ahead is read again from the page cache into the next window, so an idle transform does not
-// make us re-read a whole chunk per payload). Threading: open() on the main thread; run() is the
-// body of the thread "src:replay".
+// arena the batch had (reads of 512 KiB). A batch is shipped when the window is full, when pacing
+// waits, and at 256 payloads or when the transform is idle, provided little was read ahead: what
+// was read ahead is read again from the page cache into the next window, so tiny payloads (ISS)
+// do not make us re-read a whole chunk per 256 of them. Threading: open() on the main thread;
+// run() is the body of the thread "src:replay".
 #pragma once
 
 #include <atomic>
