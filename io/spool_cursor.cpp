@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
 #include "io/spool_format.hpp"
 #include "platform/log.hpp"
@@ -52,13 +51,10 @@ bool spool_cursor::open_segment(const spool_segment& seg) {
   offset_ = 0;
   head_.resize(kHeaderRead);
   std::size_t got = read_at(0, head_.data(), head_.size());
-  if (got >= 16) {
-    std::uint32_t total = 0;  // the header's own size (little-endian, like every spool field)
-    std::memcpy(&total, head_.data() + 12, sizeof total);
-    if (total > got && total <= kMaxHeader) {
-      head_.resize(total);
-      got = read_at(0, head_.data(), head_.size());
-    }
+  if (const std::size_t total = spool_format::segment_header_size({head_.data(), got});
+      total > got && total <= kMaxHeader) {
+    head_.resize(total);
+    got = read_at(0, head_.data(), head_.size());
   }
   (void)::posix_fadvise(fd_, 0, static_cast<off_t>(head_.size()), POSIX_FADV_DONTNEED);
   if (got == 0) {

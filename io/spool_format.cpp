@@ -53,16 +53,21 @@ void encode_segment_header(const segment_header& h, byte_arena& out) {
   put<std::uint32_t>(out, crc32(0, out.data() + start, out.size() - start));
 }
 
+std::size_t segment_header_size(std::string_view prefix) noexcept {
+  if (prefix.size() < 16 || prefix.substr(0, 8) != kSegmentMagic) return 0;
+  return get<std::uint32_t>(prefix.data() + 12);
+}
+
 std::optional<segment_header> parse_segment_header(std::string_view bytes) {
   constexpr std::size_t kFixed = 8 + 4 + 4 + 8 + 8 + 4;
   if (bytes.size() < kFixed + 4 || bytes.substr(0, 8) != kSegmentMagic) return std::nullopt;
   const char* p = bytes.data();
   if (get<std::uint32_t>(p + 8) != kVersion) return std::nullopt;
-  const auto total = get<std::uint32_t>(p + 12);
+  const std::size_t total = segment_header_size(bytes);
   if (total < kFixed + 4 || total > bytes.size()) return std::nullopt;
   if (crc32(0, p, total - 4) != get<std::uint32_t>(p + total - 4)) return std::nullopt;
   segment_header h;
-  h.header_bytes = total;
+  h.header_bytes = static_cast<std::uint32_t>(total);
   h.first_record_id = get<std::uint64_t>(p + 16);
   h.created_unix_ns = get<std::int64_t>(p + 24);
   const auto count = get<std::uint32_t>(p + 32);

@@ -54,6 +54,9 @@ struct segment_header {
 void encode_segment_header(const segment_header& h, byte_arena& out);
 /// nullopt when `bytes` does not start with a complete, valid header.
 std::optional<segment_header> parse_segment_header(std::string_view bytes);
+/// The size a segment header declares for itself, from its first 16 bytes; 0 when `prefix` is
+/// too short or does not start like a segment header. Lets a reader fetch exactly the header.
+std::size_t segment_header_size(std::string_view prefix) noexcept;
 
 /// "00000000000000000042.seg"
 std::string segment_file_name(std::uint64_t first_record_id);
