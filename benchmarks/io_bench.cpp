@@ -1,9 +1,11 @@
 // The replay path's I/O stages in isolation, one thread each, to compare with the transform:
 //
-//   BM_crc32/zlib             zlib's crc32() (what io/trace_format.cpp checks every frame with)
-//   BM_crc32/libdeflate       libdeflate_crc32(): the same CRC-32 (same polynomial, same values)
-//                             with PCLMULQDQ folding. Loaded with dlopen("libdeflate.so.0") so no
-//                             -dev package is needed; skipped when the library is absent.
+//   BM_crc32/isal             edgepipe::crc32 (core/crc32.hpp: ISA-L's crc32_gzip_refl), what the
+//                             trace reader checks every frame with and the spool writes per batch
+//   BM_crc32/zlib             zlib's crc32(): the same CRC-32 (same polynomial, same values)
+//   BM_crc32/libdeflate       libdeflate_crc32() (PCLMULQDQ folding; what edgepipe used before
+//                             ISA-L). Loaded with dlopen("libdeflate.so.0") so no -dev package is
+//                             needed; skipped when the library is absent.
 //   BM_trace_read             trace_reader::next over a CoinGecko trace file (io_uring read,
 //                             window copy/compaction, CRC check): the source thread minus batching
 //   BM_trace_read_to_batches  the same plus payload_batch::add into 1 MB batches, i.e. all of the
@@ -28,6 +30,7 @@
 #include "benchmarks/coingecko_batches.hpp"
 #include "config/config_loader.hpp"
 #include "core/batch.hpp"
+#include "core/crc32.hpp"
 #include "core/stage_counters.hpp"
 #include "io/trace_format.hpp"
 #include "stages/file_sink.hpp"
@@ -104,14 +107,24 @@ const fixture& get_fixture() {
 // ---- CRC-32 ------------------------------------------------------------------------------------
 
 std::uint32_t zlib_crc(std::string_view s) {
-  uLong c = crc32(0L, Z_NULL, 0);
+  uLong c = ::crc32(0L, Z_NULL, 0);
   return static_cast<std::uint32_t>(
-      crc32(c, reinterpret_cast<const Bytef*>(s.data()), static_cast<uInt>(s.size())));
+      ::crc32(c, reinterpret_cast<const Bytef*>(s.data()), static_cast<uInt>(s.size())));
 }
 
 void BM_crc32_zlib(benchmark::State& state) {
   const std::string& s = get_fixture().sample;
   for (auto _ : state) benchmark::DoNotOptimize(zlib_crc(s));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(s.size()));
+}
+
+void BM_crc32_isal(benchmark::State& state) {
+  const std::string& s = get_fixture().sample;
+  if (edgepipe::crc32(0, s.data(), s.size()) != zlib_crc(s)) {
+    state.SkipWithError("edgepipe::crc32 disagrees with zlib crc32");
+    return;
+  }
+  for (auto _ : state) benchmark::DoNotOptimize(edgepipe::crc32(0, s.data(), s.size()));
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(s.size()));
 }
 
@@ -202,6 +215,7 @@ void BM_file_sink_write(benchmark::State& state) {
       benchmark::Counter::kIsRate);
 }
 
+BENCHMARK(BM_crc32_isal)->Name("BM_crc32/isal");
 BENCHMARK(BM_crc32_zlib)->Name("BM_crc32/zlib");
 BENCHMARK(BM_crc32_libdeflate)->Name("BM_crc32/libdeflate");
 BENCHMARK_TEMPLATE(BM_trace_read, false)->Name("BM_trace_read")->Unit(benchmark::kMillisecond);

@@ -1,11 +1,10 @@
 #include "io/spool_format.hpp"
 
-#include <libdeflate.h>
-
 #include <charconv>
 #include <cstdio>
 #include <cstring>
 
+#include "core/crc32.hpp"
 #include "platform/clock.hpp"
 
 namespace edgepipe::spool_format {
@@ -31,10 +30,6 @@ void put_at(char* p, T v) noexcept {
 
 }  // namespace
 
-std::uint32_t crc32(std::uint32_t crc, const void* data, std::size_t n) noexcept {
-  return libdeflate_crc32(crc, data, n);
-}
-
 void encode_segment_header(const segment_header& h, byte_arena& out) {
   const std::size_t start = out.size();
   out.append(kSegmentMagic);
@@ -50,7 +45,7 @@ void encode_segment_header(const segment_header& h, byte_arena& out) {
   }
   const auto total = static_cast<std::uint32_t>(out.size() - start + sizeof(std::uint32_t));
   put_at<std::uint32_t>(out.data() + start + 12, total);
-  put<std::uint32_t>(out, crc32(0, out.data() + start, out.size() - start));
+  put<std::uint32_t>(out, edgepipe::crc32(0, out.data() + start, out.size() - start));
 }
 
 std::size_t segment_header_size(std::string_view prefix) noexcept {
@@ -65,7 +60,7 @@ std::optional<segment_header> parse_segment_header(std::string_view bytes) {
   if (get<std::uint32_t>(p + 8) != kVersion) return std::nullopt;
   const std::size_t total = segment_header_size(bytes);
   if (total < kFixed + 4 || total > bytes.size()) return std::nullopt;
-  if (crc32(0, p, total - 4) != get<std::uint32_t>(p + total - 4)) return std::nullopt;
+  if (edgepipe::crc32(0, p, total - 4) != get<std::uint32_t>(p + total - 4)) return std::nullopt;
   segment_header h;
   h.header_bytes = static_cast<std::uint32_t>(total);
   h.first_record_id = get<std::uint64_t>(p + 16);
@@ -122,8 +117,8 @@ std::size_t encode_frame_prefix(const record_batch& batch, std::uint64_t first_r
     put_at<std::uint32_t>(e + 36, 0);
     e += kRecordEntryBytes;
   }
-  std::uint32_t crc = crc32(0, p + 8, kFrameHeaderBytes - 8 + table);
-  crc = crc32(crc, batch.arena().data(), batch.arena().size());
+  std::uint32_t crc = edgepipe::crc32(0, p + 8, kFrameHeaderBytes - 8 + table);
+  crc = edgepipe::crc32(crc, batch.arena().data(), batch.arena().size());
   put_at<std::uint32_t>(p + 4, crc);
   out.commit(kFrameHeaderBytes + table);
   (void)start;
@@ -142,7 +137,8 @@ frame_check check_frame(std::string_view bytes, frame_header& h) noexcept {
       std::uint64_t{h.record_count} * kRecordEntryBytes > h.body_bytes)
     return frame_check::bad;
   if (bytes.size() < kFrameHeaderBytes + h.body_bytes) return frame_check::need_more;
-  if (crc32(0, p + 8, kFrameHeaderBytes - 8 + h.body_bytes) != h.crc) return frame_check::bad;
+  if (edgepipe::crc32(0, p + 8, kFrameHeaderBytes - 8 + h.body_bytes) != h.crc)
+    return frame_check::bad;
   return frame_check::ok;
 }
 

@@ -41,8 +41,6 @@ inline constexpr std::size_t kRecordEntryBytes = 40;
 inline constexpr std::uint32_t kMaxFrameBodyBytes = 1u << 30;
 inline constexpr std::string_view kSegmentSuffix = ".seg";
 
-std::uint32_t crc32(std::uint32_t crc, const void* data, std::size_t n) noexcept;
-
 struct segment_header {
   std::uint64_t first_record_id = 0;
   std::int64_t created_unix_ns = 0;

@@ -1,9 +1,9 @@
 #include "io/trace_format.hpp"
 
-#include <libdeflate.h>
-
 #include <algorithm>
 #include <cstring>
+
+#include "core/crc32.hpp"
 
 namespace edgepipe {
 
@@ -22,10 +22,8 @@ T get(const char* p) {
 }
 
 std::uint32_t frame_crc(std::string_view source, std::string_view body) {
-  // The CRC-32 of zlib's crc32() (same polynomial, same values), several times faster
-  // (benchmarks/io_bench BM_crc32): the replay source checks every frame with it.
-  std::uint32_t crc = libdeflate_crc32(0, source.data(), source.size());
-  return libdeflate_crc32(crc, body.data(), body.size());
+  // zlib's CRC-32, computed by ISA-L (core/crc32.hpp): the replay source checks every frame.
+  return crc32(crc32(0, source.data(), source.size()), body.data(), body.size());
 }
 
 }  // namespace
