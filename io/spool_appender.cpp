@@ -32,12 +32,18 @@ std::size_t spool_appender::frame_bytes(const record_batch& batch) noexcept {
 }
 
 status spool_appender::start() {
-  next_id_ = spool_.next_record_id();
+  next_id_ = covered_end_ = spool_.next_record_id();
   return open_segment();
+}
+
+void spool_appender::cover_everything() {
+  covered_end_ = next_id_;
+  frame_ends_.clear();
 }
 
 status spool_appender::open_segment() {
   active_first_id_ = next_id_;
+  cover_everything();  // the old segment was synced (or fsync = off): offsets start again
   spool_segment seg;
   seg.first_id = seg.end_id = next_id_;
   seg.path = (fs::path(spool_.config().dir) / spool_format::segment_file_name(next_id_)).string();
@@ -88,21 +94,39 @@ status spool_appender::append(const record_batch& batch, spool_frame_position* w
   if (!writer_.write(batch.arena().view(0, batch.arena().size())))
     return status::error("spool: " + writer_.error());
   next_id_ += batch.records().size();
+  frame_ends_.emplace_back(writer_.bytes_written(), next_id_);
   appended_records_ += batch.records().size();
   appended_bytes_ += size;
   spool_.update_active(next_id_, writer_.bytes_written());
   return status::ok();
 }
 
-status spool_appender::begin_sync() {
+status spool_appender::begin_sync(bool full_buffers_only) {
   if (sync_pending_) {
+    // One wanted sync stands for every call meanwhile: it covers everything unless each of
+    // them allowed less.
+    sync_wanted_full_only_ =
+        sync_wanted_ ? sync_wanted_full_only_ && full_buffers_only : full_buffers_only;
     sync_wanted_ = true;
     return status::ok();
   }
   sync_wanted_ = false;
+  // The last frame that ends within the writes already submitted, if it is not covered yet.
+  std::uint64_t full_end = covered_end_;
+  if (full_buffers_only) {
+    const std::uint64_t submitted = writer_.submitted_bytes();
+    for (const auto& [end_offset, end_id] : frame_ends_) {
+      if (end_offset > submitted) break;
+      full_end = end_id;
+    }
+  }
+  const bool partial = !full_buffers_only || full_end <= covered_end_;
   sync_started_ns_ = mono_now_ns();
-  if (status s = writer_.start_sync(); !s) return status::error("spool: " + s.message());
-  sync_end_ = next_id_;
+  if (status s = writer_.start_sync(partial); !s) return status::error("spool: " + s.message());
+  sync_end_ = partial ? next_id_ : full_end;
+  covered_end_ = sync_end_;
+  while (!frame_ends_.empty() && frame_ends_.front().second <= covered_end_)
+    frame_ends_.pop_front();
   sync_pending_ = true;
   return status::ok();
 }
@@ -116,7 +140,7 @@ status spool_appender::poll(bool wait) {
   fsync_ns_.record(mono_now_ns() - sync_started_ns_);
   ++fsyncs_;
   spool_.publish_committed(sync_end_);
-  if (sync_wanted_ && next_id_ > sync_end_) return begin_sync();
+  if (sync_wanted_ && next_id_ > sync_end_) return begin_sync(sync_wanted_full_only_);
   sync_wanted_ = false;
   return status::ok();
 }
@@ -127,6 +151,7 @@ status spool_appender::commit(bool sync, bool publish_unsynced) {
     // published in order.
     sync_wanted_ = false;
     if (status s = poll(true); !s) return s;
+    cover_everything();
     const std::uint64_t t0 = mono_now_ns();
     if (status s = writer_.sync(); !s) return status::error("spool: " + s.message());
     fsync_ns_.record(mono_now_ns() - t0);
@@ -138,6 +163,7 @@ status spool_appender::commit(bool sync, bool publish_unsynced) {
   // Nothing to publish before the next sync (interval): the full buffers are already on their
   // way and the sync will submit the rest; waiting for the disk here would only stall.
   if (!publish_unsynced) return status::ok();
+  cover_everything();
   if (status s = writer_.flush(); !s) return status::error("spool: " + s.message());
   spool_.publish_committed(next_id_);
   return status::ok();
@@ -147,6 +173,7 @@ status spool_appender::finish_segment(bool sync) {
   // A background sync in flight completes (and publishes) first: records go out in order.
   sync_wanted_ = false;
   if (status s = poll(true); !s) return s;
+  cover_everything();
   const std::uint64_t t0 = mono_now_ns();
   if (status s = writer_.close(sync); !s) return status::error("spool: " + s.message());
   if (sync) {

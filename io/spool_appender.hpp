@@ -23,7 +23,9 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/batch.hpp"
@@ -56,7 +58,13 @@ class spool_appender {
   /// Group commit in the background: submits what is buffered and an fdatasync ordered after
   /// every write, without waiting for either. With one already in flight, asks for another
   /// once it completes (poll() starts it).
-  status begin_sync();
+  /// `full_buffers_only` (interval policy, input busy): when the writes already submitted
+  /// complete at least one frame not yet covered, the sync covers only them and leaves the
+  /// 1 MiB buffer being filled alone (no padded write, no wait for it before the next one);
+  /// the frames in that buffer are covered by the next sync. Otherwise everything is covered.
+  status begin_sync(bool full_buffers_only = false);
+  /// Appended records not covered by a completed or started sync.
+  bool has_uncovered() const noexcept { return next_id_ > covered_end_; }
   /// Publishes what a completed background sync covered; starts the one asked for meanwhile.
   /// `wait`: block until the sync in flight completes.
   status poll(bool wait);
@@ -78,6 +86,8 @@ class spool_appender {
 
  private:
   status open_segment();
+  /// The next sync (or flush) covers every record appended so far.
+  void cover_everything();
   /// Completes a background sync, closes the active segment (synced when `sync`), publishes.
   status finish_segment(bool sync);
 
@@ -87,7 +97,12 @@ class spool_appender {
   byte_arena prefix_;
   std::uint64_t next_id_ = 0;
   std::uint64_t active_first_id_ = 0;
-  std::uint64_t sync_end_ = 0;  // ids below this are covered by the background sync in flight
+  std::uint64_t sync_end_ = 0;     // ids below this are covered by the background sync in flight
+  std::uint64_t covered_end_ = 0;  // ids below this are covered by a sync started or completed
+  bool sync_wanted_full_only_ = false;  // how the wanted sync (sync_wanted_) was asked for
+  /// Where each frame of the active segment not yet covered by a sync ends, and the id after
+  /// it: a sync that covers only the submitted writes covers the frames ending before them.
+  std::deque<std::pair<std::uint64_t, std::uint64_t>> frame_ends_;
   std::uint64_t sync_started_ns_ = 0;
   bool sync_pending_ = false;  // a background sync was started and not yet published
   bool sync_wanted_ = false;   // begin_sync() while one was in flight

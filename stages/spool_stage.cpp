@@ -35,7 +35,7 @@ void spool_stage::fail(const status& s) {
   failed_ = true;
 }
 
-void spool_stage::commit(bool force_sync) {
+void spool_stage::commit(bool force_sync, bool busy) {
   const auto& cfg = spool_.config();
   const std::uint64_t now = mono_now_ns();
   const bool due = now - last_sync_ns_ >= cfg.fsync_interval_ms * 1'000'000;
@@ -44,8 +44,17 @@ void spool_stage::commit(bool force_sync) {
     if (status s = appender_.commit(true, true); !s) return fail(s);
   } else if (cfg.fsync == fsync_policy::every_batch ||
              (cfg.fsync == fsync_policy::interval && due)) {
-    // Group commit in the background: appends go on while the disk flushes.
-    if (status s = appender_.begin_sync(); !s) return fail(s);
+    // Group commit in the background: appends go on while the disk flushes. While batches
+    // keep coming (interval), only whole write buffers: the one being filled is covered by
+    // the next sync, or by the one at the deadline once the input is idle.
+    const bool full_buffers_only = busy && cfg.fsync == fsync_policy::interval;
+    if (status s = appender_.begin_sync(full_buffers_only); !s) return fail(s);
+    if (full_buffers_only && appender_.has_uncovered()) {
+      last_sync_ns_ = now;
+      unsynced_ = true;
+      uncommitted_bytes_ = 0;
+      return;
+    }
   } else {
     if (status s = appender_.commit(false, cfg.fsync == fsync_policy::off); !s) return fail(s);
     unsynced_ = cfg.fsync == fsync_policy::interval;
@@ -153,7 +162,7 @@ void spool_stage::run() {
       if (batch != nullptr && batch->release_reader()) pool_.release(batch);
     }
     if (uncommitted_bytes_ != 0 && (input_.empty() || uncommitted_bytes_ >= kCommitEveryBytes))
-      commit(false);
+      commit(false, /*busy=*/true);
     else if (unsynced_ && timed_out && sync_due_at_timeout)
       // In the background too: a waited sync here (the input was idle until the deadline) held
       // the spool thread 3-8 ms while batches kept arriving -- 55-100 ms of spool-thread stalls

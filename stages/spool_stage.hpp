@@ -44,8 +44,10 @@ class spool_stage {
   /// Makes room for `bytes` under max_bytes. False when abandoned while waiting.
   bool make_room(std::size_t bytes);
   /// Commits what was appended: a background fdatasync when the policy says one is due (or
-  /// every batch), a waited-for one when `force_sync`, otherwise only the writes.
-  void commit(bool force_sync);
+  /// every batch), a waited-for one when `force_sync`, otherwise only the writes. `busy`: just
+  /// after a batch arrived (more are likely), so an interval sync may leave the write buffer
+  /// being filled for the next one (spool_appender::begin_sync).
+  void commit(bool force_sync, bool busy = false);
   void fail(const status& s);
 
   spool& spool_;

@@ -403,6 +403,58 @@ TEST(Spool, BackgroundSyncPublishesOnlyWhatItCoveredWhileAppendsGoOn) {
   EXPECT_EQ(read_all(sp, 0).size(), 250u);
 }
 
+TEST(Spool, BusySyncsCoverWholeWriteBuffersOnlyAndTheIdleSyncCoversTheRest) {
+  temp_dir dir;
+  auto c = config_in(dir);
+  c.fsync = fsync_policy::interval;
+  c.segment_bytes = 64 << 20;
+  spool sp(c);
+  ASSERT_TRUE(sp.open({"s"}).is_ok());
+  spool_appender a(sp, kSources);
+  ASSERT_TRUE(a.start().is_ok());
+  record_batch b;
+  // Less than one 1 MiB write buffer: a busy sync has no whole buffer to cover, so it covers all.
+  fill(b, 1000, 0);
+  ASSERT_TRUE(a.append(b).is_ok());
+  ASSERT_TRUE(a.begin_sync(/*full_buffers_only=*/true).is_ok());
+  ASSERT_TRUE(a.poll(true).is_ok());
+  EXPECT_EQ(sp.committed_end(), 1000u);
+  EXPECT_FALSE(a.has_uncovered());
+  // ~2.5 MiB more: two whole buffers went to the disk, the third is being filled.
+  for (int i = 1; i <= 25; ++i) {
+    fill(b, 1000, i * 1000);
+    ASSERT_TRUE(a.append(b).is_ok());
+  }
+  ASSERT_TRUE(a.begin_sync(true).is_ok());
+  ASSERT_TRUE(a.poll(true).is_ok());
+  const std::uint64_t busy_end = sp.committed_end();
+  EXPECT_GT(busy_end, 1000u);      // the frames in the submitted buffers
+  EXPECT_LT(busy_end, 26000u);     // not those in the buffer being filled
+  EXPECT_EQ(busy_end % 1000, 0u);  // whole frames only
+  EXPECT_TRUE(a.has_uncovered());
+  EXPECT_EQ(read_all(sp, 0).size(), busy_end);  // what is published reads back
+  // The input is idle: the deadline's sync covers the rest.
+  ASSERT_TRUE(a.begin_sync(false).is_ok());
+  ASSERT_TRUE(a.poll(true).is_ok());
+  EXPECT_EQ(sp.committed_end(), 26000u);
+  EXPECT_FALSE(a.has_uncovered());
+  // A busy sync asked for while one is in flight, then an idle one: the wanted sync covers all.
+  fill(b, 1000, 26000);
+  ASSERT_TRUE(a.append(b).is_ok());
+  ASSERT_TRUE(a.begin_sync(true).is_ok());
+  fill(b, 1000, 27000);
+  ASSERT_TRUE(a.append(b).is_ok());
+  ASSERT_TRUE(a.begin_sync(true).is_ok());
+  ASSERT_TRUE(a.begin_sync(false).is_ok());
+  ASSERT_TRUE(a.poll(true).is_ok());
+  ASSERT_TRUE(a.poll(true).is_ok());
+  EXPECT_EQ(sp.committed_end(), 28000u);
+  ASSERT_TRUE(a.close(true).is_ok());
+  const auto keys = read_all(sp, 0);
+  ASSERT_EQ(keys.size(), 28000u);
+  for (std::size_t i = 0; i < keys.size(); i += 997) EXPECT_EQ(keys[i], "k" + std::to_string(i));
+}
+
 TEST(Spool, EmptyLastSegmentsAreRemovedAndTheBacklogBeforeThemSurvives) {
   temp_dir dir;
   const auto c = config_in(dir);
