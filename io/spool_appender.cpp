@@ -24,7 +24,9 @@ status sync_directory(const std::string& dir) {
 }
 }  // namespace
 
-spool_appender::~spool_appender() { (void)writer_.close(); }
+spool_appender::~spool_appender() {
+  for (uring_file_writer& w : writers_) (void)w.close();
+}
 
 std::size_t spool_appender::frame_bytes(const record_batch& batch) noexcept {
   return spool_format::kFrameHeaderBytes +
@@ -54,8 +56,8 @@ status spool_appender::open_segment() {
   o.buffers = kWriteBuffers;
   o.truncate = true;
   o.direct = spool_.config().direct_io;
-  if (status s = writer_.open(seg.path, o); !s) return status::error("spool: " + s.message());
-  if (o.direct && !writer_.direct() && !direct_fallback_logged_) {
+  if (status s = writer_->open(seg.path, o); !s) return status::error("spool: " + s.message());
+  if (o.direct && !writer_->direct() && !direct_fallback_logged_) {
     direct_fallback_logged_ = true;
     log_line(log_level::warn, "spool",
              "the file system of " + spool_.config().dir +
@@ -67,11 +69,11 @@ status spool_appender::open_segment() {
   h.sources = sources_;
   prefix_.clear();
   spool_format::encode_segment_header(h, prefix_);
-  writer_.write(prefix_.view(0, prefix_.size()));
-  if (status s = writer_.sync(); !s) return status::error("spool: " + s.message());
+  writer_->write(prefix_.view(0, prefix_.size()));
+  if (status s = writer_->sync(); !s) return status::error("spool: " + s.message());
   if (status s = sync_directory(spool_.config().dir); !s)
     return status::error("spool: " + s.message());
-  seg.bytes = writer_.bytes_written();
+  seg.bytes = writer_->bytes_written();
   spool_.add_segment(std::move(seg));
   return status::ok();
 }
@@ -84,20 +86,20 @@ status spool_appender::append(const record_batch& batch, spool_frame_position* w
   }
   if (where) {
     where->segment_first_id = active_first_id_;
-    where->offset = writer_.bytes_written();
+    where->offset = writer_->bytes_written();
     where->first_id = next_id_;
     where->records = static_cast<std::uint32_t>(batch.records().size());
   }
   prefix_.clear();
   spool_format::encode_frame_prefix(batch, next_id_, prefix_);
-  writer_.write(prefix_.view(0, prefix_.size()));
-  if (!writer_.write(batch.arena().view(0, batch.arena().size())))
-    return status::error("spool: " + writer_.error());
+  writer_->write(prefix_.view(0, prefix_.size()));
+  if (!writer_->write(batch.arena().view(0, batch.arena().size())))
+    return status::error("spool: " + writer_->error());
   next_id_ += batch.records().size();
-  frame_ends_.emplace_back(writer_.bytes_written(), next_id_);
+  frame_ends_.emplace_back(writer_->bytes_written(), next_id_);
   appended_records_ += batch.records().size();
   appended_bytes_ += size;
-  spool_.update_active(next_id_, writer_.bytes_written());
+  spool_.update_active(next_id_, writer_->bytes_written());
   return status::ok();
 }
 
@@ -114,7 +116,7 @@ status spool_appender::begin_sync(bool full_buffers_only) {
   // The last frame that ends within the writes already submitted, if it is not covered yet.
   std::uint64_t full_end = covered_end_;
   if (full_buffers_only) {
-    const std::uint64_t submitted = writer_.submitted_bytes();
+    const std::uint64_t submitted = writer_->submitted_bytes();
     for (const auto& [end_offset, end_id] : frame_ends_) {
       if (end_offset > submitted) break;
       full_end = end_id;
@@ -122,7 +124,7 @@ status spool_appender::begin_sync(bool full_buffers_only) {
   }
   const bool partial = !full_buffers_only || full_end <= covered_end_;
   sync_started_ns_ = mono_now_ns();
-  if (status s = writer_.start_sync(partial); !s) return status::error("spool: " + s.message());
+  if (status s = writer_->start_sync(partial); !s) return status::error("spool: " + s.message());
   sync_end_ = partial ? next_id_ : full_end;
   covered_end_ = sync_end_;
   while (!frame_ends_.empty() && frame_ends_.front().second <= covered_end_)
@@ -131,15 +133,47 @@ status spool_appender::begin_sync(bool full_buffers_only) {
   return status::ok();
 }
 
+status spool_appender::poll_retiring(bool wait) {
+  while (retiring_ != nullptr) {
+    if (status s = retiring_->poll_sync(wait); !s) return status::error("spool: " + s.message());
+    if (retiring_->sync_in_flight()) return status::ok();
+    if (!retiring_final_started_) {
+      // The background sync that was in flight at the roll: publish what it covered, then the
+      // final one covers the rest of the old segment.
+      spool_.publish_committed(retiring_first_end_);
+      if (status s = retiring_->start_sync(); !s) return status::error("spool: " + s.message());
+      retiring_final_started_ = true;
+      continue;
+    }
+    fsync_ns_.record(mono_now_ns() - retiring_started_ns_);
+    ++fsyncs_;
+    // Synced: closing only cuts the direct-I/O padding (readers stop at it anyway).
+    if (status s = retiring_->close(false, /*keep_ring=*/true); !s)
+      return status::error("spool: " + s.message());
+    retiring_ = nullptr;
+    spool_.publish_committed(retiring_end_);
+    // A sync of the new segment that completed meanwhile was held back: ids are published in
+    // order.
+    if (held_end_ != 0) spool_.publish_committed(held_end_);
+    held_end_ = 0;
+  }
+  return status::ok();
+}
+
 status spool_appender::poll(bool wait) {
+  if (status s = poll_retiring(wait); !s) return s;
   if (!sync_pending_) return status::ok();
   // The writer may already have reaped the completion (while waiting for a write).
-  if (status s = writer_.poll_sync(wait); !s) return status::error("spool: " + s.message());
-  if (writer_.sync_in_flight()) return status::ok();
+  if (status s = writer_->poll_sync(wait); !s) return status::error("spool: " + s.message());
+  if (writer_->sync_in_flight()) return status::ok();
   sync_pending_ = false;
   fsync_ns_.record(mono_now_ns() - sync_started_ns_);
   ++fsyncs_;
-  spool_.publish_committed(sync_end_);
+  if (retiring_ != nullptr) {
+    held_end_ = sync_end_;  // published once the old segment's last sync completes
+  } else {
+    spool_.publish_committed(sync_end_);
+  }
   if (sync_wanted_ && next_id_ > sync_end_) return begin_sync(sync_wanted_full_only_);
   sync_wanted_ = false;
   return status::ok();
@@ -153,7 +187,7 @@ status spool_appender::commit(bool sync, bool publish_unsynced) {
     if (status s = poll(true); !s) return s;
     cover_everything();
     const std::uint64_t t0 = mono_now_ns();
-    if (status s = writer_.sync(); !s) return status::error("spool: " + s.message());
+    if (status s = writer_->sync(); !s) return status::error("spool: " + s.message());
     fsync_ns_.record(mono_now_ns() - t0);
     ++fsyncs_;
     spool_.publish_committed(next_id_);
@@ -164,7 +198,7 @@ status spool_appender::commit(bool sync, bool publish_unsynced) {
   // way and the sync will submit the rest; waiting for the disk here would only stall.
   if (!publish_unsynced) return status::ok();
   cover_everything();
-  if (status s = writer_.flush(); !s) return status::error("spool: " + s.message());
+  if (status s = writer_->flush(); !s) return status::error("spool: " + s.message());
   spool_.publish_committed(next_id_);
   return status::ok();
 }
@@ -175,7 +209,8 @@ status spool_appender::finish_segment(bool sync) {
   if (status s = poll(true); !s) return s;
   cover_everything();
   const std::uint64_t t0 = mono_now_ns();
-  if (status s = writer_.close(sync); !s) return status::error("spool: " + s.message());
+  if (status s = writer_->close(sync, /*keep_ring=*/true); !s)
+    return status::error("spool: " + s.message());
   if (sync) {
     fsync_ns_.record(mono_now_ns() - t0);
     ++fsyncs_;
@@ -189,12 +224,34 @@ status spool_appender::roll() {
   // segment here stalled the spool thread (and through the rings the sources) for up to
   // segment_bytes of writeback at each roll. The kernel writes it back; a reader's CRC check
   // catches a segment left short by a power cut.
-  if (status s = finish_segment(spool_.config().fsync != fsync_policy::off); !s) return s;
+  if (spool_.config().fsync == fsync_policy::off) {
+    if (status s = finish_segment(false); !s) return s;
+    return open_segment();
+  }
+  // The old segment's last writes and the sync that covers them go on in the background while
+  // the new segment takes the appends: a waited close here (flush, fdatasync) held the spool
+  // thread 2-5 ms per 64 MiB segment, long enough to fill the transform's ring. Its records are
+  // published when that sync completes (poll()), before any of the new segment's.
+  if (status s = poll_retiring(true); !s) return s;  // the previous roll's: long done, normally
+  retiring_ = writer_;
+  retiring_end_ = next_id_;
+  retiring_started_ns_ = mono_now_ns();
+  if (sync_pending_) {
+    // Its background sync goes on; the final one starts when it completes.
+    retiring_first_end_ = sync_end_;
+    retiring_final_started_ = false;
+    sync_pending_ = sync_wanted_ = false;
+  } else {
+    if (status s = retiring_->start_sync(); !s) return status::error("spool: " + s.message());
+    retiring_final_started_ = true;
+  }
+  cover_everything();
+  writer_ = retiring_ == &writers_[0] ? &writers_[1] : &writers_[0];
   return open_segment();
 }
 
 status spool_appender::close(bool sync) {
-  if (!writer_.is_open()) return status::ok();
+  if (!writer_->is_open()) return status::ok();
   return finish_segment(sync);
 }
 

@@ -9,10 +9,12 @@
 // spool thread never waits on the disk while batches are arriving, and a record is still
 // published only once it is durable.
 //
-// Segment roll: the old segment is synced (unless fsync = off) and closed; the new one is created
-// with its header, which is synced together with the directory before any frame goes in, so a
-// crash leaves either no new segment or one whose header reads back (recovery removes a last
-// segment whose header does not).
+// Segment roll: the old segment's last sync runs in the background on its own writer while the
+// new segment is created with its header, which is synced together with the directory before
+// any frame goes in, so a crash leaves either no new segment or one whose header reads back
+// (recovery removes a last segment whose header does not). The old segment's records are
+// published when its sync completes, and none of the new one's before them. fsync = off closes
+// the old segment without a sync.
 // Threading: owned by the spool thread (stages/spool_stage); nothing here is shared except
 // through the spool's own atomics and mutex.
 //
@@ -38,7 +40,8 @@ namespace edgepipe {
 
 class spool_appender {
  public:
-  static constexpr unsigned kWriteBuffers = 8;  // of uring_file_writer's 1 MiB: 8 MiB of memory
+  // Of uring_file_writer's 1 MiB, per writer: 16 MiB of memory once a segment has rolled.
+  static constexpr unsigned kWriteBuffers = 8;
 
   spool_appender(spool& s, std::vector<std::string> sources)
       : spool_(s), sources_(std::move(sources)) {}
@@ -68,14 +71,15 @@ class spool_appender {
   /// Publishes what a completed background sync covered; starts the one asked for meanwhile.
   /// `wait`: block until the sync in flight completes.
   status poll(bool wait);
-  bool sync_in_flight() const noexcept { return sync_pending_; }
-  /// Commits (synced unless fsync = off) and starts a new segment.
+  bool sync_in_flight() const noexcept { return sync_pending_ || retiring_ != nullptr; }
+  /// Starts a new segment. The old one is synced in the background (unless fsync = off, which
+  /// closes it without a sync): its records are published once that completes (poll()).
   status roll();
   /// Commits (synced unless the policy is off) and closes the active segment.
   status close(bool sync);
 
   std::uint64_t next_id() const noexcept { return next_id_; }
-  std::uint64_t active_bytes() const noexcept { return writer_.bytes_written(); }
+  std::uint64_t active_bytes() const noexcept { return writer_->bytes_written(); }
   bool active_has_frames() const noexcept { return next_id_ > active_first_id_; }
   std::uint64_t appended_bytes() const noexcept { return appended_bytes_; }
   std::uint64_t appended_records() const noexcept { return appended_records_; }
@@ -93,7 +97,18 @@ class spool_appender {
 
   spool& spool_;
   std::vector<std::string> sources_;
-  uring_file_writer writer_;
+  /// Two writers: during a roll the old segment's last sync completes in the background on one
+  /// (retiring_) while the new segment is written through the other. 8 MiB of buffers each.
+  uring_file_writer writers_[2];
+  uring_file_writer* writer_ = &writers_[0];  // the active segment's
+  uring_file_writer* retiring_ = nullptr;     // the old segment's, until its last sync is done
+  std::uint64_t retiring_end_ = 0;            // ids below it are in the old segment
+  std::uint64_t retiring_first_end_ = 0;      // what its sync in flight at the roll covers
+  bool retiring_final_started_ = false;       // the sync covering all of it is on its ring
+  std::uint64_t retiring_started_ns_ = 0;
+  std::uint64_t held_end_ = 0;  // a new-segment sync completed before the old one's: held back
+  /// Progresses the old segment's last sync; publishes and closes it once done.
+  status poll_retiring(bool wait);
   byte_arena prefix_;
   std::uint64_t next_id_ = 0;
   std::uint64_t active_first_id_ = 0;

@@ -310,7 +310,7 @@ status uring_file_writer::sync() {
   return poll_sync(true);
 }
 
-status uring_file_writer::close(bool sync) {
+status uring_file_writer::close(bool sync, bool keep_ring) {
   if (fd_ < 0) {
     if (ring_ready_) {
       io_uring_queue_exit(&ring_);
@@ -331,7 +331,7 @@ status uring_file_writer::close(bool sync) {
   sync_in_flight_ = sync_submitted_ = false;
   sync_waits_for_ = 0;
   for (slot& sl : slots_) sl.sync_covers = false;
-  if (ring_ready_) {
+  if (ring_ready_ && !keep_ring) {
     io_uring_queue_exit(&ring_);
     ring_ready_ = false;
     buffers_registered_ = false;

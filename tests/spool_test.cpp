@@ -455,6 +455,53 @@ TEST(Spool, BusySyncsCoverWholeWriteBuffersOnlyAndTheIdleSyncCoversTheRest) {
   for (std::size_t i = 0; i < keys.size(); i += 997) EXPECT_EQ(keys[i], "k" + std::to_string(i));
 }
 
+TEST(Spool, RolledSegmentsAreSyncedInTheBackgroundAndPublishedInOrder) {
+  temp_dir dir;
+  auto c = config_in(dir);
+  c.fsync = fsync_policy::interval;
+  spool sp(c);
+  ASSERT_TRUE(sp.open({"s"}).is_ok());
+  spool_appender a(sp, kSources);
+  ASSERT_TRUE(a.start().is_ok());
+  record_batch b;
+  fill(b, 100, 0);
+  ASSERT_TRUE(a.append(b).is_ok());
+  // A roll with a background sync in flight, and one without: neither waits for the disk, and
+  // nothing of the old segment is published before its last sync completes.
+  ASSERT_TRUE(a.begin_sync().is_ok());
+  ASSERT_TRUE(a.roll().is_ok());
+  EXPECT_EQ(sp.committed_end(), 0u);
+  EXPECT_TRUE(a.sync_in_flight());  // the spool thread keeps polling it
+  fill(b, 100, 100);
+  ASSERT_TRUE(a.append(b).is_ok());
+  ASSERT_TRUE(a.begin_sync().is_ok());  // the new segment's, beside the old one's
+  ASSERT_TRUE(a.poll(true).is_ok());
+  ASSERT_TRUE(a.poll(true).is_ok());
+  EXPECT_EQ(sp.committed_end(), 200u);
+  EXPECT_FALSE(a.sync_in_flight());
+  fill(b, 100, 200);
+  ASSERT_TRUE(a.append(b).is_ok());
+  ASSERT_TRUE(a.roll().is_ok());  // no sync in flight: the old segment's final one starts now
+  for (int i = 3; i < 8; ++i) {   // rolls in a row: each waits for the one before, if need be
+    fill(b, 100, i * 100);
+    ASSERT_TRUE(a.append(b).is_ok());
+    ASSERT_TRUE(a.roll().is_ok());
+    EXPECT_LE(sp.committed_end(), static_cast<std::uint64_t>(i * 100));
+  }
+  ASSERT_TRUE(a.close(true).is_ok());
+  EXPECT_EQ(sp.committed_end(), 800u);
+  EXPECT_GE(a.fsyncs(), 8u);
+  const auto keys = read_all(sp, 0);
+  ASSERT_EQ(keys.size(), 800u);
+  for (std::size_t i = 0; i < keys.size(); ++i) ASSERT_EQ(keys[i], "k" + std::to_string(i));
+  // Every segment but the last ends where its frames end or in zero padding that readers stop
+  // at; reopening the spool recovers all of it without counting anything torn.
+  spool again(c);
+  ASSERT_TRUE(again.open({"s"}).is_ok());
+  EXPECT_EQ(again.recovery().torn_tail_bytes, 0u);
+  EXPECT_EQ(read_all(again, 0).size(), 800u);
+}
+
 TEST(Spool, EmptyLastSegmentsAreRemovedAndTheBacklogBeforeThemSurvives) {
   temp_dir dir;
   const auto c = config_in(dir);
