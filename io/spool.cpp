@@ -314,6 +314,19 @@ std::uint64_t spool::delete_confirmed_segments(bool including_last) {
   return freed;
 }
 
+std::uint64_t spool::take_confirmed_segments(std::vector<std::string>& paths) {
+  const std::uint64_t confirmed = min_watermark();
+  std::uint64_t freed = 0;
+  std::lock_guard lock(mutex_);
+  while (segments_.size() > 1 && segments_.front().end_id <= confirmed) {
+    freed += segments_.front().bytes;
+    paths.push_back(std::move(segments_.front().path));
+    segments_.pop_front();
+    deleted_segments_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return freed;
+}
+
 bool spool::drop_oldest_segment() {
   spool_segment seg;
   {

@@ -75,6 +75,10 @@ class spool {
   /// Deletes segments every sink has confirmed; the active (last) one only when
   /// `including_last` (a clean stop, once the writer has closed it). Returns bytes freed.
   std::uint64_t delete_confirmed_segments(bool including_last = false);
+  /// Takes the segments every sink has confirmed (never the active one) off the list and gives
+  /// their paths to the caller, which deletes the files without the lock held
+  /// (spool_appender, through io_uring). Returns the bytes they held.
+  std::uint64_t take_confirmed_segments(std::vector<std::string>& paths);
   /// Deletes the oldest non-active segment whatever the sinks say, counting for each sink the
   /// records it had not confirmed. False when only the active segment is left.
   bool drop_oldest_segment();

@@ -34,6 +34,7 @@
 #include "core/log2_histogram.hpp"
 #include "io/spool.hpp"
 #include "io/spool_cursor.hpp"
+#include "io/spool_janitor.hpp"
 #include "io/uring_file_writer.hpp"
 
 namespace edgepipe {
@@ -51,6 +52,9 @@ class spool_appender {
 
   /// Starts a new segment at the spool's next record id (every run writes its own segments).
   status start();
+  /// Takes the segments every sink has confirmed off the spool and deletes their files in the
+  /// background (spool_janitor). Returns the bytes they held.
+  std::uint64_t delete_confirmed_segments();
   /// Appends a batch; its records get ids next_id()... Rolls first when the active segment would
   /// pass segment_bytes. `where` (optional) gets the frame's place in the spool.
   status append(const record_batch& batch, spool_frame_position* where = nullptr);
@@ -71,7 +75,10 @@ class spool_appender {
   /// Publishes what a completed background sync covered; starts the one asked for meanwhile.
   /// `wait`: block until the sync in flight completes.
   status poll(bool wait);
-  bool sync_in_flight() const noexcept { return sync_pending_ || retiring_ != nullptr; }
+  bool sync_in_flight() const noexcept {
+    return sync_pending_ || retiring_ != nullptr || held_end_ != 0 ||
+           janitor_.directory_sync_pending();
+  }
   /// Starts a new segment. The old one is synced in the background (unless fsync = off, which
   /// closes it without a sync): its records are published once that completes (poll()).
   status roll();
@@ -109,6 +116,11 @@ class spool_appender {
   std::uint64_t held_end_ = 0;  // a new-segment sync completed before the old one's: held back
   /// Progresses the old segment's last sync; publishes and closes it once done.
   status poll_retiring(bool wait);
+  /// Completed syncs of the active segment wait to be published (held_end_): the old
+  /// segment's last sync or the directory fsync after a new segment is still in flight.
+  bool publish_held() const noexcept;
+  spool_janitor janitor_;
+  std::vector<std::string> doomed_;  // paths of confirmed segments, handed to the janitor
   byte_arena prefix_;
   std::uint64_t next_id_ = 0;
   std::uint64_t active_first_id_ = 0;

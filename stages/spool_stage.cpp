@@ -71,7 +71,7 @@ bool spool_stage::make_room(std::size_t bytes) {
   bool logged = false;
   for (;;) {
     if (spool_.total_bytes() + bytes <= cfg.max_bytes) break;
-    if (spool_.delete_confirmed_segments() != 0) continue;
+    if (appender_.delete_confirmed_segments() != 0) continue;
     if (cfg.on_full == full_policy::drop_oldest) {
       if (spool_.drop_oldest_segment()) continue;
       if (!appender_.active_has_frames()) break;  // one batch larger than the limit: let it in
@@ -168,7 +168,7 @@ void spool_stage::run() {
       // the spool thread 3-8 ms while batches kept arriving -- 55-100 ms of spool-thread stalls
       // per 2M CoinGecko records, which filled the transform's ring and put it to sleep.
       commit(false);
-    (void)spool_.delete_confirmed_segments();
+    (void)appender_.delete_confirmed_segments();
     tail_.evict_confirmed(spool_.min_watermark());
   }
   // End of input: make everything durable (even with fsync = off: a clean stop costs one sync).
