@@ -118,6 +118,7 @@ status spool_appender::begin_sync(bool full_buffers_only) {
     sync_wanted_ = true;
     return status::ok();
   }
+  const bool wanted = sync_wanted_;
   sync_wanted_ = false;
   // The last frame that ends within the writes already submitted, if it is not covered yet.
   std::uint64_t full_end = covered_end_;
@@ -129,6 +130,12 @@ status spool_appender::begin_sync(bool full_buffers_only) {
     }
   }
   const bool partial = !full_buffers_only || full_end <= covered_end_;
+  if (full_buffers_only && partial && wanted) {
+    // The sync asked for while the last one was in flight has no whole buffer to cover yet:
+    // padding the one being filled would cost the wait this mode avoids. The stage's next due
+    // sync covers it (it still has uncovered records).
+    return status::ok();
+  }
   sync_started_ns_ = mono_now_ns();
   if (status s = writer_->start_sync(partial); !s) return status::error("spool: " + s.message());
   sync_end_ = partial ? next_id_ : full_end;
