@@ -2,7 +2,8 @@
 # End-to-end sink benchmark against the local stack (scripts/stack.sh up): edgepipe replaying a
 # CoinGecko trace to Kafka beside librdkafka's raw producer rate for the same messages to the
 # same broker, and a randomuser trace to MongoDB beside a raw libmongoc bulk insert of the same
-# documents -- both measured in the same run, REPEAT times, median and min..max printed.
+# documents -- both measured in the same run, REPEAT times (alternating which goes first), median
+# and min..max printed.
 #   benchmarks/sinks_e2e.sh [build-dir]      (env: PAYLOADS_CG=400 PAYLOADS_RU=20000 REPEAT=3)
 # Both sides connect before their clock starts (edgepipe in open(), the raw clients with a
 # metadata request / a ping); 20k MongoDB documents keep start-up from dominating the runs.
@@ -23,15 +24,29 @@ trap 'rm -rf "$work"' EXIT
 (cd "$work" && "$OLDPWD/$bin" replay --trace ru.trace --sink file:ru.jsonl >/dev/null 2>&1)
 
 results=$work/results.jsonl
+ep_kafka() {
+  (cd "$work" && "$OLDPWD/$bin" replay --trace cg.trace --sink "kafka://127.0.0.1:9092/bench-ep-$1" 2>/dev/null) |
+    python3 -c 'import json,sys; s=json.loads(sys.stdin.read()); print(json.dumps({"kind":"edgepipe_kafka","per_second":s["records"]/s["seconds"],"delivered":s["delivered"]["kafka"]}))' >>"$results"
+}
+# Same topic as edgepipe's (it created it with the sink's partitions), same keys.
+raw_kafka() { "$raw" kafka 127.0.0.1:9092 "bench-ep-$1" "$work/cg.jsonl" >>"$results"; }
+ep_mongo() {
+  (cd "$work" && "$OLDPWD/$bin" replay --trace ru.trace --sink "mongodb://127.0.0.1:27017/bench_$1.ep" 2>/dev/null) |
+    python3 -c 'import json,sys; s=json.loads(sys.stdin.read()); print(json.dumps({"kind":"edgepipe_mongodb","per_second":s["records"]/s["seconds"],"delivered":s["delivered"]["mongodb"]}))' >>"$results"
+}
+raw_mongo() { "$raw" mongo "mongodb://127.0.0.1:27017" "bench_$1" raw "$work/ru.jsonl" >>"$results"; }
+# Kafka rounds first, then MongoDB, so neither server's background work (FerretDB's SQLite after
+# a drop, the broker's log flushes) lands on the other's runs; within a round the side that goes
+# first alternates (run i odd: edgepipe first), so neither always follows the other.
+prev=""
 for i in $(seq "$repeat"); do
   id=$(date +%s%N)
-  (cd "$work" && "$OLDPWD/$bin" replay --trace cg.trace --sink "kafka://127.0.0.1:9092/bench-ep-$id" 2>/dev/null) |
-    python3 -c 'import json,sys; s=json.loads(sys.stdin.read()); print(json.dumps({"kind":"edgepipe_kafka","per_second":s["records"]/s["seconds"],"delivered":s["delivered"]["kafka"]}))' >>"$results"
-  # Same topic (edgepipe created it with the sink's partitions), same keys.
-  "$raw" kafka 127.0.0.1:9092 "bench-ep-$id" "$work/cg.jsonl" >>"$results"
-  (cd "$work" && "$OLDPWD/$bin" replay --trace ru.trace --sink "mongodb://127.0.0.1:27017/bench_$id.ep" 2>/dev/null) |
-    python3 -c 'import json,sys; s=json.loads(sys.stdin.read()); print(json.dumps({"kind":"edgepipe_mongodb","per_second":s["records"]/s["seconds"],"delivered":s["delivered"]["mongodb"]}))' >>"$results"
-  "$raw" mongo "mongodb://127.0.0.1:27017" "bench_$id" raw "$work/ru.jsonl" >>"$results"
+  if (( i % 2 == 1 )) || [[ -z "$prev" ]]; then ep_kafka "$id"; raw_kafka "$id"; prev=$id
+  else raw_kafka "$prev"; ep_kafka "$id"; prev=$id; fi
+done
+for i in $(seq "$repeat"); do
+  id=$(date +%s%N)
+  if (( i % 2 == 1 )); then ep_mongo "$id"; raw_mongo "$id"; else raw_mongo "$id"; ep_mongo "$id"; fi
   python3 -c "import pymongo; pymongo.MongoClient('mongodb://127.0.0.1:27017').drop_database('bench_$id')"
 done
 
