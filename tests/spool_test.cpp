@@ -91,6 +91,21 @@ std::vector<std::string> read_all(const spool& sp, std::uint64_t from,
   return keys;
 }
 
+/// A spool in a fresh directory with `policy`, opened for one sink "s", its appender started.
+struct started_spool {
+  explicit started_spool(fsync_policy policy, std::uint64_t segment_bytes = 1 << 20)
+      : c(config_in(dir)),
+        sp((c.fsync = policy, c.segment_bytes = segment_bytes, c)),
+        a(sp, kSources) {
+    EXPECT_TRUE(sp.open({"s"}).is_ok());
+    EXPECT_TRUE(a.start().is_ok());
+  }
+  temp_dir dir;
+  spool_config c;
+  spool sp;
+  spool_appender a;
+};
+
 std::string last_segment(const spool_config& c) {
   std::string last;
   for (const auto& e : fs::directory_iterator(c.dir))
@@ -370,13 +385,9 @@ TEST(Spool, HeaderlessLastSegmentIsRemovedAtRecovery) {
 }
 
 TEST(Spool, BackgroundSyncPublishesOnlyWhatItCoveredWhileAppendsGoOn) {
-  temp_dir dir;
-  auto c = config_in(dir);
-  c.fsync = fsync_policy::every_batch;
-  spool sp(c);
-  ASSERT_TRUE(sp.open({"s"}).is_ok());
-  spool_appender a(sp, kSources);
-  ASSERT_TRUE(a.start().is_ok());
+  started_spool s(fsync_policy::every_batch);
+  spool& sp = s.sp;
+  spool_appender& a = s.a;
   record_batch b;
   fill(b, 100, 0);
   ASSERT_TRUE(a.append(b).is_ok());
@@ -404,14 +415,9 @@ TEST(Spool, BackgroundSyncPublishesOnlyWhatItCoveredWhileAppendsGoOn) {
 }
 
 TEST(Spool, BusySyncsCoverWholeWriteBuffersOnlyAndTheIdleSyncCoversTheRest) {
-  temp_dir dir;
-  auto c = config_in(dir);
-  c.fsync = fsync_policy::interval;
-  c.segment_bytes = 64 << 20;
-  spool sp(c);
-  ASSERT_TRUE(sp.open({"s"}).is_ok());
-  spool_appender a(sp, kSources);
-  ASSERT_TRUE(a.start().is_ok());
+  started_spool s(fsync_policy::interval, 64 << 20);
+  spool& sp = s.sp;
+  spool_appender& a = s.a;
   record_batch b;
   // Less than one 1 MiB write buffer: a busy sync has no whole buffer to cover, so it covers all.
   fill(b, 1000, 0);
@@ -456,13 +462,10 @@ TEST(Spool, BusySyncsCoverWholeWriteBuffersOnlyAndTheIdleSyncCoversTheRest) {
 }
 
 TEST(Spool, RolledSegmentsAreSyncedInTheBackgroundAndPublishedInOrder) {
-  temp_dir dir;
-  auto c = config_in(dir);
-  c.fsync = fsync_policy::interval;
-  spool sp(c);
-  ASSERT_TRUE(sp.open({"s"}).is_ok());
-  spool_appender a(sp, kSources);
-  ASSERT_TRUE(a.start().is_ok());
+  started_spool s(fsync_policy::interval);
+  spool& sp = s.sp;
+  spool_appender& a = s.a;
+  const spool_config& c = s.c;
   record_batch b;
   fill(b, 100, 0);
   ASSERT_TRUE(a.append(b).is_ok());
