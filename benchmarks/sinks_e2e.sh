@@ -9,8 +9,8 @@
 # metadata request / a ping); 20k MongoDB documents keep start-up from dominating the runs.
 set -euo pipefail
 build=${1:-build}
-bin=$build/edgepipe
-raw=$build/benchmarks/raw_sink_ceiling
+bin=$(cd "$build" && pwd)/edgepipe  # absolute: the runs below cd into the work directory
+raw=$(cd "$build" && pwd)/benchmarks/raw_sink_ceiling
 cg=${PAYLOADS_CG:-400}
 ru=${PAYLOADS_RU:-20000}
 repeat=${REPEAT:-3}
@@ -20,18 +20,18 @@ trap 'rm -rf "$work"' EXIT
 "$bin" synth --api coingecko --payloads "$cg" --out "$work/cg.trace" --seed 1 >/dev/null
 "$bin" synth --api randomuser --payloads "$ru" --out "$work/ru.trace" --seed 1 >/dev/null
 # The exact messages edgepipe sends, for the raw clients.
-(cd "$work" && "$OLDPWD/$bin" replay --trace cg.trace --sink file:cg.jsonl >/dev/null 2>&1)
-(cd "$work" && "$OLDPWD/$bin" replay --trace ru.trace --sink file:ru.jsonl >/dev/null 2>&1)
+(cd "$work" && "$bin" replay --trace cg.trace --sink file:cg.jsonl >/dev/null 2>&1)
+(cd "$work" && "$bin" replay --trace ru.trace --sink file:ru.jsonl >/dev/null 2>&1)
 
 results=$work/results.jsonl
 ep_kafka() {
-  (cd "$work" && "$OLDPWD/$bin" replay --trace cg.trace --sink "kafka://127.0.0.1:9092/bench-ep-$1" 2>/dev/null) |
+  (cd "$work" && "$bin" replay --trace cg.trace --sink "kafka://127.0.0.1:9092/bench-ep-$1" 2>/dev/null) |
     python3 -c 'import json,sys; s=json.loads(sys.stdin.read()); print(json.dumps({"kind":"edgepipe_kafka","per_second":s["records"]/s["seconds"],"delivered":s["delivered"]["kafka"]}))' >>"$results"
 }
 # Same topic as edgepipe's (it created it with the sink's partitions), same keys.
 raw_kafka() { "$raw" kafka 127.0.0.1:9092 "bench-ep-$1" "$work/cg.jsonl" >>"$results"; }
 ep_mongo() {
-  (cd "$work" && "$OLDPWD/$bin" replay --trace ru.trace --sink "mongodb://127.0.0.1:27017/bench_$1.ep" 2>/dev/null) |
+  (cd "$work" && "$bin" replay --trace ru.trace --sink "mongodb://127.0.0.1:27017/bench_$1.ep" 2>/dev/null) |
     python3 -c 'import json,sys; s=json.loads(sys.stdin.read()); print(json.dumps({"kind":"edgepipe_mongodb","per_second":s["records"]/s["seconds"],"delivered":s["delivered"]["mongodb"]}))' >>"$results"
 }
 raw_mongo() { "$raw" mongo "mongodb://127.0.0.1:27017" "bench_$1" raw "$work/ru.jsonl" >>"$results"; }

@@ -38,6 +38,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include "platform/clock.hpp"
 #include "platform/log.hpp"
@@ -50,6 +52,7 @@ constexpr int kSetupProbeTimeoutMs = 1000;
 constexpr int kSpooledStartTimeoutMs = 2000;
 constexpr int kAdminTimeoutMs = 15000;
 constexpr int kInFlightPollMs = 10;  // longest wait for a delivery report at max_in_flight
+constexpr int kLeaderWaitMs = 5000;  // open(): longest wait for new topics' partition leaders
 
 class kafka_sink final : public sink {
  public:
@@ -104,6 +107,7 @@ class kafka_sink final : public sink {
       for (const std::string& t : topics)
         source_topics_.push_back(rd_kafka_topic_new(rk_, t.c_str(), nullptr));
     }
+    if (config_.create_topics && !setup_pending()) wait_for_leaders();
     return status::ok();
   }
 
@@ -200,6 +204,41 @@ class kafka_sink final : public sink {
                            " ms: " + rd_kafka_err2str(err));
     rd_kafka_metadata_destroy(md);
     return status::ok();
+  }
+
+  // runs on: main thread (open). A topic just created has no partition leaders for a moment;
+  // the first produce would then wait for librdkafka's metadata refresh, on the sink thread,
+  // with records queued behind it. Wait here instead (bounded), before any pipeline thread
+  // starts, so the producer knows every partition's leader. Not fatal: produce retries anyway.
+  void wait_for_leaders() {
+    std::vector<rd_kafka_topic_t*> handles = source_topics_;
+    if (shared_topic_ != nullptr) handles.push_back(shared_topic_);
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(kLeaderWaitMs);
+    for (rd_kafka_topic_t* topic : handles) {
+      for (;;) {
+        const struct rd_kafka_metadata* md = nullptr;
+        bool ready = false;
+        if (rd_kafka_metadata(rk_, 0, topic, &md, kSetupProbeTimeoutMs) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR &&
+            md != nullptr && md->topic_cnt == 1 &&
+            md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[0].partition_cnt > 0) {
+          ready = true;
+          for (int i = 0; i < md->topics[0].partition_cnt; ++i)
+            if (md->topics[0].partitions[i].leader < 0) ready = false;
+        }
+        if (md != nullptr) rd_kafka_metadata_destroy(md);
+        if (ready) break;
+        if (std::chrono::steady_clock::now() >= deadline) {
+          log_line(log_level::warn, "sink:" + name_,
+                   std::string("topic ") + rd_kafka_topic_name(topic) +
+                       ": partition leaders not known after " + std::to_string(kLeaderWaitMs) +
+                       " ms; producing anyway");
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
   }
 
   // runs on: sink thread. The brokers were down at start: are they up now?
