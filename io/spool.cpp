@@ -295,30 +295,24 @@ std::uint64_t spool::min_watermark() const noexcept {
 }
 
 std::uint64_t spool::delete_confirmed_segments(bool including_last) {
+  std::vector<std::string> paths;
+  const std::uint64_t freed = take_confirmed_segments(paths, including_last);
+  for (const std::string& path : paths) {
+    std::error_code ec;
+    fs::remove(path, ec);
+    if (ec)
+      log_line(log_level::error, "spool",
+               "cannot delete confirmed segment " + path + ": " + ec.message());
+  }
+  return freed;
+}
+
+std::uint64_t spool::take_confirmed_segments(std::vector<std::string>& paths, bool including_last) {
   const std::uint64_t confirmed = min_watermark();
   std::uint64_t freed = 0;
   std::lock_guard lock(mutex_);
   const std::size_t keep = including_last ? 0 : 1;
   while (segments_.size() > keep && segments_.front().end_id <= confirmed) {
-    std::error_code ec;
-    fs::remove(segments_.front().path, ec);
-    if (ec) {
-      log_line(log_level::error, "spool",
-               "cannot delete confirmed segment " + segments_.front().path + ": " + ec.message());
-      break;
-    }
-    freed += segments_.front().bytes;
-    segments_.pop_front();
-    deleted_segments_.fetch_add(1, std::memory_order_relaxed);
-  }
-  return freed;
-}
-
-std::uint64_t spool::take_confirmed_segments(std::vector<std::string>& paths) {
-  const std::uint64_t confirmed = min_watermark();
-  std::uint64_t freed = 0;
-  std::lock_guard lock(mutex_);
-  while (segments_.size() > 1 && segments_.front().end_id <= confirmed) {
     freed += segments_.front().bytes;
     paths.push_back(std::move(segments_.front().path));
     segments_.pop_front();

@@ -73,12 +73,13 @@ class spool {
   /// Makes records below `end_id` visible to the sinks.
   void publish_committed(std::uint64_t end_id) noexcept;
   /// Deletes segments every sink has confirmed; the active (last) one only when
-  /// `including_last` (a clean stop, once the writer has closed it). Returns bytes freed.
+  /// `including_last` (a clean stop, once the writer has closed it). Returns bytes freed. A file
+  /// that cannot be deleted is logged and left (recovery deletes it once confirmed).
   std::uint64_t delete_confirmed_segments(bool including_last = false);
-  /// Takes the segments every sink has confirmed (never the active one) off the list and gives
-  /// their paths to the caller, which deletes the files without the lock held
-  /// (spool_appender, through io_uring). Returns the bytes they held.
-  std::uint64_t take_confirmed_segments(std::vector<std::string>& paths);
+  /// The same, except that the files are the caller's to delete, without the lock held
+  /// (spool_appender, through io_uring): their paths are appended to `paths`.
+  std::uint64_t take_confirmed_segments(std::vector<std::string>& paths,
+                                        bool including_last = false);
   /// Deletes the oldest non-active segment whatever the sinks say, counting for each sink the
   /// records it had not confirmed. False when only the active segment is left.
   bool drop_oldest_segment();

@@ -1,8 +1,5 @@
 #include "io/spool_appender.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <filesystem>
 
 #include "io/spool_format.hpp"
@@ -261,7 +258,6 @@ status spool_appender::roll() {
     if (status s = retiring_->start_sync(); !s) return status::error("spool: " + s.message());
     retiring_final_started_ = true;
   }
-  cover_everything();
   writer_ = retiring_ == &writers_[0] ? &writers_[1] : &writers_[0];
   return open_segment();
 }

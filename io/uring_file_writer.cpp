@@ -101,7 +101,6 @@ status uring_file_writer::open(const std::string& path, uring_file_writer_option
   }
   sync_in_flight_ = sync_submitted_ = false;
   sync_waits_for_ = 0;
-  sync_covered_bytes_ = 0;
   guard_slot_ = -1;
   file_offset_ = logical_size_ = options_.truncate ? 0 : file_offset_;
   current_ = 0;
@@ -257,9 +256,6 @@ status uring_file_writer::start_sync(bool include_partial) {
   if (fd_ < 0) return status::error("fdatasync of a closed writer");
   if (error_.empty() && include_partial) submit_partial();
   if (!error_.empty()) return status::error(error_);
-  // Everything before file_offset_ has been submitted (a direct-I/O tail carried over to the
-  // buffer being filled is not counted: it is rewritten later).
-  sync_covered_bytes_ = include_partial ? logical_size_ : file_offset_;
   // The fdatasync must cover every write submitted so far, so it starts once they have
   // completed. It is not put on the ring with IOSQE_IO_DRAIN: that would also hold back every
   // write submitted after it until the disk has flushed, and the buffers would fill behind a

@@ -50,12 +50,10 @@ class uring_file_writer {
   /// without waiting for either: it covers every byte written so far. At most one is in
   /// flight: a call while one is waits for it first.
   /// `include_partial` = false: the buffer being filled stays where it is and the sync covers
-  /// only the writes already submitted (sync_covered_bytes()). With direct I/O a partly filled
+  /// only the writes already submitted (submitted_bytes()). With direct I/O a partly filled
   /// buffer goes out padded and the next write must wait for it before rewriting its last
   /// block; under load that wait stalled the spool thread ~1 ms per sync.
   status start_sync(bool include_partial = true);
-  /// Bytes (from the start of the file) the sync in flight, or the last one, covers.
-  std::uint64_t sync_covered_bytes() const noexcept { return sync_covered_bytes_; }
   /// Reaps completions without blocking (`wait` = false) or until the background sync is done.
   /// Returns the first error (write or fdatasync) seen.
   status poll_sync(bool wait);
@@ -119,7 +117,6 @@ class uring_file_writer {
   bool sync_submitted_ = false;  // its fdatasync is on the ring
   unsigned sync_waits_for_ = 0;  // writes it covers still in flight
   std::uint64_t syncs_completed_ = 0;
-  std::uint64_t sync_covered_bytes_ = 0;
   std::uint64_t file_offset_ = 0;   // where the next submitted buffer lands
   std::uint64_t logical_size_ = 0;  // bytes accepted by write()
   std::string error_;
