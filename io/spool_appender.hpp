@@ -72,6 +72,9 @@ class spool_appender {
   status begin_sync(bool full_buffers_only = false);
   /// Appended records not covered by a completed or started sync.
   bool has_uncovered() const noexcept { return next_id_ > covered_end_; }
+  /// Ids below this are covered by a sync started or completed (or, fsync = off, a flush):
+  /// they are published without anything more being asked.
+  std::uint64_t covered_end() const noexcept { return covered_end_; }
   /// Publishes what a completed background sync covered; starts the one asked for meanwhile.
   /// `wait`: block until the sync in flight completes.
   status poll(bool wait);

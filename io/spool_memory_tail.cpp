@@ -24,9 +24,10 @@ void spool_memory_tail::put(record_batch* batch, const spool_frame_position& whe
   bytes_ += batch->bytes();
 }
 
-record_batch* spool_memory_tail::acquire(std::uint64_t first_id, std::uint64_t committed_end,
-                                         spool_frame_position& where) {
-  std::lock_guard lock(mutex_);
+record_batch* spool_memory_tail::acquire(std::size_t sink, std::uint64_t first_id,
+                                         std::uint64_t committed_end, spool_frame_position& where) {
+  std::unique_lock lock(mutex_);
+  if (sink < next_.size()) next_[sink] = first_id;
   if (entries_.empty() || first_id < entries_.front().where.first_id ||
       first_id > entries_.back().where.first_id)
     return nullptr;
@@ -39,8 +40,38 @@ record_batch* spool_memory_tail::acquire(std::uint64_t first_id, std::uint64_t c
     return nullptr;
   it->batch->add_reader();
   where = it->where;
-  ++hits_;
-  return it->batch;
+  hits_.fetch_add(1, std::memory_order_release);
+  if (sink < next_.size()) next_[sink] = first_id + it->where.records;
+  record_batch* b = it->batch;
+  lock.unlock();
+  taken_.notify();
+  return b;
+}
+
+bool spool_memory_tail::would_evict_wanted(std::size_t bytes, std::uint64_t& wanted_end) const {
+  std::lock_guard lock(mutex_);
+  if (max_bytes_ == 0 || bytes > max_bytes_ || entries_.empty()) return false;
+  // The entries put() would drop: [front, front + n).
+  std::size_t n = 0;
+  std::size_t left = bytes_;
+  while (n < entries_.size() && (left + bytes > max_bytes_ || entries_.size() - n >= kMaxEntries))
+    left -= entries_[n++].batch->bytes();
+  if (n == 0) return false;
+  const std::uint64_t from = entries_.front().where.first_id;
+  const std::uint64_t to = entries_[n - 1].where.first_id + entries_[n - 1].where.records;
+  bool wanted = false;
+  for (const std::uint64_t next : next_) {
+    if (next >= from && next < to) {
+      wanted = true;
+      wanted_end = to;
+    }
+  }
+  return wanted;
+}
+
+void spool_memory_tail::wait_for_take(std::chrono::nanoseconds timeout) {
+  const std::uint64_t seen = hits_.load(std::memory_order_acquire);
+  taken_.wait([&] { return hits_.load(std::memory_order_acquire) != seen; }, timeout);
 }
 
 void spool_memory_tail::release(record_batch* batch) {
@@ -59,10 +90,7 @@ void spool_memory_tail::clear() {
   while (!entries_.empty()) drop_front();
 }
 
-std::uint64_t spool_memory_tail::hits() const {
-  std::lock_guard lock(mutex_);
-  return hits_;
-}
+std::uint64_t spool_memory_tail::hits() const { return hits_.load(std::memory_order_relaxed); }
 
 std::size_t spool_memory_tail::bytes() const {
   std::lock_guard lock(mutex_);

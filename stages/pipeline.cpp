@@ -216,6 +216,9 @@ std::string pipeline::summary_json(double seconds) const {
       << ",\"mean\":" << (fsync_lat.total() ? fsync_lat.sum / fsync_lat.total() / 1000 : 0) << "}"
       << ",\"not_spooled\":" << spool_stage_->not_spooled()
       << ",\"full_waits\":" << spool_stage_->full_waits()
+      << ",\"follower_waits\":" << spool_stage_->follower_waits()
+      << ",\"follower_wait_ms\":" << spool_stage_->follower_wait_ns() / 1'000'000
+      << ",\"sinks_left_behind\":" << spool_stage_->followers_left_behind()
       << ",\"recovered_records\":" << rec.records << ",\"torn_tail_bytes\":" << rec.torn_tail_bytes
       << ",\"sinks\":{";
     for (std::size_t i = 0; i < sinks_.size(); ++i) {
@@ -319,6 +322,9 @@ std::string pipeline::prometheus_text() const {
     metric(o, "spool_full_waits_total", "", spool_stage_->full_waits());
     metric(o, "spool_blocked", "", spool_stage_->blocked() ? 1 : 0);
     metric(o, "spool_not_spooled_total", "", spool_stage_->not_spooled());
+    metric(o, "spool_follower_waits_total", "", spool_stage_->follower_waits());
+    metric(o, "spool_follower_wait_ms_total", "", spool_stage_->follower_wait_ns() / 1'000'000);
+    metric(o, "spool_sinks_left_behind_total", "", spool_stage_->followers_left_behind());
     metric(o, "spool_dropped_segments_total", "", spool_->dropped_segments());
     metric(o, "spool_torn_tail_bytes", "", spool_->recovery().torn_tail_bytes);
     metric(o, "spool_recovered_records", "", spool_->recovery().records);

@@ -191,7 +191,7 @@ void sink_stage::run_from_spool() {
       // The frame is still in memory (the common case when the sink keeps up): no disk read.
       if (tail_ != nullptr && cursor.position() < committed &&
           cursor.position() >= sp.dropped_end()) {
-        if (record_batch* mem = tail_->acquire(cursor.position(), committed, pos)) {
+        if (record_batch* mem = tail_->acquire(spool_index_, cursor.position(), committed, pos)) {
           cursor.step_over(pos, spool_appender::frame_bytes(*mem));
           memory_records_.fetch_add(pos.records, std::memory_order_relaxed);
           hand_over(*mem);

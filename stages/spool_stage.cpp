@@ -9,6 +9,10 @@ namespace {
 constexpr std::uint64_t kCommitEveryBytes = std::uint64_t{8} << 20;
 constexpr auto kRetentionTick = std::chrono::milliseconds(500);
 constexpr auto kSyncPoll = std::chrono::milliseconds(1);  // a sync in flight is reaped this often
+// How long the spool waits for a following sink to take the tail's oldest batch before leaving
+// it behind. Longer than a healthy sink's pause (a file flush, a MongoDB bulk insert of a
+// batch), short enough that an outage of one sink holds the others up only once, this long.
+constexpr std::uint64_t kFollowerWaitNs = 250'000'000;
 }  // namespace
 
 spool_stage::spool_stage(spool& s, std::vector<std::string> sources, std::size_t ring_capacity,
@@ -18,7 +22,7 @@ spool_stage::spool_stage(spool& s, std::vector<std::string> sources, std::size_t
       input_(ring_capacity),
       pool_(pool),
       counters_(counters),
-      tail_(pool, s.config().memory_bytes) {}
+      tail_(pool, s.config().memory_bytes, s.sink_count()) {}
 
 status spool_stage::open() {
   last_sync_ns_ = mono_now_ns();
@@ -64,6 +68,31 @@ void spool_stage::commit(bool force_sync, bool busy) {
   last_sync_ns_ = now;
   unsynced_ = false;
   uncommitted_bytes_ = 0;
+}
+
+void spool_stage::wait_for_followers(std::size_t bytes) {
+  std::uint64_t wanted_end = 0;
+  if (!tail_.would_evict_wanted(bytes, wanted_end)) return;
+  follower_waits_.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t start = mono_now_ns();
+  do {
+    if (abandoned_.load(std::memory_order_acquire) || failed_) break;
+    if (mono_now_ns() - start >= kFollowerWaitNs) {
+      left_behind_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    }
+    // The sink takes only committed batches: make sure a sync (or, fsync = off, a flush)
+    // covers the one it waits for, and publish syncs as they complete.
+    if (appender_.covered_end() < wanted_end) {
+      const bool off = spool_.config().fsync == fsync_policy::off;
+      if (status s = off ? appender_.commit(false, true) : appender_.begin_sync(false); !s)
+        return fail(s);
+      if (off) uncommitted_bytes_ = 0;
+    }
+    if (status s = appender_.poll(false); !s) return fail(s);
+    tail_.wait_for_take(kSyncPoll);
+  } while (tail_.would_evict_wanted(bytes, wanted_end));
+  follower_wait_ns_.fetch_add(mono_now_ns() - start, std::memory_order_relaxed);
 }
 
 bool spool_stage::make_room(std::size_t bytes) {
@@ -156,6 +185,7 @@ void spool_stage::run() {
         // From here on a record's sequence is its spool id, as in a frame read back.
         auto& recs = batch->records();
         for (std::size_t i = 0; i < recs.size(); ++i) recs[i].sequence = where.first_id + i;
+        wait_for_followers(batch->bytes());
         tail_.put(batch, where);  // the sinks take it from memory once it is committed
         batch = nullptr;
       }

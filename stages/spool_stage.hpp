@@ -10,6 +10,13 @@
 // roll's last sync of the old segment, the new segment's directory fsync and the unlinks of
 // confirmed segments all run in the background (io/spool_appender, io/spool_janitor); only the
 // disk limit, a forced commit and the final close wait.
+// Backpressure before spilling (io/spool_memory_tail): when the memory tail is full and its
+// oldest batch is the next one a sink reading from memory wants, the spool thread waits for that
+// sink to take it (at most kFollowerWait, syncs still reaped meanwhile) instead of evicting it:
+// a sink slower than the transform then slows the pipeline down, as without a spool, rather than
+// falling behind and reading every frame back from the disk (pread + CRC + decode on the box's
+// busiest core). A sink that does not take it in time (an outage, a stall) is left behind and
+// reads the disk; the others keep flowing.
 #pragma once
 
 #include <atomic>
@@ -44,6 +51,11 @@ class spool_stage {
   std::uint64_t full_waits() const noexcept { return full_waits_.load(); }
   bool blocked() const noexcept { return blocked_.load(); }
   std::uint64_t not_spooled() const noexcept { return not_spooled_.load(); }
+  /// Backpressure: times the spool thread waited for a sink to take the tail's oldest batch,
+  /// for how long in all, and how many of those waits ran out (a sink was left behind).
+  std::uint64_t follower_waits() const noexcept { return follower_waits_.load(); }
+  std::uint64_t follower_wait_ns() const noexcept { return follower_wait_ns_.load(); }
+  std::uint64_t followers_left_behind() const noexcept { return left_behind_.load(); }
 
  private:
   /// Makes room for `bytes` under max_bytes. False when abandoned while waiting.
@@ -54,6 +66,9 @@ class spool_stage {
   /// being filled for the next one (spool_appender::begin_sync).
   void commit(bool force_sync, bool busy = false);
   void fail(const status& s);
+  /// Backpressure before spilling (see the top): waits, bounded, until putting `bytes` into the
+  /// memory tail evicts nothing a following sink still wants.
+  void wait_for_followers(std::size_t bytes);
 
   spool& spool_;
   spool_appender appender_;
@@ -65,6 +80,9 @@ class spool_stage {
   std::atomic<bool> blocked_{false};
   std::atomic<std::uint64_t> full_waits_{0};
   std::atomic<std::uint64_t> not_spooled_{0};
+  std::atomic<std::uint64_t> follower_waits_{0};
+  std::atomic<std::uint64_t> follower_wait_ns_{0};
+  std::atomic<std::uint64_t> left_behind_{0};
   std::uint64_t last_sync_ns_ = 0;
   std::uint64_t uncommitted_bytes_ = 0;
   bool unsynced_ = false;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "io/spool.hpp"
 #include "io/spool_appender.hpp"
@@ -620,15 +621,15 @@ TEST(SpoolMemoryTail, HandsOutCommittedFramesByIdAndReturnsBatchesToThePool) {
   put(0, 10, 4096);
   put(10, 10, 4096);
   spool_frame_position where;
-  EXPECT_EQ(tail.acquire(10, 15, where), nullptr);  // not committed yet
-  EXPECT_EQ(tail.acquire(5, 100, where), nullptr);  // not a frame start
-  record_batch* held = tail.acquire(10, 20, where);
+  EXPECT_EQ(tail.acquire(0, 10, 15, where), nullptr);  // not committed yet
+  EXPECT_EQ(tail.acquire(0, 5, 100, where), nullptr);  // not a frame start
+  record_batch* held = tail.acquire(0, 10, 20, where);
   ASSERT_NE(held, nullptr);
   EXPECT_EQ(where.first_id, 10u);
   EXPECT_EQ(where.records, 10u);
   put(20, 10, 4096);
   put(30, 10, 4096);  // over 3 x 4096: the oldest goes
-  EXPECT_EQ(tail.acquire(0, 100, where), nullptr);
+  EXPECT_EQ(tail.acquire(0, 0, 100, where), nullptr);
   EXPECT_EQ(tail.bytes(), 3u * 4096);
   tail.evict_confirmed(30);  // every sink has 0..30: entries 10 and 20 go
   EXPECT_EQ(tail.bytes(), 4096u);
@@ -642,6 +643,66 @@ TEST(SpoolMemoryTail, HandsOutCommittedFramesByIdAndReturnsBatchesToThePool) {
   EXPECT_EQ(pool.created(), created);
   for (record_batch* b : again) pool.release(b);
   EXPECT_EQ(tail.hits(), 1u);
+}
+
+TEST(SpoolMemoryTail, AFullTailSaysWhenEvictingWouldLeaveAFollowingSinkBehind) {
+  batch_pool<record_batch> pool;
+  spool_memory_tail tail(pool, 2 * 4096, /*sinks=*/2);
+  auto put = [&](std::uint64_t first) {
+    record_batch* b = pool.acquire();
+    b->arena().append(std::string(4096, 'x'));
+    b->records().resize(10);
+    b->set_readers(1);
+    tail.put(b, frame_at(first, 10));
+  };
+  put(0);
+  put(10);
+  std::uint64_t wanted_end = 0;
+  // Neither sink has asked for anything yet: nobody follows, the oldest may go.
+  EXPECT_FALSE(tail.would_evict_wanted(4096, wanted_end));
+  spool_frame_position where;
+  record_batch* b = tail.acquire(0, 0, 20, where);  // sink 0 takes frame 0, wants 10 next
+  ASSERT_NE(b, nullptr);
+  tail.release(b);
+  EXPECT_FALSE(tail.would_evict_wanted(4096, wanted_end));  // frame 0 is taken
+  EXPECT_EQ(tail.acquire(1, 0, 5, where), nullptr);         // sink 1 wants frame 0: not committed
+  EXPECT_TRUE(tail.would_evict_wanted(4096, wanted_end));
+  EXPECT_EQ(wanted_end, 10u);  // what must be committed before it can take it
+  EXPECT_TRUE(tail.would_evict_wanted(2 * 4096, wanted_end));  // both entries would go
+  EXPECT_EQ(wanted_end, 20u);
+  EXPECT_FALSE(tail.would_evict_wanted(3 * 4096, wanted_end));  // never held: nothing goes
+  b = tail.acquire(1, 0, 20, where);  // sink 1 takes it: nothing wanted would go
+  ASSERT_NE(b, nullptr);
+  tail.release(b);
+  EXPECT_FALSE(tail.would_evict_wanted(4096, wanted_end));
+  EXPECT_TRUE(tail.would_evict_wanted(2 * 4096, wanted_end));  // frame 10 is both sinks' next
+  // A sink that fell behind the tail (it asks for a frame before the oldest, now on the disk
+  // only) is not waited for.
+  put(20);  // the spool did not wait: frame 0 goes
+  EXPECT_EQ(tail.acquire(0, 0, 30, where), nullptr);
+  EXPECT_EQ(tail.acquire(1, 0, 30, where), nullptr);
+  EXPECT_FALSE(tail.would_evict_wanted(2 * 4096, wanted_end));
+  tail.clear();
+}
+
+TEST(SpoolMemoryTail, WaitForTakeReturnsWhenASinkTakesABatch) {
+  batch_pool<record_batch> pool;
+  spool_memory_tail tail(pool, 4096, 1);
+  record_batch* b = pool.acquire();
+  b->arena().append(std::string(100, 'x'));
+  b->records().resize(1);
+  b->set_readers(1);
+  tail.put(b, frame_at(0, 1));
+  std::thread sink([&] {
+    spool_frame_position where;
+    record_batch* got = tail.acquire(0, 0, 1, where);
+    if (got != nullptr) tail.release(got);
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  while (tail.hits() == 0) tail.wait_for_take(std::chrono::seconds(10));
+  sink.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+  tail.clear();
 }
 
 TEST(DeliveryTracker, WatermarkMovesOnlyOverFullyConfirmedFrames) {
