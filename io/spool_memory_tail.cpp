@@ -48,6 +48,11 @@ record_batch* spool_memory_tail::acquire(std::size_t sink, std::uint64_t first_i
   return b;
 }
 
+void spool_memory_tail::expect(std::size_t sink, std::uint64_t first_id) {
+  std::lock_guard lock(mutex_);
+  if (sink < next_.size()) next_[sink] = first_id;
+}
+
 bool spool_memory_tail::would_evict_wanted(std::size_t bytes, std::uint64_t& wanted_end) const {
   std::lock_guard lock(mutex_);
   if (max_bytes_ == 0 || bytes > max_bytes_ || entries_.empty()) return false;

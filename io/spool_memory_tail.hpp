@@ -50,6 +50,8 @@ class spool_memory_tail {
   /// (index < sinks) now wants the frame at `first_id`, or the one after it on success.
   record_batch* acquire(std::size_t sink, std::uint64_t first_id, std::uint64_t committed_end,
                         spool_frame_position& where);
+  /// `sink` will first ask for the frame at `first_id` (where it starts reading).
+  void expect(std::size_t sink, std::uint64_t first_id);
   /// True when putting a batch of `bytes` now would evict an entry that a sink following the
   /// tail has not taken yet (the spool thread then waits for it, bounded). `wanted_end` gets
   /// the end id of the last such entry: it must be committed before the sink can take it.

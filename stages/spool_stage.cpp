@@ -22,7 +22,10 @@ spool_stage::spool_stage(spool& s, std::vector<std::string> sources, std::size_t
       input_(ring_capacity),
       pool_(pool),
       counters_(counters),
-      tail_(pool, s.config().memory_bytes, s.sink_count()) {}
+      tail_(pool, s.config().memory_bytes, s.sink_count()) {
+  // Each sink starts at its watermark: it follows the tail from the first batch on.
+  for (std::size_t i = 0; i < s.sink_count(); ++i) tail_.expect(i, s.watermark(i));
+}
 
 status spool_stage::open() {
   last_sync_ns_ = mono_now_ns();
@@ -70,9 +73,9 @@ void spool_stage::commit(bool force_sync, bool busy) {
   uncommitted_bytes_ = 0;
 }
 
-void spool_stage::wait_for_followers(std::size_t bytes) {
+bool spool_stage::wait_for_followers(std::size_t bytes) {
   std::uint64_t wanted_end = 0;
-  if (!tail_.would_evict_wanted(bytes, wanted_end)) return;
+  if (!tail_.would_evict_wanted(bytes, wanted_end)) return true;
   follower_waits_.fetch_add(1, std::memory_order_relaxed);
   const std::uint64_t start = mono_now_ns();
   do {
@@ -85,14 +88,20 @@ void spool_stage::wait_for_followers(std::size_t bytes) {
     // covers the one it waits for, and publish syncs as they complete.
     if (appender_.covered_end() < wanted_end) {
       const bool off = spool_.config().fsync == fsync_policy::off;
-      if (status s = off ? appender_.commit(false, true) : appender_.begin_sync(false); !s)
-        return fail(s);
+      if (status s = off ? appender_.commit(false, true) : appender_.begin_sync(false); !s) {
+        fail(s);
+        return false;
+      }
       if (off) uncommitted_bytes_ = 0;
     }
-    if (status s = appender_.poll(false); !s) return fail(s);
+    if (status s = appender_.poll(false); !s) {
+      fail(s);
+      return false;
+    }
     tail_.wait_for_take(kSyncPoll);
   } while (tail_.would_evict_wanted(bytes, wanted_end));
   follower_wait_ns_.fetch_add(mono_now_ns() - start, std::memory_order_relaxed);
+  return !failed_;
 }
 
 bool spool_stage::make_room(std::size_t bytes) {
@@ -171,7 +180,10 @@ void spool_stage::run() {
       counters_.records_in.add(n);
       counters_.bytes_in.add(batch->bytes());
       const std::size_t size = spool_appender::frame_bytes(*batch);
-      if (abandoned_.load(std::memory_order_acquire) || failed_ || !make_room(size)) {
+      // The wait for followers comes before the append: a sync published while waiting must
+      // not make this frame visible before it is in the tail (the sinks would read it back).
+      if (abandoned_.load(std::memory_order_acquire) || failed_ || !make_room(size) ||
+          !wait_for_followers(batch->bytes())) {
         not_spooled_.fetch_add(n, std::memory_order_relaxed);
         counters_.failed.add(n);
       } else if (status s = appender_.append(*batch, &where); !s) {
@@ -185,7 +197,6 @@ void spool_stage::run() {
         // From here on a record's sequence is its spool id, as in a frame read back.
         auto& recs = batch->records();
         for (std::size_t i = 0; i < recs.size(); ++i) recs[i].sequence = where.first_id + i;
-        wait_for_followers(batch->bytes());
         tail_.put(batch, where);  // the sinks take it from memory once it is committed
         batch = nullptr;
       }

@@ -67,8 +67,8 @@ class spool_stage {
   void commit(bool force_sync, bool busy = false);
   void fail(const status& s);
   /// Backpressure before spilling (see the top): waits, bounded, until putting `bytes` into the
-  /// memory tail evicts nothing a following sink still wants.
-  void wait_for_followers(std::size_t bytes);
+  /// memory tail evicts nothing a following sink still wants. False once the spool failed.
+  bool wait_for_followers(std::size_t bytes);
 
   spool& spool_;
   spool_appender appender_;

@@ -145,6 +145,32 @@ TEST(Pipeline, SinksReadFromTheMemoryTailOrFromDiskWithTheSameResult) {
   EXPECT_EQ(lines[0], lines[1]);
 }
 
+// Backpressure before spilling: with a memory tail of a few batches the sinks would fall off
+// it and read most frames back from disk; the spool thread waits for them instead, so every
+// record reaches both sinks from memory and nothing is read back.
+TEST(Pipeline, SinksThatFallBehindATinyMemoryTailAreWaitedForNotSpilledToDisk) {
+  temp_dir dir;
+  std::string trace;
+  constexpr int kPayloads = 3000;
+  for (int i = 0; i < kPayloads; ++i) trace += iss_body(i) + "\n";
+  testing::write_file(dir / "iss.jsonl", trace);
+  pipeline_config c = small_config(dir, 4);
+  c.spool.memory_bytes = 1024;  // one batch of 7 records (~700 bytes)
+  c.replay = replay_config{dir / "iss.jsonl", 0, "iss"};
+  pipeline p(c);
+  ASSERT_TRUE(p.build().is_ok());
+  p.start();
+  p.join();
+  const std::string summary = p.summary_json(1.0);
+  const std::string b = summary.substr(summary.find("\"b\":{\"backlog\""));
+  EXPECT_EQ(testing::json_int(summary, "from_memory"), kPayloads) << summary;
+  EXPECT_EQ(testing::json_int(b, "from_memory"), kPayloads) << summary;
+  EXPECT_GT(testing::json_int(summary, "follower_waits"), 0) << summary;
+  EXPECT_EQ(testing::json_int(summary, "sinks_left_behind"), 0) << summary;
+  EXPECT_EQ(read_lines(dir / "a.jsonl").size(), static_cast<std::size_t>(kPayloads));
+  EXPECT_EQ(read_lines(dir / "a.jsonl"), read_lines(dir / "b.jsonl"));
+}
+
 TEST(Pipeline, StopDrainsWhatWasRead) {
   temp_dir dir;
   std::string trace;
