@@ -202,8 +202,9 @@ constexpr option_doc kSpool[] = {
      "O_DIRECT (tmpfs) falls back to buffered writes with a warning"},
     {"memory_bytes", "integer", "33554432",
      "(0..2^40) the newest spooled batches kept in memory: a sink that keeps up takes them from "
-     "there "
-     "instead of reading the disk back (0 = always read the disk)"},
+     "there instead of reading the disk back; when it is full, the spool waits (at most 250 ms) "
+     "for a sink that has not taken its oldest batch yet, so a slow sink slows the pipeline "
+     "rather than reading everything back (0 = always read the disk)"},
 };
 
 constexpr section_doc kSections[] = {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (README, CI): install dependencies, build, run every ctest test, then the
-# ring and pipeline tests under ThreadSanitizer and the unit tests under ASan+UBSan.
+# ring, pipeline and spool-stage tests under ThreadSanitizer and the unit tests under ASan+UBSan.
 # EDGEPIPE_SKIP_SANITIZERS=1 skips the sanitizer builds for a quick local run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +19,7 @@ if [ "${EDGEPIPE_SKIP_SANITIZERS:-0}" != 1 ]; then
   BUILD_DIR=build-tsan BUILD_TYPE=Debug scripts/build.sh -DEDGEPIPE_SANITIZE=thread \
     -DEDGEPIPE_BUILD_BENCHMARKS=OFF
   TSAN_OPTIONS="halt_on_error=1" build-tsan/tests/edgepipe_tests \
-    --gtest_filter='SpscRing*:RingEdge*:Pipeline*'
+    --gtest_filter='SpscRing*:RingEdge*:Pipeline*:SpoolStage*:SpoolMemoryTail*'
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer: unit tests"
   BUILD_DIR=build-asan BUILD_TYPE=Debug scripts/build.sh \
     "-DEDGEPIPE_SANITIZE=address;undefined" -DEDGEPIPE_BUILD_BENCHMARKS=OFF

@@ -15,6 +15,7 @@
 #include "io/spool_format.hpp"
 #include "io/spool_memory_tail.hpp"
 #include "stages/delivery_tracker.hpp"
+#include "stages/spool_stage.hpp"
 #include "test_util.hpp"
 
 namespace edgepipe {
@@ -703,6 +704,70 @@ TEST(SpoolMemoryTail, WaitForTakeReturnsWhenASinkTakesABatch) {
   sink.join();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
   tail.clear();
+}
+
+// Backpressure is bounded: a sink that stops taking batches from the memory tail (an outage, a
+// stall) holds the spool thread up once, for at most the follower wait, and is then left
+// behind (it would read the disk); a sink that keeps up gets every batch from memory.
+TEST(SpoolStage, ASinkThatStopsTakingFromTheTailIsLeftBehindAfterOneBoundedWait) {
+  temp_dir dir;
+  spool_config c = config_in(dir);
+  c.memory_bytes = 4096;  // a few batches of 10 records
+  spool sp(c);
+  ASSERT_TRUE(sp.open({"stalled", "keeps_up"}).is_ok());
+  batch_pool<record_batch> pool;
+  stage_counters counters("spool");
+  spool_stage stage(sp, kSources, 4, pool, counters);
+  ASSERT_TRUE(stage.open().is_ok());
+  std::thread spool_thread([&] { stage.run(); });
+  constexpr int kBatches = 60;
+  constexpr std::uint64_t kRecords = kBatches * 10;
+  spool_memory_tail& tail = stage.memory_tail();
+  // "keeps_up" (sink 1) takes every committed frame; "stalled" (sink 0) takes the first, then
+  // never asks again.
+  auto take_from = [&](std::size_t sink, std::uint64_t until) {
+    std::uint64_t next = 0;
+    std::uint64_t from_memory = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (next < until && std::chrono::steady_clock::now() < deadline) {
+      const std::uint64_t committed = sp.committed_end();
+      if (committed <= next) {
+        sp.commit_waiter().wait([&] { return sp.committed_end() > next; },
+                                std::chrono::milliseconds(10));
+        continue;
+      }
+      spool_frame_position where;
+      record_batch* b = tail.acquire(sink, next, committed, where);
+      if (b == nullptr) break;  // fell off the tail: it would read the disk now
+      next += where.records;
+      from_memory += where.records;
+      tail.release(b);
+    }
+    return from_memory;
+  };
+  std::uint64_t stalled_got = 0;
+  std::uint64_t keeps_up_got = 0;
+  std::thread stalled([&] { stalled_got = take_from(0, 10); });
+  std::thread keeps_up([&] { keeps_up_got = take_from(1, kRecords); });
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < kBatches; ++i) {
+    record_batch* b = pool.acquire();
+    fill(*b, 10, i * 10);
+    b->set_readers(1);
+    ASSERT_TRUE(stage.input().push(b));
+  }
+  stage.input().close();
+  spool_thread.join();
+  stalled.join();
+  keeps_up.join();
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(stage.appender().appended_records(), kRecords);
+  EXPECT_EQ(stalled_got, 10u);
+  EXPECT_EQ(keeps_up_got, kRecords);  // never fell off: the spool waited for it when needed
+  EXPECT_EQ(stage.followers_left_behind(), 1u);  // "stalled", once
+  EXPECT_GE(stage.follower_waits(), 1u);
+  EXPECT_GE(stage.follower_wait_ns(), 200'000'000u);  // the wait for "stalled" ran out
+  EXPECT_LT(took, std::chrono::seconds(20));
 }
 
 TEST(DeliveryTracker, WatermarkMovesOnlyOverFullyConfirmedFrames) {
