@@ -83,10 +83,15 @@ void spool_memory_tail::release(record_batch* batch) {
   if (batch->release_reader()) pool_.release(batch);
 }
 
-void spool_memory_tail::evict_confirmed(std::uint64_t confirmed_end) {
+void spool_memory_tail::evict_done(std::uint64_t confirmed_end) {
   std::lock_guard lock(mutex_);
+  // Every sink has taken the frames below this (none when a sink has not asked yet).
+  std::uint64_t taken_end = next_.empty() ? 0 : kNotFollowing;
+  for (const std::uint64_t next : next_) taken_end = std::min(taken_end, next);
+  if (taken_end == kNotFollowing) taken_end = 0;
+  const std::uint64_t done_end = std::max(confirmed_end, taken_end);
   while (!entries_.empty() &&
-         entries_.front().where.first_id + entries_.front().where.records <= confirmed_end)
+         entries_.front().where.first_id + entries_.front().where.records <= done_end)
     drop_front();
 }
 

@@ -5,7 +5,7 @@
 // outage, a retry, a restart) reads the disk as before; nothing here decides what is delivered.
 //
 // Bounded: at most `max_bytes` of batch arenas (and kMaxEntries batches). The oldest entry goes
-// when a new one needs room, and entries every sink has confirmed go at once.
+// when a new one needs room, and entries every sink has taken or confirmed go at once.
 // Backpressure before spilling: the tail knows where each sink reading from it stands (its
 // next frame, from acquire()). When the entry about to go is the next one of such a following
 // sink, the spool thread first waits (bounded, stages/spool_stage) for that sink to take it,
@@ -13,7 +13,7 @@
 // spool, instead of falling off the tail and reading every frame back from the disk.
 // Ownership: an entry holds one reader reference of its batch; acquire() adds one for the sink;
 // whoever drops the last returns the batch to the pool.
-// Threading: put() and evict_confirmed() on the spool thread; acquire() and release() on sink
+// Threading: put() and evict_done() on the spool thread; acquire() and release() on sink
 // threads. One mutex, taken once per batch, never per record.
 #pragma once
 
@@ -59,8 +59,11 @@ class spool_memory_tail {
   /// Blocks until a sink takes a batch (acquire() succeeds) or `timeout` passes.
   void wait_for_take(std::chrono::nanoseconds timeout);
   void release(record_batch* batch);
-  /// Drops entries that end at or below `confirmed_end` (every sink has them).
-  void evict_confirmed(std::uint64_t confirmed_end);
+  /// Drops the oldest entries every sink is done with: they end at or below `confirmed_end`
+  /// (every sink confirmed them), or every sink has taken them (a sink's retry reads the disk).
+  /// Holding taken batches until they were confirmed kept the tail full (32 MiB) in steady
+  /// state: that many more batches in the pool, each touched fresh by the transform.
+  void evict_done(std::uint64_t confirmed_end);
   void clear();
 
   // Figures (any thread).

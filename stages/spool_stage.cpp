@@ -210,7 +210,7 @@ void spool_stage::run() {
       // per 2M CoinGecko records, which filled the transform's ring and put it to sleep.
       commit(false);
     (void)appender_.delete_confirmed_segments();
-    tail_.evict_confirmed(spool_.min_watermark());
+    tail_.evict_done(spool_.min_watermark());
   }
   // End of input: make everything durable (even with fsync = off: a clean stop costs one sync).
   if (status s = appender_.close(true); !s) log_line(log_level::error, "spool", s.message());

@@ -632,7 +632,7 @@ TEST(SpoolMemoryTail, HandsOutCommittedFramesByIdAndReturnsBatchesToThePool) {
   put(30, 10, 4096);  // over 3 x 4096: the oldest goes
   EXPECT_EQ(tail.acquire(0, 0, 100, where), nullptr);
   EXPECT_EQ(tail.bytes(), 3u * 4096);
-  tail.evict_confirmed(30);  // every sink has 0..30: entries 10 and 20 go
+  tail.evict_done(30);  // every sink has 0..30: entries 10 and 20 go
   EXPECT_EQ(tail.bytes(), 4096u);
   EXPECT_EQ(held->records().size(), 10u);  // still ours: the sink's reference keeps it alive
   const std::size_t created = pool.created();
@@ -683,6 +683,39 @@ TEST(SpoolMemoryTail, AFullTailSaysWhenEvictingWouldLeaveAFollowingSinkBehind) {
   EXPECT_EQ(tail.acquire(0, 0, 30, where), nullptr);
   EXPECT_EQ(tail.acquire(1, 0, 30, where), nullptr);
   EXPECT_FALSE(tail.would_evict_wanted(2 * 4096, wanted_end));
+  tail.clear();
+}
+
+TEST(SpoolMemoryTail, ABatchGoesOnceEverySinkHasTakenItOrConfirmedIt) {
+  batch_pool<record_batch> pool;
+  spool_memory_tail tail(pool, 1 << 20, /*sinks=*/2);
+  tail.expect(0, 0);
+  tail.expect(1, 0);
+  for (std::uint64_t first : {std::uint64_t{0}, std::uint64_t{10}, std::uint64_t{20}}) {
+    record_batch* b = pool.acquire();
+    b->arena().append(std::string(1000, 'x'));
+    b->records().resize(10);
+    b->set_readers(1);
+    tail.put(b, frame_at(first, 10));
+  }
+  spool_frame_position where;
+  auto take = [&](std::size_t sink, std::uint64_t first) {
+    record_batch* b = tail.acquire(sink, first, 30, where);
+    ASSERT_NE(b, nullptr);
+    tail.release(b);
+  };
+  take(0, 0);
+  tail.evict_done(0);
+  EXPECT_EQ(tail.bytes(), 3000u);  // sink 1 has not taken frame 0
+  take(1, 0);
+  take(1, 10);
+  tail.evict_done(0);
+  EXPECT_EQ(tail.bytes(), 2000u);  // frame 0 went; sink 0 still wants frame 10
+  tail.evict_done(20);             // confirmed by both (sink 0 took it before a restart, say)
+  EXPECT_EQ(tail.bytes(), 1000u);
+  take(0, 20);  // frame 20 stays until both have it
+  tail.evict_done(0);
+  EXPECT_EQ(tail.bytes(), 1000u);
   tail.clear();
 }
 
