@@ -21,6 +21,16 @@ std::string iss_body(int i) {
          ".5\",\"longitude\":\"-1.25\"}}";
 }
 
+/// Writes `payloads` ISS bodies, one per line, to dir/iss.jsonl (plus `extra` lines) and
+/// returns its path.
+std::filesystem::path write_iss_trace(const temp_dir& dir, int payloads,
+                                      const std::string& extra = "") {
+  std::string trace;
+  for (int i = 0; i < payloads; ++i) trace += iss_body(i) + "\n";
+  testing::write_file(dir / "iss.jsonl", trace + extra);
+  return dir / "iss.jsonl";
+}
+
 pipeline_config small_config(const temp_dir& dir, std::size_t ring_capacity) {
   pipeline_config c;
   EXPECT_TRUE(load_default_config(c).is_ok());
@@ -42,11 +52,8 @@ pipeline_config small_config(const temp_dir& dir, std::size_t ring_capacity) {
 
 TEST(Pipeline, FansOutEveryRecordToEverySinkWithTinyRings) {
   temp_dir dir;
-  std::string trace;
   constexpr int kPayloads = 3000;
-  for (int i = 0; i < kPayloads; ++i) trace += iss_body(i) + "\n";
-  trace += "{not json}\n";
-  testing::write_file(dir / "iss.jsonl", trace);
+  write_iss_trace(dir, kPayloads, "{not json}\n");
   pipeline_config c = small_config(dir, 2);
   c.replay = replay_config{dir / "iss.jsonl", 0, "iss"};
   ASSERT_TRUE(validate_config(c).is_ok());
@@ -69,10 +76,8 @@ TEST(Pipeline, FansOutEveryRecordToEverySinkWithTinyRings) {
 
 TEST(Pipeline, FansOutFromMemoryWithoutASpool) {
   temp_dir dir;
-  std::string trace;
   constexpr int kPayloads = 2000;
-  for (int i = 0; i < kPayloads; ++i) trace += iss_body(i) + "\n";
-  testing::write_file(dir / "iss.jsonl", trace);
+  write_iss_trace(dir, kPayloads);
   pipeline_config c = small_config(dir, 2);
   c.spool.dir.clear();
   c.replay = replay_config{dir / "iss.jsonl", 0, "iss"};
@@ -88,10 +93,8 @@ TEST(Pipeline, FansOutFromMemoryWithoutASpool) {
 
 TEST(Pipeline, SpoolIsEmptyAfterACleanRunAndIdsContinueAcrossRuns) {
   temp_dir dir;
-  std::string trace;
   constexpr int kPayloads = 500;
-  for (int i = 0; i < kPayloads; ++i) trace += iss_body(i) + "\n";
-  testing::write_file(dir / "iss.jsonl", trace);
+  write_iss_trace(dir, kPayloads);
   pipeline_config c = small_config(dir, 4);
   c.replay = replay_config{dir / "iss.jsonl", 0, "iss"};
   for (int run = 0; run < 2; ++run) {
@@ -117,10 +120,8 @@ TEST(Pipeline, SpoolIsEmptyAfterACleanRunAndIdsContinueAcrossRuns) {
 // (memory_bytes = 0) they read every frame back from disk. Both deliver the same lines.
 TEST(Pipeline, SinksReadFromTheMemoryTailOrFromDiskWithTheSameResult) {
   temp_dir dir;
-  std::string trace;
   constexpr int kPayloads = 700;
-  for (int i = 0; i < kPayloads; ++i) trace += iss_body(i) + "\n";
-  testing::write_file(dir / "iss.jsonl", trace);
+  write_iss_trace(dir, kPayloads);
   std::vector<std::string> lines[2];
   for (int run = 0; run < 2; ++run) {
     temp_dir out;
@@ -150,10 +151,8 @@ TEST(Pipeline, SinksReadFromTheMemoryTailOrFromDiskWithTheSameResult) {
 // record reaches both sinks from memory and nothing is read back.
 TEST(Pipeline, SinksThatFallBehindATinyMemoryTailAreWaitedForNotSpilledToDisk) {
   temp_dir dir;
-  std::string trace;
   constexpr int kPayloads = 3000;
-  for (int i = 0; i < kPayloads; ++i) trace += iss_body(i) + "\n";
-  testing::write_file(dir / "iss.jsonl", trace);
+  write_iss_trace(dir, kPayloads);
   pipeline_config c = small_config(dir, 4);
   c.spool.memory_bytes = 1024;  // one batch of 7 records (~700 bytes)
   c.replay = replay_config{dir / "iss.jsonl", 0, "iss"};
@@ -173,9 +172,7 @@ TEST(Pipeline, SinksThatFallBehindATinyMemoryTailAreWaitedForNotSpilledToDisk) {
 
 TEST(Pipeline, StopDrainsWhatWasRead) {
   temp_dir dir;
-  std::string trace;
-  for (int i = 0; i < 200000; ++i) trace += iss_body(i) + "\n";
-  testing::write_file(dir / "iss.jsonl", trace);
+  write_iss_trace(dir, 200000);
   pipeline_config c = small_config(dir, 4);
   c.replay = replay_config{dir / "iss.jsonl", 0, "iss"};
   pipeline p(c);
