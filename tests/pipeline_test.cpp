@@ -21,14 +21,11 @@ std::string iss_body(int i) {
          ".5\",\"longitude\":\"-1.25\"}}";
 }
 
-/// Writes `payloads` ISS bodies, one per line, to dir/iss.jsonl (plus `extra` lines) and
-/// returns its path.
-std::filesystem::path write_iss_trace(const temp_dir& dir, int payloads,
-                                      const std::string& extra = "") {
+/// Writes `payloads` ISS bodies, one per line, to dir/iss.jsonl (plus `extra` lines).
+void write_iss_trace(const temp_dir& dir, int payloads, const std::string& extra = "") {
   std::string trace;
   for (int i = 0; i < payloads; ++i) trace += iss_body(i) + "\n";
   testing::write_file(dir / "iss.jsonl", trace + extra);
-  return dir / "iss.jsonl";
 }
 
 pipeline_config small_config(const temp_dir& dir, std::size_t ring_capacity) {
