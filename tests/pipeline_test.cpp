@@ -28,6 +28,17 @@ void write_iss_trace(const temp_dir& dir, int payloads, const std::string& extra
   testing::write_file(dir / "iss.jsonl", trace + extra);
 }
 
+/// Builds, runs and joins a pipeline on `c`; returns its summary ("" if it did not build).
+std::string run_to_end(const pipeline_config& c) {
+  pipeline p(c);
+  const status built = p.build();
+  EXPECT_TRUE(built.is_ok()) << built.message();
+  if (!built) return "";
+  p.start();
+  p.join();
+  return p.summary_json(1.0);
+}
+
 pipeline_config small_config(const temp_dir& dir, std::size_t ring_capacity) {
   pipeline_config c;
   EXPECT_TRUE(load_default_config(c).is_ok());
@@ -126,11 +137,7 @@ TEST(Pipeline, SinksReadFromTheMemoryTailOrFromDiskWithTheSameResult) {
     c.spool.fsync = fsync_policy::every_batch;  // background syncs, direct I/O padding
     c.spool.memory_bytes = run == 0 ? 0 : std::uint64_t{32} << 20;
     c.replay = replay_config{dir / "iss.jsonl", 0, "iss"};
-    pipeline p(c);
-    ASSERT_TRUE(p.build().is_ok());
-    p.start();
-    p.join();
-    const std::string summary = p.summary_json(1.0);
+    const std::string summary = run_to_end(c);
     EXPECT_EQ(testing::json_int(summary, "backlog"), 0) << summary;
     if (run == 0)
       EXPECT_EQ(testing::json_int(summary, "from_memory"), 0) << summary;
@@ -153,11 +160,8 @@ TEST(Pipeline, SinksThatFallBehindATinyMemoryTailAreWaitedForNotSpilledToDisk) {
   pipeline_config c = small_config(dir, 4);
   c.spool.memory_bytes = 1024;  // one batch of 7 records (~700 bytes)
   c.replay = replay_config{dir / "iss.jsonl", 0, "iss"};
-  pipeline p(c);
-  ASSERT_TRUE(p.build().is_ok());
-  p.start();
-  p.join();
-  const std::string summary = p.summary_json(1.0);
+  const std::string summary = run_to_end(c);
+  ASSERT_NE(summary.find("\"b\":{\"backlog\""), std::string::npos) << summary;
   const std::string b = summary.substr(summary.find("\"b\":{\"backlog\""));
   EXPECT_EQ(testing::json_int(summary, "from_memory"), kPayloads) << summary;
   EXPECT_EQ(testing::json_int(b, "from_memory"), kPayloads) << summary;
