@@ -17,12 +17,16 @@
 #include "app/sink_uri.hpp"
 #include "app/spool_commands.hpp"
 #include "config/config_loader.hpp"
+#include "stages/pipeline/stage_checks.hpp"
 #include "config/config_schema.hpp"
 #include "io/http_endpoint.hpp"
 #include "io/trace_format.hpp"
 #include "platform/log.hpp"
-#include "stages/pipeline.hpp"
-#include "stages/synth_payloads.hpp"
+#include "stages/pipeline/pipeline.hpp"
+#include "stages/report/metrics_text.hpp"
+#include "stages/report/health.hpp"
+#include "stages/report/run_summary.hpp"
+#include "io/synth_payloads.hpp"
 
 namespace {
 
@@ -39,7 +43,7 @@ int config_error(const std::string& message) {
 }
 
 status load(const std::string& path, pipeline_config& config) {
-  return path.empty() ? load_default_config(config) : load_config_file(path, config);
+  return path.empty() ? load_default_config(pipeline_stage_checks(), config) : load_config_file(path, pipeline_stage_checks(), config);
 }
 
 enum class run_mode { daemon, replay, record };
@@ -54,7 +58,7 @@ struct run_options {
 /// pipeline.drain_timeout), reloading it on SIGHUP when it validates. Prints counters at exit
 /// and, for replay, the JSON summary.
 int run_pipeline(pipeline_config config, const run_options& options) {
-  if (status s = validate_config(config); !s) return config_error(s.message());
+  if (status s = validate_config(config, pipeline_stage_checks()); !s) return config_error(s.message());
   set_log_json(config.logs == log_format::json);
   // Block the signals before any thread exists so every thread inherits the mask; the main
   // thread then takes them synchronously with sigtimedwait.
@@ -95,9 +99,9 @@ int run_pipeline(pipeline_config config, const run_options& options) {
               config.http_server.listen,
               [current](const std::string& path) {
                 if (path == "/metrics")
-                  return http_reply{200, "text/plain; version=0.0.4", current->prometheus_text()};
+                  return http_reply{200, "text/plain; version=0.0.4", prometheus_text(*current)};
                 if (path == "/health" || path == "/health/live") {
-                  const std::string why = current->not_ready_reason();
+                  const std::string why = not_ready_reason(*current);
                   if (path == "/health/live") return http_reply{200, "text/plain", "live\n"};
                   return why.empty() ? http_reply{200, "text/plain", "ready\n"}
                                      : http_reply{503, "text/plain", "not ready: " + why + "\n"};
@@ -158,7 +162,7 @@ int run_pipeline(pipeline_config config, const run_options& options) {
         log_line(log_level::error, "main",
                  "drain did not finish within pipeline.drain_timeout; exiting with records "
                  "still in flight (see counters)");
-        std::fputs(p->counters_report().c_str(), stderr);
+        std::fputs(counters_report(*p).c_str(), stderr);
         std::fflush(nullptr);
         std::_Exit(kExitRuntime);
       }
@@ -180,8 +184,8 @@ int run_pipeline(pipeline_config config, const run_options& options) {
           continue;
         }
         pipeline_config next;
-        status s = load_config_file(options.config_path, next);
-        if (s) s = validate_config(next);
+        status s = load_config_file(options.config_path, pipeline_stage_checks(), next);
+        if (s) s = validate_config(next, pipeline_stage_checks());
         if (!s) {
           log_line(log_level::error, "main",
                    "SIGHUP: new config rejected, keeping the running one: " + s.message());
@@ -205,13 +209,13 @@ int run_pipeline(pipeline_config config, const run_options& options) {
     p->join();
     endpoint.stop();
     if (reload) {
-      std::fputs(p->counters_report().c_str(), stderr);
+      std::fputs(counters_report(*p).c_str(), stderr);
       continue;
     }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - pipeline_started).count();
-    std::fputs(p->counters_report().c_str(), stderr);
-    if (options.mode == run_mode::replay) std::printf("%s\n", p->summary_json(seconds).c_str());
+    std::fputs(counters_report(*p).c_str(), stderr);
+    if (options.mode == run_mode::replay) std::printf("%s\n", summary_json(*p, seconds).c_str());
     std::fflush(stdout);
     return 0;
   }
@@ -376,7 +380,7 @@ int main(int argc, char** argv) {
     if (!std::filesystem::exists(config_path))
       return config_error("cannot read config file " + config_path + ": no such file");
     if (status s = load(config_path, config); !s) return config_error(s.message());
-    if (status s = validate_config(config); !s) return config_error(s.message());
+    if (status s = validate_config(config, pipeline_stage_checks()); !s) return config_error(s.message());
     std::printf("%s: ok (%zu sources, %zu sinks)\n", config_path.c_str(), config.sources.size(),
                 config.sinks.size());
     return 0;

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "app/sink_uri.hpp"
-#include "io/spool.hpp"
-#include "io/spool_cursor.hpp"
-#include "stages/sink_factory.hpp"
+#include "stages/spool/spool.hpp"
+#include "stages/spool/spool_cursor.hpp"
+#include "stages/sinks/sink_factory.hpp"
 
 namespace edgepipe {
 

@@ -33,9 +33,9 @@
 #include "core/crc32.hpp"
 #include "core/stage_counters.hpp"
 #include "io/trace_format.hpp"
-#include "stages/file_sink.hpp"
-#include "stages/synth_payloads.hpp"
-#include "stages/transform_engine.hpp"
+#include "stages/sinks/file/file_sink.hpp"
+#include "io/synth_payloads.hpp"
+#include "stages/transform/transform_engine.hpp"
 
 namespace {
 
