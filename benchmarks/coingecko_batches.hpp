@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "config/config_loader.hpp"
-#include "stages/pipeline/stage_checks.hpp"
 #include "core/batch.hpp"
 #include "io/synth_payloads.hpp"
+#include "stages/pipeline/stage_checks.hpp"
 #include "stages/transform/transform_engine.hpp"
 
 namespace edgepipe::bench {

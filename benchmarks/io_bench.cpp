@@ -32,9 +32,9 @@
 #include "core/batch.hpp"
 #include "core/crc32.hpp"
 #include "core/stage_counters.hpp"
+#include "io/synth_payloads.hpp"
 #include "io/trace_format.hpp"
 #include "stages/sinks/file/file_sink.hpp"
-#include "io/synth_payloads.hpp"
 #include "stages/transform/transform_engine.hpp"
 
 namespace {

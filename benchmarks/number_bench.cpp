@@ -31,8 +31,8 @@
 
 #include "core/batch.hpp"
 #include "core/byte_arena.hpp"
-#include "stages/transform/json_text.hpp"
 #include "io/synth_payloads.hpp"
+#include "stages/transform/json_text.hpp"
 
 namespace {
 

@@ -1,9 +1,10 @@
-// The spool's own cost, through the real code (stages/spool/spool + stages/spool/spool_appender + stages/spool/spool_cursor),
-// each beside a plain-syscall ceiling on the very same bytes in the same run:
+// The spool's own cost, through the real code (stages/spool/spool + stages/spool/spool_appender +
+// stages/spool/spool_cursor), each beside a plain-syscall ceiling on the very same bytes in the
+// same run:
 //
 //   BM_spool_append/<policy>/<group>   spool_appender::append of the CoinGecko transform output
-//                                      (1024-record batches, as stages/transform/transform_stage ships
-//                                      them) into a fresh spool directory, committed the way
+//                                      (1024-record batches, as stages/transform/transform_stage
+//                                      ships them) into a fresh spool directory, committed the way
 //                                      stages/spool/spool_stage does for that fsync policy; the
 //                                      iteration ends with close(sync) like the end of input.
 //                                      group = batch: a commit after every batch (the spool
@@ -45,11 +46,11 @@
 
 #include "benchmarks/coingecko_batches.hpp"
 #include "core/batch.hpp"
+#include "platform/clock.hpp"
 #include "stages/spool/spool.hpp"
 #include "stages/spool/spool_appender.hpp"
 #include "stages/spool/spool_cursor.hpp"
 #include "stages/spool/spool_format.hpp"
-#include "platform/clock.hpp"
 
 namespace {
 

@@ -38,10 +38,10 @@
 #include <vector>
 
 #include "config/config_loader.hpp"
-#include "stages/pipeline/stage_checks.hpp"
 #include "core/batch.hpp"
-#include "stages/transform/json_text.hpp"
 #include "io/synth_payloads.hpp"
+#include "stages/pipeline/stage_checks.hpp"
+#include "stages/transform/json_text.hpp"
 #include "stages/transform/transform_engine.hpp"
 #include "stages/transform/transform_program.hpp"
 

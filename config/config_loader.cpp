@@ -766,8 +766,7 @@ status load_config_text(std::string_view text, const std::string& origin,
   return status::ok();
 }
 
-status load_config_file(const std::string& path, const stage_checks& checks,
-                        pipeline_config& out) {
+status load_config_file(const std::string& path, const stage_checks& checks, pipeline_config& out) {
   std::string text;
   if (status s = read_text(path, text); !s) return s;
   return load_config_text(text, path, checks, out);

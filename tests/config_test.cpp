@@ -124,7 +124,9 @@ fields = [ { name = "t", template = "{/a" } ]
 TEST(Config, KafkaMaxInFlightHasADefaultAndARange) {
   const std::string sources = "[sources.s]\nfields = [ { name = \"t\", from = \"/t\" } ]\n";
   pipeline_config c;
-  ASSERT_TRUE(load_config_text("[sinks.k]\ntype = \"kafka\"\n" + sources, "edge.toml", pipeline_stage_checks(), c).is_ok());
+  ASSERT_TRUE(load_config_text("[sinks.k]\ntype = \"kafka\"\n" + sources, "edge.toml",
+                               pipeline_stage_checks(), c)
+                  .is_ok());
   ASSERT_EQ(c.sinks.size(), 1u);
   EXPECT_EQ(c.sinks[0].kafka.max_in_flight, 8192);
   pipeline_config d;

@@ -15,8 +15,8 @@
 #include <string>
 
 #include "config/config_loader.hpp"
-#include "stages/pipeline/stage_checks.hpp"
 #include "stages/pipeline/pipeline.hpp"
+#include "stages/pipeline/stage_checks.hpp"
 #include "stages/report/metrics_text.hpp"
 #include "stages/report/run_summary.hpp"
 #include "test_util.hpp"

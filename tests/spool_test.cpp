@@ -9,12 +9,12 @@
 #include <sstream>
 #include <thread>
 
+#include "stages/sinks/delivery_tracker.hpp"
 #include "stages/spool/spool.hpp"
 #include "stages/spool/spool_appender.hpp"
 #include "stages/spool/spool_cursor.hpp"
 #include "stages/spool/spool_format.hpp"
 #include "stages/spool/spool_memory_tail.hpp"
-#include "stages/sinks/delivery_tracker.hpp"
 #include "stages/spool/spool_stage.hpp"
 #include "test_util.hpp"
 

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "config/config_loader.hpp"
-#include "stages/pipeline/stage_checks.hpp"
 #include "config/pipeline_config.hpp"
 #include "core/batch.hpp"
+#include "stages/pipeline/stage_checks.hpp"
 #include "stages/transform/transform_engine.hpp"
 #include "stages/transform/transform_program.hpp"
 

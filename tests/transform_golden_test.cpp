@@ -15,10 +15,10 @@
 #include <vector>
 
 #include "config/config_loader.hpp"
-#include "stages/pipeline/stage_checks.hpp"
 #include "config/pipeline_config.hpp"
 #include "config/source_spec.hpp"
 #include "core/batch.hpp"
+#include "stages/pipeline/stage_checks.hpp"
 #include "stages/transform/transform_engine.hpp"
 #include "stages/transform/transform_program.hpp"
 
@@ -214,8 +214,8 @@ std::string without_reason(std::string letters) {
   return letters;
 }
 
-// Replayed bodies are read in place from the trace (stages/sources/replay_source): what follows a body
-// is the next frame, not zeros. Whole and truncated payloads of every bundled source give the
+// Replayed bodies are read in place from the trace (stages/sources/replay_source): what follows a
+// body is the next frame, not zeros. Whole and truncated payloads of every bundled source give the
 // same records, rejections and dead letters whatever the padding holds.
 TEST_F(TransformGolden, PaddingContentNeverChangesAResult) {
   const std::pair<std::string, std::string> inputs[] = {

@@ -18,9 +18,9 @@
 #include "config/pipeline_config.hpp"
 #include "core/batch_pool.hpp"
 #include "core/stage_counters.hpp"
+#include "stages/sinks/sink_stage.hpp"
 #include "stages/sources/http_poll_source.hpp"
 #include "stages/sources/replay_source.hpp"
-#include "stages/sinks/sink_stage.hpp"
 #include "stages/spool/spool_stage.hpp"
 #include "stages/transform/transform_stage.hpp"
 

@@ -2,7 +2,6 @@
 
 #include <sstream>
 
-
 namespace edgepipe {
 
 namespace {
@@ -74,7 +73,8 @@ std::string prometheus_text(const pipeline& p) {
     metric(o, "spool_blocked", "", p.spool_thread_stage()->blocked() ? 1 : 0);
     metric(o, "spool_not_spooled_total", "", p.spool_thread_stage()->not_spooled());
     metric(o, "spool_follower_waits_total", "", p.spool_thread_stage()->follower_waits());
-    metric(o, "spool_follower_wait_ms_total", "", p.spool_thread_stage()->follower_wait_ns() / 1'000'000);
+    metric(o, "spool_follower_wait_ms_total", "",
+           p.spool_thread_stage()->follower_wait_ns() / 1'000'000);
     metric(o, "spool_sinks_left_behind_total", "", p.spool_thread_stage()->followers_left_behind());
     metric(o, "spool_dropped_segments_total", "", p.spool_state()->dropped_segments());
     metric(o, "spool_torn_tail_bytes", "", p.spool_state()->recovery().torn_tail_bytes);

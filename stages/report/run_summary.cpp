@@ -2,7 +2,6 @@
 
 #include <sstream>
 
-
 namespace edgepipe {
 
 namespace {
@@ -87,8 +86,9 @@ std::string summary_json(const pipeline& p, double seconds) {
       const auto& st = *p.sinks()[i];
       o << (i ? "," : "") << "\"" << st.target().name() << "\":{\"backlog\":" << st.backlog()
         << ",\"resent\":" << st.counters().retries.get() << ",\"rewinds\":" << st.rewinds()
-        << ",\"dropped\":" << p.spool_state()->dropped_records(i) << ",\"skipped\":" << st.skipped_records()
-        << ",\"from_memory\":" << st.memory_records() << "}";
+        << ",\"dropped\":" << p.spool_state()->dropped_records(i)
+        << ",\"skipped\":" << st.skipped_records() << ",\"from_memory\":" << st.memory_records()
+        << "}";
     }
     o << "}}";
   }

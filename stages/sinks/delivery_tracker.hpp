@@ -12,8 +12,8 @@
 #include <cstdint>
 #include <deque>
 
-#include "stages/spool/spool_cursor.hpp"
 #include "stages/sinks/sink.hpp"
+#include "stages/spool/spool_cursor.hpp"
 
 namespace edgepipe {
 

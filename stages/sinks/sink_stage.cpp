@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "stages/spool/spool_appender.hpp"
-#include "stages/spool/spool_cursor.hpp"
 #include "platform/clock.hpp"
 #include "platform/log.hpp"
+#include "stages/spool/spool_appender.hpp"
+#include "stages/spool/spool_cursor.hpp"
 
 namespace edgepipe {
 

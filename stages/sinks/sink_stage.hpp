@@ -3,10 +3,10 @@
 //    is idle or every flush interval, returns batches to the pool (the last of the fan-out
 //    readers does), and flushes and closes the sink when the ring is closed and drained;
 //  - from the spool: reads committed frames with its own cursor, hands them to the sink, keeps
-//    the book of answers (stages/sinks/delivery_tracker), moves its watermark over what is confirmed,
-//    persists it in its ledger, and after a failure goes back to the first unconfirmed frame
-//    with a backoff. It ends when the spool writer has finished and everything is confirmed, or
-//    when abandoned (shutdown deadline), leaving the rest in the spool.
+//    the book of answers (stages/sinks/delivery_tracker), moves its watermark over what is
+//    confirmed, persists it in its ledger, and after a failure goes back to the first unconfirmed
+//    frame with a backoff. It ends when the spool writer has finished and everything is confirmed,
+//    or when abandoned (shutdown deadline), leaving the rest in the spool.
 // Threading: run() is the body of the sink thread "sink:<name>"; abandon() may be called from
 // any thread; the delivery_listener callbacks run on the sink thread (from inside the sink).
 #pragma once
@@ -20,10 +20,10 @@
 #include "core/batch.hpp"
 #include "core/batch_pool.hpp"
 #include "core/ring_edge.hpp"
-#include "stages/spool/spool.hpp"
-#include "stages/spool/spool_memory_tail.hpp"
 #include "stages/sinks/delivery_tracker.hpp"
 #include "stages/sinks/sink.hpp"
+#include "stages/spool/spool.hpp"
+#include "stages/spool/spool_memory_tail.hpp"
 
 namespace edgepipe {
 

@@ -11,9 +11,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "stages/spool/spool_format.hpp"
 #include "io/uring_file_reader.hpp"
 #include "platform/log.hpp"
+#include "stages/spool/spool_format.hpp"
 
 namespace edgepipe {
 

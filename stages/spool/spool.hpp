@@ -1,5 +1,5 @@
-// The spool directory shared by the spool writer (stages/spool/spool_stage), the sink threads that read
-// it back (stages/spool/spool_cursor) and the operator's `edgepipe spool` commands.
+// The spool directory shared by the spool writer (stages/spool/spool_stage), the sink threads that
+// read it back (stages/spool/spool_cursor) and the operator's `edgepipe spool` commands.
 //
 // What it holds: the list of segment files, the id up to which records are committed (written,
 // and synced as the fsync policy asks; sinks never see more), and per sink the id below which

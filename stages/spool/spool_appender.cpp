@@ -2,9 +2,9 @@
 
 #include <filesystem>
 
-#include "stages/spool/spool_format.hpp"
 #include "platform/clock.hpp"
 #include "platform/log.hpp"
+#include "stages/spool/spool_format.hpp"
 
 namespace edgepipe {
 

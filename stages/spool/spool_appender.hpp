@@ -32,10 +32,10 @@
 
 #include "core/batch.hpp"
 #include "core/log2_histogram.hpp"
+#include "io/uring_file_writer.hpp"
 #include "stages/spool/spool.hpp"
 #include "stages/spool/spool_cursor.hpp"
 #include "stages/spool/spool_janitor.hpp"
-#include "io/uring_file_writer.hpp"
 
 namespace edgepipe {
 

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "stages/spool/spool_format.hpp"
 #include "platform/log.hpp"
+#include "stages/spool/spool_format.hpp"
 
 namespace edgepipe {
 

@@ -1,6 +1,6 @@
 // The spool thread ("spool"): takes record batches from the transform, appends them to the spool
-// (stages/spool/spool_appender), commits them by group (one commit when the input ring runs dry or every
-// 8 MiB; fdatasync as the fsync policy says, in the background while appends go on), deletes
+// (stages/spool/spool_appender), commits them by group (one commit when the input ring runs dry or
+// every 8 MiB; fdatasync as the fsync policy says, in the background while appends go on), deletes
 // segments every sink has confirmed, and applies the disk limit: `block` waits for the sinks (the
 // rings fill, the sources wait), or `drop_oldest` deletes the oldest segment and counts what the
 // sinks lose. Threading: run() is the thread body. abandon() may be called from any thread
@@ -8,13 +8,13 @@
 // Rule: never wait on the disk while batches may arrive. A wait longer than the transform's ring
 // holds (8 batches, ~4 ms of CoinGecko at full speed) puts the transform to sleep, so syncs, a
 // roll's last sync of the old segment, the new segment's directory fsync and the unlinks of
-// confirmed segments all run in the background (stages/spool/spool_appender, stages/spool/spool_janitor); only the
-// disk limit, a forced commit and the final close wait.
-// Backpressure before spilling (stages/spool/spool_memory_tail): when the memory tail is full and its
-// oldest batch is the next one a sink reading from memory wants, the spool thread waits for that
-// sink to take it (at most kFollowerWait, syncs still reaped meanwhile) instead of evicting it:
-// a sink slower than the transform then slows the pipeline down, as without a spool, rather than
-// falling behind and reading every frame back from the disk (pread + CRC + decode on the box's
+// confirmed segments all run in the background (stages/spool/spool_appender,
+// stages/spool/spool_janitor); only the disk limit, a forced commit and the final close wait.
+// Backpressure before spilling (stages/spool/spool_memory_tail): when the memory tail is full and
+// its oldest batch is the next one a sink reading from memory wants, the spool thread waits for
+// that sink to take it (at most kFollowerWait, syncs still reaped meanwhile) instead of evicting
+// it: a sink slower than the transform then slows the pipeline down, as without a spool, rather
+// than falling behind and reading every frame back from the disk (pread + CRC + decode on the box's
 // busiest core). A sink that does not take it in time (an outage, a stall) is left behind and
 // reads the disk; the others keep flowing.
 #pragma once

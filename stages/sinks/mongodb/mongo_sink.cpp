@@ -5,8 +5,8 @@
 // Transient errors (network, server selection, write concern, retryable labels/codes) are
 // retried with exponential backoff; permanent per-document errors go to the sink's own
 // dead-letter JSONL file and count as failed.
-// Documents are built from the record JSON by stages/sinks/mongodb/bson_from_json (simdjson, no allocation per
-// document) when it can prove it builds what libbson would, else by bson_init_from_json.
+// The connection (mongo_connection), the documents (mongo_document) and the reading of replies
+// (mongo_reply) have files of their own; this file is the bulk write and its outcomes.
 // Threading: open() runs on the main thread before the pipeline starts and creates the one
 // mongoc_client_t; after that, write/flush/close run only on the sink thread, which is the only
 // user of the client, its collections and every buffer here (a mongoc_client_t is not
@@ -18,16 +18,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <mutex>
 #include <string_view>
 #include <thread>
 
 #include "core/byte_arena.hpp"
 #include "platform/clock.hpp"
 #include "platform/log.hpp"
-#include "stages/sinks/mongodb/bson_from_json.hpp"
+#include "stages/sinks/mongodb/mongo_connection.hpp"
+#include "stages/sinks/mongodb/mongo_document.hpp"
+#include "stages/sinks/mongodb/mongo_reply.hpp"
 #include "stages/transform/json_text.hpp"
 
 namespace edgepipe {
@@ -37,109 +37,19 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::size_t kDeadLetterMaxBytes = 4096;
-constexpr std::uint32_t kMaxDocumentBytes = 16u * 1024u * 1024u;  // MongoDB's BSON limit
 constexpr int kMaxBackoffMs = 30000;
-constexpr std::int32_t kDefaultSelectionTimeoutMs = 3000;
-constexpr std::int32_t kDuplicateKey = 11000;
-
-std::once_flag g_mongoc_once;
-void init_mongoc() {
-  // mongoc_cleanup() is deliberately not called: clients may outlive static destructors.
-  std::call_once(g_mongoc_once, [] { mongoc_init(); });
-}
-
-/// The URI without "user:password@", for messages.
-std::string redact_uri(const std::string& uri) {
-  const auto scheme = uri.find("://");
-  if (scheme == std::string::npos) return uri;
-  const auto host_start = scheme + 3;
-  const auto end = uri.find_first_of("/?", host_start);
-  const auto at = uri.rfind('@', end == std::string::npos ? uri.size() : end);
-  if (at == std::string::npos || at < host_start) return uri;
-  return uri.substr(0, host_start) + uri.substr(at + 1);
-}
-
-/// Server codes worth retrying (MongoDB's retryable-writes list plus write concern failures).
-bool retryable_code(std::int64_t code) {
-  switch (code) {
-    case 6:      // HostUnreachable
-    case 7:      // HostNotFound
-    case 64:     // WriteConcernFailed (wtimeout)
-    case 89:     // NetworkTimeout
-    case 91:     // ShutdownInProgress
-    case 100:    // UnsatisfiableWriteConcern (transiently, during elections)
-    case 112:    // WriteConflict
-    case 189:    // PrimarySteppedDown
-    case 262:    // ExceededTimeLimit
-    case 9001:   // SocketException
-    case 10107:  // NotWritablePrimary
-    case 11600:  // InterruptedAtShutdown
-    case 11602:  // InterruptedDueToReplStateChange
-    case 13435:  // NotPrimaryNoSecondaryOk
-    case 13436:  // NotPrimaryOrSecondary
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool has_retryable_label(const bson_t* reply) {
-  bson_iter_t it, labels;
-  if (!bson_iter_init_find(&it, reply, "errorLabels") || !BSON_ITER_HOLDS_ARRAY(&it) ||
-      !bson_iter_recurse(&it, &labels))
-    return false;
-  while (bson_iter_next(&labels)) {
-    if (!BSON_ITER_HOLDS_UTF8(&labels)) continue;
-    const char* l = bson_iter_utf8(&labels, nullptr);
-    if (std::strcmp(l, "RetryableWriteError") == 0 ||
-        std::strcmp(l, "TransientTransactionError") == 0 || std::strcmp(l, "NetworkError") == 0)
-      return true;
-  }
-  return false;
-}
-
-std::int64_t reply_int(const bson_t* reply, const char* field) {
-  bson_iter_t it;
-  if (bson_iter_init_find(&it, reply, field) && BSON_ITER_HOLDS_NUMBER(&it))
-    return bson_iter_as_int64(&it);
-  return 0;
-}
-
-std::string index_name(const mongo_index_spec& idx) {
-  std::string n;
-  for (const auto& [field, dir] : idx.keys) {
-    if (!n.empty()) n += '_';
-    n += field;
-    n += '_';
-    n += std::to_string(dir);
-  }
-  return n;
-}
-
 class mongo_sink final : public sink {
  public:
   mongo_sink(std::string name, mongo_sink_config config, std::vector<std::string> source_names)
       : name_(std::move(name)),
         config_(std::move(config)),
         source_names_(std::move(source_names)),
-        redacted_uri_(redact_uri(config_.uri)) {
-    bson_init(&bulk_opts_);
-    bson_init(&upsert_opts_);
-    bson_init(&no_validate_opts_);
-    BSON_APPEND_BOOL(&no_validate_opts_, "validate", false);
-    doc_ = bson_new();
-    selector_ = bson_new();
-  }
+        conn_(name_, config_, source_names_),
+        selector_(bson_new()) {}
 
   ~mongo_sink() override {
     for (auto& c : collections_)
       if (c.handle != nullptr) mongoc_collection_destroy(c.handle);
-    if (client_ != nullptr) mongoc_client_destroy(client_);
-    if (write_concern_ != nullptr) mongoc_write_concern_destroy(write_concern_);
-    bson_destroy(&bulk_opts_);
-    bson_destroy(&upsert_opts_);
-    bson_destroy(&no_validate_opts_);
-    bson_destroy(doc_);
     bson_destroy(selector_);
     if (dead_letters_ != nullptr) std::fclose(dead_letters_);
   }
@@ -148,30 +58,8 @@ class mongo_sink final : public sink {
 
   // runs on: main thread
   status open() override {
-    init_mongoc();
-    bson_error_t err;
-    mongoc_uri_t* uri = mongoc_uri_new_with_error(config_.uri.c_str(), &err);
-    if (uri == nullptr)
-      return status::error("sink " + name_ + ": invalid MongoDB URI " + redacted_uri_ + ": " +
-                           err.message);
-    if (!mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
-      mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS,
-                                     kDefaultSelectionTimeoutMs);
-    if (!mongoc_uri_has_option(uri, MONGOC_URI_CONNECTTIMEOUTMS))
-      mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, kDefaultSelectionTimeoutMs);
-    // libmongoc waits 300 s on a silent socket by default: far too long for an edge node.
-    if (!mongoc_uri_has_option(uri, MONGOC_URI_SOCKETTIMEOUTMS))
-      mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS,
-                                     config_.write_timeout_ms + 10000);
-    if (mongoc_uri_get_appname(uri) == nullptr) mongoc_uri_set_appname(uri, "edgepipe");
-    client_ = mongoc_client_new_from_uri_with_error(uri, &err);
-    mongoc_uri_destroy(uri);
-    if (client_ == nullptr)
-      return status::error("sink " + name_ + ": cannot create a MongoDB client for " +
-                           redacted_uri_ + ": " + err.message);
-    mongoc_client_set_error_api(client_, MONGOC_ERROR_API_VERSION_2);
-
-    const status answered = ping();
+    if (status s = conn_.open(); !s) return s;
+    const status answered = conn_.ping();
     if (!answered && !may_start_down_) return answered;
     if (!answered) {
       log_line(log_level::warn, "sink:" + name_,
@@ -179,62 +67,20 @@ class mongo_sink final : public sink {
                    ": starting anyway, records wait in the spool; indexes are "
                    "created once MongoDB answers");
       defer_setup();
+      return status::ok();
     }
-
-    // Write concern, sent with every bulk write.
-    write_concern_ = mongoc_write_concern_new();
-    if (config_.write_concern == "majority") {
-      mongoc_write_concern_set_wmajority(write_concern_, config_.write_timeout_ms);
-    } else {
-      const long w = std::strtol(config_.write_concern.c_str(), nullptr, 10);
-      mongoc_write_concern_set_w(write_concern_, static_cast<std::int32_t>(w));
-      unacknowledged_ = w == 0;
-      if (!unacknowledged_)
-        mongoc_write_concern_set_wtimeout_int64(write_concern_, config_.write_timeout_ms);
-    }
-    BSON_APPEND_BOOL(&bulk_opts_, "ordered", false);
-    if (!mongoc_write_concern_append(write_concern_, &bulk_opts_))
-      return status::error("sink " + name_ + ": invalid write concern '" + config_.write_concern +
-                           "'");
-    BSON_APPEND_BOOL(&upsert_opts_, "upsert", true);
-
-    if (setup_pending()) return status::ok();
-    return create_all_indexes();
-  }
-
-  status ping() {
-    bson_error_t err;
-    bson_t cmd = BSON_INITIALIZER;
-    BSON_APPEND_INT32(&cmd, "ping", 1);
-    bson_t reply;
-    const bool ok = mongoc_client_command_simple(client_, "admin", &cmd, nullptr, &reply, &err);
-    bson_destroy(&cmd);
-    bson_destroy(&reply);
-    if (!ok)
-      return status::error("sink " + name_ + ": MongoDB at " + redacted_uri_ +
-                           " did not answer a ping: " + err.message);
-    return status::ok();
-  }
-
-  // Indexes: on the one configured collection, or on every source's collection.
-  status create_all_indexes() {
-    if (config_.indexes.empty()) return status::ok();
-    if (!config_.collection.empty()) return create_indexes(config_.collection);
-    for (const auto& source : source_names_)
-      if (!source.empty())
-        if (status s = create_indexes(source); !s) return s;
-    return status::ok();
+    return conn_.create_all_indexes();
   }
 
   // runs on: sink thread. MongoDB was down at start: does it answer now?
   bool try_setup() override {
-    if (!ping()) return false;
-    if (status s = create_all_indexes(); !s) {
+    if (!conn_.ping()) return false;
+    if (status s = conn_.create_all_indexes(); !s) {
       log_line(log_level::warn, "sink:" + name_, s.message() + " (tried again later)");
       return false;
     }
     log_line(log_level::info, "sink:" + name_,
-             "MongoDB at " + redacted_uri_ + " answers: indexes ready, delivering");
+             "MongoDB at " + conn_.redacted_uri() + " answers: indexes ready, delivering");
     return true;
   }
 
@@ -242,7 +88,7 @@ class mongo_sink final : public sink {
   void write(const record_batch& batch, stage_counters& counters) override {
     const auto& records = batch.records();
     if (records.empty()) return;
-    if (client_ == nullptr || !setup_ready()) {
+    if (conn_.client() == nullptr || !setup_ready()) {
       counters.failed.add(records.size());
       for (const record& r : records) settle(r.sequence, delivery_outcome::failed);
       return;
@@ -301,37 +147,6 @@ class mongo_sink final : public sink {
     mongoc_collection_t* handle = nullptr;
   };
 
-  status create_indexes(const std::string& collection) {
-    bson_t cmd = BSON_INITIALIZER;
-    BSON_APPEND_UTF8(&cmd, "createIndexes", collection.c_str());
-    bson_t indexes;
-    BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &indexes);
-    for (std::size_t i = 0; i < config_.indexes.size(); ++i) {
-      const auto& idx = config_.indexes[i];
-      const std::string key = std::to_string(i);
-      bson_t spec, keys;
-      bson_append_document_begin(&indexes, key.c_str(), -1, &spec);
-      BSON_APPEND_DOCUMENT_BEGIN(&spec, "key", &keys);
-      for (const auto& [field, dir] : idx.keys) BSON_APPEND_INT32(&keys, field.c_str(), dir);
-      bson_append_document_end(&spec, &keys);
-      BSON_APPEND_UTF8(&spec, "name", index_name(idx).c_str());
-      if (idx.unique) BSON_APPEND_BOOL(&spec, "unique", true);
-      bson_append_document_end(&indexes, &spec);
-    }
-    bson_append_array_end(&cmd, &indexes);
-    bson_t reply;
-    bson_error_t err;
-    mongoc_database_t* db = mongoc_client_get_database(client_, config_.database.c_str());
-    const bool ok = mongoc_database_write_command_with_opts(db, &cmd, nullptr, &reply, &err);
-    mongoc_database_destroy(db);
-    bson_destroy(&cmd);
-    bson_destroy(&reply);
-    if (!ok)
-      return status::error("sink " + name_ + ": cannot create indexes on " + config_.database +
-                           "." + collection + " at " + redacted_uri_ + ": " + err.message);
-    return status::ok();
-  }
-
   collection_slot& collection_for(source_id src) {
     const std::size_t slot =
         config_.collection.empty() ? (src == kUnknownSource ? 0 : src + 1u) : 0;
@@ -341,7 +156,8 @@ class mongo_sink final : public sink {
       c.name = !config_.collection.empty()                                 ? config_.collection
                : src < source_names_.size() && !source_names_[src].empty() ? source_names_[src]
                                                                            : "unknown";
-      c.handle = mongoc_client_get_collection(client_, config_.database.c_str(), c.name.c_str());
+      c.handle =
+          mongoc_client_get_collection(conn_.client(), config_.database.c_str(), c.name.c_str());
     }
     return c;
   }
@@ -349,59 +165,6 @@ class mongo_sink final : public sink {
   std::string_view source_name(source_id src) const {
     return src < source_names_.size() ? std::string_view(source_names_[src])
                                       : std::string_view("unknown");
-  }
-
-  /// Builds record i's document into doc_ (or tmp, returned). nullptr + reason on failure.
-  /// `checked`: the document is one libmongoc's insert validation would accept (see
-  /// stages/sinks/mongodb/bson_from_json.hpp), so the bulk need not walk it again.
-  const bson_t* build_document(const record_batch& batch, std::uint32_t i, bson_t& tmp,
-                               bson_error_t& err, bool& checked) {
-    const record& r = batch.records()[i];
-    const std::string_view value = batch.value(r);
-    checked = false;
-    const std::string_view key = r.key_length != 0 ? batch.key(r) : std::string_view();
-    bson_init(&tmp);  // left empty on the fast path; the caller destroys it either way
-    if (r.key_length == 0 || bson_utf8_validate(key.data(), key.size(), false)) {
-      bson_reinit(doc_);  // keeps doc_'s heap buffer: no allocation once warmed up
-      append_id(r, key, i);
-      if (json_.append_object(value, doc_) == bson_from_json::result::ok) {
-        if (doc_->len <= kMaxDocumentBytes) {
-          checked = true;
-          return doc_;
-        }
-      }
-    }
-    // Anything else (Extended JSON, odd keys, bad text, a bad key): libbson, as before.
-    if (!bson_init_from_json(&tmp, value.data(), static_cast<ssize_t>(value.size()), &err)) {
-      bson_init(&tmp);
-      return nullptr;
-    }
-    bson_reinit(doc_);
-    if (r.key_length != 0 && !bson_utf8_validate(key.data(), key.size(), false)) {
-      bson_set_error(&err, MONGOC_ERROR_BSON, MONGOC_ERROR_BSON_INVALID,
-                     "record key is not valid UTF-8");
-      return nullptr;
-    }
-    append_id(r, key, i);
-    if (bson_has_field(&tmp, "_id")) {
-      bson_copy_to_excluding_noinit(&tmp, doc_, "_id", nullptr);
-    } else {
-      bson_concat(doc_, &tmp);
-    }
-    if (doc_->len > kMaxDocumentBytes) {
-      bson_set_error(&err, MONGOC_ERROR_BSON, MONGOC_ERROR_BSON_INVALID,
-                     "document too large: %u bytes, the limit is %u", doc_->len, kMaxDocumentBytes);
-      return nullptr;
-    }
-    return doc_;
-  }
-
-  void append_id(const record& r, std::string_view key, std::uint32_t i) {
-    if (r.key_length != 0) {
-      bson_append_utf8(doc_, "_id", 3, key.data(), static_cast<int>(key.size()));
-    } else {
-      bson_append_oid(doc_, "_id", 3, &oids_[i]);
-    }
   }
 
   /// Splits group_ into bulks of at most bulk_documents (upsert mode: upsert_bulk_size).
@@ -422,25 +185,25 @@ class mongo_sink final : public sink {
     int backoff_ms = config_.retry_backoff_ms;
     for (int attempt = 0; !pending_.empty(); ++attempt) {
       mongoc_bulk_operation_t* bulk =
-          mongoc_collection_create_bulk_operation_with_opts(coll.handle, &bulk_opts_);
+          mongoc_collection_create_bulk_operation_with_opts(coll.handle, conn_.bulk_opts());
       ops_.clear();
       for (const std::uint32_t i : pending_) {
         const record& r = records[i];
         bson_t tmp;
         bson_error_t err;
         bool checked = false;
-        const bson_t* doc = build_document(batch, i, tmp, err, checked);
+        const bson_t* doc = documents_.build(batch, i, oids_[i], tmp, err, checked);
         bool added = false;
         if (doc != nullptr) {
           if (config_.mode == mongo_mode::upsert && r.key_length != 0) {
             bson_reinit(selector_);
             const std::string_view key = batch.key(r);
             bson_append_utf8(selector_, "_id", 3, key.data(), static_cast<int>(key.size()));
-            added = mongoc_bulk_operation_replace_one_with_opts(bulk, selector_, doc, &upsert_opts_,
-                                                                &err);
+            added = mongoc_bulk_operation_replace_one_with_opts(bulk, selector_, doc,
+                                                                conn_.upsert_opts(), &err);
           } else {
             added = mongoc_bulk_operation_insert_with_opts(
-                bulk, doc, checked ? &no_validate_opts_ : nullptr, &err);
+                bulk, doc, checked ? conn_.no_validate_opts() : nullptr, &err);
           }
         }
         bson_destroy(&tmp);
@@ -486,56 +249,31 @@ class mongo_sink final : public sink {
     bson_t reply;
     bson_error_t err;
     const bool ok = mongoc_bulk_operation_execute(bulk, &reply, &err) != 0;
-    if (unacknowledged_ && ok) {  // w=0: nothing to check, the driver sent it
+    if (conn_.unacknowledged() && ok) {  // w=0: nothing to check, the driver sent it
       deliver_all(batch, counters);
       bson_destroy(&reply);
       return;
     }
     // Per-document errors, by operation index.
-    bson_iter_t it, errs;
-    bool any_write_errors = false;
     op_state_.assign(ops_.size(), op_ok);
-    if (bson_iter_init_find(&it, &reply, "writeErrors") && BSON_ITER_HOLDS_ARRAY(&it) &&
-        bson_iter_recurse(&it, &errs)) {
-      while (bson_iter_next(&errs)) {
-        bson_iter_t e;
-        if (!BSON_ITER_HOLDS_DOCUMENT(&errs) || !bson_iter_recurse(&errs, &e)) continue;
-        std::int64_t index = -1, code = 0;
-        const char* msg = "";
-        while (bson_iter_next(&e)) {
-          const char* k = bson_iter_key(&e);
-          if (std::strcmp(k, "index") == 0) index = bson_iter_as_int64(&e);
-          if (std::strcmp(k, "code") == 0) code = bson_iter_as_int64(&e);
-          if (std::strcmp(k, "errmsg") == 0 && BSON_ITER_HOLDS_UTF8(&e))
-            msg = bson_iter_utf8(&e, nullptr);
-        }
-        if (index < 0 || static_cast<std::size_t>(index) >= ops_.size()) continue;
-        any_write_errors = true;
-        const auto idx = static_cast<std::size_t>(index);
-        if (code == kDuplicateKey && config_.mode == mongo_mode::insert) {
-          op_state_[idx] = op_duplicate;
-        } else if (retryable_code(code)) {
-          op_state_[idx] = op_retry;
-        } else {
-          op_state_[idx] = op_dead;
-          dead_letter(batch, records[ops_[idx]], coll.name, msg, code);
-          counters.failed.add();
-          settle(records[ops_[idx]].sequence, delivery_outcome::dead_lettered);
-        }
+    const bool any_write_errors = mongo_reply::read_write_errors(&reply, ops_.size(), errors_);
+    for (const auto& e : errors_) {
+      if (e.code == mongo_reply::kDuplicateKey && config_.mode == mongo_mode::insert) {
+        op_state_[e.index] = op_duplicate;
+      } else if (mongo_reply::retryable_code(e.code)) {
+        op_state_[e.index] = op_retry;
+      } else {
+        op_state_[e.index] = op_dead;
+        dead_letter(batch, records[ops_[e.index]], coll.name, e.message, e.code);
+        counters.failed.add();
+        settle(records[ops_[e.index]].sequence, delivery_outcome::dead_lettered);
       }
     }
     // Batch-level trouble: a write concern error, or a failure that is not per-document.
-    const bool wc_error = bson_iter_init_find(&it, &reply, "writeConcernErrors") &&
-                          BSON_ITER_HOLDS_ARRAY(&it) && [&] {
-                            bson_iter_t a;
-                            return bson_iter_recurse(&it, &a) && bson_iter_next(&a);
-                          }();
+    const bool wc_error = mongo_reply::has_write_concern_error(&reply);
     const bool batch_failed = !ok && !any_write_errors;
     if (batch_failed || wc_error) {
-      const bool transient =
-          wc_error || err.domain == MONGOC_ERROR_STREAM ||
-          err.domain == MONGOC_ERROR_SERVER_SELECTION || err.domain == MONGOC_ERROR_WRITE_CONCERN ||
-          has_retryable_label(&reply) || retryable_code(static_cast<std::int64_t>(err.code));
+      const bool transient = mongo_reply::transient_failure(&reply, err, wc_error);
       log_batch_error(coll, wc_error ? "write concern error" : err.message, transient);
       // Nothing from this attempt counts: retry (ids make it idempotent) or fail all of them.
       for (std::size_t k = 0; k < ops_.size(); ++k) {
@@ -552,8 +290,7 @@ class mongo_sink final : public sink {
       return;
     }
     // Confirmed: the reply's counts must cover every document without an error.
-    const std::int64_t confirmed = reply_int(&reply, "nInserted") + reply_int(&reply, "nUpserted") +
-                                   reply_int(&reply, "nMatched");
+    const std::int64_t confirmed = mongo_reply::confirmed_documents(&reply);
     std::uint64_t delivered = 0, bytes = 0, duplicates = 0, plain = 0;
     for (std::size_t k = 0; k < ops_.size(); ++k) {
       const record& r = records[ops_[k]];
@@ -613,8 +350,9 @@ class mongo_sink final : public sink {
 
   void log_batch_error(const collection_slot& coll, const char* message, bool transient) {
     std::fprintf(stderr, "edgepipe: sink %s: bulk write to %s.%s at %s failed (%s): %s\n",
-                 name_.c_str(), config_.database.c_str(), coll.name.c_str(), redacted_uri_.c_str(),
-                 transient ? "transient, will retry" : "permanent", message);
+                 name_.c_str(), config_.database.c_str(), coll.name.c_str(),
+                 conn_.redacted_uri().c_str(), transient ? "transient, will retry" : "permanent",
+                 message);
   }
 
   void dead_letter(const record_batch& batch, const record& r, const std::string& collection,
@@ -667,16 +405,9 @@ class mongo_sink final : public sink {
   std::string name_;
   mongo_sink_config config_;
   std::vector<std::string> source_names_;
-  std::string redacted_uri_;
-  mongoc_client_t* client_ = nullptr;
-  mongoc_write_concern_t* write_concern_ = nullptr;
-  bool unacknowledged_ = false;
-  bson_t bulk_opts_;
-  bson_t upsert_opts_;
-  bson_t no_validate_opts_;     // {validate: false}: for documents bson_from_json already checked
-  bson_from_json json_;         // JSON -> BSON without libbson's per-document reader
-  bson_t* doc_ = nullptr;       // reused per record (bson_reinit keeps its buffer)
-  bson_t* selector_ = nullptr;  // reused {_id: key} for upserts
+  mongo_connection conn_;
+  mongo_document_builder documents_;
+  bson_t* selector_;  // reused {_id: key} for upserts
   std::vector<collection_slot> collections_;
   // Reused per batch: no allocation once warmed up.
   std::vector<bson_oid_t> oids_;
@@ -684,6 +415,7 @@ class mongo_sink final : public sink {
   std::vector<std::uint32_t> pending_, retry_, ops_;
   std::vector<std::uint32_t> group_;  // one collection's records in the current batch
   std::vector<op_result> op_state_;
+  std::vector<mongo_reply::write_error> errors_;
   byte_arena line_;
   std::FILE* dead_letters_ = nullptr;
   bool dead_letter_failed_ = false;
