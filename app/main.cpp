@@ -1,13 +1,17 @@
 // edgepipe's entry point: declares every command (app/command.hpp), parses the command line
 // and runs the one it names. Exit codes: app/exit_codes.hpp.
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
 #include <memory>
 #include <vector>
 
 #include "app/command.hpp"
 #include "app/exit_codes.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run_cli(int argc, char** argv) {
   using namespace edgepipe;
   CLI::App app{
       "edgepipe: poll, record and replay JSON APIs, transform with simdjson, deliver "
@@ -33,4 +37,19 @@ int main(int argc, char** argv) {
   for (auto& c : commands)
     if (c->chosen()) return c->run();
   return kExitConfig;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Errors are values below here; an exception reaching this point (std::bad_alloc at start, a
+  // library's throw) is reported, not left to std::terminate.
+  try {
+    return run_cli(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "edgepipe: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "edgepipe: unknown exception\n");
+  }
+  return edgepipe::kExitRuntime;
 }

@@ -712,6 +712,10 @@ status read_text(const std::string& path, std::string& text) {
 
 // `include = "base.toml"` (or a list; "embedded:default" is the built-in config): the included
 // files are read first and this file's keys override theirs. Paths are relative to the file.
+status include_error(const std::string& origin, const std::string& name, const status& why) {
+  return status::error(origin + ": key 'include' = \"" + name + "\": " + why.message());
+}
+
 status resolve_includes(toml::table& root, const std::string& origin, int depth) {
   toml::node* inc = root.get("include");
   if (inc == nullptr) return status::ok();
@@ -737,8 +741,7 @@ status resolve_includes(toml::table& root, const std::string& origin, int depth)
     } else {
       const std::filesystem::path p(name);
       if (p.is_relative()) path = (std::filesystem::path(origin).parent_path() / p).string();
-      if (status s = read_text(path, text); !s)
-        return status::error(origin + ": key 'include' = \"" + name + "\": " + s.message());
+      if (status s = read_text(path, text); !s) return include_error(origin, name, s);
     }
     toml::table included;
     if (status s = parse_toml(text, path, included); !s) return s;

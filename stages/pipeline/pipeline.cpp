@@ -36,6 +36,7 @@ status pipeline::build() {
   std::vector<ring_edge<record_batch*>*> outputs;
   if (config_.spool.enabled()) {
     std::vector<std::string> sink_names;
+    sink_names.reserve(config_.sinks.size());
     for (const auto& sc : config_.sinks) sink_names.push_back(sc.name);
     spool_ = std::make_unique<spool>(config_.spool);
     if (status st = spool_->open(sink_names); !st)

@@ -93,7 +93,7 @@ std::optional<std::int64_t> cron_schedule::next_after(std::int64_t unix_seconds)
     const time_t tt = static_cast<time_t>(t);
     tm u{};
     gmtime_r(&tt, &u);
-    if (!months_[static_cast<std::size_t>(u.tm_mon + 1)]) {  // skip to the next month
+    if (!months_[static_cast<std::size_t>(u.tm_mon) + 1]) {  // skip to the next month
       u.tm_mon += 1;
       u.tm_mday = 1;
       u.tm_hour = u.tm_min = u.tm_sec = 0;

@@ -418,10 +418,8 @@ bool transform_engine::passes(const compiled_filter& f) const {
     switch (f.fast) {
       case compiled_field::fast_kind::string:
         quoted = sv.kind == slot_kind::string;
-        if (quoted)
-          length = sv.text.size();
-        else if (f.cast == value_cast::keep && sv.kind == slot_kind::number &&
-                 double_token_is_canonical(sv.text))
+        if (quoted || (f.cast == value_cast::keep && sv.kind == slot_kind::number &&
+                       double_token_is_canonical(sv.text)))
           length = sv.text.size();
         break;
       case compiled_field::fast_kind::double_:

@@ -155,7 +155,7 @@ status transform_program::compile(const source_spec& spec, transform_program& p)
         }
         c.parts.push_back(std::move(part));
       }
-    } else {
+    } else if (f.constant) {  // exactly one of the three, checked above
       c.kind = compiled_field::source_kind::constant;
       c.constant = p.keep_literal(*f.constant);
     }

@@ -59,7 +59,7 @@ class mongo_sink final : public sink {
   // runs on: main thread
   status open() override {
     if (status s = conn_.open(); !s) return s;
-    const status answered = conn_.ping();
+    status answered = conn_.ping();
     if (!answered && !may_start_down_) return answered;
     if (!answered) {
       log_line(log_level::warn, "sink:" + name_,
