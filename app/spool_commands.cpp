@@ -10,6 +10,7 @@
 #include "app/sink_uri.hpp"
 #include "io/spool.hpp"
 #include "io/spool_cursor.hpp"
+#include "platform/text_escape.hpp"
 #include "stages/sink_factory.hpp"
 
 namespace edgepipe {
@@ -19,16 +20,6 @@ namespace {
 namespace fs = std::filesystem;
 constexpr int kExitConfig = 2;
 constexpr int kExitRuntime = 1;
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    if (static_cast<unsigned char>(c) < 0x20) continue;
-    out.push_back(c);
-  }
-  return out + "\"";
-}
 
 /// Sink names that have a ledger in the directory.
 std::vector<std::string> ledger_names(const std::string& dir) {

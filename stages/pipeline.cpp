@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "platform/log.hpp"
+#include "platform/text_escape.hpp"
 #include "platform/thread.hpp"
 #include "stages/file_sink.hpp"
 #include "stages/sink_factory.hpp"
@@ -168,10 +169,10 @@ std::string pipeline::summary_json(double seconds) const {
   bool first = true;
   std::ostringstream failed;
   for (const auto& s : sinks_) {
-    o << (first ? "" : ",") << "\"" << s->target().name()
-      << "\":" << s->counters().records_out.get();
-    failed << (first ? "" : ",") << "\"" << s->target().name()
-           << "\":" << s->counters().failed.get();
+    o << (first ? "" : ",") << json_string(s->target().name()) << ":"
+      << s->counters().records_out.get();
+    failed << (first ? "" : ",") << json_string(s->target().name()) << ":"
+           << s->counters().failed.get();
     latency.merge(s->counters().latency_ns.read());
     first = false;
   }
@@ -196,10 +197,11 @@ std::string pipeline::summary_json(double seconds) const {
     o << ",\"http\":{";
     bool first_source = true;
     for (const auto& c : http_->source_counters()) {
-      o << (first_source ? "" : ",") << "\"" << c->source << "\":{\"polls\":" << c->polls.get()
+      o << (first_source ? "" : ",") << json_string(c->source) << ":{\"polls\":" << c->polls.get()
         << ",\"ok\":" << c->responses_2xx.get() << ",\"not_modified\":" << c->responses_304.get()
         << ",\"http_429\":" << c->responses_429.get() << ",\"http_4xx\":" << c->responses_4xx.get()
-        << ",\"http_5xx\":" << c->responses_5xx.get()
+        << ",\"http_3xx\":" << c->responses_3xx.get() << ",\"http_5xx\":" << c->responses_5xx.get()
+        << ",\"timeouts\":" << c->timeouts.get()
         << ",\"transport_errors\":" << c->transport_errors.get() << "}";
       first_source = false;
     }
@@ -223,7 +225,7 @@ std::string pipeline::summary_json(double seconds) const {
       << ",\"sinks\":{";
     for (std::size_t i = 0; i < sinks_.size(); ++i) {
       const auto& st = *sinks_[i];
-      o << (i ? "," : "") << "\"" << st.target().name() << "\":{\"backlog\":" << st.backlog()
+      o << (i ? "," : "") << json_string(st.target().name()) << ":{\"backlog\":" << st.backlog()
         << ",\"resent\":" << st.counters().retries.get() << ",\"rewinds\":" << st.rewinds()
         << ",\"dropped\":" << spool_->dropped_records(i) << ",\"skipped\":" << st.skipped_records()
         << ",\"from_memory\":" << st.memory_records() << "}";
@@ -238,7 +240,7 @@ std::string pipeline::counters_report() const {
   std::ostringstream o;
   registry_.for_each([&](const stage_counters& s) {
     const auto lat = s.latency_ns.read();
-    o << "{\"stage\":\"" << s.name << "\",\"batches_in\":" << s.batches_in.get()
+    o << "{\"stage\":" << json_string(s.name) << ",\"batches_in\":" << s.batches_in.get()
       << ",\"records_in\":" << s.records_in.get() << ",\"records_out\":" << s.records_out.get()
       << ",\"rejected\":" << s.rejected.get() << ",\"filtered\":" << s.filtered.get()
       << ",\"failed\":" << s.failed.get() << ",\"retries\":" << s.retries.get()
@@ -256,7 +258,9 @@ std::string pipeline::counters_report() const {
 
 namespace {
 void metric(std::ostringstream& o, const char* name, const std::string& labels, std::uint64_t v) {
-  o << "edgepipe_" << name << "{" << labels << "} " << v << "\n";
+  o << "edgepipe_" << name;
+  if (!labels.empty()) o << "{" << labels << "}";
+  o << " " << v << "\n";
 }
 void histogram(std::ostringstream& o, const char* name, const std::string& labels,
                const log2_histogram::snapshot& h) {
@@ -281,7 +285,7 @@ std::string pipeline::prometheus_text() const {
        "# TYPE edgepipe_rejected_total counter\n# TYPE edgepipe_failed_total counter\n"
        "# TYPE edgepipe_latency_seconds histogram\n";
   registry_.for_each([&](const stage_counters& s) {
-    const std::string l = "stage=\"" + s.name + "\"";
+    const std::string l = prometheus_label("stage", s.name);
     metric(o, "records_in_total", l, s.records_in.get());
     metric(o, "records_out_total", l, s.records_out.get());
     metric(o, "rejected_total", l, s.rejected.get());
@@ -296,20 +300,23 @@ std::string pipeline::prometheus_text() const {
     const auto lat = s.latency_ns.read();
     if (lat.total() > 0) histogram(o, "latency_seconds", l, lat);
   });
-  auto ring = [&](const char* edge, const ring_edge<payload_batch*>* r) {
+  // Every ring that carries data, and only those: with a spool the transform feeds the spool
+  // thread and the sinks read the spool, so their own input rings stay empty and are not shown.
+  auto ring = [&](const std::string& edge, const auto* r) {
     if (!r) return;
-    const std::string l = std::string("edge=\"") + edge + "\"";
+    const std::string l = prometheus_label("edge", edge);
     metric(o, "ring_occupancy", l, r->occupancy());
     metric(o, "ring_capacity", l, r->capacity());
     metric(o, "ring_stalls_total", l, r->stalls());
   };
   ring("replay->transform", replay_ring_.get());
   ring("http->transform", http_ring_.get());
-  for (const auto& s : sinks_) {
-    const std::string l = "edge=\"transform->" + s->target().name() + "\"";
-    metric(o, "ring_occupancy", l, s->input().occupancy());
-    metric(o, "ring_stalls_total", l, s->input().stalls());
+  if (spool_stage_) {
+    ring("transform->spool", &spool_stage_->input());
+  } else {
+    for (const auto& s : sinks_) ring("transform->" + s->target().name(), &s->input());
   }
+  ring("transform->dead-letter", &dead_letters_->input());
   if (spool_) {
     const auto& a = spool_stage_->appender();
     o << "# TYPE edgepipe_spool_fsync_seconds histogram\n";
@@ -326,12 +333,13 @@ std::string pipeline::prometheus_text() const {
     metric(o, "spool_follower_wait_ms_total", "", spool_stage_->follower_wait_ns() / 1'000'000);
     metric(o, "spool_sinks_left_behind_total", "", spool_stage_->followers_left_behind());
     metric(o, "spool_dropped_segments_total", "", spool_->dropped_segments());
+    metric(o, "spool_undeleted_bytes", "", spool_->undeleted_bytes());
     metric(o, "spool_torn_tail_bytes", "", spool_->recovery().torn_tail_bytes);
     metric(o, "spool_recovered_records", "", spool_->recovery().records);
     const auto fs = a.fsync_latency().read();
     if (fs.total() > 0) histogram(o, "spool_fsync_seconds", "stage=\"spool\"", fs);
     for (std::size_t i = 0; i < sinks_.size(); ++i) {
-      const std::string l = "sink=\"" + sinks_[i]->target().name() + "\"";
+      const std::string l = prometheus_label("sink", sinks_[i]->target().name());
       metric(o, "spool_watermark", l, spool_->watermark(i));
       metric(o, "spool_backlog_records", l, sinks_[i]->backlog());
       metric(o, "spool_dropped_records_total", l, spool_->dropped_records(i));
@@ -345,19 +353,26 @@ std::string pipeline::prometheus_text() const {
   metric(o, "payloads_total", "", pc.payloads.get());
   metric(o, "payloads_rejected_total", "", pc.payloads_rejected.get());
   metric(o, "payloads_non_2xx_total", "", pc.skipped_status.get());
+  for (std::size_t i = 0; i < source_names_.size(); ++i)
+    metric(o, "payloads_invalid_total", prometheus_label("source", source_names_[i]),
+           transform_->invalid_bodies(static_cast<source_id>(i)));
   if (http_) {
     o << "# TYPE edgepipe_http_polls_total counter\n# TYPE edgepipe_http_responses_total counter\n"
          "# TYPE edgepipe_http_request_seconds histogram\n";
     for (const auto& c : http_->source_counters()) {
-      const std::string l = "source=\"" + c->source + "\"";
+      const std::string l = prometheus_label("source", c->source);
       metric(o, "http_polls_total", l, c->polls.get());
       metric(o, "http_responses_total", l + ",class=\"2xx\"", c->responses_2xx.get());
       metric(o, "http_responses_total", l + ",class=\"304\"", c->responses_304.get());
+      metric(o, "http_responses_total", l + ",class=\"3xx\"", c->responses_3xx.get());
       metric(o, "http_responses_total", l + ",class=\"429\"", c->responses_429.get());
       metric(o, "http_responses_total", l + ",class=\"4xx\"", c->responses_4xx.get());
       metric(o, "http_responses_total", l + ",class=\"5xx\"", c->responses_5xx.get());
       metric(o, "http_transport_errors_total", l, c->transport_errors.get());
       metric(o, "http_truncated_total", l, c->truncated.get());
+      metric(o, "http_timeouts_total", l, c->timeouts.get());
+      metric(o, "http_redirects_total", l, c->redirects.get());
+      metric(o, "http_budget_aborts_total", l, c->budget_aborts.get());
       metric(o, "http_oversized_total", l, c->oversized.get());
       metric(o, "http_bytes_total", l, c->bytes.get());
       metric(o, "http_retries_scheduled_total", l, c->retries_scheduled.get());
