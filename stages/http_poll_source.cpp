@@ -18,6 +18,7 @@ namespace {
 std::once_flag curl_once;
 constexpr std::uint64_t kMs = 1'000'000;  // ns per ms
 constexpr long kMaxRedirects = 5;
+constexpr std::size_t kKeepAfterAbort = std::size_t{1} << 20;
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -98,13 +99,34 @@ std::size_t http_poll_source::on_body(char* data, std::size_t size, std::size_t 
   const bool too_large = s.batch->open_body_size() + bytes > s.max_body;
   const std::size_t take = too_large ? s.max_body - s.batch->open_body_size() : bytes;
   // One budget for every source together: memory stays bounded however many send large
-  // bodies at the same time. The transfer that would go past it is aborted (and backs off).
-  if (owner.inflight_bytes_ + take > owner.body_budget_) {
-    s.over_budget = true;
-    return 0;
+  // bodies at the same time. It is charged with the buffers' capacity, grown here (not by the
+  // arena's own doubling) so that the charge is what the buffer may really occupy, including
+  // the moment a growing buffer is copied (old and new both alive). The transfer that would go
+  // past it is aborted (and its source backs off).
+  byte_arena& arena = s.batch->arena();
+  const std::size_t need = arena.size() + take + kPayloadPadding;
+  if (need > arena.capacity()) {
+    const std::size_t old_cap = arena.capacity();
+    // Doubling keeps copies rare; never beyond what the largest accepted body needs.
+    const std::size_t new_cap = std::max(need, std::min(old_cap * 2, s.max_body + kPayloadPadding));
+    const std::uint64_t charged = std::max<std::uint64_t>(s.budget_bytes, old_cap);
+    if (owner.inflight_bytes_ - s.budget_bytes + charged + new_cap > owner.body_budget_) {
+      s.over_budget = true;
+      return 0;
+    }
+    arena.reserve(new_cap);
+    owner.inflight_bytes_ += new_cap - s.budget_bytes;
+    s.budget_bytes = new_cap;
+  } else if (s.budget_bytes < arena.capacity()) {
+    // A pooled buffer that already has room: charge what it holds.
+    const std::uint64_t cap = arena.capacity();
+    if (owner.inflight_bytes_ - s.budget_bytes + cap > owner.body_budget_) {
+      s.over_budget = true;
+      return 0;
+    }
+    owner.inflight_bytes_ += cap - s.budget_bytes;
+    s.budget_bytes = cap;
   }
-  owner.inflight_bytes_ += take;
-  s.budget_bytes += take;
   s.batch->append_body(data, take);
   if (too_large) {
     s.too_large = true;  // keep what fits, then abort the transfer
@@ -387,6 +409,20 @@ void http_poll_source::finish_transfer(poll_state& s, CURLcode result) {
   }
   s.next_due_ns = next;
 
+  if (emit && error != payload_error::none) {
+    // Only the start of a cut body reaches the dead-letter file: keep that much and give the
+    // rest back now, not once the transform is done with it (memory bounded by the budget).
+    const std::size_t keep =
+        std::min(s.batch->open_body_size(), config_.dead_letter.max_bytes + std::size_t{1});
+    const std::string head(s.batch->open_body().substr(0, keep));
+    s.batch->abort_body();
+    s.batch->trim(0);
+    s.batch->begin_body();
+    s.batch->append_body(head.data(), head.size());
+  } else if (!emit && s.batch->arena().capacity() > kKeepAfterAbort) {
+    s.batch->clear();
+    s.batch->trim(0);  // an aborted large body: do not park its pages in the pool
+  }
   if (emit) {
     s.batch->finish_body(s.id, status16 ? status16 : 200, received, now, error);
     counters_.records_in.add();
