@@ -16,9 +16,11 @@ constexpr option_doc kPipeline[] = {
      "largest API response body accepted; larger ones are counted and skipped", "1024..2^30"},
     {"http_body_budget", "integer", "33554432",
      "bytes that all HTTP sources together may hold in response bodies being received (memory "
-     "stays bounded however many sources send large bodies at once). A transfer that would "
-     "take the total past it is aborted, counted (edgepipe_http_budget_aborts_total) and its "
-     "source backs off",
+     "stays bounded however many sources send large bodies at once), counted as the receive "
+     "buffers' capacity, including the copy while a buffer grows: one body of "
+     "max_body_bytes needs about 1.5 x max_body_bytes of it. A transfer that would take the "
+     "total past it is aborted, counted (edgepipe_http_budget_aborts_total) and its source "
+     "backs off",
      "2^20..2^34"},
     {"source_cpu", "integer or \"none\"", "\"none\"", "CPU the source thread is pinned to"},
     {"transform_cpu", "integer or \"none\"", "\"none\"", "CPU the transform thread is pinned to"},

@@ -177,36 +177,50 @@ TEST(KafkaSink, RetriableProduceErrorsAreRetriedAndCountedOnce) {
 TEST(KafkaSink, AFatalProducerErrorRecreatesTheProducerAndDeliveryGoesOn) {
   mock_cluster mc(1);
   auto s = make_kafka_sink("kafka", mock_config(mc), kSources);
+  struct settled_count final : delivery_listener {
+    std::uint64_t delivered = 0, failed = 0;
+    void settled(std::uint64_t, delivery_outcome o) override { settled_range(0, 1, o); }
+    void settled_range(std::uint64_t, std::uint64_t n, delivery_outcome o) override {
+      (o == delivery_outcome::delivered ? delivered : failed) += n;
+    }
+  } seen;
+  s->set_listener(&seen);
+  std::uint64_t written = 0;
   status st = s->open();
   ASSERT_TRUE(st.is_ok()) << st.message();
   stage_counters counters("sink:kafka");
   record_batch batch;
   fill_batch(batch, 100);
   s->write(batch, counters);
+  written += 100;
   ASSERT_TRUE(flush_until(
       *s, counters, [&] { return counters.records_out.get() == 100; }, std::chrono::seconds(20)));
 
   kafka_sink_inject_fatal_error(*s, "test: producer fenced");
   // What is written now meets the dead producer: failed (and settled so), never lost silently.
+  fill_batch(batch, 10);
+  s->write(batch, counters);
+  written += 10;
+  EXPECT_EQ(counters.failed.get(), 10u);
   ASSERT_TRUE(flush_until(
-      *s, counters,
-      [&] {
-        fill_batch(batch, 10);
-        s->write(batch, counters);
-        return kafka_sink_producers_recreated(*s) == 1;
-      },
+      *s, counters, [&] { return kafka_sink_producers_recreated(*s) == 1; },
       std::chrono::seconds(20)))
       << "the producer was not recreated after a fatal error";
   // The new producer delivers: what the spool sends again arrives.
   const std::uint64_t delivered = counters.records_out.get();
   fill_batch(batch, 50);
   s->write(batch, counters);
+  written += 50;
   ASSERT_TRUE(flush_until(
       *s, counters, [&] { return counters.records_out.get() >= delivered + 50; },
       std::chrono::seconds(20)));
   st = s->close();
   EXPECT_TRUE(st.is_ok()) << st.message();
   EXPECT_EQ(kafka_sink_producers_recreated(*s), 1u);
+  // Every record settled exactly once: delivered, or failed (and so sent again by the spool).
+  EXPECT_EQ(seen.delivered + seen.failed, written);
+  EXPECT_EQ(seen.delivered, counters.records_out.get());
+  EXPECT_EQ(seen.failed, 10u);
 }
 
 TEST(KafkaSink, BrokerDownMeansFailedNeverDelivered) {
