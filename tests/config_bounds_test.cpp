@@ -8,6 +8,7 @@
 
 #include "config/config_loader.hpp"
 #include "config/config_schema.hpp"
+#include "stages/pipeline/stage_checks.hpp"
 #include "test_util.hpp"
 
 namespace edgepipe {
@@ -15,8 +16,8 @@ namespace {
 
 std::string load_error(const std::string& toml) {
   pipeline_config c;
-  status s = load_config_text(toml, "edge.toml", c);
-  if (s) s = validate_config(c);
+  status s = load_config_text(toml, "edge.toml", pipeline_stage_checks(), c);
+  if (s) s = validate_config(c, pipeline_stage_checks());
   return s ? std::string() : s.message();
 }
 

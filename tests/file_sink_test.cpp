@@ -1,7 +1,7 @@
 // The file sink when its file cannot be written: the records it held are failed (counted, and
 // settled as failed so the spool sends them again), and once the file can be written again the
 // sink reopens it after a backoff instead of failing every later batch forever.
-#include "stages/file_sink.hpp"
+#include "stages/sinks/file/file_sink.hpp"
 
 #include <gtest/gtest.h>
 

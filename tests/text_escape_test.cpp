@@ -13,7 +13,10 @@
 
 #include "config/config_loader.hpp"
 #include "platform/log.hpp"
-#include "stages/pipeline.hpp"
+#include "stages/pipeline/pipeline.hpp"
+#include "stages/pipeline/stage_checks.hpp"
+#include "stages/report/metrics_text.hpp"
+#include "stages/report/run_summary.hpp"
 #include "test_util.hpp"
 
 namespace edgepipe {
@@ -92,7 +95,7 @@ TEST(TextEscape, SummaryCountersAndMetricsSurviveAHostileSinkName) {
              ",\"iss_position\":{\"latitude\":\"1.5\",\"longitude\":\"2.5\"}}\n";
   testing::write_file(dir / "iss.jsonl", trace);
   pipeline_config c;
-  ASSERT_TRUE(load_default_config(c).is_ok());
+  ASSERT_TRUE(load_default_config(pipeline_stage_checks(), c).is_ok());
   c.sinks.clear();
   sink_config s;
   s.name = "x\"y\\z\nw\x01\xff";
@@ -109,19 +112,19 @@ TEST(TextEscape, SummaryCountersAndMetricsSurviveAHostileSinkName) {
   p.join();
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
-  const std::string summary = p.summary_json(1.0);
+  const std::string summary = summary_json(p, 1.0);
   ASSERT_EQ(parser.parse(summary).get(doc), simdjson::SUCCESS) << summary;
   std::int64_t delivered = 0;
   EXPECT_EQ(doc["delivered"]["x\"y\\z\nw\x01\xEF\xBF\xBD"].get(delivered), simdjson::SUCCESS)
       << summary;
   EXPECT_EQ(delivered, 20);
-  std::istringstream report(p.counters_report());
+  std::istringstream report(counters_report(p));
   for (std::string line; std::getline(report, line);)
     EXPECT_EQ(parser.parse(line).get(doc), simdjson::SUCCESS) << line;
   // Every /metrics line: a comment, or name{label="value",...} number.
   const std::regex sample(
       R"re(^edgepipe_[a-z_0-9]+(\{[a-z_]+="(?:[^"\\\n]|\\.)*"(,[a-z_]+="(?:[^"\\\n]|\\.)*")*\})? [0-9.e+-]+$)re");
-  std::istringstream metrics(p.prometheus_text());
+  std::istringstream metrics(prometheus_text(p));
   int samples = 0;
   for (std::string line; std::getline(metrics, line);) {
     if (line.rfind("# ", 0) == 0) continue;
@@ -129,7 +132,7 @@ TEST(TextEscape, SummaryCountersAndMetricsSurviveAHostileSinkName) {
     ++samples;
   }
   EXPECT_GT(samples, 20);
-  EXPECT_NE(p.prometheus_text().find("sink=\"x\\\"y\\\\z\\nw\x01\xEF\xBF\xBD\""),
+  EXPECT_NE(prometheus_text(p).find("sink=\"x\\\"y\\\\z\\nw\x01\xEF\xBF\xBD\""),
             std::string::npos);
 }
 

@@ -1,0 +1,194 @@
+#include "stages/sinks/file/file_sink.hpp"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "platform/clock.hpp"
+#include "platform/log.hpp"
+#include "stages/transform/json_text.hpp"
+
+namespace edgepipe {
+
+namespace fs = std::filesystem;
+
+file_sink::file_sink(std::string name, file_sink_config config,
+                     std::vector<std::string> source_names)
+    : name_(std::move(name)), config_(std::move(config)), source_names_(std::move(source_names)) {}
+
+status file_sink::open() {
+  const fs::path path(config_.path);
+  std::error_code ec;
+  if (path.has_parent_path()) {
+    fs::create_directories(path.parent_path(), ec);
+    if (ec)
+      return status::error("sink " + name_ + ": cannot create directory " +
+                           path.parent_path().string() + ": " + ec.message());
+  }
+  // Continue numbering after rotated files a previous run left behind.
+  while (fs::exists(config_.path + "." + std::to_string(next_rotation_), ec)) ++next_rotation_;
+  uring_file_writer_options o;
+  o.truncate = false;  // a restarted daemon appends; it never destroys earlier output
+  if (status s = writer_.open(config_.path, o); !s)
+    return status::error("sink " + name_ + ": " + s.message());
+  good_size_ = writer_.bytes_written();
+  return status::ok();
+}
+
+void file_sink::fail(const std::string& what) {
+  if (status c = writer_.close(); !c)
+    log_line(log_level::error, "sink " + name_, "close after a failure: " + c.message());
+  failed_ = true;
+  backoff_ms_ = backoff_ms_ == 0 ? 100 : std::min<std::uint64_t>(backoff_ms_ * 2, 30'000);
+  retry_at_ns_ = mono_now_ns() + backoff_ms_ * 1'000'000;
+  log_line(log_level::error, "sink " + name_,
+           what + "; records not confirmed are counted as failed; reopening " + config_.path +
+               " in " + std::to_string(backoff_ms_) + " ms");
+}
+
+bool file_sink::try_recover() {
+  if (!failed_) return true;
+  if (mono_now_ns() < retry_at_ns_) return false;
+  // A write that failed midway may have left part of a line: cut the file back to what was
+  // confirmed so the records sent again are not preceded by a torn one.
+  std::error_code ec;
+  const auto size = fs::file_size(config_.path, ec);
+  if (!ec && fs::is_regular_file(config_.path, ec) && size > good_size_) {
+    fs::resize_file(config_.path, good_size_, ec);
+    if (ec) {
+      fail("cannot cut " + config_.path + " back to " + std::to_string(good_size_) +
+           " bytes: " + ec.message());
+      return false;
+    }
+  }
+  uring_file_writer_options o;
+  o.truncate = false;
+  if (status st = writer_.open(config_.path, o); !st) {
+    fail(st.message());
+    return false;
+  }
+  good_size_ = writer_.bytes_written();
+  failed_ = false;
+  log_line(log_level::info, "sink " + name_, "reopened " + config_.path + ": writing again");
+  return true;
+}
+
+void file_sink::append_line(const record_batch& batch, const record& r) {
+  if (config_.format == file_format::value) {
+    const std::string_view v = batch.value(r);
+    // value + '\n' in one call: most records fit the current buffer.
+    writer_.write(v);
+    writer_.write("\n");
+    return;
+  }
+  line_.clear();
+  line_.append("{\"key\":", 7);
+  if (r.key_length) {
+    append_json_string_lossy(line_, batch.key(r));
+  } else {
+    line_.append("null", 4);
+  }
+  line_.append(",\"source\":", 10);
+  append_json_string(line_, r.source < source_names_.size()
+                                ? std::string_view(source_names_[r.source])
+                                : std::string_view("unknown"));
+  line_.append(",\"event_time\":", 14);
+  append_int(line_, r.event_time_ms);
+  line_.append(",\"ingest_time\":", 15);
+  append_int(line_, r.ingest_unix_ns / 1'000'000);
+  line_.append(",\"sequence\":", 12);
+  append_int(line_, static_cast<std::int64_t>(r.sequence));
+  line_.append(",\"value\":", 9);
+  line_.append(batch.value(r));
+  line_.append("}\n", 2);
+  writer_.write(line_.view(0, line_.size()));
+}
+
+void file_sink::write(const record_batch& batch, stage_counters& counters) {
+  const auto& records = batch.records();
+  if (failed_ && !try_recover()) {
+    counters.failed.add(records.size());
+    for (const record& r : records) settle(r.sequence, delivery_outcome::failed);
+    return;
+  }
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const record& r = records[i];
+    const std::uint64_t before = writer_.bytes_written();
+    append_line(batch, r);
+    ++pending_;
+    if (has_listener()) {
+      if (!pending_ids_.empty() &&
+          pending_ids_.back().first + pending_ids_.back().second == r.sequence)
+        ++pending_ids_.back().second;
+      else
+        pending_ids_.emplace_back(r.sequence, 1);
+    }
+    pending_bytes_ += writer_.bytes_written() - before;
+    // Checked per record so a file never exceeds rotate_bytes by more than one line.
+    if (config_.rotate_bytes != 0 && writer_.bytes_written() >= config_.rotate_bytes) {
+      rotate(counters);
+      if (failed_) {  // the rest of the batch has nowhere to go: count it, never drop it silently
+        counters.failed.add(records.size() - i - 1);
+        for (std::size_t k = i + 1; k < records.size(); ++k)
+          settle(records[k].sequence, delivery_outcome::failed);
+        return;
+      }
+    }
+  }
+}
+
+void file_sink::flush(stage_counters& counters) {
+  if (pending_ == 0 || failed_) return;
+  status s = config_.fsync ? writer_.sync() : writer_.flush();
+  if (!s) {
+    counters.failed.add(pending_);
+    settle_pending(delivery_outcome::failed);
+    fail(s.message());
+  } else {
+    counters.records_out.add(pending_);
+    counters.bytes_out.add(pending_bytes_);
+    settle_pending(delivery_outcome::delivered);
+    good_size_ = writer_.bytes_written();
+    backoff_ms_ = 0;
+  }
+  pending_ = 0;
+  pending_bytes_ = 0;
+}
+
+void file_sink::settle_pending(delivery_outcome outcome) {
+  for (const auto& [first, count] : pending_ids_) settle_range(first, count, outcome);
+  pending_ids_.clear();
+}
+
+void file_sink::rotate(stage_counters& counters) {
+  flush(counters);  // everything written so far is confirmed (or failed) before the close
+  if (failed_) return;
+  // close() cuts, syncs (with fsync) and closes: its error means the file may not hold what
+  // was confirmed, so it is logged and the file is not renamed away as if it were complete.
+  if (status s = writer_.close(config_.fsync); !s) {
+    fail("closing " + config_.path + " for rotation: " + s.message());
+    return;
+  }
+  const std::string rotated = config_.path + "." + std::to_string(next_rotation_++);
+  std::error_code ec;
+  fs::rename(config_.path, rotated, ec);  // atomic: readers see the old or the new name
+  if (!ec) good_size_ = 0;                // what was confirmed is in the rotated file now
+  if (ec)
+    log_line(log_level::error, "sink " + name_,
+             "cannot rotate " + config_.path + " to " + rotated + ": " + ec.message() +
+                 " (writing on in " + config_.path + ")");
+  uring_file_writer_options o;
+  o.truncate = false;
+  if (status s = writer_.open(config_.path, o); !s) {
+    fail(s.message());
+    return;
+  }
+  good_size_ = writer_.bytes_written();
+}
+
+status file_sink::close() {
+  status s = config_.fsync ? writer_.sync() : status::ok();
+  status c = writer_.close();
+  return s ? c : s;
+}
+
+}  // namespace edgepipe
