@@ -1,8 +1,12 @@
 // The record model: a record is a key and a JSON value living in its batch's arena, plus its
-// source, event time, ingest time and sequence number. Plain data, 48 bytes, no heap.
+// source, event time, ingest time and sequence number. Plain data, 56 bytes (52 + padding to
+// the 8-byte alignment of its times), no heap.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+
+#include "core/assert.hpp"
 
 namespace edgepipe {
 
@@ -21,5 +25,16 @@ struct record {
   source_id source = kUnknownSource;
   std::uint16_t flags = 0;
 };
+
+static_assert(sizeof(record) == 56, "record's layout changed: update the comment above");
+static_assert(alignof(record) == 8);
+
+/// A record's offsets and lengths into its batch arena are 32-bit. That holds because a batch
+/// ships once its arena passes pipeline.batch_bytes (at most 256 MiB) and one record adds at most
+/// a few times max_payload_bytes (at most 1 GiB); the assert keeps it true if those limits move.
+inline std::uint32_t arena_offset(std::size_t n) noexcept {
+  EDGEPIPE_ASSERT(n <= UINT32_MAX, "a batch arena passed 4 GiB: record offsets are 32-bit");
+  return static_cast<std::uint32_t>(n);
+}
 
 }  // namespace edgepipe

@@ -1,8 +1,9 @@
-// A wake-up channel for one waiting thread: spin briefly, then yield, then block on a futex, so
+// A wake-up channel for waiting threads: spin briefly, then yield, then block on a futex, so
 // a busy pipeline hands off without syscalls and an idle one uses no CPU, and the pipeline works
 // with more threads than cores.
-// Threading: one thread waits at a time; any thread may notify. notify() costs one atomic
-// read-modify-write unless the waiter sleeps, in which case it also costs one futex wake syscall.
+// Threading: any number of threads may wait at once (every sink waits on the spool's commit
+// waiter) and any thread may notify; notify() wakes them all. It costs one atomic
+// read-modify-write unless a waiter sleeps, in which case it also costs one futex wake syscall.
 #pragma once
 
 #include <atomic>

@@ -16,8 +16,7 @@ constexpr std::uint64_t kSyncTag = ~std::uint64_t{0};
 /// memcpy with non-temporal stores, for direct I/O buffers: the disk reads them by DMA and no
 /// CPU reads them again, so fetching their cache lines first (a normal store's read for
 /// ownership) and keeping them cached is wasted. glibc's memcpy only streams copies larger than
-/// ~3/4 of the L3 cache. Measured on the spool (2M CoinGecko records, `perf record`, three
-/// alternating pairs): the copy's CPU fell from ~185 to ~135 samples.
+/// ~3/4 of the L3 cache (figures: benchmarks/README.md).
 void copy_streaming(char* dst, const char* src, std::size_t n) noexcept {
   const std::size_t head = (16 - (reinterpret_cast<std::uintptr_t>(dst) & 15)) & 15;
   std::memcpy(dst, src, head);

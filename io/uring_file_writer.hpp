@@ -52,7 +52,7 @@ class uring_file_writer {
   /// `include_partial` = false: the buffer being filled stays where it is and the sync covers
   /// only the writes already submitted (submitted_bytes()). With direct I/O a partly filled
   /// buffer goes out padded and the next write must wait for it before rewriting its last
-  /// block; under load that wait stalled the spool thread ~1 ms per sync.
+  /// block, which stalls the writing thread under load.
   status start_sync(bool include_partial = true);
   /// Reaps completions without blocking (`wait` = false) or until the background sync is done.
   /// Returns the first error (write or fdatasync) seen.
@@ -62,7 +62,7 @@ class uring_file_writer {
   std::uint64_t syncs_completed() const noexcept { return syncs_completed_; }
   /// flush(), waits for a background sync, cuts direct-I/O padding, fdatasyncs when `sync`, and
   /// closes the file. Safe to call twice. `keep_ring`: the io_uring and its registered buffers
-  /// stay for the next open() (setting them up again costs ~1 ms: the buffers' pages are pinned).
+  /// stay for the next open() (setting them up again is slow: the buffers' pages are pinned).
   status close(bool sync = false, bool keep_ring = false);
   /// Whether writes bypass the page cache (O_DIRECT was asked for and the file system took it).
   bool direct() const noexcept { return direct_; }

@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
+# clang-format and clang-tidy on the files the change touches (scripts/lint.sh --all: the tree).
+scripts/lint.sh
+# A packager's plain cmake (no -Werror) with both distribution compilers, Release; the full
+# matrix (Debug, RelWithDebInfo, Release x GCC 12, Clang 16) is scripts/build-matrix.sh.
+EDGEPIPE_MATRIX="${EDGEPIPE_MATRIX:-gcc:Release clang:Release}" scripts/build-matrix.sh
 
 # The integration tests talk to real Kafka and MongoDB-compatible servers on 127.0.0.1; they
 # are stopped again however the tests end.

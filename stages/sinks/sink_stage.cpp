@@ -102,6 +102,10 @@ void sink_stage::run_from_ring() {
     log_line(log_level::error, "sink " + sink_->name(), s.message());  // JSON logs stay JSON
 }
 
+// Over 100 lines on purpose: one loop whose steps (take answers, confirm, rewind after a
+// failure, send from memory or disk, wait) share this thread's cursor, tracker, backoff and flush
+// state, and whose order is the protocol with the spool; split up, that state would travel by
+// reference through every piece.
 void sink_stage::run_from_spool() {
   spool& sp = *spool_;
   const auto& cfg = sp.config();

@@ -74,7 +74,7 @@ status spool_appender::open_segment() {
   // in the background: none of this segment's records is published before both are durable
   // (the first sync covers the header; publish_held() waits for the directory), so a crash
   // leaves at most a last segment with unpublished records, which recovery removes when its
-  // header does not read back. Waiting for both here cost ~2.5 ms per roll.
+  // header does not read back. Waiting for both here would stall the spool thread at each roll.
   janitor_.sync_directory();
   seg.bytes = writer_->bytes_written();
   spool_.add_segment(std::move(seg));
@@ -242,8 +242,8 @@ status spool_appender::roll() {
     return open_segment();
   }
   // The old segment's last writes and the sync that covers them go on in the background while
-  // the new segment takes the appends: a waited close here (flush, fdatasync) held the spool
-  // thread 2-5 ms per 64 MiB segment, long enough to fill the transform's ring. Its records are
+  // the new segment takes the appends: a waited close here (flush, fdatasync) would hold the
+  // spool thread long enough to fill the transform's ring. Its records are
   // published when that sync completes (poll()), before any of the new segment's.
   if (status s = poll_retiring(true); !s) return s;  // the previous roll's: long done, normally
   retiring_ = writer_;

@@ -1,9 +1,9 @@
 // The spool thread's background file-system work, on io_uring: deleting the segment files every
 // sink has confirmed, and fsyncing the spool directory once a new segment file exists. Both are
-// submitted without waiting: on ext4 an unlink of a 64 MiB segment took up to 22 ms (and ran
-// with the spool's mutex held, which the sink threads take at each segment switch), and the
-// directory fsync ~1 ms per roll; either stalled the spool thread long enough to fill the
-// transform's ring. poll() reaps what has completed.
+// submitted without waiting: an unlink of a large segment can take milliseconds on ext4 (with
+// the spool's mutex held, which the sink threads take at each segment switch), and so can the
+// directory fsync; either would stall the spool thread long enough to fill the transform's
+// ring. poll() reaps what has completed.
 // A failed unlink is logged with its path (the file stays; nothing is lost). A failed directory
 // fsync is returned by poll(): the segment created before it may not survive a power cut.
 // Kernels without IORING_OP_UNLINKAT (< 5.11) get a plain unlink().

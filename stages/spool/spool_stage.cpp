@@ -205,9 +205,9 @@ void spool_stage::run() {
     if (uncommitted_bytes_ != 0 && (input_.empty() || uncommitted_bytes_ >= kCommitEveryBytes))
       commit(false, /*busy=*/true);
     else if (unsynced_ && timed_out && sync_due_at_timeout)
-      // In the background too: a waited sync here (the input was idle until the deadline) held
-      // the spool thread 3-8 ms while batches kept arriving -- 55-100 ms of spool-thread stalls
-      // per 2M CoinGecko records, which filled the transform's ring and put it to sleep.
+      // In the background too: a waited sync here (the input was idle until the deadline)
+      // would hold the spool thread while batches arrive again, fill the transform's ring and
+      // put it to sleep.
       commit(false);
     (void)appender_.delete_confirmed_segments();
     tail_.evict_done(spool_.min_watermark());

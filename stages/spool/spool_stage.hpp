@@ -6,7 +6,7 @@
 // sinks lose. Threading: run() is the thread body. abandon() may be called from any thread
 // (shutdown deadline): batches still arriving are then counted as not spooled and released.
 // Rule: never wait on the disk while batches may arrive. A wait longer than the transform's ring
-// holds (8 batches, ~4 ms of CoinGecko at full speed) puts the transform to sleep, so syncs, a
+// holds (ring_capacity batches, a few ms at full speed) puts the transform to sleep, so syncs, a
 // roll's last sync of the old segment, the new segment's directory fsync and the unlinks of
 // confirmed segments all run in the background (stages/spool/spool_appender,
 // stages/spool/spool_janitor); only the disk limit, a forced commit and the final close wait.

@@ -463,6 +463,8 @@ bool append_scientific_token(byte_arena& out, std::string_view t) {
   return true;
 }
 
+// Over 100 lines on purpose: the fast path (plain decimals, written without a round trip) and
+// its exact fallbacks sit together so the checks that choose between them read as one proof.
 bool append_double_token(byte_arena& out, std::string_view t) {
   if (const std::size_t n = canonical_double_length(t, false); n != 0) {
     out.append(t.data(), n);  // the common case: the token (less trailing fraction zeros)

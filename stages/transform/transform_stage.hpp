@@ -23,7 +23,8 @@ struct transform_stage_counters {
 
 class transform_stage {
  public:
-  /// `inputs` must have been constructed with `input_waiter()` as their consumer waiter.
+  /// Every edge in `inputs` must share one consumer waiter (the pipeline's
+  /// transform_input_waiter_), so a payload on any of them wakes this one thread.
   transform_stage(transform_engine& engine, std::vector<ring_edge<payload_batch*>*> inputs,
                   batch_pool<payload_batch>& payload_pool, batch_pool<record_batch>& record_pool,
                   std::vector<ring_edge<record_batch*>*> outputs,
@@ -31,7 +32,6 @@ class transform_stage {
                   std::size_t batch_records, std::size_t batch_bytes);
   /// runs on: transform thread. Returns when every input is closed and drained.
   void run();
-  /// The wake-up channel shared by all input edges.
   const transform_stage_counters& payload_counters() const noexcept { return payload_counters_; }
   /// Payloads whose body was not valid JSON (or not the expected shape), by source id.
   std::uint64_t invalid_bodies(source_id source) const noexcept {

@@ -14,11 +14,10 @@
 //
 // Lead over the brokers: at most max_in_flight messages are produced and not yet answered; at
 // the limit write() serves delivery reports (rd_kafka_poll) until there is room. Without it the
-// sink thread, fed by a spool or a fast transform, ran up to the whole queue (~68k messages,
-// ~40 MB) ahead of librdkafka's broker thread: every message then came from freshly faulted
-// heap pages (~10k minor faults per 100k records on the sink thread) and was cold in cache for
-// the broker thread, which compresses it; both threads used ~25-35% more CPU per message
-// (benchmarks/README.md, issue 3). The limit must stay above rate x round trip to the brokers.
+// sink thread, fed by a spool or a fast transform, runs up to the whole queue ahead of
+// librdkafka's broker thread: every message then comes from freshly faulted heap pages and is
+// cold in cache for the broker thread, which compresses it, and both threads spend more CPU per
+// message (benchmarks/README.md). The limit must stay above rate x round trip to the brokers.
 //
 // Threading:
 //   open()                   main thread, before any pipeline thread starts (creates the
