@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "app/sink_uri.hpp"
+#include "platform/text_escape.hpp"
 #include "stages/sinks/sink_factory.hpp"
 #include "stages/spool/spool.hpp"
 #include "stages/spool/spool_cursor.hpp"
@@ -20,16 +21,6 @@ namespace edgepipe {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    if (static_cast<unsigned char>(c) < 0x20) continue;
-    out.push_back(c);
-  }
-  return out + "\"";
-}
 
 /// Sink names that have a ledger in the directory.
 std::vector<std::string> ledger_names(const std::string& dir) {

@@ -7,6 +7,7 @@
 #include "io/synth_payloads.hpp"
 #include "io/trace_format.hpp"
 #include "io/uring_file_writer.hpp"
+#include "platform/text_escape.hpp"
 
 namespace edgepipe {
 
@@ -54,8 +55,7 @@ class synth_command final : public command {
   int run() override {
     const auto api = parse_synth_api(api_);
     if (!api)
-      return config_error("synth: --api must be coingecko, iss or randomuser, not '" + api_ +
-                          "'");
+      return config_error("synth: --api must be coingecko, iss or randomuser, not '" + api_ + "'");
     if (format_ != "trace" && format_ != "jsonl")
       return config_error("synth: --format must be trace or jsonl, not '" + format_ + "'");
     const std::filesystem::path path(out_);
@@ -64,10 +64,11 @@ class synth_command final : public command {
     const status st = format_ == "trace" ? write_trace(gen, *api, payloads_, out_)
                                          : write_jsonl(gen, payloads_, out_);
     if (!st) return runtime_error("synth: " + st.message());
-    std::printf("{\"api\":\"%s\",\"payloads\":%llu,\"bytes\":%llu,\"out\":\"%s\"}\n",
-                std::string(synth_api_name(*api)).c_str(),
+    std::printf("{\"api\":%s,\"payloads\":%llu,\"bytes\":%llu,\"out\":%s}\n",
+                json_string(synth_api_name(*api)).c_str(),
                 static_cast<unsigned long long>(payloads_),
-                static_cast<unsigned long long>(std::filesystem::file_size(out_)), out_.c_str());
+                static_cast<unsigned long long>(std::filesystem::file_size(out_)),
+                json_string(out_).c_str());
     return kExitOk;
   }
 

@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -13,6 +14,7 @@
 #include "config/config_schema.hpp"
 #include "core/json_pointer.hpp"
 #include "core/record.hpp"
+#include "platform/text_escape.hpp"
 
 namespace edgepipe {
 
@@ -51,10 +53,28 @@ std::optional<std::uint64_t> parse_duration_ms(std::string_view text) {
   const auto r = std::from_chars(number.data(), number.data() + number.size(), v);
   if (r.ec != std::errc() || r.ptr != number.data() + number.size() || v < 0 || !std::isfinite(v))
     return std::nullopt;
-  return static_cast<std::uint64_t>(v * static_cast<double>(scale));
+  // Converting a double above 2^64 to an integer is undefined, and callers turn milliseconds
+  // into nanoseconds: anything longer than kMaxDurationMs is not a duration we accept.
+  const double ms = v * static_cast<double>(scale);
+  if (!(ms <= static_cast<double>(kMaxDurationMs))) return std::nullopt;
+  return static_cast<std::uint64_t>(ms);
 }
 
 namespace {
+
+constexpr std::uint64_t kHourMs = 3'600'000;
+
+/// Source and sink names end up in file names (<spool>/<sink>.ledger), thread names, JSON and
+/// Prometheus labels: keep them to a plain character set.
+bool valid_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxNameLength) return false;
+  const auto c0 = static_cast<unsigned char>(name[0]);
+  if (!std::isalnum(c0) && c0 != '_') return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return std::isalnum(u) || u == '_' || u == '.' || u == '-';
+  });
+}
 
 // A reading context: the file name and the dotted path of the table being read.
 struct reader {
@@ -78,6 +98,20 @@ struct reader {
   }
   bool fail(const toml::node& n, const std::string& key, const std::string& what) {
     if (error.empty()) error = where(n, key) + " = " + render(n) + ": " + what;
+    return false;
+  }
+  /// A [sources.<name>] or [sinks.<name>] table whose name is outside the character set.
+  bool check_name(const toml::node& n, std::string_view kind, const std::string& name) {
+    if (valid_name(name)) return true;
+    if (error.empty()) {
+      std::ostringstream s;
+      s << (n.source().path ? *n.source().path : origin);
+      if (n.source().begin.line > 0) s << ":" << n.source().begin.line;
+      s << ": key '" << kind << "." << json_string(name) << "': the name " << json_string(name)
+        << " is not allowed: use 1.." << kMaxNameLength
+        << " of A-Z a-z 0-9 _ . - (starting with a letter, digit or _)";
+      error = s.str();
+    }
     return false;
   }
   bool fail_at(const toml::table& t, const std::string& key, const std::string& what) {
@@ -134,21 +168,25 @@ struct reader {
     return true;
   }
   bool get_duration(const toml::table& t, const std::string& path, std::string_view key,
-                    std::uint64_t min_ms, std::uint64_t& out) {
+                    std::uint64_t min_ms, std::uint64_t max_ms, std::uint64_t& out) {
     const toml::node* n = t.get(key);
     if (n == nullptr) return true;
     std::optional<std::uint64_t> ms;
-    if (n->is_integer() && n->as_integer()->get() >= 0) {
+    if (n->is_integer() && n->as_integer()->get() >= 0 &&
+        static_cast<std::uint64_t>(n->as_integer()->get()) <= kMaxDurationMs) {
       ms = static_cast<std::uint64_t>(n->as_integer()->get());
     } else if (n->is_string()) {
       ms = parse_duration_ms(n->as_string()->get());
     }
     if (!ms)
       return fail(*n, path + "." + std::string(key),
-                  "expected a duration such as \"500ms\", \"5s\", \"2m\" or integer ms");
-    if (*ms < min_ms)
+                  "expected a duration such as \"500ms\", \"5s\", \"2m\" or integer ms, "
+                  "between " +
+                      std::to_string(min_ms) + " ms and " + std::to_string(max_ms) + " ms");
+    if (*ms < min_ms || *ms > max_ms)
       return fail(*n, path + "." + std::string(key),
-                  "must be at least " + std::to_string(min_ms) + " ms");
+                  "must be between " + std::to_string(min_ms) + " ms and " +
+                      std::to_string(max_ms) + " ms");
     out = *ms;
     return true;
   }
@@ -347,12 +385,12 @@ bool read_http(reader& r, const toml::table& t, const std::string& path, http_po
     if (!r.checks.check_schedule(h.schedule, why))
       return r.fail(*t.get("schedule"), path + ".schedule", why);
   }
-  return r.get_duration(t, path, "interval", 10, h.interval_ms) &&
-         r.get_duration(t, path, "jitter", 0, h.jitter_ms) &&
-         r.get_duration(t, path, "timeout", 10, h.timeout_ms) &&
-         r.get_duration(t, path, "connect_timeout", 10, h.connect_timeout_ms) &&
-         r.get_duration(t, path, "backoff_initial", 1, h.backoff_initial_ms) &&
-         r.get_duration(t, path, "backoff_max", 1, h.backoff_max_ms) &&
+  return r.get_duration(t, path, "interval", 10, 168 * kHourMs, h.interval_ms) &&
+         r.get_duration(t, path, "jitter", 0, kHourMs, h.jitter_ms) &&
+         r.get_duration(t, path, "timeout", 10, kHourMs, h.timeout_ms) &&
+         r.get_duration(t, path, "connect_timeout", 10, kHourMs, h.connect_timeout_ms) &&
+         r.get_duration(t, path, "backoff_initial", 1, 24 * kHourMs, h.backoff_initial_ms) &&
+         r.get_duration(t, path, "backoff_max", 1, 24 * kHourMs, h.backoff_max_ms) &&
          r.get_bool(t, path, "conditional", h.conditional) &&
          r.get_uint(t, path, "max_body_bytes", 0, std::uint64_t{1} << 30, h.max_body_bytes);
 }
@@ -531,7 +569,7 @@ bool read_spool(reader& r, const toml::table& t, spool_config& sp) {
   sp.fsync = fsync == "every_batch" ? fsync_policy::every_batch
              : fsync == "off"       ? fsync_policy::off
                                     : fsync_policy::interval;
-  if (!r.get_duration(t, path, "fsync_interval", 1, sp.fsync_interval_ms)) return false;
+  if (!r.get_duration(t, path, "fsync_interval", 1, 60'000, sp.fsync_interval_ms)) return false;
   if (!r.get_uint(t, path, "segment_bytes", std::uint64_t{1} << 20, std::uint64_t{1} << 40,
                   sp.segment_bytes))
     return false;
@@ -548,12 +586,13 @@ bool read_spool(reader& r, const toml::table& t, spool_config& sp) {
   if (t.contains("on_full") && !one_of(r, t, path, "on_full", on_full, {"block", "drop_oldest"}))
     return false;
   sp.on_full = on_full == "drop_oldest" ? full_policy::drop_oldest : full_policy::block;
-  if (!r.get_duration(t, path, "retry_backoff", 1, sp.retry_backoff_ms)) return false;
-  if (!r.get_duration(t, path, "retry_backoff_max", 1, sp.retry_backoff_max_ms)) return false;
+  if (!r.get_duration(t, path, "retry_backoff", 1, kHourMs, sp.retry_backoff_ms)) return false;
+  if (!r.get_duration(t, path, "retry_backoff_max", 1, 24 * kHourMs, sp.retry_backoff_max_ms))
+    return false;
   if (sp.retry_backoff_max_ms < sp.retry_backoff_ms)
     return r.fail(*t.get("retry_backoff_max"), "spool.retry_backoff_max",
                   "must not be shorter than retry_backoff");
-  if (!r.get_duration(t, path, "ledger_interval", 1, sp.ledger_interval_ms)) return false;
+  if (!r.get_duration(t, path, "ledger_interval", 1, kHourMs, sp.ledger_interval_ms)) return false;
   if (!r.get_bool(t, path, "direct_io", sp.direct_io)) return false;
   if (!r.get_uint(t, path, "memory_bytes", 0, std::uint64_t{1} << 40, sp.memory_bytes))
     return false;
@@ -591,9 +630,13 @@ bool read_root(reader& r, const toml::table& root, pipeline_config& c) {
     if (!r.get_size(*t, "pipeline", "ring_capacity", 2, 65536, c.ring_capacity)) return false;
     if (!r.get_size(*t, "pipeline", "max_payload_bytes", 1024, 1 << 30, c.max_payload_bytes))
       return false;
+    if (!r.get_uint(*t, "pipeline", "http_body_budget", std::uint64_t{1} << 20,
+                    std::uint64_t{1} << 34, c.http_body_budget))
+      return false;
     if (!r.get_cpu(*t, "pipeline", "source_cpu", c.source_cpu)) return false;
     if (!r.get_cpu(*t, "pipeline", "transform_cpu", c.transform_cpu)) return false;
-    if (!r.get_duration(*t, "pipeline", "drain_timeout", 0, c.drain_timeout_ms)) return false;
+    if (!r.get_duration(*t, "pipeline", "drain_timeout", 0, kHourMs, c.drain_timeout_ms))
+      return false;
   }
   if (!table_at("capture", t)) return false;
   if (t) {
@@ -653,6 +696,7 @@ bool read_root(reader& r, const toml::table& root, pipeline_config& c) {
   if (t) {
     for (auto&& [k, v] : *t) {
       const std::string name(k.str());
+      if (!r.check_name(v, "sinks", name)) return false;
       if (!v.is_table()) return r.fail(v, "sinks." + name, "expected a table [sinks." + name + "]");
       sink_config s;
       if (!read_sink(r, name, *v.as_table(), s)) return false;
@@ -663,6 +707,7 @@ bool read_root(reader& r, const toml::table& root, pipeline_config& c) {
   if (t) {
     for (auto&& [k, v] : *t) {
       const std::string name(k.str());
+      if (!r.check_name(v, "sources", name)) return false;
       if (!v.is_table())
         return r.fail(v, "sources." + name, "expected a table [sources." + name + "]");
       source_spec s;

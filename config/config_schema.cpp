@@ -7,17 +7,25 @@ namespace edgepipe {
 namespace {
 
 constexpr option_doc kPipeline[] = {
-    {"batch_records", "integer", "1024", "records per batch handed to the sinks (1..1048576)"},
-    {"batch_bytes", "integer", "1048576",
-     "bytes per record batch before it is handed on (4096..268435456)"},
+    {"batch_records", "integer", "1024", "records per batch handed to the sinks", "1..2^20"},
+    {"batch_bytes", "integer", "1048576", "bytes per record batch before it is handed on",
+     "4096..2^28"},
     {"ring_capacity", "integer", "8",
-     "batches each ring edge holds; a full ring blocks its producer (2..65536)"},
+     "batches each ring edge holds; a full ring blocks its producer", "2..65536"},
     {"max_payload_bytes", "integer", "16777216",
-     "largest API response body accepted (1024..1073741824); larger ones are counted and skipped"},
+     "largest API response body accepted; larger ones are counted and skipped", "1024..2^30"},
+    {"http_body_budget", "integer", "33554432",
+     "bytes that all HTTP sources together may hold in response bodies being received (memory "
+     "stays bounded however many sources send large bodies at once), counted as the receive "
+     "buffers' capacity, including the copy while a buffer grows: one body of "
+     "max_body_bytes needs about 1.5 x max_body_bytes of it. A transfer that would take the "
+     "total past it is aborted, counted (edgepipe_http_budget_aborts_total) and its source "
+     "backs off",
+     "2^20..2^34"},
     {"source_cpu", "integer or \"none\"", "\"none\"", "CPU the source thread is pinned to"},
     {"transform_cpu", "integer or \"none\"", "\"none\"", "CPU the transform thread is pinned to"},
     {"drain_timeout", "duration", "\"10s\"",
-     "on SIGTERM/SIGINT, how long the drain may take before the daemon exits anyway"},
+     "on SIGTERM/SIGINT, how long the drain may take before the daemon exits anyway", "0ms..1h"},
 };
 
 constexpr option_doc kReplay[] = {
@@ -33,15 +41,16 @@ constexpr option_doc kDeadLetter[] = {
     {"path", "string", "\"edgepipe-out/dead-letter.jsonl\"",
      "JSON Lines file of rejected payloads and records, with reason, source and bytes"},
     {"max_bytes", "integer", "4096",
-     "offending bytes kept per entry (64..1048576); longer ones are truncated and marked"},
-    {"rotate_bytes", "integer", "67108864", "rotate the file at this size (0 = never)"},
+     "offending bytes kept per entry; longer ones are truncated and marked", "64..2^20"},
+    {"rotate_bytes", "integer", "67108864", "rotate the file at this size (0 = never)", "0..2^50"},
 };
 
 constexpr option_doc kFileSink[] = {
     {"type", "string", "(required)", "\"file\""},
     {"path", "string", "(required)",
      "JSON Lines output file; rotated files are PATH.1, PATH.2, ..."},
-    {"rotate_bytes", "integer", "268435456", "rotate at this size (0 = never)"},
+    {"rotate_bytes", "integer", "268435456", "rotate at this size (0 = never, else at least 4096)",
+     "0..2^50"},
     {"format", "string", "\"value\"",
      "\"value\" (one transformed record per line) or \"envelope\" ({key, source, event_time, "
      "ingest_time, sequence, value})"},
@@ -54,19 +63,21 @@ constexpr option_doc kKafkaSink[] = {
     {"brokers", "string", "\"127.0.0.1:9092\"", "bootstrap servers (librdkafka bootstrap.servers)"},
     {"topic", "string", "\"\"", "one topic for every source; empty = topic_prefix + source name"},
     {"topic_prefix", "string", "\"edgepipe.\"", "prefix of per-source topics"},
-    {"partitions", "integer", "3", "partitions of topics created on start (1..10000)"},
-    {"replication_factor", "integer", "1", "replication factor of topics created on start (1..16)"},
+    {"partitions", "integer", "3", "partitions of topics created on start", "1..10000"},
+    {"replication_factor", "integer", "1", "replication factor of topics created on start",
+     "1..16"},
     {"create_topics", "boolean", "true", "create missing topics on start"},
     {"compression", "string", "\"lz4\"", "\"none\", \"gzip\", \"snappy\", \"lz4\" or \"zstd\""},
-    {"linger_ms", "integer", "5", "librdkafka linger.ms (0..60000)"},
-    {"batch_bytes", "integer", "1048576", "librdkafka batch.size (1024..104857600)"},
+    {"linger_ms", "integer", "5", "librdkafka linger.ms", "0..60000"},
+    {"batch_bytes", "integer", "1048576", "librdkafka batch.size", "1024..104857600"},
     {"max_buffer_bytes", "integer", "67108864",
-     "bytes librdkafka may hold in memory (1 MiB..2 GiB); a full buffer blocks the sink"},
+     "bytes librdkafka may hold in memory; a full buffer blocks the sink", "2^20..2^31"},
     {"max_in_flight", "integer", "8192",
-     "messages produced and not yet confirmed (1..10000000); at the limit the sink waits for "
-     "delivery reports. Raise it to at least messages/s x round trip on slow links"},
+     "messages produced and not yet confirmed; at the limit the sink waits for "
+     "delivery reports. Raise it to at least messages/s x round trip on slow links",
+     "1..10000000"},
     {"message_timeout_ms", "integer", "30000",
-     "after this a message counts as failed (librdkafka message.timeout.ms)"},
+     "after this a message counts as failed (librdkafka message.timeout.ms)", "100..3600000"},
     {"acks", "string", "\"all\"",
      "\"all\", \"1\" or \"0\" (the producer is idempotent with \"all\")"},
     {"properties", "table", "{}",
@@ -82,17 +93,19 @@ constexpr option_doc kMongoSink[] = {
     {"mode", "string", "\"insert\"",
      "\"insert\" (unordered bulk insert, _id = record key) or \"upsert\" (replace by key)"},
     {"write_concern", "string", "\"1\"", "\"0\", \"1\", \"2\", ... or \"majority\""},
-    {"write_timeout_ms", "integer", "10000", "write concern timeout"},
+    {"write_timeout_ms", "integer", "10000", "write concern timeout (ms)", "0..3600000"},
     {"bulk_documents", "integer", "1024",
-     "documents per bulk insert (1..100000); the default matches pipeline.batch_records, so a "
-     "batch "
-     "is one round trip"},
+     "documents per bulk insert; the default matches pipeline.batch_records, so a batch is one "
+     "round trip",
+     "1..100000"},
     {"upsert_bulk_size", "integer", "25",
-     "documents per bulk upsert (1..100000); FerretDB's SQLite backend stalls on large upsert "
-     "bulks, a real mongod does not"},
-    {"max_retries", "integer", "8",
-     "retries of transient errors, with exponential backoff (0..1000)"},
-    {"retry_backoff_ms", "integer", "100", "first retry delay; doubles each time, capped at 30 s"},
+     "documents per bulk upsert; FerretDB's SQLite backend stalls on large upsert "
+     "bulks, a real mongod does not",
+     "1..100000"},
+    {"max_retries", "integer", "8", "retries of transient errors, with exponential backoff",
+     "0..1000"},
+    {"retry_backoff_ms", "integer", "100", "first retry delay; doubles each time, capped at 30 s",
+     "1..60000"},
     {"indexes", "array of tables", "[]",
      "indexes created on start: { keys = { field = 1 }, unique = false }"},
     {"dead_letter_path", "string", "\"\"",
@@ -116,34 +129,48 @@ constexpr option_doc kSource[] = {
      "counted"},
     {"url", "string", "",
      "poll this URL over HTTP (`edgepipe run`/`record`); without it the source only comes from "
-     "traces"},
+     "traces. Redirects are followed, at most 5 hops: an http:// URL may be sent on to http or "
+     "https, an https:// URL only to https (never downgraded); a redirect not followed is "
+     "counted as class 3xx"},
     {"method", "string", "\"GET\"", "HTTP method"},
     {"body", "string", "\"\"", "request body (POST/PUT)"},
     {"headers", "table", "{}",
      "request headers; a value \"env:NAME\" or \"file:PATH\" is read from the environment or a "
      "file at load time (for API keys; never logged)"},
     {"interval", "duration", "\"60s\"",
-     "time between polls (\"500ms\", \"5s\", \"2m\", \"1h\" or integer ms)"},
+     "time between polls (\"500ms\", \"5s\", \"2m\", \"1h\" or integer ms)", "10ms..168h"},
     {"schedule", "string", "\"\"",
      "cron-like schedule instead of interval: \"minute hour day-of-month month day-of-week\" in "
      "UTC, e.g. \"*/10 * * * *\" (fields: *, N, a-b, a,b, */n)"},
-    {"jitter", "duration", "\"0s\"", "random extra delay 0..jitter added to each poll"},
-    {"timeout", "duration", "\"30s\"", "whole-request timeout"},
-    {"connect_timeout", "duration", "\"10s\"", "connect timeout"},
+    {"jitter", "duration", "\"0s\"", "random extra delay 0..jitter added to each poll", "0ms..1h"},
+    {"timeout", "duration", "\"30s\"",
+     "whole-request timeout; a poll that runs out of time is counted as a timeout (and its "
+     "partial body dead-lettered with reason \"timed out\")",
+     "10ms..1h"},
+    {"connect_timeout", "duration", "\"10s\"", "connect timeout", "10ms..1h"},
     {"backoff_initial", "duration", "\"1s\"",
-     "first retry delay after a failure; doubles (with jitter) up to backoff_max"},
-    {"backoff_max", "duration", "\"5m\"", "cap of the retry delay"},
+     "first retry delay after a failure (an error status, a transport error or timeout, an "
+     "oversized body); the delay starts at the larger of interval and backoff_initial, so a "
+     "retry never comes sooner than the regular poll would, and doubles (with jitter) up to "
+     "backoff_max. A Retry-After header on 429/503 overrides it",
+     "1ms..24h"},
+    {"backoff_max", "duration", "\"5m\"",
+     "cap of the retry delay (a retry never comes sooner than interval, even when backoff_max is "
+     "shorter)",
+     "1ms..24h"},
     {"conditional", "boolean", "true",
      "send If-None-Match / If-Modified-Since; 304 responses are counted, not re-emitted"},
     {"max_body_bytes", "integer", "pipeline.max_payload_bytes",
-     "largest body accepted; a larger one is cut, dead-lettered and counted"},
+     "largest body accepted (0 = pipeline.max_payload_bytes); a larger one is cut, "
+     "dead-lettered and counted, and the source backs off as after a failure",
+     "0..2^30"},
 };
 
 constexpr option_doc kCapture[] = {
     {"path", "string", "(required)",
      "write every HTTP response (status, timing, body) to this trace file"},
-    {"rotate_bytes", "integer", "268435456",
-     "rotate at this size (PATH.1, PATH.2, ...); 0 = never"},
+    {"rotate_bytes", "integer", "268435456", "rotate at this size (PATH.1, PATH.2, ...); 0 = never",
+     "0..2^50"},
 };
 
 constexpr option_doc kHttpServer[] = {
@@ -186,25 +213,30 @@ constexpr option_doc kSpool[] = {
      "\"every_batch\" (fdatasync each group of batches before sinks see it), \"interval\" "
      "(fdatasync every fsync_interval; sinks see only synced records) or \"off\" (never: "
      "survives kill -9, not a power cut)"},
-    {"fsync_interval", "duration", "\"10ms\"", "group commit interval for fsync = \"interval\""},
-    {"segment_bytes", "integer", "67108864", "segment file size before a roll (>= 1 MiB)"},
-    {"max_bytes", "integer", "1073741824", "disk limit of the spool (>= 4 x segment_bytes)"},
+    {"fsync_interval", "duration", "\"10ms\"", "group commit interval for fsync = \"interval\"",
+     "1ms..60s"},
+    {"segment_bytes", "integer", "67108864", "segment file size before a roll", "2^20..2^40"},
+    {"max_bytes", "integer", "1073741824", "disk limit of the spool (at least 4 x segment_bytes)",
+     "2^22..2^50"},
     {"on_full", "string", "\"block\"",
      "at max_bytes: \"block\" (sources wait for the sinks) or \"drop_oldest\" (delete the oldest "
      "segment; every record a sink had not confirmed is counted and logged)"},
     {"retry_backoff", "duration", "\"200ms\"",
-     "first wait before a sink is sent its failed records again (doubles up to retry_backoff_max)"},
-    {"retry_backoff_max", "duration", "\"30s\"", "longest wait between two attempts"},
+     "first wait before a sink is sent its failed records again (doubles up to retry_backoff_max)",
+     "1ms..1h"},
+    {"retry_backoff_max", "duration", "\"30s\"",
+     "longest wait between two attempts (at least retry_backoff)", "1ms..24h"},
     {"ledger_interval", "duration", "\"200ms\"",
-     "how often each sink's confirmed watermark is written to <dir>/<sink>.ledger"},
+     "how often each sink's confirmed watermark is written to <dir>/<sink>.ledger", "1ms..1h"},
     {"direct_io", "boolean", "true",
      "write segments with O_DIRECT (no page-cache copy, cheap fdatasync); a file system without "
      "O_DIRECT (tmpfs) falls back to buffered writes with a warning"},
     {"memory_bytes", "integer", "33554432",
-     "(0..2^40) the newest spooled batches kept in memory: a sink that keeps up takes them from "
+     "the newest spooled batches kept in memory: a sink that keeps up takes them from "
      "there instead of reading the disk back; when it is full, the spool waits (at most 250 ms) "
      "for a sink that has not taken its oldest batch yet, so a slow sink slows the pipeline "
-     "rather than reading everything back (0 = always read the disk)"},
+     "rather than reading everything back (0 = always read the disk)",
+     "0..2^40"},
 };
 
 constexpr section_doc kSections[] = {
@@ -219,7 +251,10 @@ constexpr section_doc kSections[] = {
     {"capture", "Optional: record live HTTP traffic (same as `edgepipe record --out`).", kCapture},
     {"http", "The operator endpoint.", kHttpServer},
     {"log", "Logging.", kLog},
-    {"sinks.<name>", "A sink. type = \"file\": JSON Lines written with io_uring.", kFileSink},
+    {"sinks.<name>",
+     "A sink. type = \"file\": JSON Lines written with io_uring. Sink and source names are 1..64 "
+     "characters of A-Z a-z 0-9 _ . - (starting with a letter, digit or _).",
+     kFileSink},
     {"sinks.<name> (kafka)",
      "A sink. type = \"kafka\": librdkafka producer; delivery reports are the only truth.",
      kKafkaSink},

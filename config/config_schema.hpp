@@ -12,6 +12,9 @@ struct option_doc {
   std::string_view type;
   std::string_view default_text;
   std::string_view description;
+  /// Accepted values of an integer or duration, "LO..HI" (2^N allowed; durations with a unit).
+  /// The loader enforces it; tests/config_test.cpp checks both ends against the loader.
+  std::string_view range = {};
 };
 
 struct section_doc {

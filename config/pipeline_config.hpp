@@ -106,6 +106,8 @@ struct pipeline_config {
   std::size_t batch_bytes = std::size_t{1} << 20;
   std::size_t ring_capacity = 8;  // batches per ring edge (8 keeps the transform fed)
   std::size_t max_payload_bytes = std::size_t{16} << 20;
+  // Bytes all HTTP sources together may hold in bodies being received (docs/configuration.md).
+  std::uint64_t http_body_budget = std::uint64_t{32} << 20;
   std::optional<int> source_cpu;
   std::optional<int> transform_cpu;
   std::vector<source_spec> sources;
@@ -129,7 +131,14 @@ struct pipeline_config {
   }
 };
 
-/// "250ms" | "5s" | "2m" | "1h" | plain integer milliseconds -> milliseconds.
+/// The longest duration any setting accepts (one year): far beyond every key's own maximum,
+/// and small enough that milliseconds -> nanoseconds cannot wrap.
+inline constexpr std::uint64_t kMaxDurationMs = std::uint64_t{366} * 24 * 3'600'000;
+/// Longest source or sink name (they also become file names, thread names and labels).
+inline constexpr std::size_t kMaxNameLength = 64;
+
+/// "250ms" | "5s" | "2m" | "1h" | plain integer milliseconds -> milliseconds. nullopt when
+/// malformed, negative or longer than kMaxDurationMs.
 std::optional<std::uint64_t> parse_duration_ms(std::string_view text);
 
 /// "max" | "1x" | "2.5x" | "10x" -> factor (0 for max). nullopt when malformed.

@@ -24,8 +24,9 @@ inline constexpr std::size_t kPayloadPadding = 64;
 /// Why a payload is not a complete response (the transform dead-letters such payloads).
 enum class payload_error : std::uint8_t {
   none,
-  truncated,  // the connection closed or timed out before the end of the body
+  truncated,  // the connection closed before the end of the body
   too_large,  // the body went past max_body_bytes and was cut there
+  timed_out,  // the request ran out of its timeout before the body was complete
 };
 
 struct payload {

@@ -5,6 +5,9 @@
 #include <netinet/in.h>
 
 #include <cstring>
+#include <string>
+
+#include "platform/log.hpp"
 
 namespace edgepipe {
 
@@ -21,7 +24,18 @@ MHD_Result answer(void* cls, MHD_Connection* connection, const char* url, const 
   }
   MHD_Response* response =
       MHD_create_response_from_buffer(reply.body.size(), reply.body.data(), MHD_RESPMEM_MUST_COPY);
-  MHD_add_response_header(response, "Content-Type", reply.content_type.c_str());
+  if (response == nullptr) {
+    // Out of memory for the copy: MHD_NO makes libmicrohttpd close the connection, which the
+    // scraper sees as a failed scrape instead of an empty 200.
+    log_line(log_level::error, "http", "cannot build the response to " + std::string(url));
+    return MHD_NO;
+  }
+  if (MHD_add_response_header(response, "Content-Type", reply.content_type.c_str()) != MHD_YES) {
+    MHD_destroy_response(response);
+    log_line(log_level::error, "http",
+             "cannot set Content-Type of the response to " + std::string(url));
+    return MHD_NO;
+  }
   const MHD_Result r = MHD_queue_response(connection, reply.status, response);
   MHD_destroy_response(response);
   return r;

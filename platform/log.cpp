@@ -5,24 +5,12 @@
 #include <atomic>
 
 #include "platform/clock.hpp"
+#include "platform/text_escape.hpp"
 
 namespace edgepipe {
 
 namespace {
 std::atomic<bool> g_json{false};
-
-void append_escaped(std::string& out, std::string_view s) {
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += ' ';
-    } else {
-      out.push_back(c);
-    }
-  }
-}
 
 const char* name(log_level l) {
   switch (l) {
@@ -43,9 +31,9 @@ void log_line(log_level level, std::string_view component, std::string_view mess
   if (g_json.load()) {
     line = "{\"ts_ms\":" + std::to_string(unix_now_ns() / 1'000'000) + ",\"level\":\"" +
            name(level) + "\",\"component\":\"";
-    append_escaped(line, component);
+    append_json_escaped(line, component);
     line += "\",\"msg\":\"";
-    append_escaped(line, message);
+    append_json_escaped(line, message);
     line += "\"}\n";
   } else {
     line = std::string("edgepipe: [") + name(level) + "] ";

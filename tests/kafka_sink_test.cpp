@@ -173,6 +173,59 @@ TEST(KafkaSink, RetriableProduceErrorsAreRetriedAndCountedOnce) {
   EXPECT_EQ(counters.failed.get(), 0u);
 }
 
+// A fatal idempotent-producer error (here raised with rd_kafka_test_fatal_error, as a fenced
+// producer would see it) makes the producer unusable for good. The sink fails what the old
+// producer held (settled failed: the spool sends it again), builds a new producer, and the
+// records written after that are delivered: it does not fail every later record forever.
+TEST(KafkaSink, AFatalProducerErrorRecreatesTheProducerAndDeliveryGoesOn) {
+  mock_cluster mc(1);
+  auto s = make_kafka_sink("kafka", mock_config(mc), kSources);
+  struct settled_count final : delivery_listener {
+    std::uint64_t delivered = 0, failed = 0;
+    void settled(std::uint64_t, delivery_outcome o) override { settled_range(0, 1, o); }
+    void settled_range(std::uint64_t, std::uint64_t n, delivery_outcome o) override {
+      (o == delivery_outcome::delivered ? delivered : failed) += n;
+    }
+  } seen;
+  s->set_listener(&seen);
+  std::uint64_t written = 0;
+  status st = s->open();
+  ASSERT_TRUE(st.is_ok()) << st.message();
+  stage_counters counters("sink:kafka");
+  record_batch batch;
+  fill_batch(batch, 100);
+  s->write(batch, counters);
+  written += 100;
+  ASSERT_TRUE(flush_until(
+      *s, counters, [&] { return counters.records_out.get() == 100; }, std::chrono::seconds(20)));
+
+  kafka_sink_inject_fatal_error(*s, "test: producer fenced");
+  // What is written now meets the dead producer: failed (and settled so), never lost silently.
+  fill_batch(batch, 10);
+  s->write(batch, counters);
+  written += 10;
+  EXPECT_EQ(counters.failed.get(), 10u);
+  ASSERT_TRUE(flush_until(
+      *s, counters, [&] { return kafka_sink_producers_recreated(*s) == 1; },
+      std::chrono::seconds(20)))
+      << "the producer was not recreated after a fatal error";
+  // The new producer delivers: what the spool sends again arrives.
+  const std::uint64_t delivered = counters.records_out.get();
+  fill_batch(batch, 50);
+  s->write(batch, counters);
+  written += 50;
+  ASSERT_TRUE(flush_until(
+      *s, counters, [&] { return counters.records_out.get() >= delivered + 50; },
+      std::chrono::seconds(20)));
+  st = s->close();
+  EXPECT_TRUE(st.is_ok()) << st.message();
+  EXPECT_EQ(kafka_sink_producers_recreated(*s), 1u);
+  // Every record settled exactly once: delivered, or failed (and so sent again by the spool).
+  EXPECT_EQ(seen.delivered + seen.failed, written);
+  EXPECT_EQ(seen.delivered, counters.records_out.get());
+  EXPECT_EQ(seen.failed, 10u);
+}
+
 TEST(KafkaSink, BrokerDownMeansFailedNeverDelivered) {
   mock_cluster mc(1);
   kafka_sink_config c = mock_config(mc);

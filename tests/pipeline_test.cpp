@@ -1,6 +1,7 @@
 // The pipeline in-process (also run under ThreadSanitizer in CI): every record read reaches the
 // sinks, fan-out to several sinks delivers the same records, and stop means drain.
 #include "stages/pipeline/pipeline.hpp"
+#include "stages/report/metrics_text.hpp"
 #include "stages/report/run_summary.hpp"
 
 #include <gtest/gtest.h>
@@ -82,6 +83,32 @@ TEST(Pipeline, FansOutEveryRecordToEverySinkWithTinyRings) {
   const std::string summary = summary_json(p, 1.0);
   EXPECT_EQ(testing::json_int(summary, "records"), kPayloads) << summary;
   EXPECT_EQ(testing::json_int(summary, "rejected"), 1) << summary;
+}
+
+// /metrics shows the rings that carry data: with a spool, transform -> spool and the dead-letter
+// ring, not the sinks' input rings (the sinks read the spool); without one, transform -> sink.
+TEST(Pipeline, MetricsExportTheRingsThatCarryData) {
+  for (const bool spooled : {true, false}) {
+    temp_dir dir;
+    write_iss_trace(dir, 200, "{not json}\n");
+    pipeline_config c = small_config(dir, 4);
+    if (!spooled) c.spool.dir.clear();
+    c.replay = replay_config{dir / "iss.jsonl", 0, "iss"};
+    pipeline p(c);
+    ASSERT_TRUE(p.build().is_ok());
+    p.start();
+    p.join();
+    const std::string m = prometheus_text(p);
+    auto has = [&](const std::string& line) { return m.find(line + "\n") != std::string::npos; };
+    EXPECT_TRUE(has("edgepipe_ring_capacity{edge=\"transform->dead-letter\"} 4")) << m;
+    EXPECT_TRUE(has("edgepipe_ring_capacity{edge=\"transform->spool\"} 4") == spooled) << m;
+    EXPECT_TRUE(has("edgepipe_ring_capacity{edge=\"transform->a\"} 4") == !spooled) << m;
+    EXPECT_TRUE(m.find("edgepipe_ring_stalls_total{edge=\"transform->spool\"}") !=
+                    std::string::npos ||
+                !spooled);
+    EXPECT_EQ(m.find("edge=\"transform->b\"") != std::string::npos, !spooled) << m;
+    EXPECT_TRUE(has("edgepipe_payloads_invalid_total{source=\"iss\"} 1")) << m;
+  }
 }
 
 TEST(Pipeline, FansOutFromMemoryWithoutASpool) {

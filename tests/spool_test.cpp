@@ -338,6 +338,34 @@ TEST(Spool, ConfirmedSegmentsAreDeletedAndDropOldestCountsPerSink) {
   EXPECT_EQ(b.records().front().sequence, oldest.end_id);
 }
 
+// A dropped segment whose file cannot be deleted still takes its space: the spool must not
+// count it as freed (it would write on past max_bytes), and it deletes the file once it can.
+TEST(Spool, ADroppedSegmentThatCannotBeDeletedStillCountsAgainstTheLimit) {
+  temp_dir dir;
+  const auto c = config_in(dir);
+  write_spool(c, 150, 200, {"slow"});
+  spool sp(c);
+  ASSERT_TRUE(sp.open({"slow"}).is_ok());
+  ASSERT_GE(sp.segments().size(), 3u);
+  const auto oldest = sp.segments().front();
+  const std::uint64_t before = sp.total_bytes();
+  // Make the delete fail: a non-empty directory where the segment file was.
+  fs::remove(oldest.path);
+  fs::create_directory(oldest.path);
+  std::ofstream(oldest.path + "/pinned") << "x";
+  ASSERT_TRUE(sp.drop_oldest_segment());
+  EXPECT_EQ(sp.total_bytes(), before) << "the undeleted segment's bytes were counted as freed";
+  EXPECT_EQ(sp.undeleted_bytes(), oldest.bytes);
+  // Once it can be deleted, the next drop deletes it and the bytes are freed.
+  fs::remove_all(oldest.path);
+  std::ofstream(oldest.path) << "x";
+  const auto next = sp.segments().front();
+  ASSERT_TRUE(sp.drop_oldest_segment());
+  EXPECT_EQ(sp.undeleted_bytes(), 0u);
+  EXPECT_FALSE(fs::exists(oldest.path));
+  EXPECT_EQ(sp.total_bytes(), before - oldest.bytes - next.bytes);
+}
+
 TEST(Spool, CorruptFrameInAnOlderSegmentIsSkippedToTheNextSegment) {
   temp_dir dir;
   const auto c = config_in(dir);

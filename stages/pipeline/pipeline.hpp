@@ -61,6 +61,7 @@ class pipeline {
   const spool_stage* spool_thread_stage() const noexcept { return spool_stage_.get(); }
   const std::vector<std::unique_ptr<sink_stage>>& sinks() const noexcept { return sinks_; }
   const sink_stage& dead_letters() const noexcept { return *dead_letters_; }
+  const std::vector<std::string>& source_names() const noexcept { return source_names_; }
 
  private:
   pipeline_config config_;

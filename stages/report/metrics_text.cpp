@@ -2,11 +2,15 @@
 
 #include <sstream>
 
+#include "platform/text_escape.hpp"
+
 namespace edgepipe {
 
 namespace {
 void metric(std::ostringstream& o, const char* name, const std::string& labels, std::uint64_t v) {
-  o << "edgepipe_" << name << "{" << labels << "} " << v << "\n";
+  o << "edgepipe_" << name;
+  if (!labels.empty()) o << "{" << labels << "}";
+  o << " " << v << "\n";
 }
 void histogram(std::ostringstream& o, const char* name, const std::string& labels,
                const log2_histogram::snapshot& h) {
@@ -31,7 +35,7 @@ std::string prometheus_text(const pipeline& p) {
        "# TYPE edgepipe_rejected_total counter\n# TYPE edgepipe_failed_total counter\n"
        "# TYPE edgepipe_latency_seconds histogram\n";
   p.counters().for_each([&](const stage_counters& s) {
-    const std::string l = "stage=\"" + s.name + "\"";
+    const std::string l = prometheus_label("stage", s.name);
     metric(o, "records_in_total", l, s.records_in.get());
     metric(o, "records_out_total", l, s.records_out.get());
     metric(o, "rejected_total", l, s.rejected.get());
@@ -46,20 +50,23 @@ std::string prometheus_text(const pipeline& p) {
     const auto lat = s.latency_ns.read();
     if (lat.total() > 0) histogram(o, "latency_seconds", l, lat);
   });
-  auto ring = [&](const char* edge, const ring_edge<payload_batch*>* r) {
+  // Every ring that carries data, and only those: with a spool the transform feeds the spool
+  // thread and the sinks read the spool, so their own input rings stay empty and are not shown.
+  auto ring = [&](const std::string& edge, const auto* r) {
     if (!r) return;
-    const std::string l = std::string("edge=\"") + edge + "\"";
+    const std::string l = prometheus_label("edge", edge);
     metric(o, "ring_occupancy", l, r->occupancy());
     metric(o, "ring_capacity", l, r->capacity());
     metric(o, "ring_stalls_total", l, r->stalls());
   };
   ring("replay->transform", p.replay_ring());
   ring("http->transform", p.http_ring());
-  for (const auto& s : p.sinks()) {
-    const std::string l = "edge=\"transform->" + s->target().name() + "\"";
-    metric(o, "ring_occupancy", l, s->input().occupancy());
-    metric(o, "ring_stalls_total", l, s->input().stalls());
+  if (p.spool_thread_stage()) {
+    ring("transform->spool", &p.spool_thread_stage()->input());
+  } else {
+    for (const auto& s : p.sinks()) ring("transform->" + s->target().name(), &s->input());
   }
+  ring("transform->dead-letter", &p.dead_letters().input());
   if (p.spool_state()) {
     const auto& a = p.spool_thread_stage()->appender();
     o << "# TYPE edgepipe_spool_fsync_seconds histogram\n";
@@ -77,12 +84,13 @@ std::string prometheus_text(const pipeline& p) {
            p.spool_thread_stage()->follower_wait_ns() / 1'000'000);
     metric(o, "spool_sinks_left_behind_total", "", p.spool_thread_stage()->followers_left_behind());
     metric(o, "spool_dropped_segments_total", "", p.spool_state()->dropped_segments());
+    metric(o, "spool_undeleted_bytes", "", p.spool_state()->undeleted_bytes());
     metric(o, "spool_torn_tail_bytes", "", p.spool_state()->recovery().torn_tail_bytes);
     metric(o, "spool_recovered_records", "", p.spool_state()->recovery().records);
     const auto fs = a.fsync_latency().read();
     if (fs.total() > 0) histogram(o, "spool_fsync_seconds", "stage=\"spool\"", fs);
     for (std::size_t i = 0; i < p.sinks().size(); ++i) {
-      const std::string l = "sink=\"" + p.sinks()[i]->target().name() + "\"";
+      const std::string l = prometheus_label("sink", p.sinks()[i]->target().name());
       metric(o, "spool_watermark", l, p.spool_state()->watermark(i));
       metric(o, "spool_backlog_records", l, p.sinks()[i]->backlog());
       metric(o, "spool_dropped_records_total", l, p.spool_state()->dropped_records(i));
@@ -96,19 +104,26 @@ std::string prometheus_text(const pipeline& p) {
   metric(o, "payloads_total", "", pc.payloads.get());
   metric(o, "payloads_rejected_total", "", pc.payloads_rejected.get());
   metric(o, "payloads_non_2xx_total", "", pc.skipped_status.get());
+  for (std::size_t i = 0; i < p.source_names().size(); ++i)
+    metric(o, "payloads_invalid_total", prometheus_label("source", p.source_names()[i]),
+           p.transform().invalid_bodies(static_cast<source_id>(i)));
   if (p.http()) {
     o << "# TYPE edgepipe_http_polls_total counter\n# TYPE edgepipe_http_responses_total counter\n"
          "# TYPE edgepipe_http_request_seconds histogram\n";
     for (const auto& c : p.http()->source_counters()) {
-      const std::string l = "source=\"" + c->source + "\"";
+      const std::string l = prometheus_label("source", c->source);
       metric(o, "http_polls_total", l, c->polls.get());
       metric(o, "http_responses_total", l + ",class=\"2xx\"", c->responses_2xx.get());
       metric(o, "http_responses_total", l + ",class=\"304\"", c->responses_304.get());
+      metric(o, "http_responses_total", l + ",class=\"3xx\"", c->responses_3xx.get());
       metric(o, "http_responses_total", l + ",class=\"429\"", c->responses_429.get());
       metric(o, "http_responses_total", l + ",class=\"4xx\"", c->responses_4xx.get());
       metric(o, "http_responses_total", l + ",class=\"5xx\"", c->responses_5xx.get());
       metric(o, "http_transport_errors_total", l, c->transport_errors.get());
       metric(o, "http_truncated_total", l, c->truncated.get());
+      metric(o, "http_timeouts_total", l, c->timeouts.get());
+      metric(o, "http_redirects_total", l, c->redirects.get());
+      metric(o, "http_budget_aborts_total", l, c->budget_aborts.get());
       metric(o, "http_oversized_total", l, c->oversized.get());
       metric(o, "http_bytes_total", l, c->bytes.get());
       metric(o, "http_retries_scheduled_total", l, c->retries_scheduled.get());

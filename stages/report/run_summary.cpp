@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include "platform/text_escape.hpp"
+
 namespace edgepipe {
 
 namespace {
@@ -29,10 +31,10 @@ std::string summary_json(const pipeline& p, double seconds) {
   bool first = true;
   std::ostringstream failed;
   for (const auto& s : p.sinks()) {
-    o << (first ? "" : ",") << "\"" << s->target().name()
-      << "\":" << s->counters().records_out.get();
-    failed << (first ? "" : ",") << "\"" << s->target().name()
-           << "\":" << s->counters().failed.get();
+    o << (first ? "" : ",") << json_string(s->target().name()) << ":"
+      << s->counters().records_out.get();
+    failed << (first ? "" : ",") << json_string(s->target().name()) << ":"
+           << s->counters().failed.get();
     latency.merge(s->counters().latency_ns.read());
     first = false;
   }
@@ -57,10 +59,11 @@ std::string summary_json(const pipeline& p, double seconds) {
     o << ",\"http\":{";
     bool first_source = true;
     for (const auto& c : p.http()->source_counters()) {
-      o << (first_source ? "" : ",") << "\"" << c->source << "\":{\"polls\":" << c->polls.get()
+      o << (first_source ? "" : ",") << json_string(c->source) << ":{\"polls\":" << c->polls.get()
         << ",\"ok\":" << c->responses_2xx.get() << ",\"not_modified\":" << c->responses_304.get()
         << ",\"http_429\":" << c->responses_429.get() << ",\"http_4xx\":" << c->responses_4xx.get()
-        << ",\"http_5xx\":" << c->responses_5xx.get()
+        << ",\"http_3xx\":" << c->responses_3xx.get() << ",\"http_5xx\":" << c->responses_5xx.get()
+        << ",\"timeouts\":" << c->timeouts.get()
         << ",\"transport_errors\":" << c->transport_errors.get() << "}";
       first_source = false;
     }
@@ -84,7 +87,7 @@ std::string summary_json(const pipeline& p, double seconds) {
       << ",\"sinks\":{";
     for (std::size_t i = 0; i < p.sinks().size(); ++i) {
       const auto& st = *p.sinks()[i];
-      o << (i ? "," : "") << "\"" << st.target().name() << "\":{\"backlog\":" << st.backlog()
+      o << (i ? "," : "") << json_string(st.target().name()) << ":{\"backlog\":" << st.backlog()
         << ",\"resent\":" << st.counters().retries.get() << ",\"rewinds\":" << st.rewinds()
         << ",\"dropped\":" << p.spool_state()->dropped_records(i)
         << ",\"skipped\":" << st.skipped_records() << ",\"from_memory\":" << st.memory_records()
@@ -100,7 +103,7 @@ std::string counters_report(const pipeline& p) {
   std::ostringstream o;
   p.counters().for_each([&](const stage_counters& s) {
     const auto lat = s.latency_ns.read();
-    o << "{\"stage\":\"" << s.name << "\",\"batches_in\":" << s.batches_in.get()
+    o << "{\"stage\":" << json_string(s.name) << ",\"batches_in\":" << s.batches_in.get()
       << ",\"records_in\":" << s.records_in.get() << ",\"records_out\":" << s.records_out.get()
       << ",\"rejected\":" << s.rejected.get() << ",\"filtered\":" << s.filtered.get()
       << ",\"failed\":" << s.failed.get() << ",\"retries\":" << s.retries.get()

@@ -99,7 +99,7 @@ void sink_stage::run_from_ring() {
   }
   sink_->flush(counters_);
   if (status s = sink_->close(); !s)
-    std::fprintf(stderr, "edgepipe: sink %s: %s\n", sink_->name().c_str(), s.message().c_str());
+    log_line(log_level::error, "sink " + sink_->name(), s.message());  // JSON logs stay JSON
 }
 
 // Over 100 lines on purpose: one loop whose steps (take answers, confirm, rewind after a

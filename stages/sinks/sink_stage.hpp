@@ -33,6 +33,7 @@ class sink_stage final : private delivery_listener {
              stage_counters& counters,
              std::chrono::milliseconds flush_interval = std::chrono::milliseconds(100));
   ring_edge<record_batch*>& input() noexcept { return input_; }
+  const ring_edge<record_batch*>& input() const noexcept { return input_; }
   sink& target() noexcept { return *sink_; }
   const sink& target() const noexcept { return *sink_; }
   stage_counters& counters() noexcept { return counters_; }

@@ -1,6 +1,8 @@
 #include "stages/sources/http_poll_source.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -15,6 +17,8 @@ namespace edgepipe {
 namespace {
 std::once_flag curl_once;
 constexpr std::uint64_t kMs = 1'000'000;  // ns per ms
+constexpr long kMaxRedirects = 5;
+constexpr std::size_t kKeepAfterAbort = std::size_t{1} << 20;
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -43,6 +47,8 @@ struct http_poll_source::poll_state {
   payload_batch* batch = nullptr;  // receives the body in place
   bool in_flight = false;
   bool too_large = false;
+  bool over_budget = false;
+  std::uint64_t budget_bytes = 0;  // this transfer's share of inflight_bytes_
   std::uint64_t started_ns = 0;
   std::uint64_t next_due_ns = 0;
   std::uint64_t retry_after_ms = 0;  // from the last response's Retry-After
@@ -88,14 +94,44 @@ std::uint64_t http_poll_source::jitter(std::uint64_t max_ms) {
 
 std::size_t http_poll_source::on_body(char* data, std::size_t size, std::size_t n, void* user) {
   auto& s = *static_cast<poll_state*>(user);
+  http_poll_source& owner = *s.owner;
   const std::size_t bytes = size * n;
-  if (s.batch->open_body_size() + bytes > s.max_body) {
+  const bool too_large = s.batch->open_body_size() + bytes > s.max_body;
+  const std::size_t take = too_large ? s.max_body - s.batch->open_body_size() : bytes;
+  // One budget for every source together: memory stays bounded however many send large
+  // bodies at the same time. It is charged with the buffers' capacity, grown here (not by the
+  // arena's own doubling) so that the charge is what the buffer may really occupy, including
+  // the moment a growing buffer is copied (old and new both alive). The transfer that would go
+  // past it is aborted (and its source backs off).
+  byte_arena& arena = s.batch->arena();
+  const std::size_t need = arena.size() + take + kPayloadPadding;
+  if (need > arena.capacity()) {
+    const std::size_t old_cap = arena.capacity();
+    // Doubling keeps copies rare; never beyond what the largest accepted body needs.
+    const std::size_t new_cap = std::max(need, std::min(old_cap * 2, s.max_body + kPayloadPadding));
+    const std::uint64_t charged = std::max<std::uint64_t>(s.budget_bytes, old_cap);
+    if (owner.inflight_bytes_ - s.budget_bytes + charged + new_cap > owner.body_budget_) {
+      s.over_budget = true;
+      return 0;
+    }
+    arena.reserve(new_cap);
+    owner.inflight_bytes_ += new_cap - s.budget_bytes;
+    s.budget_bytes = new_cap;
+  } else if (s.budget_bytes < arena.capacity()) {
+    // A pooled buffer that already has room: charge what it holds.
+    const std::uint64_t cap = arena.capacity();
+    if (owner.inflight_bytes_ - s.budget_bytes + cap > owner.body_budget_) {
+      s.over_budget = true;
+      return 0;
+    }
+    owner.inflight_bytes_ += cap - s.budget_bytes;
+    s.budget_bytes = cap;
+  }
+  s.batch->append_body(data, take);
+  if (too_large) {
     s.too_large = true;  // keep what fits, then abort the transfer
-    const std::size_t room = s.max_body - s.batch->open_body_size();
-    s.batch->append_body(data, room);
     return 0;
   }
-  s.batch->append_body(data, bytes);
   return bytes;
 }
 
@@ -103,7 +139,12 @@ std::size_t http_poll_source::on_header(char* data, std::size_t size, std::size_
   auto& s = *static_cast<poll_state*>(user);
   const std::string_view line(data, size * n);
   std::string_view value;
-  if (header_is(line, "etag", value)) {
+  if (line.rfind("HTTP/", 0) == 0) {
+    // A new response starts (after a redirect or a 100 Continue): forget the previous one's.
+    s.pending_etag.clear();
+    s.pending_last_modified.clear();
+    s.retry_after_ms = 0;
+  } else if (header_is(line, "etag", value)) {
     s.pending_etag = value;
   } else if (header_is(line, "last-modified", value)) {
     s.pending_last_modified = value;
@@ -127,6 +168,7 @@ status http_poll_source::open() {
   multi_ = curl_multi_init();
   if (multi_ == nullptr) return status::error("curl_multi_init failed");
   curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+  body_budget_ = config_.http_body_budget;
   rng_ ^= static_cast<std::uint64_t>(unix_now_ns());
   const std::uint64_t now = mono_now_ns();
   for (std::size_t i = 0; i < config_.sources.size(); ++i) {
@@ -142,8 +184,12 @@ status http_poll_source::open() {
     s->max_body = spec.http->max_body_bytes ? spec.http->max_body_bytes : config_.max_payload_bytes;
     s->easy = curl_easy_init();
     if (s->easy == nullptr) return status::error("curl_easy_init failed");
-    for (const auto& [name, value] : spec.http->headers)
-      s->headers = curl_slist_append(s->headers, (name + ": " + value).c_str());
+    for (const auto& [name, value] : spec.http->headers) {
+      curl_slist* grown = curl_slist_append(s->headers, (name + ": " + value).c_str());
+      if (grown == nullptr)  // the old list is still ours (freed by the destructor)
+        return status::error("source " + spec.name + ": curl_slist_append failed (out of memory)");
+      s->headers = grown;
+    }
     CURL* e = s->easy;
     curl_easy_setopt(e, CURLOPT_URL, spec.http->url.c_str());
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
@@ -162,6 +208,12 @@ status http_poll_source::open() {
     curl_easy_setopt(e, CURLOPT_HEADERDATA, s.get());
     curl_easy_setopt(e, CURLOPT_PRIVATE, s.get());
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    // Redirects: followed, at most kMaxRedirects hops; an http source may be sent to https,
+    // an https source only to https (never downgraded). See docs/configuration.md (url).
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, kMaxRedirects);
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR,
+                     spec.http->url.rfind("https://", 0) == 0 ? "https" : "http,https");
     if (!spec.http->schedule.empty()) {
       std::string why;
       s->schedule = cron_schedule::parse(spec.http->schedule, why);
@@ -199,23 +251,39 @@ void http_poll_source::start_transfer(poll_state& s, std::uint64_t now) {
   s.retry_after_ms = 0;
   s.pending_etag.clear();
   s.pending_last_modified.clear();
+  s.over_budget = false;
+  s.budget_bytes = 0;
   curl_slist_free_all(s.conditional_headers);
   s.conditional_headers = nullptr;
-  for (const curl_slist* h = s.headers; h; h = h->next)
-    s.conditional_headers = curl_slist_append(s.conditional_headers, h->data);
+  bool headers_ok = true;
+  auto append = [&](const char* line) {
+    curl_slist* grown = curl_slist_append(s.conditional_headers, line);
+    if (grown == nullptr)
+      headers_ok = false;  // the list so far stays valid
+    else
+      s.conditional_headers = grown;
+  };
+  for (const curl_slist* h = s.headers; h; h = h->next) append(h->data);
   if (s.spec->conditional) {
-    if (!s.etag.empty())
-      s.conditional_headers =
-          curl_slist_append(s.conditional_headers, ("If-None-Match: " + s.etag).c_str());
-    if (!s.last_modified.empty())
-      s.conditional_headers = curl_slist_append(s.conditional_headers,
-                                                ("If-Modified-Since: " + s.last_modified).c_str());
+    if (!s.etag.empty()) append(("If-None-Match: " + s.etag).c_str());
+    if (!s.last_modified.empty()) append(("If-Modified-Since: " + s.last_modified).c_str());
   }
-  curl_easy_setopt(s.easy, CURLOPT_HTTPHEADER, s.conditional_headers);
   s.started_ns = now;
-  s.in_flight = true;
   s.counters->polls.add();
-  curl_multi_add_handle(multi_, s.easy);
+  if (!headers_ok) return fail_start(s, now, "curl_slist_append failed (out of memory)");
+  curl_easy_setopt(s.easy, CURLOPT_HTTPHEADER, s.conditional_headers);
+  if (const CURLMcode rc = curl_multi_add_handle(multi_, s.easy); rc != CURLM_OK)
+    return fail_start(s, now,
+                      std::string("curl_multi_add_handle failed: ") + curl_multi_strerror(rc));
+  s.in_flight = true;
+}
+
+void http_poll_source::fail_start(poll_state& s, std::uint64_t now, const std::string& why) {
+  s.counters->transport_errors.add();
+  pool_.release(s.batch);
+  s.batch = nullptr;
+  log_state_change(s, "request not started: " + why);
+  schedule_after_failure(s, now, 0);
 }
 
 void http_poll_source::log_state_change(poll_state& s, const std::string& what) {
@@ -227,25 +295,35 @@ void http_poll_source::log_state_change(poll_state& s, const std::string& what) 
 void http_poll_source::schedule_after_failure(poll_state& s, std::uint64_t now,
                                               std::uint64_t retry_after_ms) {
   ++s.failures;
-  std::uint64_t delay = retry_after_ms;
+  std::uint64_t delay = retry_after_ms;  // the origin said when: that wins
   if (delay == 0) {
-    // Exponential backoff with "equal jitter": half fixed, half random, capped.
-    std::uint64_t base = s.spec->backoff_initial_ms;
-    for (unsigned i = 1; i < s.failures && base < s.spec->backoff_max_ms; ++i) base *= 2;
-    if (base > s.spec->backoff_max_ms) base = s.spec->backoff_max_ms;
-    delay = base / 2 + jitter(base / 2);
+    // Exponential backoff with "equal jitter" (half fixed, half random), grown from the regular
+    // interval so that a failing origin is never asked more often than a healthy one would be.
+    const std::uint64_t floor_ms = s.schedule ? 0 : s.spec->interval_ms;
+    const std::uint64_t cap = std::max(s.spec->backoff_max_ms, floor_ms);
+    std::uint64_t base = std::max(s.spec->backoff_initial_ms, floor_ms);
+    for (unsigned i = 1; i < s.failures && base < cap; ++i) base *= 2;
+    if (base > cap) base = cap;
+    delay = std::max(floor_ms, base / 2 + jitter(base / 2));
   }
   s.counters->retries_scheduled.add();
   s.next_due_ns = now + delay * kMs;
 }
 
 void http_poll_source::finish_transfer(poll_state& s, CURLcode result) {
-  curl_multi_remove_handle(multi_, s.easy);
+  if (const CURLMcode rc = curl_multi_remove_handle(multi_, s.easy); rc != CURLM_OK)
+    log_line(log_level::error, "source " + s.counters->source,
+             std::string("curl_multi_remove_handle failed: ") + curl_multi_strerror(rc));
   s.in_flight = false;
+  inflight_bytes_ -= s.budget_bytes;
+  s.budget_bytes = 0;
   const std::uint64_t now = mono_now_ns();
   const std::int64_t received = unix_now_ns();
   long status_code = 0;
   curl_easy_getinfo(s.easy, CURLINFO_RESPONSE_CODE, &status_code);
+  long redirects = 0;
+  curl_easy_getinfo(s.easy, CURLINFO_REDIRECT_COUNT, &redirects);
+  if (redirects > 0) s.counters->redirects.add(static_cast<std::uint64_t>(redirects));
   s.counters->latency_ns.record(now - s.started_ns);
   const std::size_t got = s.batch->open_body_size();
   s.counters->bytes.add(got);
@@ -265,18 +343,43 @@ void http_poll_source::finish_transfer(poll_state& s, CURLcode result) {
   bool emit = false;
   payload_error error = payload_error::none;
   std::uint64_t next = next_regular_poll(s, now);
-  if (status_code >= 200 && status_code < 300 && (s.too_large || result != CURLE_OK))
+  if (status_code >= 200 && status_code < 300 &&
+      (s.too_large || s.over_budget || result != CURLE_OK))
     s.counters->responses_2xx.add();  // the status line said 2xx even if the body went wrong
-  if (s.too_large) {
+  const bool is_2xx = status_code >= 200 && status_code < 300;
+  if (s.over_budget) {
+    // Not the origin's fault and not a complete body: nothing to dead-letter; poll again later.
+    s.counters->budget_aborts.add();
+    log_state_change(s, "body aborted: all HTTP sources together hold pipeline.http_body_budget (" +
+                            std::to_string(body_budget_) + " bytes) in bodies being received");
+    schedule_after_failure(s, now, 0);
+    next = s.next_due_ns;
+  } else if (s.too_large) {
     s.counters->oversized.add();
     error = payload_error::too_large;
-    emit = true;  // dead-lettered with its bytes; the schedule goes on
-    log_state_change(s, "body larger than max_body_bytes (" + std::to_string(s.max_body) + ")");
+    emit = true;  // dead-lettered with its bytes
+    log_state_change(
+        s, "body larger than max_body_bytes (" + std::to_string(s.max_body) + "): backing off");
+    // Every poll would pull max_body_bytes again for nothing: back off like after a failure.
+    schedule_after_failure(s, now, 0);
+    next = s.next_due_ns;
+  } else if (status_code >= 300 && status_code < 400 && status_code != 304) {
+    // A redirect that was not followed: more than kMaxRedirects hops, a Location to a scheme
+    // the policy does not allow, or none at all.
+    s.counters->responses_3xx.add();
+    log_state_change(s, "HTTP " + std::to_string(status_code) + " not followed (" +
+                            (result == CURLE_OK ? std::string("no usable Location")
+                                                : std::string(curl_easy_strerror(result))) +
+                            ")");
+    schedule_after_failure(s, now, 0);
+    next = s.next_due_ns;
   } else if (result != CURLE_OK) {
     s.counters->transport_errors.add();
-    if (got > 0 && status_code >= 200 && status_code < 300) {
-      s.counters->truncated.add();
-      error = payload_error::truncated;
+    const bool timed_out = result == CURLE_OPERATION_TIMEDOUT;
+    if (timed_out) s.counters->timeouts.add();
+    if (got > 0 && is_2xx) {
+      if (!timed_out) s.counters->truncated.add();
+      error = timed_out ? payload_error::timed_out : payload_error::truncated;
       emit = true;
     }
     log_state_change(s, std::string("request failed: ") + curl_easy_strerror(result));
@@ -306,6 +409,20 @@ void http_poll_source::finish_transfer(poll_state& s, CURLcode result) {
   }
   s.next_due_ns = next;
 
+  if (emit && error != payload_error::none) {
+    // Only the start of a cut body reaches the dead-letter file: keep that much and give the
+    // rest back now, not once the transform is done with it (memory bounded by the budget).
+    const std::size_t keep =
+        std::min(s.batch->open_body_size(), config_.dead_letter.max_bytes + std::size_t{1});
+    const std::string head(s.batch->open_body().substr(0, keep));
+    s.batch->abort_body();
+    s.batch->trim(0);
+    s.batch->begin_body();
+    s.batch->append_body(head.data(), head.size());
+  } else if (!emit && s.batch->arena().capacity() > kKeepAfterAbort) {
+    s.batch->clear();
+    s.batch->trim(0);  // an aborted large body: do not park its pages in the pool
+  }
   if (emit) {
     s.batch->finish_body(s.id, status16 ? status16 : 200, received, now, error);
     counters_.records_in.add();
@@ -324,7 +441,10 @@ void http_poll_source::run() {
     for (auto& s : states_)
       if (!s->in_flight && s->next_due_ns <= mono_now_ns()) start_transfer(*s, mono_now_ns());
     int running = 0;
-    curl_multi_perform(multi_, &running);
+    if (const CURLMcode rc = curl_multi_perform(multi_, &running); rc != CURLM_OK) {
+      multi_failure("curl_multi_perform", rc);
+      continue;
+    }
     int queued = 0;
     while (CURLMsg* m = curl_multi_info_read(multi_, &queued)) {
       if (m->msg != CURLMSG_DONE) continue;
@@ -348,14 +468,36 @@ void http_poll_source::run() {
     std::uint64_t wait_ms = (wait_ns + kMs - 1) / kMs;
     if (curl_timeout >= 0 && static_cast<std::uint64_t>(curl_timeout) < wait_ms)
       wait_ms = static_cast<std::uint64_t>(curl_timeout);
-    curl_multi_poll(multi_, nullptr, 0, static_cast<int>(wait_ms), nullptr);
+    if (const CURLMcode rc =
+            curl_multi_poll(multi_, nullptr, 0, static_cast<int>(wait_ms), nullptr);
+        rc != CURLM_OK) {
+      multi_failure("curl_multi_poll", rc);
+      continue;
+    }
+    multi_errors_ = 0;
   }
   if (capture_) (void)capture_->close();
   output_.close();
 }
 
+void http_poll_source::multi_failure(const char* call, CURLMcode rc) {
+  // Not expected (out of memory, a bad handle): say so, count it, and do not spin on it.
+  counters_.failed.add();
+  if (multi_errors_++ == 0)
+    log_line(log_level::error, "src:http",
+             std::string(call) + " failed: " + curl_multi_strerror(rc) + " (retrying)");
+  std::unique_lock lock(stop_mutex_);
+  stop_cv_.wait_for(lock,
+                    std::chrono::milliseconds(std::min(1000u, 10u << std::min(multi_errors_, 7u))),
+                    [&] { return stop_.load(std::memory_order_relaxed); });
+}
+
 void http_poll_source::request_stop() noexcept {
-  stop_.store(true, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(stop_mutex_);
+    stop_.store(true, std::memory_order_relaxed);
+  }
+  stop_cv_.notify_all();
   if (multi_) curl_multi_wakeup(multi_);
 }
 

@@ -10,7 +10,9 @@
 #include <curl/curl.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -29,12 +31,16 @@ struct http_source_counters {
   counter polls;  // requests started
   counter responses_2xx;
   counter responses_304;  // unchanged: counted, not re-emitted
+  counter responses_3xx;  // a redirect not followed: too many hops, or to another scheme
+  counter redirects;      // hops followed on the way to a final response
   counter responses_4xx;
   counter responses_429;
   counter responses_5xx;
   counter transport_errors;  // connect/read errors and timeouts
-  counter truncated;         // bodies cut short (dead-lettered)
-  counter oversized;         // bodies above the limit (dead-lettered)
+  counter timeouts;          // polls that ran out of `timeout` (a partial body is dead-lettered)
+  counter truncated;         // bodies cut short by the origin (dead-lettered)
+  counter oversized;         // bodies above the limit (dead-lettered; the source backs off)
+  counter budget_aborts;     // transfers aborted by pipeline.http_body_budget (backs off)
   counter bytes;
   counter retries_scheduled;
   log2_histogram latency_ns;  // request start -> response complete
@@ -69,6 +75,10 @@ class http_poll_source {
   std::uint64_t next_regular_poll(poll_state& s, std::uint64_t now);
   std::uint64_t jitter(std::uint64_t max_ms);
   void log_state_change(poll_state& s, const std::string& what);
+  /// A poll that could not be started (curl refused the handle or a header): counted, logged,
+  /// retried after a backoff.
+  void fail_start(poll_state& s, std::uint64_t now, const std::string& why);
+  void multi_failure(const char* call, CURLMcode rc);
   static std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user);
   static std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user);
 
@@ -83,6 +93,11 @@ class http_poll_source {
   std::unique_ptr<trace_capture> capture_;
   counter captured_;
   std::atomic<bool> stop_{false};
+  std::mutex stop_mutex_;  // with stop_cv_: waits after a curl_multi failure end on stop
+  std::condition_variable stop_cv_;
+  std::uint64_t body_budget_ = 0;     // pipeline.http_body_budget
+  std::uint64_t inflight_bytes_ = 0;  // body bytes held by transfers in flight (poller thread)
+  unsigned multi_errors_ = 0;         // consecutive curl_multi_perform/poll failures
   std::uint64_t rng_ = 0x9e3779b97f4a7c15ull;
 };
 

@@ -323,8 +323,19 @@ std::uint64_t spool::take_confirmed_segments(std::vector<std::string>& paths, bo
 
 bool spool::drop_oldest_segment() {
   spool_segment seg;
+  std::vector<std::pair<std::string, std::uint64_t>> retry;
   {
     std::lock_guard lock(mutex_);
+    retry.swap(undeleted_);
+  }
+  std::vector<std::pair<std::string, std::uint64_t>> still;
+  for (auto& [path, bytes] : retry) {
+    std::error_code ec;
+    if (!fs::remove(path, ec) && ec) still.emplace_back(std::move(path), bytes);
+  }
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& u : still) undeleted_.push_back(std::move(u));
     if (segments_.size() <= 1) return false;
     seg = std::move(segments_.front());
     segments_.pop_front();
@@ -338,7 +349,16 @@ bool spool::drop_oldest_segment() {
   }
   dropped_end_.store(std::max(dropped_end(), seg.end_id), std::memory_order_release);
   std::error_code ec;
-  fs::remove(seg.path, ec);
+  if (!fs::remove(seg.path, ec) && ec) {
+    // The records are gone for the sinks, but the bytes are still on disk: they stay counted
+    // against max_bytes until a later drop manages to delete the file.
+    log_line(log_level::error, "spool",
+             "cannot delete dropped segment " + seg.path + ": " + ec.message() + " (errno " +
+                 std::to_string(ec.value()) + "); its " + std::to_string(seg.bytes) +
+                 " bytes still count against max_bytes");
+    std::lock_guard lock(mutex_);
+    undeleted_.emplace_back(seg.path, seg.bytes);
+  }
   dropped_segments_.fetch_add(1, std::memory_order_relaxed);
   log_line(log_level::error, "spool",
            "spool full (max_bytes " + std::to_string(config_.max_bytes) +
@@ -353,6 +373,14 @@ std::uint64_t spool::total_bytes() const {
   std::lock_guard lock(mutex_);
   std::uint64_t total = 0;
   for (const auto& s : segments_) total += s.bytes;
+  for (const auto& u : undeleted_) total += u.second;
+  return total;
+}
+
+std::uint64_t spool::undeleted_bytes() const {
+  std::lock_guard lock(mutex_);
+  std::uint64_t total = 0;
+  for (const auto& u : undeleted_) total += u.second;
   return total;
 }
 

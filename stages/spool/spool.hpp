@@ -126,6 +126,9 @@ class spool {
 
   // ---- counters (any thread) ----
   std::uint64_t dropped_segments() const noexcept { return dropped_segments_.load(); }
+  /// Bytes of dropped segments whose file could not be deleted: still on disk, so still
+  /// counted in total_bytes() (deletion is tried again on every drop).
+  std::uint64_t undeleted_bytes() const;
   std::uint64_t deleted_segments() const noexcept { return deleted_segments_.load(); }
 
  private:
@@ -144,6 +147,7 @@ class spool {
   std::vector<std::unique_ptr<sink_slot>> sinks_;
   mutable std::mutex mutex_;  // segments_ only
   std::deque<spool_segment> segments_;
+  std::vector<std::pair<std::string, std::uint64_t>> undeleted_;  // path, bytes (mutex_)
   std::uint64_t next_id_ = 0;
   std::uint32_t header_bytes_of_last_ = 0;  // recovery only
   std::atomic<std::uint64_t> committed_{0};

@@ -38,6 +38,7 @@ class spool_stage {
   spool_stage(spool& s, std::vector<std::string> sources, std::size_t ring_capacity,
               batch_pool<record_batch>& pool, stage_counters& counters);
   ring_edge<record_batch*>& input() noexcept { return input_; }
+  const ring_edge<record_batch*>& input() const noexcept { return input_; }
   /// runs on: main thread, before start. Opens the first segment of this run.
   status open();
   /// runs on: the spool thread.

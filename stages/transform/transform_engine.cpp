@@ -726,6 +726,8 @@ payload_outcome transform_engine::run(const payload& p, std::string_view body, r
     dead_letter(dead_letters, p, name,
                 p.error == payload_error::too_large
                     ? "body larger than the size limit (cut at the limit)"
+                : p.error == payload_error::timed_out
+                    ? "timed out: the response did not complete within the source's timeout"
                     : "truncated body: the response ended before its declared end",
                 body);
     return ctx.outcome;
@@ -811,6 +813,7 @@ payload_outcome transform_engine::run(const payload& p, std::string_view body, r
     dead_letters.records().resize(dlq_records_mark);
     ctx.outcome = payload_outcome{};
     ctx.outcome.payload_rejected = true;
+    ctx.outcome.invalid_body = true;
     std::string reason =
         !problem.empty() ? problem : std::string("invalid JSON: ") + simdjson::error_message(err);
     dead_letter(dead_letters, p, prog.name, reason, body);

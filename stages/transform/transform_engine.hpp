@@ -30,6 +30,7 @@ struct payload_outcome {
   std::uint32_t rejected_records = 0;
   std::uint32_t filtered = 0;
   bool payload_rejected = false;  // not JSON, wrong shape, unknown source...
+  bool invalid_body = false;      // the body was not valid JSON or not the expected shape
   bool skipped_status = false;    // non-2xx HTTP status: not data, counted only
 };
 

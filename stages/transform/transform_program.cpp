@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "platform/text_escape.hpp"
+
 namespace edgepipe {
 
 status transform_program::add_pointer(std::string_view pointer, const std::string& where,
@@ -125,7 +127,7 @@ status transform_program::compile(const source_spec& spec, transform_program& p)
         return status::error(where + ": duplicate field name '" + f.name + "'");
     compiled_field c;
     c.name = f.name;
-    c.prefix = (i == 0 ? "\"" : ",\"") + f.name + "\":";
+    c.prefix = (i == 0 ? "" : ",") + json_string(f.name) + ":";  // control bytes escaped too
     c.prefix_fits_block = c.prefix.size() <= compiled_field::kPrefixBlock;
     if (c.prefix_fits_block) std::memcpy(c.prefix_block, c.prefix.data(), c.prefix.size());
     c.cast = f.cast;

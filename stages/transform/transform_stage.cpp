@@ -14,6 +14,7 @@ transform_stage::transform_stage(
       outputs_(std::move(outputs)),
       dead_letter_output_(dead_letter_output),
       counters_(counters),
+      invalid_by_source_(engine.programs().size()),
       batch_records_(batch_records),
       batch_bytes_(batch_bytes) {}
 
@@ -43,6 +44,7 @@ void transform_stage::process(payload_batch* in, record_batch*& records, record_
     counters_.rejected.add(o.rejected_records + (o.payload_rejected ? 1u : 0u));
     counters_.filtered.add(o.filtered);
     if (o.payload_rejected) payload_counters_.payloads_rejected.add();
+    if (o.invalid_body && p.source < invalid_by_source_.size()) invalid_by_source_[p.source].add();
     if (o.skipped_status) payload_counters_.skipped_status.add();
     if (records->records().size() >= batch_records_ || records->bytes() >= batch_bytes_)
       ship(records, false);

@@ -33,6 +33,10 @@ class transform_stage {
   /// runs on: transform thread. Returns when every input is closed and drained.
   void run();
   const transform_stage_counters& payload_counters() const noexcept { return payload_counters_; }
+  /// Payloads whose body was not valid JSON (or not the expected shape), by source id.
+  std::uint64_t invalid_bodies(source_id source) const noexcept {
+    return source < invalid_by_source_.size() ? invalid_by_source_[source].get() : 0;
+  }
   std::uint64_t output_stalls() const noexcept;
   std::uint64_t input_stalls() const noexcept;
 
@@ -48,6 +52,7 @@ class transform_stage {
   ring_edge<record_batch*>& dead_letter_output_;
   stage_counters& counters_;
   transform_stage_counters payload_counters_;
+  std::vector<counter> invalid_by_source_;  // one per configured source
   std::size_t batch_records_;
   std::size_t batch_bytes_;
   std::uint64_t next_sequence_ = 0;

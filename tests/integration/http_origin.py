@@ -13,6 +13,11 @@ Routes by the first path segment; counters are kept per full path (without the q
   /slow[/...]         sleeps ?sleep=3 seconds before answering (longer than the source's timeout)
   /truncated[/...]    200 with a Content-Length larger than what is sent, then closes the connection
   /invalid[/...]      200 with a body that is not valid JSON
+  /html[/...]         200 with an HTML error page (Content-Type: text/html), not JSON
+  /redirect[/...]     302 to the same path with ?hops=N-1 while ?hops=N > 0, then ISS-like 200
+                      (?hops=50: more hops than any client should follow)
+  /stall[/...]        200 with a Content-Length, half the ISS-like body, then ?sleep=5 seconds of
+                      silence (longer than the source's timeout)
   /large[/...]        200 with a valid JSON body of ?size=65536 bytes
   /endless[/...]      200 with an endless chunked body (stops after ?cap=64 MiB or when the client goes)
   /gzip[/...]         ISS-like body, Content-Encoding: gzip when Accept-Encoding allows it
@@ -162,6 +167,30 @@ class Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+        elif first == "html":
+            self._send(200, b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+                       {"Content-Type": "text/html"}, entry=entry)
+        elif first == "redirect":
+            hops = int(q.get("hops", "0"))
+            if hops > 0:
+                url = urllib.parse.urlsplit(self.path)
+                self._send(302, b"", {"Location": "%s?hops=%d" % (url.path, hops - 1)},
+                           entry=entry)
+            else:
+                self._send(200, iss_body(n), entry=entry)
+        elif first == "stall":
+            body = iss_body(n)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            entry["status"] = 200
+            time.sleep(float(q.get("sleep", "5")))  # the origin stalling mid-body
+            self.wfile.write(body[len(body) // 2:])
+            self.wfile.flush()
+            entry["done"] = time.time()
         elif first == "invalid":
             self._send(200, b'{"message":"success","timestamp":17000,"iss_position":{"latitude":',
                        entry=entry)

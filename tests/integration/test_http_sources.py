@@ -317,15 +317,16 @@ def run_daemon_checks(tmp, origin_port):
               len(gaps) == 2 and all(g >= 2.0 for g in gaps) and rd[2]["status"] == 200,
               "gaps after 429: %s; statuses %s" % (gaps, [e["status"] for e in rd[:4]]))
 
-        # 500 burst: retried with exponential backoff (equal jitter: delay >= base/2), then 200.
+        # 500 burst: retried with exponential backoff grown from the interval (300 ms; equal
+        # jitter: delay in [base/2, base], never below the interval), then 200.
         fl = origin_log(origin_port, "/flaky/main")
         statuses = [e["status"] for e in fl]
         check("500 burst then 200", statuses[:4] == [500, 500, 500, 200], "statuses %s" % statuses[:6])
         if len(fl) >= 4:
             gaps = [fl[i + 1]["t"] - fl[i]["done"] for i in range(3)]
-            minimum = [0.1, 0.2, 0.4]  # backoff_initial 200ms: base 200/400/800, at least half
-            maximum = [0.2 + 0.25, 0.4 + 0.25, 0.8 + 0.25]
-            check("500s retried with exponential backoff",
+            minimum = [0.3, 0.3, 0.6]  # base 300/600/1200 ms (interval > backoff_initial)
+            maximum = [0.3 + 0.25, 0.6 + 0.25, 1.2 + 0.25]
+            check("500s retried with exponential backoff, never sooner than the interval",
                   all(g >= lo - 0.01 for g, lo in zip(gaps, minimum))
                   and all(g <= hi for g, hi in zip(gaps, maximum)),
                   "gaps %s, expected within %s..%s" % ([round(g, 3) for g in gaps], minimum, maximum))
@@ -646,6 +647,194 @@ def run_single_source_checks(tmp, origin_port):
           % (frames, recorded))
 
 
+def daemon_run(tmp, name, text, listen):
+    """Starts `edgepipe run` on config `text`; returns (process, stderr path)."""
+    cfg = os.path.join(tmp, name + ".toml")
+    with open(cfg, "w") as f:
+        f.write(text)
+    err_path = os.path.join(tmp, name + ".stderr")
+    errf = open(err_path, "w")
+    proc = subprocess.Popen([BINARY, "run", "-c", cfg], stdout=subprocess.DEVNULL, stderr=errf,
+                            cwd=tmp)
+    errf.close()
+    wait_until(lambda: http_get("http://127.0.0.1:%d/health" % listen, timeout=1)[0] == 200, 10)
+    return proc, err_path
+
+
+def daemon_stop(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def peak_rss_kib(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def run_behaviour_checks(tmp, origin_port):
+    """Redirects, timeouts, bad bodies per source, and the first retry after a failure."""
+    o = "http://127.0.0.1:%d" % origin_port
+    listen = free_port()
+    text = ('[dead_letter]\npath = "%s"\n\n[http]\nlisten = "127.0.0.1:%d"\n\n'
+            '[sinks.file]\ntype = "file"\npath = "%s"\n\n' % (
+                os.path.join(tmp, "b-dead.jsonl"), listen, os.path.join(tmp, "b.jsonl"))
+            + source_block("redir", o + "/redirect/ok?hops=3", ISS_FIELDS, interval="300ms")
+            + source_block("redirloop", o + "/redirect/loop?hops=50", ISS_FIELDS,
+                           interval="300ms", backoff_max="600ms")
+            + source_block("stall", o + "/stall/main?sleep=4", ISS_FIELDS, interval="300ms",
+                           timeout="1s", backoff_max="600ms")
+            + source_block("html", o + "/html/main", ISS_FIELDS, interval="300ms")
+            + source_block("invalid", o + "/invalid/b", ISS_FIELDS, interval="300ms")
+            + source_block("flakyslow", o + "/flaky/b?burst=2", ISS_FIELDS, interval="1s",
+                           backoff_initial="100ms", backoff_max="30s"))
+    daemon, err_path = daemon_run(tmp, "behaviour", text, listen)
+    try:
+        def metrics_ready():
+            m = scrape(listen)
+            if not m:
+                return None
+            def hm(name, src, **kw):
+                return sum(v for n, l, v in m if n == name and l.get("source") == src
+                           and all(l.get(k) == val for k, val in kw.items()))
+            done = (hm("edgepipe_http_responses_total", "redirloop", **{"class": "3xx"}) >= 2
+                    and hm("edgepipe_http_timeouts_total", "stall") >= 1
+                    and hm("edgepipe_payloads_invalid_total", "html") >= 2
+                    and hm("edgepipe_http_responses_total", "flakyslow", **{"class": "2xx"}) >= 1)
+            return (m, hm) if done else None
+        got = wait_until(metrics_ready, 30, 0.2)
+        check("behaviour sources all exercised within 30 s", bool(got),
+              open(err_path).read()[-600:])
+        m = scrape(listen) or []  # the checks below read what the daemon says now
+
+        def hm(name, src, **kw):
+            return sum(v for n, l, v in m if n == name and l.get("source") == src
+                       and all(l.get(k) == val for k, val in kw.items()))
+        records = read_jsonl(os.path.join(tmp, "b.jsonl"))
+        dead = read_jsonl(os.path.join(tmp, "b-dead.jsonl"))
+
+        # Redirects: followed (3 hops) to a 200 whose records arrive; counted as redirects and
+        # 2xx, never as 4xx.
+        check("redirects followed: records of the redirected source arrive",
+              len(by_src(records, "redir")) >= 1, "%d records" % len(by_src(records, "redir")))
+        check("redirects counted (edgepipe_http_redirects_total)",
+              hm("edgepipe_http_redirects_total", "redir") >= 3,
+              str(hm("edgepipe_http_redirects_total", "redir")))
+        check("followed redirects are not 4xx",
+              hm("edgepipe_http_responses_total", "redir", **{"class": "4xx"}) == 0
+              and hm("edgepipe_http_responses_total", "redir", **{"class": "2xx"}) >= 1)
+        # A redirect loop: at most 5 hops per poll, then counted as 3xx, not 4xx.
+        check("too many redirects counted as 3xx, not 4xx",
+              hm("edgepipe_http_responses_total", "redirloop", **{"class": "3xx"}) >= 2
+              and hm("edgepipe_http_responses_total", "redirloop", **{"class": "4xx"}) == 0,
+              "3xx %s 4xx %s" % (hm("edgepipe_http_responses_total", "redirloop", **{"class": "3xx"}),
+                                 hm("edgepipe_http_responses_total", "redirloop", **{"class": "4xx"})))
+        loop_log = origin_log(origin_port, "/redirect/loop")
+        polls = hm("edgepipe_http_polls_total", "redirloop")
+        check("a redirect loop is followed at most 5 hops per poll",
+              polls > 0 and len(loop_log) <= 6 * (polls + 1),
+              "%d origin requests for %d polls" % (len(loop_log), polls))
+
+        # A timeout mid-body: counted as a timeout and dead-lettered as one, not as truncated.
+        check("timeout counted (edgepipe_http_timeouts_total)",
+              hm("edgepipe_http_timeouts_total", "stall") >= 1)
+        check("a timeout is not counted as a truncated body",
+              hm("edgepipe_http_polls_total", "stall") > 0
+              and hm("edgepipe_http_truncated_total", "stall") == 0,
+              str(hm("edgepipe_http_truncated_total", "stall")))
+        stall_dead = [d for d in dead if d.get("source") == "stall"]
+        check("a timed-out body is dead-lettered with reason 'timed out'",
+              stall_dead and all("timed out" in d.get("reason", "") for d in stall_dead),
+              str([d.get("reason") for d in stall_dead][:2]))
+
+        # Bad bodies (HTML, invalid JSON) counted per source.
+        check("bad bodies counted per source (html, invalid)",
+              hm("edgepipe_payloads_invalid_total", "html") >= 2
+              and hm("edgepipe_payloads_invalid_total", "invalid") >= 1
+              and hm("edgepipe_payloads_invalid_total", "redir") == 0,
+              "html %s invalid %s redir %s" % (hm("edgepipe_payloads_invalid_total", "html"),
+                                               hm("edgepipe_payloads_invalid_total", "invalid"),
+                                               hm("edgepipe_payloads_invalid_total", "redir")))
+
+        # First retry after a failure: not sooner than the interval (1 s), although
+        # backoff_initial is 100 ms.
+        fl = origin_log(origin_port, "/flaky/b")
+        gaps = [round(fl[i + 1]["t"] - fl[i]["done"], 3) for i in range(min(2, len(fl) - 1))]
+        check("the first retry after a 500 comes no sooner than the interval",
+              len(gaps) == 2 and all(g >= 0.98 for g in gaps),
+              "gaps after the 500s: %s (interval 1 s, backoff_initial 100 ms)" % gaps)
+    finally:
+        daemon_stop(daemon)
+
+
+def run_memory_checks(tmp, origin_port):
+    """Three sources sending oversized bodies at once: memory bounded by the body budget."""
+    o = "http://127.0.0.1:%d" % origin_port
+    budget_mib = 16
+
+    def config(listen, paths):
+        text = ('[pipeline]\nhttp_body_budget = %d\n\n[dead_letter]\npath = "%s"\n\n'
+                '[http]\nlisten = "127.0.0.1:%d"\n\n[sinks.file]\ntype = "file"\npath = "%s"\n\n'
+                % (budget_mib << 20, os.path.join(tmp, "m-dead.jsonl"), listen,
+                   os.path.join(tmp, "m.jsonl")))
+        for i, path in enumerate(paths):
+            text += source_block("big%d" % i, o + path, ISS_FIELDS, interval="200ms",
+                                 max_body_bytes=12 << 20, timeout="20s")
+        return text
+
+    # Baseline: the same daemon polling small bodies.
+    listen = free_port()
+    daemon, _ = daemon_run(tmp, "mem-base", config(listen, ["/iss/m%d" % i for i in range(3)]),
+                           listen)
+    try:
+        wait_until(lambda: len(read_jsonl(os.path.join(tmp, "m.jsonl"))) >= 15, 10)
+        baseline = peak_rss_kib(daemon.pid)
+    finally:
+        daemon_stop(daemon)
+    listen = free_port()
+    daemon, err_path = daemon_run(
+        tmp, "mem-big", config(listen, ["/endless/m%d?cap=%d" % (i, 20 << 20) for i in range(3)]),
+        listen)
+    try:
+        t0 = time.time()
+        peak = baseline
+        while time.time() - t0 < 8:
+            v = peak_rss_kib(daemon.pid)
+            if v:
+                peak = max(peak or 0, v)
+            time.sleep(0.2)  # sampling interval of the measurement
+        m = scrape(listen) or []
+        polls = [metric(m, "edgepipe_http_polls_total", source="big%d" % i) for i in range(3)]
+        oversized = sum(metric(m, "edgepipe_http_oversized_total", source="big%d" % i)
+                        for i in range(3))
+        aborts = sum(metric(m, "edgepipe_http_budget_aborts_total", source="big%d" % i)
+                     for i in range(3))
+        check("daemon survives three oversized sources", daemon.poll() is None,
+              open(err_path).read()[-400:])
+        check("peak RSS stays under baseline + http_body_budget (%d MiB)" % budget_mib,
+              baseline is not None and peak is not None and peak <= baseline + (budget_mib << 10),
+              "baseline %s KiB, peak %s KiB (+%.1f MiB)" % (
+                  baseline, peak, ((peak or 0) - (baseline or 0)) / 1024.0))
+        check("oversized bodies and budget aborts are counted", oversized + aborts >= 3,
+              "oversized %s, budget aborts %s" % (oversized, aborts))
+        # Every 200 ms for 8 s would be 40 polls each; backing off (doubling from the interval,
+        # capped by backoff_max 5 min) leaves far fewer.
+        check("sources with oversized bodies back off (< 12 polls each in 8 s)",
+              all(0 < p < 12 for p in polls), "polls %s" % polls)
+    finally:
+        daemon_stop(daemon)
+
+
 def main():
     if not os.access(BINARY, os.X_OK):
         print("edgepipe binary not found: %s" % BINARY)
@@ -656,9 +845,18 @@ def main():
                               stdout=subprocess.PIPE, text=True)
     try:
         port = int(origin.stdout.readline().strip())
-        run_daemon_checks(tmp, port)
-        run_record_replay(tmp, port)
-        run_single_source_checks(tmp, port)
+        # `test_http_sources.py behaviour memory` runs only those parts (all by default).
+        parts = sys.argv[1:] or ["daemon", "record", "single", "behaviour", "memory"]
+        if "daemon" in parts:
+            run_daemon_checks(tmp, port)
+        if "record" in parts:
+            run_record_replay(tmp, port)
+        if "single" in parts:
+            run_single_source_checks(tmp, port)
+        if "behaviour" in parts:
+            run_behaviour_checks(tmp, port)
+        if "memory" in parts:
+            run_memory_checks(tmp, port)
     except Exception as e:  # a crash in the test itself is a failure, not a pass
         import traceback
         traceback.print_exc()

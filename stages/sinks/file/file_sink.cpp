@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "platform/clock.hpp"
+#include "platform/log.hpp"
 #include "stages/transform/json_text.hpp"
 
 namespace edgepipe {
@@ -28,7 +30,46 @@ status file_sink::open() {
   o.truncate = false;  // a restarted daemon appends; it never destroys earlier output
   if (status s = writer_.open(config_.path, o); !s)
     return status::error("sink " + name_ + ": " + s.message());
+  good_size_ = writer_.bytes_written();
   return status::ok();
+}
+
+void file_sink::fail(const std::string& what) {
+  if (status c = writer_.close(); !c)
+    log_line(log_level::error, "sink " + name_, "close after a failure: " + c.message());
+  failed_ = true;
+  backoff_ms_ = backoff_ms_ == 0 ? 100 : std::min<std::uint64_t>(backoff_ms_ * 2, 30'000);
+  retry_at_ns_ = mono_now_ns() + backoff_ms_ * 1'000'000;
+  log_line(log_level::error, "sink " + name_,
+           what + "; records not confirmed are counted as failed; reopening " + config_.path +
+               " in " + std::to_string(backoff_ms_) + " ms");
+}
+
+bool file_sink::try_recover() {
+  if (!failed_) return true;
+  if (mono_now_ns() < retry_at_ns_) return false;
+  // A write that failed midway may have left part of a line: cut the file back to what was
+  // confirmed so the records sent again are not preceded by a torn one.
+  std::error_code ec;
+  const auto size = fs::file_size(config_.path, ec);
+  if (!ec && fs::is_regular_file(config_.path, ec) && size > good_size_) {
+    fs::resize_file(config_.path, good_size_, ec);
+    if (ec) {
+      fail("cannot cut " + config_.path + " back to " + std::to_string(good_size_) +
+           " bytes: " + ec.message());
+      return false;
+    }
+  }
+  uring_file_writer_options o;
+  o.truncate = false;
+  if (status st = writer_.open(config_.path, o); !st) {
+    fail(st.message());
+    return false;
+  }
+  good_size_ = writer_.bytes_written();
+  failed_ = false;
+  log_line(log_level::info, "sink " + name_, "reopened " + config_.path + ": writing again");
+  return true;
 }
 
 void file_sink::append_line(const record_batch& batch, const record& r) {
@@ -64,7 +105,7 @@ void file_sink::append_line(const record_batch& batch, const record& r) {
 
 void file_sink::write(const record_batch& batch, stage_counters& counters) {
   const auto& records = batch.records();
-  if (failed_) {
+  if (failed_ && !try_recover()) {
     counters.failed.add(records.size());
     for (const record& r : records) settle(r.sequence, delivery_outcome::failed);
     return;
@@ -99,14 +140,15 @@ void file_sink::flush(stage_counters& counters) {
   if (pending_ == 0 || failed_) return;
   status s = config_.fsync ? writer_.sync() : writer_.flush();
   if (!s) {
-    std::fprintf(stderr, "edgepipe: sink %s: %s\n", name_.c_str(), s.message().c_str());
     counters.failed.add(pending_);
-    failed_ = true;
     settle_pending(delivery_outcome::failed);
+    fail(s.message());
   } else {
     counters.records_out.add(pending_);
     counters.bytes_out.add(pending_bytes_);
     settle_pending(delivery_outcome::delivered);
+    good_size_ = writer_.bytes_written();
+    backoff_ms_ = 0;
   }
   pending_ = 0;
   pending_bytes_ = 0;
@@ -118,25 +160,29 @@ void file_sink::settle_pending(delivery_outcome outcome) {
 }
 
 void file_sink::rotate(stage_counters& counters) {
-  flush(counters);
+  flush(counters);  // everything written so far is confirmed (or failed) before the close
   if (failed_) return;
-  if (status s = config_.fsync ? writer_.sync() : status::ok(); !s) {
-    std::fprintf(stderr, "edgepipe: sink %s: %s\n", name_.c_str(), s.message().c_str());
+  // close() cuts, syncs (with fsync) and closes: its error means the file may not hold what
+  // was confirmed, so it is logged and the file is not renamed away as if it were complete.
+  if (status s = writer_.close(config_.fsync); !s) {
+    fail("closing " + config_.path + " for rotation: " + s.message());
+    return;
   }
-  (void)writer_.close();
   const std::string rotated = config_.path + "." + std::to_string(next_rotation_++);
   std::error_code ec;
   fs::rename(config_.path, rotated, ec);  // atomic: readers see the old or the new name
-  if (ec) {
-    std::fprintf(stderr, "edgepipe: sink %s: cannot rotate %s: %s\n", name_.c_str(),
-                 config_.path.c_str(), ec.message().c_str());
-  }
+  if (!ec) good_size_ = 0;                // what was confirmed is in the rotated file now
+  if (ec)
+    log_line(log_level::error, "sink " + name_,
+             "cannot rotate " + config_.path + " to " + rotated + ": " + ec.message() +
+                 " (writing on in " + config_.path + ")");
   uring_file_writer_options o;
   o.truncate = false;
   if (status s = writer_.open(config_.path, o); !s) {
-    std::fprintf(stderr, "edgepipe: sink %s: %s\n", name_.c_str(), s.message().c_str());
-    failed_ = true;
+    fail(s.message());
+    return;
   }
+  good_size_ = writer_.bytes_written();
 }
 
 status file_sink::close() {

@@ -1,6 +1,9 @@
 // JSON Lines file sink on io_uring: records are copied into large buffers that go to the kernel
 // as single writes; files rotate by size (PATH, then PATH.1, PATH.2, ... as they fill). Records
 // count as delivered when the write that holds them has completed. Also used for dead letters.
+// A write, flush, rotation or reopen that fails fails the records it held (counted; with a spool
+// they are sent again) and the sink reopens the file after a backoff (100 ms doubling to 30 s),
+// cutting off any partly written tail first, instead of staying failed for good.
 // Threading: see sink.hpp.
 #pragma once
 
@@ -24,6 +27,11 @@ class file_sink final : public sink {
 
  private:
   void rotate(stage_counters& counters);
+  /// Records why the file cannot be written, closes it and schedules a reopen.
+  void fail(const std::string& what);
+  /// After the backoff: cuts the file back to what was confirmed and reopens it. True when
+  /// the sink can write again.
+  bool try_recover();
   void append_line(const record_batch& batch, const record& r);
 
   std::string name_;
@@ -38,6 +46,9 @@ class file_sink final : public sink {
   void settle_pending(delivery_outcome outcome);
   unsigned next_rotation_ = 1;
   bool failed_ = false;
+  std::uint64_t good_size_ = 0;    // bytes of the current file confirmed by a completed flush
+  std::uint64_t retry_at_ns_ = 0;  // when failed_: next reopen attempt (monotonic)
+  std::uint64_t backoff_ms_ = 0;   // the last wait before a reopen; 0 after a good flush
 };
 
 }  // namespace edgepipe

@@ -66,21 +66,7 @@ class kafka_sink final : public sink {
 
   status open() override {
     if (rk_ != nullptr) return status::error("sink " + name_ + ": already open");
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    if (status s = configure(conf); !s) {
-      rd_kafka_conf_destroy(conf);
-      return s;
-    }
-    rd_kafka_conf_set_opaque(conf, this);
-    rd_kafka_conf_set_dr_msg_cb(conf, &kafka_sink::on_delivery);
-    rd_kafka_conf_set_error_cb(conf, &kafka_sink::on_error);
-    rd_kafka_conf_set_log_cb(conf, &kafka_sink::on_log);
-    char errstr[512];
-    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    if (rk_ == nullptr) {
-      rd_kafka_conf_destroy(conf);  // not taken over on failure
-      return status::error("sink " + name_ + ": cannot create kafka producer: " + errstr);
-    }
+    if (status s = create_producer(); !s) return s;
     const std::vector<std::string> topics = topic_names();
     // With a spool, a broker that is down is no reason to wait long: the records wait instead.
     if (status s = check_brokers(may_start_down_ ? kSpooledStartTimeoutMs : kMetadataTimeoutMs);
@@ -100,18 +86,24 @@ class kafka_sink final : public sink {
         return created;
       }
     }
-    if (!config_.topic.empty()) {
-      shared_topic_ = rd_kafka_topic_new(rk_, config_.topic.c_str(), nullptr);
-    } else {
-      for (const std::string& t : topics)
-        source_topics_.push_back(rd_kafka_topic_new(rk_, t.c_str(), nullptr));
+    if (status s = create_topic_handles(); !s) {
+      destroy();
+      return s;
     }
     if (config_.create_topics && !setup_pending()) wait_for_leaders();
     return status::ok();
   }
 
+  /// For tests: raises a fatal error inside the producer, as a broker fencing it would.
+  void inject_fatal_error(const char* reason) {
+    if (rk_ != nullptr)
+      (void)rd_kafka_test_fatal_error(rk_, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, reason);
+  }
+  std::uint64_t producers_recreated() const noexcept { return recreated_; }
+
   void write(const record_batch& batch, stage_counters& counters) override {
     counters_ = &counters;
+    if (fatal_) recreate_producer();
     const auto& records = batch.records();
     if (rk_ == nullptr || !setup_ready()) {
       // Not produced (a topic must not be auto-created with the broker's defaults): failed
@@ -136,6 +128,7 @@ class kafka_sink final : public sink {
   void flush(stage_counters& counters) override {
     counters_ = &counters;
     if (rk_ != nullptr) rd_kafka_poll(rk_, 0);
+    if (fatal_) recreate_producer();
     counters.in_flight.set(in_flight_);
   }
 
@@ -163,6 +156,76 @@ class kafka_sink final : public sink {
   }
 
  private:
+  status create_producer() {
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    if (status s = configure(conf); !s) {
+      rd_kafka_conf_destroy(conf);
+      return s;
+    }
+    rd_kafka_conf_set_opaque(conf, this);
+    rd_kafka_conf_set_dr_msg_cb(conf, &kafka_sink::on_delivery);
+    rd_kafka_conf_set_error_cb(conf, &kafka_sink::on_error);
+    rd_kafka_conf_set_log_cb(conf, &kafka_sink::on_log);
+    char errstr[512];
+    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (rk_ == nullptr) {
+      rd_kafka_conf_destroy(conf);  // not taken over on failure
+      return status::error("sink " + name_ + ": cannot create kafka producer: " + errstr);
+    }
+    return status::ok();
+  }
+
+  status create_topic_handles() {
+    auto make = [&](const std::string& t, rd_kafka_topic_t*& out) {
+      out = rd_kafka_topic_new(rk_, t.c_str(), nullptr);
+      if (out != nullptr) return status::ok();
+      return status::error("sink " + name_ + ": cannot create a handle for topic " + t + ": " +
+                           rd_kafka_err2str(rd_kafka_last_error()));
+    };
+    if (!config_.topic.empty()) return make(config_.topic, shared_topic_);
+    for (const std::string& t : topic_names()) {
+      rd_kafka_topic_t* h = nullptr;
+      if (status s = make(t, h); !s) return s;
+      source_topics_.push_back(h);
+    }
+    return status::ok();
+  }
+
+  // runs on: sink thread. A fatal error (the idempotent producer was fenced, or its sequence
+  // numbers can no longer be trusted) leaves the producer unusable for good: every message it
+  // still holds fails (settled failed, so the spool sends it again) and a new producer, with a
+  // new producer id, takes over. Retried on the next write/flush when it cannot be built.
+  void recreate_producer() {
+    rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (in_flight_ != 0 && std::chrono::steady_clock::now() < deadline)
+      rd_kafka_poll(rk_, 50);  // serves the failed delivery reports
+    if (in_flight_ != 0) {
+      log_line(log_level::error, component_,
+               std::to_string(in_flight_) +
+                   " message(s) got no delivery report from the failed producer; counted failed");
+      if (counters_ != nullptr) counters_->failed.add(in_flight_);
+      in_flight_ = 0;
+    }
+    stage_counters* keep = counters_;
+    destroy();
+    counters_ = keep;
+    if (status s = create_producer(); !s) {
+      log_line(log_level::error, component_, s.message() + " (tried again on the next batch)");
+      return;
+    }
+    if (status s = create_topic_handles(); !s) {
+      log_line(log_level::error, component_, s.message() + " (tried again on the next batch)");
+      destroy();
+      counters_ = keep;
+      return;
+    }
+    fatal_ = false;
+    ++recreated_;
+    log_line(log_level::warn, component_,
+             "kafka producer recreated after a fatal error; failed records are sent again");
+  }
+
   status set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
     char errstr[512];
     if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr, sizeof errstr) !=
@@ -320,7 +383,7 @@ class kafka_sink final : public sink {
   rd_kafka_topic_t* topic_for(source_id source) {
     if (shared_topic_ != nullptr) return shared_topic_;
     if (source < source_topics_.size()) return source_topics_[source];
-    if (unknown_topic_ == nullptr)
+    if (unknown_topic_ == nullptr)  // may stay null: produce() then fails the record
       unknown_topic_ = rd_kafka_topic_new(rk_, (config_.topic_prefix + "unknown").c_str(), nullptr);
     return unknown_topic_;
   }
@@ -335,7 +398,14 @@ class kafka_sink final : public sink {
         rd_kafka_poll(rk_, kInFlightPollMs);
       } while (in_flight_ >= max_in_flight_ && !abandoned());
     }
-    rd_kafka_topic_t* topic = topic_for(r.source);
+    rd_kafka_topic_t* topic = rk_ != nullptr ? topic_for(r.source) : nullptr;
+    if (topic == nullptr) {  // no producer (being recreated) or no topic handle
+      counters.failed.add();
+      settle(r.sequence, delivery_outcome::failed);
+      report(rk_ != nullptr ? rd_kafka_last_error() : RD_KAFKA_RESP_ERR__FATAL, nullptr,
+             "no producer or topic handle");
+      return;
+    }
     const std::string_view key = batch.key(r);
     const std::string_view value = batch.value(r);
     const std::string_view source = r.source < source_names_.size()
@@ -403,7 +473,9 @@ class kafka_sink final : public sink {
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
       char fatal_reason[512] = "";
       (void)rd_kafka_fatal_error(rk, fatal_reason, sizeof fatal_reason);
-      message = std::string("kafka fatal error (producer unusable): ") + fatal_reason;
+      message =
+          std::string("kafka fatal error (producer unusable, recreating it): ") + fatal_reason;
+      self->fatal_ = true;  // error_cb runs inside rd_kafka_poll: on the sink thread
     }
     self->log_.log(log_level::error, self->component_, "cb/" + std::to_string(err), message);
   }
@@ -440,6 +512,8 @@ class kafka_sink final : public sink {
   std::vector<rd_kafka_topic_t*> source_topics_;
   stage_counters* counters_ = nullptr;  // set by write()/flush(); used by the callbacks
   std::uint64_t in_flight_ = 0;         // produced, no delivery report yet
+  bool fatal_ = false;                  // the producer had a fatal error: recreate it
+  std::uint64_t recreated_ = 0;
   const std::uint64_t max_in_flight_ = static_cast<std::uint64_t>(config_.max_in_flight);
   std::string component_ = "sink:" + name_;
   rate_limited_log log_;  // thread-safe: also used by log_cb on librdkafka's threads
@@ -450,6 +524,14 @@ class kafka_sink final : public sink {
 std::unique_ptr<sink> make_kafka_sink(const std::string& name, const kafka_sink_config& config,
                                       const std::vector<std::string>& source_names) {
   return std::make_unique<kafka_sink>(name, config, source_names);
+}
+
+void kafka_sink_inject_fatal_error(sink& s, const char* reason) {
+  static_cast<kafka_sink&>(s).inject_fatal_error(reason);
+}
+
+std::uint64_t kafka_sink_producers_recreated(const sink& s) {
+  return static_cast<const kafka_sink&>(s).producers_recreated();
 }
 
 }  // namespace edgepipe

@@ -11,4 +11,9 @@
 namespace edgepipe {
 std::unique_ptr<sink> make_kafka_sink(const std::string& name, const kafka_sink_config& config,
                                       const std::vector<std::string>& source_names);
-}
+
+/// For fault-injection tests (`s` made by make_kafka_sink): a fatal producer error, as
+/// rd_kafka_test_fatal_error() raises it; and how many producers replaced a failed one.
+void kafka_sink_inject_fatal_error(sink& s, const char* reason);
+std::uint64_t kafka_sink_producers_recreated(const sink& s);
+}  // namespace edgepipe
