@@ -18,6 +18,7 @@
 #include "app/spool_commands.hpp"
 #include "config/config_loader.hpp"
 #include "config/config_schema.hpp"
+#include "io/file_faults.hpp"
 #include "io/http_endpoint.hpp"
 #include "io/trace_format.hpp"
 #include "platform/log.hpp"
@@ -213,6 +214,8 @@ int run_pipeline(pipeline_config config, const run_options& options) {
     std::fputs(p->counters_report().c_str(), stderr);
     if (options.mode == run_mode::replay) std::printf("%s\n", p->summary_json(seconds).c_str());
     std::fflush(stdout);
+    // Drained, but not everything it was asked to read was read (logged where it happened).
+    if (!p->failure().empty()) return kExitRuntime;
     return 0;
   }
 }
@@ -283,6 +286,11 @@ void print_config_doc() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Tests only (tests/integration): injected file-layer errors (io/file_faults.hpp).
+  if (!edgepipe::file_faults::arm_from_env()) {
+    std::fprintf(stderr, "edgepipe: malformed EDGEPIPE_FILE_FAULTS\n");
+    return 2;
+  }
   CLI::App app{
       "edgepipe: poll, record and replay JSON APIs, transform with simdjson, deliver "
       "to files, Kafka and MongoDB"};

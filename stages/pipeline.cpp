@@ -69,6 +69,7 @@ status pipeline::build() {
   file_sink_config dl;
   dl.path = config_.dead_letter.path;
   dl.rotate_bytes = config_.dead_letter.rotate_bytes;
+  dl.fsync = true;  // a dead letter is the only copy of its record: synced before it counts
   auto dls = std::make_unique<file_sink>("dead-letter", dl, source_names_);
   if (status st = dls->open(); !st) return st;
   dead_letters_ = std::make_unique<sink_stage>(std::move(dls), config_.ring_capacity, record_pool_,
@@ -190,7 +191,9 @@ std::string pipeline::summary_json(double seconds) const {
     const auto& tc = replay_->reader().counters();
     o << ",\"trace\":{\"frames\":" << tc.frames << ",\"corrupt_frames\":" << tc.corrupt_frames
       << ",\"torn_tail_bytes\":" << tc.torn_tail_bytes << ",\"oversized\":" << tc.oversized
-      << ",\"unknown_source\":" << replay_->unknown_source_payloads() << "}";
+      << ",\"unknown_source\":" << replay_->unknown_source_payloads()
+      << ",\"read_errno\":" << (replay_->failure().empty() ? 0 : replay_->reader().error_code())
+      << "}";
   }
   if (http_) {
     o << ",\"http\":{";
@@ -216,6 +219,9 @@ std::string pipeline::summary_json(double seconds) const {
       << ",\"mean\":" << (fsync_lat.total() ? fsync_lat.sum / fsync_lat.total() / 1000 : 0) << "}"
       << ",\"not_spooled\":" << spool_stage_->not_spooled()
       << ",\"full_waits\":" << spool_stage_->full_waits()
+      << ",\"disk_errors\":" << spool_stage_->disk_errors()
+      << ",\"disk_full_errors\":" << spool_stage_->disk_full_errors()
+      << ",\"disk_error_retries\":" << spool_stage_->disk_error_retries()
       << ",\"follower_waits\":" << spool_stage_->follower_waits()
       << ",\"follower_wait_ms\":" << spool_stage_->follower_wait_ns() / 1'000'000
       << ",\"sinks_left_behind\":" << spool_stage_->followers_left_behind()
@@ -322,6 +328,10 @@ std::string pipeline::prometheus_text() const {
     metric(o, "spool_full_waits_total", "", spool_stage_->full_waits());
     metric(o, "spool_blocked", "", spool_stage_->blocked() ? 1 : 0);
     metric(o, "spool_not_spooled_total", "", spool_stage_->not_spooled());
+    metric(o, "spool_disk_errors_total", "", spool_stage_->disk_errors());
+    metric(o, "spool_disk_full_errors_total", "", spool_stage_->disk_full_errors());
+    metric(o, "spool_disk_error_retries_total", "", spool_stage_->disk_error_retries());
+    metric(o, "spool_disk_error", "", spool_stage_->faulted() ? 1 : 0);
     metric(o, "spool_follower_waits_total", "", spool_stage_->follower_waits());
     metric(o, "spool_follower_wait_ms_total", "", spool_stage_->follower_wait_ns() / 1'000'000);
     metric(o, "spool_sinks_left_behind_total", "", spool_stage_->followers_left_behind());
@@ -369,10 +379,14 @@ std::string pipeline::prometheus_text() const {
   return o.str();
 }
 
+std::string pipeline::failure() const { return replay_ ? replay_->failure() : std::string(); }
+
 std::string pipeline::not_ready_reason() const {
   if (threads_.empty()) return "not started";
   if (finished()) return "stopped";
   if (stop_.load(std::memory_order_relaxed)) return "draining";
+  if (spool_stage_ && spool_stage_->faulted())
+    return "spool cannot write: " + spool_stage_->fault();
   return {};
 }
 

@@ -55,6 +55,9 @@ class pipeline {
   std::string prometheus_text() const;
   /// Empty when ready; otherwise why not (for /health).
   std::string not_ready_reason() const;
+  /// After join(): why the run failed although it drained (a trace read error); empty when it
+  /// did not. The command then exits 1.
+  std::string failure() const;
 
  private:
   pipeline_config config_;
