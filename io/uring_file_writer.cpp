@@ -323,6 +323,14 @@ status uring_file_writer::close(bool sync, bool keep_ring) {
   }
   status s = flush();
   if (status w = poll_sync(true); !w && s) s = w;
+  // After a failed write poll_sync() stops waiting, but an fdatasync may still be on the ring:
+  // reap it here, or a kept ring hands its completion to the next file's first sync, which
+  // then counts as done before its writes are (records published that were never written).
+  while (sync_submitted_) {
+    io_uring_cqe* cqe = nullptr;
+    if (io_uring_wait_cqe(&ring_, &cqe) < 0) break;
+    (void)handle_completion(cqe);
+  }
   if (s && direct_ && logical_size_ % kDirectAlign != 0 &&
       ::ftruncate(fd_, static_cast<off_t>(logical_size_)) != 0)
     s = errno_status("cannot cut the padding of " + path_, errno);
