@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cerrno>
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -53,7 +54,10 @@ class test_sink {
  public:
   test_sink(spool& sp, std::atomic<bool>& go) : sp_(sp), go_(go), thread_([this] { run(); }) {}
   ~test_sink() {
-    if (thread_.joinable()) thread_.join();
+    if (!thread_.joinable()) return;
+    quit_.store(true);  // a test that failed early: the writer may never finish
+    go_.store(true);
+    thread_.join();
   }
   void join() { thread_.join(); }
   std::multiset<std::string> keys;
@@ -80,6 +84,7 @@ class test_sink {
         continue;
       }
       if (sp_.writing_finished() && cur.position() >= sp_.committed_end()) break;
+      if (quit_.load()) break;
       sp_.commit_waiter().wait(
           [&] { return sp_.committed_end() > limit || sp_.writing_finished(); },
           std::chrono::milliseconds(20));
@@ -87,6 +92,7 @@ class test_sink {
   }
   spool& sp_;
   std::atomic<bool>& go_;
+  std::atomic<bool> quit_{false};
   std::thread thread_;
 };
 
@@ -126,6 +132,12 @@ struct stage_under_test {
   std::thread thread;
 };
 
+/// Runs `f` when the scope ends (also on a failed ASSERT): lets a blocked producer finish.
+struct on_exit {
+  std::function<void()> f;
+  ~on_exit() { f(); }
+};
+
 void expect_every_key_once(const std::multiset<std::string>& keys, int total) {
   EXPECT_EQ(keys.size(), static_cast<std::size_t>(total));
   int missing = 0;
@@ -155,12 +167,13 @@ void eio_case(file_faults::op what, fsync_policy policy) {
   t.push(20, 50, 0);
   file_faults::arm({what, EIO, ".seg", 0, 0, ~std::uint64_t{0}});
   std::atomic<int> pushed{0};
-  std::thread producer([&] {
+  std::jthread producer([&] {
     for (int i = 0; i < 40; ++i) {
       t.push(1, 50, 1000 + i * 50);
       pushed.fetch_add(1);
     }
   });
+  on_exit cleanup{[] { file_faults::disarm(); }};
   ASSERT_TRUE(wait_until([&] { return t.stage->faulted(); }, std::chrono::seconds(20)));
   const std::string fault = t.stage->fault();
   EXPECT_NE(fault.find(".seg"), std::string::npos) << fault;
@@ -220,12 +233,13 @@ TEST(SpoolDiskErrors, DiskFullBlocksUntilSpaceFreesAndLosesNothing) {
   test_sink sink(t.sp, go);
   constexpr int kBatches = 160, kPer = 100;  // ~6 MiB of frames on a 4 MiB file system
   std::atomic<int> pushed{0};
-  std::thread producer([&] {
+  std::jthread producer([&] {
     for (int i = 0; i < kBatches; ++i) {
       t.push(1, kPer, i * kPer, 300);
       pushed.fetch_add(1);
     }
   });
+  on_exit cleanup{[&] { go.store(true); }};
   ASSERT_TRUE(wait_until([&] { return t.stage->faulted(); }, std::chrono::seconds(30)));
   const std::string fault = t.stage->fault();
   EXPECT_NE(fault.find("ENOSPC"), std::string::npos) << fault;
