@@ -23,6 +23,11 @@ constexpr std::uint64_t kRetryFirstNs = 50'000'000;
 constexpr std::uint64_t kRetryMaxNs = 5'000'000'000;
 constexpr std::uint64_t kRetryFullMaxNs = 1'000'000'000;
 
+/// The appender's messages start with "spool: "; the log line and /health say it already.
+std::string without_prefix(const std::string& m) {
+  return m.rfind("spool: ", 0) == 0 ? m.substr(7) : m;
+}
+
 std::string errno_name(int code) {
   if (code == 0) return "no errno";
   const char* name = strerrordesc_np(code) != nullptr ? strerrorname_np(code) : nullptr;
@@ -58,7 +63,7 @@ void spool_stage::fail(const status& s) {
   error_code_ = s.code();
   disk_errors_.fetch_add(1, std::memory_order_relaxed);
   if (s.code() == ENOSPC) disk_full_errors_.fetch_add(1, std::memory_order_relaxed);
-  const std::string what = s.message() + " (" + errno_name(s.code()) + ")";
+  const std::string what = without_prefix(s.message()) + " (" + errno_name(s.code()) + ")";
   {
     std::lock_guard lock(fault_mutex_);
     fault_ = what;
@@ -127,7 +132,7 @@ bool spool_stage::recover() {
   if (s) s = appender_.commit(true, true);  // waited for: published once durable
   if (!s) {
     error_code_ = s.code();
-    const std::string what = s.message() + " (" + errno_name(s.code()) + ")";
+    const std::string what = without_prefix(s.message()) + " (" + errno_name(s.code()) + ")";
     {
       std::lock_guard lock(fault_mutex_);
       fault_ = what;

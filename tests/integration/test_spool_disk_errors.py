@@ -10,6 +10,11 @@
                 test seam; io_uring bypasses libc, so no LD_PRELOAD shim can do it): /health 503
                 naming EIO, the log names the file and errno 5, the retries are counted, and
                 every record arrives in Kafka.
+  dead-letter   MongoDB refuses every document for good (a field named "$g") while the
+                sink's dead-letter file cannot be opened (its directory is a file: ENOTDIR, which
+                root cannot bypass as it can permissions): the refused records stay in the spool
+                (backlog > 0), the log names the file and errno; once the directory can be made,
+                every record is in the dead-letter file and the daemon finishes.
   sigterm-http  SIGTERM while an HTTP response is in flight (a slow origin): the transfer
                 finishes within drain_timeout and its record is spooled and delivered.
 The tmpfs needs root: without it enospc-block is skipped with a message (not failed).
@@ -134,6 +139,61 @@ def scenario_eio(tmp):
     t.verify(tag, set(keys), keys, topic, None, None, None)
 
 
+def scenario_dead_letter(tmp):
+    tag = "dead-letter"
+    import pymongo
+    trace, keys = t.make_trace(tmp, tag, 300, 203)
+    db = f"deadletter_{t.RUN_ID}"
+    blocked = os.path.join(tmp, "dl")
+    with open(blocked, "w") as f:
+        f.write("a file where the dead-letter directory should be\n")
+    dl_path = os.path.join(blocked, "mongo-dead-letter.jsonl")
+    port = t.free_port()
+    cfg = os.path.join(tmp, f"{tag}.toml")
+    # A field named "$g": MongoDB refuses every document for good (code 2, not retryable).
+    source = t.SOURCE_BLOCK.replace('{ name = "name", from = "/name" },',
+                                    '{ name = "$g", from = "/gender" },\n  { name = "name", from = "/name" },')
+    with open(cfg, "w") as f:
+        f.write(f'[pipeline]\nbatch_records = 64\ndrain_timeout = "10s"\n'
+                f'[replay]\ntrace = "{trace}"\nspeed = "max"\n'
+                f'[http]\nlisten = "127.0.0.1:{port}"\n'
+                f'[dead_letter]\npath = "{tmp}/{tag}-pipeline-dl.jsonl"\n'
+                f'[spool]\ndir = "{tmp}/{tag}-spool"\nretry_backoff = "100ms"\n'
+                f'retry_backoff_max = "500ms"\nledger_interval = "100ms"\n'
+                f'[sinks.mongo]\ntype = "mongodb"\nuri = "{t.MONGO_URI}"\ndatabase = "{db}"\n'
+                f'collection = "users"\nmode = "insert"\nmax_retries = 1\nretry_backoff_ms = 50\n'
+                f'dead_letter_path = "{dl_path}"\n' + source)
+    client = pymongo.MongoClient(t.MONGO_URI, serverSelectionTimeoutMS=10000)
+    d = t.Daemon(tmp, tag, cfg, port)
+    try:
+        logged = t.wait_until(lambda: "cannot open dead-letter file" in d.stderr_text(), 60, 0.1)
+        log = d.stderr_text()
+        check(logged and dl_path in log and "errno 20" in log,
+              f"{tag}: the log names the dead-letter file and errno 20 (ENOTDIR)")
+        backlog = d.wait_metric("spool_backlog_records", lambda v: v == len(keys), 30,
+                                sink="mongo")
+        check(backlog == len(keys),
+              f"{tag}: every refused record stays in the spool (backlog {backlog})")
+        check(d.p.poll() is None, f"{tag}: the daemon waits (does not finish with them dropped)")
+        os.remove(blocked)  # the operator fixes the directory
+        rc = d.wait_exit(120)
+        check(rc == 0, f"{tag}: daemon finished once the dead letters could be written (exit {rc})")
+        if rc != 0:
+            print(d.stderr_text()[-3000:])
+    finally:
+        d.close()
+    stored = {doc["_id"] for doc in client[db]["users"].find({}, {"_id": 1})}
+    dead = []
+    if os.path.exists(dl_path):
+        with open(dl_path) as f:
+            dead = [json.loads(line)["key"] for line in f if line.strip()]
+    lost = set(keys) - stored - set(dead)
+    check(not stored and not lost and len(dead) >= len(keys),
+          f"{tag}: {len(stored)} in MongoDB, {len(dead)} dead letters ({len(set(dead))} "
+          f"distinct): {len(lost)} of {len(keys)} lost")
+    client.drop_database(db)
+
+
 def scenario_sigterm_http(tmp):
     tag = "sigterm-http"
     topic, _ = t.names(tag)
@@ -184,6 +244,7 @@ def main():
     only = set(sys.argv[1:])
     t0 = time.time()
     for name, fn in (("sigterm-http", scenario_sigterm_http), ("eio", scenario_eio),
+                     ("dead-letter", scenario_dead_letter),
                      ("enospc-block", scenario_enospc_block)):
         if only and name not in only:
             continue
