@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "io/file_ops.hpp"
-#include "io/spool.hpp"
+#include "stages/spool/spool.hpp"
 #include "test_util.hpp"
 
 namespace edgepipe {

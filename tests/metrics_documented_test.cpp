@@ -8,7 +8,9 @@
 #include <sstream>
 
 #include "config/config_loader.hpp"
-#include "stages/pipeline.hpp"
+#include "stages/pipeline/pipeline.hpp"
+#include "stages/pipeline/stage_checks.hpp"
+#include "stages/report/metrics_text.hpp"
 #include "test_util.hpp"
 
 namespace edgepipe {
@@ -24,7 +26,7 @@ TEST(Metrics, EveryExportedMetricIsDocumentedInOperationsMd) {
              ",\"iss_position\":{\"latitude\":\"1.5\",\"longitude\":\"2.5\"}}\n";
   testing::write_file(dir / "iss.jsonl", trace);
   pipeline_config c;
-  ASSERT_TRUE(load_default_config(c).is_ok());
+  ASSERT_TRUE(load_default_config(pipeline_stage_checks(), c).is_ok());
   c.sinks.clear();
   sink_config s;
   s.name = "a";
@@ -34,12 +36,12 @@ TEST(Metrics, EveryExportedMetricIsDocumentedInOperationsMd) {
   c.dead_letter.path = dir / "dead.jsonl";
   c.spool.dir = dir / "spool";
   c.replay = replay_config{dir / "iss.jsonl", 0, "iss"};
-  ASSERT_TRUE(validate_config(c).is_ok());
+  ASSERT_TRUE(validate_config(c, pipeline_stage_checks()).is_ok());
   pipeline p(c);
   ASSERT_TRUE(p.build().is_ok());
   p.start();
   p.join();
-  const std::string text = p.prometheus_text();
+  const std::string text = prometheus_text(p);
   const std::string docs =
       testing::read_file(std::string(EDGEPIPE_SOURCE_DIR) + "/docs/operations.md");
   ASSERT_FALSE(docs.empty());

@@ -15,9 +15,9 @@
 #include <thread>
 
 #include "io/file_faults.hpp"
-#include "io/spool.hpp"
-#include "io/spool_cursor.hpp"
-#include "stages/spool_stage.hpp"
+#include "stages/spool/spool.hpp"
+#include "stages/spool/spool_cursor.hpp"
+#include "stages/spool/spool_stage.hpp"
 #include "test_util.hpp"
 
 namespace edgepipe {

@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "io/spool.hpp"
-#include "io/spool_appender.hpp"
+#include "stages/spool/spool.hpp"
+#include "stages/spool/spool_appender.hpp"
 #include "test_util.hpp"
 
 namespace edgepipe {
