@@ -8,11 +8,17 @@
 
 #include "app/command.hpp"
 #include "app/exit_codes.hpp"
+#include "io/file_faults.hpp"
 
 namespace {
 
 int run_cli(int argc, char** argv) {
   using namespace edgepipe;
+  // Tests only (tests/integration): injected file-layer errors (file_faults.hpp).
+  if (!file_faults::arm_from_env()) {
+    std::fprintf(stderr, "edgepipe: malformed EDGEPIPE_FILE_FAULTS\n");
+    return kExitConfig;
+  }
   CLI::App app{
       "edgepipe: poll, record and replay JSON APIs, transform with simdjson, deliver "
       "to files, Kafka and MongoDB"};

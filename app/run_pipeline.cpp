@@ -91,6 +91,8 @@ class pipeline_runner {
       if (options_.mode == run_mode::replay)
         std::printf("%s\n", summary_json(*p, seconds).c_str());
       std::fflush(stdout);
+      // Drained, but not everything it was asked to read was read (logged where it happened).
+      if (!p->failure().empty()) return kExitRuntime;
       return kExitOk;
     }
   }

@@ -88,6 +88,7 @@ bool trace_reader::next_frame(trace_frame& out) {
   for (;;) {
     if (status s = in_.fill(kTraceFrameHeaderBytes); !s) {
       error_ = s.message();
+      error_code_ = s.code();
       return false;
     }
     std::string_view avail = in_.available();
@@ -115,6 +116,7 @@ bool trace_reader::next_frame(trace_frame& out) {
         if (skip + 4 <= avail.size() || in_.file_eof()) break;
         if (status s = in_.fill(avail.size() + 4096); !s) {
           error_ = s.message();
+          error_code_ = s.code();
           return false;
         }
       }
@@ -129,6 +131,7 @@ bool trace_reader::next_frame(trace_frame& out) {
       while (left > 0) {
         if (status s = in_.fill(1); !s) {
           error_ = s.message();
+          error_code_ = s.code();
           return false;
         }
         const std::size_t have = in_.available().size();
@@ -144,6 +147,7 @@ bool trace_reader::next_frame(trace_frame& out) {
     }
     if (status s = in_.fill(total); !s) {
       error_ = s.message();
+      error_code_ = s.code();
       return false;
     }
     avail = in_.available();
@@ -193,6 +197,7 @@ bool trace_reader::next_line(trace_frame& out) {
         for (;;) {
           if (status s = in_.fill(1); !s) {
             error_ = s.message();
+            error_code_ = s.code();
             return false;
           }
           std::string_view rest = in_.available();
@@ -208,6 +213,7 @@ bool trace_reader::next_line(trace_frame& out) {
       }
       if (status s = in_.fill(avail.size() + 65536); !s) {
         error_ = s.message();
+        error_code_ = s.code();
         return false;
       }
       continue;

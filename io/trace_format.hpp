@@ -61,6 +61,8 @@ class trace_reader {
   trace_kind kind() const noexcept { return kind_; }
   const trace_reader_counters& counters() const noexcept { return counters_; }
   const std::string& error() const noexcept { return error_; }
+  /// The errno behind error() (EIO for a failed read), 0 when none.
+  int error_code() const noexcept { return error_code_; }
   /// Warnings worth telling the user (torn tail, corruption), empty if none.
   std::string warnings() const;
 
@@ -103,6 +105,7 @@ class trace_reader {
   bool resyncing_ = false;
   trace_reader_counters counters_;
   std::string error_;
+  int error_code_ = 0;
 };
 
 }  // namespace edgepipe

@@ -1,5 +1,7 @@
 #include "io/uring_file_reader.hpp"
 
+#include "io/file_faults.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -17,9 +19,9 @@ status uring_file_reader::open(const std::string& path, std::size_t chunk_bytes)
   path_ = path;
   chunk_ = chunk_bytes;
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0) return status::error(errno_message("cannot open " + path, errno));
+  if (fd_ < 0) return errno_status("cannot open " + path, errno);
   if (const int rc = io_uring_queue_init(4, &ring_, 0); rc < 0)
-    return status::error(errno_message("io_uring_queue_init for " + path, -rc));
+    return errno_status("io_uring_queue_init for " + path, -rc);
   ring_ready_ = true;
   ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
   window_.reserve(chunk_ * 2);
@@ -66,13 +68,14 @@ status uring_file_reader::read_more() {
   if (sqe == nullptr) return status::error("io_uring sq full reading " + path_);
   io_uring_prep_read(sqe, fd_, into, static_cast<unsigned>(chunk_), next_read_offset_);
   if (const int rc = io_uring_submit(&ring_); rc < 0)
-    return status::error(errno_message("io_uring_submit read " + path_, -rc));
+    return errno_status("io_uring_submit read " + path_, -rc);
   io_uring_cqe* cqe = nullptr;
   if (const int rc = io_uring_wait_cqe(&ring_, &cqe); rc < 0)
-    return status::error(errno_message("io_uring_wait_cqe " + path_, -rc));
-  const int res = cqe->res;
+    return errno_status("io_uring_wait_cqe " + path_, -rc);
+  const int res = file_faults::apply(file_faults::op::read, path_, next_read_offset_, cqe->res);
   io_uring_cqe_seen(&ring_, cqe);
-  if (res < 0) return status::error(errno_message("read " + path_, -res));
+  if (res < 0)
+    return errno_status("read " + path_ + " at offset " + std::to_string(next_read_offset_), -res);
   if (res == 0) {
     file_eof_ = true;
     return status::ok();

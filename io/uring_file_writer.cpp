@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "io/file_faults.hpp"
+
 namespace edgepipe {
 
 namespace {
@@ -40,8 +42,10 @@ void copy_streaming(char* dst, const char* src, std::size_t n) noexcept {
 
 uring_file_writer::~uring_file_writer() { (void)close(); }
 
-void uring_file_writer::fail(std::string message) {
-  if (error_.empty()) error_ = std::move(message);
+void uring_file_writer::fail(std::string message, int code) {
+  if (!error_.empty()) return;
+  error_ = std::move(message);
+  error_code_ = code;
 }
 
 status uring_file_writer::open(const std::string& path, uring_file_writer_options options) {
@@ -57,11 +61,10 @@ status uring_file_writer::open(const std::string& path, uring_file_writer_option
   if (options_.direct) {
     fd_ = ::open(path.c_str(), flags | O_DIRECT, 0644);
     direct_ = fd_ >= 0;
-    if (fd_ < 0 && errno != EINVAL)
-      return status::error(errno_message("cannot open " + path, errno));
+    if (fd_ < 0 && errno != EINVAL) return errno_status("cannot open " + path, errno);
   }
   if (fd_ < 0) fd_ = ::open(path.c_str(), flags, 0644);  // no O_DIRECT here: buffered
-  if (fd_ < 0) return status::error(errno_message("cannot open " + path, errno));
+  if (fd_ < 0) return errno_status("cannot open " + path, errno);
   if (!options_.truncate) {
     const off_t end = ::lseek(fd_, 0, SEEK_END);
     file_offset_ = logical_size_ = end > 0 ? static_cast<std::uint64_t>(end) : 0;
@@ -70,7 +73,7 @@ status uring_file_writer::open(const std::string& path, uring_file_writer_option
     if (const int rc = io_uring_queue_init(options_.buffers * 2, &ring_, 0); rc < 0) {
       ::close(fd_);
       fd_ = -1;
-      return status::error(errno_message("io_uring_queue_init for " + path, -rc));
+      return errno_status("io_uring_queue_init for " + path, -rc);
     }
     ring_ready_ = true;
   }
@@ -104,6 +107,7 @@ status uring_file_writer::open(const std::string& path, uring_file_writer_option
   file_offset_ = logical_size_ = options_.truncate ? 0 : file_offset_;
   current_ = 0;
   error_.clear();
+  error_code_ = 0;
   return status::ok();
 }
 
@@ -163,7 +167,7 @@ void uring_file_writer::submit_current() {
   s.in_flight = true;
   ++in_flight_;
   if (const int rc = io_uring_submit(&ring_); rc < 0) {
-    fail(errno_message("io_uring_submit write " + path_, -rc));
+    fail(errno_message("io_uring_submit write " + path_, -rc), -rc);
     return;
   }
   current_ = (current_ + 1) % options_.buffers;
@@ -175,12 +179,13 @@ void uring_file_writer::submit_current() {
 
 bool uring_file_writer::handle_completion(io_uring_cqe* cqe) {
   const std::uint64_t tag = io_uring_cqe_get_data64(cqe);
-  const int res = cqe->res;
+  const int res = file_faults::apply(
+      tag == kSyncTag ? file_faults::op::sync : file_faults::op::write, path_, 0, cqe->res);
   io_uring_cqe_seen(&ring_, cqe);
   if (tag == kSyncTag) {
     sync_in_flight_ = false;
     sync_submitted_ = false;
-    if (res < 0) fail(errno_message("fdatasync " + path_, -res));
+    if (res < 0) fail(errno_message("fdatasync " + path_, -res), -res);
     if (res >= 0) ++syncs_completed_;
     return res >= 0;
   }
@@ -193,13 +198,14 @@ bool uring_file_writer::handle_completion(io_uring_cqe* cqe) {
     if (res >= 0) submit_sync_if_ready();
   }
   if (res < 0) {
-    fail(errno_message("write " + path_, -res));
+    fail(errno_message("write " + path_, -res), -res);
     return false;
   }
   if (static_cast<std::size_t>(res) != s.submitted) {
     // On a local file system a short write means the disk is full; report it as such.
     fail("short write to " + path_ + ": " + std::to_string(res) + " of " +
-         std::to_string(s.submitted) + " bytes (disk full?)");
+             std::to_string(s.submitted) + " bytes: " + std::strerror(ENOSPC),
+         ENOSPC);
     return false;
   }
   s.size = s.submitted = 0;
@@ -211,7 +217,7 @@ bool uring_file_writer::reap(bool wait_one) {
   int rc = wait_one ? io_uring_wait_cqe(&ring_, &cqe) : io_uring_peek_cqe(&ring_, &cqe);
   if (rc == -EAGAIN && !wait_one) return true;
   if (rc < 0) {
-    fail(errno_message("io_uring_wait_cqe " + path_, -rc));
+    fail(errno_message("io_uring_wait_cqe " + path_, -rc), -rc);
     return false;
   }
   return handle_completion(cqe);
@@ -223,13 +229,13 @@ status uring_file_writer::flush() {
   while (in_flight_ > 0) {
     io_uring_cqe* cqe = nullptr;
     if (const int rc = io_uring_wait_cqe(&ring_, &cqe); rc < 0) {
-      fail(errno_message("io_uring_wait_cqe " + path_, -rc));
+      fail(errno_message("io_uring_wait_cqe " + path_, -rc), -rc);
       break;
     }
     handle_completion(cqe);
   }
   guard_slot_ = -1;  // nothing is in flight now
-  return error_.empty() ? status::ok() : status::error(error_);
+  return error_.empty() ? status::ok() : status::error(error_, error_code_);
 }
 
 void uring_file_writer::submit_partial() {
@@ -254,7 +260,7 @@ status uring_file_writer::start_sync(bool include_partial) {
   }
   if (fd_ < 0) return status::error("fdatasync of a closed writer");
   if (error_.empty() && include_partial) submit_partial();
-  if (!error_.empty()) return status::error(error_);
+  if (!error_.empty()) return status::error(error_, error_code_);
   // The fdatasync must cover every write submitted so far, so it starts once they have
   // completed. It is not put on the ring with IOSQE_IO_DRAIN: that would also hold back every
   // write submitted after it until the disk has flushed, and the buffers would fill behind a
@@ -267,7 +273,7 @@ status uring_file_writer::start_sync(bool include_partial) {
   sync_in_flight_ = true;
   sync_submitted_ = false;
   submit_sync_if_ready();
-  return error_.empty() ? status::ok() : status::error(error_);
+  return error_.empty() ? status::ok() : status::error(error_, error_code_);
 }
 
 void uring_file_writer::submit_sync_if_ready() {
@@ -280,7 +286,7 @@ void uring_file_writer::submit_sync_if_ready() {
   io_uring_prep_fsync(sqe, fd_, IORING_FSYNC_DATASYNC);
   io_uring_sqe_set_data64(sqe, kSyncTag);
   if (const int rc = io_uring_submit(&ring_); rc < 0) {
-    fail(errno_message("io_uring_submit fdatasync " + path_, -rc));
+    fail(errno_message("io_uring_submit fdatasync " + path_, -rc), -rc);
     return;
   }
   sync_submitted_ = true;
@@ -292,12 +298,12 @@ status uring_file_writer::poll_sync(bool wait) {
     const int rc = wait ? io_uring_wait_cqe(&ring_, &cqe) : io_uring_peek_cqe(&ring_, &cqe);
     if (rc == -EAGAIN && !wait) break;
     if (rc < 0) {
-      fail(errno_message("io_uring_wait_cqe " + path_, -rc));
+      fail(errno_message("io_uring_wait_cqe " + path_, -rc), -rc);
       break;
     }
     handle_completion(cqe);
   }
-  return error_.empty() ? status::ok() : status::error(error_);
+  return error_.empty() ? status::ok() : status::error(error_, error_code_);
 }
 
 status uring_file_writer::sync() {
@@ -316,12 +322,19 @@ status uring_file_writer::close(bool sync, bool keep_ring) {
   }
   status s = flush();
   if (status w = poll_sync(true); !w && s) s = w;
+  // After a failed write poll_sync() stops waiting, but an fdatasync may still be on the ring:
+  // reap it here, or a kept ring hands its completion to the next file's first sync, which
+  // then counts as done before its writes are (records published that were never written).
+  while (sync_submitted_) {
+    io_uring_cqe* cqe = nullptr;
+    if (io_uring_wait_cqe(&ring_, &cqe) < 0) break;
+    (void)handle_completion(cqe);
+  }
   if (s && direct_ && logical_size_ % kDirectAlign != 0 &&
       ::ftruncate(fd_, static_cast<off_t>(logical_size_)) != 0)
-    s = status::error(errno_message("cannot cut the padding of " + path_, errno));
-  if (s && sync && ::fdatasync(fd_) != 0)
-    s = status::error(errno_message("fdatasync " + path_, errno));
-  if (::close(fd_) != 0 && s) s = status::error(errno_message("close " + path_, errno));
+    s = errno_status("cannot cut the padding of " + path_, errno);
+  if (s && sync && ::fdatasync(fd_) != 0) s = errno_status("fdatasync " + path_, errno);
+  if (::close(fd_) != 0 && s) s = errno_status("close " + path_, errno);
   fd_ = -1;
   sync_in_flight_ = sync_submitted_ = false;
   sync_waits_for_ = 0;

@@ -76,6 +76,8 @@ class uring_file_writer {
   std::uint64_t bytes_written() const noexcept { return logical_size_; }
   const std::string& path() const noexcept { return path_; }
   const std::string& error() const noexcept { return error_; }
+  /// The errno of error() (ENOSPC for a short write), 0 when none.
+  int error_code() const noexcept { return error_code_; }
 
  private:
   struct aligned_free {
@@ -96,7 +98,7 @@ class uring_file_writer {
   void submit_partial();
   bool reap(bool wait_one);
   bool handle_completion(io_uring_cqe* cqe);
-  void fail(std::string message);
+  void fail(std::string message, int code = 0);
 
   io_uring ring_{};
   bool ring_ready_ = false;
@@ -120,6 +122,7 @@ class uring_file_writer {
   std::uint64_t file_offset_ = 0;   // where the next submitted buffer lands
   std::uint64_t logical_size_ = 0;  // bytes accepted by write()
   std::string error_;
+  int error_code_ = 0;
 };
 
 }  // namespace edgepipe

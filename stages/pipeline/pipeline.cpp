@@ -68,6 +68,7 @@ status pipeline::build() {
   file_sink_config dl;
   dl.path = config_.dead_letter.path;
   dl.rotate_bytes = config_.dead_letter.rotate_bytes;
+  dl.fsync = true;  // a dead letter is the only copy of its record: synced before it counts
   auto dls = std::make_unique<file_sink>("dead-letter", dl, source_names_);
   if (status st = dls->open(); !st) return st;
   dead_letters_ = std::make_unique<sink_stage>(std::move(dls), config_.ring_capacity, record_pool_,
@@ -141,5 +142,7 @@ void pipeline::join() {
   // A clean end with everything confirmed leaves an empty spool.
   if (spool_ && spool_->writing_finished()) (void)spool_->delete_confirmed_segments(true);
 }
+
+std::string pipeline::failure() const { return replay_ ? replay_->failure() : std::string(); }
 
 }  // namespace edgepipe

@@ -62,6 +62,9 @@ class pipeline {
   const std::vector<std::unique_ptr<sink_stage>>& sinks() const noexcept { return sinks_; }
   const sink_stage& dead_letters() const noexcept { return *dead_letters_; }
   const std::vector<std::string>& source_names() const noexcept { return source_names_; }
+  /// After join(): why the run failed although it drained (a trace read error); empty when it
+  /// did not. The command then exits 1.
+  std::string failure() const;
 
  private:
   pipeline_config config_;

@@ -79,6 +79,10 @@ std::string prometheus_text(const pipeline& p) {
     metric(o, "spool_full_waits_total", "", p.spool_thread_stage()->full_waits());
     metric(o, "spool_blocked", "", p.spool_thread_stage()->blocked() ? 1 : 0);
     metric(o, "spool_not_spooled_total", "", p.spool_thread_stage()->not_spooled());
+    metric(o, "spool_disk_errors_total", "", p.spool_thread_stage()->disk_errors());
+    metric(o, "spool_disk_full_errors_total", "", p.spool_thread_stage()->disk_full_errors());
+    metric(o, "spool_disk_error_retries_total", "", p.spool_thread_stage()->disk_error_retries());
+    metric(o, "spool_disk_error", "", p.spool_thread_stage()->faulted() ? 1 : 0);
     metric(o, "spool_follower_waits_total", "", p.spool_thread_stage()->follower_waits());
     metric(o, "spool_follower_wait_ms_total", "",
            p.spool_thread_stage()->follower_wait_ns() / 1'000'000);

@@ -53,7 +53,8 @@ std::string summary_json(const pipeline& p, double seconds) {
     const auto& tc = p.replay()->reader().counters();
     o << ",\"trace\":{\"frames\":" << tc.frames << ",\"corrupt_frames\":" << tc.corrupt_frames
       << ",\"torn_tail_bytes\":" << tc.torn_tail_bytes << ",\"oversized\":" << tc.oversized
-      << ",\"unknown_source\":" << p.replay()->unknown_source_payloads() << "}";
+      << ",\"unknown_source\":" << p.replay()->unknown_source_payloads() << ",\"read_errno\":"
+      << (p.replay()->failure().empty() ? 0 : p.replay()->reader().error_code()) << "}";
   }
   if (p.http()) {
     o << ",\"http\":{";
@@ -80,6 +81,9 @@ std::string summary_json(const pipeline& p, double seconds) {
       << ",\"mean\":" << (fsync_lat.total() ? fsync_lat.sum / fsync_lat.total() / 1000 : 0) << "}"
       << ",\"not_spooled\":" << p.spool_thread_stage()->not_spooled()
       << ",\"full_waits\":" << p.spool_thread_stage()->full_waits()
+      << ",\"disk_errors\":" << p.spool_thread_stage()->disk_errors()
+      << ",\"disk_full_errors\":" << p.spool_thread_stage()->disk_full_errors()
+      << ",\"disk_error_retries\":" << p.spool_thread_stage()->disk_error_retries()
       << ",\"follower_waits\":" << p.spool_thread_stage()->follower_waits()
       << ",\"follower_wait_ms\":" << p.spool_thread_stage()->follower_wait_ns() / 1'000'000
       << ",\"sinks_left_behind\":" << p.spool_thread_stage()->followers_left_behind()

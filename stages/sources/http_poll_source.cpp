@@ -440,18 +440,7 @@ void http_poll_source::run() {
   while (!stop_.load(std::memory_order_relaxed)) {
     for (auto& s : states_)
       if (!s->in_flight && s->next_due_ns <= mono_now_ns()) start_transfer(*s, mono_now_ns());
-    int running = 0;
-    if (const CURLMcode rc = curl_multi_perform(multi_, &running); rc != CURLM_OK) {
-      multi_failure("curl_multi_perform", rc);
-      continue;
-    }
-    int queued = 0;
-    while (CURLMsg* m = curl_multi_info_read(multi_, &queued)) {
-      if (m->msg != CURLMSG_DONE) continue;
-      poll_state* s = nullptr;
-      curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&s));
-      finish_transfer(*s, m->data.result);
-    }
+    if (!reap_completed()) continue;
     // The sleep is worked out after completions, which set each source's next poll time.
     const std::uint64_t now = mono_now_ns();
     std::uint64_t wait_ns = 1000 * kMs;
@@ -476,6 +465,7 @@ void http_poll_source::run() {
     }
     multi_errors_ = 0;
   }
+  finish_in_flight();
   if (capture_) (void)capture_->close();
   output_.close();
 }
@@ -490,6 +480,47 @@ void http_poll_source::multi_failure(const char* call, CURLMcode rc) {
   stop_cv_.wait_for(lock,
                     std::chrono::milliseconds(std::min(1000u, 10u << std::min(multi_errors_, 7u))),
                     [&] { return stop_.load(std::memory_order_relaxed); });
+}
+
+bool http_poll_source::reap_completed() {
+  int running = 0;
+  if (const CURLMcode rc = curl_multi_perform(multi_, &running); rc != CURLM_OK) {
+    multi_failure("curl_multi_perform", rc);
+    return false;
+  }
+  int queued = 0;
+  while (CURLMsg* m = curl_multi_info_read(multi_, &queued)) {
+    if (m->msg != CURLMSG_DONE) continue;
+    poll_state* s = nullptr;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&s));
+    finish_transfer(*s, m->data.result);
+  }
+  return true;
+}
+
+void http_poll_source::finish_in_flight() {
+  // A stop (SIGTERM, a SIGHUP reload) must not lose a response that is (almost) received: the
+  // transfers in flight go on, and their responses are emitted and spooled like any other.
+  const std::uint64_t deadline = mono_now_ns() + config_.drain_timeout_ms * kMs;
+  for (;;) {
+    std::size_t in_flight = 0;
+    for (const auto& s : states_)
+      if (s->in_flight) ++in_flight;
+    if (in_flight == 0) return;
+    const std::uint64_t now = mono_now_ns();
+    if (now >= deadline) {
+      log_line(log_level::warn, "src:http",
+               std::to_string(in_flight) +
+                   " transfer(s) still in flight at pipeline.drain_timeout: abandoned (counted "
+                   "as transport errors)");
+      for (const auto& s : states_)
+        if (s->in_flight) s->counters->transport_errors.add();
+      return;
+    }
+    if (!reap_completed()) continue;
+    const std::uint64_t left_ms = (deadline - now) / kMs;
+    curl_multi_poll(multi_, nullptr, 0, static_cast<int>(left_ms < 50 ? left_ms + 1 : 50), nullptr);
+  }
 }
 
 void http_poll_source::request_stop() noexcept {

@@ -59,7 +59,8 @@ class http_poll_source {
   status open();
   /// runs on: poller thread, until request_stop().
   void run();
-  /// runs on: any thread. Wakes the poller; in-flight transfers are abandoned.
+  /// runs on: any thread. Wakes the poller: no new poll starts; transfers in flight finish
+  /// (their responses are emitted) within the config's drain_timeout, then run() returns.
   void request_stop() noexcept;
 
   const std::vector<std::unique_ptr<http_source_counters>>& source_counters() const noexcept {
@@ -79,6 +80,11 @@ class http_poll_source {
   /// retried after a backoff.
   void fail_start(poll_state& s, std::uint64_t now, const std::string& why);
   void multi_failure(const char* call, CURLMcode rc);
+  /// Reaps completed transfers (finish_transfer each); false when curl_multi_perform failed
+  /// (counted and logged by multi_failure, which also backs off).
+  bool reap_completed();
+  /// After a stop: lets the transfers in flight finish, bounded by drain_timeout.
+  void finish_in_flight();
   static std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user);
   static std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user);
 

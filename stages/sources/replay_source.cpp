@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "platform/clock.hpp"
+#include "platform/log.hpp"
 
 namespace edgepipe {
 
@@ -105,6 +106,13 @@ void replay_source::run() {
     const bool cheap = reread <= kCheapReread || reread <= batch_->bytes();
     if (cheap && (batch_->payloads().size() >= config_.batch_payloads || output_.empty_hint()))
       ship();
+  }
+  // next() is false at the end of the trace and on a read error: only the first is the end.
+  if (!reader_.error().empty() && !stop_.load(std::memory_order_relaxed)) {
+    failure_ = "replay: cannot read " + config_.trace + ": " + reader_.error() + " (errno " +
+               std::to_string(reader_.error_code()) + "); the frames before it are delivered, " +
+               "the rest of the trace is not";
+    log_line(log_level::error, "replay", failure_);
   }
   ship();
   pool_.release(batch_);

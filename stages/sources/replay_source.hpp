@@ -39,6 +39,9 @@ class replay_source {
   /// runs on: replay thread. Returns when the trace is consumed or stop is set.
   void run();
   const trace_reader& reader() const noexcept { return reader_; }
+  /// After run(): why the trace was not read to its end (a read error: file, offset, errno);
+  /// empty when it was (or when stopped).
+  const std::string& failure() const noexcept { return failure_; }
   std::uint64_t unknown_source_payloads() const noexcept { return unknown_sources_.get(); }
 
  private:
@@ -64,6 +67,7 @@ class replay_source {
   counter unknown_sources_;
   std::int64_t first_frame_ns_ = 0;
   std::uint64_t start_mono_ns_ = 0;
+  std::string failure_;  // replay thread until run() returns
 };
 
 }  // namespace edgepipe

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "io/file_ops.hpp"
 #include "io/uring_file_reader.hpp"
 #include "platform/log.hpp"
 #include "stages/spool/spool_format.hpp"
@@ -34,11 +35,11 @@ std::string read_prefix(const std::string& path, std::size_t n) {
 
 status sync_directory(const std::string& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return status::error(errno_message("cannot open directory " + dir, errno));
+  if (fd < 0) return errno_status("cannot open directory " + dir, errno);
   const int rc = ::fsync(fd);
   const int err = errno;
   ::close(fd);
-  if (rc != 0) return status::error(errno_message("fsync " + dir, err));
+  if (rc != 0) return errno_status("fsync " + dir, err);
   return status::ok();
 }
 
@@ -161,12 +162,20 @@ status spool::open(const std::vector<std::string>& sink_names, bool read_only) {
 status spool::recover(bool read_only) {
   std::vector<std::pair<std::uint64_t, std::string>> files;
   std::error_code ec;
+  std::vector<std::uint64_t> all_ids;  // of every segment file, .corrupt ones too
   for (const auto& entry : fs::directory_iterator(config_.dir, ec)) {
-    if (auto id = spool_format::parse_segment_file_name(entry.path().filename().string()))
+    const std::string name = entry.path().filename().string();
+    if (auto id = spool_format::parse_segment_file_name(name)) {
       files.emplace_back(*id, entry.path().string());
+      all_ids.push_back(*id);
+    } else if (name.size() > 8 && name.ends_with(".corrupt")) {
+      if (auto cid = spool_format::parse_segment_file_name(name.substr(0, name.size() - 8)))
+        all_ids.push_back(*cid);
+    }
   }
   if (ec) return status::error("cannot list spool directory " + config_.dir + ": " + ec.message());
   std::sort(files.begin(), files.end());
+  std::sort(all_ids.begin(), all_ids.end());
   // Headers first: a last file without a valid header is a roll cut short (removed); an earlier
   // one is damage (renamed to .corrupt, its records reported as a gap by the readers).
   for (std::size_t i = 0; i < files.size(); ++i) {
@@ -220,7 +229,7 @@ status spool::recover(bool read_only) {
       }
       if (!read_only) {
         if (::truncate(path.c_str(), static_cast<off_t>(scan.good_bytes)) != 0)
-          return status::error(errno_message("cannot cut the torn tail of " + path, errno));
+          return errno_status("cannot cut the torn tail of " + path, errno);
         const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
         if (fd >= 0) {
           (void)::fdatasync(fd);
@@ -243,8 +252,12 @@ status spool::recover(bool read_only) {
   }
   // Earlier segments end where the next begins (rolls are contiguous; a gap left by a cut tail
   // is skipped by the readers).
-  for (std::size_t i = 0; i + 1 < segments_.size(); ++i)
-    segments_[i].end_id = segments_[i + 1].first_id;
+  // A damaged segment (renamed .corrupt now or at an earlier start) ends the one before it: its
+  // records are a gap, not part of the segment before.
+  for (std::size_t i = 0; i + 1 < segments_.size(); ++i) {
+    const auto next = std::upper_bound(all_ids.begin(), all_ids.end(), segments_[i].first_id);
+    segments_[i].end_id = std::min(segments_[i + 1].first_id, *next);
+  }
   for (const auto& s : segments_) {
     recovery_.records += s.end_id - s.first_id;
     recovery_.bytes += s.bytes;
@@ -321,7 +334,7 @@ std::uint64_t spool::take_confirmed_segments(std::vector<std::string>& paths, bo
   return freed;
 }
 
-bool spool::drop_oldest_segment() {
+bool spool::drop_oldest_segment(bool even_last) {
   spool_segment seg;
   std::vector<std::pair<std::string, std::uint64_t>> retry;
   {
@@ -336,7 +349,7 @@ bool spool::drop_oldest_segment() {
   {
     std::lock_guard lock(mutex_);
     for (auto& u : still) undeleted_.push_back(std::move(u));
-    if (segments_.size() <= 1) return false;
+    if (segments_.size() <= (even_last ? 0u : 1u)) return false;
     seg = std::move(segments_.front());
     segments_.pop_front();
   }
@@ -367,6 +380,31 @@ bool spool::drop_oldest_segment() {
                "); records not yet confirmed, per sink: " + lost);
   commit_waiter_.wake();  // readers positioned in the dropped segment move on
   return true;
+}
+
+status spool::cut_unpublished(std::uint64_t end_id, std::uint64_t cut_offset) {
+  std::vector<std::string> doomed;
+  {
+    std::lock_guard lock(mutex_);
+    // The segment holding end_id first: when its cut fails nothing has changed.
+    for (auto& seg : segments_) {
+      if (seg.first_id >= end_id || seg.end_id <= end_id) continue;
+      const std::uint64_t at = cut_offset != 0 ? cut_offset : seg.bytes;
+      if (::truncate(seg.path.c_str(), static_cast<off_t>(at)) != 0)
+        return errno_status("cannot cut the unpublished frames of " + seg.path, errno);
+      seg.end_id = end_id;
+      seg.bytes = at;
+    }
+    while (!segments_.empty() && segments_.back().first_id >= end_id) {
+      if (segments_.back().first_id != end_id) doomed.push_back(segments_.back().path);
+      segments_.pop_back();
+    }
+  }
+  for (const std::string& path : doomed) {
+    std::error_code ec;
+    fs::remove(path, ec);
+  }
+  return status::ok();
 }
 
 std::uint64_t spool::total_bytes() const {
@@ -405,17 +443,12 @@ status spool::persist_ledger(std::size_t sink) {
   p = std::to_chars(p, end, w).ptr;
   put("\n");
   if (p == end) return status::error("ledger text too long for sink " + s.name);
-  const int fd = ::open(s.ledger_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd < 0) return status::error(errno_message("cannot write ledger " + s.ledger_tmp, errno));
-  const auto size = static_cast<std::size_t>(p - text);
-  const ssize_t written = ::write(fd, text, size);
-  const int write_errno = errno;
-  if (::close(fd) != 0 || written != static_cast<ssize_t>(size))
-    return status::error(
-        errno_message("cannot write ledger " + s.ledger_tmp, written < 0 ? write_errno : EIO));
-  // Atomic: a crash leaves the old or the new ledger.
-  if (::rename(s.ledger_tmp.c_str(), s.ledger_path.c_str()) != 0)
-    return status::error(errno_message("cannot replace ledger " + s.ledger_path, errno));
+  // Atomic and durable (io/file_ops): a power cut leaves the old or the new ledger, never an
+  // empty one, and a watermark once persisted does not go back.
+  if (status st = replace_file_durably(*ops_, config_.dir, s.ledger_tmp, s.ledger_path,
+                                       std::string_view(text, static_cast<std::size_t>(p - text)));
+      !st)
+    return st.prefixed("ledger of sink " + s.name + ": ");
   s.persisted = w;
   return status::ok();
 }

@@ -32,6 +32,7 @@
 #include "config/spool_config.hpp"
 #include "core/status.hpp"
 #include "core/waiter.hpp"
+#include "io/file_ops.hpp"
 
 namespace edgepipe {
 
@@ -81,8 +82,16 @@ class spool {
   std::uint64_t take_confirmed_segments(std::vector<std::string>& paths,
                                         bool including_last = false);
   /// Deletes the oldest non-active segment whatever the sinks say, counting for each sink the
-  /// records it had not confirmed. False when only the active segment is left.
-  bool drop_oldest_segment();
+  /// records it had not confirmed. False when only the active segment is left (`even_last`:
+  /// that one too; after a write error, when the writer opens a new segment next).
+  bool drop_oldest_segment(bool even_last = false);
+  /// After a write or sync error: forgets every record at or past `end_id` (not yet published:
+  /// the writer appends them again). Segments starting at or past it leave the list (their
+  /// files are deleted, except the one starting exactly at `end_id`, which the writer's next
+  /// segment truncates in place so a reader holding it open sees the new frames); the segment
+  /// holding `end_id` is cut at `cut_offset` (where its first unpublished frame starts; 0: at
+  /// its recorded size). An error (the truncate failed) leaves the list as it was.
+  status cut_unpublished(std::uint64_t end_id, std::uint64_t cut_offset);
   std::uint64_t total_bytes() const;
   /// Marks the writer finished: sinks end once they have confirmed everything committed.
   void finish_writing() noexcept;
@@ -99,8 +108,11 @@ class spool {
   }
   /// Every record below `end_id` is confirmed by this sink. Never moves backwards.
   void confirm(std::size_t sink, std::uint64_t end_id) noexcept;
-  /// Writes `<dir>/<sink>.ledger` (temp file + rename) when the watermark moved since last time.
+  /// Writes `<dir>/<sink>.ledger` when the watermark moved since last time: temp file,
+  /// fdatasync, rename, directory fsync (io/file_ops), so it survives a power cut.
   status persist_ledger(std::size_t sink);
+  /// Tests: the file calls persist_ledger() makes (default: file_ops::posix()).
+  void set_file_ops(file_ops& ops) noexcept { ops_ = &ops; }
   /// Records below this id were dropped (drop_oldest); readers skip past them.
   std::uint64_t dropped_end() const noexcept {
     return dropped_end_.load(std::memory_order_acquire);
@@ -143,6 +155,7 @@ class spool {
   std::string ledger_path(const std::string& sink) const;
 
   spool_config config_;
+  file_ops* ops_ = &file_ops::posix();
   spool_recovery_report recovery_;
   std::vector<std::unique_ptr<sink_slot>> sinks_;
   mutable std::mutex mutex_;  // segments_ only

@@ -32,8 +32,7 @@ bool spool_appender::publish_held() const noexcept {
 }
 
 status spool_appender::start() {
-  if (status s = janitor_.open(spool_.config().dir); !s)
-    return status::error("spool: " + s.message());
+  if (status s = janitor_.open(spool_.config().dir); !s) return s.prefixed("spool: ");
   next_id_ = covered_end_ = spool_.next_record_id();
   return open_segment();
 }
@@ -56,7 +55,7 @@ status spool_appender::open_segment() {
   o.buffers = kWriteBuffers;
   o.truncate = true;
   o.direct = spool_.config().direct_io;
-  if (status s = writer_->open(seg.path, o); !s) return status::error("spool: " + s.message());
+  if (status s = writer_->open(seg.path, o); !s) return s.prefixed("spool: ");
   if (o.direct && !writer_->direct() && !direct_fallback_logged_) {
     direct_fallback_logged_ = true;
     log_line(log_level::warn, "spool",
@@ -97,7 +96,7 @@ status spool_appender::append(const record_batch& batch, spool_frame_position* w
   spool_format::encode_frame_prefix(batch, next_id_, prefix_);
   writer_->write(prefix_.view(0, prefix_.size()));
   if (!writer_->write(batch.arena().view(0, batch.arena().size())))
-    return status::error("spool: " + writer_->error());
+    return status::error("spool: " + writer_->error(), writer_->error_code());
   next_id_ += batch.records().size();
   frame_ends_.emplace_back(writer_->bytes_written(), next_id_);
   appended_records_ += batch.records().size();
@@ -134,7 +133,7 @@ status spool_appender::begin_sync(bool full_buffers_only) {
     return status::ok();
   }
   sync_started_ns_ = mono_now_ns();
-  if (status s = writer_->start_sync(partial); !s) return status::error("spool: " + s.message());
+  if (status s = writer_->start_sync(partial); !s) return s.prefixed("spool: ");
   sync_end_ = partial ? next_id_ : full_end;
   covered_end_ = sync_end_;
   while (!frame_ends_.empty() && frame_ends_.front().second <= covered_end_)
@@ -145,21 +144,20 @@ status spool_appender::begin_sync(bool full_buffers_only) {
 
 status spool_appender::poll_retiring(bool wait) {
   while (retiring_ != nullptr) {
-    if (status s = retiring_->poll_sync(wait); !s) return status::error("spool: " + s.message());
+    if (status s = retiring_->poll_sync(wait); !s) return s.prefixed("spool: ");
     if (retiring_->sync_in_flight()) return status::ok();
     if (!retiring_final_started_) {
       // The background sync that was in flight at the roll: publish what it covered, then the
       // final one covers the rest of the old segment.
       spool_.publish_committed(retiring_first_end_);
-      if (status s = retiring_->start_sync(); !s) return status::error("spool: " + s.message());
+      if (status s = retiring_->start_sync(); !s) return s.prefixed("spool: ");
       retiring_final_started_ = true;
       continue;
     }
     fsync_ns_.record(mono_now_ns() - retiring_started_ns_);
     ++fsyncs_;
     // Synced: closing only cuts the direct-I/O padding (readers stop at it anyway).
-    if (status s = retiring_->close(false, /*keep_ring=*/true); !s)
-      return status::error("spool: " + s.message());
+    if (status s = retiring_->close(false, /*keep_ring=*/true); !s) return s.prefixed("spool: ");
     retiring_ = nullptr;
     // A sync of the new segment that completed meanwhile was held back (poll() publishes it
     // next): ids are published in order.
@@ -169,7 +167,7 @@ status spool_appender::poll_retiring(bool wait) {
 }
 
 status spool_appender::poll(bool wait) {
-  if (status s = janitor_.poll(wait); !s) return status::error("spool: " + s.message());
+  if (status s = janitor_.poll(wait); !s) return s.prefixed("spool: ");
   if (status s = poll_retiring(wait); !s) return s;
   if (held_end_ != 0 && !publish_held()) {
     spool_.publish_committed(held_end_);
@@ -177,7 +175,7 @@ status spool_appender::poll(bool wait) {
   }
   if (!sync_pending_) return status::ok();
   // The writer may already have reaped the completion (while waiting for a write).
-  if (status s = writer_->poll_sync(wait); !s) return status::error("spool: " + s.message());
+  if (status s = writer_->poll_sync(wait); !s) return s.prefixed("spool: ");
   if (writer_->sync_in_flight()) return status::ok();
   sync_pending_ = false;
   fsync_ns_.record(mono_now_ns() - sync_started_ns_);
@@ -200,7 +198,7 @@ status spool_appender::commit(bool sync, bool publish_unsynced) {
     if (status s = poll(true); !s) return s;
     cover_everything();
     const std::uint64_t t0 = mono_now_ns();
-    if (status s = writer_->sync(); !s) return status::error("spool: " + s.message());
+    if (status s = writer_->sync(); !s) return s.prefixed("spool: ");
     fsync_ns_.record(mono_now_ns() - t0);
     ++fsyncs_;
     spool_.publish_committed(next_id_);
@@ -211,7 +209,7 @@ status spool_appender::commit(bool sync, bool publish_unsynced) {
   // way and the sync will submit the rest; waiting for the disk here would only stall.
   if (!publish_unsynced) return status::ok();
   cover_everything();
-  if (status s = writer_->flush(); !s) return status::error("spool: " + s.message());
+  if (status s = writer_->flush(); !s) return s.prefixed("spool: ");
   spool_.publish_committed(next_id_);
   return status::ok();
 }
@@ -222,8 +220,7 @@ status spool_appender::finish_segment(bool sync) {
   if (status s = poll(true); !s) return s;
   cover_everything();
   const std::uint64_t t0 = mono_now_ns();
-  if (status s = writer_->close(sync, /*keep_ring=*/true); !s)
-    return status::error("spool: " + s.message());
+  if (status s = writer_->close(sync, /*keep_ring=*/true); !s) return s.prefixed("spool: ");
   if (sync) {
     fsync_ns_.record(mono_now_ns() - t0);
     ++fsyncs_;
@@ -255,10 +252,26 @@ status spool_appender::roll() {
     retiring_final_started_ = false;
     sync_pending_ = sync_wanted_ = false;
   } else {
-    if (status s = retiring_->start_sync(); !s) return status::error("spool: " + s.message());
+    if (status s = retiring_->start_sync(); !s) return s.prefixed("spool: ");
     retiring_final_started_ = true;
   }
   writer_ = retiring_ == &writers_[0] ? &writers_[1] : &writers_[0];
+  return open_segment();
+}
+
+status spool_appender::restart_after_error(std::uint64_t cut_offset) {
+  for (uring_file_writer& w : writers_) (void)w.close(false, /*keep_ring=*/true);
+  (void)janitor_.poll(true);
+  writer_ = &writers_[0];
+  retiring_ = nullptr;
+  retiring_final_started_ = false;
+  held_end_ = 0;
+  sync_pending_ = sync_wanted_ = false;
+  frame_ends_.clear();
+  const std::uint64_t committed = spool_.committed_end();
+  appended_records_ -= next_id_ > committed ? next_id_ - committed : 0;  // appended again
+  next_id_ = covered_end_ = sync_end_ = committed;
+  if (status s = spool_.cut_unpublished(committed, cut_offset); !s) return s.prefixed("spool: ");
   return open_segment();
 }
 

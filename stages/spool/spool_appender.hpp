@@ -87,6 +87,11 @@ class spool_appender {
   status roll();
   /// Commits (synced unless the policy is off) and closes the active segment.
   status close(bool sync);
+  /// After a write or sync error: closes both writers without syncing (what they hold is not
+  /// published and is appended again by the caller), drops the background work, cuts what was
+  /// not published off the spool (spool::cut_unpublished at `cut_offset`) and starts a new
+  /// segment at the committed id. An error leaves the appender closed: call it again later.
+  status restart_after_error(std::uint64_t cut_offset);
 
   std::uint64_t next_id() const noexcept { return next_id_; }
   std::uint64_t active_bytes() const noexcept { return writer_->bytes_written(); }

@@ -20,10 +20,10 @@ status spool_janitor::open(const std::string& dir) {
   if (dir_fd_ >= 0) ::close(dir_fd_);
   dir_ = dir;
   dir_fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd_ < 0) return status::error(errno_message("cannot open directory " + dir, errno));
+  if (dir_fd_ < 0) return errno_status("cannot open directory " + dir, errno);
   if (!ring_ready_) {
     if (const int rc = io_uring_queue_init(kSlots + 8, &ring_, 0); rc < 0)
-      return status::error(errno_message("io_uring_queue_init for " + dir, -rc));
+      return errno_status("io_uring_queue_init for " + dir, -rc);
     ring_ready_ = true;
   }
   return status::ok();

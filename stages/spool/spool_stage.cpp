@@ -1,5 +1,8 @@
 #include "stages/spool/spool_stage.hpp"
 
+#include <cerrno>
+#include <cstring>
+
 #include "platform/clock.hpp"
 #include "platform/log.hpp"
 
@@ -13,6 +16,23 @@ constexpr auto kSyncPoll = std::chrono::milliseconds(1);  // a sync in flight is
 // it behind. Longer than a healthy sink's pause (a file flush, a MongoDB bulk insert of a
 // batch), short enough that an outage of one sink holds the others up only once, this long.
 constexpr std::uint64_t kFollowerWaitNs = 250'000'000;
+// Retries after a disk error: the first after kRetryFirstNs, then twice as long each time up to
+// kRetryMaxNs. A full disk (ENOSPC) is also retried as soon as a sink confirms (space may be
+// freed), and at least every kRetryFullMaxNs.
+constexpr std::uint64_t kRetryFirstNs = 50'000'000;
+constexpr std::uint64_t kRetryMaxNs = 5'000'000'000;
+constexpr std::uint64_t kRetryFullMaxNs = 1'000'000'000;
+
+/// The appender's messages start with "spool: "; the log line and /health say it already.
+std::string without_prefix(const std::string& m) {
+  return m.rfind("spool: ", 0) == 0 ? m.substr(7) : m;
+}
+
+std::string errno_name(int code) {
+  if (code == 0) return "no errno";
+  const char* name = strerrordesc_np(code) != nullptr ? strerrorname_np(code) : nullptr;
+  return "errno " + std::to_string(code) + (name != nullptr ? std::string(" ") + name : "");
+}
 }  // namespace
 
 spool_stage::spool_stage(spool& s, std::vector<std::string> sources, std::size_t ring_capacity,
@@ -38,8 +58,106 @@ void spool_stage::abandon() noexcept {
 }
 
 void spool_stage::fail(const status& s) {
-  if (!failed_) log_line(log_level::error, "spool", s.message());
+  if (failed_) return;  // one episode until recover() succeeds
   failed_ = true;
+  error_code_ = s.code();
+  disk_errors_.fetch_add(1, std::memory_order_relaxed);
+  if (s.code() == ENOSPC) disk_full_errors_.fetch_add(1, std::memory_order_relaxed);
+  const std::string what = without_prefix(s.message()) + " (" + errno_name(s.code()) + ")";
+  {
+    std::lock_guard lock(fault_mutex_);
+    fault_ = what;
+  }
+  faulted_flag_.store(true, std::memory_order_release);
+  backoff_ns_ = kRetryFirstNs;
+  log_line(log_level::error, "spool",
+           what +
+               (s.code() == ENOSPC
+                    ? (spool_.config().on_full == full_policy::block
+                           ? ": disk full (on_full = block): sources wait until space frees"
+                           : ": disk full (on_full = drop_oldest): dropping the oldest segments")
+                    : ": sources wait while the spool retries") +
+               "; no record is released unspooled");
+}
+
+std::string spool_stage::fault() const {
+  std::lock_guard lock(fault_mutex_);
+  return fault_;
+}
+
+void spool_stage::backoff_wait(std::uint64_t ns, bool on_confirm) {
+  const std::uint64_t gen = spool_.confirm_generation();
+  spool_.space_waiter().wait(
+      [&] {
+        return abandoned_.load(std::memory_order_acquire) ||
+               (on_confirm && spool_.confirm_generation() != gen);
+      },
+      std::chrono::nanoseconds(ns));
+}
+
+void spool_stage::release_published() {
+  const std::uint64_t committed = spool_.committed_end();
+  while (!held_.empty() && held_.front().where.records != 0 &&
+         held_.front().where.first_id + held_.front().where.records <= committed) {
+    if (held_.front().batch->release_reader()) pool_.release(held_.front().batch);
+    held_.pop_front();
+  }
+}
+
+bool spool_stage::recover() {
+  const auto& cfg = spool_.config();
+  const bool full = error_code_ == ENOSPC;
+  backoff_wait(backoff_ns_, full);
+  if (abandoned_.load(std::memory_order_acquire)) return false;
+  disk_retries_.fetch_add(1, std::memory_order_relaxed);
+  // The sinks may have confirmed segments meanwhile: deleted now, not in the background.
+  if (full) (void)spool_.delete_confirmed_segments();
+  release_published();
+  const std::uint64_t committed = spool_.committed_end();
+  // Where the first unpublished frame starts (0: it never made it, cut at the segment's end).
+  const std::uint64_t cut_offset = !held_.empty() && held_.front().where.records != 0 &&
+                                           held_.front().where.first_id == committed
+                                       ? held_.front().where.offset
+                                       : 0;
+  // The memory tail may hold batches at places the cut removes: the sinks read the disk.
+  tail_.clear();
+  status s = appender_.restart_after_error(cut_offset);
+  bool dropped = false;
+  if (s && full && cfg.on_full == full_policy::drop_oldest) dropped = spool_.drop_oldest_segment();
+  for (auto it = held_.begin(); s && it != held_.end(); ++it) {
+    if (status a = appender_.append(*it->batch, &it->where); !a) s = a;
+    auto& recs = it->batch->records();
+    for (std::size_t i = 0; i < recs.size(); ++i) recs[i].sequence = it->where.first_id + i;
+  }
+  if (s) s = appender_.commit(true, true);  // waited for: published once durable
+  if (!s) {
+    error_code_ = s.code();
+    const std::string what = without_prefix(s.message()) + " (" + errno_name(s.code()) + ")";
+    {
+      std::lock_guard lock(fault_mutex_);
+      fault_ = what;
+    }
+    const std::uint64_t cap = s.code() == ENOSPC ? kRetryFullMaxNs : kRetryMaxNs;
+    backoff_ns_ = dropped ? 0 : std::min(backoff_ns_ * 2, cap);
+    log_line(log_level::warn, "spool",
+             "retry " + std::to_string(disk_retries_.load()) + " failed: " + what + "; next in " +
+                 std::to_string(backoff_ns_ / 1'000'000) + " ms");
+    return false;
+  }
+  failed_ = false;
+  faulted_flag_.store(false, std::memory_order_release);
+  {
+    std::lock_guard lock(fault_mutex_);
+    fault_.clear();
+  }
+  uncommitted_bytes_ = 0;
+  unsynced_ = false;
+  last_sync_ns_ = mono_now_ns();
+  log_line(log_level::info, "spool",
+           "writing again after " + std::to_string(disk_retries_.load()) + " retries in all: " +
+               std::to_string(held_.size()) + " held batch(es) appended again; sources resume");
+  release_published();
+  return true;
 }
 
 void spool_stage::commit(bool force_sync, bool busy) {
@@ -108,19 +226,24 @@ bool spool_stage::make_room(std::size_t bytes) {
   const auto& cfg = spool_.config();
   bool logged = false;
   for (;;) {
+    if (failed_) return false;
     if (spool_.total_bytes() + bytes <= cfg.max_bytes) break;
     if (appender_.delete_confirmed_segments() != 0) continue;
     if (cfg.on_full == full_policy::drop_oldest) {
       if (spool_.drop_oldest_segment()) continue;
       if (!appender_.active_has_frames()) break;  // one batch larger than the limit: let it in
       if (status s = appender_.roll(); !s) {
-        log_line(log_level::error, "spool", s.message());
-        break;
+        fail(s);
+        return false;
       }
       continue;
     }
     // block: commit what we have so the sinks can confirm it, then wait for them.
     if (uncommitted_bytes_ != 0 || unsynced_) commit(true);
+    if (failed_) {
+      blocked_.store(false);
+      return false;
+    }
     if (!logged) {
       full_waits_.fetch_add(1, std::memory_order_relaxed);
       blocked_.store(true);
@@ -151,6 +274,13 @@ bool spool_stage::make_room(std::size_t bytes) {
 void spool_stage::run() {
   const auto& cfg = spool_.config();
   for (;;) {
+    if (failed_) {
+      // A disk error: no batch is taken until the retry succeeds (the rings fill, the sources
+      // wait), and none is released unspooled.
+      if (abandoned_.load(std::memory_order_acquire)) break;
+      (void)recover();
+      continue;
+    }
     std::chrono::nanoseconds timeout = kRetentionTick;
     bool sync_due_at_timeout = false;  // the wait ends at the fsync interval's deadline
     if (unsynced_) {
@@ -182,14 +312,19 @@ void spool_stage::run() {
       const std::size_t size = spool_appender::frame_bytes(*batch);
       // The wait for followers comes before the append: a sync published while waiting must
       // not make this frame visible before it is in the tail (the sinks would read it back).
-      if (abandoned_.load(std::memory_order_acquire) || failed_ || !make_room(size) ||
-          !wait_for_followers(batch->bytes())) {
-        not_spooled_.fetch_add(n, std::memory_order_relaxed);
+      if (n == 0) {
+        // nothing to spool
+      } else if (abandoned_.load(std::memory_order_acquire) ||
+                 ((!make_room(size) || !wait_for_followers(batch->bytes())) && !failed_)) {
+        not_spooled_.fetch_add(n, std::memory_order_relaxed);  // the shutdown deadline
         counters_.failed.add(n);
+      } else if (failed_) {
+        held_.push_back({batch, {}});  // appended once the spool writes again
+        batch = nullptr;
       } else if (status s = appender_.append(*batch, &where); !s) {
         fail(s);
-        not_spooled_.fetch_add(n, std::memory_order_relaxed);
-        counters_.failed.add(n);
+        held_.push_back({batch, {}});
+        batch = nullptr;
       } else {
         counters_.records_out.add(n);
         counters_.bytes_out.add(size);
@@ -197,11 +332,14 @@ void spool_stage::run() {
         // From here on a record's sequence is its spool id, as in a frame read back.
         auto& recs = batch->records();
         for (std::size_t i = 0; i < recs.size(); ++i) recs[i].sequence = where.first_id + i;
+        batch->add_reader();  // held until published: a disk error appends it again
+        held_.push_back({batch, where});
         tail_.put(batch, where);  // the sinks take it from memory once it is committed
         batch = nullptr;
       }
       if (batch != nullptr && batch->release_reader()) pool_.release(batch);
     }
+    if (failed_) continue;
     if (uncommitted_bytes_ != 0 && (input_.empty() || uncommitted_bytes_ >= kCommitEveryBytes))
       commit(false, /*busy=*/true);
     else if (unsynced_ && timed_out && sync_due_at_timeout)
@@ -211,9 +349,31 @@ void spool_stage::run() {
       commit(false);
     (void)appender_.delete_confirmed_segments();
     tail_.evict_done(spool_.min_watermark());
+    release_published();
   }
   // End of input: make everything durable (even with fsync = off: a clean stop costs one sync).
-  if (status s = appender_.close(true); !s) log_line(log_level::error, "spool", s.message());
+  // A disk error is retried until it clears or the shutdown deadline abandons the spool.
+  for (;;) {
+    while (failed_ && !abandoned_.load(std::memory_order_acquire)) (void)recover();
+    if (failed_) break;
+    if (status s = appender_.close(true); !s) {
+      fail(s);
+      continue;
+    }
+    break;
+  }
+  release_published();
+  if (failed_) {
+    // Abandoned while the disk failed: these were never written durably.
+    for (const held_batch& h : held_) {
+      const std::size_t n = h.batch->records().size();
+      not_spooled_.fetch_add(n, std::memory_order_relaxed);
+      counters_.failed.add(n);
+    }
+  }
+  for (const held_batch& h : held_)
+    if (h.batch->release_reader()) pool_.release(h.batch);
+  held_.clear();
   spool_.finish_writing();
   if (not_spooled_.load() != 0)
     log_line(log_level::error, "spool",

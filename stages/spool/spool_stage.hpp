@@ -17,9 +17,17 @@
 // than falling behind and reading every frame back from the disk (pread + CRC + decode on the box's
 // busiest core). A sink that does not take it in time (an outage, a stall) is left behind and
 // reads the disk; the others keep flowing.
+// Disk errors (docs/durability.md): a failed write, fdatasync or segment open never releases a
+// record unspooled. The spool thread stops taking batches (the rings fill, the sources wait),
+// keeps every batch not yet published, and retries with backoff: it cuts the unpublished frames
+// off the spool, opens a new segment and appends them again. ENOSPC falls under on_full: block
+// waits for the sinks to free space, drop_oldest drops the oldest segments (counted). Until the
+// retry succeeds, fault() names the file and errno (/health not ready).
 #pragma once
 
 #include <atomic>
+#include <deque>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -58,6 +66,14 @@ class spool_stage {
   std::uint64_t follower_waits() const noexcept { return follower_waits_.load(); }
   std::uint64_t follower_wait_ns() const noexcept { return follower_wait_ns_.load(); }
   std::uint64_t followers_left_behind() const noexcept { return left_behind_.load(); }
+  /// Disk errors: episodes (a write/sync error after which the spool held the sources back),
+  /// of them ENOSPC ones, retries made, and whether the spool is held back by one now.
+  std::uint64_t disk_errors() const noexcept { return disk_errors_.load(); }
+  std::uint64_t disk_full_errors() const noexcept { return disk_full_errors_.load(); }
+  std::uint64_t disk_error_retries() const noexcept { return disk_retries_.load(); }
+  bool faulted() const noexcept { return faulted_flag_.load(std::memory_order_acquire); }
+  /// Any thread: empty when the spool writes; otherwise the error it is retrying (file, errno).
+  std::string fault() const;
 
  private:
   /// Makes room for `bytes` under max_bytes. False when abandoned while waiting.
@@ -67,7 +83,16 @@ class spool_stage {
   /// after a batch arrived (more are likely), so an interval sync may leave the write buffer
   /// being filled for the next one (spool_appender::begin_sync).
   void commit(bool force_sync, bool busy = false);
+  /// A write/sync error: the spool holds the sources back and retries (recover()).
   void fail(const status& s);
+  /// Retries after an error (waits the backoff first), appending again every batch not yet
+  /// published. True when the spool writes again; false while the error persists or once
+  /// abandoned.
+  bool recover();
+  /// Waits up to `ns` for abandon(), or (`on_confirm`) for a sink to confirm something.
+  void backoff_wait(std::uint64_t ns, bool on_confirm);
+  /// Returns the batches every record of which is published to the pool.
+  void release_published();
   /// Backpressure before spilling (see the top): waits, bounded, until putting `bytes` into the
   /// memory tail evicts nothing a following sink still wants. False once the spool failed.
   bool wait_for_followers(std::size_t bytes);
@@ -88,7 +113,23 @@ class spool_stage {
   std::uint64_t last_sync_ns_ = 0;
   std::uint64_t uncommitted_bytes_ = 0;
   bool unsynced_ = false;
-  bool failed_ = false;
+  bool failed_ = false;  // a write/sync error not yet recovered from (spool thread)
+  /// Every batch appended (or being appended) whose records are not all published yet: what a
+  /// write error makes the spool append again. One reader reference each.
+  struct held_batch {
+    record_batch* batch;
+    spool_frame_position where;
+  };
+  std::deque<held_batch> held_;
+  std::uint64_t backoff_ns_ = 0;
+  std::uint64_t last_retry_ns_ = 0;
+  int error_code_ = 0;
+  std::atomic<bool> faulted_flag_{false};
+  std::atomic<std::uint64_t> disk_errors_{0};
+  std::atomic<std::uint64_t> disk_full_errors_{0};
+  std::atomic<std::uint64_t> disk_retries_{0};
+  mutable std::mutex fault_mutex_;
+  std::string fault_;  // fault_mutex_
 };
 
 }  // namespace edgepipe

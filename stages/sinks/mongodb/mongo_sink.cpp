@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "core/byte_arena.hpp"
+#include "io/dead_letter_file.hpp"
 #include "platform/clock.hpp"
 #include "platform/log.hpp"
 #include "stages/sinks/mongodb/mongo_connection.hpp"
@@ -37,6 +38,9 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::size_t kDeadLetterMaxBytes = 4096;
+// Dead-letter files rotate at 64 MiB; the newest 8 rotated files are kept (docs/operations.md).
+constexpr std::uint64_t kDeadLetterRotateBytes = std::uint64_t{64} << 20;
+constexpr unsigned kDeadLetterKeepFiles = 8;
 constexpr int kMaxBackoffMs = 30000;
 class mongo_sink final : public sink {
  public:
@@ -45,13 +49,16 @@ class mongo_sink final : public sink {
         config_(std::move(config)),
         source_names_(std::move(source_names)),
         conn_(name_, config_, source_names_),
-        selector_(bson_new()) {}
+        selector_(bson_new()),
+        dead_letters_(config_.dead_letter_path.empty() ? "dead-letter-" + name_ + ".jsonl"
+                                                       : config_.dead_letter_path,
+                      kDeadLetterRotateBytes, kDeadLetterKeepFiles) {}
 
   ~mongo_sink() override {
     for (auto& c : collections_)
       if (c.handle != nullptr) mongoc_collection_destroy(c.handle);
     bson_destroy(selector_);
-    if (dead_letters_ != nullptr) std::fclose(dead_letters_);
+    dead_letters_.close();
   }
 
   const std::string& name() const override { return name_; }
@@ -103,6 +110,7 @@ class mongo_sink final : public sink {
       for (std::size_t i = 0; i < records.size(); ++i)
         group_.push_back(static_cast<std::uint32_t>(i));
       write_chunked(batch, collection_for(kUnknownSource), counters);
+      settle_dead_letters();
       return;
     }
     // Per-source collections: one bulk per distinct source in the batch.
@@ -116,28 +124,24 @@ class mongo_sink final : public sink {
         if (records[i].source == src) group_.push_back(static_cast<std::uint32_t>(i));
       write_chunked(batch, collection_for(src), counters);
     }
+    settle_dead_letters();
   }
 
   // runs on: sink thread. Writes are confirmed synchronously by write(); only the
   // dead-letter file needs flushing.
-  void flush(stage_counters&) override {
-    if (dead_letters_ != nullptr) std::fflush(dead_letters_);
-  }
+  void flush(stage_counters&) override {}
 
   // runs on: sink thread
   status close() override {
-    if (dead_letters_ != nullptr) {
-      std::fclose(dead_letters_);
-      dead_letters_ = nullptr;
-    }
+    dead_letters_.close();
     if (duplicates_ != 0 || dead_lettered_ != 0 || failed_ != 0)
       std::fprintf(stderr,
                    "edgepipe: sink %s: %llu delivered, %llu of them duplicates (already stored), "
                    "%llu dead-lettered to %s, %llu failed after retries\n",
                    name_.c_str(), static_cast<unsigned long long>(delivered_),
                    static_cast<unsigned long long>(duplicates_),
-                   static_cast<unsigned long long>(dead_lettered_),
-                   config_.dead_letter_path.c_str(), static_cast<unsigned long long>(failed_));
+                   static_cast<unsigned long long>(dead_lettered_), dead_letters_.path().c_str(),
+                   static_cast<unsigned long long>(failed_));
     return status::ok();
   }
 
@@ -212,7 +216,6 @@ class mongo_sink final : public sink {
         } else {
           dead_letter(batch, r, coll.name, err.message, static_cast<std::int64_t>(err.code));
           counters.failed.add();
-          settle(r.sequence, delivery_outcome::dead_lettered);
         }
       }
       retry_.clear();
@@ -266,7 +269,6 @@ class mongo_sink final : public sink {
         op_state_[e.index] = op_dead;
         dead_letter(batch, records[ops_[e.index]], coll.name, e.message, e.code);
         counters.failed.add();
-        settle(records[ops_[e.index]].sequence, delivery_outcome::dead_lettered);
       }
     }
     // Batch-level trouble: a write concern error, or a failure that is not per-document.
@@ -355,22 +357,42 @@ class mongo_sink final : public sink {
                  message);
   }
 
+  /// Settles the batch's dead letters once their file is synced: dead-lettered, or, when it
+  /// could not be written or synced, failed (they stay in the spool and come again).
+  void settle_dead_letters() {
+    if (dead_letter_pending_.empty() && !dead_letter_write_failed_) return;
+    status s = dead_letters_.sync();
+    if (s && dead_letter_write_failed_) s = dead_letter_error_;
+    dead_letter_write_failed_ = false;
+    const auto outcome = s ? delivery_outcome::dead_lettered : delivery_outcome::failed;
+    for (const std::uint64_t seq : dead_letter_pending_) settle(seq, outcome);
+    if (s) {
+      dead_lettered_ += dead_letter_pending_.size();
+      if (dead_letter_errors_logged_) {
+        dead_letter_errors_logged_ = false;
+        log_line(log_level::info, "sink:" + name_,
+                 "dead-letter file " + dead_letters_.path() + " is written again");
+      }
+    } else {
+      failed_ += dead_letter_pending_.size();
+      report_dead_letter_error(s);
+    }
+    dead_letter_pending_.clear();
+  }
+
+  void report_dead_letter_error(const status& s) {
+    ++dead_letter_errors_;
+    if (dead_letter_errors_logged_) return;  // once per episode
+    dead_letter_errors_logged_ = true;
+    log_line(log_level::error, "sink:" + name_,
+             s.message() + " (errno " + std::to_string(s.code()) +
+                 "): dead letters stay in the spool and are retried");
+  }
+
+  /// Appends the record's dead letter; it is settled by settle_dead_letters() (failed there
+  /// when this append failed).
   void dead_letter(const record_batch& batch, const record& r, const std::string& collection,
                    std::string_view reason, std::int64_t code) {
-    ++dead_lettered_;
-    if (dead_letters_ == nullptr && !dead_letter_failed_) {
-      const fs::path path(config_.dead_letter_path.empty() ? "dead-letter-" + name_ + ".jsonl"
-                                                           : config_.dead_letter_path);
-      std::error_code ec;
-      if (path.has_parent_path()) fs::create_directories(path.parent_path(), ec);
-      dead_letters_ = std::fopen(path.c_str(), "ae");
-      if (dead_letters_ == nullptr) {
-        dead_letter_failed_ = true;
-        std::fprintf(stderr, "edgepipe: sink %s: cannot open dead-letter file %s\n", name_.c_str(),
-                     path.c_str());
-      }
-    }
-    if (dead_letters_ == nullptr) return;
     const std::string_view value = batch.value(r);
     line_.clear();
     line_.append("{\"reason\":");
@@ -397,7 +419,12 @@ class mongo_sink final : public sink {
                                                     : ",\"truncated\":false,\"bytes\":");
     append_json_string_lossy(line_, value.substr(0, kDeadLetterMaxBytes));
     line_.append("}\n");
-    std::fwrite(line_.data(), 1, line_.size(), dead_letters_);
+    dead_letter_pending_.push_back(r.sequence);
+    if (dead_letter_write_failed_) return;  // failed with the rest of the batch's
+    if (status st = dead_letters_.append(line_.view(0, line_.size())); !st) {
+      dead_letter_write_failed_ = true;
+      dead_letter_error_ = st;
+    }
   }
 
   enum op_result : std::uint8_t { op_ok, op_duplicate, op_retry, op_dead };
@@ -417,8 +444,12 @@ class mongo_sink final : public sink {
   std::vector<op_result> op_state_;
   std::vector<mongo_reply::write_error> errors_;
   byte_arena line_;
-  std::FILE* dead_letters_ = nullptr;
-  bool dead_letter_failed_ = false;
+  dead_letter_file dead_letters_;
+  std::vector<std::uint64_t> dead_letter_pending_;  // sequences appended, not yet settled
+  bool dead_letter_write_failed_ = false;           // an append of this batch failed
+  status dead_letter_error_;
+  bool dead_letter_errors_logged_ = false;
+  std::uint64_t dead_letter_errors_ = 0;
   std::uint64_t delivered_ = 0, duplicates_ = 0, dead_lettered_ = 0, failed_ = 0;
 };
 

@@ -1,0 +1,44 @@
+// A read error is not the end of a trace (issue 17, item 4): replaying a trace whose reads fail
+// with EIO past its first chunk (io/file_faults, armed through EDGEPIPE_FILE_FAULTS in the
+// child) delivers what was read, then exits 1 naming the file, the offset and the errno.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+
+#include "test_util.hpp"
+
+namespace edgepipe {
+namespace {
+
+using testing::read_lines;
+using testing::run_edgepipe;
+using testing::temp_dir;
+
+TEST(ReplayReadError, EioInTheTraceExitsOneWithFileOffsetAndErrno) {
+  temp_dir dir;
+  ASSERT_EQ(run_edgepipe("synth --api coingecko --payloads 4 --out cg.trace --seed 5", dir.path())
+                .exit_code,
+            0);
+  auto clean = run_edgepipe("replay --trace cg.trace --sink file:clean.jsonl", dir.path());
+  ASSERT_EQ(clean.exit_code, 0) << clean.err;
+  // Every read past the first chunk fails.
+  ::setenv("EDGEPIPE_FILE_FAULTS", "op=read,err=EIO,path=cg.trace,from=1", 1);
+  auto r = run_edgepipe("replay --trace cg.trace --sink file:faulted.jsonl", dir.path());
+  ::unsetenv("EDGEPIPE_FILE_FAULTS");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("cg.trace"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("at offset"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("errno 5"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Input/output error"), std::string::npos) << r.err;
+  // What was read before the error is delivered (the trace's first records, in order); the
+  // rest is not, and the exit code says so.
+  const auto want = read_lines((dir.path() / "clean.jsonl").string());
+  const auto got = read_lines((dir.path() / "faulted.jsonl").string());
+  ASSERT_GT(got.size(), 0u);
+  ASSERT_LT(got.size(), want.size());
+  EXPECT_TRUE(std::equal(got.begin(), got.end(), want.begin()));
+}
+
+}  // namespace
+}  // namespace edgepipe
