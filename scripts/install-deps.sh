@@ -9,6 +9,7 @@ packages=(
   libboost-dev libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev libspdlog-dev
   libcli11-dev libssl-dev zlib1g-dev libisal-dev libdeflate0 libmicrohttpd-dev libsystemd-dev
   kcat valgrind python3 ccache
+  clang-16 libclang-rt-16-dev
 )
 
 missing=()
