@@ -13,6 +13,7 @@
 
 #include "config/config_loader.hpp"
 #include "fuzz_util.hpp"
+#include "stages/pipeline/stage_checks.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace edgepipe;
@@ -21,6 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const std::string_view special : {"/dev", "/proc", "/sys"})
     if (text.find(special) != std::string_view::npos) return 0;
   pipeline_config config;
-  if (load_config_text(text, origin, config)) (void)validate_config(config);
+  if (load_config_text(text, origin, pipeline_stage_checks(), config))
+    (void)validate_config(config, pipeline_stage_checks());
   return 0;
 }

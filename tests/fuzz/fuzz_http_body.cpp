@@ -1,5 +1,5 @@
-// Fuzz target: an HTTP source's body and header handling (stages/http_body, the part of
-// stages/http_poll_source that libcurl's callbacks run) and what becomes of the body: the
+// Fuzz target: an HTTP source's body and header handling (stages/sources/http_body, the part of
+// stages/sources/http_poll_source that libcurl's callbacks run) and what becomes of the body: the
 // fuzzer's bytes give a body limit, a sequence of header lines and body chunks as libcurl would
 // deliver them, and how the transfer ended; the body is then finished into a payload (too_large
 // or truncated when it went wrong) and run through the transform with the seed specs, which
@@ -20,9 +20,10 @@
 #include "config/config_loader.hpp"
 #include "core/batch.hpp"
 #include "fuzz_util.hpp"
-#include "stages/http_body.hpp"
-#include "stages/transform_engine.hpp"
-#include "stages/transform_program.hpp"
+#include "stages/pipeline/stage_checks.hpp"
+#include "stages/sources/http_body.hpp"
+#include "stages/transform/transform_engine.hpp"
+#include "stages/transform/transform_program.hpp"
 
 namespace {
 
@@ -33,7 +34,7 @@ constexpr std::int64_t kNowUnixMs = 1'700'000'123'456;
 const std::vector<transform_program>& seed_programs() {
   static const std::vector<transform_program> programs = [] {
     pipeline_config config;
-    if (!load_default_config(config)) std::abort();
+    if (!load_default_config(pipeline_stage_checks(), config)) std::abort();
     std::vector<transform_program> out;
     for (const source_spec& spec : config.sources) {
       transform_program p;

@@ -1,4 +1,4 @@
-// Fuzz target: spool recovery (io/spool open/recover, io/spool_format, io/spool_cursor). The
+// Fuzz target: spool recovery (stages/spool: spool open/recover, spool_format, spool_cursor). The
 // input is cut into segment files at each "EPSPOOL1" (the segment magic) after its start; a file
 // is named by the first record id its header declares when that is readable, else by a made-up
 // increasing id. With a ledger, when the input names one ("confirmed_end=" in it: the same
@@ -18,9 +18,9 @@
 #include "config/spool_config.hpp"
 #include "core/batch.hpp"
 #include "fuzz_util.hpp"
-#include "io/spool.hpp"
-#include "io/spool_cursor.hpp"
-#include "io/spool_format.hpp"
+#include "stages/spool/spool.hpp"
+#include "stages/spool/spool_cursor.hpp"
+#include "stages/spool/spool_format.hpp"
 
 namespace {
 

@@ -2,7 +2,8 @@
 // JSON Lines when it does not start with the trace magic), read three ways:
 //  1. plainly, with a large body limit;
 //  2. with a body limit of a few bytes (the oversized-frame and oversized-line paths);
-//  3. in zero-copy mode with a small window, the way stages/replay_source reads: bodies are kept
+//  3. in zero-copy mode with a small window, the way stages/sources/replay_source reads: bodies are
+//  kept
 //     in the window and handed off with it, sometimes giving the last frame back (pacing).
 // Checked besides ASan/UBSan: no body is above the limit or larger than the file; each kept body
 // is, after the hand-off, still byte for byte what next() returned; the reader always ends.

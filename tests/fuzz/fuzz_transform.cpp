@@ -1,4 +1,4 @@
-// Fuzz target: the transform (stages/transform_program + stages/transform_engine).
+// Fuzz target: the transform (stages/transform: transform_program + transform_engine).
 // Input layout: [payload bytes][spec bytes][u16 little-endian: length of spec bytes].
 //  1. The payload runs through each seed spec of config/default.toml (the compiled-in default
 //     config), as a 2xx response and as a truncated one (dead-lettered whole).
@@ -19,8 +19,9 @@
 #include "config/config_loader.hpp"
 #include "core/batch.hpp"
 #include "fuzz_util.hpp"
-#include "stages/transform_engine.hpp"
-#include "stages/transform_program.hpp"
+#include "stages/pipeline/stage_checks.hpp"
+#include "stages/transform/transform_engine.hpp"
+#include "stages/transform/transform_program.hpp"
 
 namespace {
 
@@ -31,7 +32,7 @@ constexpr std::int64_t kReceivedNs = 1'700'000'123'456'789'000;
 const std::vector<transform_program>& seed_programs() {
   static const std::vector<transform_program> programs = [] {
     pipeline_config config;
-    if (status s = load_default_config(config); !s) {
+    if (status s = load_default_config(pipeline_stage_checks(), config); !s) {
       std::fprintf(stderr, "default config: %s\n", s.message().c_str());
       std::abort();
     }

@@ -2,7 +2,7 @@
 """Writes the seed corpora of the fuzz targets (tests/fuzz) into OUT/<target>/, from the tests'
 payloads (tests/data/*.json), the golden records (tests/golden/*.jsonl), the bundled configs, and
 small traces and spool segments synthesized here in the formats of docs/trace-format.md and
-io/spool_format.hpp. Deterministic: the same files every run. Usage: make_seeds.py OUT"""
+stages/spool/spool_format.hpp. Deterministic: the same files every run. Usage: make_seeds.py OUT"""
 import pathlib
 import struct
 import sys
