@@ -51,7 +51,12 @@ std::optional<std::uint64_t> parse_duration_ms(std::string_view text) {
   const auto r = std::from_chars(number.data(), number.data() + number.size(), v);
   if (r.ec != std::errc() || r.ptr != number.data() + number.size() || v < 0 || !std::isfinite(v))
     return std::nullopt;
-  return static_cast<std::uint64_t>(v * static_cast<double>(scale));
+  // Beyond this the cast is undefined behaviour and the daemon's ms -> ns conversion wraps (found
+  // by tests/fuzz/fuzz_config_loader). Issue 17 item 6 sets the documented maximum.
+  constexpr double kMaxMs = 18'446'744'073'709.0;  // (2^64 - 1) ns in ms, rounded down
+  const double ms = v * static_cast<double>(scale);
+  if (!(ms <= kMaxMs)) return std::nullopt;
+  return static_cast<std::uint64_t>(ms);
 }
 
 namespace {
