@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, CI): install dependencies, build, run every ctest test, then the
-# ring, pipeline and spool-stage tests under ThreadSanitizer and the unit tests under ASan+UBSan.
-# EDGEPIPE_SKIP_SANITIZERS=1 skips the sanitizer builds for a quick local run.
+# ring, pipeline and spool-stage tests under ThreadSanitizer, the unit tests under ASan+UBSan and
+# the fuzz targets for a short run each (scripts/fuzz.sh). EDGEPIPE_SKIP_SANITIZERS=1 skips the
+# sanitizer builds and the fuzzing for a quick local run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -30,4 +31,8 @@ if [ "${EDGEPIPE_SKIP_SANITIZERS:-0}" != 1 ]; then
     "-DEDGEPIPE_SANITIZE=address;undefined" -DEDGEPIPE_BUILD_BENCHMARKS=OFF
   ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
     build-asan/tests/edgepipe_tests
+  # libFuzzer targets (tests/fuzz, Clang 16, ASan+UBSan): a short run of each, two at a time;
+  # tests/fuzz/README.md has the long-run command.
+  echo "== libFuzzer: ${FUZZ_SECONDS:-40} s per target"
+  FUZZ_SECONDS=${FUZZ_SECONDS:-40} FUZZ_JOBS=${FUZZ_JOBS:-2} scripts/fuzz.sh
 fi

@@ -32,6 +32,22 @@ TEST(Config, EmbeddedDefaultLoadsAndValidates) {
   EXPECT_EQ(c.sinks[0].type, "file");
 }
 
+// Found by tests/fuzz/fuzz_config_loader: "5.5e61h" was cast to an integer far out of range
+// (undefined behaviour; in practice a garbage duration).
+TEST(Config, HugeDurationIsRejectedNotWrapped) {
+  EXPECT_FALSE(parse_duration_ms("5.5e61h").has_value());
+  EXPECT_FALSE(parse_duration_ms("1e30s").has_value());
+  EXPECT_FALSE(parse_duration_ms("18446744073710").has_value());  // ms whose ns do not fit
+  EXPECT_EQ(parse_duration_ms("18446744073709"), 18446744073709u);
+  EXPECT_EQ(parse_duration_ms("2m"), 120000u);
+  pipeline_config c;
+  const status s =
+      load_config_text("include = \"embedded:default\"\n[spool]\nfsync_interval = \"1e30s\"\n",
+                       "t.toml", pipeline_stage_checks(), c);
+  EXPECT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("fsync_interval"), std::string::npos) << s.message();
+}
+
 TEST(Config, MinimalConfigGetsDefaults) {
   pipeline_config c;
   ASSERT_TRUE(load_config_text(kMinimal, "edge.toml", pipeline_stage_checks(), c).is_ok());

@@ -578,6 +578,46 @@ TEST(Spool, EmptyLastSegmentsAreRemovedAndTheBacklogBeforeThemSurvives) {
   EXPECT_EQ(keys.back(), "k549");
 }
 
+// Found by tests/fuzz/fuzz_spool_recovery: the backlog's last frame is torn and an empty
+// segment starts past it (at 500). The first recovery keeps ids from 500 on; the empty segment
+// was its only record of that, so removing it let a second start (after one that failed before
+// writing its own segment) hand out ids 400..499 again.
+TEST(Spool, RecordIdsDoNotGoBackWhenARecoveredEmptySegmentCarriedTheFloor) {
+  temp_dir dir;
+  const auto c = config_in(dir);
+  write_spool(c, 5, 100);
+  const std::string backlog = last_segment(c);
+  fs::resize_file(backlog, fs::file_size(backlog) - 10);  // the frame of ids 400..499 torn
+  {
+    spool_format::segment_header h;
+    h.first_record_id = 500;
+    h.sources = kSources;
+    byte_arena head;
+    spool_format::encode_segment_header(h, head);
+    std::ofstream(c.dir + "/" + spool_format::segment_file_name(500), std::ios::binary)
+        .write(head.data(), static_cast<std::streamsize>(head.size()));
+  }
+  for (int start = 0; start < 2; ++start) {
+    spool sp(c);
+    ASSERT_TRUE(sp.open({"s"}).is_ok());
+    EXPECT_EQ(sp.next_record_id(), 500u) << "start " << start;
+    EXPECT_EQ(sp.recovery().records, 400u) << "start " << start;
+  }
+  spool sp(c);
+  ASSERT_TRUE(sp.open({"s"}).is_ok());
+  spool_appender a(sp, kSources);
+  ASSERT_TRUE(a.start().is_ok());
+  EXPECT_EQ(a.next_id(), 500u);
+  record_batch b;
+  fill(b, 10, 500);
+  ASSERT_TRUE(a.append(b).is_ok());
+  ASSERT_TRUE(a.close(true).is_ok());
+  const auto keys = read_all(sp, 0);
+  ASSERT_EQ(keys.size(), 410u);
+  EXPECT_EQ(keys[399], "k399");
+  EXPECT_EQ(keys[400], "k500");
+}
+
 spool_frame_position frame_at(std::uint64_t first, std::uint32_t n) {
   spool_frame_position p;
   p.segment_first_id = 0;

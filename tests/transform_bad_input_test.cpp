@@ -192,6 +192,17 @@ TEST_F(TransformBadInput, EveryProperPrefixOfEachPayloadIsRejectedWhole) {
   }
 }
 
+// Found by tests/fuzz/fuzz_transform: a malformed object where the record's last field is
+// read ("timestamp":{ 1700000000}) makes simdjson abandon the document; the transform then
+// rewound the dead document (a null-pointer dereference) instead of rejecting the payload.
+TEST_F(TransformBadInput, MalformedValueThatKillsTheParserRejectsThePayload) {
+  const std::string body =
+      "{\"iss_position\": {\"longitude\": \"-85.5523\", \"latitude\": \"-8.7373\"}, "
+      "\"message\": \"success\", \"timestamp\":{ 1700000000}\n";
+  const payload_outcome o = run(body, "iss");
+  expect_payload_rejected(o, body, "iss");
+}
+
 TEST_F(TransformBadInput, InvalidUtf8InsideAStringRejectsThePayload) {
   std::string body = data_file("coingecko-markets.json");
   const std::size_t at = body.find("Ethereum");

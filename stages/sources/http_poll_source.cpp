@@ -11,6 +11,7 @@
 #include "platform/clock.hpp"
 #include "platform/log.hpp"
 #include "stages/sources/cron_schedule.hpp"
+#include "stages/sources/http_body.hpp"
 
 namespace edgepipe {
 
@@ -19,20 +20,6 @@ std::once_flag curl_once;
 constexpr std::uint64_t kMs = 1'000'000;  // ns per ms
 constexpr long kMaxRedirects = 5;
 constexpr std::size_t kKeepAfterAbort = std::size_t{1} << 20;
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' '))
-    s.remove_suffix(1);
-  return s;
-}
-bool header_is(std::string_view line, std::string_view name, std::string_view& value) {
-  if (line.size() <= name.size() || line[name.size()] != ':') return false;
-  for (std::size_t i = 0; i < name.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(line[i])) != name[i]) return false;
-  value = trim(line.substr(name.size() + 1));
-  return true;
-}
 }  // namespace
 
 struct http_poll_source::poll_state {
@@ -127,9 +114,8 @@ std::size_t http_poll_source::on_body(char* data, std::size_t size, std::size_t 
     owner.inflight_bytes_ += cap - s.budget_bytes;
     s.budget_bytes = cap;
   }
-  s.batch->append_body(data, take);
-  if (too_large) {
-    s.too_large = true;  // keep what fits, then abort the transfer
+  if (!append_body_limited(*s.batch, {data, bytes}, s.max_body)) {
+    s.too_large = true;  // what fits is kept; returning short aborts the transfer
     return 0;
   }
   return bytes;
@@ -137,29 +123,8 @@ std::size_t http_poll_source::on_body(char* data, std::size_t size, std::size_t 
 
 std::size_t http_poll_source::on_header(char* data, std::size_t size, std::size_t n, void* user) {
   auto& s = *static_cast<poll_state*>(user);
-  const std::string_view line(data, size * n);
-  std::string_view value;
-  if (line.rfind("HTTP/", 0) == 0) {
-    // A new response starts (after a redirect or a 100 Continue): forget the previous one's.
-    s.pending_etag.clear();
-    s.pending_last_modified.clear();
-    s.retry_after_ms = 0;
-  } else if (header_is(line, "etag", value)) {
-    s.pending_etag = value;
-  } else if (header_is(line, "last-modified", value)) {
-    s.pending_last_modified = value;
-  } else if (header_is(line, "retry-after", value)) {
-    // Either delta-seconds or an HTTP date.
-    char* end = nullptr;
-    const std::string v(value);
-    const unsigned long secs = std::strtoul(v.c_str(), &end, 10);
-    if (end != v.c_str() && *end == '\0') {
-      s.retry_after_ms = secs * 1000;
-    } else if (const time_t when = curl_getdate(v.c_str(), nullptr); when > 0) {
-      const std::int64_t delta = static_cast<std::int64_t>(when) * 1000 - unix_now_ns() / 1'000'000;
-      s.retry_after_ms = delta > 0 ? static_cast<std::uint64_t>(delta) : 0;
-    }
-  }
+  read_response_header({data, size * n}, unix_now_ns() / 1'000'000, s.pending_etag,
+                       s.pending_last_modified, s.retry_after_ms);
   return size * n;
 }
 

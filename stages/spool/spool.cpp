@@ -153,6 +153,11 @@ status spool::open(const std::vector<std::string>& sink_names, bool read_only) {
     slot->persisted = w;
     sinks_.push_back(std::move(slot));
   }
+  if (!floor_segment_.empty() && next_id_ > floor_segment_id_) {
+    std::error_code remove_ec;  // a ledger now carries the floor: the empty segment can go
+    fs::remove(floor_segment_, remove_ec);
+  }
+  floor_segment_.clear();
   committed_.store(next_id_);
   recovery_.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -240,9 +245,17 @@ status spool::recover(bool read_only) {
     }
     if (seg.end_id != seg.first_id) break;
     // No record in it (a run that stopped before its first batch, or a start that failed after
-    // opening its segment): this run starts its own segment at the same id, so this one goes.
+    // opening its segment): this run starts its own segment at the same id, so this one goes,
+    // except the highest one while it is the only record of the id floor (below).
     floor_id = std::max(floor_id, seg.first_id);
-    if (!read_only) fs::remove(path, ec);
+    if (!read_only) {
+      if (floor_segment_.empty()) {
+        floor_segment_ = path;
+        floor_segment_id_ = seg.first_id;
+      } else {
+        fs::remove(path, ec);
+      }
+    }
     segments_.pop_back();
     if (!segments_.empty()) {
       const auto h =
@@ -263,7 +276,16 @@ status spool::recover(bool read_only) {
     recovery_.bytes += s.bytes;
   }
   recovery_.segments = segments_.size();
-  next_id_ = std::max(floor_id, segments_.empty() ? 0 : segments_.back().end_id);
+  const std::uint64_t end = segments_.empty() ? 0 : segments_.back().end_id;
+  next_id_ = std::max(floor_id, end);
+  // When the segments left end below the floor (their tail was cut, or the segment before the
+  // empty one was set aside as .corrupt), removing the empty segment would lose the floor: a
+  // start that fails before writing its own segment would let the next one reuse ids. Its file
+  // stays until the appender re-creates it at the same id, or a ledger carries the floor (open()).
+  if (!floor_segment_.empty() && end >= floor_segment_id_) {
+    fs::remove(floor_segment_, ec);
+    floor_segment_.clear();
+  }
   if (!read_only && recovery_.removed_segments != 0) (void)sync_directory(config_.dir);
   return status::ok();
 }

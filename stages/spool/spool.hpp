@@ -163,6 +163,10 @@ class spool {
   std::vector<std::pair<std::string, std::uint64_t>> undeleted_;  // path, bytes (mutex_)
   std::uint64_t next_id_ = 0;
   std::uint32_t header_bytes_of_last_ = 0;  // recovery only
+  // Recovery only: an empty last segment kept on disk because its header is all that says ids
+  // went up to its first id (the records before it were cut or set aside); see recover().
+  std::string floor_segment_;
+  std::uint64_t floor_segment_id_ = 0;
   std::atomic<std::uint64_t> committed_{0};
   std::atomic<std::uint64_t> dropped_end_{0};
   std::atomic<bool> writer_done_{false};

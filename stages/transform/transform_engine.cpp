@@ -792,6 +792,9 @@ payload_outcome transform_engine::run(const payload& p, std::string_view body, r
           if (!err) err = for_each_record(v, t, problem, on_object, on_other);
         }
       }
+      // JSON the walk could not step over makes simdjson abandon the document (found by
+      // tests/fuzz/fuzz_transform): the payload is invalid, and a dead document cannot rewind.
+      if (!err && !doc.is_alive()) err = simdjson::TAPE_ERROR;
       // Records are read lazily, so a root object (or the document around the records pointer)
       // that ends early or is followed by more bytes goes unnoticed by the walk: skim the
       // document's structure once to the end to catch both.
