@@ -630,5 +630,30 @@ TEST_F(TransformBadInput, GoodPayloadAfterABadOneIsUnaffected) {
   for (std::size_t i = 0; i < out_.records().size(); ++i) EXPECT_EQ(out_.records()[i].sequence, i);
 }
 
+// Found by tests/fuzz/fuzz_transform: a number or boolean literal is written into records as it
+// is, so a spec whose literal text is not JSON (the loader never makes one) must not compile.
+TEST(TransformProgram, LiteralThatIsNotJsonIsRefused) {
+  auto spec_with = [](literal_value v) {
+    source_spec s;
+    s.name = "lit";
+    field_spec f;
+    f.name = "f";
+    f.constant = std::move(v);
+    s.fields.push_back(std::move(f));
+    return s;
+  };
+  transform_program p;
+  const status bad_number =
+      transform_program::compile(spec_with({literal_value::kind::number, "\"#$,&'()"}), p);
+  EXPECT_FALSE(bad_number.is_ok());
+  EXPECT_NE(bad_number.message().find("sources.lit.fields[0] (f).const"), std::string::npos)
+      << bad_number.message();
+  EXPECT_FALSE(transform_program::compile(spec_with({literal_value::kind::boolean, "yes"}), p));
+  EXPECT_FALSE(transform_program::compile(spec_with({literal_value::kind::number, "01"}), p));
+  EXPECT_FALSE(transform_program::compile(spec_with({literal_value::kind::number, "1."}), p));
+  EXPECT_TRUE(transform_program::compile(spec_with({literal_value::kind::number, "-1.5e+7"}), p));
+  EXPECT_TRUE(transform_program::compile(spec_with({literal_value::kind::boolean, "false"}), p));
+}
+
 }  // namespace
 }  // namespace edgepipe

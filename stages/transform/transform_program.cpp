@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string_view>
 
 #include "platform/text_escape.hpp"
 
@@ -43,29 +44,33 @@ status transform_program::add_pointer(std::string_view pointer, const std::strin
   return status::ok();
 }
 
-slot_value transform_program::keep_literal(const literal_value& v) {
-  slot_value s;
-  switch (v.type) {
-    case literal_value::kind::null:
-      s.kind = slot_kind::null;
-      return s;
-    case literal_value::kind::string:
-      s.kind = slot_kind::string;
-      break;
-    case literal_value::kind::number:
-      s.kind = slot_kind::number;
-      break;
-    case literal_value::kind::boolean:
-      s.kind = slot_kind::boolean;
-      s.boolean = v.text == "true";
-      break;
-  }
-  literal_storage.push_back(v.text);
-  s.text = literal_storage.back();
-  return s;
-}
-
 namespace {
+
+/// RFC 8259 number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+bool is_json_number(std::string_view t) {
+  std::size_t i = 0;
+  auto digits = [&] {
+    const std::size_t from = i;
+    while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i;
+    return i > from;
+  };
+  if (i < t.size() && t[i] == '-') ++i;
+  if (i < t.size() && t[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  if (i < t.size() && t[i] == '.') {
+    ++i;
+    if (!digits()) return false;
+  }
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == t.size();
+}
 
 status parse_template(std::string_view text, const std::string& where,
                       std::vector<std::pair<std::string, std::string>>& pieces) {
@@ -98,6 +103,37 @@ status parse_template(std::string_view text, const std::string& where,
 }
 
 }  // namespace
+
+status transform_program::keep_literal(const literal_value& v, const std::string& where,
+                                       slot_value& out) {
+  // Number and boolean texts are written into records as they are: they must be JSON. The
+  // loader only makes valid ones; a spec built some other way (tests, fuzzing) is refused here.
+  slot_value s;
+  switch (v.type) {
+    case literal_value::kind::null:
+      s.kind = slot_kind::null;
+      out = s;
+      return status::ok();
+    case literal_value::kind::string:
+      s.kind = slot_kind::string;
+      break;
+    case literal_value::kind::number:
+      if (!is_json_number(v.text))
+        return status::error(where + ": '" + v.text + "' is not a JSON number");
+      s.kind = slot_kind::number;
+      break;
+    case literal_value::kind::boolean:
+      if (v.text != "true" && v.text != "false")
+        return status::error(where + ": '" + v.text + "' is not true or false");
+      s.kind = slot_kind::boolean;
+      s.boolean = v.text == "true";
+      break;
+  }
+  literal_storage.push_back(v.text);
+  s.text = literal_storage.back();
+  out = s;
+  return status::ok();
+}
 
 // Over 100 lines on purpose: one pass over the spec in the order the engine relies on (records
 // pointer, fields, key, event time, filters, then the matchers); each step is a few lines.
@@ -135,7 +171,8 @@ status transform_program::compile(const source_spec& spec, transform_program& p)
     c.required = f.required;
     if (f.default_value) {
       c.has_default = true;
-      c.default_value = p.keep_literal(*f.default_value);
+      if (status s = p.keep_literal(*f.default_value, where + ".default", c.default_value); !s)
+        return s;
     }
     const int sources = (f.from ? 1 : 0) + (f.template_text ? 1 : 0) + (f.constant ? 1 : 0);
     if (sources != 1)
@@ -159,7 +196,7 @@ status transform_program::compile(const source_spec& spec, transform_program& p)
       }
     } else if (f.constant) {  // exactly one of the three, checked above
       c.kind = compiled_field::source_kind::constant;
-      c.constant = p.keep_literal(*f.constant);
+      if (status s = p.keep_literal(*f.constant, where + ".const", c.constant); !s) return s;
     }
     if (c.hash != digest_kind::none && c.cast != value_cast::keep && c.cast != value_cast::string)
       return status::error(where +
@@ -196,7 +233,7 @@ status transform_program::compile(const source_spec& spec, transform_program& p)
     const bool needs_operand = f.op != filter_op::exists && f.op != filter_op::missing;
     if (needs_operand && !f.value) return status::error(where + ": operator needs a 'value'");
     if (needs_operand) {
-      c.operand = p.keep_literal(*f.value);
+      if (status s = p.keep_literal(*f.value, where + ".value", c.operand); !s) return s;
       const bool ordered = f.op == filter_op::gt || f.op == filter_op::ge ||
                            f.op == filter_op::lt || f.op == filter_op::le;
       if (ordered && c.operand.kind != slot_kind::number)

@@ -115,7 +115,8 @@ class transform_program {
 
  private:
   status add_pointer(std::string_view pointer, const std::string& where, int& slot);
-  slot_value keep_literal(const literal_value& v);
+  /// Stores a literal's text; refuses a number or boolean whose text is not JSON.
+  status keep_literal(const literal_value& v, const std::string& where, slot_value& out);
   void build_matchers();
 };
 
