@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "app/operator_endpoint.hpp"
 #include "app/sink_uri.hpp"
 #include "app/spool_commands.hpp"
 #include "config/config_loader.hpp"
 #include "config/config_schema.hpp"
-#include "io/http_endpoint.hpp"
 #include "io/trace_format.hpp"
 #include "platform/log.hpp"
 #include "stages/pipeline.hpp"
@@ -65,7 +65,7 @@ int run_pipeline(pipeline_config config, const run_options& options) {
 
   const auto started = std::chrono::steady_clock::now();
   const pthread_t main_thread = pthread_self();
-  const bool serve = options.mode != run_mode::replay && config.http_server.enabled;
+  const bool serve = config.http_server.enabled;  // replay: only with --http
   config.sinks_may_start_down = options.mode == run_mode::daemon;
   bool first = true;
   std::optional<pipeline_config> previous;  // the config before the last reload
@@ -88,22 +88,12 @@ int run_pipeline(pipeline_config config, const run_options& options) {
     // Throughput figures start here: connecting to brokers and opening files is not counted.
     const auto pipeline_started = std::chrono::steady_clock::now();
     p->start([main_thread] { pthread_kill(main_thread, SIGUSR1); });
-    http_endpoint endpoint;
+    operator_endpoint endpoint;
     if (serve) {
-      pipeline* current = p.get();
-      if (status s = endpoint.start(
-              config.http_server.listen,
-              [current](const std::string& path) {
-                if (path == "/metrics")
-                  return http_reply{200, "text/plain; version=0.0.4", current->prometheus_text()};
-                if (path == "/health" || path == "/health/live") {
-                  const std::string why = current->not_ready_reason();
-                  if (path == "/health/live") return http_reply{200, "text/plain", "live\n"};
-                  return why.empty() ? http_reply{200, "text/plain", "ready\n"}
-                                     : http_reply{503, "text/plain", "not ready: " + why + "\n"};
-                }
-                return http_reply{404, "text/plain", "not found: try /metrics or /health\n"};
-              });
+      if (status s = endpoint.start(config.http_server, *p,
+                                    options.mode == run_mode::replay   ? "replay"
+                                    : options.mode == run_mode::record ? "record"
+                                                                       : "run");
           !s) {
         p->request_stop();
         p->join();
@@ -115,7 +105,8 @@ int run_pipeline(pipeline_config config, const run_options& options) {
         continue;
       }
       log_line(log_level::info, "main",
-               "serving /metrics and /health on port " + std::to_string(endpoint.port()));
+               "serving the status page, /api/status, /metrics and /health on port " +
+                   std::to_string(endpoint.port()));
     }
     sd_notify(0, first ? "READY=1\nSTATUS=running" : "READY=1\nSTATUS=reloaded");
     first = false;
@@ -307,6 +298,10 @@ int main(int argc, char** argv) {
   replay->add_option("--sink", sink_uris,
                      "file:PATH, kafka://HOST:PORT/TOPIC or mongodb://HOST:PORT/DB.COLL "
                      "(repeatable); replaces the config's sinks");
+  std::string replay_http;
+  replay->add_option("--http", replay_http,
+                     "serve the status page, /api/status and /metrics on ADDRESS:PORT while "
+                     "replaying (e.g. 127.0.0.1:9464)");
   std::string spool_dir_override;
   replay->add_option("--spool", spool_dir_override,
                      "spool directory, or 'none' to feed the sinks from memory (default: the "
@@ -385,9 +380,16 @@ int main(int argc, char** argv) {
   if (*replay) {
     const auto factor = parse_speed(speed);
     if (!factor) return config_error("replay: --speed must be max, 1x or Nx, not '" + speed + "'");
-    // A replay plays the trace only: no polling, no capture, no operator endpoint.
+    // A replay plays the trace only: no polling, no capture, no operator endpoint unless
+    // --http asks for one.
     for (auto& src : config.sources) src.http.reset();
     config.capture.reset();
+    config.http_server.enabled = !replay_http.empty();
+    if (!replay_http.empty()) {
+      if (replay_http.rfind(':') == std::string::npos)
+        return config_error("replay: --http must be ADDRESS:PORT, not '" + replay_http + "'");
+      config.http_server.listen = replay_http;
+    }
     replay_config rc;
     rc.trace = trace;
     rc.speed = *factor;

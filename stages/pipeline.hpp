@@ -19,6 +19,7 @@
 #include "core/stage_counters.hpp"
 #include "stages/http_poll_source.hpp"
 #include "stages/replay_source.hpp"
+#include "stages/report/dead_letter_log.hpp"
 #include "stages/sink_stage.hpp"
 #include "stages/spool_stage.hpp"
 #include "stages/transform_stage.hpp"
@@ -57,6 +58,7 @@ class pipeline {
   std::string not_ready_reason() const;
 
  private:
+  friend class status_report;  // stages/report/status_json: reads the counters below
   pipeline_config config_;
   std::vector<std::string> source_names_;
   counter_registry registry_;
@@ -76,6 +78,7 @@ class pipeline {
   std::unique_ptr<spool> spool_;
   std::unique_ptr<spool_stage> spool_stage_;
   std::vector<std::unique_ptr<sink_stage>> sinks_;
+  dead_letter_log dead_letter_log_;  // the last dead letters, for the status page
   std::unique_ptr<sink_stage> dead_letters_;
   std::vector<std::thread> threads_;
 };

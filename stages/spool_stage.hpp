@@ -30,6 +30,7 @@
 #include "io/spool.hpp"
 #include "io/spool_appender.hpp"
 #include "io/spool_memory_tail.hpp"
+#include "stages/spool/append_clock.hpp"
 
 namespace edgepipe {
 
@@ -56,6 +57,8 @@ class spool_stage {
   std::uint64_t follower_waits() const noexcept { return follower_waits_.load(); }
   std::uint64_t follower_wait_ns() const noexcept { return follower_wait_ns_.load(); }
   std::uint64_t followers_left_behind() const noexcept { return left_behind_.load(); }
+  /// When records were appended (for the age of a sink's oldest unconfirmed record).
+  const append_clock& appended_at() const noexcept { return append_clock_; }
 
  private:
   /// Makes room for `bytes` under max_bytes. False when abandoned while waiting.
@@ -76,6 +79,7 @@ class spool_stage {
   batch_pool<record_batch>& pool_;
   stage_counters& counters_;
   spool_memory_tail tail_;
+  append_clock append_clock_;
   std::atomic<bool> abandoned_{false};
   std::atomic<bool> blocked_{false};
   std::atomic<std::uint64_t> full_waits_{0};

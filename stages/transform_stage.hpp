@@ -5,6 +5,7 @@
 // Threading: run() is the body of the thread "transform".
 #pragma once
 
+#include <deque>
 #include <vector>
 
 #include "core/batch.hpp"
@@ -21,6 +22,13 @@ struct transform_stage_counters {
   counter skipped_status;  // non-2xx HTTP responses: not data
 };
 
+/// Per configured source (by source id), for the status page; written by the transform thread.
+struct transform_source_counters {
+  counter payloads;
+  counter records;   // records out (not filtered, not rejected)
+  counter rejected;  // records and whole payloads sent to the dead letters
+};
+
 class transform_stage {
  public:
   /// `inputs` must have been constructed with `input_waiter()` as their consumer waiter.
@@ -33,6 +41,10 @@ class transform_stage {
   void run();
   /// The wake-up channel shared by all input edges.
   const transform_stage_counters& payload_counters() const noexcept { return payload_counters_; }
+  /// Counters of source `id` (the transform's program index); nullptr when out of range.
+  const transform_source_counters* source_counters(std::size_t id) const noexcept {
+    return id < per_source_.size() ? &per_source_[id] : nullptr;
+  }
   std::uint64_t output_stalls() const noexcept;
   std::uint64_t input_stalls() const noexcept;
 
@@ -51,6 +63,7 @@ class transform_stage {
   std::size_t batch_records_;
   std::size_t batch_bytes_;
   std::uint64_t next_sequence_ = 0;
+  std::deque<transform_source_counters> per_source_;  // deque: atomics do not move
 };
 
 }  // namespace edgepipe

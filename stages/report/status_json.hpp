@@ -1,0 +1,50 @@
+// The /api/status document (docs/operations.md, "Status page"): one JSON object with every
+// source, the transform, the ring edges, the spool, every sink, latency percentiles and the
+// last dead letters. Built on request from the same relaxed counters /metrics reads -- nothing
+// is added to the hot path -- plus a short history of samples kept here (at most two per
+// second, five minutes) for rates and windowed percentiles.
+// Threading: json() runs on the HTTP server's thread (a mutex guards the history); the
+// pipeline's stages run on; every value read is an atomic or fixed after build().
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "core/log2_histogram.hpp"
+
+namespace edgepipe {
+
+class pipeline;
+
+class status_report {
+ public:
+  /// `mode`: "run", "replay" or "record", shown on the page.
+  status_report(const pipeline& p, std::string mode);
+  /// runs on: the HTTP thread. One /api/status document.
+  std::string json();
+
+  static constexpr std::uint64_t kMinSampleGapNs = 500'000'000;
+  static constexpr std::uint64_t kHistoryNs = 300'000'000'000;  // five minutes
+
+ private:
+  struct sample {
+    std::uint64_t mono_ns = 0;
+    std::map<std::string, std::uint64_t> counters;
+    log2_histogram::snapshot latency;  // all sinks merged
+    log2_histogram::snapshot fsync;
+  };
+  sample take_sample() const;
+  /// The newest sample at least `age_ns` older than `now` (else the oldest; null when none).
+  const sample* reference(std::uint64_t now, std::uint64_t age_ns) const;
+
+  const pipeline& p_;
+  std::string mode_;
+  std::uint64_t started_mono_ns_;
+  std::mutex mutex_;
+  std::deque<sample> history_;
+};
+
+}  // namespace edgepipe
