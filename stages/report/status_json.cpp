@@ -57,10 +57,16 @@ void percentiles(json_out& o, std::string_view key, const log2_histogram::snapsh
   o.end_object();
 }
 
-/// "last_error" / "last_warning" of a component, null when none.
-void problems(json_out& o, std::string_view component) {
+/// "last_error" / "last_warning" of a component (null when none), and whether either was
+/// logged within kProblemFreshMs ("problem_is_recent": older ones are history).
+void problems(json_out& o, std::string_view component, std::int64_t now_unix_ms) {
   component_problems p;
   const bool any = last_problems(component, p);
+  const auto fresh = [&](const logged_problem& lp) {
+    return !lp.message.empty() &&
+           now_unix_ms - lp.unix_ms < static_cast<std::int64_t>(kProblemFreshMs);
+  };
+  o.field("problem_is_recent", any && (fresh(p.error) || fresh(p.warning)));
   auto one = [&](std::string_view key, const logged_problem& lp) {
     if (!any || lp.message.empty()) {
       o.null_field(key);
@@ -217,7 +223,7 @@ std::string status_report::json() {
       o.field("bytes", hc->bytes.get());
       o.field("retries_scheduled", hc->retries_scheduled.get());
       o.end_object();
-      problems(o, "source " + name);
+      problems(o, "source " + name, now_unix_ms);
     } else {
       const char* state = "idle";  // a source the trace has no payload of (yet)
       if (p.replay_ && p.replay_ring_->closed())
@@ -227,6 +233,7 @@ std::string status_report::json() {
       o.field("state", state);
       o.field("errors", sc ? sc->rejected.get() : 0);
       o.null_field("http");
+      o.field("problem_is_recent", false);
       o.null_field("last_error");
       o.null_field("last_warning");
     }
@@ -412,12 +419,7 @@ std::string status_report::json() {
       state = "stalled";
     o.field("state", state);
     o.field("retrying", retrying);
-    problems(o, key);
-    // A logged error older than kProblemFreshMs is history, not the present state.
-    component_problems cp;
-    o.field("error_is_recent",
-            last_problems(key, cp) && !cp.error.message.empty() &&
-                now_unix_ms - cp.error.unix_ms < static_cast<std::int64_t>(kProblemFreshMs));
+    problems(o, key, now_unix_ms);
     percentiles(o, "latency_ms", c.latency_ns.read(), seconds(t - started_mono_ns_));
     o.end_object();
   }

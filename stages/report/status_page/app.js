@@ -47,10 +47,11 @@ function occupancyHealth(e) {
   return r >= 0.9 ? 'bad' : r >= 0.5 ? 'warn' : (e.records_per_s > 0 ? 'ok' : 'idle');
 }
 function problemText(p) {
-  if (p.last_error) return p.last_error.message + ' (' + clock(p.last_error.unix_ms) + ')';
-  if (p.last_warning) return p.last_warning.message + ' (' + clock(p.last_warning.unix_ms) + ')';
-  return '';
+  const e = p.last_error || p.last_warning;
+  if (!e) return '';
+  return (p.problem_is_recent ? '' : 'earlier: ') + e.message + ' (' + clock(e.unix_ms) + ')';
 }
+function problemClass(p) { return p.problem_is_recent ? 'err' : 'err old'; }
 
 // A table body whose rows are keyed by name and whose cells are updated in place.
 function syncRows(tbody, items, keyAttr, build) {
@@ -112,7 +113,7 @@ function renderSources(s) {
     cell(row, 'rejected', int(src.rejected), 'num');
     cell(row, 'records_per_s', rate(src.records_per_s), 'num');
     cell(row, 'errors', int(src.errors), 'num');
-    cell(row, 'last_error', problemText(src), 'err');
+    cell(row, 'last_error', problemText(src), problemClass(src));
   });
 }
 
@@ -130,7 +131,7 @@ function renderSinks(s) {
     cell(row, 'backlog_bytes', bytes(k.backlog.bytes), 'num');
     const age = k.backlog.oldest_age_s;
     cell(row, 'oldest_age', age === null ? '-' : (k.backlog.records ? (k.backlog.age_is_lower_bound ? '≥ ' : '') + duration(age) : '-'), 'num');
-    cell(row, 'last_error', problemText(k), 'err');
+    cell(row, 'last_error', problemText(k), problemClass(k));
   });
 }
 
