@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "platform/log.hpp"
+#include "stages/report/operator_routes.hpp"
 #include "stages/report/status_routes.hpp"
 
 namespace edgepipe {
@@ -32,11 +33,11 @@ bool is_loopback_listen(const std::string& listen) {
   return host == "localhost" || host.rfind("127.", 0) == 0;
 }
 
-status operator_endpoint::start(const http_server_config& config, pipeline& p,
+status operator_endpoint::start(const http_server_config& config, const pipeline& p,
                                 const std::string& mode) {
   report_ = std::make_unique<status_report>(p, mode);
   status_report* report = report_.get();
-  pipeline* current = &p;
+  const pipeline* current = &p;
   http_auth auth = operator_auth(config);
   if (!is_loopback_listen(config.listen) && auth.authorization.empty())
     log_line(log_level::warn, "http",
@@ -45,17 +46,8 @@ status operator_endpoint::start(const http_server_config& config, pipeline& p,
   return endpoint_.start(
       config.listen,
       [current, report](const std::string& path) {
-        if (path == "/metrics")
-          return http_reply{200, "text/plain; version=0.0.4", current->prometheus_text(), {}};
-        if (path == "/health" || path == "/health/live") {
-          const std::string why = current->not_ready_reason();
-          if (path == "/health/live") return http_reply{200, "text/plain", "live\n", {}};
-          return why.empty() ? http_reply{200, "text/plain", "ready\n", {}}
-                             : http_reply{503, "text/plain", "not ready: " + why + "\n", {}};
-        }
         if (auto r = status_route(path, *report)) return std::move(*r);
-        return http_reply{
-            404, "text/plain", "not found: try /, /api/status, /metrics or /health\n", {}};
+        return operator_reply(*current, path);  // /metrics, /health, 404
       },
       std::move(auth));
 }

@@ -9,7 +9,7 @@
 
 #include "config/pipeline_config.hpp"
 #include "io/http_endpoint.hpp"
-#include "stages/pipeline.hpp"
+#include "stages/pipeline/pipeline.hpp"
 #include "stages/report/status_json.hpp"
 
 namespace edgepipe {
@@ -17,7 +17,7 @@ namespace edgepipe {
 class operator_endpoint {
  public:
   /// `mode`: "run", "replay" or "record" (shown on the status page).
-  status start(const http_server_config& config, pipeline& p, const std::string& mode);
+  status start(const http_server_config& config, const pipeline& p, const std::string& mode);
   void stop() { endpoint_.stop(); }
   unsigned port() const noexcept { return endpoint_.port(); }
 

@@ -18,7 +18,7 @@ struct http_reply {
   unsigned status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;  // extra response headers
+  std::vector<std::pair<std::string, std::string>> headers{};  // extra response headers
 };
 
 /// Optional access control: when `authorization` is set, every request except those for

@@ -6,6 +6,7 @@
 
 #include "config/config_loader.hpp"
 #include "io/http_endpoint.hpp"
+#include "stages/pipeline/stage_checks.hpp"
 #include "test_util.hpp"
 
 namespace edgepipe {
@@ -74,33 +75,34 @@ TEST(OperatorEndpoint, NoAuthorizationConfiguredServesEveryone) {
 TEST(OperatorEndpoint, SecretsComeFromEnvOrFileOnly) {
   pipeline_config c;
   setenv("EDGEPIPE_TEST_OPERATOR_TOKEN", "tok", 1);
-  ASSERT_TRUE(
-      load_config_text("[http]\nbearer_token = \"env:EDGEPIPE_TEST_OPERATOR_TOKEN\"\n", "t.toml", c)
-          .is_ok());
+  ASSERT_TRUE(load_config_text("[http]\nbearer_token = \"env:EDGEPIPE_TEST_OPERATOR_TOKEN\"\n",
+                               "t.toml", pipeline_stage_checks(), c)
+                  .is_ok());
   EXPECT_EQ(c.http_server.bearer_token, "tok");
 
   testing::temp_dir dir;
   testing::write_file(dir / "basic", "ops:pa ss\n");
   pipeline_config b;
-  ASSERT_TRUE(
-      load_config_text("[http]\nbasic_auth = \"file:" + (dir / "basic") + "\"\n", "t.toml", b)
-          .is_ok());
+  ASSERT_TRUE(load_config_text("[http]\nbasic_auth = \"file:" + (dir / "basic") + "\"\n", "t.toml",
+                               pipeline_stage_checks(), b)
+                  .is_ok());
   EXPECT_EQ(b.http_server.basic_auth, "ops:pa ss");
 
   pipeline_config bad;
-  const status literal = load_config_text("[http]\nbearer_token = \"hunter2\"\n", "t.toml", bad);
+  const status literal = load_config_text("[http]\nbearer_token = \"hunter2\"\n", "t.toml",
+                                          pipeline_stage_checks(), bad);
   EXPECT_FALSE(literal.is_ok());
   EXPECT_NE(literal.message().find("env:NAME"), std::string::npos);
-  EXPECT_FALSE(
-      load_config_text("[http]\nbearer_token = \"env:EDGEPIPE_TEST_UNSET_VAR_X\"\n", "t.toml", bad)
-          .is_ok());
-  EXPECT_FALSE(
-      load_config_text("[http]\nbasic_auth = \"env:EDGEPIPE_TEST_OPERATOR_TOKEN\"\n", "t.toml", bad)
-          .is_ok());  // "tok" has no user:password colon
+  EXPECT_FALSE(load_config_text("[http]\nbearer_token = \"env:EDGEPIPE_TEST_UNSET_VAR_X\"\n",
+                                "t.toml", pipeline_stage_checks(), bad)
+                   .is_ok());
+  EXPECT_FALSE(load_config_text("[http]\nbasic_auth = \"env:EDGEPIPE_TEST_OPERATOR_TOKEN\"\n",
+                                "t.toml", pipeline_stage_checks(), bad)
+                   .is_ok());  // "tok" has no user:password colon
   EXPECT_FALSE(load_config_text("[http]\nbearer_token = \"env:EDGEPIPE_TEST_OPERATOR_TOKEN\"\n"
                                 "basic_auth = \"file:" +
                                     (dir / "basic") + "\"\n",
-                                "t.toml", bad)
+                                "t.toml", pipeline_stage_checks(), bad)
                    .is_ok());
 }
 

@@ -7,9 +7,10 @@
 #include <simdjson.h>
 
 #include "config/config_loader.hpp"
-#include "stages/pipeline.hpp"
-#include "stages/report/dead_letter_log.hpp"
+#include "stages/pipeline/pipeline.hpp"
+#include "stages/pipeline/stage_checks.hpp"
 #include "stages/report/json_out.hpp"
+#include "stages/sinks/dead_letter_log.hpp"
 #include "stages/spool/append_clock.hpp"
 #include "test_util.hpp"
 
@@ -100,7 +101,7 @@ TEST(StatusReport, DocumentOfAFinishedRun) {
   trace += "<script>alert(1)</script>\n";
   testing::write_file(dir / "iss.jsonl", trace);
   pipeline_config c;
-  ASSERT_TRUE(load_default_config(c).is_ok());
+  ASSERT_TRUE(load_default_config(pipeline_stage_checks(), c).is_ok());
   c.sinks.clear();
   sink_config s;
   s.name = "out\"<x>";

@@ -6,7 +6,8 @@
 #include "io/trace_format.hpp"
 #include "platform/clock.hpp"
 #include "platform/log.hpp"
-#include "stages/pipeline.hpp"
+#include "stages/pipeline/pipeline.hpp"
+#include "stages/report/health.hpp"
 #include "stages/report/json_out.hpp"
 
 namespace edgepipe {
@@ -90,24 +91,24 @@ status_report::status_report(const pipeline& p, std::string mode)
 status_report::sample status_report::take_sample() const {
   sample s;
   s.mono_ns = mono_now_ns();
-  p_.registry_.for_each([&](const stage_counters& c) {
+  p_.counters().for_each([&](const stage_counters& c) {
     s.counters[c.name + ".in"] = c.records_in.get();
     s.counters[c.name + ".out"] = c.records_out.get();
     s.counters[c.name + ".failed"] = c.failed.get();
     s.counters[c.name + ".rejected"] = c.rejected.get();
     s.counters[c.name + ".retries"] = c.retries.get();
   });
-  if (p_.transform_) {
-    const auto& pc = p_.transform_->payload_counters();
+  {
+    const auto& pc = p_.transform().payload_counters();
     s.counters["payloads"] = pc.payloads.get();
-    for (std::size_t i = 0; i < p_.source_names_.size(); ++i)
-      if (const auto* sc = p_.transform_->source_counters(i)) {
-        s.counters["src:" + p_.source_names_[i] + ".payloads"] = sc->payloads.get();
-        s.counters["src:" + p_.source_names_[i] + ".records"] = sc->records.get();
+    for (std::size_t i = 0; i < p_.source_names().size(); ++i)
+      if (const auto* sc = p_.transform().source_counters(i)) {
+        s.counters["src:" + p_.source_names()[i] + ".payloads"] = sc->payloads.get();
+        s.counters["src:" + p_.source_names()[i] + ".records"] = sc->records.get();
       }
   }
-  for (const auto& sk : p_.sinks_) s.latency.merge(sk->counters().latency_ns.read());
-  if (p_.spool_stage_) s.fsync = p_.spool_stage_->appender().fsync_latency().read();
+  for (const auto& sk : p_.sinks()) s.latency.merge(sk->counters().latency_ns.read());
+  if (p_.spool_thread_stage()) s.fsync = p_.spool_thread_stage()->appender().fsync_latency().read();
   return s;
 }
 
@@ -150,14 +151,14 @@ std::string status_report::json() {
   o.begin_object();
   o.field("version", EDGEPIPE_VERSION);
   o.field("mode", mode_);
-  const std::string why = p.not_ready_reason();
+  const std::string why = not_ready_reason(p);
   o.field("state", why.empty() ? std::string("running") : why);
   o.field("now_unix_ms", now_unix_ms);
   o.field("uptime_s", seconds(t - started_mono_ns_));
   o.field("rate_window_s", rate_window);
 
-  const auto* tc = p.registry_.find("transform");
-  const auto& pc = p.transform_->payload_counters();
+  const auto* tc = p.counters().find("transform");
+  const auto& pc = p.transform().payload_counters();
   o.begin_object("totals");
   o.field("payloads", pc.payloads.get());
   o.field("records", tc->records_out.get());
@@ -165,24 +166,24 @@ std::string status_report::json() {
   o.field("filtered", tc->filtered.get());
   o.field("payloads_rejected", pc.payloads_rejected.get());
   o.field("skipped_non_2xx", pc.skipped_status.get());
-  o.field("dead_letters", p.dead_letters_->counters().records_out.get());
+  o.field("dead_letters", p.dead_letters().counters().records_out.get());
   o.field("payloads_per_s", rate("payloads"));
   o.field("records_per_s", rate("transform.out"));
   o.end_object();
 
   // ---- sources
   o.begin_array("sources");
-  for (std::size_t i = 0; i < p.source_names_.size(); ++i) {
-    const std::string& name = p.source_names_[i];
-    const auto& spec = p.config_.sources[i];
+  for (std::size_t i = 0; i < p.source_names().size(); ++i) {
+    const std::string& name = p.source_names()[i];
+    const auto& spec = p.config().sources[i];
     const http_source_counters* hc = nullptr;
-    if (p.http_)
-      for (const auto& c : p.http_->source_counters())
+    if (p.http())
+      for (const auto& c : p.http()->source_counters())
         if (c->source == name) hc = c.get();
     o.begin_object();
     o.field("name", name);
-    o.field("kind", hc ? "http" : (p.replay_ ? "replay" : "idle"));
-    const auto* sc = p.transform_->source_counters(i);
+    o.field("kind", hc ? "http" : (p.replay() ? "replay" : "idle"));
+    const auto* sc = p.transform().source_counters(i);
     o.field("payloads", sc ? sc->payloads.get() : 0);
     o.field("records", sc ? sc->records.get() : 0);
     o.field("rejected", sc ? sc->rejected.get() : 0);
@@ -226,9 +227,9 @@ std::string status_report::json() {
       problems(o, "source " + name, now_unix_ms);
     } else {
       const char* state = "idle";  // a source the trace has no payload of (yet)
-      if (p.replay_ && p.replay_ring_->closed())
+      if (p.replay() && p.replay_ring()->closed())
         state = "finished";
-      else if (p.replay_ && sc && sc->payloads.get() != 0)
+      else if (p.replay() && sc && sc->payloads.get() != 0)
         state = "replaying";
       o.field("state", state);
       o.field("errors", sc ? sc->rejected.get() : 0);
@@ -242,16 +243,16 @@ std::string status_report::json() {
   o.end_array();
 
   // ---- replay
-  if (p.replay_) {
-    const auto& r = *p.replay_;
-    const auto* rc = p.registry_.find("source:replay");
+  if (p.replay()) {
+    const auto& r = *p.replay();
+    const auto* rc = p.counters().find("source:replay");
     o.begin_object("replay");
-    o.field("trace", p.config_.replay->trace);
+    o.field("trace", p.config().replay->trace);
     if (r.speed() > 0)
       o.field("speed", r.speed());
     else
       o.field("speed", "max");
-    o.field("state", p.replay_ring_->closed() ? "finished" : "replaying");
+    o.field("state", p.replay_ring()->closed() ? "finished" : "replaying");
     const std::uint64_t size = r.trace_bytes();
     const std::uint64_t read =
         r.bytes_read() + (size >= kTraceFileHeaderBytes ? kTraceFileHeaderBytes : 0);
@@ -279,8 +280,8 @@ std::string status_report::json() {
   o.field("rejected", tc->rejected.get());
   o.field("filtered", tc->filtered.get());
   o.field("records_per_s", rate("transform.out"));
-  o.field("input_stalls", p.transform_->input_stalls());
-  o.field("output_stalls", p.transform_->output_stalls());
+  o.field("input_stalls", p.transform().input_stalls());
+  o.field("output_stalls", p.transform().output_stalls());
   o.end_object();
 
   // ---- ring edges
@@ -296,26 +297,26 @@ std::string status_report::json() {
     o.field("records_per_s", per_s);
     o.end_object();
   };
-  if (p.replay_ring_)
-    edge("replay", "transform", p.replay_ring_->occupancy(), p.replay_ring_->capacity(),
-         p.replay_ring_->stalls(), rate("source:replay.out"));
-  if (p.http_ring_)
-    edge("http", "transform", p.http_ring_->occupancy(), p.http_ring_->capacity(),
-         p.http_ring_->stalls(), rate("source:http.out"));
-  if (p.spool_stage_) {
-    auto& in = p.spool_stage_->input();
+  if (p.replay_ring())
+    edge("replay", "transform", p.replay_ring()->occupancy(), p.replay_ring()->capacity(),
+         p.replay_ring()->stalls(), rate("source:replay.out"));
+  if (p.http_ring())
+    edge("http", "transform", p.http_ring()->occupancy(), p.http_ring()->capacity(),
+         p.http_ring()->stalls(), rate("source:http.out"));
+  if (p.spool_thread_stage()) {
+    auto& in = p.spool_thread_stage()->input();
     edge("transform", "spool", in.occupancy(), in.capacity(), in.stalls(), rate("spool.in"));
   }
-  for (const auto& sk : p.sinks_) {
+  for (const auto& sk : p.sinks()) {
     const std::string sname = "sink:" + sk->target().name();
-    if (p.spool_)
+    if (p.spool_state())
       edge("spool", sname, 0, 0, 0, rate(sname + ".in"));
     else
       edge("transform", sname, sk->input().occupancy(), sk->input().capacity(),
            sk->input().stalls(), rate(sname + ".in"));
   }
   {
-    const auto& dl = p.dead_letters_->input();
+    const auto& dl = p.dead_letters().input();
     edge("transform", "dead-letter", dl.occupancy(), dl.capacity(), dl.stalls(),
          rate("sink:dead-letter.in"));
   }
@@ -323,11 +324,11 @@ std::string status_report::json() {
 
   // ---- spool
   std::vector<spool_segment> segments;
-  if (p.spool_) {
-    const auto& cfg = p.config_.spool;
-    const auto* spc = p.registry_.find("spool");
-    segments = p.spool_->segments();
-    const std::uint64_t bytes = p.spool_->total_bytes();
+  if (p.spool_state()) {
+    const auto& cfg = p.config().spool;
+    const auto* spc = p.counters().find("spool");
+    segments = p.spool_state()->segments();
+    const std::uint64_t bytes = p.spool_state()->total_bytes();
     o.begin_object("spool");
     o.field("dir", cfg.dir);
     o.field("bytes", bytes);
@@ -341,15 +342,17 @@ std::string status_report::json() {
                                                             : "off");
     o.field("appended_records", spc ? spc->records_out.get() : 0);
     o.field("appended_per_s", rate("spool.out"));
-    o.field("committed_id", p.spool_->committed_end());
-    o.field("blocked", p.spool_stage_->blocked());
-    o.field("full_waits", p.spool_stage_->full_waits());
-    o.field("not_spooled", p.spool_stage_->not_spooled());
-    o.field("dropped_segments", p.spool_->dropped_segments());
+    o.field("committed_id", p.spool_state()->committed_end());
+    o.field("blocked", p.spool_thread_stage()->blocked());
+    o.field("full_waits", p.spool_thread_stage()->full_waits());
+    o.field("not_spooled", p.spool_thread_stage()->not_spooled());
+    o.field("dropped_segments", p.spool_state()->dropped_segments());
     std::uint64_t dropped = 0;
-    for (std::size_t i = 0; i < p.sinks_.size(); ++i) dropped += p.spool_->dropped_records(i);
+    for (std::size_t i = 0; i < p.sinks().size(); ++i)
+      dropped += p.spool_state()->dropped_records(i);
     o.field("dropped_records", dropped);
-    o.field("memory_tail_bytes", static_cast<std::uint64_t>(p.spool_stage_->memory_tail().bytes()));
+    o.field("memory_tail_bytes",
+            static_cast<std::uint64_t>(p.spool_thread_stage()->memory_tail().bytes()));
     const auto& fs = now.fsync;
     o.field("fsyncs", fs.total());
     percentiles(o, "fsync_ms", recent_ref ? minus(fs, recent_ref->fsync) : fs,
@@ -361,14 +364,14 @@ std::string status_report::json() {
 
   // ---- sinks
   o.begin_array("sinks");
-  for (std::size_t i = 0; i < p.sinks_.size(); ++i) {
-    sink_stage& sk = *p.sinks_[i];
+  for (std::size_t i = 0; i < p.sinks().size(); ++i) {
+    sink_stage& sk = *p.sinks()[i];
     const std::string& name = sk.target().name();
     const std::string key = "sink:" + name;
     const stage_counters& c = sk.counters();
     o.begin_object();
     o.field("name", name);
-    o.field("type", p.config_.sinks[i].type);
+    o.field("type", p.config().sinks[i].type);
     o.field("delivered", c.records_out.get());
     o.field("failed", c.failed.get());
     o.field("retried", c.retries.get());
@@ -377,9 +380,9 @@ std::string status_report::json() {
     o.field("failed_per_s", rate(key + ".failed"));
     std::uint64_t backlog = 0;
     bool retrying = false;
-    if (p.spool_) {
+    if (p.spool_state()) {
       backlog = sk.backlog();
-      const std::uint64_t w = p.spool_->watermark(i), end = p.spool_->committed_end();
+      const std::uint64_t w = p.spool_state()->watermark(i), end = p.spool_state()->committed_end();
       // Bytes: each segment's share of the unconfirmed id range (records are of similar size
       // within a segment); no disk read.
       double bytes = 0;
@@ -389,7 +392,8 @@ std::string status_report::json() {
         bytes += static_cast<double>(seg.bytes) * static_cast<double>(hi - lo) /
                  static_cast<double>(seg.end_id - seg.first_id);
       }
-      const auto age = backlog ? p.spool_stage_->appended_at().age_of(w, t) : append_clock::age{};
+      const auto age =
+          backlog ? p.spool_thread_stage()->appended_at().age_of(w, t) : append_clock::age{};
       o.begin_object("backlog");
       o.field("records", backlog);
       o.field("bytes", static_cast<std::uint64_t>(bytes));
@@ -397,7 +401,7 @@ std::string status_report::json() {
       o.field("age_is_lower_bound", age.lower_bound);
       o.field("watermark", w);
       o.field("rewinds", sk.rewinds());
-      o.field("dropped", p.spool_->dropped_records(i));
+      o.field("dropped", p.spool_state()->dropped_records(i));
       o.end_object();
       retrying = sk.rewinds() != 0 && backlog != 0 && grew_recently(key + ".failed");
     } else {
@@ -425,9 +429,9 @@ std::string status_report::json() {
   }
   o.end_array();
   {
-    const stage_counters& c = p.dead_letters_->counters();
+    const stage_counters& c = p.dead_letters().counters();
     o.begin_object("dead_letter_sink");
-    o.field("path", p.config_.dead_letter.path);
+    o.field("path", p.config().dead_letter.path);
     o.field("written", c.records_out.get());
     o.field("failed", c.failed.get());
     o.end_object();
@@ -445,9 +449,9 @@ std::string status_report::json() {
 
   // ---- the last dead letters
   o.begin_object("dead_letters");
-  o.field("total", p.dead_letter_log_.total());
+  o.field("total", p.last_dead_letters().total());
   o.begin_array("last");
-  for (const auto& e : p.dead_letter_log_.last()) {
+  for (const auto& e : p.last_dead_letters().last()) {
     o.begin_object();
     o.field("number", e.number);
     o.field("source", e.source);
