@@ -46,12 +46,25 @@ void append_u_escape(std::string& out, unsigned v) {
   out.push_back(kHex[v & 0xF]);
 }
 
+/// Printable ASCII that needs no escape.
+bool plain(unsigned char c) {
+  return c >= 0x20 && c < 0x7F && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&';
+}
+
 }  // namespace
 
 void append_json_text(std::string& out, std::string_view s) {
   out.push_back('"');
   std::size_t i = 0;
   while (i < s.size()) {
+    // The common case: a run of plain ASCII, appended at once.
+    std::size_t run = i;
+    while (run < s.size() && plain(static_cast<unsigned char>(s[run]))) ++run;
+    if (run != i) {
+      out.append(s.data() + i, run - i);
+      i = run;
+      if (i == s.size()) break;
+    }
     const auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       switch (c) {

@@ -15,6 +15,7 @@ void append_json_text(std::string& out, std::string_view s);
 
 class json_out {
  public:
+  json_out() { out_.reserve(16384); }
   json_out& begin_object(std::string_view key = {});
   json_out& end_object();
   json_out& begin_array(std::string_view key = {});

@@ -86,30 +86,38 @@ void problems(json_out& o, std::string_view component, std::int64_t now_unix_ms)
 }  // namespace
 
 status_report::status_report(const pipeline& p, std::string mode)
-    : p_(p), mode_(std::move(mode)), started_mono_ns_(mono_now_ns()) {}
+    : p_(p), mode_(std::move(mode)), started_mono_ns_(mono_now_ns()) {
+  auto add = [&](std::string key, const counter& c) {
+    index_.emplace(std::move(key), counters_.size());
+    counters_.push_back(&c);
+  };
+  p_.counters().for_each([&](const stage_counters& c) {
+    add(c.name + ".in", c.records_in);
+    add(c.name + ".out", c.records_out);
+    add(c.name + ".failed", c.failed);
+  });
+  add("payloads", p_.transform().payload_counters().payloads);
+  for (std::size_t i = 0; i < p_.source_names().size(); ++i)
+    if (const auto* sc = p_.transform().source_counters(i)) {
+      add("src:" + p_.source_names()[i] + ".payloads", sc->payloads);
+      add("src:" + p_.source_names()[i] + ".records", sc->records);
+    }
+}
 
 status_report::sample status_report::take_sample() const {
   sample s;
   s.mono_ns = mono_now_ns();
-  p_.counters().for_each([&](const stage_counters& c) {
-    s.counters[c.name + ".in"] = c.records_in.get();
-    s.counters[c.name + ".out"] = c.records_out.get();
-    s.counters[c.name + ".failed"] = c.failed.get();
-    s.counters[c.name + ".rejected"] = c.rejected.get();
-    s.counters[c.name + ".retries"] = c.retries.get();
-  });
-  {
-    const auto& pc = p_.transform().payload_counters();
-    s.counters["payloads"] = pc.payloads.get();
-    for (std::size_t i = 0; i < p_.source_names().size(); ++i)
-      if (const auto* sc = p_.transform().source_counters(i)) {
-        s.counters["src:" + p_.source_names()[i] + ".payloads"] = sc->payloads.get();
-        s.counters["src:" + p_.source_names()[i] + ".records"] = sc->records.get();
-      }
-  }
+  s.values.reserve(counters_.size());
+  for (const counter* c : counters_) s.values.push_back(c->get());
   for (const auto& sk : p_.sinks()) s.latency.merge(sk->counters().latency_ns.read());
   if (p_.spool_thread_stage()) s.fsync = p_.spool_thread_stage()->appender().fsync_latency().read();
   return s;
+}
+
+std::uint64_t status_report::value(const sample* s, const std::string& key) const {
+  if (s == nullptr) return 0;
+  const auto it = index_.find(key);
+  return it == index_.end() || it->second >= s->values.size() ? 0 : s->values[it->second];
 }
 
 const status_report::sample* status_report::reference(std::uint64_t now,
@@ -130,11 +138,7 @@ std::string status_report::json() {
   const sample* rate_ref = reference(t, kRateWindowNs);
   const sample* recent_ref = reference(t, kRecentNs);
   const double rate_window = rate_ref ? seconds(t - rate_ref->mono_ns) : 0.0;
-  auto counter = [](const sample* s, const std::string& k) -> std::uint64_t {
-    if (s == nullptr) return 0;
-    const auto it = s->counters.find(k);
-    return it == s->counters.end() ? 0 : it->second;
-  };
+  auto counter = [&](const sample* s, const std::string& k) { return value(s, k); };
   auto rate = [&](const std::string& k) -> double {
     if (rate_ref == nullptr || rate_window <= 0) return 0.0;
     const std::uint64_t a = counter(&now, k), b = counter(rate_ref, k);
@@ -451,7 +455,7 @@ std::string status_report::json() {
   o.begin_object("dead_letters");
   o.field("total", p.last_dead_letters().total());
   o.begin_array("last");
-  for (const auto& e : p.last_dead_letters().last()) {
+  p.last_dead_letters().for_each_newest_first([&](const dead_letter_entry& e) {
     o.begin_object();
     o.field("number", e.number);
     o.field("source", e.source);
@@ -462,7 +466,7 @@ std::string status_report::json() {
     o.field("truncated", e.truncated);
     o.field("preview", e.preview);
     o.end_object();
-  }
+  });
   o.end_array();
   o.end_object();
   o.end_object();

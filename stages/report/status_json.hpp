@@ -9,11 +9,13 @@
 
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <mutex>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "core/log2_histogram.hpp"
+#include "core/stage_counters.hpp"
 
 namespace edgepipe {
 
@@ -32,16 +34,23 @@ class status_report {
  private:
   struct sample {
     std::uint64_t mono_ns = 0;
-    std::map<std::string, std::uint64_t> counters;
-    log2_histogram::snapshot latency;  // all sinks merged
+    std::vector<std::uint64_t> values;  // one per entry of counters_, same order
+    log2_histogram::snapshot latency;   // all sinks merged
     log2_histogram::snapshot fsync;
   };
   sample take_sample() const;
   /// The newest sample at least `age_ns` older than `now` (else the oldest; null when none).
   const sample* reference(std::uint64_t now, std::uint64_t age_ns) const;
 
+  /// The counter named `key` in `s` (0 when unknown or no sample).
+  std::uint64_t value(const sample* s, const std::string& key) const;
+
   const pipeline& p_;
   std::string mode_;
+  // The counters sampled for rates, fixed once the pipeline is built: "<stage>.in|out|failed",
+  // "payloads", "src:<name>.payloads|records" (a flat vector per sample, no map per request).
+  std::vector<const counter*> counters_;
+  std::unordered_map<std::string, std::size_t> index_;
   std::uint64_t started_mono_ns_;
   std::mutex mutex_;
   std::deque<sample> history_;

@@ -41,6 +41,14 @@ class dead_letter_log {
   /// Any thread: the kept entries, newest first.
   std::vector<dead_letter_entry> last() const;
   std::uint64_t total() const;
+  /// Any thread: calls f(const dead_letter_entry&) on the kept entries, newest first, under
+  /// the lock (no copies; f must be quick and must not call back into this log).
+  template <class F>
+  void for_each_newest_first(F&& f) const {
+    std::lock_guard lock(mutex_);
+    const std::uint64_t n = total_ < kKeep ? total_ : kKeep;
+    for (std::uint64_t i = 0; i < n; ++i) f(ring_[(total_ - 1 - i) % kKeep]);
+  }
 
  private:
   mutable std::mutex mutex_;
