@@ -1,5 +1,6 @@
-// A tiny HTTP server for operators (/metrics, /health) on libmicrohttpd. Requests are answered on
-// libmicrohttpd's own thread by a handler that only reads counters (relaxed atomics).
+// A tiny read-only HTTP server for operators (status page, /api/status, /metrics, /health) on
+// libmicrohttpd: GET and HEAD only (405 otherwise), and an optional Authorization check. Requests
+// are answered on libmicrohttpd's own thread by a handler that only reads counters.
 // Threading: start/stop on the main thread; the handler runs on the server thread.
 #pragma once
 
