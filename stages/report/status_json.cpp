@@ -251,7 +251,8 @@ std::string status_report::json() {
     const auto& r = *p.replay();
     const auto* rc = p.counters().find("source:replay");
     o.begin_object("replay");
-    o.field("trace", p.config().replay->trace);
+    const auto& replay_config = p.config().replay;
+    o.field("trace", replay_config ? replay_config->trace : std::string());
     if (r.speed() > 0)
       o.field("speed", r.speed());
     else
