@@ -22,6 +22,9 @@ class replay_command final : public command {
     cmd_->add_option("--sink", sink_uris_,
                      "file:PATH, kafka://HOST:PORT/TOPIC or mongodb://HOST:PORT/DB.COLL "
                      "(repeatable); replaces the config's sinks");
+    cmd_->add_option("--http", http_,
+                     "serve the status page, /api/status and /metrics on ADDRESS:PORT while "
+                     "replaying (e.g. 127.0.0.1:9464)");
     cmd_->add_option("--spool", spool_dir_,
                      "spool directory, or 'none' to feed the sinks from memory (default: the "
                      "config's [spool] dir)");
@@ -31,11 +34,17 @@ class replay_command final : public command {
     pipeline_config config;
     if (status s = load_config(config_path_, config); !s) return config_error(s.message());
     const auto factor = parse_speed(speed_);
-    if (!factor)
-      return config_error("replay: --speed must be max, 1x or Nx, not '" + speed_ + "'");
-    // A replay plays the trace only: no polling, no capture, no operator endpoint.
+    if (!factor) return config_error("replay: --speed must be max, 1x or Nx, not '" + speed_ + "'");
+    // A replay plays the trace only: no polling, no capture, no operator endpoint unless
+    // --http asks for one.
     for (auto& src : config.sources) src.http.reset();
     config.capture.reset();
+    config.http_server.enabled = !http_.empty();
+    if (!http_.empty()) {
+      if (http_.rfind(':') == std::string::npos)
+        return config_error("replay: --http must be ADDRESS:PORT, not '" + http_ + "'");
+      config.http_server.listen = http_;
+    }
     replay_config rc;
     rc.trace = trace_;
     rc.speed = *factor;
@@ -58,7 +67,7 @@ class replay_command final : public command {
 
  private:
   CLI::App* cmd_ = nullptr;
-  std::string config_path_, trace_, source_, speed_ = "max", spool_dir_;
+  std::string config_path_, trace_, source_, speed_ = "max", spool_dir_, http_;
   std::vector<std::string> sink_uris_;
 };
 

@@ -59,8 +59,8 @@ class record_command final : public command {
     if (!duration_.empty()) {
       const auto ms = parse_duration_ms(duration_);
       if (!ms || *ms == 0)
-        return config_error("record: --duration must look like 30s, 10m or 1h, not '" +
-                            duration_ + "'");
+        return config_error("record: --duration must look like 30s, 10m or 1h, not '" + duration_ +
+                            "'");
       o.duration_ms = *ms;
     }
     return run_pipeline(std::move(config), o);

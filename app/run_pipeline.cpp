@@ -11,12 +11,11 @@
 #include <optional>
 
 #include "app/exit_codes.hpp"
+#include "app/operator_endpoint.hpp"
 #include "config/config_loader.hpp"
-#include "io/http_endpoint.hpp"
 #include "platform/log.hpp"
 #include "stages/pipeline/pipeline.hpp"
 #include "stages/pipeline/stage_checks.hpp"
-#include "stages/report/operator_routes.hpp"
 #include "stages/report/run_summary.hpp"
 
 namespace edgepipe {
@@ -64,7 +63,7 @@ class pipeline_runner {
     config_.sinks_may_start_down = options_.mode == run_mode::daemon;
     for (bool first = true;; first = false) {
       auto p = std::make_unique<pipeline>(config_);
-      http_endpoint endpoint;
+      operator_endpoint endpoint;
       if (status s = start(*p, endpoint); !s) {
         if (first) return config_error(s.message());
         if (!previous_) {
@@ -74,8 +73,7 @@ class pipeline_runner {
         // The new config validated but could not start (a sink's directory, a port...): go
         // back to the one that was running rather than leave the node without a pipeline.
         log_line(log_level::error, "main",
-                 "reloaded config failed to start, going back to the previous one: " +
-                     s.message());
+                 "reloaded config failed to start, going back to the previous one: " + s.message());
         config_ = std::move(*previous_);
         previous_.reset();
         continue;
@@ -88,8 +86,7 @@ class pipeline_runner {
       if (reload) continue;
       const double seconds =
           std::chrono::duration<double>(clock_type::now() - pipeline_started_).count();
-      if (options_.mode == run_mode::replay)
-        std::printf("%s\n", summary_json(*p, seconds).c_str());
+      if (options_.mode == run_mode::replay) std::printf("%s\n", summary_json(*p, seconds).c_str());
       std::fflush(stdout);
       // Drained, but not everything it was asked to read was read (logged where it happened).
       if (!p->failure().empty()) return kExitRuntime;
@@ -99,25 +96,24 @@ class pipeline_runner {
 
  private:
   /// Builds and starts the pipeline and, for run/record, the operator endpoint.
-  status start(pipeline& p, http_endpoint& endpoint) {
+  status start(pipeline& p, operator_endpoint& endpoint) {
     if (status s = p.build(); !s) return s;
     // Throughput figures start here: connecting to brokers and opening files is not counted.
     pipeline_started_ = clock_type::now();
     const pthread_t main_thread = pthread_self();
     p.start([main_thread] { pthread_kill(main_thread, SIGUSR1); });
-    if (options_.mode == run_mode::replay || !config_.http_server.enabled) return status::ok();
-    const pipeline* current = &p;
-    if (status s = endpoint.start(config_.http_server.listen,
-                                  [current](const std::string& path) {
-                                    return operator_reply(*current, path);
-                                  });
-        !s) {
+    if (!config_.http_server.enabled) return status::ok();  // replay: only with --http
+    const char* mode = options_.mode == run_mode::replay   ? "replay"
+                       : options_.mode == run_mode::record ? "record"
+                                                           : "run";
+    if (status s = endpoint.start(config_.http_server, p, mode); !s) {
       p.request_stop();
       p.join();
       return s;
     }
     log_line(log_level::info, "main",
-             "serving /metrics and /health on port " + std::to_string(endpoint.port()));
+             "serving the status page, /api/status, /metrics and /health on port " +
+                 std::to_string(endpoint.port()));
     return status::ok();
   }
 
@@ -191,9 +187,9 @@ class pipeline_runner {
                "SIGHUP: new config rejected, keeping the running one: " + s.message());
       return false;
     }
-    log_line(log_level::info, "main",
-             "SIGHUP: config " + options_.config_path +
-                 " is valid: draining and restarting with it");
+    log_line(
+        log_level::info, "main",
+        "SIGHUP: config " + options_.config_path + " is valid: draining and restarting with it");
     if (options_.mode == run_mode::record) next.capture = config_.capture;  // keep recording
     next.sinks_may_start_down = config_.sinks_may_start_down;
     previous_ = std::move(config_);

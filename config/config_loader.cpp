@@ -655,6 +655,23 @@ bool read_root(reader& r, const toml::table& root, pipeline_config& c) {
     if (!r.get_string(*t, "http", "listen", c.http_server.listen)) return false;
     if (c.http_server.listen.rfind(':') == std::string::npos)
       return r.fail(*t->get("listen"), "http.listen", "expected ADDRESS:PORT, e.g. 127.0.0.1:9464");
+    for (const char* key : {"bearer_token", "basic_auth"}) {
+      std::string& v = std::string(key) == "bearer_token" ? c.http_server.bearer_token
+                                                          : c.http_server.basic_auth;
+      if (!r.get_string(*t, "http", key, v)) return false;
+      if (!t->contains(key)) continue;
+      // A secret in the config file would be readable by whoever reads the config.
+      if (v.rfind("env:", 0) != 0 && v.rfind("file:", 0) != 0)
+        return r.fail(*t->get(key), std::string("http.") + key,
+                      "must be \"env:NAME\" or \"file:PATH\" (keep secrets out of the config)");
+      if (!resolve_secret(r, *t->get(key), std::string("http.") + key, v)) return false;
+      if (v.empty()) return r.fail(*t->get(key), std::string("http.") + key, "is empty");
+      if (std::string(key) == "basic_auth" && v.find(':') == std::string::npos)
+        return r.fail(*t->get(key), "http.basic_auth", "must hold user:password");
+    }
+    if (!c.http_server.bearer_token.empty() && !c.http_server.basic_auth.empty())
+      return r.fail(*t->get("basic_auth"), "http.basic_auth",
+                    "give bearer_token or basic_auth, not both");
   }
   if (!table_at("log", t)) return false;
   if (t) {

@@ -174,8 +174,15 @@ constexpr option_doc kCapture[] = {
 };
 
 constexpr option_doc kHttpServer[] = {
-    {"enabled", "boolean", "true", "serve /metrics (Prometheus text) and /health"},
+    {"enabled", "boolean", "true",
+     "serve the status page (/), /api/status, /metrics (Prometheus text) and /health"},
     {"listen", "string", "\"127.0.0.1:9464\"", "address:port to bind (loopback by default)"},
+    {"bearer_token", "string", "(none)",
+     "\"env:NAME\" or \"file:PATH\": every request but /health must send `Authorization: "
+     "Bearer <token>`; for a listen address that is not loopback"},
+    {"basic_auth", "string", "(none)",
+     "\"env:NAME\" or \"file:PATH\" holding `user:password`: HTTP basic auth instead of a "
+     "bearer token"},
 };
 
 constexpr option_doc kLog[] = {

@@ -96,6 +96,9 @@ struct capture_config {
 struct http_server_config {
   bool enabled = true;
   std::string listen = "127.0.0.1:9464";
+  // Optional access control (resolved from "env:NAME" / "file:PATH" at load time; never logged).
+  std::string bearer_token;  // requests must send "Authorization: Bearer <token>"
+  std::string basic_auth;    // "user:password" for HTTP basic auth
 };
 
 enum class log_format { text, json };

@@ -26,7 +26,42 @@ const char* name(log_level l) {
 
 void set_log_json(bool json) noexcept { g_json.store(json); }
 
+namespace {
+// Bounded: components are a fixed set (sources, sinks, stages) per config; a cap keeps a
+// pathological name churn (SIGHUP after SIGHUP with new names) from growing it without end.
+constexpr std::size_t kMaxComponents = 512;
+std::mutex g_problems_mutex;
+std::unordered_map<std::string, component_problems>& problems() {
+  static std::unordered_map<std::string, component_problems> m;
+  return m;
+}
+
+void remember_problem(log_level level, std::string_view component, std::string_view message) {
+  std::lock_guard lock(g_problems_mutex);
+  auto& m = problems();
+  auto it = m.find(std::string(component));
+  if (it == m.end()) {
+    if (m.size() >= kMaxComponents) return;
+    it = m.emplace(std::string(component), component_problems{}).first;
+  }
+  logged_problem& p = level == log_level::error ? it->second.error : it->second.warning;
+  p.message.assign(message);
+  p.unix_ms = unix_now_ns() / 1'000'000;
+  ++p.count;
+}
+}  // namespace
+
+bool last_problems(std::string_view component, component_problems& out) {
+  std::lock_guard lock(g_problems_mutex);
+  const auto& m = problems();
+  const auto it = m.find(std::string(component));
+  if (it == m.end()) return false;
+  out = it->second;
+  return true;
+}
+
 void log_line(log_level level, std::string_view component, std::string_view message) {
+  if (level != log_level::info) remember_problem(level, component, message);
   std::string line;
   if (g_json.load()) {
     line = "{\"ts_ms\":" + std::to_string(unix_now_ns() / 1'000'000) + ",\"level\":\"" +

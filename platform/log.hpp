@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -16,6 +17,20 @@ enum class log_level { info, warn, error };
 
 void set_log_json(bool json) noexcept;
 void log_line(log_level level, std::string_view component, std::string_view message);
+
+/// The last warn and error line logged by a component ("sink:kafka", "source iss"), kept for
+/// the status page (stages/report). Only log lines (cold, rate-limited paths) write it.
+struct logged_problem {
+  std::string message;       // empty: none yet
+  std::int64_t unix_ms = 0;  // when it was logged
+  std::uint64_t count = 0;   // lines at this level so far
+};
+struct component_problems {
+  logged_problem warning;
+  logged_problem error;
+};
+/// Copies the component's last problems; false when it never logged a warning or an error.
+bool last_problems(std::string_view component, component_problems& out);
 
 /// Logs the first message per key, then at most one per window, saying how many were dropped.
 class rate_limited_log {

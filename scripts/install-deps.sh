@@ -9,6 +9,7 @@ packages=(
   libboost-dev libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev libspdlog-dev
   libcli11-dev libssl-dev zlib1g-dev libisal-dev libdeflate0 libmicrohttpd-dev libsystemd-dev
   kcat valgrind python3 ccache clang-16 clang-tidy-16 libclang-rt-16-dev
+  chromium  # the status page's browser test (tests/integration/test_status_page.py)
 )
 
 missing=()
@@ -31,5 +32,12 @@ if ! python3 -c 'import pymongo, kafka' 2>/dev/null; then
   echo "install-deps: installing pymongo and kafka-python from PyPI"
   python3 -m pip install -q pymongo kafka-python 2>/dev/null ||
     python3 -m pip install -q --break-system-packages pymongo kafka-python
+fi
+# The browser test drives Debian's chromium with Playwright for Python; the wheel carries its
+# own driver. `playwright install` (which downloads a browser build) is never run.
+if ! python3 -c 'import playwright.sync_api' 2>/dev/null; then
+  echo "install-deps: installing playwright from PyPI"
+  python3 -m pip install -q playwright 2>/dev/null ||
+    python3 -m pip install -q --break-system-packages playwright
 fi
 echo "install-deps: done"

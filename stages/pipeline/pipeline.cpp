@@ -69,7 +69,8 @@ status pipeline::build() {
   dl.path = config_.dead_letter.path;
   dl.rotate_bytes = config_.dead_letter.rotate_bytes;
   dl.fsync = true;  // a dead letter is the only copy of its record: synced before it counts
-  auto dls = std::make_unique<file_sink>("dead-letter", dl, source_names_);
+  auto dls = std::make_unique<dead_letter_recorder>(
+      std::make_unique<file_sink>("dead-letter", dl, source_names_), dead_letter_log_);
   if (status st = dls->open(); !st) return st;
   dead_letters_ = std::make_unique<sink_stage>(std::move(dls), config_.ring_capacity, record_pool_,
                                                registry_.add("sink:dead-letter"));

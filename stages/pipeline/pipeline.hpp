@@ -18,6 +18,7 @@
 #include "config/pipeline_config.hpp"
 #include "core/batch_pool.hpp"
 #include "core/stage_counters.hpp"
+#include "stages/sinks/dead_letter_log.hpp"
 #include "stages/sinks/sink_stage.hpp"
 #include "stages/sources/http_poll_source.hpp"
 #include "stages/sources/replay_source.hpp"
@@ -61,10 +62,14 @@ class pipeline {
   const spool_stage* spool_thread_stage() const noexcept { return spool_stage_.get(); }
   const std::vector<std::unique_ptr<sink_stage>>& sinks() const noexcept { return sinks_; }
   const sink_stage& dead_letters() const noexcept { return *dead_letters_; }
-  const std::vector<std::string>& source_names() const noexcept { return source_names_; }
   /// After join(): why the run failed although it drained (a trace read error); empty when it
   /// did not. The command then exits 1.
   std::string failure() const;
+  /// The last dead letters (for the status page).
+  const dead_letter_log& last_dead_letters() const noexcept { return dead_letter_log_; }
+  const pipeline_config& config() const noexcept { return config_; }
+  /// Source names by source id (config order).
+  const std::vector<std::string>& source_names() const noexcept { return source_names_; }
 
  private:
   pipeline_config config_;
@@ -86,6 +91,7 @@ class pipeline {
   std::unique_ptr<spool> spool_;
   std::unique_ptr<spool_stage> spool_stage_;
   std::vector<std::unique_ptr<sink_stage>> sinks_;
+  dead_letter_log dead_letter_log_;  // the last dead letters, for the status page
   std::unique_ptr<sink_stage> dead_letters_;
   std::vector<std::thread> threads_;
 };

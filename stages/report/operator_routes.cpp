@@ -13,7 +13,7 @@ http_reply operator_reply(const pipeline& p, const std::string& path) {
     return why.empty() ? http_reply{200, "text/plain", "ready\n"}
                        : http_reply{503, "text/plain", "not ready: " + why + "\n"};
   }
-  return http_reply{404, "text/plain", "not found: try /metrics or /health\n"};
+  return http_reply{404, "text/plain", "not found: try /, /api/status, /metrics or /health\n"};
 }
 
 }  // namespace edgepipe

@@ -373,6 +373,7 @@ void http_poll_source::finish_transfer(poll_state& s, CURLcode result) {
     next = s.next_due_ns;
   }
   s.next_due_ns = next;
+  publish_state(s, result == CURLE_OK ? status_code : 0, now);
 
   if (emit && error != payload_error::none) {
     // Only the start of a cut body reaches the dead-letter file: keep that much and give the
@@ -399,6 +400,21 @@ void http_poll_source::finish_transfer(poll_state& s, CURLcode result) {
     pool_.release(s.batch);
   }
   s.batch = nullptr;
+}
+
+void http_poll_source::publish_state(poll_state& s, long status_code, std::uint64_t now) {
+  http_source_counters& c = *s.counters;
+  http_source_state st = http_source_state::failing;
+  if (!s.too_large && (status_code == 304 || (status_code >= 200 && status_code < 300)))
+    st = http_source_state::polling;
+  else if (status_code == 429 || status_code == 503)
+    st = s.retry_after_ms ? http_source_state::retry_after : http_source_state::backing_off;
+  c.state.set(static_cast<std::uint64_t>(st));
+  c.last_status.set(static_cast<std::uint64_t>(status_code));
+  c.last_latency_ns.set(now - s.started_ns);
+  c.failures.set(s.failures);
+  const std::uint64_t wait_ms = s.next_due_ns > now ? (s.next_due_ns - now) / kMs : 0;
+  c.next_poll_unix_ms.set(static_cast<std::uint64_t>(unix_now_ns() / 1'000'000) + wait_ms);
 }
 
 void http_poll_source::run() {

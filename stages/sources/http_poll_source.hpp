@@ -44,6 +44,21 @@ struct http_source_counters {
   counter bytes;
   counter retries_scheduled;
   log2_histogram latency_ns;  // request start -> response complete
+  // Live state for the status page (stages/report/status_json), set once per response.
+  gauge state;              // http_source_state
+  gauge last_status;        // HTTP status of the last response; 0 = none or transport error
+  gauge last_latency_ns;    // of the last request
+  gauge next_poll_unix_ms;  // when the next request is due (wall clock)
+  gauge failures;           // consecutive failed polls (0 after a success)
+};
+
+/// What a source is doing, for the status page.
+enum class http_source_state : std::uint64_t {
+  starting = 0,     // no response yet
+  polling = 1,      // the last response was a success (2xx or 304)
+  retry_after = 2,  // 429/503 with Retry-After: waiting as the origin asked
+  backing_off = 3,  // 429/503 without Retry-After: exponential backoff
+  failing = 4,      // transport error, other 4xx/5xx, or a body cut short / too large
 };
 
 class http_poll_source {
@@ -85,6 +100,7 @@ class http_poll_source {
   bool reap_completed();
   /// After a stop: lets the transfers in flight finish, bounded by drain_timeout.
   void finish_in_flight();
+  void publish_state(poll_state& s, long status_code, std::uint64_t now);
   static std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user);
   static std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user);
 

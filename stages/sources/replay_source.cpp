@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include <filesystem>
+
 #include "platform/clock.hpp"
 #include "platform/log.hpp"
 
@@ -26,6 +28,9 @@ status replay_source::open() {
   }
   if (status s = reader_.open(config_.trace, config_.max_payload_bytes); !s)
     return status::error("replay: " + s.message());
+  std::error_code size_error;
+  trace_bytes_ = std::filesystem::file_size(config_.trace, size_error);
+  if (size_error) trace_bytes_ = 0;
   if (reader_.kind() == trace_kind::json_lines && forced_ == kUnknownSource) {
     if (source_names_.size() == 1) {
       forced_ = 0;
@@ -97,6 +102,10 @@ void replay_source::run() {
     const std::int64_t received = f.received_unix_ns != 0 ? f.received_unix_ns : unix_now_ns();
     counters_.records_in.add();
     counters_.bytes_in.add(f.body.size());
+    bytes_read_.add(reader_.kind() == trace_kind::frames
+                        ? kTraceFrameHeaderBytes + f.source.size() + f.body.size()
+                        : f.body.size() + 1);
+    position_unix_ms_.set(static_cast<std::uint64_t>(received / 1'000'000));
     const std::size_t at = reader_.keep(f.body, kPayloadPadding);
     batch_->add_in_place(at, f.body.size(), id, f.http_status, received, now_mono);
     // A full batch (batch_payloads), or an idle transform, gets what is ready, unless that

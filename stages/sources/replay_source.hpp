@@ -43,6 +43,13 @@ class replay_source {
   /// empty when it was (or when stopped).
   const std::string& failure() const noexcept { return failure_; }
   std::uint64_t unknown_source_payloads() const noexcept { return unknown_sources_.get(); }
+  // Progress, for the status page (any thread).
+  double speed() const noexcept { return config_.speed; }
+  std::uint64_t trace_bytes() const noexcept { return trace_bytes_; }
+  /// Bytes of the trace read so far (frame headers, sources and bodies).
+  std::uint64_t bytes_read() const noexcept { return bytes_read_.get(); }
+  /// Receive time (Unix ms) of the last frame handed on: where in the trace the replay is.
+  std::uint64_t position_unix_ms() const noexcept { return position_unix_ms_.get(); }
 
  private:
   static constexpr std::size_t kWindowBytes = std::size_t{2} << 20;
@@ -65,6 +72,9 @@ class replay_source {
   payload_batch* batch_ = nullptr;  // the batch whose bodies are in the reader's window
   source_id forced_ = kUnknownSource;
   counter unknown_sources_;
+  std::uint64_t trace_bytes_ = 0;  // set by open()
+  counter bytes_read_;
+  gauge position_unix_ms_;
   std::int64_t first_frame_ns_ = 0;
   std::uint64_t start_mono_ns_ = 0;
   std::string failure_;  // replay thread until run() returns

@@ -49,6 +49,9 @@ spool_stage::spool_stage(spool& s, std::vector<std::string> sources, std::size_t
 
 status spool_stage::open() {
   last_sync_ns_ = mono_now_ns();
+  // Records recovered from an earlier run: their age is at least this run's (a slot of their own).
+  if (spool_.committed_end() != 0 && last_sync_ns_ > append_clock::kSlotNs)
+    append_clock_.note(spool_.committed_end(), last_sync_ns_ - append_clock::kSlotNs);
   return appender_.start();
 }
 
@@ -335,6 +338,7 @@ void spool_stage::run() {
         batch->add_reader();  // held until published: a disk error appends it again
         held_.push_back({batch, where});
         tail_.put(batch, where);  // the sinks take it from memory once it is committed
+        append_clock_.note(where.first_id + n, mono_now_ns());
         batch = nullptr;
       }
       if (batch != nullptr && batch->release_reader()) pool_.release(batch);

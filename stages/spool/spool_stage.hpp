@@ -35,6 +35,7 @@
 #include "core/batch_pool.hpp"
 #include "core/ring_edge.hpp"
 #include "core/stage_counters.hpp"
+#include "stages/spool/append_clock.hpp"
 #include "stages/spool/spool.hpp"
 #include "stages/spool/spool_appender.hpp"
 #include "stages/spool/spool_memory_tail.hpp"
@@ -74,6 +75,8 @@ class spool_stage {
   bool faulted() const noexcept { return faulted_flag_.load(std::memory_order_acquire); }
   /// Any thread: empty when the spool writes; otherwise the error it is retrying (file, errno).
   std::string fault() const;
+  /// When records were appended (for the age of a sink's oldest unconfirmed record).
+  const append_clock& appended_at() const noexcept { return append_clock_; }
 
  private:
   /// Makes room for `bytes` under max_bytes. False when abandoned while waiting.
@@ -103,6 +106,7 @@ class spool_stage {
   batch_pool<record_batch>& pool_;
   stage_counters& counters_;
   spool_memory_tail tail_;
+  append_clock append_clock_;
   std::atomic<bool> abandoned_{false};
   std::atomic<bool> blocked_{false};
   std::atomic<std::uint64_t> full_waits_{0};

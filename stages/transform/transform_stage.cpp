@@ -16,7 +16,8 @@ transform_stage::transform_stage(
       counters_(counters),
       invalid_by_source_(engine.programs().size()),
       batch_records_(batch_records),
-      batch_bytes_(batch_bytes) {}
+      batch_bytes_(batch_bytes),
+      per_source_(engine.programs().size()) {}
 
 void transform_stage::ship(record_batch*& batch, bool to_dead_letters) {
   if (batch->empty()) return;
@@ -46,6 +47,12 @@ void transform_stage::process(payload_batch* in, record_batch*& records, record_
     if (o.payload_rejected) payload_counters_.payloads_rejected.add();
     if (o.invalid_body && p.source < invalid_by_source_.size()) invalid_by_source_[p.source].add();
     if (o.skipped_status) payload_counters_.skipped_status.add();
+    if (p.source < per_source_.size()) {
+      transform_source_counters& sc = per_source_[p.source];
+      sc.payloads.add();
+      sc.records.add(o.records);
+      sc.rejected.add(o.rejected_records + (o.payload_rejected ? 1u : 0u));
+    }
     if (records->records().size() >= batch_records_ || records->bytes() >= batch_bytes_)
       ship(records, false);
     if (dead->records().size() >= batch_records_ || dead->bytes() >= batch_bytes_) ship(dead, true);

@@ -5,6 +5,7 @@
 // Threading: run() is the body of the thread "transform".
 #pragma once
 
+#include <deque>
 #include <vector>
 
 #include "core/batch.hpp"
@@ -19,6 +20,13 @@ struct transform_stage_counters {
   counter payloads;
   counter payloads_rejected;
   counter skipped_status;  // non-2xx HTTP responses: not data
+};
+
+/// Per configured source (by source id), for the status page; written by the transform thread.
+struct transform_source_counters {
+  counter payloads;
+  counter records;   // records out (not filtered, not rejected)
+  counter rejected;  // records and whole payloads sent to the dead letters
 };
 
 class transform_stage {
@@ -36,6 +44,10 @@ class transform_stage {
   /// Payloads whose body was not valid JSON (or not the expected shape), by source id.
   std::uint64_t invalid_bodies(source_id source) const noexcept {
     return source < invalid_by_source_.size() ? invalid_by_source_[source].get() : 0;
+  }
+  /// Counters of source `id` (the transform's program index); nullptr when out of range.
+  const transform_source_counters* source_counters(std::size_t id) const noexcept {
+    return id < per_source_.size() ? &per_source_[id] : nullptr;
   }
   std::uint64_t output_stalls() const noexcept;
   std::uint64_t input_stalls() const noexcept;
@@ -56,6 +68,7 @@ class transform_stage {
   std::size_t batch_records_;
   std::size_t batch_bytes_;
   std::uint64_t next_sequence_ = 0;
+  std::deque<transform_source_counters> per_source_;  // deque: atomics do not move
 };
 
 }  // namespace edgepipe
