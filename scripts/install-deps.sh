@@ -8,7 +8,7 @@ packages=(
   librdkafka-dev libcurl4-openssl-dev libsimdjson-dev libmongoc-dev libbson-dev liburing-dev
   libboost-dev libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev libspdlog-dev
   libcli11-dev libssl-dev zlib1g-dev libisal-dev libdeflate0 libmicrohttpd-dev libsystemd-dev
-  kcat valgrind python3 ccache
+  kcat valgrind python3 ccache postgresql-15 postgresql-client-15 libpq-dev acl
 )
 
 missing=()
