@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "app/cdc_print_command.hpp"
 #include "app/sink_uri.hpp"
 #include "app/spool_commands.hpp"
 #include "config/config_loader.hpp"
@@ -349,6 +350,29 @@ int main(int argc, char** argv) {
   auto* check = app.add_subcommand("check", "validate a config file and exit (2 when invalid)");
   check->add_option("-c,--config", config_path, "TOML config file")->required();
 
+  // postgres_cdc: print the Debezium events of a PostgreSQL publication (app/cdc_print_command).
+  pgcdc::postgres_cdc_options cdc;
+  std::string cdc_password, cdc_snapshot = "initial", cdc_decimals = "string";
+  bool cdc_no_tombstones = false;
+  auto* cdc_print_cmd = app.add_subcommand(
+      "cdc-print", "stream a PostgreSQL publication as Debezium JSON lines to stdout");
+  cdc_print_cmd->add_option("--conninfo", cdc.conninfo, "libpq connection string")->required();
+  cdc_print_cmd->add_option("--password", cdc_password, "env:NAME or file:PATH (default: libpq's)");
+  cdc_print_cmd->add_option("--publication", cdc.publication, "publication (default edgepipe_cdc)");
+  cdc_print_cmd->add_option("--slot", cdc.slot, "replication slot (default edgepipe)");
+  cdc_print_cmd->add_option("--table", cdc.tables,
+                            "schema.table to capture (repeatable; default all)");
+  cdc_print_cmd->add_option("--topic-prefix", cdc.envelope.topic_prefix,
+                            "topic prefix (default edgepipe)");
+  cdc_print_cmd->add_option("--snapshot", cdc_snapshot, "initial | never | initial_only")
+      ->check(CLI::IsMember({"initial", "never", "initial_only"}));
+  cdc_print_cmd->add_option("--decimal-handling", cdc_decimals, "string | double | precise")
+      ->check(CLI::IsMember({"string", "double", "precise"}));
+  cdc_print_cmd->add_flag("--no-tombstones", cdc_no_tombstones,
+                          "no null-valued record after a delete");
+  cdc_print_cmd->add_option("--status-interval-ms", cdc.status_interval_ms,
+                            "standby status period");
+
   app.add_subcommand("config-doc", "print the configuration reference (Markdown)");
   app.add_subcommand("default-config", "print the embedded default config");
 
@@ -368,6 +392,16 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*synth) return cmd_synth(api, payloads, out, seed, format);
+  if (*cdc_print_cmd) {
+    cdc.snapshot = cdc_snapshot == "never"          ? pgcdc::snapshot_mode::never
+                   : cdc_snapshot == "initial_only" ? pgcdc::snapshot_mode::initial_only
+                                                    : pgcdc::snapshot_mode::initial;
+    cdc.envelope.decimals = cdc_decimals == "double"    ? pgcdc::decimal_handling::double_
+                            : cdc_decimals == "precise" ? pgcdc::decimal_handling::precise
+                                                        : pgcdc::decimal_handling::string;
+    cdc.envelope.tombstones = !cdc_no_tombstones;
+    return cdc_print(std::move(cdc), cdc_password);
+  }
   if (*spool_inspect_cmd) return spool_inspect(spool_dir);
   if (*spool_replay_cmd) return spool_replay(spool_dir, spool_sink, spool_from, spool_to);
 
