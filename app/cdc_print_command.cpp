@@ -1,5 +1,10 @@
-// cdc-print: the source's handler writes JSON lines with stdio and confirms after fflush.
-#include "app/cdc_print_command.hpp"
+// `edgepipe cdc-print`: runs the postgres_cdc source alone and writes each Debezium event as one
+// JSON line {"topic", "key", "value"} to stdout; a commit is confirmed to PostgreSQL only after
+// its lines were flushed to stdout. For operators (what would the source emit?) and for the CDC
+// integration tests, until the source feeds the pipeline (docs/cdc.md, "Status").
+#include "app/command.hpp"
+#include "app/exit_codes.hpp"
+#include "stages/sources/postgres_cdc/postgres_cdc_source.hpp"
 
 #include <csignal>
 #include <cstdio>
@@ -55,8 +60,7 @@ class print_handler final : public pgcdc::cdc_event_handler {
   std::string line_;
 };
 
-}  // namespace
-
+/// `password`: empty (libpq's PGPASSWORD/.pgpass), "env:NAME" or "file:PATH".
 int cdc_print(pgcdc::postgres_cdc_options options, const std::string& password) {
   std::string pw = password;
   if (pw.rfind("env:", 0) == 0) {
@@ -104,7 +108,52 @@ int cdc_print(pgcdc::postgres_cdc_options options, const std::string& password) 
       static_cast<unsigned long long>(c.unknown_type_values.load()),
       static_cast<unsigned long long>(c.reconnects.load()),
       pgcdc::format_lsn(c.confirmed_lsn.load()).c_str());
-  return s ? 0 : 1;
+  return s ? kExitOk : kExitRuntime;
+}
+
+class cdc_print_command final : public command {
+ public:
+  explicit cdc_print_command(CLI::App& app) {
+    cmd_ = app.add_subcommand("cdc-print",
+                              "stream a PostgreSQL publication as Debezium JSON lines to stdout");
+    cmd_->add_option("--conninfo", o_.conninfo, "libpq connection string")->required();
+    cmd_->add_option("--password", password_, "env:NAME or file:PATH (default: libpq's)");
+    cmd_->add_option("--publication", o_.publication, "publication (default edgepipe_cdc)");
+    cmd_->add_option("--slot", o_.slot, "replication slot (default edgepipe)");
+    cmd_->add_option("--table", o_.tables, "schema.table to capture (repeatable; default all)");
+    cmd_->add_option("--topic-prefix", o_.envelope.topic_prefix, "topic prefix (default edgepipe)");
+    cmd_->add_option("--snapshot", snapshot_, "initial | never | initial_only")
+        ->check(CLI::IsMember({"initial", "never", "initial_only"}));
+    cmd_->add_option("--decimal-handling", decimals_, "string | double | precise")
+        ->check(CLI::IsMember({"string", "double", "precise"}));
+    cmd_->add_flag("--no-tombstones", no_tombstones_, "no null-valued record after a delete");
+    cmd_->add_option("--status-interval-ms", o_.status_interval_ms, "standby status period");
+  }
+  bool chosen() const override { return cmd_->parsed(); }
+  int run() override {
+    o_.snapshot = snapshot_ == "never"          ? pgcdc::snapshot_mode::never
+                  : snapshot_ == "initial_only" ? pgcdc::snapshot_mode::initial_only
+                                                : pgcdc::snapshot_mode::initial;
+    o_.envelope.decimals = decimals_ == "double"    ? pgcdc::decimal_handling::double_
+                           : decimals_ == "precise" ? pgcdc::decimal_handling::precise
+                                                    : pgcdc::decimal_handling::string;
+    o_.envelope.tombstones = !no_tombstones_;
+    return cdc_print(std::move(o_), password_);
+  }
+
+ private:
+  CLI::App* cmd_ = nullptr;
+  pgcdc::postgres_cdc_options o_;
+  std::string password_;
+  std::string snapshot_ = "initial";
+  std::string decimals_ = "string";
+  bool no_tombstones_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<command> add_cdc_print_command(CLI::App& app) {
+  return std::make_unique<cdc_print_command>(app);
 }
 
 }  // namespace edgepipe

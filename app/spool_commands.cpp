@@ -1,5 +1,8 @@
 #include "app/spool_commands.hpp"
 
+#include "app/command.hpp"
+#include "app/exit_codes.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -8,17 +11,15 @@
 #include <vector>
 
 #include "app/sink_uri.hpp"
-#include "io/spool.hpp"
-#include "io/spool_cursor.hpp"
-#include "stages/sink_factory.hpp"
+#include "stages/sinks/sink_factory.hpp"
+#include "stages/spool/spool.hpp"
+#include "stages/spool/spool_cursor.hpp"
 
 namespace edgepipe {
 
 namespace {
 
 namespace fs = std::filesystem;
-constexpr int kExitConfig = 2;
-constexpr int kExitRuntime = 1;
 
 std::string json_string(const std::string& s) {
   std::string out = "\"";
@@ -164,6 +165,42 @@ int spool_replay(const std::string& dir, const std::string& uri, std::optional<s
       static_cast<unsigned long long>(skipped), seconds);
   if (!closed) std::fprintf(stderr, "edgepipe: spool replay: %s\n", closed.message().c_str());
   return counters.failed.get() == 0 && closed ? 0 : kExitRuntime;
+}
+
+namespace {
+
+class spool_command final : public command {
+ public:
+  explicit spool_command(CLI::App& app) {
+    cmd_ = app.add_subcommand("spool", "look into a spool directory or re-send from it");
+    cmd_->require_subcommand(1);
+    inspect_ = cmd_->add_subcommand(
+        "inspect", "segments, per-sink watermarks, backlog records and bytes (JSON)");
+    inspect_->add_option("dir", dir_, "spool directory")->required();
+    replay_ = cmd_->add_subcommand("replay", "send records of the spool to a sink (read-only)");
+    replay_->add_option("dir", dir_, "spool directory")->required();
+    replay_->add_option("--sink", sink_, "file:PATH, kafka://... or mongodb://...")->required();
+    replay_->add_option("--from", from_, "first record id (default: the oldest)");
+    replay_->add_option("--to", to_, "end record id, exclusive (default: the newest)");
+  }
+  bool chosen() const override { return cmd_->parsed(); }
+  int run() override {
+    if (inspect_->parsed()) return spool_inspect(dir_);
+    return spool_replay(dir_, sink_, from_, to_);
+  }
+
+ private:
+  CLI::App* cmd_ = nullptr;
+  CLI::App* inspect_ = nullptr;
+  CLI::App* replay_ = nullptr;
+  std::string dir_, sink_;
+  std::optional<std::uint64_t> from_, to_;
+};
+
+}  // namespace
+
+std::unique_ptr<command> add_spool_command(CLI::App& app) {
+  return std::make_unique<spool_command>(app);
 }
 
 }  // namespace edgepipe

@@ -16,8 +16,9 @@
 
 #include "config/config_loader.hpp"
 #include "core/batch.hpp"
-#include "stages/synth_payloads.hpp"
-#include "stages/transform_engine.hpp"
+#include "io/synth_payloads.hpp"
+#include "stages/pipeline/stage_checks.hpp"
+#include "stages/transform/transform_engine.hpp"
 
 namespace edgepipe::bench {
 
@@ -30,7 +31,7 @@ inline std::vector<std::unique_ptr<record_batch>> coingecko_record_batches(
     std::exit(1);
   };
   pipeline_config config;
-  if (status s = load_default_config(config); !s) fail(s.message());
+  if (status s = load_default_config(pipeline_stage_checks(), config); !s) fail(s.message());
   std::vector<transform_program> programs;
   source_id cg = kUnknownSource;
   for (std::size_t i = 0; i < config.sources.size(); ++i) {

@@ -32,10 +32,10 @@
 #include "core/batch.hpp"
 #include "core/crc32.hpp"
 #include "core/stage_counters.hpp"
+#include "io/synth_payloads.hpp"
 #include "io/trace_format.hpp"
-#include "stages/file_sink.hpp"
-#include "stages/synth_payloads.hpp"
-#include "stages/transform_engine.hpp"
+#include "stages/sinks/file/file_sink.hpp"
+#include "stages/transform/transform_engine.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// The `double` cast of the transform (stages/transform_engine.cpp write_field,
+// The `double` cast of the transform (stages/transform/transform_engine.cpp write_field,
 // value_cast::double_): today every number token is parsed with parse_double (std::from_chars) and
 // written back with append_double (std::to_chars shortest), which callgrind shows as ~35% of the
 // CoinGecko transform's instructions. This benchmark measures that round trip on the real number
@@ -31,8 +31,8 @@
 
 #include "core/batch.hpp"
 #include "core/byte_arena.hpp"
-#include "stages/json_text.hpp"
-#include "stages/synth_payloads.hpp"
+#include "io/synth_payloads.hpp"
+#include "stages/transform/json_text.hpp"
 
 namespace {
 

@@ -1,10 +1,11 @@
-// The spool's own cost, through the real code (io/spool + io/spool_appender + io/spool_cursor),
-// each beside a plain-syscall ceiling on the very same bytes in the same run:
+// The spool's own cost, through the real code (stages/spool/spool + stages/spool/spool_appender +
+// stages/spool/spool_cursor), each beside a plain-syscall ceiling on the very same bytes in the
+// same run:
 //
 //   BM_spool_append/<policy>/<group>   spool_appender::append of the CoinGecko transform output
-//                                      (1024-record batches, as stages/transform_stage ships
-//                                      them) into a fresh spool directory, committed the way
-//                                      stages/spool_stage does for that fsync policy; the
+//                                      (1024-record batches, as stages/transform/transform_stage
+//                                      ships them) into a fresh spool directory, committed the way
+//                                      stages/spool/spool_stage does for that fsync policy; the
 //                                      iteration ends with close(sync) like the end of input.
 //                                      group = batch: a commit after every batch (the spool
 //                                      thread's ring runs dry after each one: a live pipeline);
@@ -45,11 +46,11 @@
 
 #include "benchmarks/coingecko_batches.hpp"
 #include "core/batch.hpp"
-#include "io/spool.hpp"
-#include "io/spool_appender.hpp"
-#include "io/spool_cursor.hpp"
-#include "io/spool_format.hpp"
 #include "platform/clock.hpp"
+#include "stages/spool/spool.hpp"
+#include "stages/spool/spool_appender.hpp"
+#include "stages/spool/spool_cursor.hpp"
+#include "stages/spool/spool_format.hpp"
 
 namespace {
 
@@ -66,7 +67,7 @@ std::string temp_dir() {
   return (t != nullptr && *t != '\0') ? t : "/tmp";
 }
 
-constexpr std::uint64_t kGroupBytes = std::uint64_t{8} << 20;  // stages/spool_stage.cpp
+constexpr std::uint64_t kGroupBytes = std::uint64_t{8} << 20;  // stages/spool/spool_stage.cpp
 
 struct fixture {
   std::string dir;
@@ -116,7 +117,7 @@ spool_config make_config(const std::string& dir, fsync_policy policy,
   return c;  // defaults otherwise: 10 ms interval, 64 MiB segments
 }
 
-// What stages/spool_stage::commit decides, for a commit group that just ended.
+// What stages/spool/spool_stage::commit decides, for a commit group that just ended.
 struct policy_clock {
   fsync_policy policy;
   std::uint64_t interval_ns;

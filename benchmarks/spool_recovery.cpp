@@ -31,9 +31,9 @@
 
 #include "benchmarks/coingecko_batches.hpp"
 #include "core/batch.hpp"
-#include "io/spool.hpp"
-#include "io/spool_appender.hpp"
-#include "io/spool_cursor.hpp"
+#include "stages/spool/spool.hpp"
+#include "stages/spool/spool_appender.hpp"
+#include "stages/spool/spool_cursor.hpp"
 
 namespace {
 

@@ -39,10 +39,11 @@
 
 #include "config/config_loader.hpp"
 #include "core/batch.hpp"
-#include "stages/json_text.hpp"
-#include "stages/synth_payloads.hpp"
-#include "stages/transform_engine.hpp"
-#include "stages/transform_program.hpp"
+#include "io/synth_payloads.hpp"
+#include "stages/pipeline/stage_checks.hpp"
+#include "stages/transform/json_text.hpp"
+#include "stages/transform/transform_engine.hpp"
+#include "stages/transform/transform_program.hpp"
 
 #define EDGEPIPE_STR2(x) #x
 #define EDGEPIPE_STR(x) EDGEPIPE_STR2(x)
@@ -76,7 +77,7 @@ struct corpus {
 const pipeline_config& default_config() {
   static const pipeline_config config = [] {
     pipeline_config c;
-    if (status s = load_default_config(c); !s) die(s.message());
+    if (status s = load_default_config(pipeline_stage_checks(), c); !s) die(s.message());
     return c;
   }();
   return config;

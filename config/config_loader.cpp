@@ -11,9 +11,8 @@
 #include <sstream>
 
 #include "config/config_schema.hpp"
+#include "core/json_pointer.hpp"
 #include "core/record.hpp"
-#include "stages/cron_schedule.hpp"
-#include "stages/transform_program.hpp"
 
 namespace edgepipe {
 
@@ -60,6 +59,7 @@ namespace {
 // A reading context: the file name and the dotted path of the table being read.
 struct reader {
   const std::string& origin;
+  const stage_checks& checks;
   std::string error;
 
   std::string where(const toml::node& n, const std::string& key) const {
@@ -344,7 +344,7 @@ bool read_http(reader& r, const toml::table& t, const std::string& path, http_po
   if (!r.get_string(t, path, "schedule", h.schedule)) return false;
   if (!h.schedule.empty()) {
     std::string why;
-    if (!cron_schedule::parse(h.schedule, why))
+    if (!r.checks.check_schedule(h.schedule, why))
       return r.fail(*t.get("schedule"), path + ".schedule", why);
   }
   return r.get_duration(t, path, "interval", 10, h.interval_ms) &&
@@ -751,13 +751,14 @@ status resolve_includes(toml::table& root, const std::string& origin, int depth)
 
 }  // namespace
 
-status load_config_text(std::string_view text, const std::string& origin, pipeline_config& out) {
+status load_config_text(std::string_view text, const std::string& origin,
+                        const stage_checks& checks, pipeline_config& out) {
   out = pipeline_config{};
   out.origin = origin;
   toml::table root;
   if (status s = parse_toml(text, origin, root); !s) return s;
   if (status s = resolve_includes(root, origin, 0); !s) return s;
-  reader r{origin, {}};
+  reader r{origin, checks, {}};
   if (!read_root(r, root, out)) return status::error(r.error);
   if (out.sources.size() >= kUnknownSource)
     return status::error(origin + ": too many sources (at most " +
@@ -765,26 +766,25 @@ status load_config_text(std::string_view text, const std::string& origin, pipeli
   return status::ok();
 }
 
-status load_config_file(const std::string& path, pipeline_config& out) {
+status load_config_file(const std::string& path, const stage_checks& checks, pipeline_config& out) {
   std::string text;
   if (status s = read_text(path, text); !s) return s;
-  return load_config_text(text, path, out);
+  return load_config_text(text, path, checks, out);
 }
 
 std::string_view default_config_text() noexcept { return kEmbeddedDefaultConfig; }
 
-status load_default_config(pipeline_config& out) {
-  return load_config_text(kEmbeddedDefaultConfig, "<embedded default config>", out);
+status load_default_config(const stage_checks& checks, pipeline_config& out) {
+  return load_config_text(kEmbeddedDefaultConfig, "<embedded default config>", checks, out);
 }
 
-status validate_config(const pipeline_config& c) {
+status validate_config(const pipeline_config& c, const stage_checks& checks) {
   if (c.sources.empty())
     return status::error(c.origin + ": no [sources.<name>] defined: nothing to transform");
   if (c.sinks.empty())
     return status::error(c.origin + ": no [sinks.<name>] defined and no --sink given");
   for (const auto& s : c.sources) {
-    transform_program p;
-    if (status st = transform_program::compile(s, p); !st)
+    if (status st = checks.check_transform(s); !st)
       return status::error(c.origin + ": " + st.message());
   }
   for (std::size_t i = 0; i < c.sinks.size(); ++i) {

@@ -40,7 +40,7 @@ struct kafka_sink_config {
   std::uint64_t max_buffer_bytes = std::uint64_t{64} << 20;  // queue.buffering.max.kbytes
   // Messages produced and not yet answered by a delivery report; at the limit the sink waits for
   // reports before producing more. Keeps the sink from running far ahead of librdkafka's broker
-  // thread (stages/kafka_sink.cpp). Needs >= rate x round trip to the brokers.
+  // thread (stages/sinks/kafka/kafka_sink.cpp). Needs >= rate x round trip to the brokers.
   int max_in_flight = 8192;
   int message_timeout_ms = 30000;
   std::string acks = "all";

@@ -1,5 +1,5 @@
 // Plain data describing one source's transform, as written in the TOML config and validated by
-// config/config_loader. The transform stage compiles it (stages/transform_program).
+// config/config_loader. The transform stage compiles it (stages/transform/transform_program).
 #pragma once
 
 #include <cstdint>

@@ -59,8 +59,8 @@ class payload_batch {
     return arena_.view(open_body_, arena_.size() - open_body_);
   }
 
-  /// Zero-copy (stages/replay_source): registers a body that lies at `offset` of the arena this
-  /// batch will hold once it is given one with arena().swap() (a file reader's window). The
+  /// Zero-copy (stages/sources/replay_source): registers a body that lies at `offset` of the arena
+  /// this batch will hold once it is given one with arena().swap() (a file reader's window). The
   /// `kPayloadPadding` bytes after the body must be readable there; their content does not
   /// matter (simdjson reads but never interprets them). Not mixed with add() in one batch.
   std::size_t add_in_place(std::size_t offset, std::size_t length, source_id source,

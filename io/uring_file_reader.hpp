@@ -7,7 +7,7 @@
 // The caller sees a window of bytes that it consumes from the front; fill(n) guarantees n bytes
 // are visible unless the file ends first. Views into the window stay valid until the next fill().
 //
-// Zero-copy hand-off (stages/replay_source): the caller may keep views into the window past
+// Zero-copy hand-off (stages/sources/replay_source): the caller may keep views into the window past
 // fill() by pinning them (pin()). A pinned window never moves: reads go on at its end while it
 // has room (window_bytes), and when it has none the handoff callback runs, which must call
 // take_window(): the caller gets the window with everything in it, and the reader carries on in

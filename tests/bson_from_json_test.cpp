@@ -1,13 +1,13 @@
 // bson_from_json must build byte-for-byte the BSON that libbson's bson_init_from_json builds
 // (the MongoDB sink's old path), or decline (fallback) so the sink uses libbson.
-#include "stages/bson_from_json.hpp"
+#include "stages/sinks/mongodb/bson_from_json.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "stages/synth_payloads.hpp"
+#include "io/synth_payloads.hpp"
 
 namespace edgepipe {
 namespace {

@@ -1,4 +1,5 @@
 #include "config/config_loader.hpp"
+#include "stages/pipeline/stage_checks.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,8 +10,8 @@ namespace {
 
 std::string load_error(const std::string& toml) {
   pipeline_config c;
-  status s = load_config_text(toml, "edge.toml", c);
-  if (s) s = validate_config(c);
+  status s = load_config_text(toml, "edge.toml", pipeline_stage_checks(), c);
+  if (s) s = validate_config(c, pipeline_stage_checks());
   return s ? std::string() : s.message();
 }
 
@@ -24,8 +25,8 @@ fields = [ { name = "t", from = "/timestamp", type = "int" } ]
 
 TEST(Config, EmbeddedDefaultLoadsAndValidates) {
   pipeline_config c;
-  ASSERT_TRUE(load_default_config(c).is_ok());
-  ASSERT_TRUE(validate_config(c).is_ok());
+  ASSERT_TRUE(load_default_config(pipeline_stage_checks(), c).is_ok());
+  ASSERT_TRUE(validate_config(c, pipeline_stage_checks()).is_ok());
   ASSERT_EQ(c.sources.size(), 3u);
   EXPECT_EQ(c.sinks.size(), 1u);
   EXPECT_EQ(c.sinks[0].type, "file");
@@ -33,7 +34,7 @@ TEST(Config, EmbeddedDefaultLoadsAndValidates) {
 
 TEST(Config, MinimalConfigGetsDefaults) {
   pipeline_config c;
-  ASSERT_TRUE(load_config_text(kMinimal, "edge.toml", c).is_ok());
+  ASSERT_TRUE(load_config_text(kMinimal, "edge.toml", pipeline_stage_checks(), c).is_ok());
   EXPECT_EQ(c.batch_records, 1024u);
   EXPECT_EQ(c.ring_capacity, 8u);
   EXPECT_FALSE(c.transform_cpu.has_value());
@@ -123,12 +124,14 @@ fields = [ { name = "t", template = "{/a" } ]
 TEST(Config, KafkaMaxInFlightHasADefaultAndARange) {
   const std::string sources = "[sources.s]\nfields = [ { name = \"t\", from = \"/t\" } ]\n";
   pipeline_config c;
-  ASSERT_TRUE(load_config_text("[sinks.k]\ntype = \"kafka\"\n" + sources, "edge.toml", c).is_ok());
+  ASSERT_TRUE(load_config_text("[sinks.k]\ntype = \"kafka\"\n" + sources, "edge.toml",
+                               pipeline_stage_checks(), c)
+                  .is_ok());
   ASSERT_EQ(c.sinks.size(), 1u);
   EXPECT_EQ(c.sinks[0].kafka.max_in_flight, 8192);
   pipeline_config d;
   ASSERT_TRUE(load_config_text("[sinks.k]\ntype = \"kafka\"\nmax_in_flight = 100000\n" + sources,
-                               "edge.toml", d)
+                               "edge.toml", pipeline_stage_checks(), d)
                   .is_ok());
   EXPECT_EQ(d.sinks[0].kafka.max_in_flight, 100000);
   EXPECT_NE(load_error("[sinks.k]\ntype = \"kafka\"\nmax_in_flight = 0\n" + sources)

@@ -1,4 +1,4 @@
-#include "stages/cron_schedule.hpp"
+#include "stages/sources/cron_schedule.hpp"
 
 #include <gtest/gtest.h>
 

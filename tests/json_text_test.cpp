@@ -1,6 +1,6 @@
 // JSON text helpers: string escaping (strict and lossy), number formatting and parsing, and
 // ISO-8601 times.
-#include "stages/json_text.hpp"
+#include "stages/transform/json_text.hpp"
 
 #include "test_util.hpp"
 

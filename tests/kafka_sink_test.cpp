@@ -5,7 +5,7 @@
 // sink's watermark and the records are sent again once the broker is back.
 // Threading: the test thread plays the sink thread (write/flush/close, which serve the delivery
 // reports); the mock brokers run on librdkafka's own threads.
-#include "stages/kafka_sink.hpp"
+#include "stages/sinks/kafka/kafka_sink.hpp"
 
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
@@ -15,7 +15,10 @@
 #include <string>
 
 #include "config/config_loader.hpp"
-#include "stages/pipeline.hpp"
+#include "stages/pipeline/pipeline.hpp"
+#include "stages/pipeline/stage_checks.hpp"
+#include "stages/report/metrics_text.hpp"
+#include "stages/report/run_summary.hpp"
 #include "test_util.hpp"
 
 namespace edgepipe {
@@ -239,7 +242,7 @@ pipeline_config spooled_kafka_config(const testing::temp_dir& dir, mock_cluster&
              ",\"iss_position\":{\"latitude\":\"1.5\",\"longitude\":\"2.5\"}}\n";
   testing::write_file(dir / "iss.jsonl", trace);
   pipeline_config c;
-  EXPECT_TRUE(load_default_config(c).is_ok());
+  EXPECT_TRUE(load_default_config(pipeline_stage_checks(), c).is_ok());
   c.sinks.clear();
   sink_config k;
   k.name = "kafka";
@@ -275,13 +278,13 @@ TEST(KafkaSink, SpoolResendsWhatFailedWhileTheBrokerWasDown) {
   ASSERT_TRUE(
       testing::wait_until([&] { return sink->failed.get() > 0; }, std::chrono::seconds(30)));
   EXPECT_EQ(sink->records_out.get(), 0u);
-  EXPECT_NE(p.prometheus_text().find("edgepipe_spool_watermark{sink=\"kafka\"} 0\n"),
+  EXPECT_NE(prometheus_text(p).find("edgepipe_spool_watermark{sink=\"kafka\"} 0\n"),
             std::string::npos);
   EXPECT_FALSE(p.finished());  // the run cannot end with records unconfirmed
   ASSERT_EQ(rd_kafka_mock_broker_set_up(mc.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
   ASSERT_TRUE(testing::wait_until([&] { return p.finished(); }, std::chrono::seconds(60)));
   p.join();
-  const std::string summary = p.summary_json(1.0);
+  const std::string summary = summary_json(p, 1.0);
   EXPECT_EQ(testing::json_int(summary, "backlog"), 0) << summary;
   EXPECT_GE(testing::json_int(summary, "rewinds"), 1) << summary;
   EXPECT_GE(sink->records_out.get(), static_cast<std::uint64_t>(kPayloads));
@@ -315,7 +318,7 @@ TEST(KafkaSink, SpooledSinkStartsWithTheBrokerDownAndDeliversOnceItIsUp) {
   ASSERT_EQ(rd_kafka_mock_broker_set_up(mc.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
   ASSERT_TRUE(testing::wait_until([&] { return p.finished(); }, std::chrono::seconds(60)));
   p.join();
-  const std::string summary = p.summary_json(1.0);
+  const std::string summary = summary_json(p, 1.0);
   EXPECT_EQ(testing::json_int(summary, "backlog"), 0) << summary;
   EXPECT_GE(sink->records_out.get(), static_cast<std::uint64_t>(kPayloads));
 }

@@ -4,7 +4,7 @@
 
 #include <chrono>
 
-#include "stages/mongo_sink.hpp"
+#include "stages/sinks/mongodb/mongo_sink.hpp"
 
 namespace edgepipe {
 namespace {

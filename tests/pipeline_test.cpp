@@ -1,12 +1,14 @@
 // The pipeline in-process (also run under ThreadSanitizer in CI): every record read reaches the
 // sinks, fan-out to several sinks delivers the same records, and stop means drain.
-#include "stages/pipeline.hpp"
+#include "stages/pipeline/pipeline.hpp"
+#include "stages/report/run_summary.hpp"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
 #include "config/config_loader.hpp"
+#include "stages/pipeline/stage_checks.hpp"
 #include "test_util.hpp"
 
 namespace edgepipe {
@@ -36,12 +38,12 @@ std::string run_to_end(const pipeline_config& c) {
   if (!built) return "";
   p.start();
   p.join();
-  return p.summary_json(1.0);
+  return summary_json(p, 1.0);
 }
 
 pipeline_config small_config(const temp_dir& dir, std::size_t ring_capacity) {
   pipeline_config c;
-  EXPECT_TRUE(load_default_config(c).is_ok());
+  EXPECT_TRUE(load_default_config(pipeline_stage_checks(), c).is_ok());
   c.ring_capacity = ring_capacity;
   c.batch_records = 7;  // tiny batches: many hand-offs, many stalls
   c.sinks.clear();
@@ -64,7 +66,7 @@ TEST(Pipeline, FansOutEveryRecordToEverySinkWithTinyRings) {
   write_iss_trace(dir, kPayloads, "{not json}\n");
   pipeline_config c = small_config(dir, 2);
   c.replay = replay_config{dir / "iss.jsonl", 0, "iss"};
-  ASSERT_TRUE(validate_config(c).is_ok());
+  ASSERT_TRUE(validate_config(c, pipeline_stage_checks()).is_ok());
   pipeline p(c);
   ASSERT_TRUE(p.build().is_ok());
   p.start();
@@ -77,7 +79,7 @@ TEST(Pipeline, FansOutEveryRecordToEverySinkWithTinyRings) {
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(a->records_out.get(), static_cast<std::uint64_t>(kPayloads));
   EXPECT_GT(a->latency_ns.read().total(), 0u);
-  const std::string summary = p.summary_json(1.0);
+  const std::string summary = summary_json(p, 1.0);
   EXPECT_EQ(testing::json_int(summary, "records"), kPayloads) << summary;
   EXPECT_EQ(testing::json_int(summary, "rejected"), 1) << summary;
 }
@@ -111,7 +113,7 @@ TEST(Pipeline, SpoolIsEmptyAfterACleanRunAndIdsContinueAcrossRuns) {
     EXPECT_TRUE(p.spooled());
     p.start();
     p.join();
-    const std::string summary = p.summary_json(1.0);
+    const std::string summary = summary_json(p, 1.0);
     EXPECT_EQ(testing::json_int(summary, "appended"), kPayloads) << summary;
     EXPECT_EQ(testing::json_int(summary, "backlog"), 0) << summary;
   }

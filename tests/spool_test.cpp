@@ -9,13 +9,13 @@
 #include <sstream>
 #include <thread>
 
-#include "io/spool.hpp"
-#include "io/spool_appender.hpp"
-#include "io/spool_cursor.hpp"
-#include "io/spool_format.hpp"
-#include "io/spool_memory_tail.hpp"
-#include "stages/delivery_tracker.hpp"
-#include "stages/spool_stage.hpp"
+#include "stages/sinks/delivery_tracker.hpp"
+#include "stages/spool/spool.hpp"
+#include "stages/spool/spool_appender.hpp"
+#include "stages/spool/spool_cursor.hpp"
+#include "stages/spool/spool_format.hpp"
+#include "stages/spool/spool_memory_tail.hpp"
+#include "stages/spool/spool_stage.hpp"
 #include "test_util.hpp"
 
 namespace edgepipe {

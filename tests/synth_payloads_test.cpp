@@ -1,4 +1,4 @@
-#include "stages/synth_payloads.hpp"
+#include "io/synth_payloads.hpp"
 
 #include <gtest/gtest.h>
 #include <simdjson.h>

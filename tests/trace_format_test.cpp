@@ -49,8 +49,8 @@ TEST(TraceFormat, RoundTripsFramesExactly) {
   EXPECT_EQ(std::get<1>(frames[2]), "");
 }
 
-// Zero-copy reading (stages/replay_source): bodies kept in the window stay where they are, the
-// window goes to the caller when it is full, and what was read ahead is read again.
+// Zero-copy reading (stages/sources/replay_source): bodies kept in the window stay where they are,
+// the window goes to the caller when it is full, and what was read ahead is read again.
 struct kept_body {
   std::size_t window;  // index into windows
   std::size_t offset;

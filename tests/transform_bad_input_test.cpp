@@ -15,8 +15,9 @@
 #include "config/config_loader.hpp"
 #include "config/pipeline_config.hpp"
 #include "core/batch.hpp"
-#include "stages/transform_engine.hpp"
-#include "stages/transform_program.hpp"
+#include "stages/pipeline/stage_checks.hpp"
+#include "stages/transform/transform_engine.hpp"
+#include "stages/transform/transform_program.hpp"
 
 namespace edgepipe {
 namespace {
@@ -72,7 +73,7 @@ class TransformBadInput : public ::testing::Test {
   void SetUp() override { make_engine({}); }
 
   void make_engine(transform_limits limits) {
-    ASSERT_TRUE(load_default_config(config_).is_ok());
+    ASSERT_TRUE(load_default_config(pipeline_stage_checks(), config_).is_ok());
     std::vector<transform_program> programs;
     for (const source_spec& s : config_.sources) {
       transform_program p;

@@ -18,8 +18,9 @@
 #include "config/pipeline_config.hpp"
 #include "config/source_spec.hpp"
 #include "core/batch.hpp"
-#include "stages/transform_engine.hpp"
-#include "stages/transform_program.hpp"
+#include "stages/pipeline/stage_checks.hpp"
+#include "stages/transform/transform_engine.hpp"
+#include "stages/transform/transform_program.hpp"
 
 namespace edgepipe {
 namespace {
@@ -118,8 +119,8 @@ struct harness {
 class TransformGolden : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(load_default_config(config_).is_ok());
-    ASSERT_TRUE(validate_config(config_).is_ok());
+    ASSERT_TRUE(load_default_config(pipeline_stage_checks(), config_).is_ok());
+    ASSERT_TRUE(validate_config(config_, pipeline_stage_checks()).is_ok());
     std::vector<transform_program> programs;
     for (const source_spec& s : config_.sources) {
       transform_program p;
@@ -213,8 +214,8 @@ std::string without_reason(std::string letters) {
   return letters;
 }
 
-// Replayed bodies are read in place from the trace (stages/replay_source): what follows a body
-// is the next frame, not zeros. Whole and truncated payloads of every bundled source give the
+// Replayed bodies are read in place from the trace (stages/sources/replay_source): what follows a
+// body is the next frame, not zeros. Whole and truncated payloads of every bundled source give the
 // same records, rejections and dead letters whatever the padding holds.
 TEST_F(TransformGolden, PaddingContentNeverChangesAResult) {
   const std::pair<std::string, std::string> inputs[] = {

@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "core/batch.hpp"
-#include "stages/json_text.hpp"
-#include "stages/transform_engine.hpp"
-#include "stages/transform_program.hpp"
+#include "stages/transform/json_text.hpp"
+#include "stages/transform/transform_engine.hpp"
+#include "stages/transform/transform_program.hpp"
 #include "test_util.hpp"
 
 namespace edgepipe {

@@ -538,7 +538,7 @@ def run_record_replay(tmp, origin_port):
     check("replay -c CFG (same config, sources have urls) exits 0",
           rc == 0, "BUG: rc=%s. `edgepipe replay` builds the HTTP poller too when the config's "
           "sources have a 'url', so it polls the live origin and never finishes "
-          "(app/main.cpp replay path / stages/pipeline.cpp build)" % rc)
+          "(app/main.cpp replay path / stages/pipeline/pipeline.cpp build)" % rc)
     check("replay -c CFG gives byte-identical record lines", lines_a == lines_b,
           "A %d lines, B %d lines (BUG if replay also polled live)" % (len(lines_a), len(lines_b)))
 
@@ -581,7 +581,7 @@ def run_single_source_checks(tmp, origin_port):
             origin_log(origin_port, "/iss/solo")), 15)
         gaps = sorted(b["t"] - a["t"] for a, b in zip(log or [], (log or [])[1:]))
         median = gaps[len(gaps) // 2] if gaps else None
-        # BUG (stages/http_poll_source.cpp, http_poll_source::run): the sleep is computed before
+        # BUG (stages/sources/http_poll_source.cpp, http_poll_source::run): the sleep is computed before
         # the finished transfers reschedule their source, so a lone source polls every ~1 s
         # (the loop's default wait) whatever its interval.
         check("a lone source with interval 200ms polls every ~200 ms",

@@ -6,7 +6,7 @@
 #include <string>
 #include <utility>
 
-#include "stages/json_text.hpp"
+#include "stages/sources/postgres_cdc/cdc_json.hpp"
 
 namespace edgepipe::pgcdc {
 namespace {
@@ -179,9 +179,9 @@ void debezium_envelope::append_value(const relation& rel, char op,
   out.push_back(',');
   append_lsn_string(out, pos.lsn);
   out.append("]\",\"schema\":");
-  append_json_string_lossy(out, rel.schema);
+  append_json_string(out, rel.schema);
   out.append(",\"table\":");
-  append_json_string_lossy(out, rel.name);
+  append_json_string(out, rel.name);
   out.append(",\"txId\":");
   if (pos.xid == 0) {
     out.append("null");

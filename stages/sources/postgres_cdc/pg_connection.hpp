@@ -23,7 +23,7 @@ using pg_result = std::unique_ptr<PGresult, pg_result_deleter>;
 /// The options every session of the source uses: output formats the type mapping parses.
 inline constexpr std::string_view session_options =
     "-c datestyle=ISO -c timezone=UTC -c intervalstyle=postgres -c bytea_output=hex "
-    "-c extra_float_digits=3";
+    "-c extra_float_digits=3 -c client_encoding=UTF8";
 
 class pg_connection {
  public:

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <string>
 
-#include "stages/json_text.hpp"
+#include "stages/sources/postgres_cdc/cdc_json.hpp"
 
 namespace edgepipe::pgcdc {
 namespace {
@@ -222,7 +222,7 @@ void append_iso_utc_us(byte_arena& out, std::int64_t us) {
 
 bool precision_is_millis(std::int32_t typmod) noexcept { return typmod >= 0 && typmod <= 3; }
 
-void append_text(byte_arena& out, std::string_view text) { append_json_string_lossy(out, text); }
+void append_text(byte_arena& out, std::string_view text) { append_json_string(out, text); }
 
 bool is_plain_number(std::string_view t) noexcept {
   if (t.empty()) return false;

@@ -151,8 +151,22 @@ status postgres_cdc_source::ensure_slot(bool& created, std::string& snapshot_nam
     }
     const auto flushed = parse_lsn(PQgetvalue(r.get(), 0, 2));
     if (flushed) counters_.confirmed_lsn.store(*flushed);
+    slot_seen_ = true;
     return status::ok();
   }
+  if (slot_seen_) {
+    // Someone dropped the slot: never a silent gap. Mode initial re-reads the tables.
+    counters_.slots_lost.fetch_add(1);
+    log_line(
+        log_level::error, kComponent,
+        "slot " + options_.slot + " disappeared after " +
+            format_lsn(counters_.confirmed_lsn.load()) + "; re-creating it: " +
+            (options_.snapshot == snapshot_mode::never
+                 ? std::string(
+                       "changes committed while it was missing are NOT captured (snapshot = never)")
+                 : std::string("taking a new snapshot (duplicates possible)")));
+  }
+  slot_seen_ = true;
   const bool export_snapshot = options_.snapshot != snapshot_mode::never;
   const std::string sql = "CREATE_REPLICATION_SLOT " + repl_.quote_identifier(options_.slot) +
                           " LOGICAL pgoutput " +

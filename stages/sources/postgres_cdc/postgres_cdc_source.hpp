@@ -60,6 +60,7 @@ struct postgres_cdc_counters {
   std::atomic<std::uint64_t> reconnects{0};
   std::atomic<std::uint64_t> errors{0};
   std::atomic<std::uint64_t> slots_created{0};
+  std::atomic<std::uint64_t> slots_lost{0};  // slot vanished while we used it (dropped by someone)
   std::atomic<std::uint64_t> status_updates{0};
   std::atomic<std::uint64_t> received_lsn{0};    // last WAL position received
   std::atomic<std::uint64_t> server_wal_end{0};  // the server's end of WAL, from its messages
@@ -115,6 +116,7 @@ class postgres_cdc_source {
   lsn_t received_ = 0;
   lsn_t sent_flush_ = 0;
   std::uint64_t last_status_mono_ns_ = 0;
+  bool slot_seen_ = false;  // the slot existed earlier in this process (a later miss = dropped)
 };
 
 }  // namespace edgepipe::pgcdc

@@ -1,0 +1,225 @@
+#include "app/run_pipeline.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <optional>
+
+#include "app/exit_codes.hpp"
+#include "config/config_loader.hpp"
+#include "io/http_endpoint.hpp"
+#include "platform/log.hpp"
+#include "stages/pipeline/pipeline.hpp"
+#include "stages/pipeline/stage_checks.hpp"
+#include "stages/report/operator_routes.hpp"
+#include "stages/report/run_summary.hpp"
+
+namespace edgepipe {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+// After the drain deadline, how long sinks get to give up and write their ledgers.
+constexpr auto kAbandonGrace = std::chrono::seconds(5);
+
+/// Blocks the control signals before any thread exists, so every thread inherits the mask and
+/// the main thread takes them synchronously.
+sigset_t block_control_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) sigaddset(&set, sig);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+/// The next signal, or 0 once `until` has passed (time_point::max() = no deadline).
+int wait_for_signal(const sigset_t& set, clock_type::time_point until) {
+  int sig = 0;
+  if (until == clock_type::time_point::max()) {
+    sigwait(&set, &sig);
+    return sig;
+  }
+  const auto ns = std::max<std::int64_t>(
+      0, std::chrono::duration_cast<std::chrono::nanoseconds>(until - clock_type::now()).count());
+  timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  sig = sigtimedwait(&set, nullptr, &ts);
+  return sig < 0 ? 0 : sig;
+}
+
+// One `run`, `record` or `replay`: a pipeline per config, replaced on each accepted SIGHUP.
+class pipeline_runner {
+ public:
+  pipeline_runner(pipeline_config config, const run_options& options)
+      : config_(std::move(config)), options_(options) {}
+
+  int run() {
+    signals_ = block_control_signals();
+    started_ = clock_type::now();
+    config_.sinks_may_start_down = options_.mode == run_mode::daemon;
+    for (bool first = true;; first = false) {
+      auto p = std::make_unique<pipeline>(config_);
+      http_endpoint endpoint;
+      if (status s = start(*p, endpoint); !s) {
+        if (first) return config_error(s.message());
+        if (!previous_) {
+          log_line(log_level::error, "main", "restart failed: " + s.message());
+          return kExitRuntime;
+        }
+        // The new config validated but could not start (a sink's directory, a port...): go
+        // back to the one that was running rather than leave the node without a pipeline.
+        log_line(log_level::error, "main",
+                 "reloaded config failed to start, going back to the previous one: " +
+                     s.message());
+        config_ = std::move(*previous_);
+        previous_.reset();
+        continue;
+      }
+      sd_notify(0, first ? "READY=1\nSTATUS=running" : "READY=1\nSTATUS=reloaded");
+      const bool reload = supervise(*p);
+      p->join();
+      endpoint.stop();
+      std::fputs(counters_report(*p).c_str(), stderr);
+      if (reload) continue;
+      const double seconds =
+          std::chrono::duration<double>(clock_type::now() - pipeline_started_).count();
+      if (options_.mode == run_mode::replay)
+        std::printf("%s\n", summary_json(*p, seconds).c_str());
+      std::fflush(stdout);
+      return kExitOk;
+    }
+  }
+
+ private:
+  /// Builds and starts the pipeline and, for run/record, the operator endpoint.
+  status start(pipeline& p, http_endpoint& endpoint) {
+    if (status s = p.build(); !s) return s;
+    // Throughput figures start here: connecting to brokers and opening files is not counted.
+    pipeline_started_ = clock_type::now();
+    const pthread_t main_thread = pthread_self();
+    p.start([main_thread] { pthread_kill(main_thread, SIGUSR1); });
+    if (options_.mode == run_mode::replay || !config_.http_server.enabled) return status::ok();
+    const pipeline* current = &p;
+    if (status s = endpoint.start(config_.http_server.listen,
+                                  [current](const std::string& path) {
+                                    return operator_reply(*current, path);
+                                  });
+        !s) {
+      p.request_stop();
+      p.join();
+      return s;
+    }
+    log_line(log_level::info, "main",
+             "serving /metrics and /health on port " + std::to_string(endpoint.port()));
+    return status::ok();
+  }
+
+  /// Waits for the pipeline to finish, for signals and deadlines. True when it was stopped to
+  /// restart with a reloaded config (config_ then holds the new one).
+  bool supervise(pipeline& p) {
+    bool reload = false;
+    bool stopping = false;
+    bool abandoning = false;
+    clock_type::time_point drain_deadline{};
+    const auto record_deadline = started_ + std::chrono::milliseconds(options_.duration_ms);
+    auto start_drain = [&] {
+      p.request_stop();
+      stopping = true;
+      drain_deadline = clock_type::now() + std::chrono::milliseconds(config_.drain_timeout_ms);
+    };
+    while (!p.finished()) {
+      auto until = clock_type::time_point::max();
+      if (options_.duration_ms && !stopping) until = record_deadline;
+      if (stopping) until = drain_deadline;
+      const int sig = wait_for_signal(signals_, until);
+      const bool timed_out = sig == 0 && clock_type::now() >= until;
+      if (stopping && timed_out && p.spooled() && !abandoning) {
+        // The spool keeps what the sinks have not confirmed: stop waiting for them, close
+        // cleanly (ledgers written), and let the next start deliver the rest.
+        log_line(log_level::warn, "main",
+                 "drain did not finish within pipeline.drain_timeout; leaving what the sinks "
+                 "have not confirmed in the spool for the next start");
+        p.abandon_delivery();
+        abandoning = true;
+        drain_deadline = clock_type::now() + kAbandonGrace;
+        continue;
+      }
+      if (stopping && timed_out) {
+        log_line(log_level::error, "main",
+                 "drain did not finish within pipeline.drain_timeout; exiting with records "
+                 "still in flight (see counters)");
+        std::fputs(counters_report(p).c_str(), stderr);
+        std::fflush(nullptr);
+        std::_Exit(kExitRuntime);
+      }
+      if (stopping) continue;
+      if (sig == SIGINT || sig == SIGTERM || (timed_out && options_.duration_ms)) {
+        log_line(log_level::info, "main",
+                 sig == SIGINT    ? "SIGINT: draining"
+                 : sig == SIGTERM ? "SIGTERM: draining"
+                                  : "duration reached: draining");
+        sd_notify(0, "STOPPING=1");
+        start_drain();
+      } else if (sig == SIGHUP && accept_reload()) {
+        sd_notify(0, "RELOADING=1");
+        start_drain();
+        reload = true;
+      }
+    }
+    return reload;
+  }
+
+  /// SIGHUP: true when the config file validates; config_ is then the new one and previous_
+  /// the one that was running.
+  bool accept_reload() {
+    if (options_.config_path.empty()) {
+      log_line(log_level::warn, "main", "SIGHUP ignored: running the embedded config");
+      return false;
+    }
+    pipeline_config next;
+    status s = load_config_file(options_.config_path, pipeline_stage_checks(), next);
+    if (s) s = validate_config(next, pipeline_stage_checks());
+    if (!s) {
+      log_line(log_level::error, "main",
+               "SIGHUP: new config rejected, keeping the running one: " + s.message());
+      return false;
+    }
+    log_line(log_level::info, "main",
+             "SIGHUP: config " + options_.config_path +
+                 " is valid: draining and restarting with it");
+    if (options_.mode == run_mode::record) next.capture = config_.capture;  // keep recording
+    next.sinks_may_start_down = config_.sinks_may_start_down;
+    previous_ = std::move(config_);
+    config_ = std::move(next);
+    set_log_json(config_.logs == log_format::json);
+    return true;
+  }
+
+  pipeline_config config_;
+  std::optional<pipeline_config> previous_;  // the config before the last reload
+  const run_options& options_;
+  sigset_t signals_{};
+  clock_type::time_point started_;
+  clock_type::time_point pipeline_started_;
+};
+
+}  // namespace
+
+status load_config(const std::string& path, pipeline_config& config) {
+  return path.empty() ? load_default_config(pipeline_stage_checks(), config)
+                      : load_config_file(path, pipeline_stage_checks(), config);
+}
+
+int run_pipeline(pipeline_config config, const run_options& options) {
+  if (status s = validate_config(config, pipeline_stage_checks()); !s)
+    return config_error(s.message());
+  set_log_json(config.logs == log_format::json);
+  return pipeline_runner(std::move(config), options).run();
+}
+
+}  // namespace edgepipe

@@ -1,0 +1,89 @@
+// Wires a validated pipeline_config into running stages: replay source -> transform -> one ring
+// per sink (+ the dead-letter sink). What it reports (summary, /metrics, /health) is built by
+// stages/report/ from the read-only accessors below. Stop means drain: the source stops
+// reading, and everything already read flows through to the sinks before the threads end.
+// Threading: build/start/request_stop/join/report run on the main thread; stages run on their
+// own named threads (src:replay, src:http, transform, spool, sink:<name>, sink:dead-lettr).
+// With a [spool] dir, the transform feeds the spool thread and every sink reads the spool with
+// its own cursor (docs/durability.md); without one, the transform fans out to the sinks' rings.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/pipeline_config.hpp"
+#include "core/batch_pool.hpp"
+#include "core/stage_counters.hpp"
+#include "stages/sinks/sink_stage.hpp"
+#include "stages/sources/http_poll_source.hpp"
+#include "stages/sources/replay_source.hpp"
+#include "stages/spool/spool_stage.hpp"
+#include "stages/transform/transform_stage.hpp"
+
+namespace edgepipe {
+
+class pipeline {
+ public:
+  explicit pipeline(pipeline_config config);
+  ~pipeline();
+  pipeline(const pipeline&) = delete;
+  pipeline& operator=(const pipeline&) = delete;
+
+  /// Compiles transforms, opens the trace and every sink. Nothing runs yet.
+  status build();
+  /// Starts all threads. `on_finished` is called (on a stage thread) when the last one ends.
+  void start(std::function<void()> on_finished = {});
+  /// Asks the source to stop reading; the rest drains. Safe to call more than once.
+  void request_stop() noexcept;
+  /// Shutdown deadline passed: sinks stop waiting for their destinations and end promptly;
+  /// what they have not confirmed stays in the spool for the next start.
+  void abandon_delivery() noexcept;
+  bool spooled() const noexcept { return spool_ != nullptr; }
+  bool finished() const noexcept;
+  void join();
+
+  const counter_registry& counters() const noexcept { return registry_; }
+
+  // Read-only views for stages/report/. Pointers are null for parts this config does not have
+  // (no replay, no HTTP sources, no spool); every part exists once build() succeeded.
+  bool started() const noexcept { return !threads_.empty(); }
+  bool stop_requested() const noexcept { return stop_.load(std::memory_order_relaxed); }
+  const transform_stage& transform() const noexcept { return *transform_; }
+  const replay_source* replay() const noexcept { return replay_.get(); }
+  const ring_edge<payload_batch*>* replay_ring() const noexcept { return replay_ring_.get(); }
+  const http_poll_source* http() const noexcept { return http_.get(); }
+  const ring_edge<payload_batch*>* http_ring() const noexcept { return http_ring_.get(); }
+  const spool* spool_state() const noexcept { return spool_.get(); }
+  const spool_stage* spool_thread_stage() const noexcept { return spool_stage_.get(); }
+  const std::vector<std::unique_ptr<sink_stage>>& sinks() const noexcept { return sinks_; }
+  const sink_stage& dead_letters() const noexcept { return *dead_letters_; }
+
+ private:
+  pipeline_config config_;
+  std::vector<std::string> source_names_;
+  counter_registry registry_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> running_{0};
+  std::function<void()> on_finished_;
+
+  batch_pool<payload_batch> payload_pool_;
+  batch_pool<record_batch> record_pool_;
+  waiter transform_input_waiter_;  // shared by every source ring (one consumer)
+  std::unique_ptr<ring_edge<payload_batch*>> replay_ring_;
+  std::unique_ptr<replay_source> replay_;
+  std::unique_ptr<ring_edge<payload_batch*>> http_ring_;
+  std::unique_ptr<http_poll_source> http_;
+  std::unique_ptr<transform_engine> engine_;
+  std::unique_ptr<transform_stage> transform_;
+  std::unique_ptr<spool> spool_;
+  std::unique_ptr<spool_stage> spool_stage_;
+  std::vector<std::unique_ptr<sink_stage>> sinks_;
+  std::unique_ptr<sink_stage> dead_letters_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace edgepipe

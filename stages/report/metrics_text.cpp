@@ -1,0 +1,123 @@
+#include "stages/report/metrics_text.hpp"
+
+#include <sstream>
+
+namespace edgepipe {
+
+namespace {
+void metric(std::ostringstream& o, const char* name, const std::string& labels, std::uint64_t v) {
+  o << "edgepipe_" << name << "{" << labels << "} " << v << "\n";
+}
+void histogram(std::ostringstream& o, const char* name, const std::string& labels,
+               const log2_histogram::snapshot& h) {
+  std::uint64_t cumulative = 0;
+  for (int i = 0; i < log2_histogram::kBuckets; ++i) {
+    const std::uint64_t c = h.counts[static_cast<std::size_t>(i)];
+    if (c == 0 && cumulative == 0) continue;
+    cumulative += c;
+    o << "edgepipe_" << name << "_bucket{" << labels << ",le=\""
+      << static_cast<double>(log2_histogram::upper_bound(i)) / 1e9 << "\"} " << cumulative << "\n";
+    if (cumulative == h.total()) break;
+  }
+  o << "edgepipe_" << name << "_bucket{" << labels << ",le=\"+Inf\"} " << h.total() << "\n";
+  o << "edgepipe_" << name << "_sum{" << labels << "} " << static_cast<double>(h.sum) / 1e9 << "\n";
+  o << "edgepipe_" << name << "_count{" << labels << "} " << h.total() << "\n";
+}
+}  // namespace
+
+std::string prometheus_text(const pipeline& p) {
+  std::ostringstream o;
+  o << "# TYPE edgepipe_records_in_total counter\n# TYPE edgepipe_records_out_total counter\n"
+       "# TYPE edgepipe_rejected_total counter\n# TYPE edgepipe_failed_total counter\n"
+       "# TYPE edgepipe_latency_seconds histogram\n";
+  p.counters().for_each([&](const stage_counters& s) {
+    const std::string l = "stage=\"" + s.name + "\"";
+    metric(o, "records_in_total", l, s.records_in.get());
+    metric(o, "records_out_total", l, s.records_out.get());
+    metric(o, "rejected_total", l, s.rejected.get());
+    metric(o, "filtered_total", l, s.filtered.get());
+    metric(o, "failed_total", l, s.failed.get());
+    metric(o, "bytes_in_total", l, s.bytes_in.get());
+    metric(o, "bytes_out_total", l, s.bytes_out.get());
+    if (s.name.rfind("sink:", 0) == 0) {
+      metric(o, "sink_retries_total", l, s.retries.get());
+      metric(o, "sink_in_flight", l, s.in_flight.get());
+    }
+    const auto lat = s.latency_ns.read();
+    if (lat.total() > 0) histogram(o, "latency_seconds", l, lat);
+  });
+  auto ring = [&](const char* edge, const ring_edge<payload_batch*>* r) {
+    if (!r) return;
+    const std::string l = std::string("edge=\"") + edge + "\"";
+    metric(o, "ring_occupancy", l, r->occupancy());
+    metric(o, "ring_capacity", l, r->capacity());
+    metric(o, "ring_stalls_total", l, r->stalls());
+  };
+  ring("replay->transform", p.replay_ring());
+  ring("http->transform", p.http_ring());
+  for (const auto& s : p.sinks()) {
+    const std::string l = "edge=\"transform->" + s->target().name() + "\"";
+    metric(o, "ring_occupancy", l, s->input().occupancy());
+    metric(o, "ring_stalls_total", l, s->input().stalls());
+  }
+  if (p.spool_state()) {
+    const auto& a = p.spool_thread_stage()->appender();
+    o << "# TYPE edgepipe_spool_fsync_seconds histogram\n";
+    metric(o, "spool_appended_records_total", "", a.appended_records());
+    metric(o, "spool_appended_bytes_total", "", a.appended_bytes());
+    metric(o, "spool_bytes", "", p.spool_state()->total_bytes());
+    metric(o, "spool_segments", "", p.spool_state()->segments().size());
+    metric(o, "spool_committed_id", "", p.spool_state()->committed_end());
+    metric(o, "spool_fsyncs_total", "", a.fsyncs());
+    metric(o, "spool_full_waits_total", "", p.spool_thread_stage()->full_waits());
+    metric(o, "spool_blocked", "", p.spool_thread_stage()->blocked() ? 1 : 0);
+    metric(o, "spool_not_spooled_total", "", p.spool_thread_stage()->not_spooled());
+    metric(o, "spool_follower_waits_total", "", p.spool_thread_stage()->follower_waits());
+    metric(o, "spool_follower_wait_ms_total", "",
+           p.spool_thread_stage()->follower_wait_ns() / 1'000'000);
+    metric(o, "spool_sinks_left_behind_total", "", p.spool_thread_stage()->followers_left_behind());
+    metric(o, "spool_dropped_segments_total", "", p.spool_state()->dropped_segments());
+    metric(o, "spool_torn_tail_bytes", "", p.spool_state()->recovery().torn_tail_bytes);
+    metric(o, "spool_recovered_records", "", p.spool_state()->recovery().records);
+    const auto fs = a.fsync_latency().read();
+    if (fs.total() > 0) histogram(o, "spool_fsync_seconds", "stage=\"spool\"", fs);
+    for (std::size_t i = 0; i < p.sinks().size(); ++i) {
+      const std::string l = "sink=\"" + p.sinks()[i]->target().name() + "\"";
+      metric(o, "spool_watermark", l, p.spool_state()->watermark(i));
+      metric(o, "spool_backlog_records", l, p.sinks()[i]->backlog());
+      metric(o, "spool_dropped_records_total", l, p.spool_state()->dropped_records(i));
+      metric(o, "spool_skipped_records_total", l, p.sinks()[i]->skipped_records());
+      metric(o, "spool_rewinds_total", l, p.sinks()[i]->rewinds());
+      metric(o, "spool_memory_records_total", l, p.sinks()[i]->memory_records());
+    }
+    metric(o, "spool_memory_tail_bytes", "", p.spool_thread_stage()->memory_tail().bytes());
+  }
+  const auto& pc = p.transform().payload_counters();
+  metric(o, "payloads_total", "", pc.payloads.get());
+  metric(o, "payloads_rejected_total", "", pc.payloads_rejected.get());
+  metric(o, "payloads_non_2xx_total", "", pc.skipped_status.get());
+  if (p.http()) {
+    o << "# TYPE edgepipe_http_polls_total counter\n# TYPE edgepipe_http_responses_total counter\n"
+         "# TYPE edgepipe_http_request_seconds histogram\n";
+    for (const auto& c : p.http()->source_counters()) {
+      const std::string l = "source=\"" + c->source + "\"";
+      metric(o, "http_polls_total", l, c->polls.get());
+      metric(o, "http_responses_total", l + ",class=\"2xx\"", c->responses_2xx.get());
+      metric(o, "http_responses_total", l + ",class=\"304\"", c->responses_304.get());
+      metric(o, "http_responses_total", l + ",class=\"429\"", c->responses_429.get());
+      metric(o, "http_responses_total", l + ",class=\"4xx\"", c->responses_4xx.get());
+      metric(o, "http_responses_total", l + ",class=\"5xx\"", c->responses_5xx.get());
+      metric(o, "http_transport_errors_total", l, c->transport_errors.get());
+      metric(o, "http_truncated_total", l, c->truncated.get());
+      metric(o, "http_oversized_total", l, c->oversized.get());
+      metric(o, "http_bytes_total", l, c->bytes.get());
+      metric(o, "http_retries_scheduled_total", l, c->retries_scheduled.get());
+      const auto lat = c->latency_ns.read();
+      if (lat.total() > 0) histogram(o, "http_request_seconds", l, lat);
+    }
+    metric(o, "capture_frames_total", "", p.http()->captured_frames());
+  }
+  return o.str();
+}
+
+}  // namespace edgepipe

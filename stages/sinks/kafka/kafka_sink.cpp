@@ -1,0 +1,456 @@
+// Kafka sink: produces every record to Kafka through librdkafka (idempotent producer, acks=all,
+// lz4 by default), one topic for everything (`topic`) or one per source (`topic_prefix` + source
+// name). Message key = record key (none when empty), value = the record JSON, headers `source`,
+// `record-id` (sequence number, decimal) and `content-type: application/json`.
+//
+// Accounting: delivery reports are the only truth. A record counts as delivered
+// (counters.records_out, bytes_out) only when its delivery report says so; produce errors,
+// delivery errors (including `Local: Message timed out`) and messages still queued when close()
+// gives up count as failed. Every produced message ends in exactly one of the two.
+//
+// Memory is bounded: queue.buffering.max.kbytes = max_buffer_bytes / 1024. When that queue is
+// full, write() polls and retries, so backpressure blocks the sink thread (and, through the ring,
+// the pipeline) instead of growing the heap.
+//
+// Lead over the brokers: at most max_in_flight messages are produced and not yet answered; at
+// the limit write() serves delivery reports (rd_kafka_poll) until there is room. Without it the
+// sink thread, fed by a spool or a fast transform, ran up to the whole queue (~68k messages,
+// ~40 MB) ahead of librdkafka's broker thread: every message then came from freshly faulted
+// heap pages (~10k minor faults per 100k records on the sink thread) and was cold in cache for
+// the broker thread, which compresses it; both threads used ~25-35% more CPU per message
+// (benchmarks/README.md, issue 3). The limit must stay above rate x round trip to the brokers.
+//
+// Threading:
+//   open()                   main thread, before any pipeline thread starts (creates the
+//                            producer, checks the brokers, creates topics).
+//   write(), flush(), close() the sink thread only.
+//   dr_msg_cb, error_cb      run inside rd_kafka_poll()/rd_kafka_flush(), i.e. on the sink
+//                            thread, so they use the counters' single-writer add(). No background
+//                            event queue is enabled, so librdkafka never calls them elsewhere.
+//   log_cb                   may run on librdkafka's internal threads: it only takes a mutex and
+//                            writes to stderr.
+#include "stages/sinks/kafka/kafka_sink.hpp"
+
+#include <librdkafka/rdkafka.h>
+
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "platform/clock.hpp"
+#include "platform/log.hpp"
+
+namespace edgepipe {
+namespace {
+
+constexpr int kMetadataTimeoutMs = 10000;
+constexpr int kSetupProbeTimeoutMs = 1000;
+constexpr int kSpooledStartTimeoutMs = 2000;
+constexpr int kAdminTimeoutMs = 15000;
+constexpr int kInFlightPollMs = 10;  // longest wait for a delivery report at max_in_flight
+constexpr int kLeaderWaitMs = 5000;  // open(): longest wait for new topics' partition leaders
+
+class kafka_sink final : public sink {
+ public:
+  kafka_sink(std::string name, kafka_sink_config config, std::vector<std::string> source_names)
+      : name_(std::move(name)),
+        config_(std::move(config)),
+        source_names_(std::move(source_names)) {}
+
+  ~kafka_sink() override { destroy(); }
+
+  const std::string& name() const override { return name_; }
+
+  status open() override {
+    if (rk_ != nullptr) return status::error("sink " + name_ + ": already open");
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    if (status s = configure(conf); !s) {
+      rd_kafka_conf_destroy(conf);
+      return s;
+    }
+    rd_kafka_conf_set_opaque(conf, this);
+    rd_kafka_conf_set_dr_msg_cb(conf, &kafka_sink::on_delivery);
+    rd_kafka_conf_set_error_cb(conf, &kafka_sink::on_error);
+    rd_kafka_conf_set_log_cb(conf, &kafka_sink::on_log);
+    char errstr[512];
+    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (rk_ == nullptr) {
+      rd_kafka_conf_destroy(conf);  // not taken over on failure
+      return status::error("sink " + name_ + ": cannot create kafka producer: " + errstr);
+    }
+    const std::vector<std::string> topics = topic_names();
+    // With a spool, a broker that is down is no reason to wait long: the records wait instead.
+    if (status s = check_brokers(may_start_down_ ? kSpooledStartTimeoutMs : kMetadataTimeoutMs);
+        !s) {
+      if (!may_start_down_) {
+        destroy();
+        return s;
+      }
+      log_line(log_level::warn, "sink:" + name_,
+               s.message() +
+                   ": starting anyway, records wait in the spool; topics are checked "
+                   "and created once the brokers answer");
+      defer_setup();
+    } else if (config_.create_topics) {
+      if (status created = create_topics(topics); !created) {
+        destroy();
+        return created;
+      }
+    }
+    if (!config_.topic.empty()) {
+      shared_topic_ = rd_kafka_topic_new(rk_, config_.topic.c_str(), nullptr);
+    } else {
+      for (const std::string& t : topics)
+        source_topics_.push_back(rd_kafka_topic_new(rk_, t.c_str(), nullptr));
+    }
+    if (config_.create_topics && !setup_pending()) wait_for_leaders();
+    return status::ok();
+  }
+
+  void write(const record_batch& batch, stage_counters& counters) override {
+    counters_ = &counters;
+    const auto& records = batch.records();
+    if (rk_ == nullptr || !setup_ready()) {
+      // Not produced (a topic must not be auto-created with the broker's defaults): failed
+      // now, retried from the spool.
+      counters.failed.add(records.size());
+      for (const record& r : records) settle(r.sequence, delivery_outcome::failed);
+      return;
+    }
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      if (abandoned()) {  // shutdown deadline: the rest stays in the spool
+        counters.failed.add(records.size() - i);
+        for (std::size_t k = i; k < records.size(); ++k)
+          settle(records[k].sequence, delivery_outcome::failed);
+        break;
+      }
+      produce(batch, records[i], counters);
+    }
+    rd_kafka_poll(rk_, 0);  // serve delivery reports as we go
+    counters.in_flight.set(in_flight_);
+  }
+
+  void flush(stage_counters& counters) override {
+    counters_ = &counters;
+    if (rk_ != nullptr) rd_kafka_poll(rk_, 0);
+    counters.in_flight.set(in_flight_);
+  }
+
+  status close() override {
+    if (rk_ == nullptr) return status::ok();
+    status result;
+    const int deadline_ms = abandoned() ? 0 : config_.message_timeout_ms + 5000;
+    rd_kafka_resp_err_t err = rd_kafka_flush(rk_, deadline_ms);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      // Give up on what is left: purged messages get a delivery report (failed) if librdkafka
+      // can still produce one; anything else is counted failed below.
+      rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+      (void)rd_kafka_flush(rk_, 1000);
+    }
+    const std::uint64_t undelivered = in_flight_;
+    if (undelivered != 0) {
+      if (counters_ != nullptr) counters_->failed.add(undelivered);
+      in_flight_ = 0;
+      result = status::error("sink " + name_ + ": " + std::to_string(undelivered) +
+                             " message(s) not delivered within " + std::to_string(deadline_ms) +
+                             " ms of close");
+    }
+    destroy();
+    return result;
+  }
+
+ private:
+  status set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
+    char errstr[512];
+    if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr, sizeof errstr) !=
+        RD_KAFKA_CONF_OK)
+      return status::error("sink " + name_ + ": kafka property " + key + "=" + value + ": " +
+                           errstr);
+    return status::ok();
+  }
+
+  status configure(rd_kafka_conf_t* conf) {
+    const bool acks_all = config_.acks == "all" || config_.acks == "-1";
+    const std::uint64_t kbytes = config_.max_buffer_bytes / 1024;
+    const std::pair<std::string, std::string> settings[] = {
+        {"bootstrap.servers", config_.brokers},
+        {"client.id", "edgepipe-" + name_},
+        {"acks", config_.acks},
+        // Idempotence needs acks=all; with weaker acks the user asked for speed over safety.
+        {"enable.idempotence", acks_all ? "true" : "false"},
+        {"compression.codec", config_.compression},
+        {"linger.ms", std::to_string(config_.linger_ms)},
+        {"batch.size", std::to_string(config_.batch_bytes)},
+        {"queue.buffering.max.kbytes", std::to_string(kbytes == 0 ? 1 : kbytes)},
+        {"message.timeout.ms", std::to_string(config_.message_timeout_ms)},
+    };
+    for (const auto& [k, v] : settings)
+      if (status s = set(conf, k, v); !s) return s;
+    for (const auto& [k, v] : config_.properties)
+      if (status s = set(conf, k, v); !s) return s;
+    return status::ok();
+  }
+
+  status check_brokers(int timeout_ms) {
+    const struct rd_kafka_metadata* md = nullptr;
+    const rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 0, nullptr, &md, timeout_ms);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      return status::error("sink " + name_ + ": kafka brokers " + config_.brokers +
+                           " did not answer within " + std::to_string(timeout_ms) +
+                           " ms: " + rd_kafka_err2str(err));
+    rd_kafka_metadata_destroy(md);
+    return status::ok();
+  }
+
+  // runs on: main thread (open). A topic just created has no partition leaders for a moment;
+  // the first produce would then wait for librdkafka's metadata refresh, on the sink thread,
+  // with records queued behind it. Wait here instead (bounded), before any pipeline thread
+  // starts, so the producer knows every partition's leader. Not fatal: produce retries anyway.
+  void wait_for_leaders() {
+    std::vector<rd_kafka_topic_t*> handles = source_topics_;
+    if (shared_topic_ != nullptr) handles.push_back(shared_topic_);
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(kLeaderWaitMs);
+    for (rd_kafka_topic_t* topic : handles) {
+      for (;;) {
+        const struct rd_kafka_metadata* md = nullptr;
+        bool ready = false;
+        if (rd_kafka_metadata(rk_, 0, topic, &md, kSetupProbeTimeoutMs) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR &&
+            md != nullptr && md->topic_cnt == 1 &&
+            md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[0].partition_cnt > 0) {
+          ready = true;
+          for (int i = 0; i < md->topics[0].partition_cnt; ++i)
+            if (md->topics[0].partitions[i].leader < 0) ready = false;
+        }
+        if (md != nullptr) rd_kafka_metadata_destroy(md);
+        if (ready) break;
+        if (std::chrono::steady_clock::now() >= deadline) {
+          log_line(log_level::warn, "sink:" + name_,
+                   std::string("topic ") + rd_kafka_topic_name(topic) +
+                       ": partition leaders not known after " + std::to_string(kLeaderWaitMs) +
+                       " ms; producing anyway");
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+  }
+
+  // runs on: sink thread. The brokers were down at start: are they up now?
+  bool try_setup() override {
+    if (!check_brokers(kSetupProbeTimeoutMs)) return false;
+    if (config_.create_topics) {
+      if (status s = create_topics(topic_names()); !s) {
+        log_line(log_level::warn, "sink:" + name_, s.message() + " (tried again later)");
+        return false;
+      }
+    }
+    log_line(log_level::info, "sink:" + name_,
+             "kafka brokers " + config_.brokers + " answer: topics ready, delivering");
+    return true;
+  }
+
+  std::vector<std::string> topic_names() const {
+    if (!config_.topic.empty()) return {config_.topic};
+    std::vector<std::string> out;
+    out.reserve(source_names_.size());
+    for (const std::string& s : source_names_) out.push_back(config_.topic_prefix + s);
+    return out;
+  }
+
+  status create_topics(const std::vector<std::string>& topics) {
+    if (topics.empty()) return status::ok();
+    std::vector<rd_kafka_NewTopic_t*> requests;
+    status result;
+    char errstr[512];
+    for (const std::string& t : topics) {
+      rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(
+          t.c_str(), config_.partitions, config_.replication_factor, errstr, sizeof errstr);
+      if (nt == nullptr) {
+        result = status::error("sink " + name_ + ": topic " + t + ": " + errstr);
+        break;
+      }
+      requests.push_back(nt);
+    }
+    if (result) {
+      rd_kafka_queue_t* queue = rd_kafka_queue_new(rk_);
+      rd_kafka_AdminOptions_t* options =
+          rd_kafka_AdminOptions_new(rk_, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+      (void)rd_kafka_AdminOptions_set_request_timeout(options, kAdminTimeoutMs, errstr,
+                                                      sizeof errstr);
+      (void)rd_kafka_AdminOptions_set_operation_timeout(options, kAdminTimeoutMs, errstr,
+                                                        sizeof errstr);
+      rd_kafka_CreateTopics(rk_, requests.data(), requests.size(), options, queue);
+      rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, kAdminTimeoutMs + 5000);
+      if (ev == nullptr) {
+        result = status::error("sink " + name_ + ": creating topics on " + config_.brokers +
+                               ": no answer");
+      } else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        result = status::error("sink " + name_ + ": creating topics on " + config_.brokers + ": " +
+                               rd_kafka_event_error_string(ev));
+      } else {
+        std::size_t n = 0;
+        const rd_kafka_topic_result_t** res =
+            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+        for (std::size_t i = 0; i < n; ++i) {
+          const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
+          if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+            continue;
+          const char* msg = rd_kafka_topic_result_error_string(res[i]);
+          result = status::error("sink " + name_ + ": cannot create topic " +
+                                 rd_kafka_topic_result_name(res[i]) + " (" +
+                                 std::to_string(config_.partitions) + " partitions, replication " +
+                                 std::to_string(config_.replication_factor) +
+                                 "): " + (msg != nullptr ? msg : rd_kafka_err2str(e)));
+          break;
+        }
+      }
+      if (ev != nullptr) rd_kafka_event_destroy(ev);
+      rd_kafka_AdminOptions_destroy(options);
+      rd_kafka_queue_destroy(queue);
+    }
+    rd_kafka_NewTopic_destroy_array(requests.data(), requests.size());
+    return result;
+  }
+
+  rd_kafka_topic_t* topic_for(source_id source) {
+    if (shared_topic_ != nullptr) return shared_topic_;
+    if (source < source_topics_.size()) return source_topics_[source];
+    if (unknown_topic_ == nullptr)
+      unknown_topic_ = rd_kafka_topic_new(rk_, (config_.topic_prefix + "unknown").c_str(), nullptr);
+    return unknown_topic_;
+  }
+
+  void produce(const record_batch& batch, const record& r, stage_counters& counters) {
+    // Bounded lead (see the top of this file): wait for delivery reports to make room. A
+    // broker that is down still answers, with failures, within message.timeout.ms.
+    // Counted in ring_stalls, once per wait, like a full ring.
+    if (in_flight_ >= max_in_flight_ && !abandoned()) {
+      counters.ring_stalls.add();
+      do {
+        rd_kafka_poll(rk_, kInFlightPollMs);
+      } while (in_flight_ >= max_in_flight_ && !abandoned());
+    }
+    rd_kafka_topic_t* topic = topic_for(r.source);
+    const std::string_view key = batch.key(r);
+    const std::string_view value = batch.value(r);
+    const std::string_view source = r.source < source_names_.size()
+                                        ? std::string_view(source_names_[r.source])
+                                        : std::string_view("unknown");
+    char id[24];
+    const auto id_end = std::to_chars(id, id + sizeof id, r.sequence).ptr;
+    const auto id_len = static_cast<std::size_t>(id_end - id);
+    for (;;) {
+      // RD_KAFKA_V_HEADER: librdkafka builds (and on failure frees) the header list itself.
+      const rd_kafka_resp_err_t err = rd_kafka_producev(
+          rk_, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
+          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+          RD_KAFKA_V_HEADER("source", source.data(), static_cast<ssize_t>(source.size())),
+          RD_KAFKA_V_HEADER("record-id", id, static_cast<ssize_t>(id_len)),
+          RD_KAFKA_V_HEADER("content-type", "application/json", 16),
+          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(r.sequence))),
+          RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ++in_flight_;
+        return;
+      }
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !abandoned()) {
+        // Bounded memory: wait for deliveries (or timeouts) to free room, then retry.
+        rd_kafka_poll(rk_, 10);
+        continue;
+      }
+      counters.failed.add();
+      settle(r.sequence, delivery_outcome::failed);
+      report(err, rd_kafka_topic_name(topic), "produce failed");
+      return;
+    }
+  }
+
+  void report(rd_kafka_resp_err_t err, const char* topic, const char* what) {
+    // First error per error code and topic per 10 s; the rest are counted by the limiter.
+    const std::string t = topic != nullptr ? topic : "-";
+    log_.log(log_level::error, component_, std::to_string(err) + "/" + t,
+             "topic " + t + ": " + what + ": " + rd_kafka_err2str(err));
+  }
+
+  static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    auto* self = static_cast<kafka_sink*>(opaque);
+    if (self->in_flight_ != 0) --self->in_flight_;
+    stage_counters* c = self->counters_;
+    const auto id = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(m->_private));
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (c != nullptr) {
+        c->records_out.add();
+        c->bytes_out.add(m->len + m->key_len);
+      }
+      self->settle(id, delivery_outcome::delivered);
+      return;
+    }
+    if (c != nullptr) c->failed.add();
+    self->settle(id, delivery_outcome::failed);
+    self->report(m->err, m->rkt != nullptr ? rd_kafka_topic_name(m->rkt) : nullptr,
+                 "delivery failed");
+  }
+
+  static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+    auto* self = static_cast<kafka_sink*>(opaque);
+    std::string message = std::string("kafka error: ") + reason;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+      char fatal_reason[512] = "";
+      (void)rd_kafka_fatal_error(rk, fatal_reason, sizeof fatal_reason);
+      message = std::string("kafka fatal error (producer unusable): ") + fatal_reason;
+    }
+    self->log_.log(log_level::error, self->component_, "cb/" + std::to_string(err), message);
+  }
+
+  static void on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
+    // Internal threads: librdkafka's own warnings and errors (connection failures also reach
+    // error_cb, so informational lines are dropped), rate-limited per facility. rate_limited_log
+    // takes its own lock.
+    if (level > 4) return;
+    auto* self = static_cast<kafka_sink*>(rd_kafka_opaque(rk));
+    if (self == nullptr) return;
+    self->log_.log(level <= 3 ? log_level::error : log_level::warn, self->component_,
+                   std::string("rdkafka/") + fac, std::string("librdkafka ") + fac + ": " + buf);
+  }
+
+  void destroy() {
+    if (rk_ == nullptr) return;
+    counters_ = nullptr;  // no more accounting once close() has settled the books
+    for (rd_kafka_topic_t* t : source_topics_) rd_kafka_topic_destroy(t);
+    source_topics_.clear();
+    if (shared_topic_ != nullptr) rd_kafka_topic_destroy(shared_topic_);
+    if (unknown_topic_ != nullptr) rd_kafka_topic_destroy(unknown_topic_);
+    shared_topic_ = unknown_topic_ = nullptr;
+    rd_kafka_destroy(rk_);
+    rk_ = nullptr;
+  }
+
+  std::string name_;
+  kafka_sink_config config_;
+  std::vector<std::string> source_names_;
+  rd_kafka_t* rk_ = nullptr;
+  rd_kafka_topic_t* shared_topic_ = nullptr;
+  rd_kafka_topic_t* unknown_topic_ = nullptr;
+  std::vector<rd_kafka_topic_t*> source_topics_;
+  stage_counters* counters_ = nullptr;  // set by write()/flush(); used by the callbacks
+  std::uint64_t in_flight_ = 0;         // produced, no delivery report yet
+  const std::uint64_t max_in_flight_ = static_cast<std::uint64_t>(config_.max_in_flight);
+  std::string component_ = "sink:" + name_;
+  rate_limited_log log_;  // thread-safe: also used by log_cb on librdkafka's threads
+};
+
+}  // namespace
+
+std::unique_ptr<sink> make_kafka_sink(const std::string& name, const kafka_sink_config& config,
+                                      const std::vector<std::string>& source_names) {
+  return std::make_unique<kafka_sink>(name, config, source_names);
+}
+
+}  // namespace edgepipe

@@ -1,0 +1,14 @@
+// Kafka sink (librdkafka). See stages/sinks/kafka/kafka_sink.cpp.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/pipeline_config.hpp"
+#include "stages/sinks/sink.hpp"
+
+namespace edgepipe {
+std::unique_ptr<sink> make_kafka_sink(const std::string& name, const kafka_sink_config& config,
+                                      const std::vector<std::string>& source_names);
+}

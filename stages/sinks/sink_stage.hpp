@@ -1,0 +1,81 @@
+// The thread around a sink. Two ways to feed it:
+//  - from a ring (no spool): pops record batches, hands them to the sink, flushes when the ring
+//    is idle or every flush interval, returns batches to the pool (the last of the fan-out
+//    readers does), and flushes and closes the sink when the ring is closed and drained;
+//  - from the spool: reads committed frames with its own cursor, hands them to the sink, keeps
+//    the book of answers (stages/sinks/delivery_tracker), moves its watermark over what is
+//    confirmed, persists it in its ledger, and after a failure goes back to the first unconfirmed
+//    frame with a backoff. It ends when the spool writer has finished and everything is confirmed,
+//    or when abandoned (shutdown deadline), leaving the rest in the spool.
+// Threading: run() is the body of the sink thread "sink:<name>"; abandon() may be called from
+// any thread; the delivery_listener callbacks run on the sink thread (from inside the sink).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/batch.hpp"
+#include "core/batch_pool.hpp"
+#include "core/ring_edge.hpp"
+#include "stages/sinks/delivery_tracker.hpp"
+#include "stages/sinks/sink.hpp"
+#include "stages/spool/spool.hpp"
+#include "stages/spool/spool_memory_tail.hpp"
+
+namespace edgepipe {
+
+class sink_stage final : private delivery_listener {
+ public:
+  sink_stage(std::unique_ptr<sink> s, std::size_t ring_capacity, batch_pool<record_batch>& pool,
+             stage_counters& counters,
+             std::chrono::milliseconds flush_interval = std::chrono::milliseconds(100));
+  ring_edge<record_batch*>& input() noexcept { return input_; }
+  sink& target() noexcept { return *sink_; }
+  const sink& target() const noexcept { return *sink_; }
+  stage_counters& counters() noexcept { return counters_; }
+  const stage_counters& counters() const noexcept { return counters_; }
+
+  /// runs on: main thread, before start. Feeds this sink from the spool (sink `index` there),
+  /// taking frames from `tail` (may be null) while they are still in memory.
+  void use_spool(spool& s, std::size_t index, std::vector<std::string> sources,
+                 spool_memory_tail* tail = nullptr);
+  bool spooled() const noexcept { return spool_ != nullptr; }
+  /// runs on: sink thread.
+  void run();
+  /// Any thread: give up on the destination now; what is unconfirmed stays in the spool.
+  void abandon() noexcept;
+
+  // Spool mode figures (any thread).
+  std::uint64_t backlog() const noexcept;
+  std::uint64_t skipped_records() const noexcept { return skipped_.load(); }
+  std::uint64_t rewinds() const noexcept { return rewinds_.load(); }
+  /// Records taken from the spool's memory tail rather than read back from disk.
+  std::uint64_t memory_records() const noexcept { return memory_records_.load(); }
+
+ private:
+  void run_from_ring();
+  void run_from_spool();
+  void settled(std::uint64_t sequence, delivery_outcome outcome) override;
+  void settled_range(std::uint64_t first, std::uint64_t count, delivery_outcome outcome) override;
+  void record_latency(const record_batch& batch);
+
+  std::unique_ptr<sink> sink_;
+  ring_edge<record_batch*> input_;
+  batch_pool<record_batch>& pool_;
+  stage_counters& counters_;
+  std::chrono::milliseconds flush_interval_;
+  spool* spool_ = nullptr;
+  std::size_t spool_index_ = 0;
+  spool_memory_tail* tail_ = nullptr;
+  std::vector<std::string> sources_;
+  std::unique_ptr<delivery_tracker> tracker_;
+  std::atomic<bool> abandoned_{false};
+  std::atomic<std::uint64_t> skipped_{0};
+  std::atomic<std::uint64_t> rewinds_{0};
+  std::atomic<std::uint64_t> memory_records_{0};
+};
+
+}  // namespace edgepipe

@@ -1,0 +1,422 @@
+#include "stages/spool/spool.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "io/uring_file_reader.hpp"
+#include "platform/log.hpp"
+#include "stages/spool/spool_format.hpp"
+
+namespace edgepipe {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kLedgerKey = "confirmed_end=";
+
+/// Reads the first bytes of a file (a segment header is small).
+std::string read_prefix(const std::string& path, std::size_t n) {
+  std::ifstream in(path, std::ios::binary);
+  std::string s(n, '\0');
+  in.read(s.data(), static_cast<std::streamsize>(n));
+  s.resize(static_cast<std::size_t>(in.gcount()));
+  return s;
+}
+
+status sync_directory(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return status::error(errno_message("cannot open directory " + dir, errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return status::error(errno_message("fsync " + dir, err));
+  return status::ok();
+}
+
+struct scan_result {
+  std::uint64_t end_id = 0;
+  std::uint64_t good_bytes = 0;
+  std::uint64_t file_bytes = 0;
+  bool padding = false;  // everything after good_bytes is zeros (direct-I/O padding, not torn)
+  std::string error;
+};
+
+/// Checks every frame of a segment; stops at the first that is incomplete or fails its CRC.
+scan_result scan_segment(const std::string& path, std::uint64_t header_bytes,
+                         std::uint64_t first_id) {
+  scan_result r;
+  r.end_id = first_id;
+  std::error_code ec;
+  r.file_bytes = fs::file_size(path, ec);
+  uring_file_reader reader;
+  if (status s = reader.open(path, std::size_t{4} << 20); !s) {
+    r.error = s.message();
+    return r;
+  }
+  if (status s = reader.fill(header_bytes); !s) {
+    r.error = s.message();
+    return r;
+  }
+  reader.consume(std::min<std::size_t>(header_bytes, reader.available().size()));
+  r.good_bytes = reader.position();
+  for (;;) {
+    spool_format::frame_header h;
+    auto check = spool_format::check_frame(reader.available(), h);
+    if (check == spool_format::frame_check::need_more && !reader.file_eof()) {
+      const std::size_t want = reader.available().size() < spool_format::kFrameHeaderBytes
+                                   ? spool_format::kFrameHeaderBytes
+                                   : spool_format::kFrameHeaderBytes + h.body_bytes;
+      if (status s = reader.fill(want); !s) {
+        r.error = s.message();
+        return r;
+      }
+      continue;
+    }
+    if (check != spool_format::frame_check::ok || h.first_record_id != r.end_id) {
+      // A crash after a direct-I/O write of a partial block leaves zeros up to the block's end.
+      const std::uint64_t rest = r.file_bytes - r.good_bytes;
+      if (rest != 0 && rest < 64 * 1024 && reader.available().size() < rest && !reader.file_eof())
+        (void)reader.fill(rest);
+      if (rest != 0 && rest < 64 * 1024 && reader.available().size() >= rest) {
+        const std::string_view tail = reader.available().substr(0, rest);
+        r.padding = tail.find_first_not_of('\0') == std::string_view::npos;
+      }
+      break;
+    }
+    const std::size_t frame_bytes = spool_format::kFrameHeaderBytes + h.body_bytes;
+    reader.consume(frame_bytes);
+    r.end_id += h.record_count;
+    r.good_bytes = reader.position();
+  }
+  return r;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> parse_ledger(std::string_view text) {
+  const auto at = text.find(kLedgerKey);
+  if (at == std::string_view::npos) return std::nullopt;
+  const char* begin = text.data() + at + kLedgerKey.size();
+  std::uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(begin, text.data() + text.size(), v);
+  if (ec != std::errc() || end == begin) return std::nullopt;
+  return v;
+}
+
+std::string spool::ledger_path(const std::string& sink) const {
+  return (fs::path(config_.dir) / (sink + ".ledger")).string();
+}
+
+status spool::open(const std::vector<std::string>& sink_names, bool read_only) {
+  const auto started = std::chrono::steady_clock::now();
+  std::error_code ec;
+  if (read_only) {
+    if (!fs::is_directory(config_.dir, ec))
+      return status::error("spool directory " + config_.dir + " does not exist");
+  } else {
+    fs::create_directories(config_.dir, ec);
+    if (ec)
+      return status::error("cannot create spool directory " + config_.dir + ": " + ec.message());
+  }
+  if (status s = recover(read_only); !s) return s;
+  const std::uint64_t oldest = segments_.empty() ? next_id_ : segments_.front().first_id;
+  for (const std::string& name : sink_names) {
+    auto slot = std::make_unique<sink_slot>();
+    slot->name = name;
+    slot->ledger_path = ledger_path(name);
+    slot->ledger_tmp = slot->ledger_path + ".tmp";
+    std::uint64_t w = oldest;
+    std::ifstream in(ledger_path(name));
+    if (in) {
+      std::stringstream text;
+      text << in.rdbuf();
+      if (auto v = parse_ledger(text.str())) {
+        w = std::max(*v, oldest);
+        next_id_ = std::max(next_id_, *v);  // ids never go backwards, even after a cut tail
+      } else {
+        log_line(log_level::warn, "spool",
+                 "ledger " + ledger_path(name) + " is unreadable; sink " + name +
+                     " starts again at the oldest segment (duplicates possible)");
+      }
+    }
+    slot->watermark.store(w);
+    slot->persisted = w;
+    sinks_.push_back(std::move(slot));
+  }
+  committed_.store(next_id_);
+  recovery_.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return status::ok();
+}
+
+status spool::recover(bool read_only) {
+  std::vector<std::pair<std::uint64_t, std::string>> files;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(config_.dir, ec)) {
+    if (auto id = spool_format::parse_segment_file_name(entry.path().filename().string()))
+      files.emplace_back(*id, entry.path().string());
+  }
+  if (ec) return status::error("cannot list spool directory " + config_.dir + ": " + ec.message());
+  std::sort(files.begin(), files.end());
+  // Headers first: a last file without a valid header is a roll cut short (removed); an earlier
+  // one is damage (renamed to .corrupt, its records reported as a gap by the readers).
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const bool last = i + 1 == files.size();
+    const std::string& path = files[i].second;
+    auto header = spool_format::parse_segment_header(read_prefix(path, 64 * 1024));
+    if (!header || header->first_record_id != files[i].first) {
+      ++recovery_.removed_segments;
+      log_line(log_level::error, "spool",
+               "segment " + path + " has no valid header" +
+                   (last ? " (a roll cut short): removed" : ": renamed to .corrupt"));
+      if (!read_only) {
+        if (last)
+          fs::remove(path, ec);
+        else
+          fs::rename(path, path + ".corrupt", ec);
+      }
+      continue;
+    }
+    spool_segment seg;
+    seg.first_id = seg.end_id = header->first_record_id;
+    seg.path = path;
+    seg.sources = std::move(header->sources);
+    seg.bytes = fs::file_size(path, ec);
+    header_bytes_of_last_ = header->header_bytes;
+    segments_.push_back(std::move(seg));
+  }
+  // The last segment is the one a crash can leave torn: check every frame of it. When it holds
+  // no record it goes, and the one before it is then the last: checked the same way (otherwise
+  // its end would stay at its first id and the next segment would reuse, and truncate, it).
+  std::uint64_t floor_id = 0;  // ids never go backwards, not even past a removed segment
+  while (!segments_.empty()) {
+    spool_segment& seg = segments_.back();
+    const std::string& path = seg.path;
+    scan_result scan = scan_segment(path, header_bytes_of_last_, seg.first_id);
+    if (!scan.error.empty()) return status::error("spool: " + scan.error);
+    seg.end_id = scan.end_id;
+    if (scan.good_bytes < scan.file_bytes) {
+      const std::uint64_t torn = scan.file_bytes - scan.good_bytes;
+      if (scan.padding) {
+        log_line(log_level::info, "spool",
+                 "segment " + path + ": " + std::to_string(torn) +
+                     " bytes of zero padding after record " + std::to_string(scan.end_id) +
+                     (read_only ? " (left as is)" : ": cut"));
+      } else {
+        recovery_.torn_tail_bytes += torn;
+        log_line(log_level::warn, "spool",
+                 "segment " + path + ": torn tail of " + std::to_string(torn) +
+                     " bytes after record " + std::to_string(scan.end_id) +
+                     (read_only ? " (left as is)" : ": cut"));
+      }
+      if (!read_only) {
+        if (::truncate(path.c_str(), static_cast<off_t>(scan.good_bytes)) != 0)
+          return status::error(errno_message("cannot cut the torn tail of " + path, errno));
+        const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+          (void)::fdatasync(fd);
+          ::close(fd);
+        }
+      }
+      seg.bytes = scan.good_bytes;
+    }
+    if (seg.end_id != seg.first_id) break;
+    // No record in it (a run that stopped before its first batch, or a start that failed after
+    // opening its segment): this run starts its own segment at the same id, so this one goes.
+    floor_id = std::max(floor_id, seg.first_id);
+    if (!read_only) fs::remove(path, ec);
+    segments_.pop_back();
+    if (!segments_.empty()) {
+      const auto h =
+          spool_format::parse_segment_header(read_prefix(segments_.back().path, 64 * 1024));
+      header_bytes_of_last_ = h ? h->header_bytes : 0;  // parsed above: cannot fail
+    }
+  }
+  // Earlier segments end where the next begins (rolls are contiguous; a gap left by a cut tail
+  // is skipped by the readers).
+  for (std::size_t i = 0; i + 1 < segments_.size(); ++i)
+    segments_[i].end_id = segments_[i + 1].first_id;
+  for (const auto& s : segments_) {
+    recovery_.records += s.end_id - s.first_id;
+    recovery_.bytes += s.bytes;
+  }
+  recovery_.segments = segments_.size();
+  next_id_ = std::max(floor_id, segments_.empty() ? 0 : segments_.back().end_id);
+  if (!read_only && recovery_.removed_segments != 0) (void)sync_directory(config_.dir);
+  return status::ok();
+}
+
+void spool::add_segment(spool_segment s) {
+  std::lock_guard lock(mutex_);
+  segments_.push_back(std::move(s));
+}
+
+void spool::update_active(std::uint64_t end_id, std::uint64_t bytes) {
+  std::lock_guard lock(mutex_);
+  if (segments_.empty()) return;
+  segments_.back().end_id = end_id;
+  segments_.back().bytes = bytes;
+}
+
+void spool::publish_committed(std::uint64_t end_id) noexcept {
+  if (end_id <= committed_.load(std::memory_order_relaxed)) return;
+  committed_.store(end_id, std::memory_order_release);
+  commit_waiter_.notify();
+}
+
+void spool::finish_writing() noexcept {
+  writer_done_.store(true, std::memory_order_release);
+  commit_waiter_.wake();
+}
+
+void spool::confirm(std::size_t sink, std::uint64_t end_id) noexcept {
+  auto& w = sinks_[sink]->watermark;
+  if (end_id <= w.load(std::memory_order_relaxed)) return;
+  w.store(end_id, std::memory_order_release);
+  confirms_.fetch_add(1, std::memory_order_acq_rel);
+  space_waiter_.notify();
+}
+
+std::uint64_t spool::min_watermark() const noexcept {
+  const std::uint64_t dropped = dropped_end();
+  std::uint64_t m = committed_end();
+  for (const auto& s : sinks_)
+    m = std::min(m, std::max(s->watermark.load(std::memory_order_acquire), dropped));
+  return m;
+}
+
+std::uint64_t spool::delete_confirmed_segments(bool including_last) {
+  std::vector<std::string> paths;
+  const std::uint64_t freed = take_confirmed_segments(paths, including_last);
+  for (const std::string& path : paths) {
+    std::error_code ec;
+    fs::remove(path, ec);
+    if (ec)
+      log_line(log_level::error, "spool",
+               "cannot delete confirmed segment " + path + ": " + ec.message());
+  }
+  return freed;
+}
+
+std::uint64_t spool::take_confirmed_segments(std::vector<std::string>& paths, bool including_last) {
+  const std::uint64_t confirmed = min_watermark();
+  std::uint64_t freed = 0;
+  std::lock_guard lock(mutex_);
+  const std::size_t keep = including_last ? 0 : 1;
+  while (segments_.size() > keep && segments_.front().end_id <= confirmed) {
+    freed += segments_.front().bytes;
+    paths.push_back(std::move(segments_.front().path));
+    segments_.pop_front();
+    deleted_segments_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return freed;
+}
+
+bool spool::drop_oldest_segment() {
+  spool_segment seg;
+  {
+    std::lock_guard lock(mutex_);
+    if (segments_.size() <= 1) return false;
+    seg = std::move(segments_.front());
+    segments_.pop_front();
+  }
+  std::string lost;
+  for (const auto& s : sinks_) {
+    const std::uint64_t w = std::max(s->watermark.load(std::memory_order_acquire), dropped_end());
+    const std::uint64_t n = w < seg.end_id ? seg.end_id - std::max(w, seg.first_id) : 0;
+    s->dropped.fetch_add(n, std::memory_order_relaxed);
+    lost += (lost.empty() ? "" : ", ") + s->name + " " + std::to_string(n);
+  }
+  dropped_end_.store(std::max(dropped_end(), seg.end_id), std::memory_order_release);
+  std::error_code ec;
+  fs::remove(seg.path, ec);
+  dropped_segments_.fetch_add(1, std::memory_order_relaxed);
+  log_line(log_level::error, "spool",
+           "spool full (max_bytes " + std::to_string(config_.max_bytes) +
+               ", on_full = drop_oldest): dropped segment " + seg.path + " (records " +
+               std::to_string(seg.first_id) + ".." + std::to_string(seg.end_id) +
+               "); records not yet confirmed, per sink: " + lost);
+  commit_waiter_.wake();  // readers positioned in the dropped segment move on
+  return true;
+}
+
+std::uint64_t spool::total_bytes() const {
+  std::lock_guard lock(mutex_);
+  std::uint64_t total = 0;
+  for (const auto& s : segments_) total += s.bytes;
+  return total;
+}
+
+status spool::persist_ledger(std::size_t sink) {
+  sink_slot& s = *sinks_[sink];
+  const std::uint64_t w = s.watermark.load(std::memory_order_acquire);
+  if (w == s.persisted) return status::ok();
+  // Runs on the sink thread every ledger_interval: no heap allocation here (an ofstream's buffer
+  // made glibc consolidate the fastbins full of librdkafka's freed message headers).
+  char text[512];
+  char* p = text;
+  char* const end = text + sizeof text;
+  auto put = [&](std::string_view part) {
+    const std::size_t n = std::min(part.size(), static_cast<std::size_t>(end - p));
+    std::memcpy(p, part.data(), n);
+    p += n;
+  };
+  put("edgepipe spool ledger v1\nsink=");
+  put(s.name);
+  put("\n");
+  put(kLedgerKey);
+  p = std::to_chars(p, end, w).ptr;
+  put("\n");
+  if (p == end) return status::error("ledger text too long for sink " + s.name);
+  const int fd = ::open(s.ledger_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) return status::error(errno_message("cannot write ledger " + s.ledger_tmp, errno));
+  const auto size = static_cast<std::size_t>(p - text);
+  const ssize_t written = ::write(fd, text, size);
+  const int write_errno = errno;
+  if (::close(fd) != 0 || written != static_cast<ssize_t>(size))
+    return status::error(
+        errno_message("cannot write ledger " + s.ledger_tmp, written < 0 ? write_errno : EIO));
+  // Atomic: a crash leaves the old or the new ledger.
+  if (::rename(s.ledger_tmp.c_str(), s.ledger_path.c_str()) != 0)
+    return status::error(errno_message("cannot replace ledger " + s.ledger_path, errno));
+  s.persisted = w;
+  return status::ok();
+}
+
+bool spool::find_segment(std::uint64_t id, spool_segment& out) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& s : segments_) {
+    if (id < s.end_id || (id >= s.first_id && &s == &segments_.back())) {
+      out = s;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool spool::next_segment_after(std::uint64_t first_id, spool_segment& out) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& s : segments_) {
+    if (s.first_id > first_id) {
+      out = s;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<spool_segment> spool::segments() const {
+  std::lock_guard lock(mutex_);
+  return {segments_.begin(), segments_.end()};
+}
+
+}  // namespace edgepipe

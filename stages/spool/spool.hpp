@@ -1,0 +1,162 @@
+// The spool directory shared by the spool writer (stages/spool/spool_stage), the sink threads that
+// read it back (stages/spool/spool_cursor) and the operator's `edgepipe spool` commands.
+//
+// What it holds: the list of segment files, the id up to which records are committed (written,
+// and synced as the fsync policy asks; sinks never see more), and per sink the id below which
+// every record is confirmed delivered (the sink's watermark, persisted in `<sink>.ledger`). A
+// segment is deleted once every sink's watermark has passed its last record.
+//
+// Recovery (open): segments are listed; an unreadable header on the last segment (a roll cut
+// short) removes it; the last segment's frames are checked one by one and a torn tail is cut at
+// the last good frame (counted, logged). Earlier segments were synced before the roll and are
+// checked by the readers' CRC as they are read. Record ids never go backwards: the next id is
+// past both the last frame and every ledger's watermark.
+//
+// Threading: open() and the `edgepipe spool` functions run before any thread starts. After that:
+// the writer thread adds/updates/deletes segments and publishes the committed id; sink threads
+// publish their watermarks and find segments; both sides take mutex_ only for the segment list
+// (on roll, delete and segment switch, never per record). Watermarks and the committed id are
+// atomics. commit_waiter wakes sinks on new commits; space_waiter wakes a writer that is blocked
+// on a full spool when a watermark moves.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/spool_config.hpp"
+#include "core/status.hpp"
+#include "core/waiter.hpp"
+
+namespace edgepipe {
+
+struct spool_segment {
+  std::uint64_t first_id = 0;
+  std::uint64_t end_id = 0;  // one past the last record written to it
+  std::uint64_t bytes = 0;
+  std::string path;
+  std::vector<std::string> sources;  // the segment header's source table
+};
+
+struct spool_recovery_report {
+  std::size_t segments = 0;
+  std::uint64_t records = 0;  // in the last segment's scan plus earlier segments' id ranges
+  std::uint64_t bytes = 0;
+  std::uint64_t torn_tail_bytes = 0;   // cut from the last segment
+  std::uint64_t removed_segments = 0;  // unreadable headers
+  double seconds = 0;
+};
+
+class spool {
+ public:
+  explicit spool(spool_config config) : config_(std::move(config)) {}
+  spool(const spool&) = delete;
+  spool& operator=(const spool&) = delete;
+
+  /// Creates the directory if needed, recovers it, registers the sinks and loads their ledgers.
+  /// Sinks without a ledger start at the oldest segment. `read_only` (the `spool` commands)
+  /// changes nothing on disk: a torn tail is only measured.
+  status open(const std::vector<std::string>& sink_names, bool read_only = false);
+  const spool_config& config() const noexcept { return config_; }
+  const spool_recovery_report& recovery() const noexcept { return recovery_; }
+
+  // ---- writer side (spool thread) ----
+  /// The id the next appended record gets.
+  std::uint64_t next_record_id() const noexcept { return next_id_; }
+  void add_segment(spool_segment s);
+  void update_active(std::uint64_t end_id, std::uint64_t bytes);
+  /// Makes records below `end_id` visible to the sinks.
+  void publish_committed(std::uint64_t end_id) noexcept;
+  /// Deletes segments every sink has confirmed; the active (last) one only when
+  /// `including_last` (a clean stop, once the writer has closed it). Returns bytes freed. A file
+  /// that cannot be deleted is logged and left (recovery deletes it once confirmed).
+  std::uint64_t delete_confirmed_segments(bool including_last = false);
+  /// The same, except that the files are the caller's to delete, without the lock held
+  /// (spool_appender, through io_uring): their paths are appended to `paths`.
+  std::uint64_t take_confirmed_segments(std::vector<std::string>& paths,
+                                        bool including_last = false);
+  /// Deletes the oldest non-active segment whatever the sinks say, counting for each sink the
+  /// records it had not confirmed. False when only the active segment is left.
+  bool drop_oldest_segment();
+  std::uint64_t total_bytes() const;
+  /// Marks the writer finished: sinks end once they have confirmed everything committed.
+  void finish_writing() noexcept;
+  bool writing_finished() const noexcept { return writer_done_.load(std::memory_order_acquire); }
+
+  // ---- sink side (each sink's own thread for its own index) ----
+  std::size_t sink_count() const noexcept { return sinks_.size(); }
+  const std::string& sink_name(std::size_t i) const { return sinks_[i]->name; }
+  std::uint64_t committed_end() const noexcept {
+    return committed_.load(std::memory_order_acquire);
+  }
+  std::uint64_t watermark(std::size_t sink) const noexcept {
+    return sinks_[sink]->watermark.load(std::memory_order_acquire);
+  }
+  /// Every record below `end_id` is confirmed by this sink. Never moves backwards.
+  void confirm(std::size_t sink, std::uint64_t end_id) noexcept;
+  /// Writes `<dir>/<sink>.ledger` (temp file + rename) when the watermark moved since last time.
+  status persist_ledger(std::size_t sink);
+  /// Records below this id were dropped (drop_oldest); readers skip past them.
+  std::uint64_t dropped_end() const noexcept {
+    return dropped_end_.load(std::memory_order_acquire);
+  }
+  std::uint64_t dropped_records(std::size_t sink) const noexcept {
+    return sinks_[sink]->dropped.load(std::memory_order_relaxed);
+  }
+  /// The segment holding `id`, or else the first one after it. False when there is none.
+  bool find_segment(std::uint64_t id, spool_segment& out) const;
+  std::vector<spool_segment> segments() const;
+
+  /// Records below this are confirmed by every sink (or dropped).
+  std::uint64_t min_watermark() const noexcept;
+  /// Bumped by every confirm(): a blocked writer waits for it to move.
+  std::uint64_t confirm_generation() const noexcept {
+    return confirms_.load(std::memory_order_acquire);
+  }
+  /// The first segment that starts after the segment starting at `first_id`.
+  bool next_segment_after(std::uint64_t first_id, spool_segment& out) const;
+
+  waiter& commit_waiter() noexcept { return commit_waiter_; }
+  waiter& space_waiter() noexcept { return space_waiter_; }
+
+  // ---- counters (any thread) ----
+  std::uint64_t dropped_segments() const noexcept { return dropped_segments_.load(); }
+  std::uint64_t deleted_segments() const noexcept { return deleted_segments_.load(); }
+
+ private:
+  struct sink_slot {
+    std::string name;
+    std::atomic<std::uint64_t> watermark{0};
+    std::atomic<std::uint64_t> dropped{0};
+    std::uint64_t persisted = ~std::uint64_t{0};  // sink thread only
+    std::string ledger_path, ledger_tmp;          // set in open()
+  };
+  status recover(bool read_only);
+  std::string ledger_path(const std::string& sink) const;
+
+  spool_config config_;
+  spool_recovery_report recovery_;
+  std::vector<std::unique_ptr<sink_slot>> sinks_;
+  mutable std::mutex mutex_;  // segments_ only
+  std::deque<spool_segment> segments_;
+  std::uint64_t next_id_ = 0;
+  std::uint32_t header_bytes_of_last_ = 0;  // recovery only
+  std::atomic<std::uint64_t> committed_{0};
+  std::atomic<std::uint64_t> dropped_end_{0};
+  std::atomic<bool> writer_done_{false};
+  std::atomic<std::uint64_t> confirms_{0};
+  std::atomic<std::uint64_t> dropped_segments_{0};
+  std::atomic<std::uint64_t> deleted_segments_{0};
+  waiter commit_waiter_;
+  waiter space_waiter_;
+};
+
+/// Parses a ledger file's text; nullopt when malformed.
+std::optional<std::uint64_t> parse_ledger(std::string_view text);
+
+}  // namespace edgepipe

@@ -1,0 +1,93 @@
+// The spool thread ("spool"): takes record batches from the transform, appends them to the spool
+// (stages/spool/spool_appender), commits them by group (one commit when the input ring runs dry or
+// every 8 MiB; fdatasync as the fsync policy says, in the background while appends go on), deletes
+// segments every sink has confirmed, and applies the disk limit: `block` waits for the sinks (the
+// rings fill, the sources wait), or `drop_oldest` deletes the oldest segment and counts what the
+// sinks lose. Threading: run() is the thread body. abandon() may be called from any thread
+// (shutdown deadline): batches still arriving are then counted as not spooled and released.
+// Rule: never wait on the disk while batches may arrive. A wait longer than the transform's ring
+// holds (8 batches, ~4 ms of CoinGecko at full speed) puts the transform to sleep, so syncs, a
+// roll's last sync of the old segment, the new segment's directory fsync and the unlinks of
+// confirmed segments all run in the background (stages/spool/spool_appender,
+// stages/spool/spool_janitor); only the disk limit, a forced commit and the final close wait.
+// Backpressure before spilling (stages/spool/spool_memory_tail): when the memory tail is full and
+// its oldest batch is the next one a sink reading from memory wants, the spool thread waits for
+// that sink to take it (at most kFollowerWait, syncs still reaped meanwhile) instead of evicting
+// it: a sink slower than the transform then slows the pipeline down, as without a spool, rather
+// than falling behind and reading every frame back from the disk (pread + CRC + decode on the box's
+// busiest core). A sink that does not take it in time (an outage, a stall) is left behind and
+// reads the disk; the others keep flowing.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "core/batch.hpp"
+#include "core/batch_pool.hpp"
+#include "core/ring_edge.hpp"
+#include "core/stage_counters.hpp"
+#include "stages/spool/spool.hpp"
+#include "stages/spool/spool_appender.hpp"
+#include "stages/spool/spool_memory_tail.hpp"
+
+namespace edgepipe {
+
+class spool_stage {
+ public:
+  spool_stage(spool& s, std::vector<std::string> sources, std::size_t ring_capacity,
+              batch_pool<record_batch>& pool, stage_counters& counters);
+  ring_edge<record_batch*>& input() noexcept { return input_; }
+  /// runs on: main thread, before start. Opens the first segment of this run.
+  status open();
+  /// runs on: the spool thread.
+  void run();
+  /// Any thread.
+  void abandon() noexcept;
+
+  const spool_appender& appender() const noexcept { return appender_; }
+  /// The newest batches, for the sinks (stages/spool/spool_memory_tail).
+  spool_memory_tail& memory_tail() noexcept { return tail_; }
+  const spool_memory_tail& memory_tail() const noexcept { return tail_; }
+  std::uint64_t full_waits() const noexcept { return full_waits_.load(); }
+  bool blocked() const noexcept { return blocked_.load(); }
+  std::uint64_t not_spooled() const noexcept { return not_spooled_.load(); }
+  /// Backpressure: times the spool thread waited for a sink to take the tail's oldest batch,
+  /// for how long in all, and how many of those waits ran out (a sink was left behind).
+  std::uint64_t follower_waits() const noexcept { return follower_waits_.load(); }
+  std::uint64_t follower_wait_ns() const noexcept { return follower_wait_ns_.load(); }
+  std::uint64_t followers_left_behind() const noexcept { return left_behind_.load(); }
+
+ private:
+  /// Makes room for `bytes` under max_bytes. False when abandoned while waiting.
+  bool make_room(std::size_t bytes);
+  /// Commits what was appended: a background fdatasync when the policy says one is due (or
+  /// every batch), a waited-for one when `force_sync`, otherwise only the writes. `busy`: just
+  /// after a batch arrived (more are likely), so an interval sync may leave the write buffer
+  /// being filled for the next one (spool_appender::begin_sync).
+  void commit(bool force_sync, bool busy = false);
+  void fail(const status& s);
+  /// Backpressure before spilling (see the top): waits, bounded, until putting `bytes` into the
+  /// memory tail evicts nothing a following sink still wants. False once the spool failed.
+  bool wait_for_followers(std::size_t bytes);
+
+  spool& spool_;
+  spool_appender appender_;
+  ring_edge<record_batch*> input_;
+  batch_pool<record_batch>& pool_;
+  stage_counters& counters_;
+  spool_memory_tail tail_;
+  std::atomic<bool> abandoned_{false};
+  std::atomic<bool> blocked_{false};
+  std::atomic<std::uint64_t> full_waits_{0};
+  std::atomic<std::uint64_t> not_spooled_{0};
+  std::atomic<std::uint64_t> follower_waits_{0};
+  std::atomic<std::uint64_t> follower_wait_ns_{0};
+  std::atomic<std::uint64_t> left_behind_{0};
+  std::uint64_t last_sync_ns_ = 0;
+  std::uint64_t uncommitted_bytes_ = 0;
+  bool unsynced_ = false;
+  bool failed_ = false;
+};
+
+}  // namespace edgepipe
