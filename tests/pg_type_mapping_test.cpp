@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
 
 namespace edgepipe::pgcdc {
@@ -162,6 +164,20 @@ TEST(PgTypeMapping, UnknownTypesAreTextAndReported) {
   EXPECT_EQ(r.result, render_result::unknown_type);
   EXPECT_EQ(r.json, "\"(1,2)\"");
   EXPECT_EQ(render(90001, "happy").json, "\"happy\"");  // an enum
+}
+
+// docs/cdc.md prints the type table; it must list every row exactly as the code has it.
+TEST(PgTypeMapping, DocsListEveryType) {
+  std::ifstream in(std::string(EDGEPIPE_SOURCE_DIR) + "/docs/cdc.md");
+  ASSERT_TRUE(in.good());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string doc = ss.str();
+  for (const auto& e : pg_type_table()) {
+    const std::string row = "| " + std::string(e.name) + " | " + std::to_string(e.oid) + " | " +
+                            std::string(e.json_form) + " |";
+    EXPECT_NE(doc.find(row), std::string::npos) << "docs/cdc.md lacks: " << row;
+  }
 }
 
 }  // namespace
