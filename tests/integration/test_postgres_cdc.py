@@ -10,7 +10,8 @@ with what the workload did, read back through psql:
      rolled-back one (absent), and the type mapping of each column type;
   2. the snapshot/stream boundary under concurrent writes: every row exactly once;
   3. kill -9 mid-stream and restart on the same slot: every committed row present (duplicates
-     allowed and reported).
+     allowed and reported);
+  4. the connection cut twice mid-stream (walsender terminated): reconnect, nothing lost.
 Each case uses its own schema and slot, dropped at the end. Exits non-zero on failure; the last
 line is "N passed, M failed".
 
@@ -351,6 +352,56 @@ def case_kill9(tmp):
         psql(f"DROP SCHEMA IF EXISTS {schema} CASCADE;")
 
 
+# --------------------------------------------------------------------------------- case 4
+
+def case_connection_cut(tmp):
+    """The walsender is terminated twice mid-stream: the source reconnects with backoff and
+    resumes from the slot; every committed row arrives."""
+    schema = f"cdc_{TAG}_c"
+    slot = f"edgepipe_{TAG}_c"
+    psql(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; "
+         f"CREATE TABLE {schema}.t (id int PRIMARY KEY, v text);")
+    out = os.path.join(tmp, "cut.jsonl")
+    n = 2000
+    env = dict(os.environ, PGPASSWORD=PG_PASSWORD)
+    p = printer(slot, [f"{schema}.t"], out, ["--snapshot", "never"])
+    writer = None
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and psql(
+                f"SELECT count(*) FROM pg_replication_slots WHERE slot_name='{slot}' AND active;").strip() != "1":
+            time.sleep(0.1)
+        writer = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", CONNINFO],
+                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  text=True, env=env)
+        writer.stdin.write("".join(f"INSERT INTO {schema}.t VALUES ({i}, 'v');\n" for i in range(1, n + 1)))
+        writer.stdin.close()
+        for k in (300, 900):
+            p.wait_for(lambda e, k=k: len(e) >= k, f"{k} events", 120)
+            killed = psql(f"SELECT count(pg_terminate_backend(active_pid)) FROM pg_replication_slots "
+                          f"WHERE slot_name = '{slot}' AND active;").strip()
+            check(killed == "1", f"walsender terminated after {k} events")
+        check(writer.wait(timeout=300) == 0, "writer committed all rows")
+        ev = p.wait_for(lambda e: len({x["key"]["id"] for x in e}) >= n, f"all {n} rows", 120)
+        ids = [x["key"]["id"] for x in ev]
+        check(set(ids) == set(range(1, n + 1)) and p.proc.poll() is None,
+              f"connection cut twice: all {n} rows, source still running "
+              f"({len(ids) - len(set(ids))} duplicates)")
+        p.stop()
+        with open(p.err_path) as f:
+            err = f.read()
+        stats = json.loads(err.strip().splitlines()[-1])
+        check(stats["reconnects"] >= 2 and "reconnecting in" in err,
+              f"reconnects logged and counted ({stats['reconnects']})")
+    finally:
+        p.stop()
+        if writer is not None and writer.poll() is None:
+            writer.kill()
+        wait_slot_inactive(slot)
+        drop_slot(slot)
+        psql(f"DROP SCHEMA IF EXISTS {schema} CASCADE;")
+
+
 def main():
     try:
         psql("SELECT 1;")
@@ -358,7 +409,7 @@ def main():
         print(f"FAIL  PostgreSQL on {PG_HOST}:{PG_PORT} not reachable (scripts/stack.sh up): {e}")
         return 1
     with tempfile.TemporaryDirectory(prefix="edgepipe-cdc-") as tmp:
-        for case in (case_workload, case_snapshot_boundary, case_kill9):
+        for case in (case_workload, case_snapshot_boundary, case_kill9, case_connection_cut):
             print(f"== {case.__name__}")
             try:
                 case(tmp)
