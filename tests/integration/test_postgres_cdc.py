@@ -11,7 +11,8 @@ with what the workload did, read back through psql:
   2. the snapshot/stream boundary under concurrent writes: every row exactly once;
   3. kill -9 mid-stream and restart on the same slot: every committed row present (duplicates
      allowed and reported);
-  4. the connection cut twice mid-stream (walsender terminated): reconnect, nothing lost.
+  4. the connection cut twice mid-stream (walsender terminated): reconnect, nothing lost;
+  5. one 100k-row transaction streams with a small, bounded peak RSS (and events/s).
 Each case uses its own schema and slot, dropped at the end. Exits non-zero on failure; the last
 line is "N passed, M failed".
 
@@ -402,6 +403,55 @@ def case_connection_cut(tmp):
         psql(f"DROP SCHEMA IF EXISTS {schema} CASCADE;")
 
 
+# --------------------------------------------------------------------------------- case 5
+
+def case_large_transaction(tmp):
+    """One transaction of 100k rows streams through without being held in memory: the source's
+    peak RSS stays far below the transaction's size in events; reports events/s."""
+    schema = f"cdc_{TAG}_l"
+    slot = f"edgepipe_{TAG}_l"
+    psql(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; "
+         f"CREATE TABLE {schema}.t (id int PRIMARY KEY, v text, n numeric(12,2), ts timestamptz);")
+    n = 100000
+    out = os.path.join(tmp, "large.jsonl")
+    p = printer(slot, [f"{schema}.t"], out, ["--snapshot", "never"])
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and psql(
+                f"SELECT count(*) FROM pg_replication_slots WHERE slot_name='{slot}' AND active;").strip() != "1":
+            time.sleep(0.1)
+        t0 = time.time()
+        psql(f"INSERT INTO {schema}.t SELECT g, repeat('x', 200), g / 100.0, now() FROM generate_series(1, {n}) g;",
+             timeout=300)
+        peak_kb = 0
+        deadline = time.time() + 300
+        last = 0
+        while time.time() < deadline:
+            with open(f"/proc/{p.proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peak_kb = int(line.split()[1])
+            last = os.path.getsize(out)
+            with open(out, "rb") as f:
+                f.seek(max(0, last - 4096))
+                if b'"key":{"id":%d}' % n in f.read():
+                    break
+            time.sleep(0.2)
+        secs = time.time() - t0
+        with open(out, "rb") as f:
+            count = sum(1 for _ in f)
+        check(count == n, f"large transaction: {count} of {n} events")
+        out_mb = last / 1e6
+        check(peak_kb < 64 * 1024,
+              f"large transaction: peak RSS {peak_kb / 1024:.1f} MB for {out_mb:.0f} MB of events "
+              f"({n / secs:.0f} events/s incl. the INSERT)")
+    finally:
+        p.stop()
+        wait_slot_inactive(slot)
+        drop_slot(slot)
+        psql(f"DROP SCHEMA IF EXISTS {schema} CASCADE;")
+
+
 def main():
     try:
         psql("SELECT 1;")
@@ -409,7 +459,8 @@ def main():
         print(f"FAIL  PostgreSQL on {PG_HOST}:{PG_PORT} not reachable (scripts/stack.sh up): {e}")
         return 1
     with tempfile.TemporaryDirectory(prefix="edgepipe-cdc-") as tmp:
-        for case in (case_workload, case_snapshot_boundary, case_kill9, case_connection_cut):
+        for case in (case_workload, case_snapshot_boundary, case_kill9, case_connection_cut,
+                     case_large_transaction):
             print(f"== {case.__name__}")
             try:
                 case(tmp)
