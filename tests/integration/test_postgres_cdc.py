@@ -12,7 +12,9 @@ with what the workload did, read back through psql:
   3. kill -9 mid-stream and restart on the same slot: every committed row present (duplicates
      allowed and reported);
   4. the connection cut twice mid-stream (walsender terminated): reconnect, nothing lost;
-  5. one 100k-row transaction streams with a small, bounded peak RSS (and events/s).
+  5. one 100k-row transaction streams with a small, bounded peak RSS (and events/s);
+  6. PostgreSQL stopped and started mid-stream (scripts/stack.sh stop/start postgres, so nothing
+     else should use the stack's PostgreSQL meanwhile): reconnect, nothing lost.
 Each case uses its own schema and slot, dropped at the end. Exits non-zero on failure; the last
 line is "N passed, M failed".
 
@@ -36,6 +38,7 @@ PG_PORT = os.environ.get("EDGEPIPE_PG_PORT", "5432")
 PG_PASSWORD = os.environ.get("EDGEPIPE_PG_PASSWORD", "edgepipe")
 CONNINFO = f"host={PG_HOST} port={PG_PORT} dbname=edgepipe user=edgepipe"
 TAG = f"t{os.getpid()}"
+STACK = os.path.join(SOURCE_DIR, "scripts", "stack.sh")
 
 passed = 0
 failed = 0
@@ -452,6 +455,38 @@ def case_large_transaction(tmp):
         psql(f"DROP SCHEMA IF EXISTS {schema} CASCADE;")
 
 
+# --------------------------------------------------------------------------------- case 6
+
+def case_server_restart(tmp):
+    """PostgreSQL stopped (fast shutdown) and started again mid-stream with scripts/stack.sh: the
+    source reconnects and resumes from the slot; rows committed before and after all arrive."""
+    schema = f"cdc_{TAG}_r"
+    slot = f"edgepipe_{TAG}_r"
+    psql(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; "
+         f"CREATE TABLE {schema}.t (id int PRIMARY KEY, v text);")
+    out = os.path.join(tmp, "restart.jsonl")
+    p = printer(slot, [f"{schema}.t"], out, ["--snapshot", "never"])
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and psql(
+                f"SELECT count(*) FROM pg_replication_slots WHERE slot_name='{slot}' AND active;").strip() != "1":
+            time.sleep(0.1)
+        psql("".join(f"INSERT INTO {schema}.t VALUES ({i}, 'a');\n" for i in range(1, 1001)))
+        p.wait_for(lambda e: len(e) >= 300, "300 events", 120)
+        subprocess.run([STACK, "stop", "postgres"], check=True, timeout=180, capture_output=True)
+        subprocess.run([STACK, "start", "postgres"], check=True, timeout=180, capture_output=True)
+        psql("".join(f"INSERT INTO {schema}.t VALUES ({i}, 'b');\n" for i in range(1001, 2001)))
+        ev = p.wait_for(lambda e: len({x["key"]["id"] for x in e}) >= 2000, "all 2000 rows", 120)
+        ids = [x["key"]["id"] for x in ev]
+        check(set(ids) == set(range(1, 2001)) and p.proc.poll() is None,
+              f"server restart: all 2000 rows, source still running ({len(ids) - len(set(ids))} duplicates)")
+    finally:
+        p.stop()
+        wait_slot_inactive(slot)
+        drop_slot(slot)
+        psql(f"DROP SCHEMA IF EXISTS {schema} CASCADE;")
+
+
 def main():
     try:
         psql("SELECT 1;")
@@ -460,7 +495,7 @@ def main():
         return 1
     with tempfile.TemporaryDirectory(prefix="edgepipe-cdc-") as tmp:
         for case in (case_workload, case_snapshot_boundary, case_kill9, case_connection_cut,
-                     case_large_transaction):
+                     case_large_transaction, case_server_restart):
             print(f"== {case.__name__}")
             try:
                 case(tmp)
