@@ -14,7 +14,8 @@ with what the workload did, read back through psql:
   4. the connection cut twice mid-stream (walsender terminated): reconnect, nothing lost;
   5. one 100k-row transaction streams with a small, bounded peak RSS (and events/s);
   6. PostgreSQL stopped and started mid-stream (scripts/stack.sh stop/start postgres, so nothing
-     else should use the stack's PostgreSQL meanwhile): reconnect, nothing lost.
+     else should use the stack's PostgreSQL meanwhile): reconnect, nothing lost;
+  7. ALTER TABLE mid-stream (add an enum column, drop a column): events follow; enum = text, counted.
 Each case uses its own schema and slot, dropped at the end. Exits non-zero on failure; the last
 line is "N passed, M failed".
 
@@ -487,6 +488,45 @@ def case_server_restart(tmp):
         psql(f"DROP SCHEMA IF EXISTS {schema} CASCADE;")
 
 
+# --------------------------------------------------------------------------------- case 7
+
+def case_schema_change(tmp):
+    """ALTER TABLE mid-stream (add a column of an enum type the mapping does not know, drop a
+    column): the next events follow the new shape; the enum values are sent as text and counted."""
+    schema = f"cdc_{TAG}_s"
+    slot = f"edgepipe_{TAG}_s"
+    psql(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; "
+         f"CREATE TYPE {schema}.mood AS ENUM ('sad', 'happy'); "
+         f"CREATE TABLE {schema}.t (id int PRIMARY KEY, v text);")
+    out = os.path.join(tmp, "schema.jsonl")
+    p = printer(slot, [f"{schema}.t"], out, ["--snapshot", "never"])
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and psql(
+                f"SELECT count(*) FROM pg_replication_slots WHERE slot_name='{slot}' AND active;").strip() != "1":
+            time.sleep(0.1)
+        psql(f"""
+INSERT INTO {schema}.t VALUES (1, 'a');
+ALTER TABLE {schema}.t ADD COLUMN m {schema}.mood;
+INSERT INTO {schema}.t VALUES (2, 'b', 'happy');
+ALTER TABLE {schema}.t DROP COLUMN v;
+INSERT INTO {schema}.t VALUES (3, 'sad');
+""")
+        ev = p.wait_for(lambda e: len(e) >= 3, "3 events", 60)
+        after = {x["key"]["id"]: x["value"]["after"] for x in ev}
+        check(after.get(1) == {"id": 1, "v": "a"} and after.get(2) == {"id": 2, "v": "b", "m": "happy"}
+              and after.get(3) == {"id": 3, "m": "sad"}, f"events follow ALTER TABLE ({after})")
+        p.stop()
+        with open(p.err_path) as f:
+            stats = json.loads(f.read().strip().splitlines()[-1])
+        check(stats["unknown_type_values"] == 2, f"enum values counted as unknown types ({stats['unknown_type_values']})")
+    finally:
+        p.stop()
+        wait_slot_inactive(slot)
+        drop_slot(slot)
+        psql(f"DROP SCHEMA IF EXISTS {schema} CASCADE;")
+
+
 def main():
     try:
         psql("SELECT 1;")
@@ -495,7 +535,7 @@ def main():
         return 1
     with tempfile.TemporaryDirectory(prefix="edgepipe-cdc-") as tmp:
         for case in (case_workload, case_snapshot_boundary, case_kill9, case_connection_cut,
-                     case_large_transaction, case_server_restart):
+                     case_large_transaction, case_server_restart, case_schema_change):
             print(f"== {case.__name__}")
             try:
                 case(tmp)
