@@ -337,7 +337,14 @@ as_pg() {
 }
 
 ensure_postgres() {
-    [[ -x $PG_BIN/postgres ]] || apt_install postgresql-15
+    if [[ ! -x $PG_BIN/postgres ]]; then
+        apt_install postgresql-15
+        # Debian starts a cluster "15 main" on 5432 at install; this stack runs its own.
+        if as_root pg_lsclusters -h 2>/dev/null | grep -q '^15 *main '; then
+            log "dropping the Debian cluster 15/main the install just created"
+            as_root pg_dropcluster --stop 15 main
+        fi
+    fi
     [[ -x $PG_BIN/postgres ]] || die "$PG_BIN/postgres missing after installing postgresql-15"
     command -v psql >/dev/null || apt_install postgresql-client-15
     local user
