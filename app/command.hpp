@@ -26,4 +26,7 @@ std::unique_ptr<command> add_spool_command(CLI::App& app);           // spool in
 std::unique_ptr<command> add_config_doc_command(CLI::App& app);      // config-doc
 std::unique_ptr<command> add_default_config_command(CLI::App& app);  // default-config
 
+/// cdc-print: the postgres_cdc source alone, Debezium events as JSON lines (app/cdc_print_command)
+std::unique_ptr<command> add_cdc_print_command(CLI::App& app);
+
 }  // namespace edgepipe

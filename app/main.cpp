@@ -34,6 +34,7 @@ int run_cli(int argc, char** argv) {
   commands.push_back(add_check_command(app));
   commands.push_back(add_config_doc_command(app));
   commands.push_back(add_default_config_command(app));
+  commands.push_back(add_cdc_print_command(app));
 
   try {
     app.parse(argc, argv);

@@ -10,6 +10,7 @@ packages=(
   libcli11-dev libssl-dev zlib1g-dev libisal-dev libdeflate0 libmicrohttpd-dev libsystemd-dev
   kcat valgrind python3 ccache clang-16 clang-tidy-16 libclang-rt-16-dev
   chromium  # the status page's browser test (tests/integration/test_status_page.py)
+  postgresql-15 postgresql-client-15 libpq-dev acl  # tests/integration/test_postgres_cdc.py
 )
 
 missing=()
@@ -25,6 +26,13 @@ else
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian's postgresql-15 creates and starts a cluster "15 main" on port 5432, the port
+  # scripts/stack.sh gives its own PostgreSQL. Drop the one this install just created.
+  if [[ " ${missing[*]} " == *" postgresql-15 "* ]] && command -v pg_dropcluster >/dev/null &&
+     $SUDO pg_lsclusters -h 2>/dev/null | grep -q '^15 *main '; then
+    echo "install-deps: dropping the freshly created Debian cluster 15/main (stack.sh runs its own)"
+    $SUDO pg_dropcluster --stop 15 main
+  fi
 fi
 
 # Independent clients for the integration tests (PyPI).

@@ -2,9 +2,11 @@
 # Local test stack for edgepipe: real servers on 127.0.0.1, no Docker.
 #   kafka : Apache Kafka 3.9.1, KRaft single node (broker+controller), jars from Maven Central
 #   mongo : FerretDB v1.24 (MongoDB wire protocol), SQLite backend, built from scripts/ferretdb/
+#   postgres : PostgreSQL 15 from Debian, wal_level=logical, database/role `edgepipe`,
+#              publication `edgepipe_cdc` FOR ALL TABLES (for the postgres_cdc source)
 #
 # Usage: scripts/stack.sh up | down [--purge] | reset | status | stop NAME | start NAME
-#        NAME is kafka or mongo.  Every subcommand is idempotent.
+#        NAME is kafka, mongo or postgres.  Every subcommand is idempotent.
 #
 # Environment (all optional):
 #   EDGEPIPE_CACHE           downloads + builds          (default $HOME/.cache/edgepipe)
@@ -16,6 +18,10 @@
 #   EDGEPIPE_KAFKA_HEAP      JVM -Xmx/-Xms for Kafka      (default 512m)
 #   EDGEPIPE_MONGO_PORT      FerretDB listener            (default 27017)
 #   EDGEPIPE_PYTHON          python with pymongo          (default python3)
+#   EDGEPIPE_PG_PORT         PostgreSQL listener          (default 5432)
+#   EDGEPIPE_PG_PASSWORD     password of role `edgepipe`  (default edgepipe)
+#   EDGEPIPE_PG_USER         OS user that runs PostgreSQL when this script runs as root
+#                            (default postgres, created if missing; PostgreSQL refuses root)
 set -euo pipefail
 
 readonly KAFKA_VERSION=3.9.1
@@ -38,10 +44,13 @@ KAFKA_CTRL_PORT=${EDGEPIPE_KAFKA_CONTROLLER_PORT:-9093}
 KAFKA_HEAP=${EDGEPIPE_KAFKA_HEAP:-512m}
 MONGO_PORT=${EDGEPIPE_MONGO_PORT:-27017}
 PY=${EDGEPIPE_PYTHON:-python3}
+PG_PORT=${EDGEPIPE_PG_PORT:-5432}
+PG_PASSWORD=${EDGEPIPE_PG_PASSWORD:-edgepipe}
 
 readonly KAFKA_HOME="$CACHE/kafka-$KAFKA_VERSION"
 readonly KAFKA_LIBS="$KAFKA_HOME/libs"
 readonly FERRET_BIN="$CACHE/bin/edgepipe-ferretdb"
+readonly PG_BIN=/usr/lib/postgresql/15/bin
 readonly LOGS="$STACK/logs"
 declare -A LAUNCHED=()  # name -> $SECONDS at launch, for the start-up time report
 
@@ -66,7 +75,7 @@ live_pid() {
     [[ -f $pidfile ]] || return 1
     pid=$(<"$pidfile")
     [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-    case $name in kafka) marker=kafka.Kafka ;; mongo) marker=edgepipe-ferretdb ;; esac
+    case $name in kafka) marker=kafka.Kafka ;; mongo) marker=edgepipe-ferretdb ;; postgres) marker="$PG_BIN/postgres" ;; esac
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$marker" || return 1
     echo "$pid"
 }
@@ -310,19 +319,156 @@ start_mongo() {
     launch mongo "$STACK/mongo" "$FERRET_BIN" -listen-addr "127.0.0.1:$MONGO_PORT" -data-dir "$STACK/mongo/data"
 }
 
+# ------------------------------------------------------------------------- postgres
+
+# PostgreSQL refuses to run as root: as root we run it as $EDGEPIPE_PG_USER (default the Debian
+# `postgres` system user), otherwise as ourselves. The data dir lives under the stack dir.
+pg_user() {
+    if [[ $(id -u) -eq 0 ]]; then echo "${EDGEPIPE_PG_USER:-postgres}"; else id -un; fi
+}
+
+# Runs "$@" as the PostgreSQL user (setpriv execs in place: no extra process, exact pid files).
+as_pg() {
+    if [[ $(id -u) -eq 0 ]]; then
+        setpriv --reuid="$(pg_user)" --regid="$(id -g "$(pg_user)")" --init-groups "$@"
+    else
+        "$@"
+    fi
+}
+
+ensure_postgres() {
+    if [[ ! -x $PG_BIN/postgres ]]; then
+        apt_install postgresql-15
+        # Debian starts a cluster "15 main" on 5432 at install; this stack runs its own.
+        if as_root pg_lsclusters -h 2>/dev/null | grep -q '^15 *main '; then
+            log "dropping the Debian cluster 15/main the install just created"
+            as_root pg_dropcluster --stop 15 main
+        fi
+    fi
+    [[ -x $PG_BIN/postgres ]] || die "$PG_BIN/postgres missing after installing postgresql-15"
+    command -v psql >/dev/null || apt_install postgresql-client-15
+    local user
+    user=$(pg_user)
+    if ! id "$user" >/dev/null 2>&1; then
+        log "creating system user $user to run PostgreSQL"
+        as_root useradd --system --user-group --no-create-home --shell /usr/sbin/nologin "$user"
+    fi
+}
+
+# The PostgreSQL user must reach the data dir; a stack dir under a private home (/root is 0700)
+# gets execute-only (traverse) ACL entries for that user on the blocking ancestors, nothing more.
+ensure_pg_reachable() {
+    local user dir
+    [[ $(id -u) -eq 0 ]] || return 0
+    user=$(pg_user)
+    as_pg test -x "$STACK" && return 0
+    command -v setfacl >/dev/null || apt_install acl
+    dir=$STACK
+    while [[ $dir != / ]]; do
+        if ! as_pg test -x "$dir"; then
+            log "granting $user traverse (x) on $dir via ACL so PostgreSQL can reach its data dir"
+            setfacl -m "u:$user:x" "$dir"
+        fi
+        dir=$(dirname "$dir")
+    done
+    as_pg test -x "$STACK" || die "user $user cannot reach $STACK; set EDGEPIPE_STACK_DIR elsewhere"
+}
+
+pg_ready() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 2; }
+
+# Settings that follow the environment (port, socket dir) are rewritten on every start into a
+# file that postgresql.conf includes; the data itself is initialised once.
+write_pg_config() {
+    local dir="$STACK/postgres"
+    cat >"$dir/data/edgepipe.conf.new" <<EOC
+# Generated by edgepipe scripts/stack.sh on every start.
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$dir/run'
+wal_level = logical
+max_replication_slots = 16
+max_wal_senders = 16
+max_connections = 50
+shared_buffers = 64MB
+password_encryption = 'scram-sha-256'
+logging_collector = off
+log_line_prefix = '%m [%p] %q%u@%d '
+EOC
+    cat >"$dir/data/pg_hba.conf.new" <<'EOC'
+# Generated by edgepipe scripts/stack.sh. The socket dir is private to the PostgreSQL user
+# (mode 0700), so trust there only admits that user (and root); TCP needs a password.
+local   all             all                     trust
+host    all             all     127.0.0.1/32    scram-sha-256
+host    replication     all     127.0.0.1/32    scram-sha-256
+EOC
+    mv "$dir/data/edgepipe.conf.new" "$dir/data/edgepipe.conf"
+    mv "$dir/data/pg_hba.conf.new" "$dir/data/pg_hba.conf"
+    chown "$(pg_user):" "$dir/data/edgepipe.conf" "$dir/data/pg_hba.conf" 2>/dev/null || true
+}
+
+start_postgres() {
+    local pid
+    if pid=$(live_pid postgres); then
+        log "postgres already running (pid $pid)"
+        return 0
+    fi
+    port_open "$PG_PORT" && die "127.0.0.1:$PG_PORT is taken by a process this script did not start"
+    ensure_postgres
+    local dir="$STACK/postgres" user
+    user=$(pg_user)
+    mkdir -p "$dir"
+    ensure_pg_reachable
+    if [[ ! -f $dir/data/PG_VERSION ]]; then
+        log "initialising PostgreSQL data dir $dir/data (user $user)"
+        rm -rf "$dir/data"
+        install -d -m 0700 -o "$user" "$dir/data"
+        as_pg "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+            -E UTF8 --locale=C.UTF-8 >>"$LOGS/postgres.log" 2>&1 || fail_start postgres "initdb failed"
+        echo "include_if_exists = 'edgepipe.conf'" >>"$dir/data/postgresql.conf"
+    fi
+    install -d -m 0700 -o "$user" "$dir/run"
+    write_pg_config
+    touch "$LOGS/postgres.log"
+    chown "$user" "$LOGS/postgres.log" 2>/dev/null || true
+    # A stale postmaster.pid from a kill -9 is handled by PostgreSQL itself (it checks the pid).
+    log "starting postgres on 127.0.0.1:$PG_PORT (log: $LOGS/postgres.log)"
+    local -a run_as=()
+    [[ $(id -u) -eq 0 ]] && run_as=(setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups)
+    launch postgres "$dir" "${run_as[@]}" "$PG_BIN/postgres" -D "$dir/data"
+}
+
+# Creates role, database and publication if missing; updates the role's password. Idempotent.
+# The password goes through the environment (\getenv), never onto a command line.
+setup_postgres() {
+    local sock="$STACK/postgres/run"
+    EDGEPIPE_PG_PASSWORD=$PG_PASSWORD as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" \
+        -p "$PG_PORT" -U postgres -d postgres >>"$LOGS/postgres.log" 2>&1 <<'EOS' ||
+\getenv pw EDGEPIPE_PG_PASSWORD
+SELECT 'CREATE ROLE edgepipe' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'edgepipe') \gexec
+ALTER ROLE edgepipe LOGIN REPLICATION PASSWORD :'pw';
+SELECT 'CREATE DATABASE edgepipe OWNER edgepipe' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'edgepipe') \gexec
+\connect edgepipe
+SELECT 'CREATE PUBLICATION edgepipe_cdc FOR ALL TABLES' WHERE NOT EXISTS (SELECT FROM pg_publication WHERE pubname = 'edgepipe_cdc') \gexec
+EOS
+        fail_start postgres "setting up role/database/publication failed"
+    log "postgres: database edgepipe, role edgepipe (LOGIN REPLICATION), publication edgepipe_cdc ready"
+}
+
 # ------------------------------------------------------------------------- commands
 
 # SIGTERM, wait with a deadline, then SIGKILL. Kafka shuts down cleanly on SIGTERM,
-# so its data survives stop/start.
+# so its data survives stop/start. PostgreSQL gets SIGINT (fast shutdown): SIGTERM would wait
+# for every client, and a replication client never leaves on its own.
 stop_one() {
-    local name=$1 pid deadline
+    local name=$1 pid deadline sig=TERM
+    [[ $name == postgres ]] && sig=INT
     if ! pid=$(live_pid "$name"); then
         rm -f "$STACK/$name.pid"
         log "$name not running"
         return 0
     fi
     log "stopping $name (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
+    kill "-$sig" "$pid" 2>/dev/null || true
     deadline=$((SECONDS + STOP_TIMEOUT))
     while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
     if kill -0 "$pid" 2>/dev/null; then
@@ -337,6 +483,7 @@ start_named() {
     case $1 in
         kafka) start_kafka && wait_ready kafka kafka_ready ;;
         mongo) start_mongo && wait_ready mongo mongo_ready ;;
+        postgres) start_postgres && wait_ready postgres pg_ready && setup_postgres ;;
         *) usage ;;
     esac
 }
@@ -357,33 +504,39 @@ cmd_up() {
     # Launch both, then wait: the JVM start overlaps with FerretDB's.
     start_kafka
     start_mongo
+    start_postgres
+    wait_ready postgres pg_ready
+    setup_postgres
     wait_ready mongo mongo_ready
     wait_ready kafka kafka_ready
-    log "stack up: kafka 127.0.0.1:$KAFKA_PORT, mongo mongodb://127.0.0.1:$MONGO_PORT"
-    log "logs: $LOGS/kafka.log $LOGS/mongo.log"
+    log "stack up: kafka 127.0.0.1:$KAFKA_PORT, mongo mongodb://127.0.0.1:$MONGO_PORT, postgres 127.0.0.1:$PG_PORT"
+    log "logs: $LOGS/kafka.log $LOGS/mongo.log $LOGS/postgres.log"
 }
 
 cmd_down() {
     stop_one kafka
     stop_one mongo
+    stop_one postgres
     if [[ ${1:-} == --purge ]]; then
-        log "deleting data dirs $STACK/kafka $STACK/mongo (caches in $CACHE kept)"
-        rm -rf "$STACK/kafka" "$STACK/mongo"
+        log "deleting data dirs $STACK/kafka $STACK/mongo $STACK/postgres (caches in $CACHE kept)"
+        rm -rf "$STACK/kafka" "$STACK/mongo" "$STACK/postgres"
     fi
 }
 
 cmd_status() {
     local name pid addr state rc=0
-    for name in kafka mongo; do
-        case $name in kafka) addr=127.0.0.1:$KAFKA_PORT ;; mongo) addr=127.0.0.1:$MONGO_PORT ;; esac
+    for name in kafka mongo postgres; do
+        case $name in
+            kafka) addr=127.0.0.1:$KAFKA_PORT ;; mongo) addr=127.0.0.1:$MONGO_PORT ;; postgres) addr=127.0.0.1:$PG_PORT ;;
+        esac
         if pid=$(live_pid "$name"); then
-            if "${name}_ready" 2>/dev/null; then state=answering; else state="running, NOT answering"; rc=3; fi
+            if "${name/postgres/pg}_ready" 2>/dev/null; then state=answering; else state="running, NOT answering"; rc=3; fi
         else
             pid=-
             state=stopped
             rc=3
         fi
-        printf '%-6s pid %-8s %-16s %-24s log: %s\n' "$name" "$pid" "$addr" "$state" "$LOGS/$name.log"
+        printf '%-8s pid %-8s %-16s %-24s log: %s\n' "$name" "$pid" "$addr" "$state" "$LOGS/$name.log"
     done
     return "$rc"
 }
@@ -391,7 +544,7 @@ cmd_status() {
 usage() {
     cat >&2 <<'EOF'
 usage: scripts/stack.sh up | down [--purge] | reset | status | stop NAME | start NAME
-  NAME: kafka | mongo
+  NAME: kafka | mongo | postgres
   status exits 0 when every server answers, 3 otherwise.
 EOF
     exit 2
@@ -409,7 +562,7 @@ main() {
         down) [[ $# -eq 1 || ${2:-} == --purge ]] || usage; cmd_down "${2:-}" ;;
         reset) cmd_down --purge ;;
         status) ensure_kcat; ensure_pymongo; cmd_status ;;
-        stop) [[ $# -eq 2 ]] || usage; [[ $2 == kafka || $2 == mongo ]] || usage; stop_one "$2" ;;
+        stop) [[ $# -eq 2 ]] || usage; [[ $2 == kafka || $2 == mongo || $2 == postgres ]] || usage; stop_one "$2" ;;
         start) [[ $# -eq 2 ]] || usage; start_named "$2" ;;
         *) usage ;;
     esac
