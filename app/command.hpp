@@ -17,13 +17,14 @@ class command {
   virtual int run() = 0;
 };
 
-std::unique_ptr<command> add_run_command(CLI::App& app);          // run, the daemon
-std::unique_ptr<command> add_record_command(CLI::App& app);       // record
-std::unique_ptr<command> add_replay_command(CLI::App& app);       // replay
-std::unique_ptr<command> add_synth_command(CLI::App& app);        // synth
-std::unique_ptr<command> add_check_command(CLI::App& app);        // check
-std::unique_ptr<command> add_spool_command(CLI::App& app);        // spool inspect|replay
-std::unique_ptr<command> add_config_doc_command(CLI::App& app);   // config-doc
+std::unique_ptr<command> add_run_command(CLI::App& app);             // run, the daemon
+std::unique_ptr<command> add_record_command(CLI::App& app);          // record
+std::unique_ptr<command> add_replay_command(CLI::App& app);          // replay
+std::unique_ptr<command> add_synth_command(CLI::App& app);           // synth
+std::unique_ptr<command> add_check_command(CLI::App& app);           // check
+std::unique_ptr<command> add_spool_command(CLI::App& app);           // spool inspect|replay
+std::unique_ptr<command> add_config_doc_command(CLI::App& app);      // config-doc
 std::unique_ptr<command> add_default_config_command(CLI::App& app);  // default-config
+std::unique_ptr<command> add_schema_command(CLI::App& app);          // schema
 
 }  // namespace edgepipe

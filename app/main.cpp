@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   commands.push_back(add_check_command(app));
   commands.push_back(add_config_doc_command(app));
   commands.push_back(add_default_config_command(app));
+  commands.push_back(add_schema_command(app));
 
   try {
     app.parse(argc, argv);
