@@ -9,6 +9,7 @@ packages=(
   libboost-dev libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev libspdlog-dev
   libcli11-dev libssl-dev zlib1g-dev libisal-dev libdeflate0 libmicrohttpd-dev libsystemd-dev
   kcat valgrind python3 ccache clang-16 clang-tidy-16
+  python3-venv openjdk-17-jre-headless maven  # examples: scripts/spark-env.sh
 )
 
 missing=()
@@ -27,9 +28,9 @@ else
 fi
 
 # Independent clients for the integration tests (PyPI).
-if ! python3 -c 'import pymongo, kafka' 2>/dev/null; then
-  echo "install-deps: installing pymongo and kafka-python from PyPI"
-  python3 -m pip install -q pymongo kafka-python 2>/dev/null ||
-    python3 -m pip install -q --break-system-packages pymongo kafka-python
+if ! python3 -c 'import pymongo, kafka, jsonschema' 2>/dev/null; then
+  echo "install-deps: installing pymongo, kafka-python and jsonschema from PyPI"
+  python3 -m pip install -q pymongo kafka-python jsonschema 2>/dev/null ||
+    python3 -m pip install -q --break-system-packages pymongo kafka-python jsonschema
 fi
 echo "install-deps: done"
