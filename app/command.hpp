@@ -25,6 +25,7 @@ std::unique_ptr<command> add_check_command(CLI::App& app);           // check
 std::unique_ptr<command> add_spool_command(CLI::App& app);           // spool inspect|replay
 std::unique_ptr<command> add_config_doc_command(CLI::App& app);      // config-doc
 std::unique_ptr<command> add_default_config_command(CLI::App& app);  // default-config
+std::unique_ptr<command> add_schema_command(CLI::App& app);          // schema
 
 /// cdc-print: the postgres_cdc source alone, Debezium events as JSON lines (app/cdc_print_command)
 std::unique_ptr<command> add_cdc_print_command(CLI::App& app);

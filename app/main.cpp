@@ -35,6 +35,7 @@ int run_cli(int argc, char** argv) {
   commands.push_back(add_config_doc_command(app));
   commands.push_back(add_default_config_command(app));
   commands.push_back(add_cdc_print_command(app));
+  commands.push_back(add_schema_command(app));
 
   try {
     app.parse(argc, argv);

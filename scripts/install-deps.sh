@@ -11,6 +11,7 @@ packages=(
   kcat valgrind python3 ccache clang-16 clang-tidy-16 libclang-rt-16-dev
   chromium  # the status page's browser test (tests/integration/test_status_page.py)
   postgresql-15 postgresql-client-15 libpq-dev acl  # tests/integration/test_postgres_cdc.py
+  python3-venv openjdk-17-jre-headless maven  # examples: scripts/spark-env.sh
 )
 
 missing=()
@@ -36,10 +37,10 @@ else
 fi
 
 # Independent clients for the integration tests (PyPI).
-if ! python3 -c 'import pymongo, kafka' 2>/dev/null; then
-  echo "install-deps: installing pymongo and kafka-python from PyPI"
-  python3 -m pip install -q pymongo kafka-python 2>/dev/null ||
-    python3 -m pip install -q --break-system-packages pymongo kafka-python
+if ! python3 -c 'import pymongo, kafka, jsonschema' 2>/dev/null; then
+  echo "install-deps: installing pymongo, kafka-python and jsonschema from PyPI"
+  python3 -m pip install -q pymongo kafka-python jsonschema 2>/dev/null ||
+    python3 -m pip install -q --break-system-packages pymongo kafka-python jsonschema
 fi
 # The browser test drives Debian's chromium with Playwright for Python; the wheel carries its
 # own driver. `playwright install` (which downloads a browser build) is never run.
