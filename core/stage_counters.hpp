@@ -51,7 +51,8 @@ struct stage_counters {
   counter ring_stalls;        // pushes that found the downstream ring full and had to wait
   counter retries;            // sinks: records sent again after a transient failure
   gauge in_flight;            // sinks: handed to the destination, not yet confirmed
-  log2_histogram latency_ns;  // payload received -> record handed to the sink
+  log2_histogram latency_ns;  // sinks: payload received -> confirmed (with a spool; without
+                              // one, nothing tracks answers: -> handed to the sink)
 };
 
 /// The runtime's list of per-stage counters; stable addresses (deque) so stages keep pointers.

@@ -7,6 +7,8 @@
 #   FUZZ_SECONDS=600 scripts/fuzz.sh                  # the long run (tests/fuzz/README.md)
 #   FUZZ_TARGETS="fuzz_transform fuzz_config_loader" scripts/fuzz.sh
 #   FUZZ_JOBS=2 scripts/fuzz.sh                       # two targets at a time
+#   FUZZ_BUILD_TESTS=ON FUZZ_BUILD_ONLY=1 scripts/fuzz.sh   # also build the unit tests with the
+#       same Clang 16 + ASan + UBSan flags, and stop after the build (scripts/test.sh runs them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-60}
@@ -19,8 +21,14 @@ if command -v ccache >/dev/null 2>&1; then
 fi
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang-16 -DCMAKE_CXX_COMPILER=clang++-16 -DEDGEPIPE_FUZZ=ON \
-  -DEDGEPIPE_BUILD_TESTS=OFF -DEDGEPIPE_BUILD_BENCHMARKS=OFF "${launcher[@]}" >/dev/null
-ninja -C "$build" fuzz_all
+  -DEDGEPIPE_BUILD_TESTS="${FUZZ_BUILD_TESTS:-OFF}" -DEDGEPIPE_BUILD_BENCHMARKS=OFF \
+  -DEDGEPIPE_WERROR=ON "${launcher[@]}" >/dev/null
+if [ "${FUZZ_BUILD_TESTS:-OFF}" = ON ]; then
+  ninja -C "$build" fuzz_all edgepipe_tests
+else
+  ninja -C "$build" fuzz_all
+fi
+[ "${FUZZ_BUILD_ONLY:-0}" = 1 ] && exit 0
 
 # Symbolized stack traces in the reports: llvm-symbolizer when installed, else binutils' addr2line.
 if [ -z "${ASAN_SYMBOLIZER_PATH:-}" ]; then

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "platform/clock.hpp"
 #include "stages/sinks/delivery_tracker.hpp"
 #include "stages/spool/spool.hpp"
 #include "stages/spool/spool_appender.hpp"
@@ -885,6 +886,29 @@ TEST(DeliveryTracker, WatermarkMovesOnlyOverFullyConfirmedFrames) {
   EXPECT_TRUE(t.empty());
   t.settle(5, delivery_outcome::delivered);  // not ours: counted, ignored
   EXPECT_EQ(t.unknown_answers(), 1u);
+}
+
+TEST(DeliveryTracker, LatencyIsCountedWhenAFrameIsConfirmedNotWhenItIsSent) {
+  log2_histogram latency;
+  delivery_tracker t(0, &latency);
+  const std::uint64_t received = mono_now_ns() - 50'000'000;  // 50 ms ago
+  t.sent(frame_at(0, 10), received);
+  t.sent(frame_at(10, 5), received);
+  t.skipped(15, 3);  // no records of ours: no latency
+  EXPECT_EQ(latency.read().total(), 0u) << "nothing is confirmed yet";
+  t.settle_range(0, 10, delivery_outcome::delivered);
+  EXPECT_EQ(t.confirmed_end(), 10u);
+  auto h = latency.read();
+  EXPECT_EQ(h.total(), 10u) << "one count per record of the confirmed frame";
+  EXPECT_GE(h.quantile(0.5), 50'000'000u) << "measured to the confirmation, from receipt";
+  t.settle_range(10, 5, delivery_outcome::failed);
+  EXPECT_EQ(t.confirmed_end(), 10u);
+  EXPECT_EQ(latency.read().total(), 10u) << "a failed frame is not confirmed";
+  (void)t.rewind();
+  t.sent(frame_at(10, 5), received);
+  t.settle_range(10, 5, delivery_outcome::dead_lettered);
+  EXPECT_EQ(t.confirmed_end(), 15u);
+  EXPECT_EQ(latency.read().total(), 15u) << "the retry's confirmation counts, once";
 }
 
 TEST(DeliveryTracker, AFailureHoldsTheWatermarkAndRewindsToTheFirstUnconfirmedFrame) {

@@ -132,8 +132,7 @@ TEST(TextEscape, SummaryCountersAndMetricsSurviveAHostileSinkName) {
     ++samples;
   }
   EXPECT_GT(samples, 20);
-  EXPECT_NE(prometheus_text(p).find("sink=\"x\\\"y\\\\z\\nw\x01\xEF\xBF\xBD\""),
-            std::string::npos);
+  EXPECT_NE(prometheus_text(p).find("sink=\"x\\\"y\\\\z\\nw\x01\xEF\xBF\xBD\""), std::string::npos);
 }
 
 }  // namespace

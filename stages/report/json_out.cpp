@@ -182,6 +182,11 @@ json_out& json_out::null_field(std::string_view k) {
   out_ += "null";
   return *this;
 }
+json_out& json_out::raw_field(std::string_view k, std::string_view json) {
+  key(k);
+  out_.append(json);
+  return *this;
+}
 json_out& json_out::value(std::string_view s) {
   key({});
   append_json_text(out_, s);

@@ -32,6 +32,8 @@ class json_out {
   json_out& field(std::string_view key, double value);
   json_out& field(std::string_view key, bool value);
   json_out& null_field(std::string_view key);
+  /// `json` is a complete JSON value written by another json_out (not checked, not escaped).
+  json_out& raw_field(std::string_view key, std::string_view json);
   /// An array element or top-level value.
   json_out& value(std::string_view s);
   json_out& value(double v);

@@ -442,7 +442,7 @@ std::string status_report::json() {
     o.end_object();
   }
 
-  // ---- latency, all sinks: payload received -> record handed to the sink
+  // ---- latency, all sinks: payload received -> the sink confirmed (with the spool)
   o.begin_object("latency_ms");
   percentiles(o, "last_10s", recent_ref ? minus(now.latency, recent_ref->latency) : now.latency,
               recent_ref ? seconds(t - recent_ref->mono_ns) : seconds(t - started_mono_ns_));
@@ -452,24 +452,31 @@ std::string status_report::json() {
   percentiles(o, "since_start", now.latency, seconds(t - started_mono_ns_));
   o.end_object();
 
-  // ---- the last dead letters
-  o.begin_object("dead_letters");
-  o.field("total", p.last_dead_letters().total());
-  o.begin_array("last");
-  p.last_dead_letters().for_each_newest_first([&](const dead_letter_entry& e) {
-    o.begin_object();
-    o.field("number", e.number);
-    o.field("source", e.source);
-    o.field("reason", e.reason);
-    o.field("received_at", e.received_at);
-    o.field("http_status", e.http_status);
-    o.field("size", e.size);
-    o.field("truncated", e.truncated);
-    o.field("preview", e.preview);
-    o.end_object();
-  });
-  o.end_array();
-  o.end_object();
+  // ---- the last dead letters: rebuilt only when one arrived since the last document
+  const std::uint64_t dead_total = p.last_dead_letters().total();
+  if (dead_total != dead_letters_total_ || dead_letters_json_.empty()) {
+    json_out d;
+    d.begin_object();
+    d.field("total", dead_total);
+    d.begin_array("last");
+    p.last_dead_letters().for_each_newest_first([&](const dead_letter_entry& e) {
+      d.begin_object();
+      d.field("number", e.number);
+      d.field("source", e.source);
+      d.field("reason", e.reason);
+      d.field("received_at", e.received_at);
+      d.field("http_status", e.http_status);
+      d.field("size", e.size);
+      d.field("truncated", e.truncated);
+      d.field("preview", e.preview);
+      d.end_object();
+    });
+    d.end_array();
+    d.end_object();
+    dead_letters_json_ = d.take();
+    dead_letters_total_ = dead_total;
+  }
+  o.raw_field("dead_letters", dead_letters_json_);
   o.end_object();
 
   if (history_.empty() || t - history_.back().mono_ns >= kMinSampleGapNs)

@@ -54,6 +54,10 @@ class status_report {
   std::uint64_t started_mono_ns_;
   std::mutex mutex_;
   std::deque<sample> history_;
+  // The "dead_letters" member as last written, and the dead-letter total it was written at
+  // (entries only change when the total does): most documents reuse it as it is.
+  std::string dead_letters_json_;
+  std::uint64_t dead_letters_total_ = 0;
 };
 
 }  // namespace edgepipe

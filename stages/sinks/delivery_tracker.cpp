@@ -2,11 +2,14 @@
 
 #include <algorithm>
 
+#include "platform/clock.hpp"
+
 namespace edgepipe {
 
-void delivery_tracker::sent(const spool_frame_position& pos) {
+void delivery_tracker::sent(const spool_frame_position& pos, std::uint64_t oldest_ingest_mono_ns) {
   frame f;
   f.pos = pos;
+  f.oldest_ingest_ns = oldest_ingest_mono_ns;
   f.end = pos.first_id + pos.records;
   f.unanswered = pos.records;
   unanswered_ += pos.records;
@@ -66,8 +69,14 @@ void delivery_tracker::settle_range(std::uint64_t first_id, std::uint64_t count,
 
 std::uint64_t delivery_tracker::confirmed_end() {
   std::size_t popped = 0;
+  std::uint64_t now = 0;
   while (!frames_.empty() && frames_.front().unanswered == 0 && frames_.front().failed == 0) {
-    confirmed_end_ = std::max(confirmed_end_, frames_.front().end);
+    const frame& f = frames_.front();
+    if (latency_ != nullptr && f.pos.records != 0 && f.oldest_ingest_ns != 0) {
+      if (now == 0) now = mono_now_ns();
+      latency_->add(now > f.oldest_ingest_ns ? now - f.oldest_ingest_ns : 0, f.pos.records);
+    }
+    confirmed_end_ = std::max(confirmed_end_, f.end);
     frames_.pop_front();
     ++popped;
   }

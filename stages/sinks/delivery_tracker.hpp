@@ -6,12 +6,16 @@
 // taking new frames, waits until every record in flight has an answer, then starts again from
 // the first frame that is not confirmed, after a backoff. Records that had been delivered after
 // that point are sent again (counted as possible duplicates; MongoDB absorbs them by `_id`).
+// Latency: each frame keeps the receive time of its oldest record; when the frame is confirmed
+// its records are counted in the latency histogram at (confirm time - that receive time), one
+// clock read per confirm call that pops frames, never flattering a frame's later records.
 // Threading: the sink thread only.
 #pragma once
 
 #include <cstdint>
 #include <deque>
 
+#include "core/log2_histogram.hpp"
 #include "stages/sinks/sink.hpp"
 #include "stages/spool/spool_cursor.hpp"
 
@@ -19,10 +23,13 @@ namespace edgepipe {
 
 class delivery_tracker {
  public:
-  explicit delivery_tracker(std::uint64_t start) : confirmed_end_(start) {}
+  /// `latency` (optional): where confirmed frames record payload received -> confirmed.
+  explicit delivery_tracker(std::uint64_t start, log2_histogram* latency = nullptr)
+      : confirmed_end_(start), latency_(latency) {}
 
-  /// A frame handed to the sink.
-  void sent(const spool_frame_position& pos);
+  /// A frame handed to the sink; `oldest_ingest_mono_ns` is the monotonic receive time of its
+  /// oldest record (0: unknown, no latency recorded for the frame).
+  void sent(const spool_frame_position& pos, std::uint64_t oldest_ingest_mono_ns = 0);
   /// Ids that do not exist any more (gap, corrupt, dropped): settled as they are.
   void skipped(std::uint64_t first_id, std::uint64_t count);
   void settle(std::uint64_t id, delivery_outcome outcome);
@@ -50,6 +57,7 @@ class delivery_tracker {
     std::uint64_t end = 0;
     std::uint32_t unanswered = 0;
     std::uint32_t failed = 0;
+    std::uint64_t oldest_ingest_ns = 0;
   };
   frame* find(std::uint64_t id) noexcept;
 
@@ -57,6 +65,7 @@ class delivery_tracker {
   std::uint64_t confirmed_end_ = 0;
   std::uint64_t unanswered_ = 0;
   std::uint64_t failed_frames_ = 0;
+  log2_histogram* latency_ = nullptr;
   std::size_t last_hit_ = 0;
   std::uint64_t delivered_ = 0, duplicates_ = 0, dead_lettered_ = 0, failures_ = 0, unknown_ = 0;
 };

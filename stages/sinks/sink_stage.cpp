@@ -31,7 +31,8 @@ void sink_stage::use_spool(spool& s, std::size_t index, std::vector<std::string>
   tail_ = tail;
   spool_index_ = index;
   sources_ = std::move(sources);
-  tracker_ = std::make_unique<delivery_tracker>(s.watermark(index));
+  // With the spool, latency is payload received -> the sink confirmed (the tracker records it).
+  tracker_ = std::make_unique<delivery_tracker>(s.watermark(index), &counters_.latency_ns);
   sink_->set_listener(this);
 }
 
@@ -56,8 +57,17 @@ void sink_stage::settled_range(std::uint64_t first, std::uint64_t count, deliver
   tracker_->settle_range(first, count, outcome);
 }
 
+std::uint64_t sink_stage::oldest_ingest(const record_batch& batch) noexcept {
+  std::uint64_t oldest = 0;
+  for (const record& r : batch.records())
+    if (r.ingest_mono_ns != 0 && (oldest == 0 || r.ingest_mono_ns < oldest))
+      oldest = r.ingest_mono_ns;
+  return oldest;
+}
+
 void sink_stage::record_latency(const record_batch& batch) {
-  // Latency: payload received -> record handed to the sink, one clock read per batch.
+  // Without a spool nothing tracks confirmations: latency is payload received -> record handed
+  // to the sink, one clock read per batch.
   const std::uint64_t now = mono_now_ns();
   for (const record& r : batch.records())
     counters_.latency_ns.record(now > r.ingest_mono_ns ? now - r.ingest_mono_ns : 0);
@@ -184,12 +194,11 @@ void sink_stage::run_from_spool() {
         const std::uint64_t end = pos.first_id + pos.records;
         if (pos.first_id < sent_end) counters_.retries.add(std::min(end, sent_end) - pos.first_id);
         sent_end = std::max(sent_end, end);
-        tracker.sent(pos);
+        tracker.sent(pos, oldest_ingest(b));
         counters_.batches_in.add();
         counters_.records_in.add(b.records().size());
         counters_.bytes_in.add(b.bytes());
         sink_->write(b, counters_);
-        record_latency(b);
         dirty = true;
       };
       // The frame is still in memory (the common case when the sink keeps up): no disk read.

@@ -62,6 +62,8 @@ class sink_stage final : private delivery_listener {
   void settled(std::uint64_t sequence, delivery_outcome outcome) override;
   void settled_range(std::uint64_t first, std::uint64_t count, delivery_outcome outcome) override;
   void record_latency(const record_batch& batch);
+  /// Monotonic receive time of the batch's oldest record (0 when none is known).
+  static std::uint64_t oldest_ingest(const record_batch& batch) noexcept;
 
   std::unique_ptr<sink> sink_;
   ring_edge<record_batch*> input_;

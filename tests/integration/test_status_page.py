@@ -111,9 +111,10 @@ def metrics(port):
     if status != 200:
         return out
     for line in text.splitlines():
-        m = re.match(r'^edgepipe_(\w+)\{([^}]*)\} (\S+)$', line)
+        # Prometheus text: a sample with labels (name{a="b"} 1) or without (name 1).
+        m = re.match(r'^edgepipe_(\w+)(?:\{([^}]*)\})? (\S+)$', line)
         if m:
-            out[(m.group(1), m.group(2))] = float(m.group(3))
+            out[(m.group(1), m.group(2) or "")] = float(m.group(3))
     return out
 
 
@@ -306,13 +307,18 @@ def main():
                 return metric_value is not None and page_value <= metric_value <= page_value + slack
             mk = lambda name, labels: m.get((name, labels))  # noqa: E731
             SINK_LABEL = 'stage="sink:kafka"'
+            TRANSFORM_LABEL = 'stage="transform"'
             check(close(mk("records_out_total", 'stage="sink:kafka"'), view["kafka"]["delivered"])
                   and close(mk("records_out_total", 'stage="transform"'), view["records"])
-                  and close(mk("rejected_total", 'stage="transform"'), view["rejected"], 5)
+                  and close(mk("rejected_total", 'stage="transform"'), view["rejected"], 20)
                   and close(mk("payloads_total", ""), doc["totals"]["payloads"]),
                   "the page's counters agree with /metrics read just after "
                   f"(sink:kafka {mk('records_out_total', SINK_LABEL)} vs "
-                  f"{view['kafka']['delivered']})")
+                  f"{view['kafka']['delivered']}, transform records "
+                  f"{mk('records_out_total', TRANSFORM_LABEL)} vs {view['records']}, "
+                  f"rejected {mk('rejected_total', TRANSFORM_LABEL)} vs "
+                  f"{view['rejected']}, payloads {mk('payloads_total', '')} vs "
+                  f"{doc['totals']['payloads']})")
             check(doc["state"] == "running" and view["state"] == "running",
                   "state running on the page and in /api/status")
 

@@ -13,8 +13,8 @@ mongo_document_builder::mongo_document_builder() : doc_(bson_new()) {}
 mongo_document_builder::~mongo_document_builder() { bson_destroy(doc_); }
 
 const bson_t* mongo_document_builder::build(const record_batch& batch, std::uint32_t i,
-                                            const bson_oid_t& oid, bson_t& tmp,
-                                            bson_error_t& err, bool& checked) {
+                                            const bson_oid_t& oid, bson_t& tmp, bson_error_t& err,
+                                            bool& checked) {
   const record& r = batch.records()[i];
   const std::string_view value = batch.value(r);
   checked = false;

@@ -21,8 +21,8 @@ bool has_retryable_label(const bson_t* reply);
 std::int64_t int_field(const bson_t* reply, const char* field);
 
 struct write_error {
-  std::size_t index = 0;    // operation index within the bulk
-  std::int64_t code = 0;    // server error code
+  std::size_t index = 0;     // operation index within the bulk
+  std::int64_t code = 0;     // server error code
   const char* message = "";  // points into the reply: valid while the reply lives
 };
 
