@@ -281,7 +281,8 @@ TEST(PgOutput, RejectsUnknownTagsAndColumnKinds) {
   auto d = with_relation();
   decoded_message m;
   EXPECT_FALSE(testing::decode_kept(d, "", m).is_ok());
-  const status s = testing::decode_kept(d, "S\0\0\0\1", m);  // Stream Start is protocol v2
+  // Stream Start (protocol v2): the tag and a transaction id, NULs included.
+  const status s = testing::decode_kept(d, std::string("S\0\0\0\1", 5), m);
   ASSERT_FALSE(s.is_ok());
   EXPECT_NE(s.message().find("0x53"), std::string::npos) << s.message();
   EXPECT_FALSE(

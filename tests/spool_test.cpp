@@ -708,8 +708,8 @@ TEST(SpoolMemoryTail, HandsOutCommittedFramesByIdAndReturnsBatchesToThePool) {
   tail.release(held);
   tail.clear();
   // Every batch is back in the pool: taking 4 creates none.
-  std::vector<record_batch*> again;
-  for (int i = 0; i < 4; ++i) again.push_back(pool.acquire());
+  std::vector<record_batch*> again(4);
+  for (record_batch*& b : again) b = pool.acquire();
   EXPECT_EQ(pool.created(), created);
   for (record_batch* b : again) pool.release(b);
   EXPECT_EQ(tail.hits(), 1u);

@@ -336,7 +336,7 @@ TEST(SynthPayloads, RandomuserExercisesUnicodeAndEscapes) {
     if (body.find("\\u00") != std::string::npos) {
       ++unicode_escapes;
       EXPECT_EQ(name.find('\\'), std::string::npos) << "escapes are decoded: " << name;
-      decoded_escapes += name.find("\xc3") != std::string::npos;
+      decoded_escapes += name.find('\xc3') != std::string::npos;
     }
     if (get_string(user["location"]["street"]["name"]).find('"') != std::string_view::npos)
       ++quoted_streets;

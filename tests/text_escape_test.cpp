@@ -50,7 +50,7 @@ TEST(TextEscape, PrometheusLabelValuesEscapeBackslashQuoteAndNewline) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   EXPECT_EQ(parser.parse(json_string(l)).get(doc), simdjson::SUCCESS);
-  EXPECT_EQ(l.find("\xEF\xBF\xBD"), l.find("j") - 3);
+  EXPECT_EQ(l.find("\xEF\xBF\xBD"), l.find('j') - 3);
   const std::regex label(R"re(^source="(?:[^"\\\n]|\\.)*"$)re");
   EXPECT_TRUE(std::regex_match(l, label)) << l;
 }

@@ -150,7 +150,9 @@ status http_poll_source::open() {
     s->easy = curl_easy_init();
     if (s->easy == nullptr) return status::error("curl_easy_init failed");
     for (const auto& [name, value] : spec.http->headers) {
-      curl_slist* grown = curl_slist_append(s->headers, (name + ": " + value).c_str());
+      std::string line = name;
+      line.append(": ").append(value);
+      curl_slist* grown = curl_slist_append(s->headers, line.c_str());
       if (grown == nullptr)  // the old list is still ours (freed by the destructor)
         return status::error("source " + spec.name + ": curl_slist_append failed (out of memory)");
       s->headers = grown;

@@ -126,7 +126,6 @@ class spool_stage {
   };
   std::deque<held_batch> held_;
   std::uint64_t backoff_ns_ = 0;
-  std::uint64_t last_retry_ns_ = 0;
   int error_code_ = 0;
   std::atomic<bool> faulted_flag_{false};
   std::atomic<std::uint64_t> disk_errors_{0};
