@@ -62,7 +62,11 @@ std::optional<std::uint64_t> parse_duration_ms(std::string_view text) {
 
 namespace {
 
-constexpr std::uint64_t kHourMs = 3'600'000;
+/// The schema entry of `key` in section `id` (config/config_schema.hpp): its range bounds the
+/// value. consteval: a name that is not in the table fails the build.
+consteval const option_doc& opt(std::string_view id, std::string_view key) {
+  return schema::option(id, key);
+}
 
 /// Source and sink names end up in file names (<spool>/<sink>.ledger), thread names, JSON and
 /// Prometheus labels: keep them to a plain character set.
@@ -190,6 +194,23 @@ struct reader {
     out = *ms;
     return true;
   }
+  // The same, with the range from the schema table (every integer and duration has one: see
+  // the static_assert in config_schema.cpp).
+  bool get_uint(const toml::table& t, const std::string& path, const option_doc& o,
+                std::uint64_t& out) {
+    const schema::bounds b = schema::range_of(o).value_or(schema::bounds{0, 0});
+    return get_uint(t, path, o.key, b.lo, b.hi, out);
+  }
+  template <class T>
+  bool get_size(const toml::table& t, const std::string& path, const option_doc& o, T& out) {
+    const schema::bounds b = schema::range_of(o).value_or(schema::bounds{0, 0});
+    return get_size(t, path, o.key, b.lo, b.hi, out);
+  }
+  bool get_duration(const toml::table& t, const std::string& path, const option_doc& o,
+                    std::uint64_t& out) {
+    const schema::bounds b = schema::range_of(o).value_or(schema::bounds{0, 0});
+    return get_duration(t, path, o.key, b.lo, b.hi, out);
+  }
   bool get_bool(const toml::table& t, const std::string& path, std::string_view key, bool& out) {
     const toml::node* n = t.get(key);
     if (n == nullptr) return true;
@@ -279,7 +300,7 @@ bool read_field(reader& r, const toml::table& t, const std::string& path, field_
     if (!r.get_literal(*n, path + ".default", v)) return false;
     f.default_value = v;
   }
-  std::string type = "keep";
+  std::string type{schema::default_string("field", "type")};
   if (!r.get_string(t, path, "type", type)) return false;
   static const std::pair<std::string_view, value_cast> kCasts[] = {
       {"keep", value_cast::keep},      {"string", value_cast::string},
@@ -291,7 +312,7 @@ bool read_field(reader& r, const toml::table& t, const std::string& path, field_
     return r.fail(*t.get("type"), path + ".type",
                   "unknown type (expected keep, string, double, int, bool or timestamp)");
   f.cast = cast->second;
-  std::string hash = "none";
+  std::string hash{schema::default_string("field", "hash")};
   if (!r.get_string(t, path, "hash", hash)) return false;
   if (hash == "md5") {
     f.hash = digest_kind::md5;
@@ -307,7 +328,7 @@ bool read_filter(reader& r, const toml::table& t, const std::string& path, filte
   if (!r.check_keys(t, path, section("sources.<name>.filter[]"))) return false;
   if (!t.contains("field")) return r.fail_at(t, path + ".field", "missing");
   if (!r.get_pointer(t, path, "field", f.pointer)) return false;
-  std::string op = "eq";
+  std::string op{schema::default_string("filter", "op")};
   if (!r.get_string(t, path, "op", op)) return false;
   static const std::pair<std::string_view, filter_op> kOps[] = {
       {"eq", filter_op::eq},         {"ne", filter_op::ne},          {"gt", filter_op::gt},
@@ -385,14 +406,14 @@ bool read_http(reader& r, const toml::table& t, const std::string& path, http_po
     if (!r.checks.check_schedule(h.schedule, why))
       return r.fail(*t.get("schedule"), path + ".schedule", why);
   }
-  return r.get_duration(t, path, "interval", 10, 168 * kHourMs, h.interval_ms) &&
-         r.get_duration(t, path, "jitter", 0, kHourMs, h.jitter_ms) &&
-         r.get_duration(t, path, "timeout", 10, kHourMs, h.timeout_ms) &&
-         r.get_duration(t, path, "connect_timeout", 10, kHourMs, h.connect_timeout_ms) &&
-         r.get_duration(t, path, "backoff_initial", 1, 24 * kHourMs, h.backoff_initial_ms) &&
-         r.get_duration(t, path, "backoff_max", 1, 24 * kHourMs, h.backoff_max_ms) &&
+  return r.get_duration(t, path, opt("source", "interval"), h.interval_ms) &&
+         r.get_duration(t, path, opt("source", "jitter"), h.jitter_ms) &&
+         r.get_duration(t, path, opt("source", "timeout"), h.timeout_ms) &&
+         r.get_duration(t, path, opt("source", "connect_timeout"), h.connect_timeout_ms) &&
+         r.get_duration(t, path, opt("source", "backoff_initial"), h.backoff_initial_ms) &&
+         r.get_duration(t, path, opt("source", "backoff_max"), h.backoff_max_ms) &&
          r.get_bool(t, path, "conditional", h.conditional) &&
-         r.get_uint(t, path, "max_body_bytes", 0, std::uint64_t{1} << 30, h.max_body_bytes);
+         r.get_uint(t, path, opt("source", "max_body_bytes"), h.max_body_bytes);
 }
 
 bool read_source(reader& r, const std::string& name, const toml::table& t, source_spec& s) {
@@ -437,11 +458,10 @@ bool read_file_sink(reader& r, const toml::table& t, const std::string& path, si
   if (!t.contains("path")) return r.fail_at(t, path + ".path", "missing");
   if (!r.get_string(t, path, "path", s.file.path)) return false;
   if (s.file.path.empty()) return r.fail(*t.get("path"), path + ".path", "must not be empty");
-  if (!r.get_uint(t, path, "rotate_bytes", 0, std::uint64_t{1} << 50, s.file.rotate_bytes))
-    return false;
+  if (!r.get_uint(t, path, opt("file", "rotate_bytes"), s.file.rotate_bytes)) return false;
   if (s.file.rotate_bytes != 0 && s.file.rotate_bytes < 4096)
     return r.fail(*t.get("rotate_bytes"), path + ".rotate_bytes", "must be 0 or at least 4096");
-  std::string format = "value";
+  std::string format{schema::default_string("file", "format")};
   if (!r.get_string(t, path, "format", format)) return false;
   if (format == "value") {
     s.file.format = file_format::value;
@@ -469,20 +489,18 @@ bool read_kafka_sink(reader& r, const toml::table& t, const std::string& path, s
   if (k.brokers.empty()) return r.fail(*t.get("brokers"), path + ".brokers", "must not be empty");
   if (!r.get_string(t, path, "topic", k.topic)) return false;
   if (!r.get_string(t, path, "topic_prefix", k.topic_prefix)) return false;
-  if (!r.get_size(t, path, "partitions", 1, 10000, k.partitions)) return false;
-  if (!r.get_size(t, path, "replication_factor", 1, 16, k.replication_factor)) return false;
+  if (!r.get_size(t, path, opt("kafka", "partitions"), k.partitions)) return false;
+  if (!r.get_size(t, path, opt("kafka", "replication_factor"), k.replication_factor)) return false;
   if (!r.get_bool(t, path, "create_topics", k.create_topics)) return false;
   if (!r.get_string(t, path, "compression", k.compression)) return false;
   if (t.contains("compression") &&
       !one_of(r, t, path, "compression", k.compression, {"none", "gzip", "snappy", "lz4", "zstd"}))
     return false;
-  if (!r.get_size(t, path, "linger_ms", 0, 60000, k.linger_ms)) return false;
-  if (!r.get_size(t, path, "batch_bytes", 1024, 104857600, k.batch_bytes)) return false;
-  if (!r.get_uint(t, path, "max_buffer_bytes", std::uint64_t{1} << 20, std::uint64_t{2} << 30,
-                  k.max_buffer_bytes))
-    return false;
-  if (!r.get_size(t, path, "max_in_flight", 1, 10000000, k.max_in_flight)) return false;
-  if (!r.get_size(t, path, "message_timeout_ms", 100, 3600000, k.message_timeout_ms)) return false;
+  if (!r.get_size(t, path, opt("kafka", "linger_ms"), k.linger_ms)) return false;
+  if (!r.get_size(t, path, opt("kafka", "batch_bytes"), k.batch_bytes)) return false;
+  if (!r.get_uint(t, path, opt("kafka", "max_buffer_bytes"), k.max_buffer_bytes)) return false;
+  if (!r.get_size(t, path, opt("kafka", "max_in_flight"), k.max_in_flight)) return false;
+  if (!r.get_size(t, path, opt("kafka", "message_timeout_ms"), k.message_timeout_ms)) return false;
   if (!r.get_string(t, path, "acks", k.acks)) return false;
   if (t.contains("acks") && !one_of(r, t, path, "acks", k.acks, {"all", "1", "0", "-1"}))
     return false;
@@ -507,7 +525,7 @@ bool read_mongo_sink(reader& r, const toml::table& t, const std::string& path, s
   if (m.database.empty() || m.database.find_first_of("/\\. \"$") != std::string::npos)
     return r.fail(*t.get("database"), path + ".database", "not a valid MongoDB database name");
   if (!r.get_string(t, path, "collection", m.collection)) return false;
-  std::string mode = "insert";
+  std::string mode{schema::default_string("mongodb", "mode")};
   if (!r.get_string(t, path, "mode", mode)) return false;
   if (t.contains("mode") && !one_of(r, t, path, "mode", mode, {"insert", "upsert"})) return false;
   m.mode = mode == "upsert" ? mongo_mode::upsert : mongo_mode::insert;
@@ -517,11 +535,11 @@ bool read_mongo_sink(reader& r, const toml::table& t, const std::string& path, s
        m.write_concern.find_first_not_of("0123456789") != std::string::npos))
     return r.fail(*t.get("write_concern"), path + ".write_concern",
                   "expected a number of nodes (\"0\", \"1\", ...) or \"majority\"");
-  if (!r.get_size(t, path, "write_timeout_ms", 0, 3600000, m.write_timeout_ms)) return false;
-  if (!r.get_size(t, path, "bulk_documents", 1, 100000, m.bulk_documents)) return false;
-  if (!r.get_size(t, path, "upsert_bulk_size", 1, 100000, m.upsert_bulk_size)) return false;
-  if (!r.get_size(t, path, "max_retries", 0, 1000, m.max_retries)) return false;
-  if (!r.get_size(t, path, "retry_backoff_ms", 1, 60000, m.retry_backoff_ms)) return false;
+  if (!r.get_size(t, path, opt("mongodb", "write_timeout_ms"), m.write_timeout_ms)) return false;
+  if (!r.get_size(t, path, opt("mongodb", "bulk_documents"), m.bulk_documents)) return false;
+  if (!r.get_size(t, path, opt("mongodb", "upsert_bulk_size"), m.upsert_bulk_size)) return false;
+  if (!r.get_size(t, path, opt("mongodb", "max_retries"), m.max_retries)) return false;
+  if (!r.get_size(t, path, opt("mongodb", "retry_backoff_ms"), m.retry_backoff_ms)) return false;
   if (!r.get_string(t, path, "dead_letter_path", m.dead_letter_path)) return false;
   return each_table_in_array(
       r, t, "indexes", path + ".indexes", [&](const toml::table& it, const std::string& p) {
@@ -561,7 +579,7 @@ bool read_spool(reader& r, const toml::table& t, spool_config& sp) {
   const std::string path = "spool";
   if (!r.check_keys(t, path, section("spool"))) return false;
   if (!r.get_string(t, path, "dir", sp.dir)) return false;
-  std::string fsync = "interval";
+  std::string fsync{schema::default_string("spool", "fsync")};
   if (!r.get_string(t, path, "fsync", fsync)) return false;
   if (t.contains("fsync") &&
       !one_of(r, t, path, "fsync", fsync, {"every_batch", "interval", "off"}))
@@ -569,33 +587,29 @@ bool read_spool(reader& r, const toml::table& t, spool_config& sp) {
   sp.fsync = fsync == "every_batch" ? fsync_policy::every_batch
              : fsync == "off"       ? fsync_policy::off
                                     : fsync_policy::interval;
-  if (!r.get_duration(t, path, "fsync_interval", 1, 60'000, sp.fsync_interval_ms)) return false;
-  if (!r.get_uint(t, path, "segment_bytes", std::uint64_t{1} << 20, std::uint64_t{1} << 40,
-                  sp.segment_bytes))
-    return false;
-  if (!r.get_uint(t, path, "max_bytes", std::uint64_t{4} << 20, std::uint64_t{1} << 50,
-                  sp.max_bytes))
-    return false;
+  if (!r.get_duration(t, path, opt("spool", "fsync_interval"), sp.fsync_interval_ms)) return false;
+  if (!r.get_uint(t, path, opt("spool", "segment_bytes"), sp.segment_bytes)) return false;
+  if (!r.get_uint(t, path, opt("spool", "max_bytes"), sp.max_bytes)) return false;
   if (sp.max_bytes < 4 * sp.segment_bytes)
     return r.fail(t.contains("max_bytes") ? *t.get("max_bytes") : *t.get("segment_bytes"),
                   "spool.max_bytes",
                   "must be at least 4 x segment_bytes (" + std::to_string(4 * sp.segment_bytes) +
                       ") so that rolls and drops have room; got " + std::to_string(sp.max_bytes));
-  std::string on_full = "block";
+  std::string on_full{schema::default_string("spool", "on_full")};
   if (!r.get_string(t, path, "on_full", on_full)) return false;
   if (t.contains("on_full") && !one_of(r, t, path, "on_full", on_full, {"block", "drop_oldest"}))
     return false;
   sp.on_full = on_full == "drop_oldest" ? full_policy::drop_oldest : full_policy::block;
-  if (!r.get_duration(t, path, "retry_backoff", 1, kHourMs, sp.retry_backoff_ms)) return false;
-  if (!r.get_duration(t, path, "retry_backoff_max", 1, 24 * kHourMs, sp.retry_backoff_max_ms))
+  if (!r.get_duration(t, path, opt("spool", "retry_backoff"), sp.retry_backoff_ms)) return false;
+  if (!r.get_duration(t, path, opt("spool", "retry_backoff_max"), sp.retry_backoff_max_ms))
     return false;
   if (sp.retry_backoff_max_ms < sp.retry_backoff_ms)
     return r.fail(*t.get("retry_backoff_max"), "spool.retry_backoff_max",
                   "must not be shorter than retry_backoff");
-  if (!r.get_duration(t, path, "ledger_interval", 1, kHourMs, sp.ledger_interval_ms)) return false;
-  if (!r.get_bool(t, path, "direct_io", sp.direct_io)) return false;
-  if (!r.get_uint(t, path, "memory_bytes", 0, std::uint64_t{1} << 40, sp.memory_bytes))
+  if (!r.get_duration(t, path, opt("spool", "ledger_interval"), sp.ledger_interval_ms))
     return false;
+  if (!r.get_bool(t, path, "direct_io", sp.direct_io)) return false;
+  if (!r.get_uint(t, path, opt("spool", "memory_bytes"), sp.memory_bytes)) return false;
   return true;
 }
 
@@ -625,17 +639,18 @@ bool read_root(reader& r, const toml::table& root, pipeline_config& c) {
   if (!table_at("pipeline", t)) return false;
   if (t) {
     if (!r.check_keys(*t, "pipeline", section("pipeline"))) return false;
-    if (!r.get_size(*t, "pipeline", "batch_records", 1, 1 << 20, c.batch_records)) return false;
-    if (!r.get_size(*t, "pipeline", "batch_bytes", 4096, 1 << 28, c.batch_bytes)) return false;
-    if (!r.get_size(*t, "pipeline", "ring_capacity", 2, 65536, c.ring_capacity)) return false;
-    if (!r.get_size(*t, "pipeline", "max_payload_bytes", 1024, 1 << 30, c.max_payload_bytes))
+    if (!r.get_size(*t, "pipeline", opt("pipeline", "batch_records"), c.batch_records))
       return false;
-    if (!r.get_uint(*t, "pipeline", "http_body_budget", std::uint64_t{1} << 20,
-                    std::uint64_t{1} << 34, c.http_body_budget))
+    if (!r.get_size(*t, "pipeline", opt("pipeline", "batch_bytes"), c.batch_bytes)) return false;
+    if (!r.get_size(*t, "pipeline", opt("pipeline", "ring_capacity"), c.ring_capacity))
+      return false;
+    if (!r.get_size(*t, "pipeline", opt("pipeline", "max_payload_bytes"), c.max_payload_bytes))
+      return false;
+    if (!r.get_uint(*t, "pipeline", opt("pipeline", "http_body_budget"), c.http_body_budget))
       return false;
     if (!r.get_cpu(*t, "pipeline", "source_cpu", c.source_cpu)) return false;
     if (!r.get_cpu(*t, "pipeline", "transform_cpu", c.transform_cpu)) return false;
-    if (!r.get_duration(*t, "pipeline", "drain_timeout", 0, kHourMs, c.drain_timeout_ms))
+    if (!r.get_duration(*t, "pipeline", opt("pipeline", "drain_timeout"), c.drain_timeout_ms))
       return false;
   }
   if (!table_at("capture", t)) return false;
@@ -644,8 +659,7 @@ bool read_root(reader& r, const toml::table& root, pipeline_config& c) {
     capture_config cc;
     if (!t->contains("path")) return r.fail_at(*t, "capture.path", "missing");
     if (!r.get_string(*t, "capture", "path", cc.path)) return false;
-    if (!r.get_uint(*t, "capture", "rotate_bytes", 0, std::uint64_t{1} << 50, cc.rotate_bytes))
-      return false;
+    if (!r.get_uint(*t, "capture", opt("capture", "rotate_bytes"), cc.rotate_bytes)) return false;
     c.capture = cc;
   }
   if (!table_at("http", t)) return false;
@@ -676,7 +690,7 @@ bool read_root(reader& r, const toml::table& root, pipeline_config& c) {
   if (!table_at("log", t)) return false;
   if (t) {
     if (!r.check_keys(*t, "log", section("log"))) return false;
-    std::string format = "text";
+    std::string format{schema::default_string("log", "format")};
     if (!r.get_string(*t, "log", "format", format)) return false;
     if (t->contains("format") && !one_of(r, *t, "log", "format", format, {"text", "json"}))
       return false;
@@ -688,7 +702,7 @@ bool read_root(reader& r, const toml::table& root, pipeline_config& c) {
     replay_config rc;
     if (!t->contains("trace")) return r.fail_at(*t, "replay.trace", "missing");
     if (!r.get_string(*t, "replay", "trace", rc.trace)) return false;
-    std::string speed = "max";
+    std::string speed{schema::default_string("replay", "speed")};
     if (!r.get_string(*t, "replay", "speed", speed)) return false;
     const auto factor = parse_speed(speed);
     if (!factor)
@@ -703,9 +717,9 @@ bool read_root(reader& r, const toml::table& root, pipeline_config& c) {
   if (t) {
     if (!r.check_keys(*t, "dead_letter", section("dead_letter"))) return false;
     if (!r.get_string(*t, "dead_letter", "path", c.dead_letter.path)) return false;
-    if (!r.get_size(*t, "dead_letter", "max_bytes", 64, 1 << 20, c.dead_letter.max_bytes))
+    if (!r.get_size(*t, "dead_letter", opt("dead_letter", "max_bytes"), c.dead_letter.max_bytes))
       return false;
-    if (!r.get_uint(*t, "dead_letter", "rotate_bytes", 0, std::uint64_t{1} << 50,
+    if (!r.get_uint(*t, "dead_letter", opt("dead_letter", "rotate_bytes"),
                     c.dead_letter.rotate_bytes))
       return false;
   }

@@ -1,5 +1,6 @@
 // The whole daemon's configuration as plain data: what config_loader produces from TOML and
-// validates before any thread starts, and what the pipeline is built from.
+// validates before any thread starts, and what the pipeline is built from. Defaults come from
+// the schema table (config/config_schema.hpp), the only place they are written.
 #pragma once
 
 #include <cstdint>
@@ -7,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "config/config_schema.hpp"
 #include "config/source_spec.hpp"
 #include "config/spool_config.hpp"
 
@@ -22,28 +24,28 @@ enum class file_format { value, envelope };
 
 struct file_sink_config {
   std::string path;
-  std::uint64_t rotate_bytes = std::uint64_t{256} << 20;  // 0 = never rotate
+  std::uint64_t rotate_bytes = schema::default_uint("file", "rotate_bytes");  // 0 = never
   file_format format = file_format::value;
-  bool fsync = false;  // fdatasync on every flush (each batch) and on close
+  bool fsync = schema::default_bool("file", "fsync");  // fdatasync each flush and on close
 };
 
 struct kafka_sink_config {
-  std::string brokers = "127.0.0.1:9092";
+  std::string brokers{schema::default_string("kafka", "brokers")};
   std::string topic;  // one topic for every source; "" = prefix + source
-  std::string topic_prefix = "edgepipe.";
-  int partitions = 3;  // for topics created on start
-  int replication_factor = 1;
-  bool create_topics = true;
-  std::string compression = "lz4";
-  int linger_ms = 5;
-  int batch_bytes = 1 << 20;                                 // librdkafka batch.size
-  std::uint64_t max_buffer_bytes = std::uint64_t{64} << 20;  // queue.buffering.max.kbytes
+  std::string topic_prefix{schema::default_string("kafka", "topic_prefix")};
+  int partitions = schema::default_int("kafka", "partitions");  // topics created on start
+  int replication_factor = schema::default_int("kafka", "replication_factor");
+  bool create_topics = schema::default_bool("kafka", "create_topics");
+  std::string compression{schema::default_string("kafka", "compression")};
+  int linger_ms = schema::default_int("kafka", "linger_ms");
+  int batch_bytes = schema::default_int("kafka", "batch_bytes");  // librdkafka batch.size
+  std::uint64_t max_buffer_bytes = schema::default_uint("kafka", "max_buffer_bytes");
   // Messages produced and not yet answered by a delivery report; at the limit the sink waits for
   // reports before producing more. Keeps the sink from running far ahead of librdkafka's broker
   // thread (stages/sinks/kafka/kafka_sink.cpp). Needs >= rate x round trip to the brokers.
-  int max_in_flight = 8192;
-  int message_timeout_ms = 30000;
-  std::string acks = "all";
+  int max_in_flight = schema::default_int("kafka", "max_in_flight");
+  int message_timeout_ms = schema::default_int("kafka", "message_timeout_ms");
+  std::string acks{schema::default_string("kafka", "acks")};
   std::vector<std::pair<std::string, std::string>> properties;  // extra librdkafka settings
 };
 
@@ -55,18 +57,18 @@ struct mongo_index_spec {
 };
 
 struct mongo_sink_config {
-  std::string uri = "mongodb://127.0.0.1:27017";
-  std::string database = "edgepipe";
+  std::string uri{schema::default_string("mongodb", "uri")};
+  std::string database{schema::default_string("mongodb", "database")};
   std::string collection;  // "" = the record's source name
   mongo_mode mode = mongo_mode::insert;
-  std::string write_concern = "1";  // "0", "1", "2"..., or "majority"
-  int write_timeout_ms = 10000;
-  int bulk_documents = 1024;  // documents per bulk write (insert mode): one per default batch
+  std::string write_concern{schema::default_string("mongodb", "write_concern")};
+  int write_timeout_ms = schema::default_int("mongodb", "write_timeout_ms");
+  int bulk_documents = schema::default_int("mongodb", "bulk_documents");  // insert mode
   // Upserts per bulk write. FerretDB's SQLite backend stops answering on unordered upsert
   // bulks of more than ~100 documents; against a real mongod this can be raised.
-  int upsert_bulk_size = 25;
-  int max_retries = 8;  // transient errors, with exponential backoff
-  int retry_backoff_ms = 100;
+  int upsert_bulk_size = schema::default_int("mongodb", "upsert_bulk_size");
+  int max_retries = schema::default_int("mongodb", "max_retries");  // transient errors
+  int retry_backoff_ms = schema::default_int("mongodb", "retry_backoff_ms");
   std::vector<mongo_index_spec> indexes;  // created on start
   std::string dead_letter_path;           // permanent per-document errors; "" = derived
 };
@@ -81,21 +83,21 @@ struct sink_config {
 };
 
 struct dead_letter_config {
-  std::string path = "edgepipe-out/dead-letter.jsonl";
-  std::size_t max_bytes = 4096;  // offending bytes kept per entry
-  std::uint64_t rotate_bytes = std::uint64_t{64} << 20;
+  std::string path{schema::default_string("dead_letter", "path")};
+  std::size_t max_bytes = schema::default_uint("dead_letter", "max_bytes");  // per entry
+  std::uint64_t rotate_bytes = schema::default_uint("dead_letter", "rotate_bytes");
 };
 
 /// Capture of every HTTP response in the trace format (docs/trace-format.md).
 struct capture_config {
   std::string path;
-  std::uint64_t rotate_bytes = std::uint64_t{256} << 20;  // 0 = never
+  std::uint64_t rotate_bytes = schema::default_uint("capture", "rotate_bytes");  // 0 = never
 };
 
 /// The operator's HTTP endpoint: /metrics (Prometheus text) and /health.
 struct http_server_config {
-  bool enabled = true;
-  std::string listen = "127.0.0.1:9464";
+  bool enabled = schema::default_bool("http", "enabled");
+  std::string listen{schema::default_string("http", "listen")};
   // Optional access control (resolved from "env:NAME" / "file:PATH" at load time; never logged).
   std::string bearer_token;  // requests must send "Authorization: Bearer <token>"
   std::string basic_auth;    // "user:password" for HTTP basic auth
@@ -105,12 +107,12 @@ enum class log_format { text, json };
 
 struct pipeline_config {
   std::string origin;  // the config file's path, or "<embedded default>"
-  std::size_t batch_records = 1024;
-  std::size_t batch_bytes = std::size_t{1} << 20;
-  std::size_t ring_capacity = 8;  // batches per ring edge (8 keeps the transform fed)
-  std::size_t max_payload_bytes = std::size_t{16} << 20;
+  std::size_t batch_records = schema::default_uint("pipeline", "batch_records");
+  std::size_t batch_bytes = schema::default_uint("pipeline", "batch_bytes");
+  std::size_t ring_capacity = schema::default_uint("pipeline", "ring_capacity");  // batches
+  std::size_t max_payload_bytes = schema::default_uint("pipeline", "max_payload_bytes");
   // Bytes all HTTP sources together may hold in bodies being received (docs/configuration.md).
-  std::uint64_t http_body_budget = std::uint64_t{32} << 20;
+  std::uint64_t http_body_budget = schema::default_uint("pipeline", "http_body_budget");
   std::optional<int> source_cpu;
   std::optional<int> transform_cpu;
   std::vector<source_spec> sources;
@@ -125,7 +127,7 @@ struct pipeline_config {
   spool_config spool;
   http_server_config http_server;
   log_format logs = log_format::text;
-  std::uint64_t drain_timeout_ms = 10000;  // SIGTERM: how long to wait for the drain
+  std::uint64_t drain_timeout_ms = schema::default_uint("pipeline", "drain_timeout");
   /// True when some source is polled over HTTP.
   bool has_http_sources() const {
     for (const auto& s : sources)

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "config/config_schema.hpp"
+
 namespace edgepipe {
 
 enum class value_cast { keep, string, double_, int_, bool_, timestamp };
@@ -27,7 +29,8 @@ struct field_spec {
   std::optional<literal_value> constant;     // a literal
   value_cast cast = value_cast::keep;
   digest_kind hash = digest_kind::none;
-  bool required = false;                       // missing/null (and no default) rejects the record
+  bool required = schema::default_bool(
+      "field", "required");                    // missing/null (and no default) rejects the record
   std::optional<literal_value> default_value;  // used when the value is missing or null
 };
 
@@ -40,20 +43,20 @@ struct filter_spec {
 /// How a source is polled over HTTP (absent: the source only comes from traces).
 struct http_poll_spec {
   std::string url;
-  std::string method = "GET";
+  std::string method{schema::default_string("source", "method")};
   std::string body;  // request body for POST/PUT
   // name, value; values may come from the environment or a file (resolved at load time, and
   // never logged).
   std::vector<std::pair<std::string, std::string>> headers;
   std::string schedule;  // cron-like "*/5 * * * *" (UTC); replaces interval
-  std::uint64_t interval_ms = 60000;
-  std::uint64_t jitter_ms = 0;       // each poll is delayed by a random 0..jitter
-  std::uint64_t timeout_ms = 30000;  // whole request
-  std::uint64_t connect_timeout_ms = 10000;
-  std::uint64_t backoff_initial_ms = 1000;
-  std::uint64_t backoff_max_ms = 300000;
-  bool conditional = true;           // If-None-Match / If-Modified-Since
-  std::uint64_t max_body_bytes = 0;  // 0 = pipeline.max_payload_bytes
+  std::uint64_t interval_ms = schema::default_uint("source", "interval");
+  std::uint64_t jitter_ms = schema::default_uint("source", "jitter");    // random 0..jitter
+  std::uint64_t timeout_ms = schema::default_uint("source", "timeout");  // whole request
+  std::uint64_t connect_timeout_ms = schema::default_uint("source", "connect_timeout");
+  std::uint64_t backoff_initial_ms = schema::default_uint("source", "backoff_initial");
+  std::uint64_t backoff_max_ms = schema::default_uint("source", "backoff_max");
+  bool conditional = schema::default_bool("source", "conditional");  // If-None-Match etc.
+  std::uint64_t max_body_bytes = schema::default_uint("source", "max_body_bytes");  // 0 = pipeline
 };
 
 struct source_spec {

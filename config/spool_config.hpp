@@ -1,8 +1,11 @@
 // The spool's settings as plain data ([spool] in the TOML; docs/durability.md explains each).
+// Defaults come from the schema table (config/config_schema.hpp), the only place they are written.
 #pragma once
 
 #include <cstdint>
 #include <string>
+
+#include "config/config_schema.hpp"
 
 namespace edgepipe {
 
@@ -22,18 +25,16 @@ enum class full_policy {
 struct spool_config {
   std::string dir;  // "" = no spool: sinks are fed straight from memory (nothing survives a crash)
   fsync_policy fsync = fsync_policy::interval;
-  std::uint64_t fsync_interval_ms = 10;
-  std::uint64_t segment_bytes = std::uint64_t{64} << 20;
-  std::uint64_t max_bytes = std::uint64_t{1} << 30;
+  std::uint64_t fsync_interval_ms = schema::default_uint("spool", "fsync_interval");
+  std::uint64_t segment_bytes = schema::default_uint("spool", "segment_bytes");
+  std::uint64_t max_bytes = schema::default_uint("spool", "max_bytes");
   full_policy on_full = full_policy::block;
-  std::uint64_t retry_backoff_ms = 200;
-  std::uint64_t retry_backoff_max_ms = 30000;
-  std::uint64_t ledger_interval_ms = 200;
-  bool direct_io = true;
+  std::uint64_t retry_backoff_ms = schema::default_uint("spool", "retry_backoff");
+  std::uint64_t retry_backoff_max_ms = schema::default_uint("spool", "retry_backoff_max");
+  std::uint64_t ledger_interval_ms = schema::default_uint("spool", "ledger_interval");
+  bool direct_io = schema::default_bool("spool", "direct_io");  // O_DIRECT segment writes
   // The newest batches kept in memory, so a sink that keeps up never reads the disk back.
-  std::uint64_t memory_bytes =
-      std::uint64_t{32}
-      << 20;  // O_DIRECT segment writes (falls back to buffered where unsupported)
+  std::uint64_t memory_bytes = schema::default_uint("spool", "memory_bytes");
   bool enabled() const { return !dir.empty(); }
 };
 

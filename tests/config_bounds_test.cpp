@@ -1,4 +1,4 @@
-// Every integer and duration setting has a documented range (config/config_schema.cpp, printed
+// Every integer and duration setting has a documented range (config/config_schema.hpp, printed
 // by `edgepipe config-doc` into docs/configuration.md), and the loader enforces exactly that
 // range: both ends are accepted, one past either end is rejected with the key named. Durations
 // too long to be meant are rejected instead of wrapping; names keep to a plain character set.
@@ -169,6 +169,58 @@ TEST(ConfigBounds, ConfigurationDocIsWhatConfigDocPrints) {
   EXPECT_EQ(r.out, testing::read_file(EDGEPIPE_SOURCE_DIR "/docs/configuration.md"))
       << "docs/configuration.md is out of date: run `edgepipe config-doc > "
          "docs/configuration.md`";
+}
+
+// Defaults are written once, in the schema table: the structs' numeric, boolean and string
+// initializers are consteval lookups into it. The enum-valued ones are mapped from the table's
+// string by the loader; a config that names the section without the key must come out as a
+// default-constructed struct says.
+TEST(ConfigSchema, EnumDefaultsOfTheStructsAreTheTablesStrings) {
+  pipeline_config c;
+  const std::string toml =
+      std::string(kMinimal) + "[spool]\ndir = \"sp\"\n[log]\n[sinks.m]\ntype = \"mongodb\"\n";
+  ASSERT_TRUE(load_config_text(toml, "edge.toml", pipeline_stage_checks(), c).is_ok());
+  EXPECT_EQ(c.spool.fsync, spool_config{}.fsync);
+  EXPECT_EQ(c.spool.on_full, spool_config{}.on_full);
+  EXPECT_EQ(c.logs, pipeline_config{}.logs);
+  ASSERT_EQ(c.sinks.size(), 2u);
+  for (const sink_config& s : c.sinks) {
+    if (s.type == "file") {
+      EXPECT_EQ(s.file.format, file_sink_config{}.format);
+    } else {
+      EXPECT_EQ(s.mongo.mode, mongo_sink_config{}.mode);
+    }
+  }
+  EXPECT_EQ(schema::default_string("spool", "fsync"), "interval");
+  EXPECT_EQ(c.spool.fsync, fsync_policy::interval);
+}
+
+TEST(ConfigSchema, NumericDefaultsAreTheTablesAndInsideTheirRanges) {
+  // The table's text, read at run time, against what the structs were compiled with.
+  const auto number = [](std::string_view id, std::string_view key) {
+    for (const section_doc& s : config_sections())
+      if (s.id == id)
+        for (const option_doc& o : s.options)
+          if (o.key == key) return schema::default_number(o);
+    return std::optional<std::uint64_t>();
+  };
+  const pipeline_config c;
+  EXPECT_EQ(number("pipeline", "ring_capacity"), c.ring_capacity);
+  EXPECT_EQ(number("pipeline", "batch_records"), c.batch_records);
+  EXPECT_EQ(number("pipeline", "drain_timeout"), c.drain_timeout_ms);
+  EXPECT_EQ(number("spool", "segment_bytes"), c.spool.segment_bytes);
+  EXPECT_EQ(number("spool", "fsync_interval"), c.spool.fsync_interval_ms);
+  EXPECT_EQ(number("kafka", "max_in_flight"), std::uint64_t(kafka_sink_config{}.max_in_flight));
+  EXPECT_EQ(number("source", "interval"), http_poll_spec{}.interval_ms);
+  for (const section_doc& s : config_sections())
+    for (const option_doc& o : s.options) {
+      const auto d = schema::default_number(o);
+      if (!d) continue;
+      const auto r = schema::range_of(o);
+      ASSERT_TRUE(r.has_value()) << s.path << "." << o.key;
+      EXPECT_LE(r->lo, *d) << s.path << "." << o.key;
+      EXPECT_LE(*d, r->hi) << s.path << "." << o.key;
+    }
 }
 
 }  // namespace
