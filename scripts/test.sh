@@ -26,11 +26,11 @@ ctest --test-dir build --output-on-failure -j2 --timeout 600 -LE integration
 ctest --test-dir build --output-on-failure --timeout 600 -L integration --no-tests=ignore
 
 if [ "${EDGEPIPE_SKIP_SANITIZERS:-0}" != 1 ]; then
-  echo "== ThreadSanitizer: rings and pipeline"
+  echo "== ThreadSanitizer: rings, pipeline, spool stage, status document"
   BUILD_DIR=build-tsan BUILD_TYPE=Debug scripts/build.sh -DEDGEPIPE_SANITIZE=thread \
     -DEDGEPIPE_BUILD_BENCHMARKS=OFF
   TSAN_OPTIONS="halt_on_error=1" build-tsan/tests/edgepipe_tests \
-    --gtest_filter='SpscRing*:RingEdge*:Pipeline*:SpoolStage*:SpoolMemoryTail*'
+    --gtest_filter='SpscRing*:RingEdge*:Pipeline*:SpoolStage*:SpoolMemoryTail*:Status*:DeliveryTracker*'
   echo "== Clang 16, AddressSanitizer + UndefinedBehaviorSanitizer: unit tests"
   FUZZ_BUILD_TESTS=ON FUZZ_BUILD_ONLY=1 scripts/fuzz.sh
   ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \

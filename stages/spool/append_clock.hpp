@@ -2,8 +2,10 @@
 // at most, so the status page can tell the age of a sink's oldest unconfirmed record without
 // reading the disk. 1024 one-second slots cover 17 minutes; an older record is reported as
 // "at least" the oldest slot's age.
-// Threading: note() on the spool thread only (one writer); age_ns() from any thread. Each slot is
-// a tiny seqlock: a reader retries while the slot is being rewritten.
+// Threading: note() on the spool thread only (one writer); age_of() from any thread. Each slot is
+// a tiny seqlock without fences (ThreadSanitizer does not model fences): the writer stores the
+// odd sequence, then the data with release stores; a reader loads the data with acquire loads,
+// so having seen new data it must also see the odd (or a newer) sequence and retries.
 #pragma once
 
 #include <array>
@@ -62,18 +64,16 @@ class append_clock {
   static void write(slot& s, std::uint64_t start, std::uint64_t end) noexcept {
     const std::uint64_t q = s.seq.load(std::memory_order_relaxed);
     s.seq.store(q + 1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_release);
-    s.start_ns.store(start, std::memory_order_relaxed);
-    s.end_id.store(end, std::memory_order_relaxed);
+    s.start_ns.store(start, std::memory_order_release);
+    s.end_id.store(end, std::memory_order_release);
     s.seq.store(q + 2, std::memory_order_release);
   }
   static bool read(const slot& s, std::uint64_t& start, std::uint64_t& end) noexcept {
     for (int tries = 0; tries < 4; ++tries) {
       const std::uint64_t q = s.seq.load(std::memory_order_acquire);
       if (q & 1) continue;
-      start = s.start_ns.load(std::memory_order_relaxed);
-      end = s.end_id.load(std::memory_order_relaxed);
-      std::atomic_thread_fence(std::memory_order_acquire);
+      start = s.start_ns.load(std::memory_order_acquire);
+      end = s.end_id.load(std::memory_order_acquire);
       if (s.seq.load(std::memory_order_relaxed) == q) return true;
     }
     return false;
