@@ -48,11 +48,12 @@ struct stage_counters {
   counter failed;    // a sink could not deliver
   counter bytes_in;
   counter bytes_out;
-  counter ring_stalls;        // pushes that found the downstream ring full and had to wait
-  counter retries;            // sinks: records sent again after a transient failure
-  gauge in_flight;            // sinks: handed to the destination, not yet confirmed
-  log2_histogram latency_ns;  // sinks: payload received -> confirmed (with a spool; without
-                              // one, nothing tracks answers: -> handed to the sink)
+  counter ring_stalls;                // pushes that found the downstream ring full and had to wait
+  counter retries;                    // sinks: records sent again after a transient failure
+  gauge in_flight;                    // sinks: handed to the destination, not yet confirmed
+  log2_histogram latency_ns;          // sinks: payload received -> record handed to the sink
+  log2_histogram confirm_latency_ns;  // sinks with the spool: payload received -> the sink
+                                      // confirmed it (delivered or dead-lettered)
 };
 
 /// The runtime's list of per-stage counters; stable addresses (deque) so stages keep pointers.

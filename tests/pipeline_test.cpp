@@ -143,6 +143,13 @@ TEST(Pipeline, SpoolIsEmptyAfterACleanRunAndIdsContinueAcrossRuns) {
     const std::string summary = summary_json(p, 1.0);
     EXPECT_EQ(testing::json_int(summary, "appended"), kPayloads) << summary;
     EXPECT_EQ(testing::json_int(summary, "backlog"), 0) << summary;
+    // Both latencies are reported: received -> handed, and received -> confirmed (the spool's).
+    EXPECT_NE(summary.find("\"latency_us\":{\"p50\":"), std::string::npos) << summary;
+    EXPECT_NE(summary.find("\"confirm_latency_us\":{\"p50\":"), std::string::npos) << summary;
+    for (const auto& sk : p.sinks())
+      EXPECT_EQ(sk->counters().confirm_latency_ns.read().total(),
+                sk->counters().latency_ns.read().total())
+          << "every record handed over was confirmed once";
   }
   std::size_t segments = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir / "spool"))

@@ -33,7 +33,8 @@ std::string prometheus_text(const pipeline& p) {
   std::ostringstream o;
   o << "# TYPE edgepipe_records_in_total counter\n# TYPE edgepipe_records_out_total counter\n"
        "# TYPE edgepipe_rejected_total counter\n# TYPE edgepipe_failed_total counter\n"
-       "# TYPE edgepipe_latency_seconds histogram\n";
+       "# TYPE edgepipe_latency_seconds histogram\n# TYPE edgepipe_confirm_latency_seconds "
+       "histogram\n";
   p.counters().for_each([&](const stage_counters& s) {
     const std::string l = prometheus_label("stage", s.name);
     metric(o, "records_in_total", l, s.records_in.get());
@@ -49,6 +50,8 @@ std::string prometheus_text(const pipeline& p) {
     }
     const auto lat = s.latency_ns.read();
     if (lat.total() > 0) histogram(o, "latency_seconds", l, lat);
+    const auto confirmed = s.confirm_latency_ns.read();
+    if (confirmed.total() > 0) histogram(o, "confirm_latency_seconds", l, confirmed);
   });
   // Every ring that carries data, and only those: with a spool the transform feeds the spool
   // thread and the sinks read the spool, so their own input rings stay empty and are not shown.

@@ -28,6 +28,7 @@ std::string summary_json(const pipeline& p, double seconds) {
     << ",\"filtered\":" << t->filtered.get() << ",\"skipped_non_2xx\":" << pc.skipped_status.get()
     << ",\"delivered\":{";
   log2_histogram::snapshot latency;
+  log2_histogram::snapshot confirm_latency;
   bool first = true;
   std::ostringstream failed;
   for (const auto& s : p.sinks()) {
@@ -36,6 +37,7 @@ std::string summary_json(const pipeline& p, double seconds) {
     failed << (first ? "" : ",") << json_string(s->target().name()) << ":"
            << s->counters().failed.get();
     latency.merge(s->counters().latency_ns.read());
+    confirm_latency.merge(s->counters().confirm_latency_ns.read());
     first = false;
   }
   o << "},\"failed\":{" << failed.str() << "}";
@@ -49,6 +51,10 @@ std::string summary_json(const pipeline& p, double seconds) {
   o << ",\"latency_us\":{\"p50\":" << latency.quantile(0.5) / 1000
     << ",\"p99\":" << latency.quantile(0.99) / 1000 << ",\"max\":" << latency.quantile(1.0) / 1000
     << "}";
+  if (confirm_latency.total() > 0)  // with the spool: payload received -> a sink confirmed it
+    o << ",\"confirm_latency_us\":{\"p50\":" << confirm_latency.quantile(0.5) / 1000
+      << ",\"p99\":" << confirm_latency.quantile(0.99) / 1000
+      << ",\"max\":" << confirm_latency.quantile(1.0) / 1000 << "}";
   if (p.replay()) {
     const auto& tc = p.replay()->reader().counters();
     o << ",\"trace\":{\"frames\":" << tc.frames << ",\"corrupt_frames\":" << tc.corrupt_frames

@@ -86,7 +86,10 @@ void problems(json_out& o, std::string_view component, std::int64_t now_unix_ms)
 }  // namespace
 
 status_report::status_report(const pipeline& p, std::string mode)
-    : p_(p), mode_(std::move(mode)), started_mono_ns_(mono_now_ns()) {
+    : p_(p),
+      has_spool_(p.spool_thread_stage() != nullptr),
+      mode_(std::move(mode)),
+      started_mono_ns_(mono_now_ns()) {
   auto add = [&](std::string key, const counter& c) {
     index_.emplace(std::move(key), counters_.size());
     counters_.push_back(&c);
@@ -109,7 +112,7 @@ status_report::sample status_report::take_sample() const {
   s.mono_ns = mono_now_ns();
   s.values.reserve(counters_.size());
   for (const counter* c : counters_) s.values.push_back(c->get());
-  for (const auto& sk : p_.sinks()) s.latency.merge(sk->counters().latency_ns.read());
+  for (const auto& sk : p_.sinks()) s.latency.merge(delivery_latency(sk->counters()).read());
   if (p_.spool_thread_stage()) s.fsync = p_.spool_thread_stage()->appender().fsync_latency().read();
   return s;
 }
@@ -429,7 +432,7 @@ std::string status_report::json() {
     o.field("state", state);
     o.field("retrying", retrying);
     problems(o, key, now_unix_ms);
-    percentiles(o, "latency_ms", c.latency_ns.read(), seconds(t - started_mono_ns_));
+    percentiles(o, "latency_ms", delivery_latency(c).read(), seconds(t - started_mono_ns_));
     o.end_object();
   }
   o.end_array();
@@ -442,8 +445,10 @@ std::string status_report::json() {
     o.end_object();
   }
 
-  // ---- latency, all sinks: payload received -> the sink confirmed (with the spool)
+  // ---- latency, all sinks: payload received -> the sink confirmed (with the spool; without
+  // one nothing tracks answers: -> handed to the sink)
   o.begin_object("latency_ms");
+  o.field("to", has_spool_ ? "confirmed" : "handed");
   percentiles(o, "last_10s", recent_ref ? minus(now.latency, recent_ref->latency) : now.latency,
               recent_ref ? seconds(t - recent_ref->mono_ns) : seconds(t - started_mono_ns_));
   const sample* oldest = history_.empty() ? nullptr : &history_.front();

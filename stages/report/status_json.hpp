@@ -39,6 +39,10 @@ class status_report {
     log2_histogram::snapshot fsync;
   };
   sample take_sample() const;
+  /// A sink's latency to show: received -> confirmed with the spool, else received -> handed.
+  const log2_histogram& delivery_latency(const stage_counters& c) const noexcept {
+    return has_spool_ ? c.confirm_latency_ns : c.latency_ns;
+  }
   /// The newest sample at least `age_ns` older than `now` (else the oldest; null when none).
   const sample* reference(std::uint64_t now, std::uint64_t age_ns) const;
 
@@ -46,6 +50,7 @@ class status_report {
   std::uint64_t value(const sample* s, const std::string& key) const;
 
   const pipeline& p_;
+  bool has_spool_ = false;
   std::string mode_;
   // The counters sampled for rates, fixed once the pipeline is built: "<stage>.in|out|failed",
   // "payloads", "src:<name>.payloads|records" (a flat vector per sample, no map per request).

@@ -31,8 +31,8 @@ void sink_stage::use_spool(spool& s, std::size_t index, std::vector<std::string>
   tail_ = tail;
   spool_index_ = index;
   sources_ = std::move(sources);
-  // With the spool, latency is payload received -> the sink confirmed (the tracker records it).
-  tracker_ = std::make_unique<delivery_tracker>(s.watermark(index), &counters_.latency_ns);
+  // With the spool the tracker also records payload received -> the sink confirmed.
+  tracker_ = std::make_unique<delivery_tracker>(s.watermark(index), &counters_.confirm_latency_ns);
   sink_->set_listener(this);
 }
 
@@ -66,8 +66,7 @@ std::uint64_t sink_stage::oldest_ingest(const record_batch& batch) noexcept {
 }
 
 void sink_stage::record_latency(const record_batch& batch) {
-  // Without a spool nothing tracks confirmations: latency is payload received -> record handed
-  // to the sink, one clock read per batch.
+  // Latency: payload received -> record handed to the sink, one clock read per batch.
   const std::uint64_t now = mono_now_ns();
   for (const record& r : batch.records())
     counters_.latency_ns.record(now > r.ingest_mono_ns ? now - r.ingest_mono_ns : 0);
@@ -199,6 +198,7 @@ void sink_stage::run_from_spool() {
         counters_.records_in.add(b.records().size());
         counters_.bytes_in.add(b.bytes());
         sink_->write(b, counters_);
+        record_latency(b);
         dirty = true;
       };
       // The frame is still in memory (the common case when the sink keeps up): no disk read.
