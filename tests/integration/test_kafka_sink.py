@@ -63,9 +63,10 @@ def envelope_config(path, out):
         if line.startswith("["):
             in_sink = line.strip() == "[sinks.file]"
         if in_sink and line.startswith("path"):
-            line = f'path = "{out}"'
+            lines.append(f'path = "{out}"')
+            line = 'format = "envelope"'  # the default config leaves format at its default
         elif in_sink and line.startswith("format"):
-            line = 'format = "envelope"'
+            continue
         lines.append(line)
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")

@@ -272,7 +272,8 @@ def inspect(spool_dir):
     return json.loads(run([BINARY, "spool", "inspect", spool_dir]).stdout)
 
 
-def verify(name, received, trace_keys, topic, client, db, coll, dropped_kafka=None):
+def verify(name, received, trace_keys, topic, client, db, coll, dropped_kafka=None,
+           dropped_mongo=0):
     """Zero loss: every received key is in Kafka and in MongoDB. `received` is a set of keys;
     records are received in trace order, so every trace key before the last received one must
     be received too (a record vanishing from everywhere is caught)."""
@@ -296,8 +297,13 @@ def verify(name, received, trace_keys, topic, client, db, coll, dropped_kafka=No
     check(not (kset - set(trace_keys)) and not (mset - set(trace_keys)),
           f"{name}: no foreign keys in Kafka / MongoDB")
     check(len(mk) == len(mset), f"{name}: MongoDB has no duplicate _id")
-    check(not m_missing, f"{name}: MongoDB has all {len(expected)} received keys "
-          f"({len(m_missing)} missing, {len(mset)} documents)")
+    if not dropped_mongo:
+        check(not m_missing, f"{name}: MongoDB has all {len(expected)} received keys "
+              f"({len(m_missing)} missing, {len(mset)} documents)")
+    else:
+        check(len(m_missing) <= dropped_mongo,
+              f"{name}: MongoDB missing {len(m_missing)} keys <= {dropped_mongo} dropped and "
+              f"counted; {len(mset)} documents")
     if dropped_kafka is None:
         check(not k_missing, f"{name}: Kafka has all {len(expected)} received keys "
               f"({len(k_missing)} missing; {len(kk)} messages, {dups} duplicates)")
@@ -647,8 +653,19 @@ def scenario_disk_limit(tmp, client):
         check(dropped is not None and dropped > 0 and dseg and dseg > 0,
               f"full-drop: {dropped} Kafka records dropped in {dseg} segment(s)")
         check(dropped == logged, f"full-drop: the log counts the same ({logged})")
-        check(mdropped == 0, f"full-drop: MongoDB lost nothing to drop_oldest ({mdropped})")
+        # MongoDB is up: it loses nothing as long as it keeps up with the trace. On a loaded
+        # machine FerretDB can fall more than max_bytes behind; drop_oldest then drops its
+        # oldest unconfirmed records too, and those must be counted exactly like Kafka's.
+        mlogged = sum(int(m) for m in re.findall(r"per sink: [^\n]*?\bmongo (\d+)",
+                                                 d.stderr_text()))
+        check(mdropped is not None and (mdropped == 0 or mdropped == mlogged),
+              f"full-drop: MongoDB lost nothing to drop_oldest, or only what was counted and "
+              f"logged ({mdropped}, logged {mlogged})")
+        if mdropped:
+            print(f"      full-drop: MongoDB fell behind on this machine: {int(mdropped)} of its "
+                  f"records dropped and counted", flush=True)
         r["dropped"] = int(dropped or 0)
+        r["mongo_dropped"] = int(mdropped or 0)
         stack("start", "kafka")
         stopped = False
         for tag, d in daemons.items():
@@ -687,7 +704,7 @@ def scenario_disk_limit(tmp, client):
     verify("full-block-term", received, r["keys"], r["topic"], client, None, None)
     r = runs["full-drop"]
     verify("full-drop", set(r["keys"]), r["keys"], r["topic"], client, *r["mongo"],
-           dropped_kafka=r["dropped"])
+           dropped_kafka=r["dropped"], dropped_mongo=r["mongo_dropped"])
 
 
 def main():
