@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "core/log2_histogram.hpp"
+#include "core/latency_histogram.hpp"
 
 namespace edgepipe {
 
@@ -48,12 +48,12 @@ struct stage_counters {
   counter failed;    // a sink could not deliver
   counter bytes_in;
   counter bytes_out;
-  counter ring_stalls;                // pushes that found the downstream ring full and had to wait
-  counter retries;                    // sinks: records sent again after a transient failure
-  gauge in_flight;                    // sinks: handed to the destination, not yet confirmed
-  log2_histogram latency_ns;          // sinks: payload received -> record handed to the sink
-  log2_histogram confirm_latency_ns;  // sinks with the spool: payload received -> the sink
-                                      // confirmed it (delivered or dead-lettered)
+  counter ring_stalls;           // pushes that found the downstream ring full and had to wait
+  counter retries;               // sinks: records sent again after a transient failure
+  gauge in_flight;               // sinks: handed to the destination, not yet confirmed
+  latency_histogram latency_ns;  // sinks: payload received -> record handed to the sink
+  latency_histogram confirm_latency_ns;  // sinks with the spool: payload received -> the sink
+                                         // confirmed it (delivered or dead-lettered)
 };
 
 /// The runtime's list of per-stage counters; stable addresses (deque) so stages keep pointers.

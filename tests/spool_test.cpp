@@ -889,7 +889,7 @@ TEST(DeliveryTracker, WatermarkMovesOnlyOverFullyConfirmedFrames) {
 }
 
 TEST(DeliveryTracker, LatencyIsCountedWhenAFrameIsConfirmedNotWhenItIsSent) {
-  log2_histogram latency;
+  latency_histogram latency;
   delivery_tracker t(0, &latency);
   const std::uint64_t received = mono_now_ns() - 50'000'000;  // 50 ms ago
   t.sent(frame_at(0, 10), received);

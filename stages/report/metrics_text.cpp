@@ -13,19 +13,24 @@ void metric(std::ostringstream& o, const char* name, const std::string& labels, 
   o << " " << v << "\n";
 }
 void histogram(std::ostringstream& o, const char* name, const std::string& labels,
-               const log2_histogram::snapshot& h) {
+               const latency_histogram::snapshot& h) {
+  // Prometheus gets the powers of two (le = 2^p - 1 ns): a stable, short bucket list; the fine
+  // sub-buckets serve the percentiles of the summary and /api/status.
+  const auto powers = h.powers();
+  const std::uint64_t total = h.total();
   std::uint64_t cumulative = 0;
-  for (int i = 0; i < log2_histogram::kBuckets; ++i) {
-    const std::uint64_t c = h.counts[static_cast<std::size_t>(i)];
+  for (int p = 0; p < latency_histogram::kPowers; ++p) {
+    const std::uint64_t c = powers[static_cast<std::size_t>(p)];
     if (c == 0 && cumulative == 0) continue;
     cumulative += c;
     o << "edgepipe_" << name << "_bucket{" << labels << ",le=\""
-      << static_cast<double>(log2_histogram::upper_bound(i)) / 1e9 << "\"} " << cumulative << "\n";
-    if (cumulative == h.total()) break;
+      << static_cast<double>(latency_histogram::power_upper_bound(p)) / 1e9 << "\"} " << cumulative
+      << "\n";
+    if (cumulative == total) break;
   }
-  o << "edgepipe_" << name << "_bucket{" << labels << ",le=\"+Inf\"} " << h.total() << "\n";
+  o << "edgepipe_" << name << "_bucket{" << labels << ",le=\"+Inf\"} " << total << "\n";
   o << "edgepipe_" << name << "_sum{" << labels << "} " << static_cast<double>(h.sum) / 1e9 << "\n";
-  o << "edgepipe_" << name << "_count{" << labels << "} " << h.total() << "\n";
+  o << "edgepipe_" << name << "_count{" << labels << "} " << total << "\n";
 }
 }  // namespace
 

@@ -27,8 +27,8 @@ std::string summary_json(const pipeline& p, double seconds) {
     << ",\"rejected_payloads\":" << pc.payloads_rejected.get()
     << ",\"filtered\":" << t->filtered.get() << ",\"skipped_non_2xx\":" << pc.skipped_status.get()
     << ",\"delivered\":{";
-  log2_histogram::snapshot latency;
-  log2_histogram::snapshot confirm_latency;
+  latency_histogram::snapshot latency;
+  latency_histogram::snapshot confirm_latency;
   bool first = true;
   std::ostringstream failed;
   for (const auto& s : p.sinks()) {

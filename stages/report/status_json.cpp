@@ -36,16 +36,7 @@ const char* http_state_name(std::uint64_t s) {
 double seconds(std::uint64_t ns) { return static_cast<double>(ns) / 1e9; }
 double ms(std::uint64_t ns) { return static_cast<double>(ns) / 1e6; }
 
-log2_histogram::snapshot minus(const log2_histogram::snapshot& a,
-                               const log2_histogram::snapshot& b) {
-  log2_histogram::snapshot d;
-  for (std::size_t i = 0; i < d.counts.size(); ++i)
-    d.counts[i] = a.counts[i] >= b.counts[i] ? a.counts[i] - b.counts[i] : 0;
-  d.sum = a.sum >= b.sum ? a.sum - b.sum : 0;
-  return d;
-}
-
-void percentiles(json_out& o, std::string_view key, const log2_histogram::snapshot& h,
+void percentiles(json_out& o, std::string_view key, const latency_histogram::snapshot& h,
                  double window_s) {
   o.begin_object(key);
   o.field("window_s", window_s);
@@ -112,9 +103,13 @@ status_report::sample status_report::take_sample() const {
   s.mono_ns = mono_now_ns();
   s.values.reserve(counters_.size());
   for (const counter* c : counters_) s.values.push_back(c->get());
-  for (const auto& sk : p_.sinks()) s.latency.merge(delivery_latency(sk->counters()).read());
-  if (p_.spool_thread_stage()) s.fsync = p_.spool_thread_stage()->appender().fsync_latency().read();
   return s;
+}
+
+latency_histogram::snapshot status_report::latency_now() const {
+  latency_histogram::snapshot h;
+  for (const auto& sk : p_.sinks()) h.merge(delivery_latency(sk->counters()).read());
+  return h;
 }
 
 std::uint64_t status_report::value(const sample* s, const std::string& key) const {
@@ -136,6 +131,9 @@ const status_report::sample* status_report::reference(std::uint64_t now,
 std::string status_report::json() {
   std::lock_guard lock(mutex_);
   sample now = take_sample();
+  const latency_histogram::snapshot latency = latency_now();
+  latency_histogram::snapshot fsync;
+  if (p_.spool_thread_stage()) fsync = p_.spool_thread_stage()->appender().fsync_latency().read();
   const std::uint64_t t = now.mono_ns;
   while (!history_.empty() && t - history_.front().mono_ns > kHistoryNs) history_.pop_front();
   const sample* rate_ref = reference(t, kRateWindowNs);
@@ -361,9 +359,8 @@ std::string status_report::json() {
     o.field("dropped_records", dropped);
     o.field("memory_tail_bytes",
             static_cast<std::uint64_t>(p.spool_thread_stage()->memory_tail().bytes()));
-    const auto& fs = now.fsync;
-    o.field("fsyncs", fs.total());
-    percentiles(o, "fsync_ms", recent_ref ? minus(fs, recent_ref->fsync) : fs,
+    o.field("fsyncs", fsync.total());
+    percentiles(o, "fsync_ms", recent_ref ? fsync.minus(recent_ref->fsync) : fsync,
                 recent_ref ? seconds(t - recent_ref->mono_ns) : seconds(t - started_mono_ns_));
     o.end_object();
   } else {
@@ -449,12 +446,12 @@ std::string status_report::json() {
   // one nothing tracks answers: -> handed to the sink)
   o.begin_object("latency_ms");
   o.field("to", has_spool_ ? "confirmed" : "handed");
-  percentiles(o, "last_10s", recent_ref ? minus(now.latency, recent_ref->latency) : now.latency,
+  percentiles(o, "last_10s", recent_ref ? latency.minus(recent_ref->latency) : latency,
               recent_ref ? seconds(t - recent_ref->mono_ns) : seconds(t - started_mono_ns_));
   const sample* oldest = history_.empty() ? nullptr : &history_.front();
-  percentiles(o, "last_5m", oldest ? minus(now.latency, oldest->latency) : now.latency,
+  percentiles(o, "last_5m", oldest ? latency.minus(oldest->latency) : latency,
               oldest ? seconds(t - oldest->mono_ns) : seconds(t - started_mono_ns_));
-  percentiles(o, "since_start", now.latency, seconds(t - started_mono_ns_));
+  percentiles(o, "since_start", latency, seconds(t - started_mono_ns_));
   o.end_object();
 
   // ---- the last dead letters: rebuilt only when one arrived since the last document
@@ -484,8 +481,11 @@ std::string status_report::json() {
   o.raw_field("dead_letters", dead_letters_json_);
   o.end_object();
 
-  if (history_.empty() || t - history_.back().mono_ns >= kMinSampleGapNs)
+  if (history_.empty() || t - history_.back().mono_ns >= kMinSampleGapNs) {
+    now.latency = latency.compact();
+    now.fsync = fsync.compact();
     history_.push_back(std::move(now));
+  }
   return o.take();
 }
 

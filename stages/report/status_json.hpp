@@ -14,7 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/log2_histogram.hpp"
+#include "core/latency_histogram.hpp"
 #include "core/stage_counters.hpp"
 
 namespace edgepipe {
@@ -35,12 +35,16 @@ class status_report {
   struct sample {
     std::uint64_t mono_ns = 0;
     std::vector<std::uint64_t> values;  // one per entry of counters_, same order
-    log2_histogram::snapshot latency;   // all sinks merged
-    log2_histogram::snapshot fsync;
+    // Histograms as they were then (non-empty buckets only: a full snapshot is 7.8 KB).
+    latency_histogram::compact_snapshot latency;  // all sinks merged
+    latency_histogram::compact_snapshot fsync;
   };
+  /// The counters of a sample (the histograms are added when it joins the history).
   sample take_sample() const;
+  /// Every sink's delivery latency, merged.
+  latency_histogram::snapshot latency_now() const;
   /// A sink's latency to show: received -> confirmed with the spool, else received -> handed.
-  const log2_histogram& delivery_latency(const stage_counters& c) const noexcept {
+  const latency_histogram& delivery_latency(const stage_counters& c) const noexcept {
     return has_spool_ ? c.confirm_latency_ns : c.latency_ns;
   }
   /// The newest sample at least `age_ns` older than `now` (else the oldest; null when none).

@@ -15,7 +15,7 @@
 #include <cstdint>
 #include <deque>
 
-#include "core/log2_histogram.hpp"
+#include "core/latency_histogram.hpp"
 #include "stages/sinks/sink.hpp"
 #include "stages/spool/spool_cursor.hpp"
 
@@ -24,7 +24,7 @@ namespace edgepipe {
 class delivery_tracker {
  public:
   /// `latency` (optional): where confirmed frames record payload received -> confirmed.
-  explicit delivery_tracker(std::uint64_t start, log2_histogram* latency = nullptr)
+  explicit delivery_tracker(std::uint64_t start, latency_histogram* latency = nullptr)
       : confirmed_end_(start), latency_(latency) {}
 
   /// A frame handed to the sink; `oldest_ingest_mono_ns` is the monotonic receive time of its
@@ -65,7 +65,7 @@ class delivery_tracker {
   std::uint64_t confirmed_end_ = 0;
   std::uint64_t unanswered_ = 0;
   std::uint64_t failed_frames_ = 0;
-  log2_histogram* latency_ = nullptr;
+  latency_histogram* latency_ = nullptr;
   std::size_t last_hit_ = 0;
   std::uint64_t delivered_ = 0, duplicates_ = 0, dead_lettered_ = 0, failures_ = 0, unknown_ = 0;
 };

@@ -43,7 +43,7 @@ struct http_source_counters {
   counter budget_aborts;     // transfers aborted by pipeline.http_body_budget (backs off)
   counter bytes;
   counter retries_scheduled;
-  log2_histogram latency_ns;  // request start -> response complete
+  latency_histogram latency_ns;  // request start -> response complete
   // Live state for the status page (stages/report/status_json), set once per response.
   gauge state;              // http_source_state
   gauge last_status;        // HTTP status of the last response; 0 = none or transport error

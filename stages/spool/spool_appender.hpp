@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "core/batch.hpp"
-#include "core/log2_histogram.hpp"
+#include "core/latency_histogram.hpp"
 #include "io/uring_file_writer.hpp"
 #include "stages/spool/spool.hpp"
 #include "stages/spool/spool_cursor.hpp"
@@ -99,7 +99,7 @@ class spool_appender {
   std::uint64_t appended_bytes() const noexcept { return appended_bytes_; }
   std::uint64_t appended_records() const noexcept { return appended_records_; }
   std::uint64_t fsyncs() const noexcept { return fsyncs_; }
-  const log2_histogram& fsync_latency() const noexcept { return fsync_ns_; }
+  const latency_histogram& fsync_latency() const noexcept { return fsync_ns_; }
   /// Size of the frame `batch` would make.
   static std::size_t frame_bytes(const record_batch& batch) noexcept;
 
@@ -145,7 +145,7 @@ class spool_appender {
   std::uint64_t appended_bytes_ = 0;
   std::uint64_t appended_records_ = 0;
   std::uint64_t fsyncs_ = 0;
-  log2_histogram fsync_ns_;
+  latency_histogram fsync_ns_;
 };
 
 }  // namespace edgepipe
