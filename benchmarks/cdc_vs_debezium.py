@@ -15,6 +15,9 @@ Workloads (each run is one of them on its own):
   batches   ROWS single-row changes in transactions of BATCH rows: ROWS/2 inserts then ROWS/2
             updates (REPLICA IDENTITY DEFAULT: one event per change)
   large     the same ROWS changes in two transactions (one INSERT of ROWS/2 rows, one UPDATE)
+  backlog   the batches workload committed while the capture is NOT running (its slot created
+            before, with pg_create_logical_replication_slot), then the capture started: how fast
+            it drains WAL when the workload cannot be the limit (lag here = the backlog's age)
 Rounds alternate which capture goes first. Both use their defaults otherwise (Debezium:
 max.batch.size 2048, max.queue.size 8192, the JVM's default heap; edgepipe: the defaults), both
 with decimal.handling.mode=string, tombstones on. Results go to stdout as one JSON line per run
@@ -24,6 +27,7 @@ usage: benchmarks/cdc_vs_debezium.py [--rounds 3] [--rows 200000] [--batch 1000]
                                       [--workloads batches,large] [--together]
   --together  also one extra round per workload with both captures on the same workload at
               once (each on its own slot), to see both in one run
+  --java-opts JVM options for Debezium (default none: the JVM's default heap, 1/4 of RAM)
 env: EDGEPIPE_BINARY (build/edgepipe), EDGEPIPE_PG_HOST/PORT/PASSWORD
 """
 import argparse
@@ -77,6 +81,16 @@ def vm_hwm_kb(pid):
     return None
 
 
+def cpu_seconds(pid):
+    """utime + stime of a live process (every thread), seconds."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 class capture:
     """A capture process whose stdout this harness reads line by line in a thread."""
 
@@ -84,37 +98,47 @@ class capture:
         self.name = name
         self.err = open(stderr_path, "wb")
         self.err_path = stderr_path
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.err, env=env, bufsize=1 << 20)
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.err, env=env, bufsize=0)
+        self.cpu_s = None
         self.reads = []   # time.time() per line
         self.commits = []  # source.ts_ms per line (None for tombstones)
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
     def _read(self):
+        # Big reads, not readline: a Python loop per line would be slower than edgepipe and make
+        # the harness the bottleneck. Every line of one read gets that read's time.
         reads, commits = self.reads, self.commits
-        key = b'"ts_ms":'
-        for line in self.proc.stdout:
+        fd = self.proc.stdout.fileno()
+        rest = b""
+        src, key = b'"source":', b'"ts_ms":'
+        klen = len(key)
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
             now = time.time()
-            # source.ts_ms is the first "ts_ms" of the value (the source block comes before the
-            # envelope's own ts_ms in both writers); no full JSON parse on the hot path.
-            i = line.find(b'"source":')
-            ts = None
-            if i >= 0:
-                j = line.find(key, i)
-                if j >= 0:
-                    j += len(key)
-                    k = j
-                    while line[k:k + 1].isdigit():
-                        k += 1
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                # source.ts_ms: the first "ts_ms" after "source" (the source block comes before
+                # the envelope's own ts_ms in both writers); no full JSON parse.
+                i = line.find(src)
+                ts = None
+                if i >= 0:
+                    j = line.find(key, i) + klen
+                    k = line.find(b",", j)
                     ts = int(line[j:k])
-            reads.append(now)
-            commits.append(ts)
+                commits.append(ts)
+            reads.extend([now] * len(lines))
 
     def count(self):
-        return len(self.reads)
+        return len(self.reads)  # extended after commits: a counted line has its commit time
 
     def stop(self):
         hwm = vm_hwm_kb(self.proc.pid)
+        if self.cpu_s is None:
+            self.cpu_s = cpu_seconds(self.proc.pid)
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -161,17 +185,20 @@ def workload_sql(kind, rows, batch):
     return "\n".join(out) + "\n"
 
 
-def start_capture(which, slot, classpath, tmp, env):
+JAVA_OPTS = []
+
+
+def start_capture(which, slot, classpath, tmp, env, run_id):
     table = f"{SCHEMA}.t"
     if which == "edgepipe":
         args = [BINARY, "cdc-print", "--conninfo", CONNINFO, "--password", "env:EDGEPIPE_BENCH_PG_PASSWORD",
                 "--slot", slot, "--snapshot", "never", "--table", table, "--decimal-handling", "string"]
     else:
-        args = ["java", "-cp", classpath, "DebeziumRunner", "--host", PG_HOST, "--port", PG_PORT,
+        args = ["java"] + JAVA_OPTS + ["-cp", classpath, "DebeziumRunner", "--host", PG_HOST, "--port", PG_PORT,
                 "--db", "edgepipe", "--user", "edgepipe", "--password-env", "EDGEPIPE_BENCH_PG_PASSWORD",
                 "--slot", slot, "--table", table, "--snapshot", "no_data", "--decimal-handling", "string",
-                "--offsets-dir", os.path.join(tmp, f"offsets-{slot}"), "--out", "-"]
-    return capture(which, args, env, os.path.join(tmp, f"{slot}.stderr"))
+                "--offsets-dir", os.path.join(tmp, f"offsets-{run_id}"), "--out", "-"]
+    return capture(which, args, env, os.path.join(tmp, f"{slot}-{run_id}.stderr"))
 
 
 def pct(sorted_vals, p):
@@ -203,13 +230,31 @@ def run(whos, kind, rows, batch, classpath, tmp, round_no, timeout_s):
     caps = {}
     try:
         deadline = time.time() + 120
-        for w in whos:
-            caps[w] = start_capture(w, slots[w], classpath, tmp, env)
-        for w in whos:
-            wait_slot_active(slots[w], caps[w].proc, deadline)
+        backlog = kind == "backlog"
         t_load = time.time()
-        psql(workload_sql(kind, rows, batch))
-        t_committed = time.time()
+        if backlog:
+            for w in whos:
+                psql(f"SELECT pg_create_logical_replication_slot('{slots[w]}', 'pgoutput');")
+            psql(workload_sql("batches", rows, batch))
+            t_committed = time.time()
+        for w in whos:
+            caps[w] = start_capture(w, slots[w], classpath, tmp, env, f"{kind}-{round_no}-{len(whos)}")
+        for w in whos:
+            try:
+                wait_slot_active(slots[w], caps[w].proc, deadline)
+            except RuntimeError:
+                caps[w].stop()
+                with open(caps[w].err_path, "rb") as f:
+                    sys.stderr.write(f.read().decode(errors="replace")[-3000:])
+                raise
+        walsenders = {}
+        for w in whos:
+            pid = psql(f"SELECT active_pid FROM pg_replication_slots WHERE slot_name='{slots[w]}';").strip()
+            walsenders[w] = (int(pid), cpu_seconds(int(pid))) if pid.isdigit() else (None, None)
+        if not backlog:
+            t_load = time.time()
+            psql(workload_sql(kind, rows, batch))
+            t_committed = time.time()
         deadline = time.time() + timeout_s
         while time.time() < deadline and any(c.count() < rows for c in caps.values()):
             if any(c.proc.poll() is not None for c in caps.values()):
@@ -217,9 +262,13 @@ def run(whos, kind, rows, batch, classpath, tmp, round_no, timeout_s):
             time.sleep(0.05)
         results = []
         for w, c in caps.items():
+            wpid, wcpu0 = walsenders[w]
+            wcpu1 = cpu_seconds(wpid) if wpid else None
             hwm = c.stop()
             m = measure(c, rows)
             m.update({"capture": w, "workload": kind, "round": round_no, "together": len(whos) > 1,
+                      "cpu_s": round(c.cpu_s, 2) if c.cpu_s is not None else None,
+                      "walsender_cpu_s": round(wcpu1 - wcpu0, 2) if wcpu0 is not None and wcpu1 is not None else None,
                       "peak_rss_mb": round(hwm / 1024.0, 1) if hwm else None,
                       "workload_s": round(t_committed - t_load, 2)})
             if m["events"] < rows:
@@ -250,7 +299,9 @@ def main():
     ap.add_argument("--workloads", default="batches,large")
     ap.add_argument("--together", action="store_true")
     ap.add_argument("--timeout", type=int, default=300, help="seconds per run after the workload")
+    ap.add_argument("--java-opts", default="")
     a = ap.parse_args()
+    JAVA_OPTS.extend(a.java_opts.split())
     p = subprocess.run([os.path.join(ROOT, "scripts", "debezium-env.sh")], capture_output=True, text=True)
     if p.returncode != 0:
         print(p.stderr, file=sys.stderr)
@@ -258,7 +309,7 @@ def main():
         return 3
     classpath = p.stdout.strip().splitlines()[-1]
     print(f"# {os.cpu_count()} CPUs, load {open('/proc/loadavg').read().split()[:3]}, rows {a.rows}, "
-          f"batch {a.batch}, rounds {a.rounds}, edgepipe {BINARY}, Debezium 3.6.1.Final "
+          f"batch {a.batch}, rounds {a.rounds}, edgepipe {BINARY}, Debezium 3.6.1.Final {JAVA_OPTS} "
           f"({subprocess.run(['java', '-version'], capture_output=True, text=True).stderr.splitlines()[0]})",
           flush=True)
     results = []
@@ -273,14 +324,14 @@ def main():
                 results += run(["edgepipe", "debezium"], kind, a.rows, a.batch, classpath, tmp, a.rounds,
                                a.timeout)
     print(f"# load after: {open('/proc/loadavg').read().split()[:3]}")
-    print("\n| workload | capture | events/s median [min .. max] | lag p50 ms | lag p99 ms | peak RSS MB |")
-    print("|---|---|---|---|---|---|")
+    print("\n| workload | capture | events/s median [min .. max] | lag p50 ms | lag p99 ms | peak RSS MB | CPU s (process total) |")
+    print("|---|---|---|---|---|---|---|")
     for kind in a.workloads.split(","):
         for w in ("edgepipe", "debezium"):
             rs = [x for x in results if x["workload"] == kind and x["capture"] == w and not x["together"]]
             print(f"| {kind} | {w} | {fmt([x['events_per_s'] for x in rs])} | "
                   f"{fmt([x['lag_ms_p50'] for x in rs])} | {fmt([x['lag_ms_p99'] for x in rs])} | "
-                  f"{fmt([x['peak_rss_mb'] for x in rs], '{:.1f}')} |")
+                  f"{fmt([x['peak_rss_mb'] for x in rs], '{:.1f}')} | {fmt([x['cpu_s'] for x in rs], '{:.1f}')} |")
         e = {x["round"]: x for x in results if x["workload"] == kind and x["capture"] == "edgepipe" and not x["together"]}
         d = {x["round"]: x for x in results if x["workload"] == kind and x["capture"] == "debezium" and not x["together"]}
         rate = [e[r]["events_per_s"] / d[r]["events_per_s"] for r in e if r in d
