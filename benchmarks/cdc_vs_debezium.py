@@ -279,9 +279,13 @@ def run(whos, kind, rows, batch, classpath, tmp, round_no, timeout_s):
     finally:
         for c in caps.values():
             c.stop()
-        for s in slots.values():
-            drop_slot(s)
-        psql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE;")
+        try:
+            for s in slots.values():
+                drop_slot(s)
+            psql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE;")
+        except RuntimeError as e:  # e.g. the server restarted by someone else meanwhile
+            print(f"# WARNING: cleanup failed, drop slots {list(slots.values())} and schema {SCHEMA} "
+                  f"by hand: {e}", file=sys.stderr)
 
 
 def fmt(vals, f="{:.0f}"):
