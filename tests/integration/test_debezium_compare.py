@@ -221,6 +221,7 @@ CREATE TABLE full_t (id int PRIMARY KEY, name text, n numeric(8,2), big text);
 ALTER TABLE full_t REPLICA IDENTITY FULL;
 CREATE TABLE compound (a int, b text, v text, PRIMARY KEY (a, b));
 CREATE TABLE nokey (a int, b text);
+CREATE TABLE other (id int PRIMARY KEY);
 INSERT INTO types VALUES {values_sql(1, ROW_A)};
 INSERT INTO types VALUES {values_sql(2, ROW_B)};
 INSERT INTO full_t VALUES (1, 'f-pre', 1.10, 'small');
@@ -273,7 +274,7 @@ SOURCE_COMPARED = ("db", "schema", "table", "snapshot", "txId", "lsn", "sequence
                    "connector", "xmin")
 
 
-def diff_event(idx, e, d, out, snapshot_event):
+def diff_event(idx, e, d, out, snapshot_event, first_tx=None):
     """Appends (where, path, edgepipe's, Debezium's) for every differing field."""
     def add(path, a, b):
         out.append((idx, path, a, b))
@@ -303,8 +304,12 @@ def diff_event(idx, e, d, out, snapshot_event):
     for k in SOURCE_COMPARED:
         if es.get(k, "<absent>") != ds.get(k, "<absent>"):
             # Two slots, two snapshots: their own transaction and consistent point.
-            add(f"source.{k}" + (" (snapshot)" if snapshot_event and k in ("txId", "lsn", "sequence") else ""),
-                es.get(k, "<absent>"), ds.get(k, "<absent>"))
+            tag = ""
+            if snapshot_event and k in ("txId", "lsn", "sequence"):
+                tag = " (snapshot)"
+            elif k == "sequence" and first_tx is not None and es.get("txId") == first_tx:
+                tag = " (first transaction)"
+            add(f"source.{k}{tag}", es.get(k, "<absent>"), ds.get(k, "<absent>"))
     for k in sorted(set(es) ^ set(ds)):
         add(f"source has {k}", k in es, k in ds)
     top_e = set(ev) - {"source"}
@@ -338,6 +343,11 @@ EXCEPTIONS = {
         "a `name` column in streamed changes: Debezium 3.6 sends null (its snapshot reads send the "
         "text, as edgepipe does in both)",
         lambda w, a, b: w.startswith("stream") and b is None and isinstance(a, str)),
+    "source.sequence (first transaction)": (
+        "the first streamed transaction's sequence[0] (the previous commit's LSN) is whatever commit "
+        "each slot saw before it, of any table of the publication: the two slots start seconds "
+        "apart, so it may differ (another session's commit in between); sequence[1] must agree",
+        lambda w, a, b: json.loads(a)[1] == json.loads(b)[1]),
     "source.txId (snapshot)": (
         "snapshot reads: edgepipe's snapshot transaction is read-only and has no xid (null), "
         "Debezium's has one",
@@ -349,6 +359,10 @@ EXCEPTIONS = {
         "snapshot reads: [null, each capture's own slot's consistent point]",
         lambda w, a, b: lsn_pair(a) and lsn_pair(b)),
 }
+
+
+# Depends on other sessions' commits between the two slots' creation: not always there.
+MAY_NOT_OCCUR = {"source.sequence (first transaction)"}
 
 
 def compare(ep, dbz):
@@ -371,10 +385,11 @@ def compare(ep, dbz):
     check({"c", "u", "d", "t", "tombstone"} <= kinds, f"stream: creates, updates, deletes, tombstones and a truncate ({sorted(kinds)})")
     check(ops_e == ops_d, "stream: the same tables and ops in the same order"
           + ("" if ops_e == ops_d else f"\n  edgepipe {ops_e}\n  Debezium {ops_d}"))
+    first_tx = next((x["value"]["source"]["txId"] for x in st_e if x["value"]), None)
     for i, (e, d) in enumerate(zip(st_e, st_d)):
         op = e["value"]["op"] if e["value"] else "tombstone"
         diff_event(f"stream #{i} {e['topic'].rsplit('.', 1)[1]} {op} key={json.dumps(e['key'])}", e, d,
-                   diffs, False)
+                   diffs, False, first_tx)
     return diffs
 
 
@@ -415,6 +430,15 @@ def main():
             ep_args += ["--table", t]
             dbz_args += ["--table", t]
         ep = capture("edgepipe", ep_args, os.path.join(tmp, "edgepipe.jsonl"), env)
+        # A commit on a table neither captures, after edgepipe's slot exists and before
+        # Debezium's: only edgepipe's slot sees it, so the first streamed transaction's
+        # source.sequence[0] differs (the documented exception), as other sessions' commits can
+        # make it differ at any time on a shared server.
+        while psql(f"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{SLOT_EP}';").strip() != "1":
+            if time.time() > deadline or ep.proc.poll() is not None:
+                raise RuntimeError("edgepipe's slot did not appear")
+            time.sleep(0.1)
+        psql(f"INSERT INTO {SCHEMA}.other VALUES (1);")
         dbz = capture("debezium", dbz_args, os.path.join(tmp, "debezium.jsonl"), env)
         n_snap = 4
         is_r = lambda x: x["value"] and x["value"]["op"] == "r"
@@ -462,7 +486,7 @@ def main():
                   + "".join(f"\n    {w}: edgepipe {json.dumps(a)[:200]} | Debezium {json.dumps(b)[:200]}"
                             for w, a, b in items[:3]))
         for path, (why, _) in EXCEPTIONS.items():
-            if path not in by_path:
+            if path not in by_path and path not in MAY_NOT_OCCUR:
                 check(False, f"documented difference {path} did not occur: update the test and docs/cdc.md")
         check(not diffs or all(p in EXCEPTIONS for p in by_path),
               f"every field of {len(ev_e)} events agrees, apart from the documented differences")
