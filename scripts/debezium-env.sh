@@ -9,7 +9,8 @@
 #      $EDGEPIPE_CACHE/debezium-$DBZ_VERSION/classes-<source hash>, again only when it changed.
 # Prints the Java class path (classes:lib/*) last on stdout; run the peer with
 #   java -cp "$(scripts/debezium-env.sh)" DebeziumRunner --slot ... (options: the .java file).
-# Exits 3 when it cannot fetch or build (Maven Central unreachable, no mvn/javac): callers SKIP.
+# Exits 3 when mvn cannot fetch the jars (Maven Central unreachable): callers SKIP. A missing
+# mvn or javac (scripts/install-deps.sh installs both) or a runner that does not compile: exit 1.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,7 +52,7 @@ EOF
     mv "$pom.new" "$pom"
     want=$(sha256sum <"$pom" | cut -d' ' -f1)
     [[ -f $LIB/.complete && $(<"$LIB/.complete") == "$want" ]] && return 0
-    command -v mvn >/dev/null || { log "mvn not found (scripts/install-deps.sh installs maven)"; exit 3; }
+    command -v mvn >/dev/null || { log "mvn not found (scripts/install-deps.sh installs maven)"; exit 1; }
     log "fetching Debezium $DBZ_VERSION (embedded + postgres connector + JsonConverter) into $LIB"
     rm -rf "$LIB.tmp"
     if ! mvn -q -B -Dstyle.color=never -f "$pom" -Dmaven.repo.local="$CACHE/m2" \
@@ -62,20 +63,20 @@ EOF
         exit 3
     fi
     compgen -G "$LIB.tmp/debezium-connector-postgres-$DBZ_VERSION.jar" >/dev/null ||
-        { log "mvn finished but debezium-connector-postgres-$DBZ_VERSION.jar is missing"; exit 3; }
+        { log "mvn finished but debezium-connector-postgres-$DBZ_VERSION.jar is missing"; exit 1; }
     echo "$want" >"$LIB.tmp/.complete"
     rm -rf "$LIB" && mv "$LIB.tmp" "$LIB"
 }
 
 compile_runner() {
-    command -v javac >/dev/null || { log "javac not found (a JDK 17 is needed)"; exit 3; }
+    command -v javac >/dev/null || { log "javac not found (a JDK 17: scripts/install-deps.sh)"; exit 1; }
     local hash classes
     hash=$( (cat "$SRC"; javac -version 2>&1; echo "$DBZ_VERSION") | sha256sum | cut -c1-16)
     classes="$HOME_DIR/classes-$hash"
     if [[ ! -f $classes/DebeziumRunner.class ]]; then
         log "compiling $SRC"
         rm -rf "$classes.tmp" && mkdir -p "$classes.tmp"
-        javac --release 17 -nowarn -d "$classes.tmp" -cp "$LIB/*" "$SRC" >&2 || exit 3
+        javac --release 17 -nowarn -d "$classes.tmp" -cp "$LIB/*" "$SRC" >&2 || exit 1
         # slf4j-simple: warnings and errors only, on stderr.
         printf 'org.slf4j.simpleLogger.defaultLogLevel=warn\norg.slf4j.simpleLogger.logFile=System.err\n' \
             >"$classes.tmp/simplelogger.properties"
