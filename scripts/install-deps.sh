@@ -11,7 +11,7 @@ packages=(
   kcat valgrind python3 ccache clang-16 clang-tidy-16 libclang-rt-16-dev
   chromium  # the status page's browser test (tests/integration/test_status_page.py)
   postgresql-15 postgresql-client-15 libpq-dev acl  # tests/integration/test_postgres_cdc.py
-  python3-venv openjdk-17-jre-headless maven  # examples: scripts/spark-env.sh
+  python3-venv openjdk-17-jdk-headless maven  # scripts/spark-env.sh, scripts/debezium-env.sh (javac)
 )
 
 missing=()

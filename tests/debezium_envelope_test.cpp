@@ -98,7 +98,20 @@ TEST(DebeziumEnvelope, InsertHasDebeziumShapeAndSourceBlock) {
   EXPECT_EQ(int64_t(src["ts_ms"]), 1'767'323'045'123);
   EXPECT_EQ(std::string_view(src["sequence"]), R"(["3840","4096"])");
   EXPECT_EQ(std::string_view(src["version"]).substr(0, 9), "edgepipe-");
-  // Field order as Debezium writes it.
+  EXPECT_TRUE(src["xmin"].is_null());
+  EXPECT_TRUE(src["origin"].is_null());
+  EXPECT_TRUE(src["origin_lsn"].is_null());
+  // Field order as Debezium 3.6 writes it (the source block too).
+  const std::string_view order[] = {
+      "version", "connector", "name",  "ts_ms", "snapshot", "db",   "sequence", "ts_us",
+      "ts_ns",   "schema",    "table", "txId",  "lsn",      "xmin", "origin",   "origin_lsn"};
+  std::size_t at = v.find("\"source\"");
+  for (const auto k : order) {
+    const auto next = v.find("\"" + std::string(k) + "\":", at);
+    EXPECT_NE(next, std::string::npos) << k;
+    EXPECT_GT(next, at) << k;
+    at = next;
+  }
   EXPECT_LT(v.find("\"before\""), v.find("\"after\""));
   EXPECT_LT(v.find("\"after\""), v.find("\"source\""));
   EXPECT_LT(v.find("\"source\""), v.find("\"op\""));
@@ -236,6 +249,51 @@ TEST(DebeziumEnvelope, TruncateIsOneKeylessEventPerTable) {
   EXPECT_TRUE(doc["after"].is_null());
   EXPECT_EQ(std::string_view(doc["op"]), "t");
   EXPECT_EQ(std::string_view(doc["source"]["table"]), "other");
+}
+
+TEST(DebeziumEnvelope, UnchangedToastPlaceholderFollowsTheColumnType) {
+  // Debezium 3.6's UnchangedToastedPlaceholder: bytes for bytea, a one-element list for
+  // text-like and uuid arrays, the placeholder's bytes as numbers for int4/int8/date arrays.
+  pgoutput_decoder d;
+  decoded_message m;
+  const std::vector<col_def> cols = {{"id", 23, true},    {"t", 25, false},    {"b", 17, false},
+                                     {"ta", 1009, false}, {"ja", 3807, false}, {"ia", 1007, false},
+                                     {"la", 1016, false}, {"da", 1182, false}, {"ua", 2951, false},
+                                     {"j", 3802, false},  {"fa", 1022, false}};
+  ASSERT_TRUE(testing::decode_kept(d, relation_msg(7, "public", "big", 'd', cols), m).is_ok());
+  debezium_envelope env(fixture::make_options());
+  byte_arena out;
+  std::vector<cdc_event> ev;
+  std::vector<std::optional<std::string>> row = {"1"};
+  for (std::size_t i = 1; i < cols.size(); ++i) row.emplace_back(std::string(toast));
+  ASSERT_TRUE(testing::decode_kept(d, testing::update_msg(7, 0, {}, row), m).is_ok());
+  ASSERT_TRUE(env.append_change(m, d, change_position{}, out, ev).is_ok());
+  ASSERT_EQ(ev.size(), 1u);
+  simdjson::dom::parser p;
+  auto doc = parse(p, std::string(out.view(ev[0].value_off, ev[0].value_len)));
+  const std::string bytes_list =
+      "[95,95,100,101,98,101,122,105,117,109,95,117,110,97,118,97,105,108,97,98,108,101,95,118,"
+      "97,108,117,101]";
+  EXPECT_EQ(simdjson::minify(doc["after"]),
+            R"({"id":1,"t":"__debezium_unavailable_value",)"
+            R"("b":"X19kZWJleml1bV91bmF2YWlsYWJsZV92YWx1ZQ==",)"
+            R"("ta":["__debezium_unavailable_value"],"ja":["__debezium_unavailable_value"],)"
+            R"("ia":)" +
+                bytes_list + R"(,"la":)" + bytes_list + R"(,"da":)" + bytes_list +
+                R"(,"ua":["b68a35a7-17ad-35b3-af2a-ae46edb4545a"],)"
+                R"("j":"__debezium_unavailable_value","fa":"__debezium_unavailable_value"})");
+  EXPECT_EQ(env.counters().unavailable_values, 10u);
+}
+
+TEST(DebeziumEnvelope, SnapshotMarkersAsDebezium) {
+  EXPECT_EQ(snapshot_marker(true, false, true, false), "first");
+  EXPECT_EQ(snapshot_marker(false, true, false, true), "last");
+  EXPECT_EQ(snapshot_marker(true, true, true, true), "last");  // a snapshot of one row
+  EXPECT_EQ(snapshot_marker(false, false, true, true), "last_in_data_collection");
+  EXPECT_EQ(snapshot_marker(false, false, false, true), "last_in_data_collection");
+  EXPECT_EQ(snapshot_marker(false, false, true, false), "first_in_data_collection");
+  EXPECT_EQ(snapshot_marker(false, false, false, false), "true");
+  EXPECT_EQ(snapshot_marker(true, false, true, true), "first");
 }
 
 TEST(DebeziumEnvelope, NonChangeMessagesEmitNothing) {

@@ -75,6 +75,11 @@ TEST(PgTypeMapping, NumericPerDecimalHandling) {
   EXPECT_EQ(json(1700, "12.50", numeric_typmod(10, 2)), "\"12.50\"");
   EXPECT_EQ(json(1700, "12.50", numeric_typmod(10, 2), decimal_handling::double_), "12.5");
   EXPECT_EQ(json(1700, "NaN", -1, decimal_handling::double_), "\"NaN\"");
+  // string: Debezium 3.6 writes its SpecialValueDecimal names for the special values.
+  EXPECT_EQ(json(1700, "NaN"), "\"NAN\"");
+  EXPECT_EQ(json(1700, "Infinity"), "\"POSITIVE_INFINITY\"");
+  EXPECT_EQ(json(1700, "-Infinity"), "\"NEGATIVE_INFINITY\"");
+  EXPECT_EQ(json(1231, "{NaN,0.10}"), R"(["NAN","0.10"])");
   // precise with a declared scale: base64 of the unscaled big-endian two's complement.
   EXPECT_EQ(json(1700, "12.50", numeric_typmod(10, 2), decimal_handling::precise), "\"BOI=\"");
   EXPECT_EQ(json(1700, "-12.50", numeric_typmod(10, 2), decimal_handling::precise), "\"+x4=\"");
@@ -111,11 +116,16 @@ TEST(PgTypeMapping, DatesTimesTimestamps) {
   EXPECT_EQ(json(1114, "1969-12-31 23:59:59.9995"), "-500");
   EXPECT_EQ(json(1114, "1969-12-31 23:59:59.9995", 3), "-1");  // floor, like Instant.toEpochMilli
   EXPECT_EQ(json(1114, "1970-01-01 00:00:00"), "0");
-  // timestamptz: ISO-8601 in UTC, whatever offset the server printed.
+  // timestamptz: ISO-8601 in UTC, whatever offset the server printed; the fraction has the
+  // column's precision in digits (6 when undeclared, none for 0), as Debezium 3.6 writes it
+  // (compared side by side: tests/integration/test_debezium_compare.py).
   EXPECT_EQ(json(1184, "2026-01-02 03:04:05.123456+00"), "\"2026-01-02T03:04:05.123456Z\"");
-  EXPECT_EQ(json(1184, "2026-01-02 03:04:05.1234+02"), "\"2026-01-02T01:04:05.1234Z\"");
-  EXPECT_EQ(json(1184, "2026-01-02 00:30:00-05:30"), "\"2026-01-02T06:00:00Z\"");
-  EXPECT_EQ(json(1184, "1969-12-31 23:59:59.5+00"), "\"1969-12-31T23:59:59.5Z\"");
+  EXPECT_EQ(json(1184, "2026-01-02 03:04:05.1234+02"), "\"2026-01-02T01:04:05.123400Z\"");
+  EXPECT_EQ(json(1184, "2026-01-02 00:30:00-05:30"), "\"2026-01-02T06:00:00.000000Z\"");
+  EXPECT_EQ(json(1184, "1969-12-31 23:59:59.5+00"), "\"1969-12-31T23:59:59.500000Z\"");
+  EXPECT_EQ(json(1184, "2026-01-02 03:04:05.12+00", 3), "\"2026-01-02T03:04:05.120Z\"");
+  EXPECT_EQ(json(1184, "2026-01-02 03:04:05+00", 3), "\"2026-01-02T03:04:05.000Z\"");
+  EXPECT_EQ(json(1184, "2026-01-02 03:04:06+00", 0), "\"2026-01-02T03:04:06Z\"");
   EXPECT_EQ(render(1184, "infinity").result, render_result::fallback);
   // time: micros of day, millis for precision 0-3.
   EXPECT_EQ(json(1083, "00:00:01.5"), "1500000");
@@ -150,7 +160,7 @@ TEST(PgTypeMapping, ArraysRenderElementsByType) {
   EXPECT_EQ(json(1007, "{{1,2},{3,4}}"), "[[1,2],[3,4]]");
   EXPECT_EQ(json(1000, "{t,f}"), "[true,false]");
   EXPECT_EQ(json(1182, "{1970-01-02,NULL}"), "[1,null]");
-  EXPECT_EQ(json(1185, R"({"2026-01-02 03:04:05+00"})"), R"(["2026-01-02T03:04:05Z"])");
+  EXPECT_EQ(json(1185, R"({"2026-01-02 03:04:05+00"})"), R"(["2026-01-02T03:04:05.000000Z"])");
   EXPECT_EQ(json(1231, "{1.5,NaN}", -1, decimal_handling::double_), R"([1.5,"NaN"])");
   // Malformed or bounded arrays fall back to the text, as one JSON string.
   EXPECT_EQ(render(1007, "{1,}").json, "\"{1,}\"");

@@ -13,9 +13,13 @@ namespace {
 
 std::uint32_t u32(std::size_t v) { return static_cast<std::uint32_t>(v); }
 
+std::int64_t millis_floor(std::int64_t unix_us) {
+  return unix_us >= 0 ? unix_us / 1000 : -((-unix_us + 999) / 1000);
+}
+
 void append_ts_fields(byte_arena& out, std::int64_t unix_us) {
   out.append("\"ts_ms\":");
-  append_int(out, unix_us >= 0 ? unix_us / 1000 : -((-unix_us + 999) / 1000));
+  append_int(out, millis_floor(unix_us));
   out.append(",\"ts_us\":");
   append_int(out, unix_us);
   out.append(",\"ts_ns\":");
@@ -28,7 +32,61 @@ void append_lsn_string(byte_arena& out, lsn_t lsn) {
   out.append("\\\"");
 }
 
+// Debezium 3.6's placeholder for an unchanged TOAST value depends on the column's type
+// (UnchangedToastedPlaceholder): bytes for bytea, a one-element list for text-like and uuid
+// arrays, the placeholder's bytes as a list of numbers for int4/int8/date arrays, the string
+// otherwise.
+void append_unavailable(byte_arena& out, std::uint32_t type_oid) {
+  switch (type_oid) {
+    case 17:  // bytea: base64 of the placeholder's bytes
+      out.push_back('"');
+      append_base64(out, unavailable_value);
+      out.push_back('"');
+      return;
+    case 1001:  // _bytea
+      out.append("[\"");
+      append_base64(out, unavailable_value);
+      out.append("\"]");
+      return;
+    case 1009:  // _text
+    case 1015:  // _varchar
+    case 1014:  // _bpchar
+    case 199:   // _json
+    case 3807:  // _jsonb
+      out.push_back('[');
+      append_json_string(out, unavailable_value);
+      out.push_back(']');
+      return;
+    case 1007:    // _int4
+    case 1016:    // _int8
+    case 1182: {  // _date
+      out.push_back('[');
+      for (std::size_t i = 0; i < unavailable_value.size(); ++i) {
+        if (i != 0) out.push_back(',');
+        append_int(out, static_cast<unsigned char>(unavailable_value[i]));
+      }
+      out.push_back(']');
+      return;
+    }
+    case 2951:  // _uuid: Java's UUID.nameUUIDFromBytes(placeholder bytes)
+      out.append("[\"b68a35a7-17ad-35b3-af2a-ae46edb4545a\"]");
+      return;
+    default:
+      append_json_string(out, unavailable_value);
+      return;
+  }
+}
+
 }  // namespace
+
+std::string_view snapshot_marker(bool first_overall, bool last_overall, bool first_in_table,
+                                 bool last_in_table) noexcept {
+  if (last_overall) return "last";
+  if (first_overall) return "first";
+  if (last_in_table) return "last_in_data_collection";
+  if (first_in_table) return "first_in_data_collection";
+  return "true";
+}
 
 debezium_envelope::debezium_envelope(envelope_options options) : options_(std::move(options)) {}
 
@@ -120,7 +178,7 @@ void debezium_envelope::append_row(const relation& rel, std::span<const column_v
         out.append("null");
         break;
       case value_kind::unchanged_toast:
-        append_json_string(out, unavailable_value);
+        append_unavailable(out, c.type_oid);
         ++counters_.unavailable_values;
         break;
       case value_kind::text: {
@@ -160,12 +218,13 @@ void debezium_envelope::append_value(const relation& rel, char op,
   } else {
     append_row(rel, after, after_fallback, out);
   }
+  // The source block in Debezium 3.6's field order.
   out.append(",\"source\":{\"version\":");
   append_json_string(out, options_.version);
   out.append(",\"connector\":\"postgresql\",\"name\":");
   append_json_string(out, options_.topic_prefix);
-  out.push_back(',');
-  append_ts_fields(out, pos.commit_unix_us);
+  out.append(",\"ts_ms\":");
+  append_int(out, millis_floor(pos.commit_unix_us));
   out.append(",\"snapshot\":");
   append_json_string(out, pos.snapshot);
   out.append(",\"db\":");
@@ -178,7 +237,11 @@ void debezium_envelope::append_value(const relation& rel, char op,
   }
   out.push_back(',');
   append_lsn_string(out, pos.lsn);
-  out.append("]\",\"schema\":");
+  out.append("]\",\"ts_us\":");
+  append_int(out, pos.commit_unix_us);
+  out.append(",\"ts_ns\":");
+  append_int(out, pos.commit_unix_us * 1000);
+  out.append(",\"schema\":");
   append_json_string(out, rel.schema);
   out.append(",\"table\":");
   append_json_string(out, rel.name);
@@ -190,7 +253,7 @@ void debezium_envelope::append_value(const relation& rel, char op,
   }
   out.append(",\"lsn\":");
   append_int(out, static_cast<std::int64_t>(pos.lsn));
-  out.append(",\"xmin\":null},\"transaction\":null,\"op\":\"");
+  out.append(",\"xmin\":null,\"origin\":null,\"origin_lsn\":null},\"transaction\":null,\"op\":\"");
   out.push_back(op);
   out.append("\",");
   append_ts_fields(out, pos.now_unix_us);

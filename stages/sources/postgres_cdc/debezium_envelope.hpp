@@ -29,13 +29,20 @@ struct envelope_options {
   bool tombstones = true;  // a null-valued record with the key after each delete
 };
 
+/// source.snapshot of a snapshot row, as Debezium 3.6 marks it (SnapshotMarkerResolver): "last"
+/// for the last row of the snapshot, "first" for the first, "last_in_data_collection" /
+/// "first_in_data_collection" for a table's last / first row, "true" otherwise (in that order
+/// of precedence: a snapshot of one row is "last", a table of one row "last_in_...").
+std::string_view snapshot_marker(bool first_overall, bool last_overall, bool first_in_table,
+                                 bool last_in_table) noexcept;
+
 /// Where a change comes from, for the source block.
 struct change_position {
   lsn_t lsn = 0;                        // source.lsn: this change's WAL position
   lsn_t last_commit_lsn = 0;            // source.sequence[0]; 0 = unknown (null)
   std::uint32_t xid = 0;                // source.txId; 0 = null
   std::int64_t commit_unix_us = 0;      // source.ts_ms (commit time; snapshot: read time)
-  std::string_view snapshot = "false";  // "true", "first", "last" (snapshot rows) or "false"
+  std::string_view snapshot = "false";  // snapshot rows: snapshot_marker(); streamed: "false"
   std::int64_t now_unix_us = 0;         // the envelope's ts_ms (when edgepipe built it)
 };
 

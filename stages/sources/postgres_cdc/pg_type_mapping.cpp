@@ -22,7 +22,7 @@ constexpr pg_type_entry kTable[] = {
     {26,   "oid",         pg_render::integer,     0,    "number"},
     {700,  "float4",      pg_render::floating,    0,    "number (NaN, Infinity as strings)"},
     {701,  "float8",      pg_render::floating,    0,    "number (NaN, Infinity as strings)"},
-    {1700, "numeric",     pg_render::numeric,     0,    "per decimal_handling: string \"12.50\" / double 12.5 / precise (base64 unscaled; {scale,value} when the column has no scale)"},
+    {1700, "numeric",     pg_render::numeric,     0,    "per decimal_handling: string \"12.50\" (NaN/Infinity/-Infinity: \"NAN\"/\"POSITIVE_INFINITY\"/\"NEGATIVE_INFINITY\") / double 12.5 / precise (base64 unscaled; {scale,value} when the column has no scale)"},
     {18,   "char",        pg_render::text,        0,    "string"},
     {19,   "name",        pg_render::text,        0,    "string"},
     {25,   "text",        pg_render::text,        0,    "string"},
@@ -37,7 +37,7 @@ constexpr pg_type_entry kTable[] = {
     {829,  "macaddr",     pg_render::text,        0,    "string"},
     {1082, "date",        pg_render::date,        0,    "number: days since 1970-01-01"},
     {1114, "timestamp",   pg_render::timestamp,   0,    "number: epoch microseconds (epoch milliseconds for precision 0-3)"},
-    {1184, "timestamptz", pg_render::timestamptz, 0,    "string: ISO-8601 in UTC, \"2026-01-02T03:04:05.123456Z\""},
+    {1184, "timestamptz", pg_render::timestamptz, 0,    "string: ISO-8601 in UTC, fraction to the column's precision (6 if undeclared): \"2026-01-02T03:04:05.120000Z\""},
     {1083, "time",        pg_render::time,        0,    "number: microseconds since midnight (milliseconds for precision 0-3)"},
     {17,   "bytea",       pg_render::bytea,       0,    "string: base64 of the bytes"},
     {1000, "_bool",       pg_render::array,       16,   "array of the element rendering"},
@@ -173,9 +173,10 @@ void append_2(byte_arena& out, unsigned v) {
   out.push_back(static_cast<char>('0' + v % 10));
 }
 
-// Unix micros -> "2026-01-02T03:04:05.123456Z", fraction without trailing zeros (the form of
-// java.time's ISO_OFFSET_DATE_TIME, which Debezium's ZonedTimestamp uses).
-void append_iso_utc_us(byte_arena& out, std::int64_t us) {
+// Unix micros -> "2026-01-02T03:04:05.123456Z" with the fraction padded to the column's precision
+// (`digits` 0-6; 0 = no fraction), as Debezium's ZonedTimestamp writes it (3.6: a formatter with
+// exactly the column's fractional digits; timestamptz without precision = 6).
+void append_iso_utc_us(byte_arena& out, std::int64_t us, int digits) {
   std::int64_t days = us / kMicrosPerDay;
   std::int64_t rem = us % kMicrosPerDay;
   if (rem < 0) {
@@ -206,18 +207,21 @@ void append_iso_utc_us(byte_arena& out, std::int64_t us) {
   append_2(out, secs / 60 % 60);
   out.push_back(':');
   append_2(out, secs % 60);
-  if (frac != 0) {
+  if (digits > 0) {
     char buf[6];
     for (int i = 5; i >= 0; --i) {
       buf[i] = static_cast<char>('0' + frac % 10);
       frac /= 10;
     }
-    std::size_t n = 6;
-    while (n > 0 && buf[n - 1] == '0') --n;
     out.push_back('.');
-    out.append(buf, n);
+    out.append(buf, static_cast<std::size_t>(std::min(digits, 6)));
   }
   out.append("Z\"");
+}
+
+// Fractional digits of a timestamptz/time column: its declared precision, 6 when undeclared.
+int fraction_digits(std::int32_t typmod) noexcept {
+  return typmod >= 0 && typmod <= 6 ? typmod : 6;
 }
 
 bool precision_is_millis(std::int32_t typmod) noexcept { return typmod >= 0 && typmod <= 3; }
@@ -278,6 +282,13 @@ render_result render_numeric(byte_arena& out, std::int32_t typmod, std::string_v
   const bool special = text == "NaN" || text == "Infinity" || text == "-Infinity";
   switch (mode) {
     case decimal_handling::string:
+      // Debezium writes its SpecialValueDecimal names for the three special values.
+      if (special) {
+        append_text(out, text == "NaN"        ? std::string_view("NAN")
+                         : text == "Infinity" ? std::string_view("POSITIVE_INFINITY")
+                                              : std::string_view("NEGATIVE_INFINITY"));
+        return render_result::ok;
+      }
       append_text(out, text);
       return render_result::ok;
     case decimal_handling::double_: {
@@ -613,7 +624,7 @@ render_result render_pg_text(byte_arena& out, std::uint32_t type_oid, std::int32
         return render_result::fallback;
       }
       if (t->render == pg_render::timestamptz) {
-        append_iso_utc_us(out, us);
+        append_iso_utc_us(out, us, fraction_digits(type_modifier));
       } else if (precision_is_millis(type_modifier)) {
         append_int(out, us >= 0 ? us / 1000 : -((-us + 999) / 1000));
       } else {

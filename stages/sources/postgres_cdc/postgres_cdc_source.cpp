@@ -222,16 +222,61 @@ status postgres_cdc_source::take_snapshot(const std::string& snapshot_name,
   }
   change_position pos;
   pos.lsn = consistent_point;
-  pos.snapshot = "true";
-  std::uint64_t rows = 0;
-  std::vector<column_value> row;
-  for (int t = 0; t < PQntuples(tables.get()) && !stop_.load(std::memory_order_relaxed); ++t) {
+  // The selected tables, in the order of `tables` when given (Debezium snapshots in the order
+  // of table.include.list), else by schema and name.
+  std::vector<relation> rels;
+  std::vector<std::size_t> rank;
+  for (int t = 0; t < PQntuples(tables.get()); ++t) {
     relation rel;
     rel.oid = static_cast<std::uint32_t>(std::stoul(PQgetvalue(tables.get(), t, 0)));
     rel.schema = PQgetvalue(tables.get(), t, 1);
     rel.name = PQgetvalue(tables.get(), t, 2);
     rel.replica_identity = PQgetvalue(tables.get(), t, 3)[0];
     if (!table_selected(rel)) continue;
+    const std::string full = rel.schema + "." + rel.name;
+    const auto it = std::find(options_.tables.begin(), options_.tables.end(), full);
+    rank.push_back(static_cast<std::size_t>(it - options_.tables.begin()));
+    rels.push_back(std::move(rel));
+  }
+  std::vector<std::size_t> order(rels.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t x, std::size_t y) { return rank[x] < rank[y]; });
+
+  // source.snapshot needs to know whether a row is the first/last of its table and of the whole
+  // snapshot (Debezium's markers), so each row is held until the next one (or the end) is seen.
+  struct held_row {
+    bool valid = false;
+    std::size_t rel = 0;
+    bool first_overall = false;
+    bool first_in_table = false;
+    std::vector<std::string> text;
+    std::vector<char> is_null;
+  } held;
+  std::uint64_t rows = 0;
+  std::vector<column_value> row;
+  const auto emit_held = [&](bool last_in_table, bool last_overall) -> status {
+    const relation& rel = rels[held.rel];
+    row.resize(rel.columns.size());
+    for (std::size_t c = 0; c < rel.columns.size(); ++c) {
+      row[c] = held.is_null[c] != 0 ? column_value{value_kind::null, {}}
+                                    : column_value{value_kind::text, held.text[c]};
+    }
+    pos.snapshot =
+        snapshot_marker(held.first_overall, last_overall, held.first_in_table, last_in_table);
+    pos.commit_unix_us = pos.now_unix_us = now_unix_us();
+    arena_.clear();
+    events_.clear();
+    if (auto s = envelope_.append_snapshot_row(rel, row, pos, arena_, events_); !s) return s;
+    handler_.on_events(arena_, events_);
+    count(events_);
+    ++rows;
+    held.valid = false;
+    return status::ok();
+  };
+  for (const std::size_t ri : order) {
+    if (stop_.load(std::memory_order_relaxed)) break;
+    relation& rel = rels[ri];
     pg_result cols;
     if (auto s = snap.query(
             "SELECT attname, atttypid, atttypmod FROM pg_attribute WHERE attrelid = $1::oid "
@@ -261,6 +306,7 @@ status postgres_cdc_source::take_snapshot(const std::string& snapshot_name,
     if (PQsendQuery(snap.raw(), select.c_str()) != 1 || PQsetSingleRowMode(snap.raw()) != 1) {
       return status::error("postgres: snapshot query failed: " + snap.error_message());
     }
+    bool first_in_table = true;
     for (;;) {
       pg_result r(PQgetResult(snap.raw()));
       if (!r) break;
@@ -270,25 +316,30 @@ status postgres_cdc_source::take_snapshot(const std::string& snapshot_name,
         return status::error("postgres: snapshot of " + rel.schema + "." + rel.name +
                              " failed: " + snap.error_message());
       }
-      row.resize(rel.columns.size());
+      if (held.valid) {
+        if (auto s = emit_held(held.rel != ri, false); !s) return s;
+      }
+      held.valid = true;
+      held.rel = ri;
+      held.first_overall = rows == 0;
+      held.first_in_table = first_in_table;
+      first_in_table = false;
+      held.text.resize(rel.columns.size());
+      held.is_null.assign(rel.columns.size(), 0);
       for (std::size_t c = 0; c < rel.columns.size(); ++c) {
         const int ci = static_cast<int>(c);
         if (PQgetisnull(r.get(), 0, ci)) {
-          row[c] = {value_kind::null, {}};
+          held.is_null[c] = 1;
+          held.text[c].clear();
         } else {
-          row[c] = {value_kind::text,
-                    std::string_view(PQgetvalue(r.get(), 0, ci),
-                                     static_cast<std::size_t>(PQgetlength(r.get(), 0, ci)))};
+          held.text[c].assign(PQgetvalue(r.get(), 0, ci),
+                              static_cast<std::size_t>(PQgetlength(r.get(), 0, ci)));
         }
       }
-      pos.commit_unix_us = pos.now_unix_us = now_unix_us();
-      arena_.clear();
-      events_.clear();
-      if (auto s = envelope_.append_snapshot_row(rel, row, pos, arena_, events_); !s) return s;
-      handler_.on_events(arena_, events_);
-      count(events_);
-      ++rows;
     }
+  }
+  if (held.valid && !stop_.load(std::memory_order_relaxed)) {
+    if (auto s = emit_held(true, true); !s) return s;
   }
   if (stop_.load(std::memory_order_relaxed)) return status::error("stopped during the snapshot");
   if (auto s = snap.exec("COMMIT", PGRES_COMMAND_OK); !s) return s;
