@@ -6,6 +6,7 @@
 
 #include "stages/sinks/mongodb/mongo_document.hpp"
 #include "stages/sinks/mongodb/mongo_origin.hpp"
+#include "stages/sinks/mongodb/mongo_reply.hpp"
 #include "stages/sinks/mongodb/mongo_sink.hpp"
 
 namespace edgepipe {
@@ -115,6 +116,32 @@ TEST(MongoDocument, IdIsDerivedFromTheRecordSoAResendHasTheSameId) {
   EXPECT_FALSE(checked);
   EXPECT_EQ(id_json(d), R"({ "_id" : { "source" : "iss", "record" : 77 } })");
   bson_destroy(&tmp);
+}
+
+// What FerretDB 1.24 answers to an unordered bulk insert of 5 documents of which 3 are already
+// there (captured from the local server with pymongo, issue 22): one duplicate-key writeError
+// per document, by index, and nInserted for the others. The sink counts the duplicates as
+// delivered and the rest as confirmed: plain documents (2) == confirmed (2), nothing retried.
+TEST(MongoReply, FerretDbDuplicateKeysInAnUnorderedBulkAreAnsweredPerDocument) {
+  const char* json = R"({"writeErrors":[
+      {"index":0,"code":11000,"errmsg":"E11000 duplicate key error collection: eo_probe.dups"},
+      {"index":2,"code":11000,"errmsg":"E11000 duplicate key error collection: eo_probe.dups"},
+      {"index":4,"code":11000,"errmsg":"E11000 duplicate key error collection: eo_probe.dups"}],
+    "writeConcernErrors":[],"nInserted":2,"nUpserted":0,"nMatched":0,"nModified":0,
+    "nRemoved":0,"upserted":[]})";
+  bson_error_t err;
+  bson_t* reply = bson_new_from_json(reinterpret_cast<const std::uint8_t*>(json), -1, &err);
+  ASSERT_NE(reply, nullptr) << err.message;
+  std::vector<mongo_reply::write_error> errors;
+  ASSERT_TRUE(mongo_reply::read_write_errors(reply, 5, errors));
+  ASSERT_EQ(errors.size(), 3u);
+  for (std::size_t i = 0; i < errors.size(); ++i) {
+    EXPECT_EQ(errors[i].index, 2 * i);
+    EXPECT_EQ(errors[i].code, mongo_reply::kDuplicateKey);
+  }
+  EXPECT_FALSE(mongo_reply::has_write_concern_error(reply));
+  EXPECT_EQ(mongo_reply::confirmed_documents(reply), 5 - 3);
+  bson_destroy(reply);
 }
 
 TEST(MongoOrigin, IsKeptInTheLedgerStateAndReadBack) {
