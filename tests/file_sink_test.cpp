@@ -1,15 +1,21 @@
 // The file sink when its file cannot be written: the records it held are failed (counted, and
 // settled as failed so the spool sends them again), and once the file can be written again the
-// sink reopens it after a backoff instead of failing every later batch forever.
+// sink reopens it after a backoff instead of failing every later batch forever. And fed from the
+// spool, each record once (issue 22): a restart cuts the file back to what its ledger state
+// confirmed and skips the records the file holds; a rotation is in the ledger before the new
+// file is written. The ledger is modelled by a listener that keeps the sink's ledger_state().
 #include "stages/sinks/file/file_sink.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <thread>
 
+#include "stages/sinks/file/file_sink_state.hpp"
 #include "test_util.hpp"
 
 namespace edgepipe {
@@ -22,6 +28,49 @@ struct outcomes final : delivery_listener {
   void settled(std::uint64_t, delivery_outcome o) override { ++count[o]; }
   void settled_range(std::uint64_t, std::uint64_t n, delivery_outcome o) override { count[o] += n; }
 };
+
+/// The spool's side: counts outcomes and keeps the sink state of the last ledger written.
+struct ledger_model final : delivery_listener {
+  explicit ledger_model(sink& s) : target(s) {}
+  sink& target;
+  std::map<delivery_outcome, std::uint64_t> count;
+  std::string ledger;             // the ledger's sink state, as a restart would read it
+  bool fail_checkpoints = false;  // the ledger cannot be written (a full disk)
+  int checkpoints = 0;
+  void settled(std::uint64_t, delivery_outcome o) override { ++count[o]; }
+  void settled_range(std::uint64_t, std::uint64_t n, delivery_outcome o) override { count[o] += n; }
+  status checkpoint() override {
+    if (fail_checkpoints) return status::error("ledger: No space left on device", 28);
+    ++checkpoints;
+    write_ledger();
+    return status::ok();
+  }
+  void write_ledger() { ledger = std::string(target.ledger_state()); }
+};
+
+/// Every line of PATH.1, PATH.2, ... then PATH, as the numbers they hold ({"n":X}).
+std::vector<std::uint64_t> numbers_in(const std::string& path) {
+  std::vector<std::string> files;
+  for (int i = 1; fs::exists(path + "." + std::to_string(i)); ++i)
+    files.push_back(path + "." + std::to_string(i));
+  files.push_back(path);
+  std::vector<std::uint64_t> out;
+  for (const auto& f : files) {
+    const std::string text = testing::read_file(f);
+    EXPECT_TRUE(text.empty() || text.back() == '\n') << f << " ends in a torn line";
+    for (const auto& l : testing::read_lines(f)) {
+      EXPECT_EQ(l.rfind("{\"n\":", 0), 0u) << f << ": " << l;
+      out.push_back(std::stoull(l.substr(5)));
+    }
+  }
+  return out;
+}
+
+std::vector<std::uint64_t> iota(std::uint64_t n) {
+  std::vector<std::uint64_t> v(n);
+  for (std::uint64_t i = 0; i < n; ++i) v[i] = i;
+  return v;
+}
 
 void fill(record_batch& b, std::uint64_t first, int n) {
   b.clear();
@@ -76,6 +125,147 @@ TEST(FileSink, AFailedFileIsReopenedAfterABackoffAndWritingGoesOn) {
   const auto lines = testing::read_lines(path);
   EXPECT_EQ(lines.size(), counters.records_out.get());
   for (const auto& l : lines) EXPECT_EQ(l.rfind("{\"n\":", 0), 0u) << l;
+}
+
+TEST(FileSink, ARestartCutsBackToTheLedgerAndWritesEachRecordOnce) {
+  testing::temp_dir dir;
+  file_sink_config cfg;
+  cfg.path = dir / "out.jsonl";
+  cfg.rotate_bytes = 0;
+  record_batch batch;
+  std::string ledger;
+  {
+    file_sink a("out", cfg, {"src"});
+    ledger_model spool(a);
+    a.set_listener(&spool);
+    ASSERT_TRUE(a.open().is_ok());
+    a.resume("");  // a first start
+    stage_counters counters("sink:out");
+    fill(batch, 0, 10);
+    a.write(batch, counters);
+    a.flush(counters);
+    spool.write_ledger();  // the periodic ledger write: 0..9 confirmed
+    fill(batch, 10, 10);
+    a.write(batch, counters);
+    a.flush(counters);  // in the file, not in the ledger
+    fill(batch, 20, 5);
+    a.write(batch, counters);  // not even confirmed
+    ledger = spool.ledger;
+  }  // kill -9: what was submitted reaches the file, and a write cut short leaves half a line
+  {
+    std::ofstream torn(cfg.path, std::ios::app);
+    torn << "{\"n\":2";
+  }
+  const std::string before = testing::read_file(cfg.path);
+  ASSERT_EQ(std::count(before.begin(), before.end(), '\n'), 25);  // 25 lines and a torn one
+  const auto state = parse_file_sink_state(ledger);
+  ASSERT_TRUE(state);
+  EXPECT_EQ(state->records_end, 10u);
+
+  file_sink b("out", cfg, {"src"});
+  ledger_model spool(b);
+  b.set_listener(&spool);
+  ASSERT_TRUE(b.open().is_ok());
+  b.resume(ledger);
+  stage_counters counters("sink:out");
+  fill(batch, 5, 25);  // the spool resends from its watermark, which may trail the file's state
+  b.write(batch, counters);
+  b.flush(counters);
+  ASSERT_TRUE(b.close().is_ok());
+  EXPECT_EQ(numbers_in(cfg.path), iota(30));
+  EXPECT_EQ(spool.count[delivery_outcome::duplicate], 5u);  // 5..9: held already
+  EXPECT_EQ(spool.count[delivery_outcome::delivered], 20u);
+  EXPECT_EQ(counters.duplicates.get(), 5u);
+  EXPECT_EQ(counters.records_out.get(), 25u);
+}
+
+TEST(FileSink, RecordsSentAgainAfterARewindAreNotWrittenTwice) {
+  testing::temp_dir dir;
+  file_sink_config cfg;
+  cfg.path = dir / "out.jsonl";
+  file_sink sink("out", cfg, {"src"});
+  ledger_model spool(sink);
+  sink.set_listener(&spool);
+  ASSERT_TRUE(sink.open().is_ok());
+  sink.resume("");
+  stage_counters counters("sink:out");
+  record_batch batch;
+  fill(batch, 0, 10);
+  sink.write(batch, counters);
+  sink.flush(counters);
+  fill(batch, 5, 10);  // a frame partly delivered before a failure comes again whole
+  sink.write(batch, counters);
+  sink.flush(counters);
+  ASSERT_TRUE(sink.close().is_ok());
+  EXPECT_EQ(numbers_in(cfg.path), iota(15));
+  EXPECT_EQ(counters.duplicates.get(), 5u);
+}
+
+TEST(FileSink, ACrashRightAfterARotationCutsTheRotatedFile) {
+  testing::temp_dir dir;
+  file_sink_config cfg;
+  cfg.path = dir / "out.jsonl";
+  cfg.rotate_bytes = 60;  // lines are 8 or 9 bytes
+  record_batch batch;
+  std::string ledger;
+  {
+    file_sink a("out", cfg, {"src"});
+    ledger_model spool(a);
+    a.set_listener(&spool);
+    ASSERT_TRUE(a.open().is_ok());
+    a.resume("");
+    stage_counters counters("sink:out");
+    fill(batch, 0, 4);
+    a.write(batch, counters);
+    a.flush(counters);
+    spool.write_ledger();  // 0..3 confirmed, in out.jsonl
+    EXPECT_GE(spool.checkpoints, 1);
+    // The process dies between the rotation and the ledger write that names the new file.
+    spool.fail_checkpoints = true;
+    fill(batch, 4, 10);
+    a.write(batch, counters);
+    ASSERT_TRUE(fs::exists(cfg.path + ".1"));
+    EXPECT_EQ(fs::file_size(cfg.path), 0u) << "written before the ledger named the file";
+    EXPECT_GT(counters.failed.get(), 0u);
+    ledger = spool.ledger;
+  }
+  EXPECT_GT(numbers_in(cfg.path).size(), 4u);  // out.jsonl.1 holds records past the ledger
+
+  file_sink b("out", cfg, {"src"});
+  ledger_model spool(b);
+  b.set_listener(&spool);
+  ASSERT_TRUE(b.open().is_ok());
+  b.resume(ledger);
+  stage_counters counters("sink:out");
+  fill(batch, 4, 16);  // the spool resends from the ledger's watermark
+  b.write(batch, counters);
+  b.flush(counters);
+  ASSERT_TRUE(b.close().is_ok());
+  EXPECT_EQ(numbers_in(cfg.path), iota(20));
+  EXPECT_GE(spool.checkpoints, 2);  // each new file named in the ledger before it is written
+  const auto state = parse_file_sink_state(b.ledger_state());  // the next ledger write's
+  ASSERT_TRUE(state);
+  EXPECT_EQ(state->records_end, 20u);
+  EXPECT_EQ(state->bytes, fs::file_size(cfg.path));
+}
+
+TEST(FileSinkState, RoundTripsAndRejectsMalformedText) {
+  char buf[128];
+  const file_sink_state s{123456789, 42, 9000};
+  const std::size_t n = format_file_sink_state(s, buf, sizeof buf);
+  ASSERT_GT(n, 0u);
+  const std::string text(buf, n);
+  EXPECT_EQ(text, "file.inode=123456789\nfile.bytes=42\nfile.records_end=9000\n");
+  const auto back = parse_file_sink_state(text);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->inode, 123456789u);
+  EXPECT_EQ(back->bytes, 42u);
+  EXPECT_EQ(back->records_end, 9000u);
+  EXPECT_EQ(format_file_sink_state(s, buf, 20), 0u);  // too small
+  EXPECT_FALSE(parse_file_sink_state(""));
+  EXPECT_FALSE(parse_file_sink_state("file.inode=1\nfile.bytes=2\n"));
+  EXPECT_FALSE(parse_file_sink_state("file.inode=1\nfile.bytes=x\nfile.records_end=3\n"));
+  EXPECT_FALSE(parse_file_sink_state("xfile.inode=1\nfile.bytes=2\nfile.records_end=3\n"));
 }
 
 }  // namespace

@@ -306,6 +306,30 @@ TEST(Spool, LedgerIsRewrittenInPlaceWithTheLatestWatermark) {
   EXPECT_EQ(sp.watermark(0), 900u);
 }
 
+TEST(Spool, LedgerKeepsTheSinkStateWithTheWatermarkInOneFile) {
+  temp_dir dir;
+  const auto c = config_in(dir);
+  write_spool(c, 10, 100, {"file"});
+  {
+    spool sp(c);
+    ASSERT_TRUE(sp.open({"file"}).is_ok());
+    EXPECT_EQ(sp.ledger_state(0), "");
+    sp.confirm(0, 300);
+    ASSERT_TRUE(sp.persist_ledger(0, "file.bytes=10\n").is_ok());
+    // Same watermark, new state: written (a rotation records the new file this way).
+    ASSERT_TRUE(sp.persist_ledger(0, "file.bytes=20\n").is_ok());
+    EXPECT_EQ(sp.ledger_state(0), "file.bytes=20\n");
+    EXPECT_FALSE(sp.persist_ledger(0, std::string(spool::kMaxLedgerStateBytes + 1, 'x')).is_ok());
+  }
+  EXPECT_EQ(testing::read_file((fs::path(c.dir) / "file.ledger").string()),
+            "edgepipe spool ledger v1\nsink=file\nconfirmed_end=300\nfile.bytes=20\n");
+  spool sp(c);
+  ASSERT_TRUE(sp.open({"file"}).is_ok());
+  EXPECT_EQ(sp.watermark(0), 300u);
+  EXPECT_EQ(sp.ledger_state(0), "file.bytes=20\n");
+  EXPECT_EQ(parse_ledger_state("edgepipe spool ledger v1\nconfirmed_end=1\n"), "");
+}
+
 TEST(Spool, ConfirmedSegmentsAreDeletedAndDropOldestCountsPerSink) {
   temp_dir dir;
   const auto c = config_in(dir);

@@ -51,6 +51,7 @@ std::string prometheus_text(const pipeline& p) {
     metric(o, "bytes_out_total", l, s.bytes_out.get());
     if (s.name.rfind("sink:", 0) == 0) {
       metric(o, "sink_retries_total", l, s.retries.get());
+      metric(o, "sink_duplicates_skipped_total", l, s.duplicates.get());
       metric(o, "sink_in_flight", l, s.in_flight.get());
     }
     const auto lat = s.latency_ns.read();

@@ -117,7 +117,8 @@ std::string counters_report(const pipeline& p) {
       << ",\"records_in\":" << s.records_in.get() << ",\"records_out\":" << s.records_out.get()
       << ",\"rejected\":" << s.rejected.get() << ",\"filtered\":" << s.filtered.get()
       << ",\"failed\":" << s.failed.get() << ",\"retries\":" << s.retries.get()
-      << ",\"bytes_in\":" << s.bytes_in.get() << ",\"bytes_out\":" << s.bytes_out.get();
+      << ",\"duplicates\":" << s.duplicates.get() << ",\"bytes_in\":" << s.bytes_in.get()
+      << ",\"bytes_out\":" << s.bytes_out.get();
     if (s.name == "source:replay") o << ",\"ring_stalls\":" << p.replay_ring()->stalls();
     if (s.name == "source:http") o << ",\"ring_stalls\":" << p.http_ring()->stalls();
     if (s.name == "transform") o << ",\"ring_stalls\":" << p.transform().output_stalls();

@@ -380,6 +380,7 @@ std::string status_report::json() {
     o.field("delivered", c.records_out.get());
     o.field("failed", c.failed.get());
     o.field("retried", c.retries.get());
+    o.field("duplicates", c.duplicates.get());
     o.field("in_flight", c.in_flight.get());
     o.field("delivered_per_s", rate(key + ".out"));
     o.field("failed_per_s", rate(key + ".failed"));

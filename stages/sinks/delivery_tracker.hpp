@@ -5,7 +5,8 @@
 // Retry policy (go-back-N, which keeps each key in order): after a failure the sink stops
 // taking new frames, waits until every record in flight has an answer, then starts again from
 // the first frame that is not confirmed, after a backoff. Records that had been delivered after
-// that point are sent again (counted as possible duplicates; MongoDB absorbs them by `_id`).
+// that point are sent again (counted as resent; MongoDB and the file sink recognise them and
+// count them as duplicates instead of storing them twice).
 // Latency: each frame keeps the receive time of its oldest record; when the frame is confirmed
 // its records are counted in the latency histogram at (confirm time - that receive time), one
 // clock read per confirm call that pops frames, never flattering a frame's later records.

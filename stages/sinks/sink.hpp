@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "core/batch.hpp"
 #include "core/stage_counters.hpp"
@@ -20,7 +21,8 @@ namespace edgepipe {
 /// What became of one record. Only `failed` makes the spool send it again.
 enum class delivery_outcome : std::uint8_t {
   delivered,
-  duplicate,      // the destination already had it (MongoDB duplicate `_id`): as good as delivered
+  duplicate,      // the destination already had it (MongoDB duplicate `_id`, a line the file
+                  // already holds): as good as delivered
   dead_lettered,  // permanently refused (e.g. a document MongoDB rejects): in the sink's DLQ
   failed,         // not delivered (timeout, broker gone, server down): retried from the spool
 };
@@ -33,6 +35,10 @@ class delivery_listener {
   virtual void settled(std::uint64_t sequence, delivery_outcome outcome) = 0;
   virtual void settled_range(std::uint64_t first, std::uint64_t count,
                              delivery_outcome outcome) = 0;
+  /// Writes the sink's ledger now: the watermark over what is settled so far and the sink's
+  /// ledger_state(), in one crash-safe write (the file sink, before it writes into a new file
+  /// after a rotation). Called on the sink thread, from inside write()/flush().
+  virtual status checkpoint() { return status::ok(); }
 };
 
 class sink {
@@ -50,6 +56,15 @@ class sink {
   /// runs on: sink thread, once, after the last flush. After request_abandon(), returns
   /// promptly and reports what it could not deliver as failed.
   virtual status close() = 0;
+
+  /// Spool mode. What the sink needs after a restart to avoid writing again what its
+  /// destination already holds (the file sink: which file, its confirmed length, the record ids
+  /// it holds), as `key=value\n` lines; stored in the sink's ledger with the watermark, in the
+  /// same atomic write. runs on: sink thread, at each ledger write. Valid until the next call.
+  virtual std::string_view ledger_state() { return {}; }
+  /// Spool mode: the ledger_state() of the last ledger written (empty: none). runs on: sink
+  /// thread, once, before the first write().
+  virtual void resume(std::string_view ledger_state) { (void)ledger_state; }
 
   /// runs on: main thread, before start.
   void set_listener(delivery_listener* l) noexcept { listener_ = l; }
@@ -96,6 +111,8 @@ class sink {
     if (listener_ != nullptr && count != 0) listener_->settled_range(first, count, outcome);
   }
   bool has_listener() const noexcept { return listener_ != nullptr; }
+  /// The ledger written now (delivery_listener::checkpoint); ok without a listener.
+  status checkpoint() { return listener_ != nullptr ? listener_->checkpoint() : status::ok(); }
 
  private:
   bool setup_pending_ = false;

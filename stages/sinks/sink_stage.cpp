@@ -57,6 +57,16 @@ void sink_stage::settled_range(std::uint64_t first, std::uint64_t count, deliver
   tracker_->settle_range(first, count, outcome);
 }
 
+status sink_stage::persist_ledger() {
+  spool_->confirm(spool_index_, tracker_->confirmed_end());
+  return spool_->persist_ledger(spool_index_, sink_->ledger_state());
+}
+
+status sink_stage::checkpoint() {
+  if (spool_ == nullptr) return status::ok();
+  return persist_ledger();
+}
+
 std::uint64_t sink_stage::oldest_ingest(const record_batch& batch) noexcept {
   std::uint64_t oldest = 0;
   for (const record& r : batch.records())
@@ -138,9 +148,9 @@ void sink_stage::run_from_spool() {
       std::chrono::duration_cast<std::chrono::nanoseconds>(flush_interval_).count());
   bool dirty = false;
   auto persist = [&] {
-    if (status s = sp.persist_ledger(spool_index_); !s)
-      log_line(log_level::error, component, s.message());
+    if (status s = persist_ledger(); !s) log_line(log_level::error, component, s.message());
   };
+  sink_->resume(sp.ledger_state(spool_index_));
   while (!abandoned_.load(std::memory_order_acquire)) {
     const std::uint64_t now = mono_now_ns();
     if (dirty && (now - last_flush >= flush_ns || tracker.frames() >= kMaxFramesInFlight)) {

@@ -61,6 +61,9 @@ class sink_stage final : private delivery_listener {
   void run_from_spool();
   void settled(std::uint64_t sequence, delivery_outcome outcome) override;
   void settled_range(std::uint64_t first, std::uint64_t count, delivery_outcome outcome) override;
+  status checkpoint() override;
+  /// Confirms what the tracker has settled and writes the ledger with the sink's state.
+  status persist_ledger();
   void record_latency(const record_batch& batch);
   /// Monotonic receive time of the batch's oldest record (0 when none is known).
   static std::uint64_t oldest_ingest(const record_batch& batch) noexcept;

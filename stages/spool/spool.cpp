@@ -113,6 +113,13 @@ std::optional<std::uint64_t> parse_ledger(std::string_view text) {
   return v;
 }
 
+std::string_view parse_ledger_state(std::string_view text) {
+  const auto at = text.find(kLedgerKey);
+  if (at == std::string_view::npos) return {};
+  const auto eol = text.find('\n', at);
+  return eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+}
+
 std::string spool::ledger_path(const std::string& sink) const {
   return (fs::path(config_.dir) / (sink + ".ledger")).string();
 }
@@ -135,12 +142,16 @@ status spool::open(const std::vector<std::string>& sink_names, bool read_only) {
     slot->name = name;
     slot->ledger_path = ledger_path(name);
     slot->ledger_tmp = slot->ledger_path + ".tmp";
+    slot->persisted_state.reserve(kMaxLedgerStateBytes);  // no allocation in persist_ledger()
     std::uint64_t w = oldest;
     std::ifstream in(ledger_path(name));
     if (in) {
       std::stringstream text;
       text << in.rdbuf();
-      if (auto v = parse_ledger(text.str())) {
+      const std::string all = text.str();
+      if (auto v = parse_ledger(all)) {
+        const std::string_view state = parse_ledger_state(all);
+        slot->persisted_state.assign(state.substr(0, kMaxLedgerStateBytes));
         w = std::max(*v, oldest);
         next_id_ = std::max(next_id_, *v);  // ids never go backwards, even after a cut tail
       } else {
@@ -451,13 +462,17 @@ std::uint64_t spool::undeleted_bytes() const {
   return total;
 }
 
-status spool::persist_ledger(std::size_t sink) {
+status spool::persist_ledger(std::size_t sink, std::string_view state) {
   sink_slot& s = *sinks_[sink];
   const std::uint64_t w = s.watermark.load(std::memory_order_acquire);
-  if (w == s.persisted) return status::ok();
+  if (w == s.persisted && state == s.persisted_state) return status::ok();
+  if (state.size() > kMaxLedgerStateBytes)
+    return status::error("ledger of sink " + s.name + ": sink state of " +
+                         std::to_string(state.size()) + " bytes, the limit is " +
+                         std::to_string(kMaxLedgerStateBytes));
   // Runs on the sink thread every ledger_interval: no heap allocation here (an ofstream's buffer
   // made glibc consolidate the fastbins full of librdkafka's freed message headers).
-  char text[512];
+  char text[512 + kMaxLedgerStateBytes];
   char* p = text;
   char* const end = text + sizeof text;
   auto put = [&](std::string_view part) {
@@ -471,6 +486,7 @@ status spool::persist_ledger(std::size_t sink) {
   put(kLedgerKey);
   p = std::to_chars(p, end, w).ptr;
   put("\n");
+  put(state);
   if (p == end) return status::error("ledger text too long for sink " + s.name);
   // Atomic and durable (io/file_ops): a power cut leaves the old or the new ledger, never an
   // empty one, and a watermark once persisted does not go back.
@@ -479,6 +495,7 @@ status spool::persist_ledger(std::size_t sink) {
       !st)
     return st.prefixed("ledger of sink " + s.name + ": ");
   s.persisted = w;
+  s.persisted_state.assign(state);  // within the reserved capacity: no allocation
   return status::ok();
 }
 

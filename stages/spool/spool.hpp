@@ -116,9 +116,17 @@ class spool {
   }
   /// Every record below `end_id` is confirmed by this sink. Never moves backwards.
   void confirm(std::size_t sink, std::uint64_t end_id) noexcept;
-  /// Writes `<dir>/<sink>.ledger` when the watermark moved since last time: temp file,
-  /// fdatasync, rename, directory fsync (io/file_ops), so it survives a power cut.
-  status persist_ledger(std::size_t sink);
+  /// Writes `<dir>/<sink>.ledger` when the watermark or `state` changed since last time: temp
+  /// file, fdatasync, rename, directory fsync (io/file_ops), so it survives a power cut.
+  /// `state`: the sink's own resume state (lines of `key=value\n`, at most
+  /// kMaxLedgerStateBytes), kept in the same file so it and the watermark are written at once
+  /// (the file sink's confirmed length: stages/sinks/file/file_sink_state).
+  status persist_ledger(std::size_t sink, std::string_view state = {});
+  /// The sink state of the ledger last written or found at open() (empty: none).
+  std::string_view ledger_state(std::size_t sink) const noexcept {
+    return sinks_[sink]->persisted_state;
+  }
+  static constexpr std::size_t kMaxLedgerStateBytes = 512;
   /// Tests: the file calls persist_ledger() makes (default: file_ops::posix()).
   void set_file_ops(file_ops& ops) noexcept { ops_ = &ops; }
   /// Records below this id were dropped (drop_oldest); readers skip past them.
@@ -157,6 +165,7 @@ class spool {
     std::atomic<std::uint64_t> watermark{0};
     std::atomic<std::uint64_t> dropped{0};
     std::uint64_t persisted = ~std::uint64_t{0};  // sink thread only
+    std::string persisted_state;                  // sink thread only (after open())
     std::string ledger_path, ledger_tmp;          // set in open()
   };
   status recover(bool read_only);
@@ -188,5 +197,7 @@ class spool {
 
 /// Parses a ledger file's text; nullopt when malformed.
 std::optional<std::uint64_t> parse_ledger(std::string_view text);
+/// The sink state a ledger's text carries: the lines after the watermark (empty: none).
+std::string_view parse_ledger_state(std::string_view text);
 
 }  // namespace edgepipe

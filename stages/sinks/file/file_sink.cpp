@@ -1,15 +1,30 @@
 #include "stages/sinks/file/file_sink.hpp"
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
 #include "platform/clock.hpp"
 #include "platform/log.hpp"
+#include "stages/sinks/file/file_sink_state.hpp"
 #include "stages/transform/json_text.hpp"
 
 namespace edgepipe {
 
 namespace fs = std::filesystem;
+
+namespace {
+/// Inode and size of `path`; false when it does not exist (or cannot be read).
+bool stat_file(const std::string& path, std::uint64_t& inode, std::uint64_t& size) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return false;
+  inode = static_cast<std::uint64_t>(st.st_ino);
+  size = static_cast<std::uint64_t>(st.st_size);
+  return true;
+}
+}  // namespace
 
 file_sink::file_sink(std::string name, file_sink_config config,
                      std::vector<std::string> source_names)
@@ -30,8 +45,107 @@ status file_sink::open() {
   o.truncate = false;  // a restarted daemon appends; it never destroys earlier output
   if (status s = writer_.open(config_.path, o); !s)
     return status::error("sink " + name_ + ": " + s.message());
-  good_size_ = writer_.bytes_written();
+  adopt_open_file();
   return status::ok();
+}
+
+void file_sink::adopt_open_file() {
+  good_size_ = writer_.bytes_written();
+  std::uint64_t size = 0;
+  if (!stat_file(config_.path, inode_, size)) inode_ = 0;
+  ledger_due_ = true;
+}
+
+bool file_sink::record_file_in_ledger() {
+  ledger_due_ = false;
+  if (status s = checkpoint(); !s) {
+    fail("cannot write the ledger before writing into " + config_.path + ": " + s.message());
+    return false;
+  }
+  return true;
+}
+
+std::string_view file_sink::ledger_state() {
+  const std::size_t n =
+      format_file_sink_state({inode_, good_size_, records_end_}, state_, sizeof state_);
+  return {state_, n};
+}
+
+void file_sink::resume(std::string_view text) {
+  ledger_due_ = true;        // the first write records the file in the ledger (when it changed)
+  if (text.empty()) return;  // a first start, or a ledger from before this state existed
+  const auto st = parse_file_sink_state(text);
+  if (!st) {
+    log_line(log_level::warn, "sink " + name_,
+             "the ledger's file state is unreadable: nothing cut from " + config_.path +
+                 "; records the ledger had not confirmed may be written again");
+    return;
+  }
+  // The file the ledger names: the one being written, or, after a crash between a rotation and
+  // the ledger write that follows it (the new file is still empty), the one just rotated.
+  std::uint64_t inode = 0, size = 0;
+  std::string target;
+  if (stat_file(config_.path, inode, size) && inode == st->inode) {
+    target = config_.path;
+  } else if (size == 0 && next_rotation_ > 1) {
+    const std::string rotated = config_.path + "." + std::to_string(next_rotation_ - 1);
+    std::uint64_t rotated_inode = 0, rotated_size = 0;
+    if (stat_file(rotated, rotated_inode, rotated_size) && rotated_inode == st->inode) {
+      target = rotated;
+      size = rotated_size;
+    }
+  }
+  if (target.empty()) {
+    log_line(log_level::warn, "sink " + name_,
+             "the file the ledger names (inode " + std::to_string(st->inode) + ", " +
+                 std::to_string(st->bytes) + " bytes) is neither " + config_.path +
+                 " nor its last rotation (moved or deleted?): nothing cut; records below " +
+                 std::to_string(st->records_end) + " are taken as written");
+    records_end_ = st->records_end;
+    return;
+  }
+  cut_back(target, size, st->bytes, st->records_end);
+}
+
+void file_sink::cut_back(const std::string& target, std::uint64_t size, std::uint64_t bytes,
+                         std::uint64_t records_end) {
+  if (size < bytes) {
+    // Confirmed lines are missing (a power cut with fsync = false, or an operator's cut):
+    // nothing to skip that is sure to be there, so the spool's records are written again.
+    log_line(log_level::warn, "sink " + name_,
+             target + " holds " + std::to_string(size) + " bytes, fewer than the " +
+                 std::to_string(bytes) +
+                 " the ledger confirmed: nothing cut or skipped; records from the watermark on are "
+                 "written again");
+    return;
+  }
+  records_end_ = records_end;
+  if (size == bytes) return;
+  const bool current = target == config_.path;
+  if (current) (void)writer_.close();
+  std::error_code ec;
+  fs::resize_file(target, bytes, ec);
+  if (ec) {
+    // Records below records_end_ are still skipped; what follows the confirmed length stays.
+    log_line(log_level::error, "sink " + name_,
+             "cannot cut " + target + " back to " + std::to_string(bytes) +
+                 " bytes (what the ledger confirmed): " + ec.message() +
+                 "; lines past it may be there twice");
+  } else {
+    log_line(log_level::info, "sink " + name_,
+             "cut " + std::to_string(size - bytes) + " bytes past what the ledger confirmed from " +
+                 target + " (" + std::to_string(bytes) + " bytes, records below " +
+                 std::to_string(records_end) + "): those records are written again");
+  }
+  if (current) {
+    uring_file_writer_options o;
+    o.truncate = false;
+    if (status s = writer_.open(config_.path, o); !s) {
+      fail(s.message());
+      return;
+    }
+    adopt_open_file();
+  }
 }
 
 void file_sink::fail(const std::string& what) {
@@ -66,7 +180,7 @@ bool file_sink::try_recover() {
     fail(st.message());
     return false;
   }
-  good_size_ = writer_.bytes_written();
+  adopt_open_file();
   failed_ = false;
   log_line(log_level::info, "sink " + name_, "reopened " + config_.path + ": writing again");
   return true;
@@ -110,12 +224,28 @@ void file_sink::write(const record_batch& batch, stage_counters& counters) {
     for (const record& r : records) settle(r.sequence, delivery_outcome::failed);
     return;
   }
+  const bool spooled = has_listener();
   for (std::size_t i = 0; i < records.size(); ++i) {
     const record& r = records[i];
+    if (spooled) {
+      if (r.sequence < records_end_) {  // the file holds it already (a resend): not again
+        settle(r.sequence, delivery_outcome::duplicate);
+        counters.duplicates.add();
+        counters.records_out.add();
+        continue;
+      }
+      if (ledger_due_ && !record_file_in_ledger()) {
+        counters.failed.add(records.size() - i);
+        for (std::size_t k = i; k < records.size(); ++k)
+          settle(records[k].sequence, delivery_outcome::failed);
+        return;
+      }
+      pending_end_ = std::max(pending_end_, r.sequence + 1);
+    }
     const std::uint64_t before = writer_.bytes_written();
     append_line(batch, r);
     ++pending_;
-    if (has_listener()) {
+    if (spooled) {
       if (!pending_ids_.empty() &&
           pending_ids_.back().first + pending_ids_.back().second == r.sequence)
         ++pending_ids_.back().second;
@@ -148,10 +278,12 @@ void file_sink::flush(stage_counters& counters) {
     counters.bytes_out.add(pending_bytes_);
     settle_pending(delivery_outcome::delivered);
     good_size_ = writer_.bytes_written();
+    records_end_ = std::max(records_end_, pending_end_);
     backoff_ms_ = 0;
   }
   pending_ = 0;
   pending_bytes_ = 0;
+  pending_end_ = 0;
 }
 
 void file_sink::settle_pending(delivery_outcome outcome) {
@@ -182,7 +314,7 @@ void file_sink::rotate(stage_counters& counters) {
     fail(s.message());
     return;
   }
-  good_size_ = writer_.bytes_written();
+  adopt_open_file();  // the next line written first records the new file in the ledger
 }
 
 status file_sink::close() {

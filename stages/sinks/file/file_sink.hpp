@@ -4,6 +4,12 @@
 // A write, flush, rotation or reopen that fails fails the records it held (counted; with a spool
 // they are sent again) and the sink reopens the file after a backoff (100 ms doubling to 30 s),
 // cutting off any partly written tail first, instead of staying failed for good.
+// Fed from the spool, it writes each record once, even across a crash (docs/durability.md): the
+// ledger keeps the file's confirmed length and the end of the record ids it holds
+// (file_sink_state); on restart the file is cut back to that length (records past it, a torn
+// line) and records below that id are skipped (counted as duplicates), as are records sent
+// again after a rewind. Before it writes into a new file (a rotation, a reopen), the sink
+// writes its ledger, so the state always names the file being written.
 // Threading: see sink.hpp.
 #pragma once
 
@@ -24,6 +30,8 @@ class file_sink final : public sink {
   void write(const record_batch& batch, stage_counters& counters) override;
   void flush(stage_counters& counters) override;
   status close() override;
+  std::string_view ledger_state() override;
+  void resume(std::string_view ledger_state) override;
 
  private:
   void rotate(stage_counters& counters);
@@ -33,6 +41,14 @@ class file_sink final : public sink {
   /// the sink can write again.
   bool try_recover();
   void append_line(const record_batch& batch, const record& r);
+  /// The file just opened: its inode and confirmed size; its ledger write becomes due.
+  void adopt_open_file();
+  /// Writes the ledger naming the current file before the first line goes into it. False (and
+  /// the sink failed) when the ledger cannot be written.
+  bool record_file_in_ledger();
+  /// resume(): cuts `target` back to `bytes` when it is longer.
+  void cut_back(const std::string& target, std::uint64_t size, std::uint64_t bytes,
+                std::uint64_t records_end);
 
   std::string name_;
   file_sink_config config_;
@@ -49,6 +65,12 @@ class file_sink final : public sink {
   std::uint64_t good_size_ = 0;    // bytes of the current file confirmed by a completed flush
   std::uint64_t retry_at_ns_ = 0;  // when failed_: next reopen attempt (monotonic)
   std::uint64_t backoff_ms_ = 0;   // the last wait before a reopen; 0 after a good flush
+  // Spool mode (a listener): records with a lower id are in the files already and are skipped.
+  std::uint64_t records_end_ = 0;
+  std::uint64_t pending_end_ = 0;  // one past the highest id written since the last flush
+  std::uint64_t inode_ = 0;        // of the file open for writing
+  bool ledger_due_ = false;        // the ledger must name the current file before a write
+  char state_[128] = {};           // ledger_state()'s text
 };
 
 }  // namespace edgepipe

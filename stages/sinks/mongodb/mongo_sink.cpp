@@ -1,7 +1,13 @@
 // MongoDB sink (libmongoc): one unordered bulk write per batch and per collection, checked
-// reply by reply. Keyed records get `_id` = key, so a replay does not duplicate: in `insert`
-// mode a duplicate-key error (11000) means "already there" and counts as delivered (and as a
-// duplicate); in `upsert` mode each record replaces the document with its `_id`.
+// reply by reply. Every document's `_id` is derived from its record (the key; for keyless
+// records fed from the spool the source and the spool's record id: mongo_document), so a record
+// sent again cannot be stored twice: in `insert` mode a duplicate-key error (11000) means
+// "already there" and counts as delivered and as a duplicate (edgepipe_sink_duplicates_skipped_
+// total); in `upsert` mode each keyed record replaces the document with its `_id` (keyless ones
+// are inserted, a duplicate-key answer again meaning "already there"). The bulk is
+// unordered, so every document gets its own answer (FerretDB 1.24 as MongoDB: a writeError per
+// duplicate, by index, and nInserted for the rest); a reply that confirms fewer documents than
+// it has no error for is retried whole (idempotent by `_id`).
 // Transient errors (network, server selection, write concern, retryable labels/codes) are
 // retried with exponential backoff; permanent per-document errors go to the sink's own
 // dead-letter JSONL file and count as failed.
@@ -28,6 +34,7 @@
 #include "platform/log.hpp"
 #include "stages/sinks/mongodb/mongo_connection.hpp"
 #include "stages/sinks/mongodb/mongo_document.hpp"
+#include "stages/sinks/mongodb/mongo_origin.hpp"
 #include "stages/sinks/mongodb/mongo_reply.hpp"
 #include "stages/transform/json_text.hpp"
 
@@ -49,6 +56,7 @@ class mongo_sink final : public sink {
         config_(std::move(config)),
         source_names_(std::move(source_names)),
         conn_(name_, config_, source_names_),
+        documents_(source_names_),
         selector_(bson_new()),
         dead_letters_(config_.dead_letter_path.empty() ? "dead-letter-" + name_ + ".jsonl"
                                                        : config_.dead_letter_path,
@@ -95,15 +103,19 @@ class mongo_sink final : public sink {
   void write(const record_batch& batch, stage_counters& counters) override {
     const auto& records = batch.records();
     if (records.empty()) return;
-    if (conn_.client() == nullptr || !setup_ready()) {
+    if (conn_.client() == nullptr || !setup_ready() || !origin_in_ledger()) {
       counters.failed.add(records.size());
       for (const record& r : records) settle(r.sequence, delivery_outcome::failed);
       return;
     }
-    // Keyless records get a client-side ObjectId once, so a retry cannot insert them twice.
-    oids_.resize(records.size());
-    for (std::size_t i = 0; i < records.size(); ++i)
-      if (records[i].key_length == 0) bson_oid_init(&oids_[i], nullptr);
+    // Without a spool (no listener) record ids are not stable across runs: keyless records
+    // get a client-side ObjectId once per batch, so at least a retry cannot insert them twice.
+    // From the spool their `_id` is derived from the record id instead (mongo_document).
+    if (!has_listener()) {
+      oids_.resize(records.size());
+      for (std::size_t i = 0; i < records.size(); ++i)
+        if (records[i].key_length == 0) bson_oid_init(&oids_[i], nullptr);
+    }
 
     if (!config_.collection.empty()) {
       group_.clear();
@@ -126,6 +138,21 @@ class mongo_sink final : public sink {
     }
     settle_dead_letters();
   }
+
+  // runs on: sink thread. The origin of derived `_id`s: the ledger's, or a new one that goes
+  // into the ledger before the first document uses it.
+  void resume(std::string_view ledger_state) override {
+    std::string_view origin = parse_mongo_origin(ledger_state);
+    std::string made;
+    if (origin.empty()) {
+      made = new_mongo_origin();
+      origin = made;
+      origin_due_ = true;
+    }
+    origin_line_ = mongo_origin_line(origin);
+    documents_.set_origin(origin);
+  }
+  std::string_view ledger_state() override { return origin_line_; }
 
   // runs on: sink thread. Writes are confirmed synchronously by write(); only the
   // dead-letter file needs flushing.
@@ -150,6 +177,24 @@ class mongo_sink final : public sink {
     std::string name;
     mongoc_collection_t* handle = nullptr;
   };
+
+  /// A new origin is in the ledger before any document carries it. False (logged once per
+  /// episode) while the ledger cannot be written: the records fail and are retried.
+  bool origin_in_ledger() {
+    if (!origin_due_) return true;
+    if (status s = checkpoint(); !s) {
+      if (!origin_error_logged_)
+        log_line(log_level::error, "sink:" + name_,
+                 s.message() +
+                     ": the origin of derived _ids is not in the ledger yet; records "
+                     "wait in the spool");
+      origin_error_logged_ = true;
+      return false;
+    }
+    origin_due_ = false;
+    origin_error_logged_ = false;
+    return true;
+  }
 
   collection_slot& collection_for(source_id src) {
     const std::size_t slot =
@@ -196,13 +241,13 @@ class mongo_sink final : public sink {
         bson_t tmp;
         bson_error_t err;
         bool checked = false;
-        const bson_t* doc = documents_.build(batch, i, oids_[i], tmp, err, checked);
+        const bson_oid_t* oid = has_listener() ? nullptr : &oids_[i];
+        const bson_t* doc = documents_.build(batch, i, oid, tmp, err, checked);
         bool added = false;
         if (doc != nullptr) {
           if (config_.mode == mongo_mode::upsert && r.key_length != 0) {
             bson_reinit(selector_);
-            const std::string_view key = batch.key(r);
-            bson_append_utf8(selector_, "_id", 3, key.data(), static_cast<int>(key.size()));
+            documents_.append_id(selector_, r, batch.key(r), oid);
             added = mongoc_bulk_operation_replace_one_with_opts(bulk, selector_, doc,
                                                                 conn_.upsert_opts(), &err);
           } else {
@@ -261,7 +306,9 @@ class mongo_sink final : public sink {
     op_state_.assign(ops_.size(), op_ok);
     const bool any_write_errors = mongo_reply::read_write_errors(&reply, ops_.size(), errors_);
     for (const auto& e : errors_) {
-      if (e.code == mongo_reply::kDuplicateKey && config_.mode == mongo_mode::insert) {
+      // Keyless records are inserted in both modes: their `_id` already there is a resend.
+      if (e.code == mongo_reply::kDuplicateKey &&
+          (config_.mode == mongo_mode::insert || records[ops_[e.index]].key_length == 0)) {
         op_state_[e.index] = op_duplicate;
       } else if (mongo_reply::retryable_code(e.code)) {
         op_state_[e.index] = op_retry;
@@ -326,6 +373,7 @@ class mongo_sink final : public sink {
     }
     counters.records_out.add(delivered);
     counters.bytes_out.add(bytes);
+    counters.duplicates.add(duplicates);
     delivered_ += delivered;
     if (has_listener()) {
       const bool shortfall = static_cast<std::uint64_t>(confirmed) < plain;
@@ -434,7 +482,7 @@ class mongo_sink final : public sink {
   std::vector<std::string> source_names_;
   mongo_connection conn_;
   mongo_document_builder documents_;
-  bson_t* selector_;  // reused {_id: key} for upserts
+  bson_t* selector_;  // reused {_id: ...} for upserts
   std::vector<collection_slot> collections_;
   // Reused per batch: no allocation once warmed up.
   std::vector<bson_oid_t> oids_;
@@ -451,6 +499,9 @@ class mongo_sink final : public sink {
   bool dead_letter_errors_logged_ = false;
   std::uint64_t dead_letter_errors_ = 0;
   std::uint64_t delivered_ = 0, duplicates_ = 0, dead_lettered_ = 0, failed_ = 0;
+  std::string origin_line_;  // the ledger state: "mongo.spool=<origin>\n" (spool mode)
+  bool origin_due_ = false;  // a new origin, not yet in the ledger
+  bool origin_error_logged_ = false;
 };
 
 }  // namespace
