@@ -47,6 +47,9 @@ class cdc_event_handler {
   virtual void on_commit(lsn_t end_lsn) = 0;
   /// The snapshot is complete and streaming starts from `consistent_point`.
   virtual void on_snapshot_done(lsn_t /*consistent_point*/) {}
+  /// Nothing more to read from the server right now (a good moment to hand on a batch and to
+  /// confirm what became durable). Called at least every 100 ms while streaming.
+  virtual void on_idle() {}
 };
 
 struct postgres_cdc_counters {
