@@ -178,7 +178,20 @@ class daemon:
 
 
 def read_topic(topic, timeout_s=20):
-    """Every message of a topic: (key, value or None, headers)."""
+    """Every message of a topic: (key, value or None, headers). Other tests share the broker
+    and may restart it: a read that cannot reach it is tried again, up to 30 s."""
+    deadline = time.time() + 30
+    while True:
+        try:
+            return read_topic_once(topic, timeout_s)
+        except Exception as e:  # kafka-python's errors (no broker, metadata) all derive from it
+            if time.time() > deadline:
+                raise
+            print(f"      (reading {topic}: {e}; the broker may be restarting: trying again)")
+            time.sleep(1)
+
+
+def read_topic_once(topic, timeout_s):
     c = KafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None, enable_auto_commit=False)
     try:
         parts = c.partitions_for_topic(topic) or set()
@@ -198,14 +211,6 @@ def read_topic(topic, timeout_s=20):
                                 "headers": dict((k, v.decode()) for k, v in m.headers)})
         out.sort(key=lambda m: (m["partition"], m["offset"]))
         return out
-    finally:
-        c.close()
-
-
-def topics_now():
-    c = KafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None)
-    try:
-        return c.topics()
     finally:
         c.close()
 
@@ -400,7 +405,7 @@ def case_b_kill9(tmp, mongo):
         mongo.drop_database(f"{TAG}b")
 
 
-def case_c_not_confirmed_early(tmp):
+def case_c_not_confirmed_early(tmp, _mongo):
     schema, slot, prefix = f"{TAG}c", f"{TAG}c", f"{TAG}c"
     S = schema
     psql(f"CREATE SCHEMA {S}; CREATE TABLE {S}.t (id int PRIMARY KEY, v text);")
@@ -464,9 +469,10 @@ def main():
     mongo = pymongo.MongoClient(MONGO_URI, serverSelectionTimeoutMS=5000)
     tmp = tempfile.mkdtemp(prefix="edgepipe-cdc-pipeline-")
     try:
-        case_a_workload(tmp, mongo)
-        case_b_kill9(tmp, mongo)
-        case_c_not_confirmed_early(tmp)
+        for case in (case_a_workload, case_b_kill9, case_c_not_confirmed_early):
+            t0 = time.time()
+            case(tmp, mongo)
+            print(f"      {case.__name__}: {time.time() - t0:.1f} s")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{time.time() - started:.1f} s")
