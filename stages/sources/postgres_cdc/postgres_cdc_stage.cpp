@@ -125,8 +125,9 @@ void postgres_cdc_stage::on_commit(lsn_t end_lsn) {
     }
   } else {
     open_lsn_ = end_lsn;
-    // Low latency while the pipeline keeps up; larger batches when it does not.
-    if (ring_.empty()) ship();
+    // Low latency while the pipeline keeps up; larger batches when it does not. (occupancy():
+    // empty() belongs to the consumer's side of the ring.)
+    if (ring_.occupancy() == 0) ship();
   }
   check_durable();
 }
