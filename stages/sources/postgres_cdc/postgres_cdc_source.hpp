@@ -83,6 +83,8 @@ class postgres_cdc_source {
   void request_stop() noexcept { stop_.store(true, std::memory_order_relaxed); }
   /// The handler's durability hook: events up to this commit end LSN are safe.
   void confirm_durable(lsn_t lsn) noexcept;
+  /// The highest LSN confirm_durable() was given (what the next status update may confirm).
+  lsn_t durable_lsn() const noexcept { return durable_.load(std::memory_order_relaxed); }
   const postgres_cdc_counters& counters() const noexcept { return counters_; }
   /// Bytes of WAL the server holds for us beyond what we confirmed.
   std::uint64_t lag_bytes() const noexcept;

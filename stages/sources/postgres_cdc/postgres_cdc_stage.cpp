@@ -65,11 +65,10 @@ std::string postgres_cdc_stage::last_error() const {
 }
 
 void postgres_cdc_stage::run() {
-  batch_ = pool_.acquire();
   const status s = source_.run();
   ship();
   check_durable();
-  pool_.release(batch_);
+  if (batch_ != nullptr) pool_.release(batch_);
   batch_ = nullptr;
   if (!s) {
     {
@@ -86,6 +85,7 @@ void postgres_cdc_stage::run() {
 }
 
 void postgres_cdc_stage::on_events(const byte_arena& arena, std::span<const cdc_event> events) {
+  if (batch_ == nullptr) batch_ = pool_.acquire();  // after a ship: the next batch
   const std::int64_t now_ns = unix_now_ns();
   const std::uint64_t mono = mono_now_ns();
   for (const cdc_event& e : events) {
@@ -114,7 +114,7 @@ void postgres_cdc_stage::on_events(const byte_arena& arena, std::span<const cdc_
 }
 
 void postgres_cdc_stage::on_commit(lsn_t end_lsn) {
-  if (batch_->empty()) {
+  if (batch_ == nullptr || batch_->empty()) {
     // Every event of this transaction (if it had any for us) is in a batch already shipped.
     if (last_shipped_ == 0) {
       source_.confirm_durable(end_lsn);  // nothing of ours was ever in flight
@@ -165,8 +165,8 @@ void postgres_cdc_stage::ship() {
   counters_.bytes_out.add(batch_->bytes());
   batch_->set_readers(1);
   if (!ring_.push(batch_)) pool_.release(batch_);  // the consumer abandoned the ring
-  batch_ = pool_.acquire();
-  last_stream_ = 0;  // stream names live in their batch's arena
+  batch_ = nullptr;                                // the next events take a new one
+  last_stream_ = 0;                                // stream names live in their batch's arena
 }
 
 void postgres_cdc_stage::check_durable() {

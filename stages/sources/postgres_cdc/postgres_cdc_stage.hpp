@@ -46,6 +46,12 @@ class postgres_cdc_stage final : public cdc_event_handler, public spool_append_o
                      batch_pool<record_batch>& pool, stage_counters& counters,
                      std::function<std::uint64_t()> durable_end);
 
+  ~postgres_cdc_stage() override {
+    if (batch_ != nullptr) pool_.release(batch_);
+  }
+  postgres_cdc_stage(const postgres_cdc_stage&) = delete;
+  postgres_cdc_stage& operator=(const postgres_cdc_stage&) = delete;
+
   ring_edge<record_batch*>& output() noexcept { return ring_; }
   /// runs on: the thread "src:pgcdc", until request_stop(); closes the output at the end.
   void run();
@@ -54,6 +60,7 @@ class postgres_cdc_stage final : public cdc_event_handler, public spool_append_o
   const std::string& name() const noexcept { return name_; }
   const std::string& slot() const noexcept { return slot_; }
   const postgres_cdc_counters& source_counters() const noexcept { return source_.counters(); }
+  const postgres_cdc_source& source() const noexcept { return source_; }
   std::uint64_t lag_bytes() const noexcept { return source_.lag_bytes(); }
   /// "connecting", "snapshot", "streaming", "stopped" or "failed".
   const char* state() const noexcept;
