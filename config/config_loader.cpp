@@ -368,10 +368,18 @@ bool resolve_secret(reader& r, const toml::node& n, const std::string& key, std:
   // "env:NAME" and "file:PATH" keep API keys out of config files. The error names the
   // variable or file, never the value.
   if (value.rfind("env:", 0) == 0) {
-    const char* v = std::getenv(value.c_str() + 4);
-    if (v == nullptr)
-      return r.fail(n, key, "environment variable " + value.substr(4) + " is not set");
-    value = v;
+    // "env:NAME:-DEFAULT" (as in sh): DEFAULT when NAME is not set (for well-known local
+    // defaults such as the test stack's; a real secret has no default).
+    std::string name = value.substr(4);
+    std::optional<std::string> fallback;
+    if (const auto dash = name.find(":-"); dash != std::string::npos) {
+      fallback = name.substr(dash + 2);
+      name.resize(dash);
+    }
+    const char* v = std::getenv(name.c_str());
+    if (v == nullptr && !fallback)
+      return r.fail(n, key, "environment variable " + name + " is not set");
+    value = v != nullptr ? std::string(v) : *fallback;
   } else if (value.rfind("file:", 0) == 0) {
     std::ifstream in(value.substr(5));
     if (!in) return r.fail(n, key, "cannot read file " + value.substr(5));
@@ -416,9 +424,95 @@ bool read_http(reader& r, const toml::table& t, const std::string& path, http_po
          r.get_uint(t, path, opt("source", "max_body_bytes"), h.max_body_bytes);
 }
 
+/// PostgreSQL's rule for slot names: lower-case letters, digits and underscores, 1..63.
+bool valid_slot_name(std::string_view s) {
+  return !s.empty() && s.size() <= 63 && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+/// Kafka's rule for topic names (the prefix ends up in every topic): A-Z a-z 0-9 . _ -
+bool valid_topic_text(std::string_view s) {
+  return !s.empty() && s.size() <= 200 && std::all_of(s.begin(), s.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return std::isalnum(u) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+bool read_cdc_source(reader& r, const toml::table& t, const std::string& path,
+                     postgres_cdc_spec& c) {
+  if (!r.check_keys(t, path, section("sources.<name> (postgres_cdc)"))) return false;
+  if (!t.contains("conninfo"))
+    return r.fail_at(t, path + ".conninfo", "missing: a postgres_cdc source needs a conninfo");
+  if (!r.get_string(t, path, "conninfo", c.conninfo)) return false;
+  if (c.conninfo.empty())
+    return r.fail(*t.get("conninfo"), path + ".conninfo", "must not be empty");
+  if (c.conninfo.find("password") != std::string::npos)
+    return r.fail_at(t, path + ".conninfo",
+                     "holds a password: give it as " + path +
+                         ".password = \"env:NAME\" or \"file:PATH\" instead");
+  if (const toml::node* n = t.get("password")) {
+    if (!n->is_string()) return r.fail(*n, path + ".password", "expected a string");
+    c.password = n->as_string()->get();
+    if (c.password.rfind("env:", 0) != 0 && c.password.rfind("file:", 0) != 0)
+      return r.fail_at(t, path + ".password",
+                       "expected \"env:NAME\" or \"file:PATH\" (a password is never written "
+                       "in the config)");
+    if (!resolve_secret(r, *n, path + ".password", c.password)) return false;
+  }
+  if (!r.get_string(t, path, "publication", c.publication)) return false;
+  if (c.publication.empty())
+    return r.fail(*t.get("publication"), path + ".publication", "must not be empty");
+  if (!r.get_string(t, path, "slot", c.slot)) return false;
+  if (!valid_slot_name(c.slot))
+    return r.fail(*t.get("slot"), path + ".slot",
+                  "a replication slot name is 1..63 of a-z 0-9 _ (PostgreSQL's rule)");
+  if (const toml::node* n = t.get("tables")) {
+    const toml::array* arr = n->as_array();
+    if (arr == nullptr) return r.fail(*n, path + ".tables", "expected an array of strings");
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const toml::node& e = *arr->get(i);
+      const std::string key = path + ".tables[" + std::to_string(i) + "]";
+      if (!e.is_string()) return r.fail(e, key, "expected a string \"schema.table\"");
+      const std::string v(e.as_string()->get());
+      const auto dot = v.find('.');
+      if (dot == std::string::npos || dot == 0 || dot + 1 == v.size())
+        return r.fail(e, key, "expected \"schema.table\"");
+      c.tables.push_back(v);
+    }
+  }
+  if (!r.get_string(t, path, "topic_prefix", c.topic_prefix)) return false;
+  if (!valid_topic_text(c.topic_prefix))
+    return r.fail(*t.get("topic_prefix"), path + ".topic_prefix",
+                  "1..200 of A-Z a-z 0-9 . _ - (it starts every Kafka topic name)");
+  if (!r.get_string(t, path, "snapshot", c.snapshot)) return false;
+  if (t.contains("snapshot") &&
+      !one_of(r, t, path, "snapshot", c.snapshot, {"initial", "never", "initial_only"}))
+    return false;
+  if (!r.get_string(t, path, "decimal_handling", c.decimal_handling)) return false;
+  if (t.contains("decimal_handling") &&
+      !one_of(r, t, path, "decimal_handling", c.decimal_handling, {"string", "double", "precise"}))
+    return false;
+  return r.get_bool(t, path, "tombstones", c.tombstones) &&
+         r.get_duration(t, path, opt("postgres_cdc", "status_interval"), c.status_interval_ms) &&
+         r.get_uint(t, path, opt("postgres_cdc", "batch_records"), c.batch_records);
+}
+
 bool read_source(reader& r, const std::string& name, const toml::table& t, source_spec& s) {
   const std::string path = "sources." + name;
   s.name = name;
+  if (const toml::node* n = t.get("type")) {
+    if (!n->is_string()) return r.fail(*n, path + ".type", "expected a string");
+    const std::string type(n->as_string()->get());
+    if (type == "postgres_cdc") {
+      postgres_cdc_spec c;
+      if (!read_cdc_source(r, t, path, c)) return false;
+      s.cdc = std::move(c);
+      return true;
+    }
+    if (!type.empty())
+      return r.fail(*n, path + ".type", "expected \"\" (a JSON source) or \"postgres_cdc\"");
+  }
   if (!r.check_keys(t, path, section("sources.<name>"))) return false;
   if (t.contains("url")) {
     http_poll_spec h;
@@ -864,7 +958,22 @@ status validate_config(const pipeline_config& c, const stage_checks& checks) {
     return status::error(c.origin + ": no [sources.<name>] defined: nothing to transform");
   if (c.sinks.empty())
     return status::error(c.origin + ": no [sinks.<name>] defined and no --sink given");
+  for (std::size_t i = 0; i < c.sources.size(); ++i) {
+    const source_spec& s = c.sources[i];
+    if (!s.cdc) continue;
+    if (!c.spool.enabled())
+      return status::error(c.origin + ": sources." + s.name +
+                           " (postgres_cdc) needs a spool ([spool] dir, not --spool none): a "
+                           "change is confirmed to PostgreSQL only once the spool holds it");
+    for (std::size_t j = 0; j < i; ++j)
+      if (c.sources[j].cdc && c.sources[j].cdc->slot == s.cdc->slot &&
+          c.sources[j].cdc->conninfo == s.cdc->conninfo)
+        return status::error(c.origin + ": sources." + s.name + " and sources." +
+                             c.sources[j].name + " use the same replication slot '" + s.cdc->slot +
+                             "'");
+  }
   for (const auto& s : c.sources) {
+    if (s.cdc) continue;  // no transform: the source builds its records itself
     if (status st = checks.check_transform(s); !st)
       return status::error(c.origin + ": " + st.message());
   }

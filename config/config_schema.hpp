@@ -143,6 +143,9 @@ inline constexpr option_doc kMongoSink[] = {
 };
 
 inline constexpr option_doc kSource[] = {
+    {"type", "string", "\"\"",
+     "empty: a JSON source (trace replay, HTTP polling) reshaped by its fields; \"postgres_cdc\": "
+     "PostgreSQL change data capture, see sources.<name> (postgres_cdc)"},
     {"records", "string (JSON pointer)", "\"\"",
      "where the records are: \"\" = the payload root (an object is one record, an array holds one "
      "record per element), or a pointer such as \"/results\""},
@@ -193,6 +196,39 @@ inline constexpr option_doc kSource[] = {
      "largest body accepted (0 = pipeline.max_payload_bytes); a larger one is cut, "
      "dead-lettered and counted, and the source backs off as after a failure",
      "0..2^30"},
+};
+
+inline constexpr option_doc kPostgresCdc[] = {
+    {"type", "string", "(required)", "\"postgres_cdc\""},
+    {"conninfo", "string", "(required)",
+     "libpq connection string (keywords or URI), without the password, e.g. \"host=127.0.0.1 "
+     "port=5432 dbname=edgepipe user=edgepipe\"; the user needs the REPLICATION attribute"},
+    {"password", "string", "(none)",
+     "\"env:NAME\" (\"env:NAME:-DEFAULT\": DEFAULT when NAME is unset) or \"file:PATH\" "
+     "(read at load time, never logged); absent: libpq's own (PGPASSWORD, ~/.pgpass)"},
+    {"publication", "string", "\"edgepipe_cdc\"",
+     "publication to stream (must exist; FOR ALL TABLES also captures tables created later)"},
+    {"slot", "string", "\"edgepipe\"",
+     "logical replication slot (1..63 of a-z 0-9 _), created on first start; one per source"},
+    {"tables", "array of strings", "[]",
+     "\"schema.table\" to capture; empty = every table of the publication"},
+    {"topic_prefix", "string", "\"edgepipe\"",
+     "events go to stream <topic_prefix>.<schema>.<table>: the Kafka topic and the MongoDB "
+     "collection (Debezium's topic.prefix; also source.name)"},
+    {"snapshot", "string", "\"initial\"",
+     "\"initial\" (read the tables once, consistently with the slot, when the slot is created), "
+     "\"never\" or \"initial_only\" (snapshot, then stop reading)"},
+    {"decimal_handling", "string", "\"string\"",
+     "numeric columns: \"string\", \"double\" or \"precise\" (Debezium's base64 Decimal)"},
+    {"tombstones", "boolean", "true", "a null-valued event with the key after each delete"},
+    {"status_interval", "duration", "\"10s\"",
+     "standby status updates to PostgreSQL at least this often (also on keepalive requests and "
+     "within 1 s of the durable position moving)",
+     "100ms..1h"},
+    {"batch_records", "integer", "1024",
+     "events per record batch handed on (a batch also goes at each commit when the pipeline is "
+     "idle)",
+     "1..2^20"},
 };
 
 inline constexpr option_doc kCapture[] = {
@@ -299,6 +335,11 @@ inline constexpr section_doc kSections[] = {
      "A sink. type = \"mongodb\": libmongoc bulk writes; every reply checked.", kMongoSink},
     {"source", "sources.<name>",
      "A source's transform; <name> is the source name carried by trace frames.", kSource},
+    {"postgres_cdc", "sources.<name> (postgres_cdc)",
+     "A source. type = \"postgres_cdc\": PostgreSQL logical replication (pgoutput) as Debezium "
+     "change events, one stream per table (docs/cdc.md). Needs a [spool]: a change is confirmed "
+     "to PostgreSQL only once it is durable there.",
+     kPostgresCdc},
     {"field", "sources.<name>.fields[]", "One output field.", kField},
     {"filter", "sources.<name>.filter[]", "One filter condition.", kFilter},
 };

@@ -59,6 +59,22 @@ struct http_poll_spec {
   std::uint64_t max_body_bytes = schema::default_uint("source", "max_body_bytes");  // 0 = pipeline
 };
 
+/// A PostgreSQL change data capture source (type = "postgres_cdc", docs/cdc.md). Plain data;
+/// the stage maps it onto pgcdc::postgres_cdc_options.
+struct postgres_cdc_spec {
+  std::string conninfo;
+  std::string password;  // resolved from env:/file: at load time; never logged
+  std::string publication{schema::default_string("postgres_cdc", "publication")};
+  std::string slot{schema::default_string("postgres_cdc", "slot")};
+  std::vector<std::string> tables;  // "schema.table"; empty = the whole publication
+  std::string topic_prefix{schema::default_string("postgres_cdc", "topic_prefix")};
+  std::string snapshot{schema::default_string("postgres_cdc", "snapshot")};
+  std::string decimal_handling{schema::default_string("postgres_cdc", "decimal_handling")};
+  bool tombstones = schema::default_bool("postgres_cdc", "tombstones");
+  std::uint64_t status_interval_ms = schema::default_uint("postgres_cdc", "status_interval");
+  std::uint64_t batch_records = schema::default_uint("postgres_cdc", "batch_records");
+};
+
 struct source_spec {
   std::string name;
   std::string records_pointer;     // "" = the payload root (an array: each element a record)
@@ -67,6 +83,7 @@ struct source_spec {
   std::vector<field_spec> fields;
   std::vector<filter_spec> filters;  // all must hold, or the record is dropped (counted)
   std::optional<http_poll_spec> http;
+  std::optional<postgres_cdc_spec> cdc;  // set: no transform, the events are the records
 };
 
 }  // namespace edgepipe

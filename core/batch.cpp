@@ -50,4 +50,23 @@ std::size_t payload_batch::finish_body(source_id source, std::uint16_t http_stat
                        error);
 }
 
+std::uint32_t record_batch::add_stream(std::string_view name) {
+  const auto len = static_cast<std::uint16_t>(name.size() < 0xffff ? name.size() : 0xffff);
+  const std::uint32_t at = arena_offset(arena_.size());
+  arena_.append(&len, sizeof len);
+  arena_.append(name.data(), len);
+  return at + 1;
+}
+
+std::string_view record_batch::stream(const record& r) const noexcept {
+  if (r.stream == 0) return {};
+  // Checked against the arena: a record decoded from a damaged frame never reads past it.
+  const std::size_t at = r.stream - 1;
+  if (at + sizeof(std::uint16_t) > arena_.size()) return {};
+  std::uint16_t len = 0;
+  std::memcpy(&len, arena_.data() + at, sizeof len);
+  if (at + sizeof len + len > arena_.size()) return {};
+  return arena_.view(at + sizeof len, len);
+}
+
 }  // namespace edgepipe

@@ -95,6 +95,14 @@ class payload_batch {
   std::size_t body_bytes_ = 0;
 };
 
+/// Told where a batch went in the spool (postgres_cdc confirms its LSNs from that). Called on
+/// the spool thread right after the batch was appended: its records are ids [.., end_id).
+class spool_append_observer {
+ public:
+  virtual ~spool_append_observer() = default;
+  virtual void appended(std::uint64_t ticket, std::uint64_t end_id) noexcept = 0;
+};
+
 class record_batch {
  public:
   byte_arena& arena() noexcept { return arena_; }
@@ -107,12 +115,25 @@ class record_batch {
   std::string_view value(const record& r) const noexcept {
     return arena_.view(r.value_offset, r.value_length);
   }
+  /// Writes a stream name into the arena; the value for record::stream.
+  std::uint32_t add_stream(std::string_view name);
+  /// The record's stream name; empty when it has none.
+  std::string_view stream(const record& r) const noexcept;
   std::size_t bytes() const noexcept { return arena_.size(); }
   bool empty() const noexcept { return records_.empty(); }
   void clear() noexcept {
     arena_.clear();
     records_.clear();
+    observer_ = nullptr;
+    ticket_ = 0;
   }
+  /// The producer asks to be told the batch's spool ids (see spool_append_observer).
+  void observe_append(spool_append_observer* o, std::uint64_t ticket) noexcept {
+    observer_ = o;
+    ticket_ = ticket;
+  }
+  spool_append_observer* append_observer() const noexcept { return observer_; }
+  std::uint64_t ticket() const noexcept { return ticket_; }
   void trim(std::size_t keep_bytes) { arena_.shrink_to(keep_bytes); }
 
   /// Fan-out: set once by the producer before pushing to `n` consumers.
@@ -126,6 +147,8 @@ class record_batch {
   byte_arena arena_;
   std::vector<record> records_;
   std::atomic<int> readers_{0};
+  spool_append_observer* observer_ = nullptr;
+  std::uint64_t ticket_ = 0;
 };
 
 }  // namespace edgepipe

@@ -1,6 +1,7 @@
 // The record model: a record is a key and a JSON value living in its batch's arena, plus its
-// source, event time, ingest time and sequence number. Plain data, 56 bytes (52 + padding to
-// the 8-byte alignment of its times), no heap.
+// source, event time, ingest time, sequence number and, optionally, its own stream (the Kafka
+// topic / MongoDB collection a postgres_cdc event goes to, `<prefix>.<schema>.<table>`): a name
+// in the same arena. Plain data, 56 bytes, no heap.
 #pragma once
 
 #include <cstddef>
@@ -24,6 +25,9 @@ struct record {
   std::uint64_t sequence = 0;        // per-pipeline, increasing
   source_id source = kUnknownSource;
   std::uint16_t flags = 0;
+  // 0: none (the sinks route by source). Else 1 + the arena offset of the stream name, stored
+  // there as a u16 length then its bytes (record_batch::add_stream); records share it.
+  std::uint32_t stream = 0;
 };
 
 static_assert(sizeof(record) == 56, "record's layout changed: update the comment above");

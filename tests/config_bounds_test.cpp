@@ -54,6 +54,8 @@ const std::map<std::string_view, std::string>& section_prefixes() {
       {"sinks.<name>", "[sinks.t]\ntype = \"file\"\npath = \"t.jsonl\"\n"},
       {"sinks.<name> (kafka)", "[sinks.t]\ntype = \"kafka\"\n"},
       {"sinks.<name> (mongodb)", "[sinks.t]\ntype = \"mongodb\"\n"},
+      {"sources.<name> (postgres_cdc)",
+       "[spool]\ndir = \"sp\"\n[sources.t]\ntype = \"postgres_cdc\"\nconninfo = \"host=x\"\n"},
       {"sources.<name>",
        "[sources.t]\nurl = \"http://127.0.0.1:1/x\"\nfields = [ { name = \"a\", from = \"/a\" } "
        "]\n"},

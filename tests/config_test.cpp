@@ -23,6 +23,71 @@ path = "out.jsonl"
 fields = [ { name = "t", from = "/timestamp", type = "int" } ]
 )";
 
+constexpr const char* kCdc = R"(
+[spool]
+dir = "sp"
+[sinks.out]
+type = "file"
+path = "out.jsonl"
+[sources.pg]
+type = "postgres_cdc"
+conninfo = "host=127.0.0.1 dbname=edgepipe user=edgepipe"
+)";
+
+TEST(Config, PostgresCdcSourceGetsDefaultsAndNeedsNoFields) {
+  pipeline_config c;
+  ASSERT_TRUE(load_config_text(kCdc, "edge.toml", pipeline_stage_checks(), c).is_ok());
+  ASSERT_TRUE(validate_config(c, pipeline_stage_checks()).is_ok());
+  ASSERT_EQ(c.sources.size(), 1u);
+  ASSERT_TRUE(c.sources[0].cdc.has_value());
+  const postgres_cdc_spec& p = *c.sources[0].cdc;
+  EXPECT_EQ(p.publication, "edgepipe_cdc");
+  EXPECT_EQ(p.slot, "edgepipe");
+  EXPECT_EQ(p.topic_prefix, "edgepipe");
+  EXPECT_EQ(p.snapshot, "initial");
+  EXPECT_EQ(p.decimal_handling, "string");
+  EXPECT_TRUE(p.tombstones);
+  EXPECT_EQ(p.status_interval_ms, 10'000u);
+  EXPECT_TRUE(p.tables.empty());
+}
+
+TEST(Config, PostgresCdcSettingsAreCheckedAndErrorsNameTheKey) {
+  const std::string base = kCdc;
+  EXPECT_NE(load_error(base + "slot = \"Bad-Slot\"\n").find("sources.pg.slot"), std::string::npos);
+  EXPECT_NE(load_error(base + "snapshot = \"sometimes\"\n").find("sources.pg.snapshot"),
+            std::string::npos);
+  EXPECT_NE(load_error(base + "decimal_handling = \"float\"\n").find("decimal_handling"),
+            std::string::npos);
+  EXPECT_NE(load_error(base + "tables = [\"nodot\"]\n").find("sources.pg.tables[0]"),
+            std::string::npos);
+  EXPECT_NE(load_error(base + "topic_prefix = \"a b\"\n").find("topic_prefix"), std::string::npos);
+  EXPECT_NE(load_error(base + "url = \"http://x/\"\n").find("sources.pg.url"), std::string::npos);
+  // A password is never written in the config, and an unset variable is named, not the value.
+  EXPECT_NE(load_error(base + "password = \"hunter2\"\n").find("sources.pg.password"),
+            std::string::npos);
+  const std::string unset = load_error(base + "password = \"env:EDGEPIPE_TEST_UNSET_PW\"\n");
+  EXPECT_NE(unset.find("EDGEPIPE_TEST_UNSET_PW is not set"), std::string::npos) << unset;
+  EXPECT_EQ(load_error(base + "password = \"env:EDGEPIPE_TEST_UNSET_PW:-edgepipe\"\n"), "");
+  EXPECT_NE(load_error(R"([spool]
+dir = "sp"
+[sinks.out]
+type = "file"
+path = "out.jsonl"
+[sources.pg]
+type = "postgres_cdc"
+conninfo = "host=x password=secret"
+)")
+                .find("holds a password"),
+            std::string::npos);
+  // Without a spool nothing would say when a change is durable: refused before any thread.
+  const std::string no_spool = load_error(std::string(kCdc).replace(0, 19, ""));
+  EXPECT_NE(no_spool.find("needs a spool"), std::string::npos) << no_spool;
+  EXPECT_NE(load_error(base + "[sources.pg2]\ntype = \"postgres_cdc\"\nconninfo = "
+                              "\"host=127.0.0.1 dbname=edgepipe user=edgepipe\"\n")
+                .find("same replication slot"),
+            std::string::npos);
+}
+
 TEST(Config, EmbeddedDefaultLoadsAndValidates) {
   pipeline_config c;
   ASSERT_TRUE(load_default_config(pipeline_stage_checks(), c).is_ok());

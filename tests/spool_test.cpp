@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "core/crc32.hpp"
 #include "platform/clock.hpp"
 #include "stages/sinks/delivery_tracker.hpp"
 #include "stages/spool/spool.hpp"
@@ -147,6 +149,60 @@ TEST(SpoolFormat, FrameRoundTripsAndEveryByteIsChecked) {
     EXPECT_EQ(spool_format::check_frame(bad.view(0, bad.size()), h), spool_format::frame_check::bad)
         << "flipped byte " << at;
   }
+}
+
+TEST(SpoolFormat, RecordStreamsTravelInTheFrameAndBadOnesReadBackEmpty) {
+  record_batch in;
+  const std::uint32_t a = in.add_stream("edgepipe.public.orders");
+  const std::uint32_t b = in.add_stream("edgepipe.public.items");
+  for (int i = 0; i < 3; ++i) {
+    record r;
+    r.key_offset = arena_offset(in.arena().size());
+    in.arena().append(std::string_view("{\"id\":1}"));
+    r.key_length = 8;
+    r.stream = i == 0 ? 0u : (i == 1 ? a : b);
+    in.records().push_back(r);  // value_length 0: a tombstone
+  }
+  EXPECT_EQ(in.stream(in.records()[0]), "");
+  EXPECT_EQ(in.stream(in.records()[1]), "edgepipe.public.orders");
+  byte_arena frame;
+  spool_format::encode_frame_prefix(in, 7, frame);
+  frame.append(in.arena().data(), in.arena().size());
+  spool_format::frame_header h;
+  ASSERT_EQ(spool_format::check_frame(frame.view(0, frame.size()), h),
+            spool_format::frame_check::ok);
+  record_batch out;
+  spool_format::decode_frame(frame.view(0, frame.size()), h, {0}, out);
+  ASSERT_EQ(out.records().size(), 3u);
+  EXPECT_EQ(out.stream(out.records()[0]), "");
+  EXPECT_EQ(out.stream(out.records()[1]), "edgepipe.public.orders");
+  EXPECT_EQ(out.stream(out.records()[2]), "edgepipe.public.items");
+  EXPECT_EQ(out.value(out.records()[2]), "");
+  record wild;
+  wild.stream = static_cast<std::uint32_t>(out.arena().size());  // its length would read past
+  EXPECT_EQ(out.stream(wild), "");
+}
+
+TEST(SpoolFormat, VersionOneSegmentHeadersAreStillRead) {
+  spool_format::segment_header h;
+  h.first_record_id = 5;
+  h.sources = {"iss"};
+  byte_arena bytes;
+  spool_format::encode_segment_header(h, bytes);
+  ASSERT_TRUE(spool_format::parse_segment_header(bytes.view(0, bytes.size())).has_value());
+  // Rewrite the version to 1 and fix the CRC: what an older edgepipe wrote.
+  const std::uint32_t one = 1;
+  std::memcpy(bytes.data() + 8, &one, 4);
+  const std::uint32_t crc = edgepipe::crc32(0, bytes.data(), bytes.size() - 4);
+  std::memcpy(bytes.data() + bytes.size() - 4, &crc, 4);
+  const auto v1 = spool_format::parse_segment_header(bytes.view(0, bytes.size()));
+  ASSERT_TRUE(v1.has_value());
+  EXPECT_EQ(v1->first_record_id, 5u);
+  const std::uint32_t future = spool_format::kVersion + 1;
+  std::memcpy(bytes.data() + 8, &future, 4);
+  const std::uint32_t crc2 = edgepipe::crc32(0, bytes.data(), bytes.size() - 4);
+  std::memcpy(bytes.data() + bytes.size() - 4, &crc2, 4);
+  EXPECT_FALSE(spool_format::parse_segment_header(bytes.view(0, bytes.size())).has_value());
 }
 
 TEST(SpoolFormat, SegmentNamesAndHeaders) {

@@ -1,5 +1,7 @@
 #include "stages/pipeline/pipeline.hpp"
 
+#include <algorithm>
+
 #include "platform/log.hpp"
 #include "platform/thread.hpp"
 #include "stages/sinks/file/file_sink.hpp"
@@ -15,15 +17,28 @@ pipeline::~pipeline() {
 }
 
 status pipeline::build() {
-  if (!config_.replay && !config_.has_http_sources())
+  const bool has_cdc = std::any_of(config_.sources.begin(), config_.sources.end(),
+                                   [](const source_spec& s) { return s.cdc.has_value(); });
+  if (!config_.replay && !config_.has_http_sources() && !has_cdc)
     return status::error(config_.origin +
-                         ": nothing to run: no [replay] trace and no source with a 'url' (use "
-                         "`edgepipe replay --trace PATH`, add [replay] trace = \"...\", or give "
-                         "a source a url)");
+                         ": nothing to run: no [replay] trace, no source with a 'url' and no "
+                         "postgres_cdc source (use `edgepipe replay --trace PATH`, add [replay] "
+                         "trace = \"...\", or give a source a url)");
+  if (has_cdc && !config_.spool.enabled())
+    return status::error(config_.origin +
+                         ": a postgres_cdc source needs a spool ([spool] dir, not --spool none)");
   std::vector<transform_program> programs;
   for (const auto& spec : config_.sources) {
     transform_program p;
-    if (status s = transform_program::compile(spec, p); !s)
+    // A postgres_cdc source has no transform (its records skip it): a placeholder program keeps
+    // the source ids aligned with the programs.
+    source_spec plain;
+    plain.name = spec.name;
+    field_spec placeholder;
+    placeholder.name = "postgres_cdc";
+    placeholder.constant = literal_value{literal_value::kind::null, {}};
+    plain.fields.push_back(std::move(placeholder));
+    if (status s = transform_program::compile(spec.cdc ? plain : spec, p); !s)
       return status::error(config_.origin + ": " + s.message());
     source_names_.push_back(spec.name);
     programs.push_back(std::move(p));
@@ -101,6 +116,23 @@ status pipeline::build() {
                                                  record_pool_, std::move(outputs),
                                                  dead_letters_->input(), registry_.add("transform"),
                                                  config_.batch_records, config_.batch_bytes);
+  for (std::size_t i = 0; i < config_.sources.size(); ++i) {
+    const source_spec& spec = config_.sources[i];
+    if (!spec.cdc) continue;
+    // What counts as durable for a confirmation to PostgreSQL (docs/cdc.md): synced in the
+    // spool, or with fsync = off (nothing synced) confirmed by every sink.
+    const spool* sp = spool_.get();
+    std::function<std::uint64_t()> durable_end;
+    if (config_.spool.fsync == fsync_policy::off)
+      durable_end = [sp] { return sp->min_watermark(); };
+    else
+      durable_end = [sp] { return sp->committed_end(); };
+    cdc_.push_back(std::make_unique<pgcdc::postgres_cdc_stage>(
+        spec.name, static_cast<source_id>(i), *spec.cdc, config_.batch_bytes, config_.ring_capacity,
+        &transform_input_waiter_, record_pool_, registry_.add("source:" + spec.name),
+        std::move(durable_end)));
+    transform_->add_record_input(&cdc_.back()->output());
+  }
   return status::ok();
 }
 
@@ -121,11 +153,13 @@ void pipeline::start(std::function<void()> on_finished) {
   launch("transform", config_.transform_cpu, [t = transform_.get()] { t->run(); });
   if (replay_) launch("src:replay", config_.source_cpu, [s = replay_.get()] { s->run(); });
   if (http_) launch("src:http", config_.source_cpu, [s = http_.get()] { s->run(); });
+  for (auto& c : cdc_) launch("src:pgcdc", config_.source_cpu, [s = c.get()] { s->run(); });
 }
 
 void pipeline::request_stop() noexcept {
   stop_.store(true, std::memory_order_relaxed);
   if (http_) http_->request_stop();
+  for (auto& c : cdc_) c->request_stop();
 }
 
 void pipeline::abandon_delivery() noexcept {
@@ -144,6 +178,11 @@ void pipeline::join() {
   if (spool_ && spool_->writing_finished()) (void)spool_->delete_confirmed_segments(true);
 }
 
-std::string pipeline::failure() const { return replay_ ? replay_->failure() : std::string(); }
+std::string pipeline::failure() const {
+  if (replay_ && !replay_->failure().empty()) return replay_->failure();
+  for (const auto& c : cdc_)  // a postgres_cdc source that stopped on an error it does not retry
+    if (!c->last_error().empty()) return "sources." + c->name() + ": " + c->last_error();
+  return {};
+}
 
 }  // namespace edgepipe

@@ -3,9 +3,10 @@
 // stages/report/ from the read-only accessors below. Stop means drain: the source stops
 // reading, and everything already read flows through to the sinks before the threads end.
 // Threading: build/start/request_stop/join/report run on the main thread; stages run on their
-// own named threads (src:replay, src:http, transform, spool, sink:<name>, sink:dead-lettr).
-// With a [spool] dir, the transform feeds the spool thread and every sink reads the spool with
-// its own cursor (docs/durability.md); without one, the transform fans out to the sinks' rings.
+// own named threads (src:replay, src:http, src:pgcdc, transform, spool, sink:<name>,
+// sink:dead-lettr). With a [spool] dir, the transform feeds the spool thread and every sink reads
+// the spool with its own cursor (docs/durability.md); without one, the transform fans out to the
+// sinks' rings.
 #pragma once
 
 #include <atomic>
@@ -21,6 +22,7 @@
 #include "stages/sinks/dead_letter_log.hpp"
 #include "stages/sinks/sink_stage.hpp"
 #include "stages/sources/http_poll_source.hpp"
+#include "stages/sources/postgres_cdc/postgres_cdc_stage.hpp"
 #include "stages/sources/replay_source.hpp"
 #include "stages/spool/spool_stage.hpp"
 #include "stages/transform/transform_stage.hpp"
@@ -61,9 +63,14 @@ class pipeline {
   const spool* spool_state() const noexcept { return spool_.get(); }
   const spool_stage* spool_thread_stage() const noexcept { return spool_stage_.get(); }
   const std::vector<std::unique_ptr<sink_stage>>& sinks() const noexcept { return sinks_; }
+  /// The postgres_cdc sources (config order).
+  const std::vector<std::unique_ptr<pgcdc::postgres_cdc_stage>>& cdc_sources() const noexcept {
+    return cdc_;
+  }
   const sink_stage& dead_letters() const noexcept { return *dead_letters_; }
-  /// After join(): why the run failed although it drained (a trace read error); empty when it
-  /// did not. The command then exits 1.
+  /// After join(): why the run failed although it drained (a trace read error, a postgres_cdc
+  /// source stopped by an error it does not retry); empty when it did not. The command then
+  /// exits 1.
   std::string failure() const;
   /// The last dead letters (for the status page).
   const dead_letter_log& last_dead_letters() const noexcept { return dead_letter_log_; }
@@ -86,6 +93,7 @@ class pipeline {
   std::unique_ptr<replay_source> replay_;
   std::unique_ptr<ring_edge<payload_batch*>> http_ring_;
   std::unique_ptr<http_poll_source> http_;
+  std::vector<std::unique_ptr<pgcdc::postgres_cdc_stage>> cdc_;
   std::unique_ptr<transform_engine> engine_;
   std::unique_ptr<transform_stage> transform_;
   std::unique_ptr<spool> spool_;

@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "platform/clock.hpp"
 #include "platform/text_escape.hpp"
 
 namespace edgepipe {
@@ -33,6 +34,16 @@ void histogram(std::ostringstream& o, const char* name, const std::string& label
   o << "edgepipe_" << name << "_count{" << labels << "} " << total << "\n";
 }
 }  // namespace
+
+double cdc_lag_seconds(const pgcdc::postgres_cdc_stage& c) {
+  const auto& k = c.source_counters();
+  // Nothing received is waiting for a confirmation: no lag, however old the last commit is.
+  if (k.confirmed_lsn.load() >= k.received_lsn.load()) return 0;
+  const std::int64_t commit = k.last_commit_unix_us.load();
+  if (commit == 0) return 0;
+  const std::int64_t age = unix_now_ns() / 1000 - commit;
+  return age > 0 ? static_cast<double>(age) / 1e6 : 0;
+}
 
 std::string prometheus_text(const pipeline& p) {
   std::ostringstream o;
@@ -144,6 +155,37 @@ std::string prometheus_text(const pipeline& p) {
       if (lat.total() > 0) histogram(o, "http_request_seconds", l, lat);
     }
     metric(o, "capture_frames_total", "", p.http()->captured_frames());
+  }
+  if (!p.cdc_sources().empty())
+    o << "# TYPE edgepipe_cdc_events_total counter\n# TYPE edgepipe_cdc_lag_bytes gauge\n"
+         "# TYPE edgepipe_cdc_lag_seconds gauge\n# TYPE edgepipe_cdc_confirmed_lsn gauge\n";
+  for (const auto& c : p.cdc_sources()) {
+    const auto& k = c->source_counters();
+    const std::string l =
+        prometheus_label("source", c->name()) + "," + prometheus_label("slot", c->slot());
+    metric(o, "cdc_streaming", l, k.streaming.load() ? 1 : 0);
+    metric(o, "cdc_events_total", l + ",op=\"c\"", k.inserts.load());
+    metric(o, "cdc_events_total", l + ",op=\"u\"", k.updates.load());
+    metric(o, "cdc_events_total", l + ",op=\"d\"", k.deletes.load());
+    metric(o, "cdc_events_total", l + ",op=\"t\"", k.truncates.load());
+    metric(o, "cdc_events_total", l + ",op=\"r\"", k.reads.load());
+    metric(o, "cdc_events_total", l + ",op=\"tombstone\"", k.tombstones.load());
+    metric(o, "cdc_transactions_total", l, k.transactions.load());
+    metric(o, "cdc_lag_bytes", l, c->lag_bytes());
+    o << "edgepipe_cdc_lag_seconds{" << l << "} " << cdc_lag_seconds(*c) << "\n";
+    metric(o, "cdc_confirmed_lsn", l, k.confirmed_lsn.load());
+    metric(o, "cdc_received_lsn", l, k.received_lsn.load());
+    metric(o, "cdc_server_wal_end", l, k.server_wal_end.load());
+    metric(o, "cdc_pending_commits", l, c->pending_commits());
+    metric(o, "cdc_merged_commits_total", l, c->merged_commits());
+    metric(o, "cdc_reconnects_total", l, k.reconnects.load());
+    metric(o, "cdc_errors_total", l, k.errors.load());
+    metric(o, "cdc_slots_lost_total", l, k.slots_lost.load());
+    metric(o, "cdc_unknown_type_values_total", l, k.unknown_type_values.load());
+    metric(o, "cdc_fallback_values_total", l, k.fallback_values.load());
+    metric(o, "cdc_relations_total", l, k.relations.load());
+    metric(o, "cdc_skipped_changes_total", l, k.skipped_tables.load());
+    metric(o, "cdc_status_updates_total", l, k.status_updates.load());
   }
   return o.str();
 }

@@ -9,5 +9,8 @@
 namespace edgepipe {
 
 std::string prometheus_text(const pipeline& p);
+/// Seconds since the commit time of the last transaction received, while something received is
+/// not confirmed to PostgreSQL yet; 0 when everything received is confirmed.
+double cdc_lag_seconds(const pgcdc::postgres_cdc_stage& c);
 
 }  // namespace edgepipe

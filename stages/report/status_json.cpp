@@ -9,6 +9,7 @@
 #include "stages/pipeline/pipeline.hpp"
 #include "stages/report/health.hpp"
 #include "stages/report/json_out.hpp"
+#include "stages/report/metrics_text.hpp"
 
 namespace edgepipe {
 
@@ -185,9 +186,12 @@ std::string status_report::json() {
     if (p.http())
       for (const auto& c : p.http()->source_counters())
         if (c->source == name) hc = c.get();
+    const pgcdc::postgres_cdc_stage* cdc = nullptr;
+    for (const auto& c : p.cdc_sources())
+      if (c->name() == name) cdc = c.get();
     o.begin_object();
     o.field("name", name);
-    o.field("kind", hc ? "http" : (p.replay() ? "replay" : "idle"));
+    o.field("kind", cdc ? "postgres_cdc" : hc ? "http" : (p.replay() ? "replay" : "idle"));
     const auto* sc = p.transform().source_counters(i);
     o.field("payloads", sc ? sc->payloads.get() : 0);
     o.field("records", sc ? sc->records.get() : 0);
@@ -230,6 +234,37 @@ std::string status_report::json() {
       o.field("retries_scheduled", hc->retries_scheduled.get());
       o.end_object();
       problems(o, "source " + name, now_unix_ms);
+    } else if (cdc) {
+      const auto& k = cdc->source_counters();
+      o.field("state", cdc->state());
+      o.field("errors", k.errors.load());
+      o.null_field("http");
+      o.begin_object("postgres_cdc");
+      o.field("slot", cdc->slot());
+      o.field("publication", spec.cdc ? spec.cdc->publication : std::string());
+      o.field("streaming", k.streaming.load());
+      o.field("lag_bytes", cdc->lag_bytes());
+      o.field("lag_s", cdc_lag_seconds(*cdc));
+      o.field("confirmed_lsn", pgcdc::format_lsn(k.confirmed_lsn.load()));
+      o.field("received_lsn", pgcdc::format_lsn(k.received_lsn.load()));
+      o.field("inserts", k.inserts.load());
+      o.field("updates", k.updates.load());
+      o.field("deletes", k.deletes.load());
+      o.field("truncates", k.truncates.load());
+      o.field("reads", k.reads.load());
+      o.field("tombstones", k.tombstones.load());
+      o.field("transactions", k.transactions.load());
+      o.field("reconnects", k.reconnects.load());
+      o.field("unknown_type_values", k.unknown_type_values.load());
+      o.field("pending_commits", cdc->pending_commits());
+      o.end_object();
+      o.field("problem_is_recent", false);
+      const std::string err = cdc->last_error();
+      if (err.empty())
+        o.null_field("last_error");
+      else
+        o.field("last_error", err);
+      o.null_field("last_warning");
     } else {
       const char* state = "idle";  // a source the trace has no payload of (yet)
       if (p.replay() && p.replay_ring()->closed())

@@ -57,7 +57,8 @@ std::optional<segment_header> parse_segment_header(std::string_view bytes) {
   constexpr std::size_t kFixed = 8 + 4 + 4 + 8 + 8 + 4;
   if (bytes.size() < kFixed + 4 || bytes.substr(0, 8) != kSegmentMagic) return std::nullopt;
   const char* p = bytes.data();
-  if (get<std::uint32_t>(p + 8) != kVersion) return std::nullopt;
+  const auto version = get<std::uint32_t>(p + 8);
+  if (version < kOldestReadableVersion || version > kVersion) return std::nullopt;
   const std::size_t total = segment_header_size(bytes);
   if (total < kFixed + 4 || total > bytes.size()) return std::nullopt;
   if (edgepipe::crc32(0, p, total - 4) != get<std::uint32_t>(p + total - 4)) return std::nullopt;
@@ -114,7 +115,7 @@ std::size_t encode_frame_prefix(const record_batch& batch, std::uint64_t first_r
     put_at<std::int64_t>(e + 24, r.ingest_unix_ns);
     put_at<std::uint16_t>(e + 32, r.source);
     put_at<std::uint16_t>(e + 34, r.flags);
-    put_at<std::uint32_t>(e + 36, 0);
+    put_at<std::uint32_t>(e + 36, r.stream);
     e += kRecordEntryBytes;
   }
   std::uint32_t crc = edgepipe::crc32(0, p + 8, kFrameHeaderBytes - 8 + table);
@@ -169,6 +170,7 @@ void decode_frame(std::string_view frame, const frame_header& h,
     const auto src = get<std::uint16_t>(e + 32);
     r.source = src < source_map.size() ? source_map[src] : kUnknownSource;
     r.flags = get<std::uint16_t>(e + 34);
+    r.stream = get<std::uint32_t>(e + 36);  // record_batch::stream() bounds-checks it
     r.sequence = h.first_record_id + i;
     const std::int64_t age = unix_now - r.ingest_unix_ns;
     r.ingest_mono_ns = age > 0 && static_cast<std::uint64_t>(age) < mono_now

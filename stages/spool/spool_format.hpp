@@ -10,8 +10,11 @@
 //   frame:          u32 magic "EPSF" | u32 crc32(bytes 8.. of the frame) | u32 body_bytes
 //                   | u32 record_count | u64 first_record_id | record entries | arena bytes
 //   record entry:   u32 key_offset, key_length, value_offset, value_length | i64 event_time_ms
-//                   | i64 ingest_unix_ns | u16 source | u16 flags | u32 reserved
+//                   | i64 ingest_unix_ns | u16 source | u16 flags | u32 stream
 //
+// Version 2 gave the entry's last u32 (reserved, always 0, in version 1) to record::stream: 0, or
+// 1 + the arena offset of the record's stream name (u16 length, bytes), so a postgres_cdc event's
+// topic travels inside its frame. Version 1 segments are still read (every stream 0).
 // Record ids are the spool's own sequence: contiguous within a frame, increasing across frames
 // and segments, never reused across restarts. They are what sinks acknowledge.
 // Threading: plain functions, no state.
@@ -29,7 +32,8 @@
 namespace edgepipe::spool_format {
 
 inline constexpr std::string_view kSegmentMagic = "EPSPOOL1";
-inline constexpr std::uint32_t kVersion = 1;
+inline constexpr std::uint32_t kVersion = 2;
+inline constexpr std::uint32_t kOldestReadableVersion = 1;
 inline constexpr std::uint32_t kFrameMagic = 0x46535045;  // "EPSF"
 /// True when `bytes` starts with a zero frame magic: the zero padding a direct-I/O write leaves
 /// after the last frame (the end of what was written), not a damaged frame.

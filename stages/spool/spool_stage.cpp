@@ -131,6 +131,7 @@ bool spool_stage::recover() {
     if (status a = appender_.append(*it->batch, &it->where); !a) s = a;
     auto& recs = it->batch->records();
     for (std::size_t i = 0; i < recs.size(); ++i) recs[i].sequence = it->where.first_id + i;
+    if (s) notify_appended(*it->batch, it->where.first_id + recs.size());
   }
   if (s) s = appender_.commit(true, true);  // waited for: published once durable
   if (!s) {
@@ -332,6 +333,7 @@ void spool_stage::run() {
         tail_.put(batch, where);  // the sinks take it from memory at once, not after the sync
         spool_.publish_appended(where.first_id + n);
         append_clock_.note(where.first_id + n, mono_now_ns());
+        notify_appended(*batch, where.first_id + n);
         batch = nullptr;
       }
       if (batch != nullptr && batch->release_reader()) pool_.release(batch);

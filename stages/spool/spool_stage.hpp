@@ -79,6 +79,10 @@ class spool_stage {
   const append_clock& appended_at() const noexcept { return append_clock_; }
 
  private:
+  /// A producer that asked (record_batch::observe_append) learns where its batch went.
+  static void notify_appended(const record_batch& b, std::uint64_t end_id) noexcept {
+    if (b.append_observer() != nullptr) b.append_observer()->appended(b.ticket(), end_id);
+  }
   /// Makes room for `bytes` under max_bytes. False when abandoned while waiting.
   bool make_room(std::size_t bytes);
   /// Commits what was appended: a background fdatasync when the policy says one is due (or

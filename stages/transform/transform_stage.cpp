@@ -60,11 +60,27 @@ void transform_stage::process(payload_batch* in, record_batch*& records, record_
   payload_pool_.release(in);
 }
 
+void transform_stage::forward(record_batch* in) {
+  counters_.batches_in.add();
+  counters_.bytes_in.add(in->bytes());
+  counters_.records_in.add(in->records().size());
+  for (record& r : in->records()) r.sequence = next_sequence_++;
+  if (!in->records().empty()) {
+    const source_id src = in->records().front().source;
+    if (src < per_source_.size()) per_source_[src].records.add(in->records().size());
+  }
+  // ship() hands a non-empty batch on and replaces it with an empty one from the pool.
+  record_batch* b = in;
+  ship(b, false);
+  record_pool_.release(b);
+}
+
 void transform_stage::run() {
   record_batch* records = record_pool_.acquire();
   record_batch* dead = record_pool_.acquire();
   std::vector<bool> finished(inputs_.size(), false);
-  std::size_t open = inputs_.size();
+  std::vector<bool> finished_records(record_inputs_.size(), false);
+  std::size_t open = inputs_.size() + record_inputs_.size();
   // All inputs share one consumer waiter (they were built with the same one), so waiting on
   // the first edge's pop() would miss the others: poll all, then sleep on the shared channel.
   while (open > 0) {
@@ -82,16 +98,35 @@ void transform_stage::run() {
         --open;
       }
     }
+    for (std::size_t i = 0; i < record_inputs_.size(); ++i) {
+      if (finished_records[i]) continue;
+      record_batch* in = nullptr;
+      const bool closed = record_inputs_[i]->closed();
+      if (record_inputs_[i]->try_pop(in)) {
+        forward(in);
+        got_any = true;
+      } else if (closed) {
+        finished_records[i] = true;
+        --open;
+      }
+    }
     if (got_any) continue;
     // Nothing waiting anywhere: hand on what we have rather than sit on it, then sleep.
     ship(records, false);
     ship(dead, true);
     if (open == 0) break;
-    inputs_.front()->wait_any([&] {
+    auto ready = [&] {
       for (std::size_t i = 0; i < inputs_.size(); ++i)
         if (!finished[i] && (!inputs_[i]->empty() || inputs_[i]->closed())) return true;
+      for (std::size_t i = 0; i < record_inputs_.size(); ++i)
+        if (!finished_records[i] && (!record_inputs_[i]->empty() || record_inputs_[i]->closed()))
+          return true;
       return false;
-    });
+    };
+    if (!inputs_.empty())
+      inputs_.front()->wait_any(ready);
+    else
+      record_inputs_.front()->wait_any(ready);
   }
   ship(records, false);
   ship(dead, true);
@@ -104,6 +139,7 @@ void transform_stage::run() {
 std::uint64_t transform_stage::input_stalls() const noexcept {
   std::uint64_t s = 0;
   for (auto* in : inputs_) s += in->stalls();
+  for (auto* in : record_inputs_) s += in->stalls();
   return s;
 }
 

@@ -38,6 +38,11 @@ class transform_stage {
                   std::vector<ring_edge<record_batch*>*> outputs,
                   ring_edge<record_batch*>& dead_letter_output, stage_counters& counters,
                   std::size_t batch_records, std::size_t batch_bytes);
+  /// runs on: main thread, before run(). A ring of record batches that need no transform (a
+  /// postgres_cdc source builds its records itself): they are handed on to the outputs as they
+  /// are (records renumbered in the pipeline's sequence). Its consumer waiter must be the one
+  /// the payload inputs share.
+  void add_record_input(ring_edge<record_batch*>* in) { record_inputs_.push_back(in); }
   /// runs on: transform thread. Returns when every input is closed and drained.
   void run();
   const transform_stage_counters& payload_counters() const noexcept { return payload_counters_; }
@@ -55,9 +60,11 @@ class transform_stage {
  private:
   void ship(record_batch*& batch, bool to_dead_letters);
   void process(payload_batch* in, record_batch*& records, record_batch*& dead);
+  void forward(record_batch* in);
 
   transform_engine& engine_;
   std::vector<ring_edge<payload_batch*>*> inputs_;
+  std::vector<ring_edge<record_batch*>*> record_inputs_;
   batch_pool<payload_batch>& payload_pool_;
   batch_pool<record_batch>& record_pool_;
   std::vector<ring_edge<record_batch*>*> outputs_;

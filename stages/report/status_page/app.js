@@ -36,8 +36,9 @@ function duration(s) {
 }
 function clock(ms) { return ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) + 'Z' : '-'; }
 function health(state) {
-  if (state === 'ok' || state === 'polling' || state === 'replaying' || state === 'running') return 'ok';
-  if (state === 'failing' || state === 'stopped') return 'bad';
+  if (state === 'ok' || state === 'polling' || state === 'replaying' || state === 'running' ||
+      state === 'streaming') return 'ok';
+  if (state === 'failing' || state === 'stopped' || state === 'failed') return 'bad';
   if (state === 'finished' || state === 'idle' || state === 'starting') return 'idle';
   return 'warn';
 }
@@ -107,7 +108,9 @@ function renderSources(s) {
     cell(row, 'state', src.state.replace('_', ' '), 'state ' + health(src.state));
     cell(row, 'last_status', h ? (h.last_status ? String(h.last_status) : '-') : '-', 'num');
     cell(row, 'last_latency', h && h.polls ? msText(h.last_latency_ms) : '-', 'num');
-    cell(row, 'next_poll', h && h.next_poll_in_s !== null ? 'in ' + duration(h.next_poll_in_s) : '-');
+    const c = src.postgres_cdc;  // a CDC source: its WAL lag instead of a next poll
+    cell(row, 'next_poll', c ? 'lag ' + bytes(c.lag_bytes) + ' · slot ' + c.slot
+      : h && h.next_poll_in_s !== null ? 'in ' + duration(h.next_poll_in_s) : '-');
     cell(row, 'payloads', int(src.payloads), 'num');
     cell(row, 'records', int(src.records), 'num');
     cell(row, 'rejected', int(src.rejected), 'num');

@@ -189,6 +189,7 @@ bool file_sink::try_recover() {
 void file_sink::append_line(const record_batch& batch, const record& r) {
   if (config_.format == file_format::value) {
     const std::string_view v = batch.value(r);
+    if (v.empty()) return;  // a tombstone (postgres_cdc, after a delete): no JSON to write
     // value + '\n' in one call: most records fit the current buffer.
     writer_.write(v);
     writer_.write("\n");
@@ -212,7 +213,11 @@ void file_sink::append_line(const record_batch& batch, const record& r) {
   line_.append(",\"sequence\":", 12);
   append_int(line_, static_cast<std::int64_t>(r.sequence));
   line_.append(",\"value\":", 9);
-  line_.append(batch.value(r));
+  if (r.value_length != 0) {
+    line_.append(batch.value(r));
+  } else {
+    line_.append("null", 4);  // a tombstone
+  }
   line_.append("}\n", 2);
   writer_.write(line_.view(0, line_.size()));
 }

@@ -1,7 +1,10 @@
 // Kafka sink: produces every record to Kafka through librdkafka (idempotent producer, acks=all,
 // lz4 by default), one topic for everything (`topic`) or one per source (`topic_prefix` + source
-// name). Message key = record key (none when empty), value = the record JSON, headers `source`,
-// `record-id` (sequence number, decimal) and `content-type: application/json`.
+// name). A record with a stream of its own (a postgres_cdc event: `<prefix>.<schema>.<table>`)
+// goes to the topic of that name, created (create_topics) when the sink first meets it.
+// Message key = record key (none when empty), value = the record JSON (a null value for an
+// empty one: a tombstone), headers `source`, `record-id` (sequence number, decimal) and
+// `content-type: application/json`.
 //
 // Accounting: delivery reports are the only truth. A record counts as delivered
 // (counters.records_out, bytes_out) only when its delivery report says so; produce errors,
@@ -38,6 +41,7 @@
 #include <cstdio>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "platform/clock.hpp"
@@ -52,6 +56,14 @@ constexpr int kSpooledStartTimeoutMs = 2000;
 constexpr int kAdminTimeoutMs = 15000;
 constexpr int kInFlightPollMs = 10;  // longest wait for a delivery report at max_in_flight
 constexpr int kLeaderWaitMs = 5000;  // open(): longest wait for new topics' partition leaders
+
+/// Lets the stream-topic map be searched with a string_view (no allocation per record).
+struct name_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
 
 class kafka_sink final : public sink {
  public:
@@ -380,6 +392,38 @@ class kafka_sink final : public sink {
     return result;
   }
 
+  /// The topic of a record's own stream; created on first use (a table created after start).
+  /// nullptr when no handle can be had (the record then fails and is retried).
+  rd_kafka_topic_t* stream_topic(std::string_view stream) {
+    if (stream.empty()) return nullptr;  // a stream offset that does not read back
+    if (last_stream_topic_ != nullptr && stream == last_stream_) return last_stream_topic_;
+    auto it = stream_topics_.find(stream);
+    if (it == stream_topics_.end()) {
+      std::string topic(stream);
+      if (config_.create_topics) {
+        // After a failure (brokers down), the next attempt waits: not one admin call per record.
+        if (mono_now_ns() < next_stream_create_ns_) return nullptr;
+        if (status s = create_topics({topic}); !s) {
+          log_line(log_level::warn, "sink:" + name_, s.message());
+          next_stream_create_ns_ = mono_now_ns() + kSetupRetryNs;
+          return nullptr;  // retried from the spool with backoff
+        }
+      }
+      rd_kafka_topic_t* h = rd_kafka_topic_new(rk_, topic.c_str(), nullptr);
+      if (h == nullptr) return nullptr;
+      it = stream_topics_.emplace(std::move(topic), h).first;
+      log_line(log_level::info, "sink:" + name_, "producing to topic " + it->first);
+    }
+    last_stream_ = it->first;
+    last_stream_topic_ = it->second;
+    return it->second;
+  }
+
+  rd_kafka_topic_t* topic_for(const record_batch& batch, const record& r) {
+    if (r.stream != 0) return stream_topic(batch.stream(r));
+    return topic_for(r.source);
+  }
+
   rd_kafka_topic_t* topic_for(source_id source) {
     if (shared_topic_ != nullptr) return shared_topic_;
     if (source < source_topics_.size()) return source_topics_[source];
@@ -398,7 +442,7 @@ class kafka_sink final : public sink {
         rd_kafka_poll(rk_, kInFlightPollMs);
       } while (in_flight_ >= max_in_flight_ && !abandoned());
     }
-    rd_kafka_topic_t* topic = rk_ != nullptr ? topic_for(r.source) : nullptr;
+    rd_kafka_topic_t* topic = rk_ != nullptr ? topic_for(batch, r) : nullptr;
     if (topic == nullptr) {  // no producer (being recreated) or no topic handle
       counters.failed.add();
       settle(r.sequence, delivery_outcome::failed);
@@ -419,7 +463,7 @@ class kafka_sink final : public sink {
       const rd_kafka_resp_err_t err = rd_kafka_producev(
           rk_, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
           RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
-          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+          RD_KAFKA_V_VALUE(value.empty() ? nullptr : const_cast<char*>(value.data()), value.size()),
           RD_KAFKA_V_HEADER("source", source.data(), static_cast<ssize_t>(source.size())),
           RD_KAFKA_V_HEADER("record-id", id, static_cast<ssize_t>(id_len)),
           RD_KAFKA_V_HEADER("content-type", "application/json", 16),
@@ -499,6 +543,9 @@ class kafka_sink final : public sink {
     if (shared_topic_ != nullptr) rd_kafka_topic_destroy(shared_topic_);
     if (unknown_topic_ != nullptr) rd_kafka_topic_destroy(unknown_topic_);
     shared_topic_ = unknown_topic_ = nullptr;
+    for (auto& [topic, h] : stream_topics_) rd_kafka_topic_destroy(h);
+    stream_topics_.clear();
+    last_stream_topic_ = nullptr;
     rd_kafka_destroy(rk_);
     rk_ = nullptr;
   }
@@ -510,6 +557,12 @@ class kafka_sink final : public sink {
   rd_kafka_topic_t* shared_topic_ = nullptr;
   rd_kafka_topic_t* unknown_topic_ = nullptr;
   std::vector<rd_kafka_topic_t*> source_topics_;
+  // Records' own streams (postgres_cdc topics), by name; the last one used, for runs of records
+  // of one table without a hash.
+  std::unordered_map<std::string, rd_kafka_topic_t*, name_hash, std::equal_to<>> stream_topics_;
+  std::string_view last_stream_;  // a key of stream_topics_
+  rd_kafka_topic_t* last_stream_topic_ = nullptr;
+  std::uint64_t next_stream_create_ns_ = 0;
   stage_counters* counters_ = nullptr;  // set by write()/flush(); used by the callbacks
   std::uint64_t in_flight_ = 0;         // produced, no delivery report yet
   bool fatal_ = false;                  // the producer had a fatal error: recreate it

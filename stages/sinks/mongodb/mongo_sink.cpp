@@ -11,6 +11,10 @@
 // Transient errors (network, server selection, write concern, retryable labels/codes) are
 // retried with exponential backoff; permanent per-document errors go to the sink's own
 // dead-letter JSONL file and count as failed.
+// Records with a stream of their own (postgres_cdc events) go to the collection named by it
+// (`<prefix>.<schema>.<table>`) and are always upserts by key (`_id` = the event's key JSON),
+// so a row's document is its latest event and a resend cannot duplicate it; a tombstone (no
+// value) has nothing to store and is confirmed as is (docs/cdc.md, "MongoDB").
 // The connection (mongo_connection), the documents (mongo_document) and the reading of replies
 // (mongo_reply) have files of their own; this file is the bulk write and its outcomes.
 // Threading: open() runs on the main thread before the pipeline starts and creates the one
@@ -27,6 +31,7 @@
 #include <filesystem>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 
 #include "core/byte_arena.hpp"
 #include "io/dead_letter_file.hpp"
@@ -64,6 +69,8 @@ class mongo_sink final : public sink {
 
   ~mongo_sink() override {
     for (auto& c : collections_)
+      if (c.handle != nullptr) mongoc_collection_destroy(c.handle);
+    for (auto& [n, c] : stream_collections_)
       if (c.handle != nullptr) mongoc_collection_destroy(c.handle);
     bson_destroy(selector_);
     dead_letters_.close();
@@ -117,10 +124,14 @@ class mongo_sink final : public sink {
         if (records[i].key_length == 0) bson_oid_init(&oids_[i], nullptr);
     }
 
+    if (write_streams(batch, counters)) {
+      settle_dead_letters();
+      return;  // every record had a stream
+    }
     if (!config_.collection.empty()) {
       group_.clear();
       for (std::size_t i = 0; i < records.size(); ++i)
-        group_.push_back(static_cast<std::uint32_t>(i));
+        if (records[i].stream == 0) group_.push_back(static_cast<std::uint32_t>(i));
       write_chunked(batch, collection_for(kUnknownSource), counters);
       settle_dead_letters();
       return;
@@ -128,12 +139,13 @@ class mongo_sink final : public sink {
     // Per-source collections: one bulk per distinct source in the batch.
     sources_.clear();
     for (const record& r : records)
-      if (std::find(sources_.begin(), sources_.end(), r.source) == sources_.end())
+      if (r.stream == 0 && std::find(sources_.begin(), sources_.end(), r.source) == sources_.end())
         sources_.push_back(r.source);
     for (const source_id src : sources_) {
       group_.clear();
       for (std::size_t i = 0; i < records.size(); ++i)
-        if (records[i].source == src) group_.push_back(static_cast<std::uint32_t>(i));
+        if (records[i].source == src && records[i].stream == 0)
+          group_.push_back(static_cast<std::uint32_t>(i));
       write_chunked(batch, collection_for(src), counters);
     }
     settle_dead_letters();
@@ -196,6 +208,56 @@ class mongo_sink final : public sink {
     return true;
   }
 
+  /// Records with their own stream: one upsert bulk per stream (collection) in the batch;
+  /// tombstones confirmed without a write. True when no record of the batch is left.
+  bool write_streams(const record_batch& batch, stage_counters& counters) {
+    const auto& records = batch.records();
+    streams_.clear();
+    bool plain = false;
+    for (const record& r : records) {
+      if (r.stream == 0) {
+        plain = true;
+        continue;
+      }
+      const std::string_view name = batch.stream(r);
+      if (std::find(streams_.begin(), streams_.end(), name) == streams_.end())
+        streams_.push_back(name);
+    }
+    for (const std::string_view name : streams_) {
+      group_.clear();
+      for (std::size_t i = 0; i < records.size(); ++i) {
+        const record& r = records[i];
+        if (r.stream == 0 || batch.stream(r) != name) continue;
+        if (r.value_length == 0) {  // a tombstone: the delete event already replaced the row
+          counters.records_out.add();
+          ++delivered_;
+          settle(r.sequence, delivery_outcome::delivered);
+          continue;
+        }
+        group_.push_back(static_cast<std::uint32_t>(i));
+      }
+      if (name.empty()) {  // a stream offset that does not read back: fail, retried
+        counters.failed.add(group_.size());
+        for (const std::uint32_t i : group_) settle(records[i].sequence, delivery_outcome::failed);
+        continue;
+      }
+      write_chunked(batch, collection_for_stream(name), counters);
+    }
+    return !plain;
+  }
+
+  collection_slot& collection_for_stream(std::string_view name) {
+    auto it = stream_collections_.find(std::string(name));
+    if (it == stream_collections_.end()) {
+      collection_slot c;
+      c.name = std::string(name);
+      c.handle =
+          mongoc_client_get_collection(conn_.client(), config_.database.c_str(), c.name.c_str());
+      it = stream_collections_.emplace(c.name, std::move(c)).first;
+    }
+    return it->second;
+  }
+
   collection_slot& collection_for(source_id src) {
     const std::size_t slot =
         config_.collection.empty() ? (src == kUnknownSource ? 0 : src + 1u) : 0;
@@ -218,8 +280,10 @@ class mongo_sink final : public sink {
 
   /// Splits group_ into bulks of at most bulk_documents (upsert mode: upsert_bulk_size).
   void write_chunked(const record_batch& batch, collection_slot& coll, stage_counters& counters) {
-    const std::size_t limit = static_cast<std::size_t>(
-        config_.mode == mongo_mode::upsert ? config_.upsert_bulk_size : config_.bulk_documents);
+    const bool upserts = config_.mode == mongo_mode::upsert ||
+                         (!group_.empty() && batch.records()[group_.front()].stream != 0);
+    const std::size_t limit =
+        static_cast<std::size_t>(upserts ? config_.upsert_bulk_size : config_.bulk_documents);
     for (std::size_t start = 0; start < group_.size(); start += limit) {
       const std::size_t end = std::min(group_.size(), start + limit);
       pending_.assign(group_.begin() + static_cast<std::ptrdiff_t>(start),
@@ -245,7 +309,7 @@ class mongo_sink final : public sink {
         const bson_t* doc = documents_.build(batch, i, oid, tmp, err, checked);
         bool added = false;
         if (doc != nullptr) {
-          if (config_.mode == mongo_mode::upsert && r.key_length != 0) {
+          if ((config_.mode == mongo_mode::upsert || r.stream != 0) && r.key_length != 0) {
             bson_reinit(selector_);
             documents_.append_id(selector_, r, batch.key(r), oid);
             added = mongoc_bulk_operation_replace_one_with_opts(bulk, selector_, doc,
@@ -484,6 +548,8 @@ class mongo_sink final : public sink {
   mongo_document_builder documents_;
   bson_t* selector_;  // reused {_id: ...} for upserts
   std::vector<collection_slot> collections_;
+  std::unordered_map<std::string, collection_slot> stream_collections_;  // by stream name
+  std::vector<std::string_view> streams_;  // distinct streams of the current batch
   // Reused per batch: no allocation once warmed up.
   std::vector<bson_oid_t> oids_;
   std::vector<source_id> sources_;

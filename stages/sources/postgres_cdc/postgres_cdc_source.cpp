@@ -491,6 +491,7 @@ status postgres_cdc_source::stream(lsn_t start) {
       PQfreemem(buf);
       if (!s) return s;
     } else if (n == 0) {
+      handler_.on_idle();
       pollfd p{fd, POLLIN, 0};
       (void)::poll(&p, 1, 100);
       if (PQconsumeInput(repl_.raw()) != 1) {

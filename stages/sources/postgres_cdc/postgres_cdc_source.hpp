@@ -47,6 +47,9 @@ class cdc_event_handler {
   virtual void on_commit(lsn_t end_lsn) = 0;
   /// The snapshot is complete and streaming starts from `consistent_point`.
   virtual void on_snapshot_done(lsn_t /*consistent_point*/) {}
+  /// Nothing more to read from the server right now (a good moment to hand on a batch and to
+  /// confirm what became durable). Called at least every 100 ms while streaming.
+  virtual void on_idle() {}
 };
 
 struct postgres_cdc_counters {
@@ -80,6 +83,8 @@ class postgres_cdc_source {
   void request_stop() noexcept { stop_.store(true, std::memory_order_relaxed); }
   /// The handler's durability hook: events up to this commit end LSN are safe.
   void confirm_durable(lsn_t lsn) noexcept;
+  /// The highest LSN confirm_durable() was given (what the next status update may confirm).
+  lsn_t durable_lsn() const noexcept { return durable_.load(std::memory_order_relaxed); }
   const postgres_cdc_counters& counters() const noexcept { return counters_; }
   /// Bytes of WAL the server holds for us beyond what we confirmed.
   std::uint64_t lag_bytes() const noexcept;
