@@ -11,9 +11,8 @@ namespace edgepipe {
 
 /// When the spool calls fdatasync, and therefore what "received" survives (docs/durability.md).
 enum class fsync_policy {
-  every_batch,  // each group of batches is synced at once (sinks take batches from memory as
-                //  soon as they are appended; a sink reading back from disk sees synced ones)
-  interval,     // synced every fsync_interval_ms (the same for sinks)
+  every_batch,  // each group of batches is synced before any sink sees it
+  interval,     // synced every fsync_interval_ms; sinks see only synced records
   off,          // never synced by us (kernel writeback); survives kill -9, not a power cut
 };
 

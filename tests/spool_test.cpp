@@ -905,22 +905,21 @@ TEST(SpoolStage, ASinkThatStopsTakingFromTheTailIsLeftBehindAfterOneBoundedWait)
   constexpr int kBatches = 60;
   constexpr std::uint64_t kRecords = kBatches * 10;
   spool_memory_tail& tail = stage.memory_tail();
-  // "keeps_up" (sink 1) takes every appended frame; "stalled" (sink 0) takes the first, then
+  // "keeps_up" (sink 1) takes every committed frame; "stalled" (sink 0) takes the first, then
   // never asks again.
   auto take_from = [&](std::size_t sink, std::uint64_t until) {
     std::uint64_t next = 0;
     std::uint64_t from_memory = 0;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (next < until && std::chrono::steady_clock::now() < deadline) {
-      // As sink_stage does: a frame in memory may be taken once appended, before its sync.
-      const std::uint64_t appended = sp.appended_end();
-      if (appended <= next) {
-        sp.commit_waiter().wait([&] { return sp.appended_end() > next; },
+      const std::uint64_t committed = sp.committed_end();
+      if (committed <= next) {
+        sp.commit_waiter().wait([&] { return sp.committed_end() > next; },
                                 std::chrono::milliseconds(10));
         continue;
       }
       spool_frame_position where;
-      record_batch* b = tail.acquire(sink, next, appended, where);
+      record_batch* b = tail.acquire(sink, next, committed, where);
       if (b == nullptr) break;  // fell off the tail: it would read the disk now
       next += where.records;
       from_memory += where.records;
@@ -951,48 +950,6 @@ TEST(SpoolStage, ASinkThatStopsTakingFromTheTailIsLeftBehindAfterOneBoundedWait)
   EXPECT_GE(stage.follower_waits(), 1u);
   EXPECT_GE(stage.follower_wait_ns(), 200'000'000u);  // the wait for "stalled" ran out
   EXPECT_LT(took, std::chrono::seconds(20));
-}
-
-// Latency with the spool on: a sink takes a batch from the memory tail as soon as it is
-// appended, not once the group commit's fsync covered it. With fsync = interval and a long
-// interval nothing is committed for a minute, yet every batch can be taken at once.
-TEST(SpoolStage, SinksTakeAppendedBatchesFromMemoryBeforeTheSync) {
-  temp_dir dir;
-  spool_config c = config_in(dir);
-  c.fsync = fsync_policy::interval;
-  c.fsync_interval_ms = 60'000;
-  spool sp(c);
-  ASSERT_TRUE(sp.open({"only"}).is_ok());
-  batch_pool<record_batch> pool;
-  stage_counters counters("spool");
-  spool_stage stage(sp, kSources, 4, pool, counters);
-  ASSERT_TRUE(stage.open().is_ok());
-  std::thread spool_thread([&] { stage.run(); });
-  constexpr int kBatches = 5;
-  for (int i = 0; i < kBatches; ++i) {
-    record_batch* b = pool.acquire();
-    fill(*b, 10, i * 10);
-    b->set_readers(1);
-    ASSERT_TRUE(stage.input().push(b));
-  }
-  ASSERT_TRUE(sp.commit_waiter().wait([&] { return sp.appended_end() == kBatches * 10; },
-                                      std::chrono::seconds(10)));
-  EXPECT_EQ(sp.committed_end(), 0u);  // nothing synced yet
-  spool_memory_tail& tail = stage.memory_tail();
-  std::uint64_t next = 0;
-  for (int i = 0; i < kBatches; ++i) {
-    spool_frame_position where;
-    record_batch* b = tail.acquire(0, next, sp.appended_end(), where);
-    ASSERT_NE(b, nullptr) << "batch " << i;
-    EXPECT_EQ(b->records().front().sequence, next);  // spool ids already assigned
-    next += where.records;
-    tail.release(b);
-  }
-  EXPECT_EQ(next, kBatches * 10u);
-  EXPECT_EQ(sp.committed_end(), 0u);
-  stage.input().close();
-  spool_thread.join();
-  EXPECT_EQ(sp.committed_end(), kBatches * 10u);  // end of input: synced
 }
 
 TEST(DeliveryTracker, WatermarkMovesOnlyOverFullyConfirmedFrames) {

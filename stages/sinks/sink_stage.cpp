@@ -138,9 +138,6 @@ void sink_stage::run_from_spool() {
   std::uint64_t sent_end = sp.watermark(spool_index_);
   std::uint64_t backoff_ms = cfg.retry_backoff_ms;
   std::uint64_t rewind_at = 0;  // mono ns; 0 = no rewind scheduled
-  // The position whose frame was not in the memory tail (kNoMiss: none): only a commit helps.
-  constexpr std::uint64_t kNoMiss = ~std::uint64_t{0};
-  std::uint64_t memory_miss = kNoMiss;
   std::uint64_t confirmed = sp.watermark(spool_index_);
   std::uint64_t last_flush = mono_now_ns();
   std::uint64_t last_ledger = last_flush;
@@ -214,22 +211,16 @@ void sink_stage::run_from_spool() {
         record_latency(b);
         dirty = true;
       };
-      // The frame is still in memory (the common case when the sink keeps up): no disk read,
-      // and no wait for the group commit's fsync (appended is enough: a confirmed record is
-      // safe whether or not its spool copy was synced, docs/durability.md).
-      const std::uint64_t appended = sp.appended_end();
-      if (tail_ != nullptr && cursor.position() < appended &&
+      // The frame is still in memory (the common case when the sink keeps up): no disk read.
+      if (tail_ != nullptr && cursor.position() < committed &&
           cursor.position() >= sp.dropped_end()) {
-        if (record_batch* mem = tail_->acquire(spool_index_, cursor.position(), appended, pos)) {
+        if (record_batch* mem = tail_->acquire(spool_index_, cursor.position(), committed, pos)) {
           cursor.step_over(pos, spool_appender::frame_bytes(*mem));
           memory_records_.fetch_add(pos.records, std::memory_order_relaxed);
           hand_over(*mem);
           tail_->release(mem);
           continue;
         }
-        // Not in memory (evicted, or the tail was cleared after a disk error): it is read
-        // back once committed; until then appending does not wake this sink.
-        if (cursor.position() >= committed) memory_miss = cursor.position();
       }
       skip_reason why = skip_reason::none;
       const auto r = cursor.next(committed, batch, pos, why);
@@ -266,7 +257,6 @@ void sink_stage::run_from_spool() {
           if (abandoned_.load(std::memory_order_acquire)) return true;
           if (full) return false;
           return sp.committed_end() > seen || sp.dropped_end() > seen ||
-                 (sp.appended_end() > seen && seen != memory_miss) ||
                  (!answers_due && sp.writing_finished());
         },
         answers_due || stuck ? std::chrono::nanoseconds(kAnswerPoll * (stuck ? 10 : 1))

@@ -170,7 +170,6 @@ status spool::open(const std::vector<std::string>& sink_names, bool read_only) {
   }
   floor_segment_.clear();
   committed_.store(next_id_);
-  appended_.store(next_id_);
   recovery_.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return status::ok();
@@ -317,12 +316,6 @@ void spool::update_active(std::uint64_t end_id, std::uint64_t bytes) {
 void spool::publish_committed(std::uint64_t end_id) noexcept {
   if (end_id <= committed_.load(std::memory_order_relaxed)) return;
   committed_.store(end_id, std::memory_order_release);
-  commit_waiter_.notify();
-}
-
-void spool::publish_appended(std::uint64_t end_id) noexcept {
-  if (end_id <= appended_.load(std::memory_order_relaxed)) return;
-  appended_.store(end_id, std::memory_order_release);
   commit_waiter_.notify();
 }
 

@@ -71,14 +71,8 @@ class spool {
   std::uint64_t next_record_id() const noexcept { return next_id_; }
   void add_segment(spool_segment s);
   void update_active(std::uint64_t end_id, std::uint64_t bytes);
-  /// Records below `end_id` are written as the fsync policy asks (synced, or with fsync = off
-  /// handed to the kernel): sinks may read them back from the segment files.
+  /// Makes records below `end_id` visible to the sinks.
   void publish_committed(std::uint64_t end_id) noexcept;
-  /// Records below `end_id` are appended, and their batches are in the memory tail: a sink may
-  /// take them from memory before they are committed (docs/durability.md: a record a sink
-  /// confirmed is safe whether or not its spool copy was synced; ids never go back below a
-  /// confirmed watermark after a crash).
-  void publish_appended(std::uint64_t end_id) noexcept;
   /// Deletes segments every sink has confirmed; the active (last) one only when
   /// `including_last` (a clean stop, once the writer has closed it). Returns bytes freed. A file
   /// that cannot be deleted is logged and left (recovery deletes it once confirmed).
@@ -109,8 +103,6 @@ class spool {
   std::uint64_t committed_end() const noexcept {
     return committed_.load(std::memory_order_acquire);
   }
-  /// See publish_appended(); at or past committed_end().
-  std::uint64_t appended_end() const noexcept { return appended_.load(std::memory_order_acquire); }
   std::uint64_t watermark(std::size_t sink) const noexcept {
     return sinks_[sink]->watermark.load(std::memory_order_acquire);
   }
@@ -185,7 +177,6 @@ class spool {
   std::string floor_segment_;
   std::uint64_t floor_segment_id_ = 0;
   std::atomic<std::uint64_t> committed_{0};
-  std::atomic<std::uint64_t> appended_{0};
   std::atomic<std::uint64_t> dropped_end_{0};
   std::atomic<bool> writer_done_{false};
   std::atomic<std::uint64_t> confirms_{0};

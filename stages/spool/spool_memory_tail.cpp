@@ -25,7 +25,7 @@ void spool_memory_tail::put(record_batch* batch, const spool_frame_position& whe
 }
 
 record_batch* spool_memory_tail::acquire(std::size_t sink, std::uint64_t first_id,
-                                         std::uint64_t visible_end, spool_frame_position& where) {
+                                         std::uint64_t committed_end, spool_frame_position& where) {
   std::unique_lock lock(mutex_);
   if (sink < next_.size()) next_[sink] = first_id;
   if (entries_.empty() || first_id < entries_.front().where.first_id ||
@@ -36,7 +36,7 @@ record_batch* spool_memory_tail::acquire(std::size_t sink, std::uint64_t first_i
       std::lower_bound(entries_.begin(), entries_.end(), first_id,
                        [](const entry& e, std::uint64_t id) { return e.where.first_id < id; });
   if (it == entries_.end() || it->where.first_id != first_id ||
-      it->where.first_id + it->where.records > visible_end)
+      it->where.first_id + it->where.records > committed_end)
     return nullptr;
   it->batch->add_reader();
   where = it->where;

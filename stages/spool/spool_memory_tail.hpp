@@ -1,10 +1,8 @@
 // The newest frames of the spool, kept in memory as the batches they were written from. The
 // spool thread puts each batch here once it is appended; a sink whose cursor stands exactly at
-// that frame takes the batch from memory at once, before the group commit's fsync (latency:
-// the sync only holds back the acknowledgement upstream and the deletion of segments), instead
-// of reading the frame back from disk (pread + CRC + decode: three passes over every byte). A sink
-// that is behind (an outage, a retry, a restart) reads the disk as before; nothing here decides
-// what is delivered.
+// that frame, once it is committed, takes the batch from memory instead of reading the frame back
+// from disk (pread + CRC + decode: three passes over every byte). A sink that is behind (an
+// outage, a retry, a restart) reads the disk as before; nothing here decides what is delivered.
 //
 // Bounded: at most `max_bytes` of batch arenas (and kMaxEntries batches). The oldest entry goes
 // when a new one needs room, and entries every sink has taken or confirmed go at once.
@@ -48,16 +46,15 @@ class spool_memory_tail {
   /// With max_bytes = 0 the batch is simply released.
   void put(record_batch* batch, const spool_frame_position& where);
   /// The batch of the frame that starts at `first_id` if it is held and ends at or below
-  /// `visible_end` (spool::appended_end()); the caller must release() it. nullptr otherwise. Also
-  /// notes that `sink` (index < sinks) now wants the frame at `first_id`, or the one after it on
-  /// success.
-  record_batch* acquire(std::size_t sink, std::uint64_t first_id, std::uint64_t visible_end,
+  /// `committed_end`; the caller must release() it. nullptr otherwise. Also notes that `sink`
+  /// (index < sinks) now wants the frame at `first_id`, or the one after it on success.
+  record_batch* acquire(std::size_t sink, std::uint64_t first_id, std::uint64_t committed_end,
                         spool_frame_position& where);
   /// `sink` will first ask for the frame at `first_id` (where it starts reading).
   void expect(std::size_t sink, std::uint64_t first_id);
   /// True when putting a batch of `bytes` now would evict an entry that a sink following the
   /// tail has not taken yet (the spool thread then waits for it, bounded). `wanted_end` gets
-  /// the end id of the last such entry.
+  /// the end id of the last such entry: it must be committed before the sink can take it.
   bool would_evict_wanted(std::size_t bytes, std::uint64_t& wanted_end) const;
   /// Blocks until a sink takes a batch (acquire() succeeds) or `timeout` passes.
   void wait_for_take(std::chrono::nanoseconds timeout);

@@ -206,8 +206,16 @@ bool spool_stage::wait_for_followers(std::size_t bytes) {
       left_behind_.fetch_add(1, std::memory_order_relaxed);
       break;
     }
-    // The sink may take the batch as soon as it is appended; syncs completing meanwhile are
-    // reaped (and published) here.
+    // The sink takes only committed batches: make sure a sync (or, fsync = off, a flush)
+    // covers the one it waits for, and publish syncs as they complete.
+    if (appender_.covered_end() < wanted_end) {
+      const bool off = spool_.config().fsync == fsync_policy::off;
+      if (status s = off ? appender_.commit(false, true) : appender_.begin_sync(false); !s) {
+        fail(s);
+        return false;
+      }
+      if (off) uncommitted_bytes_ = 0;
+    }
     if (status s = appender_.poll(false); !s) {
       fail(s);
       return false;
@@ -330,8 +338,7 @@ void spool_stage::run() {
         for (std::size_t i = 0; i < recs.size(); ++i) recs[i].sequence = where.first_id + i;
         batch->add_reader();  // held until published: a disk error appends it again
         held_.push_back({batch, where});
-        tail_.put(batch, where);  // the sinks take it from memory at once, not after the sync
-        spool_.publish_appended(where.first_id + n);
+        tail_.put(batch, where);  // the sinks take it from memory once it is committed
         append_clock_.note(where.first_id + n, mono_now_ns());
         notify_appended(*batch, where.first_id + n);
         batch = nullptr;
