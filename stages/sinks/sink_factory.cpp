@@ -10,7 +10,14 @@ namespace edgepipe {
 
 std::unique_ptr<sink> make_sink(const pipeline_config& pipeline, const sink_config& config,
                                 const std::vector<std::string>& source_names) {
-  if (config.type == "kafka") return make_kafka_sink(config.name, config.kafka, source_names);
+  if (config.type == "kafka") {
+    // Sources whose records carry their own topic (postgres_cdc): no per-source topic.
+    std::vector<bool> stream_only(source_names.size(), false);
+    for (std::size_t i = 0; i < source_names.size(); ++i)
+      for (const source_spec& spec : pipeline.sources)
+        if (spec.name == source_names[i] && spec.cdc) stream_only[i] = true;
+    return make_kafka_sink(config.name, config.kafka, source_names, stream_only);
+  }
   if (config.type == "mongodb") {
     mongo_sink_config m = config.mongo;
     if (m.dead_letter_path.empty()) {

@@ -115,6 +115,8 @@ def make_config(tmp, name, slot, prefix, tables, port, fsync="interval", brokers
         text = f.read()
     text = re.sub(r'(?m)^slot = .*$', f'slot = "{slot}"', text)
     text = re.sub(r'(?m)^topic_prefix = "edgepipe"$', f'topic_prefix = "{prefix}"', text)
+    # The Kafka sink's prefix for records without a topic of their own (none here).
+    text = re.sub(r'(?m)^topic_prefix = "edgepipe\."$', f'topic_prefix = "{prefix}-src."', text)
     text = re.sub(r'(?m)^status_interval = .*$', 'status_interval = "500ms"\n'
                   'tables = [' + ", ".join(f'"{t}"' for t in tables) + ']', text)
     text = re.sub(r'(?m)^brokers = .*$', f'brokers = "{brokers}"\ncompression = "none"\n'
@@ -344,6 +346,13 @@ COMMIT;""")
         srcs = [s for s in json.loads(st)["sources"] if s["name"] == "pg"]
         check(len(srcs) == 1 and srcs[0]["kind"] == "postgres_cdc" and srcs[0]["state"] == "streaming"
               and srcs[0]["postgres_cdc"]["slot"] == slot, "A: /api/status shows the source streaming")
+        c = KafkaConsumer(bootstrap_servers=BOOTSTRAP)
+        try:
+            topics = c.topics()
+        finally:
+            c.close()
+        check(f"{prefix}.{S}.items" in topics and f"{prefix}-src.pg" not in topics,
+              "A: topics per table only; none made for the source itself")
         cf = wait_until(lambda: confirmed_flush(slot) >= end_lsn and confirmed_flush(slot),
                         "confirmed_flush_lsn to reach the end of the workload")
         check(cf >= end_lsn, "A: the slot's confirmed_flush_lsn reached the workload's end")

@@ -67,10 +67,14 @@ struct name_hash {
 
 class kafka_sink final : public sink {
  public:
-  kafka_sink(std::string name, kafka_sink_config config, std::vector<std::string> source_names)
+  kafka_sink(std::string name, kafka_sink_config config, std::vector<std::string> source_names,
+             std::vector<bool> stream_only_sources)
       : name_(std::move(name)),
         config_(std::move(config)),
-        source_names_(std::move(source_names)) {}
+        source_names_(std::move(source_names)),
+        stream_only_(std::move(stream_only_sources)) {
+    stream_only_.resize(source_names_.size(), false);
+  }
 
   ~kafka_sink() override { destroy(); }
 
@@ -195,9 +199,10 @@ class kafka_sink final : public sink {
                            rd_kafka_err2str(rd_kafka_last_error()));
     };
     if (!config_.topic.empty()) return make(config_.topic, shared_topic_);
-    for (const std::string& t : topic_names()) {
-      rd_kafka_topic_t* h = nullptr;
-      if (status s = make(t, h); !s) return s;
+    for (std::size_t i = 0; i < source_names_.size(); ++i) {
+      rd_kafka_topic_t* h = nullptr;  // none for a source whose records name their own topic
+      if (!stream_only_[i])
+        if (status s = make(config_.topic_prefix + source_names_[i], h); !s) return s;
       source_topics_.push_back(h);
     }
     return status::ok();
@@ -290,6 +295,7 @@ class kafka_sink final : public sink {
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(kLeaderWaitMs);
     for (rd_kafka_topic_t* topic : handles) {
+      if (topic == nullptr) continue;
       for (;;) {
         const struct rd_kafka_metadata* md = nullptr;
         bool ready = false;
@@ -333,7 +339,8 @@ class kafka_sink final : public sink {
     if (!config_.topic.empty()) return {config_.topic};
     std::vector<std::string> out;
     out.reserve(source_names_.size());
-    for (const std::string& s : source_names_) out.push_back(config_.topic_prefix + s);
+    for (std::size_t i = 0; i < source_names_.size(); ++i)
+      if (!stream_only_[i]) out.push_back(config_.topic_prefix + source_names_[i]);
     return out;
   }
 
@@ -538,7 +545,8 @@ class kafka_sink final : public sink {
   void destroy() {
     if (rk_ == nullptr) return;
     counters_ = nullptr;  // no more accounting once close() has settled the books
-    for (rd_kafka_topic_t* t : source_topics_) rd_kafka_topic_destroy(t);
+    for (rd_kafka_topic_t* t : source_topics_)
+      if (t != nullptr) rd_kafka_topic_destroy(t);
     source_topics_.clear();
     if (shared_topic_ != nullptr) rd_kafka_topic_destroy(shared_topic_);
     if (unknown_topic_ != nullptr) rd_kafka_topic_destroy(unknown_topic_);
@@ -553,6 +561,8 @@ class kafka_sink final : public sink {
   std::string name_;
   kafka_sink_config config_;
   std::vector<std::string> source_names_;
+  // Per source: its records carry their own topic (postgres_cdc), so no `<prefix><source>` topic.
+  std::vector<bool> stream_only_;
   rd_kafka_t* rk_ = nullptr;
   rd_kafka_topic_t* shared_topic_ = nullptr;
   rd_kafka_topic_t* unknown_topic_ = nullptr;
@@ -575,8 +585,9 @@ class kafka_sink final : public sink {
 }  // namespace
 
 std::unique_ptr<sink> make_kafka_sink(const std::string& name, const kafka_sink_config& config,
-                                      const std::vector<std::string>& source_names) {
-  return std::make_unique<kafka_sink>(name, config, source_names);
+                                      const std::vector<std::string>& source_names,
+                                      const std::vector<bool>& stream_only_sources) {
+  return std::make_unique<kafka_sink>(name, config, source_names, stream_only_sources);
 }
 
 void kafka_sink_inject_fatal_error(sink& s, const char* reason) {

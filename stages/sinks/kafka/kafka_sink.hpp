@@ -9,8 +9,11 @@
 #include "stages/sinks/sink.hpp"
 
 namespace edgepipe {
+/// `stream_only_sources[i]`: source i's records all name their own topic (postgres_cdc), so the
+/// sink neither creates nor waits for a `<topic_prefix><source>` topic for it.
 std::unique_ptr<sink> make_kafka_sink(const std::string& name, const kafka_sink_config& config,
-                                      const std::vector<std::string>& source_names);
+                                      const std::vector<std::string>& source_names,
+                                      const std::vector<bool>& stream_only_sources = {});
 
 /// For fault-injection tests (`s` made by make_kafka_sink): a fatal producer error, as
 /// rd_kafka_test_fatal_error() raises it; and how many producers replaced a failed one.

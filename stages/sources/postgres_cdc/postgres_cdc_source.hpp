@@ -81,6 +81,7 @@ class postgres_cdc_source {
   /// stopping was not asked for (configuration errors such as a missing publication end it).
   status run();
   void request_stop() noexcept { stop_.store(true, std::memory_order_relaxed); }
+  bool stop_requested() const noexcept { return stop_.load(std::memory_order_relaxed); }
   /// The handler's durability hook: events up to this commit end LSN are safe.
   void confirm_durable(lsn_t lsn) noexcept;
   /// The highest LSN confirm_durable() was given (what the next status update may confirm).

@@ -48,6 +48,8 @@ const char* postgres_cdc_stage::state() const noexcept {
       return "stopped";
     case 2:
       return "failed";
+    case 3:
+      return "finished";
     default:
       break;
   }
@@ -79,7 +81,8 @@ void postgres_cdc_stage::run() {
     log_line(log_level::error, "src:" + name_,
              "sources." + name_ + " (slot " + slot_ + ") stopped: " + s.message());
   } else {
-    state_.store(1, std::memory_order_relaxed);
+    // Ended without being asked to: an initial_only snapshot is done, which is not a fault.
+    state_.store(source_.stop_requested() ? 1 : 3, std::memory_order_relaxed);
   }
   ring_.close();
 }

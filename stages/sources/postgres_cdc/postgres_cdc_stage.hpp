@@ -62,7 +62,8 @@ class postgres_cdc_stage final : public cdc_event_handler, public spool_append_o
   const postgres_cdc_counters& source_counters() const noexcept { return source_.counters(); }
   const postgres_cdc_source& source() const noexcept { return source_; }
   std::uint64_t lag_bytes() const noexcept { return source_.lag_bytes(); }
-  /// "connecting", "snapshot", "streaming", "stopped" or "failed".
+  /// "connecting", "snapshot", "streaming", "stopped" (asked to), "finished" (an
+  /// initial_only snapshot done) or "failed".
   const char* state() const noexcept;
   /// The error that ended the source (empty while it runs or after a clean stop).
   std::string last_error() const;
