@@ -37,6 +37,15 @@ class schema_command final : public command {
     if (!spec)
       return config_error("schema: no source '" + source_ + "' in the config (sources: " + names +
                           ")");
+    // A postgres_cdc source has no transform: its records are Debezium envelopes whose schema
+    // comes from the table's columns, which this command does not read yet (issue 19). Refuse
+    // rather than print the empty schema of a transform that does not exist.
+    if (spec->cdc)
+      return config_error(
+          "schema: " + (config_path_.empty() ? std::string("<embedded>") : config_path_) +
+          ": sources." + source_ + ": type = \"postgres_cdc\" has no transform schema; " +
+          "the schema of its Debezium events is not available from `edgepipe schema` yet " +
+          "(docs/cdc.md, Events)");
     transform_program prog;
     if (status s = transform_program::compile(*spec, prog); !s) return config_error(s.message());
     const record_schema schema = derive_schema(*spec, prog);

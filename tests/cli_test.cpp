@@ -25,6 +25,15 @@ TEST(Cli, VersionAndHelp) {
   EXPECT_NE(r.out.find("replay"), std::string::npos);
 }
 
+TEST(Cli, SchemaOfPostgresCdcSourceIsRefusedClearly) {
+  // No transform to derive from: exit 2 naming the file and source, not an empty schema.
+  const auto r = run_edgepipe("schema -c " EDGEPIPE_SOURCE_DIR "/config/cdc.toml --source pg");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("config/cdc.toml: sources.pg: type = \"postgres_cdc\""), std::string::npos)
+      << r.err;
+}
+
 TEST(Cli, SynthReplayToFileEndToEnd) {
   temp_dir dir;
   auto r = run_edgepipe("synth --api coingecko --payloads 20 --out cg.trace --seed 3", dir.path());
