@@ -470,7 +470,7 @@ status spool::persist_ledger(std::size_t sink, std::string_view state) {
   char* const end = text + sizeof text;
   auto put = [&](std::string_view part) {
     const std::size_t n = std::min(part.size(), static_cast<std::size_t>(end - p));
-    std::memcpy(p, part.data(), n);
+    if (n != 0) std::memcpy(p, part.data(), n);  // an empty view's data() may be null
     p += n;
   };
   put("edgepipe spool ledger v1\nsink=");
