@@ -134,5 +134,21 @@ TEST(PostgresCdcStage, UnderSteadyLoadTheNewestBatchDoesNotStarveConfirmations) 
   EXPECT_LT(durable_lsn(f), lsn) << "the newest commit is not synced yet";
 }
 
+TEST(PostgresCdcStage, ASnapshotIsConfirmedAtItsConsistentPointOnlyOnceItsRowsAreDurable) {
+  // What lets the source remove its snapshot marker (snapshot_marker.hpp): the snapshot's rows
+  // have no commit of their own; on_snapshot_done stands for one at the consistent point.
+  fixture f;
+  f.change("t", 3);
+  f.stage->on_snapshot_done(500);
+  record_batch* b = f.take(3);
+  ASSERT_NE(b, nullptr);
+  f.stage->on_idle();
+  EXPECT_EQ(durable_lsn(f), 0u) << "the rows are appended but not synced";
+  f.durable = 3;
+  f.stage->on_idle();
+  EXPECT_EQ(durable_lsn(f), 500u);
+  f.pool.release(b);
+}
+
 }  // namespace
 }  // namespace edgepipe::pgcdc

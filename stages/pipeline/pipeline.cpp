@@ -1,6 +1,7 @@
 #include "stages/pipeline/pipeline.hpp"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "platform/log.hpp"
 #include "platform/thread.hpp"
@@ -130,7 +131,11 @@ status pipeline::build() {
     cdc_.push_back(std::make_unique<pgcdc::postgres_cdc_stage>(
         spec.name, static_cast<source_id>(i), *spec.cdc, config_.batch_bytes, config_.ring_capacity,
         &transform_input_waiter_, record_pool_, registry_.add("source:" + spec.name),
-        std::move(durable_end)));
+        std::move(durable_end),
+        // A snapshot cut short is taken again (snapshot_marker.hpp): the marker lives with the
+        // spool that makes the snapshot's events durable.
+        (std::filesystem::path(config_.spool.dir) / (spec.name + ".cdc-snapshot-pending"))
+            .string()));
     transform_->add_record_input(&cdc_.back()->output());
   }
   return status::ok();

@@ -10,6 +10,7 @@
 
 #include "platform/clock.hpp"
 #include "platform/log.hpp"
+#include "stages/sources/postgres_cdc/snapshot_marker.hpp"
 
 namespace edgepipe::pgcdc {
 namespace {
@@ -109,12 +110,17 @@ status postgres_cdc_source::connect_and_stream(bool& fatal) {
       envelope_ = debezium_envelope(options_.envelope);
     }
   }
+  if (auto s = redo_cut_snapshot(); !s) return s;
   if (auto s = repl_.open(options_.conninfo, options_.password, true, "edgepipe-cdc"); !s) return s;
   bool created = false;
   std::string snapshot_name;
   lsn_t consistent_point = 0;
   if (auto s = ensure_slot(created, snapshot_name, consistent_point); !s) return s;
   if (created && options_.snapshot != snapshot_mode::never) {
+    if (!options_.snapshot_marker_path.empty()) {
+      marker_pending_ = true;  // written before the slot was created (ensure_slot)
+      marker_lsn_ = consistent_point;
+    }
     if (auto s = take_snapshot(snapshot_name, consistent_point); !s) {
       // Without a complete snapshot the slot must not survive: the next attempt redoes both.
       repl_.close();
@@ -126,11 +132,65 @@ status postgres_cdc_source::connect_and_stream(bool& fatal) {
       return status::error("snapshot failed, slot dropped to retry: " + s.message());
     }
     if (options_.snapshot == snapshot_mode::initial_only) {
+      // Done once its events are durable (the marker goes then), or when asked to stop.
+      while (marker_pending_ && !stop_.load(std::memory_order_relaxed)) {
+        handler_.on_idle();
+        clear_marker_if_durable();
+        if (marker_pending_) sleep_interruptible(20);
+      }
       log_line(log_level::info, kComponent, "snapshot done (initial_only): not streaming");
       return status::ok();
     }
   }
   return stream(0);
+}
+
+status postgres_cdc_source::redo_cut_snapshot() {
+  if (options_.snapshot_marker_path.empty() || options_.snapshot == snapshot_mode::never ||
+      marker_pending_ || !snapshot_marker_exists(options_.snapshot_marker_path)) {
+    return status::ok();
+  }
+  pg_result r;
+  if (auto s = sql_.query(
+          "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = "
+          "$1",
+          {options_.slot}, r);
+      !s) {
+    return status::error("slot " + options_.slot +
+                         ": the last snapshot was cut short, and dropping the slot to take it "
+                         "again failed: " +
+                         s.message());
+  }
+  if (PQntuples(r.get()) == 0) {
+    // No slot: its creation failed after the marker was written. Nothing was cut short; the
+    // slot and its snapshot are made below as on a first start (the marker is written again).
+    log_line(log_level::info, kComponent,
+             "slot " + options_.slot + ": " + options_.snapshot_marker_path +
+                 " is there but the slot is not (its creation failed): creating it");
+    return status::ok();
+  }
+  counters_.snapshots_redone.fetch_add(1);
+  slot_seen_ = false;  // dropped on purpose: not a lost slot
+  log_line(log_level::warn, kComponent,
+           "slot " + options_.slot + ": the last snapshot did not become durable (" +
+               options_.snapshot_marker_path +
+               " is there: a crash during the snapshot); slot dropped, taking the snapshot "
+               "again (rows already delivered are delivered twice)");
+  return status::ok();
+}
+
+void postgres_cdc_source::clear_marker_if_durable() {
+  if (!marker_pending_ || durable_.load(std::memory_order_relaxed) < marker_lsn_) return;
+  if (status s = remove_snapshot_marker(options_.snapshot_marker_path); !s) {
+    if (!marker_error_logged_)
+      log_line(
+          log_level::warn, kComponent,
+          s.message() + " (tried again; if it stays, the next start takes the snapshot again)");
+    marker_error_logged_ = true;
+    return;
+  }
+  marker_pending_ = false;
+  marker_error_logged_ = false;
 }
 
 status postgres_cdc_source::ensure_slot(bool& created, std::string& snapshot_name,
@@ -168,6 +228,10 @@ status postgres_cdc_source::ensure_slot(bool& created, std::string& snapshot_nam
   }
   slot_seen_ = true;
   const bool export_snapshot = options_.snapshot != snapshot_mode::never;
+  if (export_snapshot && !options_.snapshot_marker_path.empty()) {
+    // Before the slot exists: a crash from here until the snapshot is durable leaves the marker.
+    if (auto s = write_snapshot_marker(options_.snapshot_marker_path, options_.slot); !s) return s;
+  }
   const std::string sql = "CREATE_REPLICATION_SLOT " + repl_.quote_identifier(options_.slot) +
                           " LOGICAL pgoutput " +
                           (export_snapshot ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT");
@@ -507,6 +571,7 @@ status postgres_cdc_source::stream(lsn_t start) {
     }
     const std::uint64_t now = mono_now_ns();
     const bool timer = now - last_status_mono_ns_ >= options_.status_interval_ms * 1'000'000;
+    clear_marker_if_durable();
     const bool news = durable_.load(std::memory_order_relaxed) > sent_flush_ &&
                       now - last_status_mono_ns_ >= 1'000'000'000;
     if (timer || news) {

@@ -34,6 +34,10 @@ struct postgres_cdc_options {
   std::uint64_t status_interval_ms = 10'000;  // standby status updates at least this often
   std::uint64_t backoff_initial_ms = 500;
   std::uint64_t backoff_max_ms = 30'000;
+  /// When set (edgepipe run: in the spool directory), a file that exists while a snapshot is
+  /// not yet durable (snapshot_marker.hpp): a start that finds it drops the slot and takes the
+  /// snapshot again. Empty (cdc-print): a kill -9 during the snapshot leaves the slot as is.
+  std::string snapshot_marker_path;
 };
 
 /// Where events go. runs on: the source thread.
@@ -64,6 +68,7 @@ struct postgres_cdc_counters {
   std::atomic<std::uint64_t> errors{0};
   std::atomic<std::uint64_t> slots_created{0};
   std::atomic<std::uint64_t> slots_lost{0};  // slot vanished while we used it (dropped by someone)
+  std::atomic<std::uint64_t> snapshots_redone{0};  // a snapshot cut short, slot dropped, redone
   std::atomic<std::uint64_t> status_updates{0};
   std::atomic<std::uint64_t> received_lsn{0};    // last WAL position received
   std::atomic<std::uint64_t> server_wal_end{0};  // the server's end of WAL, from its messages
@@ -101,6 +106,11 @@ class postgres_cdc_source {
   bool table_selected(const relation& rel) const;
   void count(std::span<const cdc_event> events);
   void sleep_interruptible(std::uint64_t ms);
+  /// The snapshot marker left by a snapshot cut short: drops the slot so it is taken again.
+  status redo_cut_snapshot();
+  /// Removes the snapshot marker once the snapshot's events are durable (logged on failure;
+  /// tried again at the next call).
+  void clear_marker_if_durable();
 
   postgres_cdc_options options_;
   cdc_event_handler& handler_;
@@ -113,6 +123,9 @@ class postgres_cdc_source {
   postgres_cdc_counters counters_;
   std::atomic<bool> stop_{false};
   std::atomic<lsn_t> durable_{0};
+  bool marker_pending_ = false;  // the marker waits for durable_ to reach marker_lsn_
+  lsn_t marker_lsn_ = 0;
+  bool marker_error_logged_ = false;
 
   // Stream state (source thread only).
   bool in_transaction_ = false;

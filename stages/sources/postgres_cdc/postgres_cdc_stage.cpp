@@ -7,8 +7,10 @@
 
 namespace edgepipe::pgcdc {
 
-postgres_cdc_options options_from_spec(const postgres_cdc_spec& spec) {
+postgres_cdc_options options_from_spec(const postgres_cdc_spec& spec,
+                                       std::string snapshot_marker_path) {
   postgres_cdc_options o;
+  o.snapshot_marker_path = std::move(snapshot_marker_path);
   o.conninfo = spec.conninfo;
   o.password = spec.password;
   o.publication = spec.publication;
@@ -30,7 +32,8 @@ postgres_cdc_stage::postgres_cdc_stage(const std::string& name, source_id id,
                                        const postgres_cdc_spec& spec, std::size_t batch_bytes,
                                        std::size_t ring_capacity, waiter* consumer_waiter,
                                        batch_pool<record_batch>& pool, stage_counters& counters,
-                                       std::function<std::uint64_t()> durable_end)
+                                       std::function<std::uint64_t()> durable_end,
+                                       std::string snapshot_marker_path)
     : name_(name),
       slot_(spec.slot),
       id_(id),
@@ -40,7 +43,7 @@ postgres_cdc_stage::postgres_cdc_stage(const std::string& name, source_id id,
       counters_(counters),
       durable_end_(std::move(durable_end)),
       ring_(ring_capacity, consumer_waiter),
-      source_(options_from_spec(spec), *this) {}
+      source_(options_from_spec(spec, std::move(snapshot_marker_path)), *this) {}
 
 const char* postgres_cdc_stage::state() const noexcept {
   switch (state_.load(std::memory_order_relaxed)) {
@@ -135,7 +138,11 @@ void postgres_cdc_stage::on_commit(lsn_t end_lsn) {
   check_durable();
 }
 
-void postgres_cdc_stage::on_snapshot_done(lsn_t) { ship(); }
+void postgres_cdc_stage::on_snapshot_done(lsn_t consistent_point) {
+  ship();
+  // Like a commit: the snapshot's events are durable once the last batch holding them is.
+  on_commit(consistent_point);
+}
 
 void postgres_cdc_stage::on_idle() {
   ship();
