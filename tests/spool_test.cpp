@@ -18,6 +18,7 @@
 #include "stages/spool/spool_cursor.hpp"
 #include "stages/spool/spool_format.hpp"
 #include "stages/spool/spool_memory_tail.hpp"
+#include "stages/spool/spool_newest_record.hpp"
 #include "stages/spool/spool_stage.hpp"
 #include "test_util.hpp"
 
@@ -1012,6 +1013,31 @@ TEST(DeliveryTracker, AFailureHoldsTheWatermarkAndRewindsToTheFirstUnconfirmedFr
   EXPECT_TRUE(t.empty());
   EXPECT_EQ(t.failures(), 1u);
   EXPECT_EQ(t.dead_lettered(), 5u);
+}
+
+TEST(SpoolNewestRecord, TheNewestAcceptedRecordOfASourceAcrossSegmentsNoneForAnother) {
+  temp_dir dir;
+  const spool_config c = config_in(dir);
+  write_spool(c, 3000, 10);  // 30,000 records, several 1 MiB segments
+  spool sp(c);
+  ASSERT_TRUE(sp.open({"s"}).is_ok());
+  ASSERT_GT(sp.segments().size(), 2u);
+  const auto any = [](std::string_view) { return true; };
+  std::string value;
+  bool found = false;
+  ASSERT_TRUE(newest_record_value(sp, "alpha", any, value, found).is_ok());
+  ASSERT_TRUE(found);
+  EXPECT_TRUE(value.starts_with("{\"i\":29998,")) << value << " (alpha: even records)";
+  ASSERT_TRUE(newest_record_value(sp, "beta", any, value, found).is_ok());
+  ASSERT_TRUE(found);
+  EXPECT_TRUE(value.starts_with("{\"i\":29999,")) << value;
+  // Only an old record is accepted: found in the first segment, behind the newer ones.
+  const auto old_one = [](std::string_view v) { return v.starts_with("{\"i\":100,"); };
+  ASSERT_TRUE(newest_record_value(sp, "alpha", old_one, value, found).is_ok());
+  ASSERT_TRUE(found);
+  EXPECT_TRUE(value.starts_with("{\"i\":100,")) << value;
+  ASSERT_TRUE(newest_record_value(sp, "gamma", any, value, found).is_ok());
+  EXPECT_FALSE(found);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "platform/thread.hpp"
 #include "stages/sinks/file/file_sink.hpp"
 #include "stages/sinks/sink_factory.hpp"
+#include "stages/spool/spool_newest_record.hpp"
 
 namespace edgepipe {
 
@@ -128,14 +129,33 @@ status pipeline::build() {
       durable_end = [sp] { return sp->min_watermark(); };
     else
       durable_end = [sp] { return sp->committed_end(); };
+    // The newest change of this source the spool holds: what the slot sends again up to it
+    // is not handed on twice (resend_filter.hpp).
+    std::optional<pgcdc::resume_position> resume;
+    std::string newest;
+    bool found = false;
+    if (status st = newest_record_value(
+            *sp, spec.name,
+            [](std::string_view v) { return pgcdc::position_of_event(v).has_value(); }, newest,
+            found);
+        !st) {
+      return status::error(config_.origin + ": sources." + spec.name + ": " + st.message());
+    }
+    if (found) {
+      resume = pgcdc::position_of_event(newest);
+      log_line(log_level::info, "src:" + spec.name,
+               "the spool holds changes up to LSN " + pgcdc::format_lsn(resume->lsn) + " (txId " +
+                   std::to_string(resume->xid) +
+                   "): what the slot sends again up to there is skipped");
+    }
     cdc_.push_back(std::make_unique<pgcdc::postgres_cdc_stage>(
         spec.name, static_cast<source_id>(i), *spec.cdc, config_.batch_bytes, config_.ring_capacity,
         &transform_input_waiter_, record_pool_, registry_.add("source:" + spec.name),
         std::move(durable_end),
         // A snapshot cut short is taken again (snapshot_marker.hpp): the marker lives with the
         // spool that makes the snapshot's events durable.
-        (std::filesystem::path(config_.spool.dir) / (spec.name + ".cdc-snapshot-pending"))
-            .string()));
+        (std::filesystem::path(config_.spool.dir) / (spec.name + ".cdc-snapshot-pending")).string(),
+        resume));
     transform_->add_record_input(&cdc_.back()->output());
   }
   return status::ok();

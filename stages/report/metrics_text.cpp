@@ -182,6 +182,7 @@ std::string prometheus_text(const pipeline& p) {
     metric(o, "cdc_errors_total", l, k.errors.load());
     metric(o, "cdc_slots_lost_total", l, k.slots_lost.load());
     metric(o, "cdc_snapshots_redone_total", l, k.snapshots_redone.load());
+    metric(o, "cdc_resent_skipped_total", l, k.resent_skipped.load());
     metric(o, "cdc_unknown_type_values_total", l, k.unknown_type_values.load());
     metric(o, "cdc_fallback_values_total", l, k.fallback_values.load());
     metric(o, "cdc_relations_total", l, k.relations.load());

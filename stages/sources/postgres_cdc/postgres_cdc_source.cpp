@@ -35,7 +35,10 @@ status load_key_columns(pg_connection& c, std::uint32_t relid, std::vector<std::
 }  // namespace
 
 postgres_cdc_source::postgres_cdc_source(postgres_cdc_options options, cdc_event_handler& handler)
-    : options_(std::move(options)), handler_(handler), envelope_(options_.envelope) {}
+    : options_(std::move(options)),
+      handler_(handler),
+      envelope_(options_.envelope),
+      held_(options_.resume) {}
 
 void postgres_cdc_source::confirm_durable(lsn_t lsn) noexcept {
   lsn_t cur = durable_.load(std::memory_order_relaxed);
@@ -116,6 +119,33 @@ status postgres_cdc_source::connect_and_stream(bool& fatal) {
   std::string snapshot_name;
   lsn_t consistent_point = 0;
   if (auto s = ensure_slot(created, snapshot_name, consistent_point); !s) return s;
+  sequence_commit_ = 0;  // this connection's first transaction follows stream_start_
+  if (created) {
+    // A new slot streams from its consistent point: nothing of it was held before.
+    held_.reset();
+    resend_filter_.disarm();
+    stream_start_ = consistent_point;
+  } else {
+    stream_start_ = counters_.confirmed_lsn.load();
+    resend_filter_.disarm();
+    if (held_) {
+      // A position beyond the server's WAL is not from this server's history (a re-created
+      // cluster, another server): skipping by it could drop changes never held.
+      pg_result wal;
+      if (auto s = sql_.exec("SELECT pg_current_wal_lsn()::text", PGRES_TUPLES_OK, &wal); !s)
+        return s;
+      const auto end = parse_lsn(PQgetvalue(wal.get(), 0, 0));
+      if (end && held_->lsn <= *end) {
+        resend_filter_.arm(*held_);
+      } else {
+        log_line(log_level::warn, kComponent,
+                 "slot " + options_.slot + ": the last change held (LSN " + format_lsn(held_->lsn) +
+                     ") is beyond the server's WAL (" + PQgetvalue(wal.get(), 0, 0) +
+                     "): not this server's history; changes sent again are not skipped");
+        held_.reset();
+      }
+    }
+  }
   if (created && options_.snapshot != snapshot_mode::never) {
     if (!options_.snapshot_marker_path.empty()) {
       marker_pending_ = true;  // written before the slot was created (ensure_slot)
@@ -476,11 +506,14 @@ status postgres_cdc_source::handle_xlog(const replication_frame& f) {
     case message_kind::begin:
       in_transaction_ = true;
       xid_ = m.xid;
+      resend_filter_.begin(m.final_lsn, m.xid);
       commit_unix_us_ = pg_time_to_unix_us(m.commit_time);
       return status::ok();
     case message_kind::commit:
       in_transaction_ = false;
       last_commit_lsn_ = m.end_lsn;
+      sequence_commit_ = m.end_lsn;
+      resend_filter_.commit();
       received_ = std::max(received_, m.end_lsn);
       counters_.transactions.fetch_add(1, std::memory_order_relaxed);
       counters_.last_commit_unix_us.store(commit_unix_us_, std::memory_order_relaxed);
@@ -507,9 +540,17 @@ status postgres_cdc_source::handle_xlog(const replication_frame& f) {
         counters_.skipped_tables.fetch_add(1, std::memory_order_relaxed);
         return status::ok();
       }
+      if (resend_filter_.skip(f.wal_start)) {
+        // Sent again after a restart or reconnection; edgepipe holds it already.
+        counters_.resent_skipped.fetch_add(1, std::memory_order_relaxed);
+        return status::ok();
+      }
       change_position pos;
       pos.lsn = f.wal_start;
-      pos.last_commit_lsn = last_commit_lsn_;
+      // source.sequence[0]: the end of the last commit before this transaction; for the first
+      // transaction of a connection, where the stream started (a commit end or the slot's
+      // consistent point), so every streamed event names a position (resend_filter.hpp).
+      pos.last_commit_lsn = sequence_commit_ != 0 ? sequence_commit_ : stream_start_;
       pos.xid = xid_;
       pos.commit_unix_us = commit_unix_us_;
       pos.now_unix_us = now_unix_us();
@@ -518,6 +559,7 @@ status postgres_cdc_source::handle_xlog(const replication_frame& f) {
       if (auto s = envelope_.append_change(m, decoder_, pos, arena_, events_); !s) return s;
       handler_.on_events(arena_, events_);
       count(events_);
+      held_ = resume_position{pos.last_commit_lsn, xid_, pos.lsn};
       return status::ok();
     }
     default:

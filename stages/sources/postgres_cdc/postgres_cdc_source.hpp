@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -18,6 +19,7 @@
 #include "stages/sources/postgres_cdc/debezium_envelope.hpp"
 #include "stages/sources/postgres_cdc/pg_connection.hpp"
 #include "stages/sources/postgres_cdc/pgoutput_decoder.hpp"
+#include "stages/sources/postgres_cdc/resend_filter.hpp"
 
 namespace edgepipe::pgcdc {
 
@@ -38,6 +40,10 @@ struct postgres_cdc_options {
   /// not yet durable (snapshot_marker.hpp): a start that finds it drops the slot and takes the
   /// snapshot again. Empty (cdc-print): a kill -9 during the snapshot leaves the slot as is.
   std::string snapshot_marker_path;
+  /// The last change edgepipe already holds (edgepipe run: the newest event of this source in
+  /// the spool at start, resend_filter.hpp): what the slot sends again up to it is skipped and
+  /// counted, not handed on twice. Within one process the last change handed on is used.
+  std::optional<resume_position> resume;
 };
 
 /// Where events go. runs on: the source thread.
@@ -63,7 +69,8 @@ struct postgres_cdc_counters {
   std::atomic<std::uint64_t> skipped_tables{0};  // changes of tables not in `tables`
   std::atomic<std::uint64_t> unknown_type_values{0};
   std::atomic<std::uint64_t> fallback_values{0};
-  std::atomic<std::uint64_t> relations{0};  // Relation messages (incl. after ALTER TABLE)
+  std::atomic<std::uint64_t> relations{0};       // Relation messages (incl. after ALTER TABLE)
+  std::atomic<std::uint64_t> resent_skipped{0};  // changes sent again that edgepipe held already
   std::atomic<std::uint64_t> reconnects{0};
   std::atomic<std::uint64_t> errors{0};
   std::atomic<std::uint64_t> slots_created{0};
@@ -132,6 +139,10 @@ class postgres_cdc_source {
   std::uint32_t xid_ = 0;
   std::int64_t commit_unix_us_ = 0;
   lsn_t last_commit_lsn_ = 0;  // end LSN of the last commit handed to the handler
+  lsn_t sequence_commit_ = 0;  // end of the last commit on this connection (source.sequence[0])
+  lsn_t stream_start_ = 0;     // where this connection's stream started (confirmed or consistent)
+  std::optional<resume_position> held_;  // the last change held (options_.resume, then handed)
+  resend_filter resend_filter_;
   lsn_t received_ = 0;
   lsn_t sent_flush_ = 0;
   std::uint64_t last_status_mono_ns_ = 0;

@@ -8,9 +8,11 @@
 namespace edgepipe::pgcdc {
 
 postgres_cdc_options options_from_spec(const postgres_cdc_spec& spec,
-                                       std::string snapshot_marker_path) {
+                                       std::string snapshot_marker_path,
+                                       std::optional<resume_position> resume) {
   postgres_cdc_options o;
   o.snapshot_marker_path = std::move(snapshot_marker_path);
+  o.resume = resume;
   o.conninfo = spec.conninfo;
   o.password = spec.password;
   o.publication = spec.publication;
@@ -33,7 +35,8 @@ postgres_cdc_stage::postgres_cdc_stage(const std::string& name, source_id id,
                                        std::size_t ring_capacity, waiter* consumer_waiter,
                                        batch_pool<record_batch>& pool, stage_counters& counters,
                                        std::function<std::uint64_t()> durable_end,
-                                       std::string snapshot_marker_path)
+                                       std::string snapshot_marker_path,
+                                       std::optional<resume_position> resume)
     : name_(name),
       slot_(spec.slot),
       id_(id),
@@ -43,7 +46,7 @@ postgres_cdc_stage::postgres_cdc_stage(const std::string& name, source_id id,
       counters_(counters),
       durable_end_(std::move(durable_end)),
       ring_(ring_capacity, consumer_waiter),
-      source_(options_from_spec(spec, std::move(snapshot_marker_path)), *this) {}
+      source_(options_from_spec(spec, std::move(snapshot_marker_path), resume), *this) {}
 
 const char* postgres_cdc_stage::state() const noexcept {
   switch (state_.load(std::memory_order_relaxed)) {

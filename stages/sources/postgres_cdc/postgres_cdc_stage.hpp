@@ -35,19 +35,21 @@ namespace edgepipe::pgcdc {
 
 /// The source's options from its validated config.
 postgres_cdc_options options_from_spec(const postgres_cdc_spec& spec,
-                                       std::string snapshot_marker_path = {});
+                                       std::string snapshot_marker_path = {},
+                                       std::optional<resume_position> resume = {});
 
 class postgres_cdc_stage final : public cdc_event_handler, public spool_append_observer {
  public:
   static constexpr std::size_t kMaxPending = 4096;
 
   /// `durable_end`: record ids below it are durable (called on this stage's thread).
-  /// `snapshot_marker_path`: see postgres_cdc_options (empty: none).
+  /// `snapshot_marker_path`, `resume`: see postgres_cdc_options (empty: none).
   postgres_cdc_stage(const std::string& name, source_id id, const postgres_cdc_spec& spec,
                      std::size_t batch_bytes, std::size_t ring_capacity, waiter* consumer_waiter,
                      batch_pool<record_batch>& pool, stage_counters& counters,
                      std::function<std::uint64_t()> durable_end,
-                     std::string snapshot_marker_path = {});
+                     std::string snapshot_marker_path = {},
+                     std::optional<resume_position> resume = {});
 
   ~postgres_cdc_stage() override {
     if (batch_ != nullptr) pool_.release(batch_);
