@@ -14,16 +14,15 @@
    records' dedupe keys, each once, and every value equal to what edgepipe wrote.
 Prints the wall time and the peak RSS of the child processes. Last line: "N passed, M failed".
 
-CDC half (job b), when a PostgreSQL with logical replication and an edgepipe with `cdc-print`
-are there (else SKIP, counted in the closing line): a table is created and filled (the snapshot),
-then an insert/update/delete workload runs; `edgepipe cdc-print` (the PostgreSQL CDC source's
-Debezium JSON) captures it; the events are produced to a fresh topic (key = PK JSON, value = the
-envelope, tombstones kept), then the first half again (a resend); job (b) runs to the end and the
-Delta table must equal SELECT * FROM the table, no duplicates.
+CDC half (job b), when a PostgreSQL with logical replication is there (scripts/stack.sh's; else
+SKIP, counted in the closing line): a table is created and filled (the snapshot), `edgepipe run`
+with config/cdc.toml (this test's slot, table, topic prefix, spool and port) captures it into
+Kafka, then an insert/update/delete workload runs, with edgepipe killed (SIGKILL) in the middle
+and started again (what the spool had not confirmed to Kafka is sent again); job (b) runs to the
+end and the Delta table must equal SELECT * FROM the table, no duplicates.
 
 Env: EDGEPIPE_BINARY (default build/edgepipe), KAFKA_BOOTSTRAP (default 127.0.0.1:9092),
-EDGEPIPE_PG_CONNINFO (default: scripts/stack.sh's on EDGEPIPE_PG_PORT or 5432, when it answers),
-EDGEPIPE_CDC_BINARY (an edgepipe with cdc-print when this build has none).
+EDGEPIPE_PG_CONNINFO (default: scripts/stack.sh's on EDGEPIPE_PG_PORT or 5432, when it answers).
 """
 import calendar
 import json
@@ -129,20 +128,55 @@ def same_value(api, exp, row):
 CDC_TABLE = "edgepipe_lake_accounts"
 
 
-def cdc_binary():
-    """An edgepipe with the PostgreSQL CDC source's `cdc-print` (this build, or EDGEPIPE_CDC_BINARY)."""
-    for b in (BINARY, os.environ.get("EDGEPIPE_CDC_BINARY", "")):
-        if not b or not os.path.exists(b):
-            continue
-        # (an unknown subcommand with --help prints the main help and exits 0: look for an option)
-        h = subprocess.run([b, "cdc-print", "--help"], capture_output=True, text=True)
-        if h.returncode == 0 and "--conninfo" in h.stdout:
-            return b
-    return None
-
-
 def psql(conninfo, sql):
     return run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-c", sql])
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cdc_config(tmp, conninfo, slot, prefix, port):
+    """config/cdc.toml with this test's connection, slot, table, topic prefix, spool and port."""
+    import re
+    with open(os.path.join(SOURCE_DIR, "config", "cdc.toml")) as f:
+        text = f.read()
+    words = dict(w.split("=", 1) for w in conninfo.split() if "=" in w)
+    password = words.pop("password", "edgepipe")
+    plain = " ".join(f"{k}={v}" for k, v in words.items())
+    text = re.sub(r'(?m)^conninfo = .*$', f'conninfo = "{plain}"', text)
+    # password = "env:EDGEPIPE_PG_PASSWORD..." as in config/cdc.toml: set for the process (start)
+    text = re.sub(r'(?m)^slot = .*$', f'slot = "{slot}"\ntables = ["public.{CDC_TABLE}"]', text)
+    text = re.sub(r'(?m)^topic_prefix = "edgepipe"$', f'topic_prefix = "{prefix}"', text)
+    text = re.sub(r'(?m)^status_interval = .*$', 'status_interval = "500ms"', text)
+    text = re.sub(r'(?m)^brokers = .*$', f'brokers = "{BOOTSTRAP}"', text)
+    text = re.sub(r'(?m)^dir = .*$', f'dir = "{tmp}/cdc-spool"', text)
+    text = re.sub(r'(?m)^path = .*$', f'path = "{tmp}/cdc-dead.jsonl"', text)
+    text = re.sub(r'(?m)^listen = .*$', f'listen = "127.0.0.1:{port}"', text)
+    path = os.path.join(tmp, "cdc.toml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path, password
+
+
+def distinct_events(topic):
+    """The distinct change events in a topic (kcat): (key, op, lsn) per event and (key,
+    "tombstone") per tombstone; a resend after a crash adds messages, not events."""
+    out = subprocess.run(["kcat", "-b", BOOTSTRAP, "-C", "-t", topic, "-e", "-q", "-u",
+                          "-f", "%k\t%s\n"], capture_output=True, text=True, timeout=120).stdout
+    seen, messages = set(), 0
+    for line in out.splitlines():
+        key, _, value = line.partition("\t")
+        messages += 1
+        if not value:
+            seen.add((key, "tombstone"))
+        else:
+            v = json.loads(value)
+            seen.add((key, v["op"], v["source"]["lsn"]))
+    return seen, messages
 
 
 def cdc_half(py, tmp):
@@ -156,65 +190,65 @@ def cdc_half(py, tmp):
             conninfo = guess
         except Exception:  # noqa: BLE001 - not there: the CDC half is skipped below
             pass
-    binary = cdc_binary()
-    if not conninfo or binary is None:
+    if not conninfo:
         print("SKIP: CDC half (job b): needs EDGEPIPE_PG_CONNINFO (a PostgreSQL with wal_level="
-              "logical and publication edgepipe_cdc) and an edgepipe with `cdc-print` "
-              f"(conninfo {'set' if conninfo else 'unset'}, cdc binary {binary})", flush=True)
+              "logical and publication edgepipe_cdc) or scripts/stack.sh's", flush=True)
         return 1
-    log(f"CDC half: {binary} cdc-print against "
+    log("CDC half: edgepipe run (postgres_cdc -> spool -> Kafka) against "
         + " ".join(w for w in conninfo.split() if not w.startswith("password=")))
-    slot = "edgepipe_lake_" + uuid.uuid4().hex[:8]
+    tag = uuid.uuid4().hex[:8]
+    slot, prefix, port = f"edgepipe_lake_{tag}", f"lake{tag}", free_port()
+    topic = f"{prefix}.public.{CDC_TABLE}"
     psql(conninfo, f"DROP TABLE IF EXISTS {CDC_TABLE}; CREATE TABLE {CDC_TABLE} "
          "(id bigint PRIMARY KEY, owner text, balance double precision);"
          f"INSERT INTO {CDC_TABLE} SELECT g, 'owner-' || g, g * 1.5 FROM generate_series(1, 40) g;")
-    out_path = os.path.join(tmp, "cdc.jsonl")
-    with open(out_path, "w") as out:
-        cp = subprocess.Popen([binary, "cdc-print", "--conninfo", conninfo, "--slot", slot,
-                               "--table", f"public.{CDC_TABLE}", "--topic-prefix", "lake"],
-                              stdout=out, stderr=open(os.path.join(tmp, "cdc.log"), "w"))
+    cfg, password = cdc_config(tmp, conninfo, slot, prefix, port)
+    logf = open(os.path.join(tmp, "cdc.log"), "ab")
+
+    def start():
+        return subprocess.Popen([BINARY, "run", "-c", cfg], stdout=logf, stderr=logf,
+                                env=dict(os.environ, EDGEPIPE_PG_PASSWORD=password))
+
+    def ready():
+        import urllib.request
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+    d = start()
     try:
-        def lines():
-            with open(out_path) as f:
-                return [json.loads(x) for x in f if x.strip()]
-        wait_for(lambda: len(lines()) >= 40, 120, "the 40 snapshot records")
-        # the workload: inserts, updates (twice on some keys), deletes, a re-insert, in several tx
+        wait_for(ready, 120, "edgepipe run ready (snapshot done, slot streaming)")
+        # the workload: inserts, updates (twice on some keys), deletes, a re-insert, in several
+        # transactions; edgepipe is killed (SIGKILL) in the middle and started again
         psql(conninfo, f"INSERT INTO {CDC_TABLE} SELECT g, 'new-' || g, g FROM generate_series(41, 60) g;")
         psql(conninfo, f"UPDATE {CDC_TABLE} SET balance = balance + 100 WHERE id % 3 = 0;")
+        d.kill()
+        d.wait()
+        log("edgepipe killed (SIGKILL) mid-workload")
         psql(conninfo, f"UPDATE {CDC_TABLE} SET owner = owner || '!' WHERE id % 6 = 0;")
         psql(conninfo, f"DELETE FROM {CDC_TABLE} WHERE id % 7 = 0;")
         psql(conninfo, f"INSERT INTO {CDC_TABLE} VALUES (14, 'back', 14.25);")
         psql(conninfo, f"UPDATE {CDC_TABLE} SET balance = NULL WHERE id = 2;")
+        d = start()
+        wait_for(ready, 120, "edgepipe run ready again")
         want = int(psql(conninfo, "SELECT 40 + 20 + (SELECT count(*) FROM generate_series(1,60) g "
                         "WHERE g % 3 = 0) + (SELECT count(*) FROM generate_series(1,60) g WHERE "
                         "g % 6 = 0) + 2 * (SELECT count(*) FROM generate_series(1,60) g WHERE "
                         "g % 7 = 0) + 1 + 1").strip())  # deletes add a tombstone each
-        wait_for(lambda: len(lines()) >= want, 120, f"{want} change records")
+        wait_for(lambda: len(distinct_events(topic)[0]) >= want, 120, f"{want} change events")
     finally:
-        cp.send_signal(signal.SIGTERM)
-        cp.wait(timeout=30)
+        if d.poll() is None:
+            d.send_signal(signal.SIGTERM)
+            d.wait(timeout=60)
+        logf.close()
         try:
             psql(conninfo, f"SELECT pg_drop_replication_slot('{slot}')")
         except Exception:  # noqa: BLE001 - best effort
             pass
-    events = lines()
-    ops = {}
-    for e in events:
-        op = (e["value"] or {}).get("op", "tombstone")
-        ops[op] = ops.get(op, 0) + 1
-    log(f"CDC: {len(events)} records {ops}")
-    topic = f"edgepipe-lake-cdc-{uuid.uuid4().hex[:8]}"
-    # produce them (key = PK JSON, value = envelope or null), then the first half again: the
-    # resend a restarted source would do
-    code = ("import json, sys\nfrom kafka import KafkaProducer\n"
-            f"p = KafkaProducer(bootstrap_servers='{BOOTSTRAP}', acks='all')\n"
-            "ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]\n"
-            "for e in ev + ev[: len(ev) // 2]:\n"
-            "    k = json.dumps(e['key'], separators=(',', ':')).encode() if e['key'] is not None else None\n"
-            "    v = json.dumps(e['value'], separators=(',', ':')).encode() if e['value'] is not None else None\n"
-            f"    p.send('{topic}', key=k, value=v)\n"
-            "p.flush()\n")
-    run([py, "-c", code, out_path])
+    events, messages = distinct_events(topic)
+    log(f"CDC: {len(events)} distinct events in {messages} Kafka messages "
+        f"({messages - len(events)} sent again after the kill)")
     table = os.path.join(tmp, "lake", "delta", CDC_TABLE)
     jobb = [py, os.path.join(SPARK_DIR, "cdc_to_delta.py"), "--bootstrap", BOOTSTRAP,
             "--topic", topic, "--table", table, "--pk", "id",
