@@ -92,6 +92,8 @@ TEST(EnvelopeSchema, NullabilityIsNotNullAndRowsAreNullable) {
   EXPECT_FALSE(field(after, "id").nullable);
   EXPECT_FALSE(field(after, "name").nullable);
   EXPECT_TRUE(field(after, "qty").nullable);
+  // A delete under REPLICA IDENTITY DEFAULT has only the key in `before`, the rest null.
+  for (const schema_node& f : field(s.root, "before").fields) EXPECT_TRUE(f.nullable) << f.name;
   EXPECT_TRUE(field(field(s.root, "source"), "txId").nullable);
   EXPECT_FALSE(field(field(s.root, "source"), "lsn").nullable);
 }
@@ -180,9 +182,10 @@ TEST(EnvelopeSchemaText, SparkDdl) {
                {"amount", 1700, -1, false, false}};
   const std::string ddl =
       to_spark_ddl(envelope_value_schema(t, "ep", decimal_handling::precise));
-  EXPECT_EQ(ddl.substr(0, ddl.find(", after ")),
-            "before STRUCT<id: BIGINT NOT NULL, `odd name`: STRING, amount: STRUCT<scale: INT NOT "
-            "NULL, value: STRING NOT NULL>>");
+  EXPECT_EQ(ddl.substr(0, ddl.find(", source ")),
+            "before STRUCT<id: BIGINT, `odd name`: STRING, amount: STRUCT<scale: INT NOT NULL, "
+            "value: STRING NOT NULL>>, after STRUCT<id: BIGINT NOT NULL, `odd name`: STRING, "
+            "amount: STRUCT<scale: INT NOT NULL, value: STRING NOT NULL>>");
   EXPECT_NE(ddl.find(", source STRUCT<version: STRING NOT NULL, connector: STRING NOT NULL"),
             std::string::npos)
       << ddl;
@@ -191,7 +194,7 @@ TEST(EnvelopeSchemaText, SparkDdl) {
   EXPECT_EQ(ddl.back(), '\n');
 }
 
-TEST(EnvelopeSchemaText, AvroDefinesTheRowRecordOnce) {
+TEST(EnvelopeSchemaText, AvroNullableUnions) {
   table_columns t;
   t.schema = "public";
   t.table = "my-table";
@@ -206,12 +209,14 @@ TEST(EnvelopeSchemaText, AvroDefinesTheRowRecordOnce) {
                        0),
             0u)
       << avro;
-  EXPECT_NE(avro.find("{\"name\":\"before\",\"type\":[\"null\",{\"type\":\"record\",\"name\":"
+  EXPECT_NE(avro.find("{\"name\":\"after\",\"type\":[\"null\",{\"type\":\"record\",\"name\":"
                       "\"Value\",\"fields\":[{\"name\":\"id\",\"type\":\"int\"},{\"name\":\"d\","
                       "\"type\":[\"null\",\"double\"],\"default\":null}]}],\"default\":null}"),
             std::string::npos)
       << avro;
-  EXPECT_NE(avro.find("{\"name\":\"after\",\"type\":[\"null\",\"Value\"],\"default\":null}"),
+  EXPECT_NE(avro.find("{\"name\":\"before\",\"type\":[\"null\",{\"type\":\"record\",\"name\":"
+                      "\"Before\",\"fields\":[{\"name\":\"id\",\"type\":[\"null\",\"int\"],"
+                      "\"default\":null},"),
             std::string::npos)
       << avro;
 }

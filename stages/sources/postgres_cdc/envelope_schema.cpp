@@ -80,10 +80,14 @@ schema_node transaction_block() {
 
 event_schema envelope_value_schema(const table_columns& t, const std::string& topic_prefix,
                                    decimal_handling decimals) {
-  schema_node row = record("before", "Value", true);
-  for (const table_column& c : t.columns) row.fields.push_back(column_node(c, decimals));
-  schema_node after = row;
-  after.name = "after";
+  schema_node after = record("after", "Value", true);
+  for (const table_column& c : t.columns) after.fields.push_back(column_node(c, decimals));
+  // `before` of a delete or update under REPLICA IDENTITY DEFAULT / USING INDEX carries only the
+  // identity's columns, the others null, whatever their NOT NULL: every column is nullable there.
+  schema_node before = after;
+  before.name = "before";
+  before.record_name = "Before";
+  for (schema_node& f : before.fields) f.nullable = true;
 
   event_schema out;
   out.avro_namespace = avro_namespace(t, topic_prefix);
@@ -91,7 +95,7 @@ event_schema envelope_value_schema(const table_columns& t, const std::string& to
   schema_node op = scalar("op", value_type::string, false);
   op.symbols = {"c", "u", "d", "r", "t"};
   out.root.fields = {
-      std::move(row),
+      std::move(before),
       std::move(after),
       source_block(),
       transaction_block(),
