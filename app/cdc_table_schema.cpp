@@ -27,8 +27,7 @@ int print_cdc_table_schema(const postgres_cdc_spec& cdc, const std::string& wher
   bool found = false;
   if (status s = load_table_columns(conn, schema_name, table_name, columns, found); !s)
     return runtime_error("schema: " + what + ": reading the catalog failed: " + s.message());
-  if (!found)
-    return config_error("schema: " + what + ": no such table in the source's database");
+  if (!found) return config_error("schema: " + what + ": no such table in the source's database");
   const decimal_handling decimals = decimal_handling_named(cdc.decimal_handling);
   const event_schema schema = key ? envelope_key_schema(columns, cdc.topic_prefix, decimals)
                                   : envelope_value_schema(columns, cdc.topic_prefix, decimals);

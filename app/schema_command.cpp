@@ -5,9 +5,9 @@
 // from its columns in the catalog (cdc_table_schema.hpp).
 #include <cstdio>
 
+#include "app/cdc_table_schema.hpp"
 #include "app/command.hpp"
 #include "app/exit_codes.hpp"
-#include "app/cdc_table_schema.hpp"
 #include "app/run_pipeline.hpp"
 #include "stages/transform/transform_program.hpp"
 #include "stages/transform/transform_schema.hpp"

@@ -148,8 +148,8 @@ TEST(EnvelopeSchemaText, JsonSchema) {
   table_columns t;
   t.schema = "public";
   t.table = "t";
-  t.columns = {{"id", 23, -1, true, true}, {"r", 701, -1, false, false}, {"a", 1007, -1, false,
-                                                                           false}};
+  t.columns = {
+      {"id", 23, -1, true, true}, {"r", 701, -1, false, false}, {"a", 1007, -1, false, false}};
   const std::string js = to_json_schema(envelope_value_schema(t, "ep", decimal_handling::string));
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
@@ -180,8 +180,7 @@ TEST(EnvelopeSchemaText, SparkDdl) {
   t.columns = {{"id", 20, -1, true, true},
                {"odd name", 25, -1, false, false},
                {"amount", 1700, -1, false, false}};
-  const std::string ddl =
-      to_spark_ddl(envelope_value_schema(t, "ep", decimal_handling::precise));
+  const std::string ddl = to_spark_ddl(envelope_value_schema(t, "ep", decimal_handling::precise));
   EXPECT_EQ(ddl.substr(0, ddl.find(", source ")),
             "before STRUCT<id: BIGINT, `odd name`: STRING, amount: STRUCT<scale: INT NOT NULL, "
             "value: STRING NOT NULL>>, after STRUCT<id: BIGINT NOT NULL, `odd name`: STRING, "
@@ -285,10 +284,23 @@ TEST(EnvelopeSchema, AnEncodedSnapshotRowMatchesTheSchema) {
   rel.name = t.table;
   for (const table_column& c : t.columns)
     rel.columns.push_back({c.name, c.type_oid, c.type_modifier, c.primary_key});
-  const std::vector<std::string> texts = {
-      "7",  "42", "t", "0.25", "12.50", "3.14159", "widget", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
-      "{\"k\": 1}", "2026-01-02", "2026-01-02 03:04:05.123456", "2026-01-02 03:04:05.5+00",
-      "03:04:05", "\\x0102ff", "{a,\"b c\",NULL}", "{1,2,NULL}", "1 day"};
+  const std::vector<std::string> texts = {"7",
+                                          "42",
+                                          "t",
+                                          "0.25",
+                                          "12.50",
+                                          "3.14159",
+                                          "widget",
+                                          "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+                                          "{\"k\": 1}",
+                                          "2026-01-02",
+                                          "2026-01-02 03:04:05.123456",
+                                          "2026-01-02 03:04:05.5+00",
+                                          "03:04:05",
+                                          "\\x0102ff",
+                                          "{a,\"b c\",NULL}",
+                                          "{1,2,NULL}",
+                                          "1 day"};
   ASSERT_EQ(texts.size(), t.columns.size());
   std::vector<column_value> row;
   for (const std::string& s : texts) row.push_back({value_kind::text, s});

@@ -45,22 +45,14 @@ std::string avro_namespace(const table_columns& t, const std::string& topic_pref
 schema_node source_block() {
   schema_node s = record("source", "Source", false);
   s.fields = {
-      scalar("version", value_type::string, false),
-      scalar("connector", value_type::string, false),
-      scalar("name", value_type::string, false),
-      scalar("ts_ms", value_type::int64, false),
-      scalar("snapshot", value_type::string, false),
-      scalar("db", value_type::string, false),
-      scalar("sequence", value_type::string, false),
-      scalar("ts_us", value_type::int64, false),
-      scalar("ts_ns", value_type::int64, false),
-      scalar("schema", value_type::string, false),
-      scalar("table", value_type::string, false),
-      scalar("txId", value_type::int64, true),
-      scalar("lsn", value_type::int64, false),
-      scalar("xmin", value_type::int64, true),
-      scalar("origin", value_type::string, true),
-      scalar("origin_lsn", value_type::int64, true),
+      scalar("version", value_type::string, false),  scalar("connector", value_type::string, false),
+      scalar("name", value_type::string, false),     scalar("ts_ms", value_type::int64, false),
+      scalar("snapshot", value_type::string, false), scalar("db", value_type::string, false),
+      scalar("sequence", value_type::string, false), scalar("ts_us", value_type::int64, false),
+      scalar("ts_ns", value_type::int64, false),     scalar("schema", value_type::string, false),
+      scalar("table", value_type::string, false),    scalar("txId", value_type::int64, true),
+      scalar("lsn", value_type::int64, false),       scalar("xmin", value_type::int64, true),
+      scalar("origin", value_type::string, true),    scalar("origin_lsn", value_type::int64, true),
   };
   return s;
 }

@@ -174,7 +174,6 @@ std::string avro_namespace(std::string_view ns) {
   return out;
 }
 
-
 void avro_type(const schema_node& n, std::set<std::string>& defined, std::string& o);
 
 void avro_nullable_type(const schema_node& n, std::set<std::string>& defined, std::string& o) {

@@ -45,7 +45,8 @@ status load_table_columns(pg_connection& c, const std::string& schema, const std
     table_column col;
     col.name = PQgetvalue(r.get(), i, 0);
     col.type_oid = static_cast<std::uint32_t>(std::strtoul(PQgetvalue(r.get(), i, 1), nullptr, 10));
-    col.type_modifier = static_cast<std::int32_t>(std::strtol(PQgetvalue(r.get(), i, 2), nullptr, 10));
+    col.type_modifier =
+        static_cast<std::int32_t>(std::strtol(PQgetvalue(r.get(), i, 2), nullptr, 10));
     col.not_null = PQgetvalue(r.get(), i, 3)[0] == 't';
     col.primary_key = PQgetvalue(r.get(), i, 4)[0] == 't';
     out.columns.push_back(std::move(col));

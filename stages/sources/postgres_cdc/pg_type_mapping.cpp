@@ -495,8 +495,7 @@ value_schema value_schema_of(std::uint32_t type_oid, std::int32_t type_modifier,
     case pg_render::bytea:
       return {value_type::string};
     case pg_render::array:
-      return {value_type::array,
-              value_schema_of(t->element_oid, type_modifier, decimals).type};
+      return {value_type::array, value_schema_of(t->element_oid, type_modifier, decimals).type};
   }
   return {value_type::string};
 }

@@ -49,7 +49,7 @@ enum class value_type : std::uint8_t {
   boolean,
   int32,
   int64,
-  float64,           // a JSON number, or "NaN" / "Infinity" / "-Infinity" as strings
+  float64,  // a JSON number, or "NaN" / "Infinity" / "-Infinity" as strings
   string,
   variable_decimal,  // precise numeric without a declared scale: {"scale": int32, "value": b64}
   array,             // of `element`
