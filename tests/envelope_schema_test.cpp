@@ -282,6 +282,7 @@ TEST(EnvelopeSchema, AnEncodedSnapshotRowMatchesTheSchema) {
   rel.oid = 16400;
   rel.schema = t.schema;
   rel.name = t.table;
+  rel.columns.reserve(t.columns.size());
   for (const table_column& c : t.columns)
     rel.columns.push_back({c.name, c.type_oid, c.type_modifier, c.primary_key});
   const std::vector<std::string> texts = {"7",
@@ -303,6 +304,7 @@ TEST(EnvelopeSchema, AnEncodedSnapshotRowMatchesTheSchema) {
                                           "1 day"};
   ASSERT_EQ(texts.size(), t.columns.size());
   std::vector<column_value> row;
+  row.reserve(texts.size());
   for (const std::string& s : texts) row.push_back({value_kind::text, s});
   row[1] = {value_kind::null, {}};  // a nullable column's null
 

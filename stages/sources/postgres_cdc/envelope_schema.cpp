@@ -73,6 +73,7 @@ schema_node transaction_block() {
 event_schema envelope_value_schema(const table_columns& t, const std::string& topic_prefix,
                                    decimal_handling decimals) {
   schema_node after = record("after", "Value", true);
+  after.fields.reserve(t.columns.size());
   for (const table_column& c : t.columns) after.fields.push_back(column_node(c, decimals));
   // `before` of a delete or update under REPLICA IDENTITY DEFAULT / USING INDEX carries only the
   // identity's columns, the others null, whatever their NOT NULL: every column is nullable there.

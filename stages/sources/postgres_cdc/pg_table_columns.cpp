@@ -41,6 +41,7 @@ status load_table_columns(pg_connection& c, const std::string& schema, const std
   out.columns.clear();
   const int rows = PQntuples(r.get());
   found = rows > 0;
+  out.columns.reserve(static_cast<std::size_t>(rows));
   for (int i = 0; i < rows; ++i) {
     table_column col;
     col.name = PQgetvalue(r.get(), i, 0);
