@@ -19,7 +19,8 @@ namespace {
 class schema_command final : public command {
  public:
   explicit schema_command(CLI::App& app) {
-    cmd_ = app.add_subcommand("schema", "print the output schema of a source's transform");
+    cmd_ = app.add_subcommand(
+        "schema", "print the output schema of a source's transform, or of a CDC table's events");
     cmd_->add_option("--source", source_, "source name (its [sources.NAME] table)")->required();
     cmd_->add_option("-c,--config", config_path_, "TOML config file (default: the embedded one)");
     cmd_->add_option("--format", format_, "json-schema (default) | spark | avro");
