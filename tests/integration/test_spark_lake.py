@@ -126,7 +126,7 @@ def same_value(api, exp, row):
 
 
 # ----------------------------------------------------------------------------- CDC half (job b)
-CDC_TABLE = "edgepipe_lake_accounts"
+CDC_TABLE = f"edgepipe_lake_accounts_{uuid.uuid4().hex[:8]}"  # others may run this at once
 
 
 def cdc_binary():
@@ -216,9 +216,24 @@ def cdc_half(py, tmp):
             "p.flush()\n")
     run([py, "-c", code, out_path])
     table = os.path.join(tmp, "lake", "delta", CDC_TABLE)
+    # The row type comes from `edgepipe schema --table` of a config naming the same database.
+    words = conninfo.split()
+    password = next((w.split("=", 1)[1] for w in words if w.startswith("password=")), "")
+    pw_file = os.path.join(tmp, "pg-password")
+    with open(pw_file, "w") as f:
+        f.write(password)
+    cfg = os.path.join(tmp, "cdc-schema.toml")
+    with open(cfg, "w") as f:
+        plain = " ".join(w for w in words if not w.startswith("password="))
+        f.write(f'[sources.pg]\ntype = "postgres_cdc"\nconninfo = "{plain}"\n'
+                + (f'password = "file:{pw_file}"\n' if password else "")
+                + 'topic_prefix = "lake"\n')
+    ddl = run([binary, "schema", "-c", cfg, "--source", "pg", "--table",
+               f"public.{CDC_TABLE}", "--format", "spark"]).strip()
+    check(ddl.startswith("before STRUCT<id: BIGINT, owner: STRING, balance: DOUBLE>"),
+          f"edgepipe schema --table: {ddl[:70]}...")
     jobb = [py, os.path.join(SPARK_DIR, "cdc_to_delta.py"), "--bootstrap", BOOTSTRAP,
-            "--topic", topic, "--table", table, "--pk", "id",
-            "--columns", "id BIGINT, owner STRING, balance DOUBLE", "--once"]
+            "--topic", topic, "--table", table, "--pk", "id", "--schema", ddl, "--once"]
     t = time.time()
     run(jobb, timeout=900)
     log(f"job (b) caught up in {time.time() - t:.1f}s")
@@ -237,6 +252,7 @@ def cdc_half(py, tmp):
           f"job (b): Delta table equals SELECT * FROM {CDC_TABLE} ({len(got)} rows, "
           f"{len(want_rows)} in PostgreSQL, {dup} duplicates, "
           f"{len(set(got.items()) ^ set(want_rows.items()))} differ)")
+    psql(conninfo, f"DROP TABLE IF EXISTS {CDC_TABLE}")
     return 0
 
 
