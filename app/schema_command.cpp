@@ -1,8 +1,11 @@
 // `edgepipe schema --source NAME [-c CONFIG] --format json-schema|spark|avro`: prints the output
 // schema of one source's transform, derived from its compiled spec (stages/transform/
-// transform_schema.hpp). Without -c, the embedded default config.
+// transform_schema.hpp). Without -c, the embedded default config. For a postgres_cdc source,
+// `--table schema.table [--key]` prints the schema of that table's Debezium event values (keys),
+// from its columns in the catalog (cdc_table_schema.hpp).
 #include <cstdio>
 
+#include "app/cdc_table_schema.hpp"
 #include "app/command.hpp"
 #include "app/exit_codes.hpp"
 #include "app/run_pipeline.hpp"
@@ -16,10 +19,15 @@ namespace {
 class schema_command final : public command {
  public:
   explicit schema_command(CLI::App& app) {
-    cmd_ = app.add_subcommand("schema", "print the output schema of a source's transform");
+    cmd_ = app.add_subcommand(
+        "schema", "print the output schema of a source's transform, or of a CDC table's events");
     cmd_->add_option("--source", source_, "source name (its [sources.NAME] table)")->required();
     cmd_->add_option("-c,--config", config_path_, "TOML config file (default: the embedded one)");
     cmd_->add_option("--format", format_, "json-schema (default) | spark | avro");
+    cmd_->add_option("--table", table_,
+                     "postgres_cdc sources: the table (schema.table, default schema public) "
+                     "whose Debezium event schema to print; read from the database");
+    cmd_->add_flag("--key", key_, "with --table: the schema of the event key (primary key)");
   }
   bool chosen() const override { return cmd_->parsed(); }
   int run() override {
@@ -37,15 +45,18 @@ class schema_command final : public command {
     if (!spec)
       return config_error("schema: no source '" + source_ + "' in the config (sources: " + names +
                           ")");
-    // A postgres_cdc source has no transform: its records are Debezium envelopes whose schema
-    // comes from the table's columns, which this command does not read yet (issue 19). Refuse
-    // rather than print the empty schema of a transform that does not exist.
-    if (spec->cdc)
-      return config_error(
-          "schema: " + (config_path_.empty() ? std::string("<embedded>") : config_path_) +
-          ": sources." + source_ + ": type = \"postgres_cdc\" has no transform schema; " +
-          "the schema of its Debezium events is not available from `edgepipe schema` yet " +
-          "(docs/cdc.md, Events)");
+    const std::string where =
+        (config_path_.empty() ? std::string("<embedded>") : config_path_) + ": sources." + source_;
+    if (spec->cdc) {
+      if (table_.empty())
+        return config_error("schema: " + where +
+                            ": type = \"postgres_cdc\" has no transform schema; its events' "
+                            "schema depends on the table: give --table schema.table");
+      return print_cdc_table_schema(*spec->cdc, where, table_, key_, format_);
+    }
+    if (!table_.empty() || key_)
+      return config_error("schema: " + where +
+                          ": --table and --key are for type = \"postgres_cdc\" sources only");
     transform_program prog;
     if (status s = transform_program::compile(*spec, prog); !s) return config_error(s.message());
     const record_schema schema = derive_schema(*spec, prog);
@@ -58,7 +69,8 @@ class schema_command final : public command {
 
  private:
   CLI::App* cmd_ = nullptr;
-  std::string source_, config_path_, format_ = "json-schema";
+  std::string source_, config_path_, format_ = "json-schema", table_;
+  bool key_ = false;
 };
 
 }  // namespace

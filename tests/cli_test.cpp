@@ -25,12 +25,29 @@ TEST(Cli, VersionAndHelp) {
   EXPECT_NE(r.out.find("replay"), std::string::npos);
 }
 
-TEST(Cli, SchemaOfPostgresCdcSourceIsRefusedClearly) {
-  // No transform to derive from: exit 2 naming the file and source, not an empty schema.
+TEST(Cli, SchemaOfPostgresCdcSourceNeedsATable) {
+  // No transform to derive from: without --table, exit 2 naming the file and source and the
+  // missing option, not an empty schema.
   const auto r = run_edgepipe("schema -c " EDGEPIPE_SOURCE_DIR "/config/cdc.toml --source pg");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.out, "");
   EXPECT_NE(r.err.find("config/cdc.toml: sources.pg: type = \"postgres_cdc\""), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("give --table schema.table"), std::string::npos) << r.err;
+}
+
+TEST(Cli, SchemaTableOptionIsRefusedForOtherSourcesAndMalformedNames) {
+  auto r = run_edgepipe("schema --source coingecko --table public.t");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("--table and --key are for type = \"postgres_cdc\" sources only"),
+            std::string::npos)
+      << r.err;
+  // Checked before any connection is tried.
+  r = run_edgepipe("schema -c " EDGEPIPE_SOURCE_DIR "/config/cdc.toml --source pg --table a.b.c");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("sources.pg: --table 'a.b.c' is not schema.table or table"),
+            std::string::npos)
       << r.err;
 }
 

@@ -22,8 +22,11 @@ Exactly once, in LSN order per key (see README.md):
 Usage:
   python cdc_to_delta.py --bootstrap 127.0.0.1:9092 --topic cdc.public.accounts \\
       --table /tmp/lake/delta/accounts --pk id \\
-      --columns "id BIGINT, owner STRING, balance DOUBLE, updated_at STRING" [--once]
---columns: the row type (Spark DDL) of before/after.
+      --schema "$(edgepipe schema -c config/cdc.toml --source pg --table public.accounts \\
+                  --format spark)" [--once]
+--schema: the event's Spark DDL as `edgepipe schema --table` prints it (docs/schemas.md); the
+row type of before/after is read from its `after` struct. Or --columns: the row type by hand
+(Spark DDL, "id BIGINT, owner STRING, balance DOUBLE, updated_at STRING").
 """
 import argparse
 import os
@@ -77,13 +80,25 @@ def apply_batch(spark, table, pk, columns):
     return write
 
 
+def row_type(columns):
+    """A column list (Spark DDL) as a StructType; Spark's parser copes with nested types."""
+    from pyspark.sql.types import _parse_datatype_string
+    return _parse_datatype_string(columns)
+
+
 def col_names(columns):
-    return [c.strip().split()[0].strip("`") for c in columns.split(",")]
+    return [f.name for f in row_type(columns).fields]
 
 
 def pk_types(columns, pk_cols):
-    types = {c.strip().split()[0].strip("`"): c.strip().split()[1] for c in columns.split(",")}
+    types = {f.name: f.dataType.simpleString() for f in row_type(columns).fields}
     return [(c, types[c]) for c in pk_cols]
+
+
+def row_columns(spark, envelope_ddl):
+    """The `after` struct of an envelope DDL as a column list "`id` bigint, `owner` string"."""
+    after = row_type(envelope_ddl)["after"].dataType
+    return ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in after.fields)
 
 
 def main():
@@ -92,15 +107,21 @@ def main():
     ap.add_argument("--topic", required=True)
     ap.add_argument("--table", required=True, help="Delta table path")
     ap.add_argument("--pk", required=True, help="primary key column(s), comma-separated")
-    ap.add_argument("--columns", required=True, help="row type as Spark DDL")
+    rows = ap.add_mutually_exclusive_group(required=True)
+    rows.add_argument("--schema", help="the events' Spark DDL from `edgepipe schema --table`")
+    rows.add_argument("--columns", help="row type as Spark DDL")
     ap.add_argument("--checkpoint", default="")
     ap.add_argument("--once", action="store_true")
     args = ap.parse_args()
     spark = spark_session("edgepipe-cdc-to-delta")
     spark.sparkContext.setLogLevel("WARN")
-    envelope = (f"before STRUCT<{args.columns}>, "
-                f"after STRUCT<{args.columns}>, op STRING, source STRUCT<lsn: BIGINT>, "
-                f"ts_ms BIGINT")
+    if args.schema:
+        envelope = args.schema.strip()
+        args.columns = row_columns(spark, envelope)
+    else:
+        envelope = (f"before STRUCT<{args.columns}>, "
+                    f"after STRUCT<{args.columns}>, op STRING, source STRUCT<lsn: BIGINT>, "
+                    f"ts_ms BIGINT")
     raw = (spark.readStream.format("kafka").option("kafka.bootstrap.servers", args.bootstrap)
            .option("subscribe", args.topic).option("startingOffsets", "earliest")
            .option("failOnDataLoss", "false").load())

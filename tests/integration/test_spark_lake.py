@@ -125,7 +125,7 @@ def same_value(api, exp, row):
 
 
 # ----------------------------------------------------------------------------- CDC half (job b)
-CDC_TABLE = "edgepipe_lake_accounts"
+CDC_TABLE = f"edgepipe_lake_accounts_{uuid.uuid4().hex[:8]}"  # others may run this at once
 
 
 def psql(conninfo, sql):
@@ -250,9 +250,14 @@ def cdc_half(py, tmp):
     log(f"CDC: {len(events)} distinct events in {messages} Kafka messages "
         f"({messages - len(events)} sent again after the kill)")
     table = os.path.join(tmp, "lake", "delta", CDC_TABLE)
+    # The row type comes from `edgepipe schema --table`, with the config edgepipe ran with.
+    ddl = run([BINARY, "schema", "-c", cfg, "--source", "pg", "--table",
+               f"public.{CDC_TABLE}", "--format", "spark"],
+              env=dict(os.environ, EDGEPIPE_PG_PASSWORD=password)).strip()
+    check(ddl.startswith("before STRUCT<id: BIGINT, owner: STRING, balance: DOUBLE>"),
+          f"edgepipe schema --table: {ddl[:70]}...")
     jobb = [py, os.path.join(SPARK_DIR, "cdc_to_delta.py"), "--bootstrap", BOOTSTRAP,
-            "--topic", topic, "--table", table, "--pk", "id",
-            "--columns", "id BIGINT, owner STRING, balance DOUBLE", "--once"]
+            "--topic", topic, "--table", table, "--pk", "id", "--schema", ddl, "--once"]
     t = time.time()
     run(jobb, timeout=900)
     log(f"job (b) caught up in {time.time() - t:.1f}s")
@@ -271,6 +276,7 @@ def cdc_half(py, tmp):
           f"job (b): Delta table equals SELECT * FROM {CDC_TABLE} ({len(got)} rows, "
           f"{len(want_rows)} in PostgreSQL, {dup} duplicates, "
           f"{len(set(got.items()) ^ set(want_rows.items()))} differ)")
+    psql(conninfo, f"DROP TABLE IF EXISTS {CDC_TABLE}")
     return 0
 
 

@@ -469,6 +469,37 @@ const pg_type_entry* find_pg_type(std::uint32_t oid) noexcept {
   return nullptr;
 }
 
+value_schema value_schema_of(std::uint32_t type_oid, std::int32_t type_modifier,
+                             decimal_handling decimals) noexcept {
+  const pg_type_entry* t = find_pg_type(type_oid);
+  if (t == nullptr) return {value_type::string};
+  switch (t->render) {
+    case pg_render::boolean:
+      return {value_type::boolean};
+    case pg_render::integer:
+      return {t->oid == 21 || t->oid == 23 ? value_type::int32 : value_type::int64};
+    case pg_render::floating:
+      return {value_type::float64};
+    case pg_render::numeric:
+      if (decimals == decimal_handling::double_) return {value_type::float64};
+      if (decimals == decimal_handling::precise && numeric_scale(type_modifier) < 0)
+        return {value_type::variable_decimal};
+      return {value_type::string};  // string mode, or precise with a scale: base64 unscaled
+    case pg_render::date:
+      return {value_type::int32};
+    case pg_render::timestamp:
+    case pg_render::time:
+      return {value_type::int64};
+    case pg_render::text:
+    case pg_render::timestamptz:
+    case pg_render::bytea:
+      return {value_type::string};
+    case pg_render::array:
+      return {value_type::array, value_schema_of(t->element_oid, type_modifier, decimals).type};
+  }
+  return {value_type::string};
+}
+
 bool parse_pg_date_days(std::string_view s, std::int64_t& days) noexcept {
   return parse_date_prefix(s, days) && s.empty();
 }

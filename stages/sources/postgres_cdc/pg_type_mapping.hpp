@@ -14,6 +14,13 @@ namespace edgepipe::pgcdc {
 
 enum class decimal_handling : std::uint8_t { string, double_, precise };
 
+/// The config's decimal_handling ("string", "double", "precise"; validated at load) as the enum.
+constexpr decimal_handling decimal_handling_named(std::string_view name) noexcept {
+  return name == "double"    ? decimal_handling::double_
+         : name == "precise" ? decimal_handling::precise
+                             : decimal_handling::string;
+}
+
 enum class pg_render : std::uint8_t {
   boolean,      // 't'/'f' -> true/false
   integer,      // JSON number as sent
@@ -35,6 +42,28 @@ struct pg_type_entry {
   std::uint32_t element_oid;   // arrays only
   std::string_view json_form;  // for docs/cdc.md
 };
+
+/// The type of a rendered value, for `edgepipe schema --table` (envelope_schema.hpp). Derived
+/// from the same table and render kind as render_pg_text so the schema cannot drift from it.
+enum class value_type : std::uint8_t {
+  boolean,
+  int32,
+  int64,
+  float64,  // a JSON number, or "NaN" / "Infinity" / "-Infinity" as strings
+  string,
+  variable_decimal,  // precise numeric without a declared scale: {"scale": int32, "value": b64}
+  array,             // of `element`
+};
+
+struct value_schema {
+  value_type type = value_type::string;
+  value_type element = value_type::string;  // arrays only; elements may be null
+};
+
+/// What render_pg_text writes for a column of this type (unknown types: string). Fallback
+/// renderings of unparsable text (e.g. 'infinity' dates) are strings and are counted instead.
+value_schema value_schema_of(std::uint32_t type_oid, std::int32_t type_modifier,
+                             decimal_handling decimals) noexcept;
 
 /// Every type the renderer knows. Others are sent as their text form (a JSON string) and
 /// counted as unknown.

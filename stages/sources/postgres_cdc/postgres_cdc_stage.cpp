@@ -22,9 +22,7 @@ postgres_cdc_options options_from_spec(const postgres_cdc_spec& spec,
                : spec.snapshot == "initial_only" ? snapshot_mode::initial_only
                                                  : snapshot_mode::initial;
   o.envelope.topic_prefix = spec.topic_prefix;
-  o.envelope.decimals = spec.decimal_handling == "double"    ? decimal_handling::double_
-                        : spec.decimal_handling == "precise" ? decimal_handling::precise
-                                                             : decimal_handling::string;
+  o.envelope.decimals = decimal_handling_named(spec.decimal_handling);
   o.envelope.tombstones = spec.tombstones;
   o.status_interval_ms = spec.status_interval_ms;
   return o;
