@@ -111,7 +111,7 @@ def run_kafka_python(a, lat):
     p = KafkaProducer(bootstrap_servers=a.brokers)
     errs = [0]
 
-    def ok(_md, t0):
+    def ok(t0, _md):  # kafka-python calls fn(*args, value)
         lat.append(time.perf_counter() - t0)
 
     def bad(_e):

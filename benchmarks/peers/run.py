@@ -34,7 +34,12 @@ PY = sys.executable
 TAG = time.strftime("%H%M%S") + "-" + str(os.getpid())
 
 # payloads per workload: coingecko bodies carry 250 coins each; iss bodies one position each
-WORKLOADS = {"coingecko": 2000, "iss": 1000000}
+WORKLOADS = {"coingecko": int(os.environ.get("PEERS_CG_PAYLOADS", "2000")),
+             "iss": int(os.environ.get("PEERS_ISS_PAYLOADS", "1000000"))}
+# The MongoDB leg: coingecko's 250 ids repeat in every body (insert mode, _id = key, would land
+# 250 documents), so it uses iss bodies (no key: every record is a document), fewer of them
+# (FerretDB's SQLite backend is slow).
+MONGO_WORKLOAD = ("iss-mongodb", "iss", int(os.environ.get("PEERS_MONGO_PAYLOADS", "50000")))
 KAFKA_SYSTEMS = ["edgepipe", "edgepipe-spool-none", "bento", "confluent-kafka", "kafka-python"]
 MONGO_SYSTEMS = ["edgepipe-mongodb", "pymongo"]
 
@@ -54,7 +59,8 @@ def create_topic(topic):
 def delete_topic(topic):
     from confluent_kafka.admin import AdminClient
     try:
-        for f in AdminClient({"bootstrap.servers": BROKERS}).delete_topics([topic]).values():
+        ac = AdminClient({"bootstrap.servers": BROKERS})  # kept alive until the futures finish
+        for f in ac.delete_topics([topic]).values():
             f.result(30)
     except Exception as e:  # noqa: BLE001 - clean-up only
         log(f"  (could not delete {topic}: {e})")
@@ -91,19 +97,12 @@ def timed(cmd, cwd, env, out_prefix):
 
 
 def edgepipe_latency(summary):
-    """The quantiles edgepipe's summary prints for its sink (see README.md)."""
-    out = {}
-    def walk(o, path):
-        if isinstance(o, dict):
-            for k, v in o.items():
-                walk(v, path + [k])
-        elif isinstance(o, (int, float)) and any("lat" in p for p in path):
-            out[".".join(path)] = o
-    walk(summary, [])
-    return out
+    """edgepipe's summary `latency_us` {p50, p99, max}: its sinks' batch latency (see README)."""
+    return {k: v / 1e6 for k, v in summary.get("latency_us", {}).items()}
 
 
 def run_one(system, workload, data, rnd, work):
+    api = MONGO_WORKLOAD[1] if workload == MONGO_WORKLOAD[0] else workload
     n_expected = None
     prefix = os.path.join(work, f"{system}-{workload}-r{rnd}")
     rundir = prefix + ".d"
@@ -118,18 +117,18 @@ def run_one(system, workload, data, rnd, work):
         create_topic(topic)
     if system in ("edgepipe", "edgepipe-spool-none", "edgepipe-mongodb"):
         sink = f"{MONGO}/{db}.{coll}" if mongo else f"kafka://{BROKERS}/{topic}"
-        cmd = [BINARY, "replay", "--trace", data, "--source", workload, "--sink", sink]
+        cmd = [BINARY, "replay", "--trace", data, "--source", api, "--sink", sink]
         if system == "edgepipe-spool-none":
             cmd += ["--spool", "none"]
     elif system == "bento":
         env.update(INPUT=data, TOPIC=topic, BROKERS=BROKERS)
-        cmd = [BENTO, "-c", os.path.join(HERE, "bento", f"{workload}.yaml")]
+        cmd = [BENTO, "-c", os.path.join(HERE, "bento", f"{api}.yaml")]
     else:
         client = {"confluent-kafka": "confluent", "kafka-python": "kafka-python",
                   "pymongo": "pymongo"}[system]
         target = f"{MONGO}/{db}.{coll}" if mongo else topic
         cmd = [PY, os.path.join(HERE, "py_peer.py"), "--client", client, "--input", data,
-               "--api", workload, "--brokers", BROKERS, "--topic", target,
+               "--api", api, "--brokers", BROKERS, "--topic", target,
                "--lat-out", lat_file, "--lat-every", "10"]
     rc, wall, rss_kb, out = timed(cmd, rundir, env, prefix)
     landed = mongo_count(db, coll, drop=True) if mongo else kcat_count(topic)
@@ -181,7 +180,7 @@ def table(rows, skips, expected):
     for wl in WORKLOADS:
         for s in order:
             rs = [r for r in rows if r["system"] == s and r["workload"] == wl]
-            if s in skips and not rs:
+            if s in skips and not rs and wl != MONGO_WORKLOAD[0]:
                 lines.append(f"| {wl} | {s} | SKIP: {skips[s]} | | | | |")
                 continue
             if not rs:
@@ -207,10 +206,8 @@ def latency_p(rs):
     for r in rs:
         for k, v in r.get("latency_quantiles_s", {}).items():
             q.setdefault(k, []).append(v)
-    p50 = [statistics.median(v) for k, v in q.items() if "p50" in k]
-    p99 = [statistics.median(v) for k, v in q.items() if "p99" in k]
-    if p50 and p99:
-        return p50[0], p99[0]
+    if "p50" in q and "p99" in q:
+        return statistics.median(q["p50"]), statistics.median(q["p99"])
     return None, None
 
 
@@ -262,13 +259,11 @@ def charts(rows, outdir, stamp):
             pts = {}
             for r in rs:
                 for k, v in r.get("latency_quantiles_s", {}).items():
-                    for q in ("p50", "p90", "p99", "p999", "max"):
-                        if k.endswith(q):
-                            pts.setdefault(q, []).append(v)
-            qv = {"p50": 0.5, "p90": 0.9, "p99": 0.99, "p999": 0.999, "max": 1.0}
+                    pts.setdefault(k, []).append(v)
+            qv = {"p50": 0.5, "p90": 0.9, "p99": 0.99, "max": 1.0}
             if pts:
-                xs = sorted((statistics.median(v) * 1e3, qv[q]) for q, v in pts.items())
-                ax.plot([x for x, _ in xs], [y for _, y in xs], marker="o", label=s + " (its quantiles)")
+                xs = sorted((statistics.median(v) * 1e3, qv[q]) for q, v in pts.items() if q in qv)
+                ax.plot([x for x, _ in xs], [y for _, y in xs], marker="o", label=s + " (batch p50/p99/max)")
         ax.set_xscale("log")
         ax.set_xlabel("latency (ms, log): produce/insert call -> delivery report (see README)")
         ax.set_ylabel("fraction of records")
@@ -303,8 +298,9 @@ def main():
     if "bento" in systems and (a.bento_skip or not os.access(BENTO, os.X_OK)):
         skips["bento"] = a.bento_skip or f"no Bento binary at {BENTO}"
         systems.remove("bento")
+    systems = [s for s in systems if s not in MONGO_SYSTEMS]
     if a.mongo:
-        systems += [s for s in MONGO_SYSTEMS if s not in systems]
+        WORKLOADS[MONGO_WORKLOAD[0]] = MONGO_WORKLOAD[2]
     os.makedirs(a.results, exist_ok=True)
     work = tempfile.mkdtemp(prefix="edgepipe-peers.")
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -312,7 +308,8 @@ def main():
     data, expected = {}, {}
     for wl, payloads in WORKLOADS.items():
         path = os.path.join(work, f"{wl}.jsonl")
-        subprocess.run([BINARY, "synth", "--api", wl, "--payloads", str(payloads), "--format",
+        api = MONGO_WORKLOAD[1] if wl == MONGO_WORKLOAD[0] else wl
+        subprocess.run([BINARY, "synth", "--api", api, "--payloads", str(payloads), "--format",
                         "jsonl", "--out", path, "--seed", "1"], check=True, stdout=subprocess.DEVNULL)
         data[wl] = path
         log(f"# {wl}: {payloads} bodies, {os.path.getsize(path) / 1e6:.0f} MB JSON Lines")
@@ -321,8 +318,9 @@ def main():
     with open(runs_path, "w") as runs:
         for rnd in range(1, a.rounds + 1):
             for wl in WORKLOADS:
-                k = (rnd - 1) % len(systems)
-                order = systems[k:] + systems[:k]
+                wsys = MONGO_SYSTEMS if wl == MONGO_WORKLOAD[0] else systems
+                k = (rnd - 1) % len(wsys)
+                order = wsys[k:] + wsys[:k]
                 for s in order:
                     row = run_one(s, wl, data[wl], rnd, work)
                     if row["system"].startswith("edgepipe") and "own" in row:
@@ -332,13 +330,13 @@ def main():
                     slim["latency_samples"] = len(row.get("latency_samples_s", []))
                     runs.write(json.dumps(slim) + "\n")
                     runs.flush()
-                    log(f"round {rnd} {wl:9s} {s:20s} rc={row['rc']} {row['landed']:>8} landed "
+                    log(f"round {rnd} {wl:11s} {s:20s} rc={row['rc']} {row['landed']:>8} landed "
                         f"{row['seconds']:7.2f} s {fmt(row['records_per_s']):>7} rec/s "
                         f"{row['peak_rss_mb']:6.0f} MB" + (f"  stderr: {row.get('stderr_tail', '')[-200:]!r}" if row["rc"] else ""))
     t = table(rows, skips, expected)
     made = charts(rows, a.results, stamp)
     goals = []
-    for wl in WORKLOADS:
+    for wl in [w for w in WORKLOADS if w != MONGO_WORKLOAD[0]]:
         def med(s, key="records_per_s"):
             v = [r[key] for r in rows if r["system"] == s and r["workload"] == wl]
             return statistics.median(v) if v else None
