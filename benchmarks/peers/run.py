@@ -132,7 +132,7 @@ def run_one(system, workload, data, rnd, work):
                "--lat-out", lat_file, "--lat-every", "10"]
     rc, wall, rss_kb, out = timed(cmd, rundir, env, prefix)
     landed = mongo_count(db, coll, drop=True) if mongo else kcat_count(topic)
-    row.update(rc=rc, seconds=wall, peak_rss_mb=(rss_kb or 0) / 1024, landed=landed,
+    row.update(rc=rc, seconds=wall, peak_rss_mb=(rss_kb or 0) / 1024, landed=landed,  # MiB: time %M is KiB
                records_per_s=landed / wall if wall > 0 else 0)
     last = out.strip().splitlines()[-1] if out.strip() else ""
     try:
@@ -173,7 +173,7 @@ def fmt(v, unit=""):
 
 
 def table(rows, skips, expected):
-    lines = ["| workload | system | records/s median [min .. max] | peak RSS MB median [min .. max] "
+    lines = ["| workload | system | records/s median [min .. max] | peak RSS MiB median [min .. max] "
              "| wall s (median) | landed / expected | latency p50 / p99 (ms) |",
              "|---|---|---|---|---|---|---|"]
     order = KAFKA_SYSTEMS + MONGO_SYSTEMS
@@ -222,7 +222,7 @@ def charts(rows, outdir, stamp):
             continue
         systems = [s for s in KAFKA_SYSTEMS + MONGO_SYSTEMS if any(r["system"] == s for r in wrows)]
         for metric, label, fname in (("records_per_s", "records/s (landed / wall time)", "records_per_s"),
-                                     ("peak_rss_mb", "peak RSS (MB)", "peak_rss")):
+                                     ("peak_rss_mb", "peak RSS (MiB)", "peak_rss")):
             meds, errs = [], [[], []]
             for s in systems:
                 m, lo, hi = med_range([r[metric] for r in wrows if r["system"] == s])
@@ -237,8 +237,8 @@ def charts(rows, outdir, stamp):
             ax.set_ylabel(label)
             ax.set_title(f"{wl}: {label}, median of rounds, bars = min..max ({stamp})", fontsize=9)
             if metric == "peak_rss_mb":
-                ax.axhline(64 * 1.048576, ls="--", color="gray", lw=1)
-                ax.text(len(systems) - 0.5, 64 * 1.048576, "64 MiB", ha="right", va="bottom", fontsize=8)
+                ax.axhline(64, ls="--", color="gray", lw=1)
+                ax.text(len(systems) - 0.5, 64, "64 MiB", ha="right", va="bottom", fontsize=8)
             plt.xticks(rotation=20, fontsize=8)
             fig.tight_layout()
             p = os.path.join(outdir, f"{wl}_{fname}.png")
@@ -288,7 +288,24 @@ def main():
     ap.add_argument("--results", default=os.environ.get("PEERS_RESULTS", os.path.join(HERE, "results")))
     ap.add_argument("--bento-skip", default=os.environ.get("PEERS_BENTO_SKIP", ""),
                     help="reason Bento could not be built (set by run.sh); its rows say SKIP")
+    ap.add_argument("--replot", help="redraw the records/s and RSS charts of a results dir from its runs.jsonl")
     a = ap.parse_args()
+    if a.replot:
+        rows = [json.loads(l) for l in open(os.path.join(a.replot, "runs.jsonl"))]
+        for w in list(WORKLOADS):
+            if not any(r["workload"] == w for r in rows):
+                del WORKLOADS[w]
+        if any(r["workload"] == MONGO_WORKLOAD[0] for r in rows):
+            WORKLOADS[MONGO_WORKLOAD[0]] = MONGO_WORKLOAD[2]
+        keep = {}
+        for p in os.listdir(a.replot):  # the latency CDFs need the samples: keep them as they are
+            if p.endswith("_latency_cdf.png"):
+                keep[p] = open(os.path.join(a.replot, p), "rb").read()
+        stamp = os.environ.get("PEERS_STAMP", "replot")
+        charts(rows, a.replot, stamp)
+        for p, b in keep.items():
+            open(os.path.join(a.replot, p), "wb").write(b)
+        return
     workloads = [w for w in a.workloads.split(",") if w]
     for w in list(WORKLOADS):
         if w not in workloads:
@@ -332,7 +349,7 @@ def main():
                     runs.flush()
                     log(f"round {rnd} {wl:11s} {s:20s} rc={row['rc']} {row['landed']:>8} landed "
                         f"{row['seconds']:7.2f} s {fmt(row['records_per_s']):>7} rec/s "
-                        f"{row['peak_rss_mb']:6.0f} MB" + (f"  stderr: {row.get('stderr_tail', '')[-200:]!r}" if row["rc"] else ""))
+                        f"{row['peak_rss_mb']:6.0f} MiB" + (f"  stderr: {row.get('stderr_tail', '')[-200:]!r}" if row["rc"] else ""))
     t = table(rows, skips, expected)
     made = charts(rows, a.results, stamp)
     goals = []
@@ -351,7 +368,7 @@ def main():
             goals.append(f"{wl}: edgepipe (spool on) / kafka-python records/s = {ep / kp:.1f}x (goal >= 30x: "
                          f"{'met' if ep / kp >= 30 else 'NOT met'})")
         if rss:
-            mib = rss / 1.048576
+            mib = rss
             goals.append(f"{wl}: edgepipe (spool on) peak RSS = {mib:.0f} MiB (goal <= 64 MiB: "
                          f"{'met' if mib <= 64 else 'NOT met'})")
     summary = (f"Run {stamp}, {a.rounds} rounds, systems rotated per round; "
