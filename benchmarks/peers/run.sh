@@ -12,7 +12,8 @@
 # 5. runs benchmarks/peers/run.py: results/{summary.md,runs.jsonl,*.png}.
 # env: PEERS_ROUNDS=3  PEERS_WORKLOADS=coingecko (or coingecko,iss)  PEERS_MONGO=1
 #      PEERS_SYSTEMS=edgepipe,edgepipe-spool-none,bento,confluent-kafka,kafka-python
-#      EDGEPIPE_CACHE=~/.cache/edgepipe  GO=/usr/local/go/bin/go
+#      PEERS_CG_PAYLOADS=2000  PEERS_ISS_PAYLOADS=1000000  PEERS_MONGO_PAYLOADS=50000
+#      PEERS_RESULTS=benchmarks/peers/results  EDGEPIPE_CACHE=~/.cache/edgepipe  GO=/usr/local/go/bin/go
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
