@@ -55,8 +55,8 @@ RUN_ID = uuid.uuid4().hex[:8]
 SEED = int(os.environ.get("EOS_SEED", "1"))
 TOPIC = f"eos-{RUN_ID}"
 STATE_TOPIC = f"eos-state-{RUN_ID}"
-PAYLOADS = 12000
-SPEED = "5000x"  # 500 records/s: the replay is still going through the outage
+PAYLOADS = 30000
+SPEED = "5000x"  # 500 records/s, 60 s: the replay is still going through the outage and kill
 SOURCE_BLOCK = """
 [sources.randomuser]
 records = "/results"
@@ -237,6 +237,9 @@ def scenario(tmp):
         after = random.Random(SEED).randint(200, 3000)
         w0 = d.metric("spool_watermark", sink="kafka") or 0
         w = d.wait_metric("spool_watermark", lambda v: v >= w0 + after, 120, sink="kafka")
+        # kill -9 with a transaction open (edgepipe_sink_transactions_open = 1).
+        txn = d.wait_metric("sink_transactions_open", lambda v: v == 1, 30, stage="sink:kafka")
+        check(txn == 1, "first: a transaction is open at the kill")
         appended = d.metric("spool_appended_records_total")
         check(w is not None and d.p.poll() is None,
               f"first: delivering again after the outage (watermark {w}; {appended} appended)")

@@ -727,6 +727,7 @@ class kafka_sink final : public sink {
     txn_ranges_.clear();
     txn_started_ns_ = mono_now_ns();
     open_transactions_.store(1, std::memory_order_relaxed);
+    if (counters_ != nullptr) counters_->transactions_open.set(1);
     return true;
   }
 
@@ -749,6 +750,7 @@ class kafka_sink final : public sink {
     txn_open_ = false;
     txn_failed_ = false;
     open_transactions_.store(0, std::memory_order_relaxed);
+    if (counters_ != nullptr) counters_->transactions_open.set(0);
   }
 
   // runs on: sink thread. What the producer still holds of the open transaction is dropped
@@ -796,6 +798,7 @@ class kafka_sink final : public sink {
         counters_->bytes_out.add(txn_bytes_);
       }
       ++transactions_committed_;
+      if (counters_ != nullptr) counters_->transactions_committed.add();
       settle_transaction(delivery_outcome::delivered);
       return;
     }
@@ -822,6 +825,7 @@ class kafka_sink final : public sink {
   void abort_transaction() {
     if (!txn_open_) return;
     ++transactions_aborted_;
+    if (counters_ != nullptr) counters_->transactions_aborted.add();
     const int timeout_ms = abandoned() ? 1000 : config_.message_timeout_ms + 5000;
     if (rd_kafka_error_t* e = rd_kafka_abort_transaction(rk_, timeout_ms)) {
       const bool fatal = rd_kafka_error_is_fatal(e) != 0;
