@@ -201,11 +201,18 @@ class kafka_sink final : public sink {
 
   status close() override {
     if (rk_ == nullptr) return status::ok();
-    if (eos_ && txn_open_) {
-      if (abandoned())
-        abort_transaction();
-      else
-        commit_transaction();
+    if (eos_) {
+      if (txn_open_) {
+        if (abandoned())
+          abort_transaction();
+        else
+          commit_transaction();
+      }
+      // Every record of a transaction was settled with it (committed, or failed when it was
+      // aborted or dropped): what librdkafka still reports of them is not counted again.
+      rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+      (void)rd_kafka_flush(rk_, 1000);
+      in_flight_ = 0;
     }
     status result;
     const int deadline_ms = abandoned() ? 0 : config_.message_timeout_ms + 5000;
