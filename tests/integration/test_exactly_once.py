@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import uuid
 
@@ -297,6 +298,16 @@ def fencing(tmp):
             check(w is not None, f"fence: process {i + 1} delivering (watermark {w})")
         fenced = wait_until(lambda: "kafka producer fenced" in d[0].stderr_text(), 60)
         check(fenced, "fence: the first process logs that it was fenced")
+
+        def health():
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{ports[0]}/health", timeout=2)
+                return None
+            except urllib.error.HTTPError as e:
+                return e.code == 503 and b"fenced" in e.read()
+            except OSError:
+                return None
+        check(wait_until(health, 10), "fence: the first process's /health is 503 naming it")
         w_old = d[0].metric("spool_watermark", sink="kafka")
         w_new = d[1].metric("spool_watermark", sink="kafka")
         moved = d[1].wait_metric("spool_watermark", lambda v: v >= (w_new or 0) + 500, 60,

@@ -54,6 +54,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <mutex>
 #include <optional>
 #include <string_view>
 #include <thread>
@@ -611,6 +612,13 @@ class kafka_sink final : public sink {
                      " runs sink " + name_ + "): " + reason +
                      "; this sink stops delivering, its records stay in the spool";
     log_line(log_level::error, component_, fenced_reason_);
+    const std::lock_guard<std::mutex> lock(fault_mu_);
+    fault_ = fenced_reason_;
+  }
+
+  std::string fault() const override {
+    const std::lock_guard<std::mutex> lock(fault_mu_);
+    return fault_;
   }
 
   void fail_records(const std::vector<record>& records, std::size_t from,
@@ -976,6 +984,8 @@ class kafka_sink final : public sink {
   std::atomic<std::uint64_t> open_transactions_{0};
   bool fenced_ = false;
   std::string fenced_reason_;
+  mutable std::mutex fault_mu_;  // fault_: written once on the sink thread, read by /health
+  std::string fault_;
   rate_limited_log log_;  // thread-safe: also used by log_cb on librdkafka's threads
 };
 
