@@ -598,6 +598,16 @@ bool read_kafka_sink(reader& r, const toml::table& t, const std::string& path, s
   if (!r.get_string(t, path, "acks", k.acks)) return false;
   if (t.contains("acks") && !one_of(r, t, path, "acks", k.acks, {"all", "1", "0", "-1"}))
     return false;
+  if (!r.get_bool(t, path, "exactly_once", k.exactly_once)) return false;
+  if (!r.get_size(t, path, opt("kafka", "transaction_records"), k.transaction_records))
+    return false;
+  if (!r.get_duration(t, path, opt("kafka", "transaction_interval"), k.transaction_interval_ms))
+    return false;
+  if (!r.get_string(t, path, "state_topic", k.state_topic)) return false;
+  if (k.state_topic.empty())
+    return r.fail(*t.get("state_topic"), path + ".state_topic", "must not be empty");
+  if (k.exactly_once && k.acks != "all" && k.acks != "-1")
+    return r.fail(*t.get("acks"), path + ".acks", "exactly_once needs acks = \"all\"");
   if (const toml::node* n = t.get("properties")) {
     if (!n->is_table()) return r.fail(*n, path + ".properties", "expected a table of strings");
     for (auto&& [pk, pv] : *n->as_table()) {
@@ -746,6 +756,7 @@ bool read_root(reader& r, const toml::table& root, pipeline_config& c) {
     if (!r.get_cpu(*t, "pipeline", "transform_cpu", c.transform_cpu)) return false;
     if (!r.get_duration(*t, "pipeline", opt("pipeline", "drain_timeout"), c.drain_timeout_ms))
       return false;
+    if (!r.get_string(*t, "pipeline", "node_id", c.node_id)) return false;
   }
   if (!table_at("capture", t)) return false;
   if (t) {

@@ -55,6 +55,9 @@ inline constexpr option_doc kPipeline[] = {
     {"transform_cpu", "integer or \"none\"", "\"none\"", "CPU the transform thread is pinned to"},
     {"drain_timeout", "duration", "\"10s\"",
      "on SIGTERM/SIGINT, how long the drain may take before the daemon exits anyway", "0ms..1h"},
+    {"node_id", "string", "\"\"",
+     "this node's stable id (exactly-once Kafka sinks derive their transactional.id and state "
+     "key from it); empty = derived from the host name and the spool directory"},
 };
 
 inline constexpr option_doc kReplay[] = {
@@ -109,6 +112,18 @@ inline constexpr option_doc kKafkaSink[] = {
      "after this a message counts as failed (librdkafka message.timeout.ms)", "100..3600000"},
     {"acks", "string", "\"all\"",
      "\"all\", \"1\" or \"0\" (the producer is idempotent with \"all\")"},
+    {"exactly_once", "boolean", "false",
+     "transactional producer: each transaction carries a range of spool records and the sink's "
+     "watermark (state_topic), so read_committed consumers see every record once "
+     "(docs/durability.md); needs acks = \"all\""},
+    {"transaction_records", "integer", "10000",
+     "exactly_once: records per transaction at most (committed sooner at transaction_interval)",
+     "1..10000000"},
+    {"transaction_interval", "duration", "\"100ms\"",
+     "exactly_once: longest time a transaction stays open before it is committed", "1ms..1h"},
+    {"state_topic", "string", "\"edgepipe-state\"",
+     "exactly_once: compacted topic holding each sink's committed watermark, key "
+     "<node_id>/<sink>"},
     {"properties", "table", "{}",
      "extra librdkafka settings, string values, e.g. { \"socket.timeout.ms\" = \"5000\" }"},
     {"cpu", "integer or \"none\"", "\"none\"", "CPU the sink thread is pinned to"},

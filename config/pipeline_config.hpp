@@ -46,6 +46,14 @@ struct kafka_sink_config {
   int max_in_flight = schema::default_int("kafka", "max_in_flight");
   int message_timeout_ms = schema::default_int("kafka", "message_timeout_ms");
   std::string acks{schema::default_string("kafka", "acks")};
+  // Exactly once for read_committed consumers (stages/sinks/kafka/kafka_sink.cpp).
+  bool exactly_once = schema::default_bool("kafka", "exactly_once");
+  int transaction_records = schema::default_int("kafka", "transaction_records");
+  std::uint64_t transaction_interval_ms = schema::default_uint("kafka", "transaction_interval");
+  std::string state_topic{schema::default_string("kafka", "state_topic")};
+  // Not from the sink's table: [pipeline] node_id, or one derived from the host name and the
+  // spool directory (stages/sinks/sink_factory.cpp).
+  std::string node_id;
   std::vector<std::pair<std::string, std::string>> properties;  // extra librdkafka settings
 };
 
@@ -128,6 +136,7 @@ struct pipeline_config {
   http_server_config http_server;
   log_format logs = log_format::text;
   std::uint64_t drain_timeout_ms = schema::default_uint("pipeline", "drain_timeout");
+  std::string node_id;  // [pipeline] node_id; empty = derived (stages/sinks/sink_factory.cpp)
   /// True when some source is polled over HTTP.
   bool has_http_sources() const {
     for (const auto& s : sources)

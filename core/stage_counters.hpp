@@ -48,12 +48,15 @@ struct stage_counters {
   counter failed;    // a sink could not deliver
   counter bytes_in;
   counter bytes_out;
-  counter ring_stalls;           // pushes that found the downstream ring full and had to wait
-  counter retries;               // sinks: records sent again after a transient failure
-  counter duplicates;            // sinks: records the destination already held (a resend),
-                                 // counted delivered and not stored again
-  gauge in_flight;               // sinks: handed to the destination, not yet confirmed
-  latency_histogram latency_ns;  // sinks: payload received -> record handed to the sink
+  counter ring_stalls;             // pushes that found the downstream ring full and had to wait
+  counter retries;                 // sinks: records sent again after a transient failure
+  counter duplicates;              // sinks: records the destination already held (a resend),
+                                   // counted delivered and not stored again
+  gauge in_flight;                 // sinks: handed to the destination, not yet confirmed
+  gauge transactions_open;         // exactly-once Kafka sinks: 1 while a transaction is open
+  counter transactions_committed;  // exactly-once Kafka sinks
+  counter transactions_aborted;    // exactly-once Kafka sinks: their records are sent again
+  latency_histogram latency_ns;    // sinks: payload received -> record handed to the sink
   latency_histogram confirm_latency_ns;  // sinks with the spool: payload received -> the sink
                                          // confirmed it (delivered or dead-lettered)
 };

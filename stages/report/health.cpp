@@ -8,6 +8,10 @@ std::string not_ready_reason(const pipeline& p) {
   if (p.stop_requested()) return "draining";
   if (p.spool_thread_stage() != nullptr && p.spool_thread_stage()->faulted())
     return "spool cannot write: " + p.spool_thread_stage()->fault();
+  for (const auto& s : p.sinks()) {
+    std::string fault = s->target().fault();
+    if (!fault.empty()) return "sinks." + s->target().name() + ": " + fault;
+  }
   // A postgres_cdc source is ready once its slot streams (or it finished an initial_only run).
   for (const auto& c : p.cdc_sources()) {
     const std::string state = c->state();

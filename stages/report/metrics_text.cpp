@@ -64,6 +64,9 @@ std::string prometheus_text(const pipeline& p) {
       metric(o, "sink_retries_total", l, s.retries.get());
       metric(o, "sink_duplicates_skipped_total", l, s.duplicates.get());
       metric(o, "sink_in_flight", l, s.in_flight.get());
+      metric(o, "sink_transactions_open", l, s.transactions_open.get());
+      metric(o, "sink_transactions_committed_total", l, s.transactions_committed.get());
+      metric(o, "sink_transactions_aborted_total", l, s.transactions_aborted.get());
     }
     const auto lat = s.latency_ns.read();
     if (lat.total() > 0) histogram(o, "latency_seconds", l, lat);

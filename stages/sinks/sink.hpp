@@ -66,6 +66,10 @@ class sink {
   /// thread, once, before the first write().
   virtual void resume(std::string_view ledger_state) { (void)ledger_state; }
 
+  /// Any thread: why the sink stopped delivering for good (a fenced exactly-once Kafka
+  /// producer), for /health; empty while it delivers or retries.
+  virtual std::string fault() const { return {}; }
+
   /// runs on: main thread, before start.
   void set_listener(delivery_listener* l) noexcept { listener_ = l; }
   /// runs on: main thread, before open(). The sink is fed from the spool of a daemon (`edgepipe

@@ -22,6 +22,19 @@
 // cold in cache for the broker thread, which compresses it, and both threads spend more CPU per
 // message (benchmarks/README.md). The limit must stay above rate x round trip to the brokers.
 //
+// Exactly once (`exactly_once = true`, stages/sinks/kafka/kafka_state_topic): a transactional
+// producer, transactional.id `edgepipe-<node_id>-<sink>`, so a restarted process fences the old
+// one (init_transactions aborts what it left open). Each transaction carries a contiguous run of
+// spool records and, last, one record to the compacted state topic (key `<node_id>/<sink>`,
+// value the spool's origin and the id after the last record); it is committed after
+// transaction_records records or transaction_interval. Records are settled (and counted)
+// delivered only once commit_transaction succeeded; a delivery error or an abortable commit
+// aborts the transaction and settles its records failed, so the spool sends them again. On start
+// the sink reads its state record back (read_committed) and settles records below it as
+// duplicates, whatever the local ledger says. A fenced producer (another process with the same
+// node id) is fatal: the sink stops delivering, fails what it is given (kept in the spool) and
+// logs why.
+//
 // Threading:
 //   open()                   main thread, before any pipeline thread starts (creates the
 //                            producer, checks the brokers, creates topics).
@@ -35,10 +48,14 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <mutex>
+#include <optional>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
@@ -46,6 +63,7 @@
 
 #include "platform/clock.hpp"
 #include "platform/log.hpp"
+#include "stages/sinks/kafka/kafka_state_topic.hpp"
 
 namespace edgepipe {
 namespace {
@@ -101,6 +119,10 @@ class kafka_sink final : public sink {
         destroy();
         return created;
       }
+      if (status created = create_state_topic(); !created) {
+        destroy();
+        return created;
+      }
     }
     if (status s = create_topic_handles(); !s) {
       destroy();
@@ -110,15 +132,38 @@ class kafka_sink final : public sink {
     return status::ok();
   }
 
+  // runs on: sink thread. Spool mode: the spool's origin, from the ledger or new (written to
+  // the ledger before any state record carries it).
+  void resume(std::string_view ledger_state) override {
+    if (!eos_) return;
+    std::string_view origin = parse_kafka_origin(ledger_state);
+    if (origin.empty()) {
+      origin_ = new_kafka_origin();
+      origin_due_ = true;
+    } else {
+      origin_ = std::string(origin);
+    }
+    origin_line_ = kafka_origin_line(origin_);
+  }
+  std::string_view ledger_state() override { return origin_line_; }
+
   /// For tests: raises a fatal error inside the producer, as a broker fencing it would.
   void inject_fatal_error(const char* reason) {
     if (rk_ != nullptr)
       (void)rd_kafka_test_fatal_error(rk_, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, reason);
   }
   std::uint64_t producers_recreated() const noexcept { return recreated_; }
+  kafka_transaction_stats transaction_stats() const {
+    return {transactions_committed_, transactions_aborted_,
+            open_transactions_.load(std::memory_order_relaxed), fenced_, fenced_reason_};
+  }
 
   void write(const record_batch& batch, stage_counters& counters) override {
     counters_ = &counters;
+    if (eos_) {
+      write_transactional(batch, counters);
+      return;
+    }
     if (fatal_) recreate_producer();
     const auto& records = batch.records();
     if (rk_ == nullptr || !setup_ready()) {
@@ -143,6 +188,13 @@ class kafka_sink final : public sink {
 
   void flush(stage_counters& counters) override {
     counters_ = &counters;
+    if (eos_) {
+      if (rk_ != nullptr) rd_kafka_poll(rk_, 0);
+      if (txn_open_ && mono_now_ns() - txn_started_ns_ >= txn_interval_ns_) commit_transaction();
+      if (fatal_ && !fenced_) recreate_producer();
+      counters.in_flight.set(in_flight_);
+      return;
+    }
     if (rk_ != nullptr) rd_kafka_poll(rk_, 0);
     if (fatal_) recreate_producer();
     counters.in_flight.set(in_flight_);
@@ -150,6 +202,19 @@ class kafka_sink final : public sink {
 
   status close() override {
     if (rk_ == nullptr) return status::ok();
+    if (eos_) {
+      if (txn_open_) {
+        if (abandoned())
+          abort_transaction();
+        else
+          commit_transaction();
+      }
+      // Every record of a transaction was settled with it (committed, or failed when it was
+      // aborted or dropped): what librdkafka still reports of them is not counted again.
+      rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+      (void)rd_kafka_flush(rk_, 1000);
+      in_flight_ = 0;
+    }
     status result;
     const int deadline_ms = abandoned() ? 0 : config_.message_timeout_ms + 5000;
     rd_kafka_resp_err_t err = rd_kafka_flush(rk_, deadline_ms);
@@ -198,6 +263,8 @@ class kafka_sink final : public sink {
       return status::error("sink " + name_ + ": cannot create a handle for topic " + t + ": " +
                            rd_kafka_err2str(rd_kafka_last_error()));
     };
+    if (eos_)
+      if (status s = make(config_.state_topic, state_topic_); !s) return s;
     if (!config_.topic.empty()) return make(config_.topic, shared_topic_);
     for (std::size_t i = 0; i < source_names_.size(); ++i) {
       rd_kafka_topic_t* h = nullptr;  // none for a source whose records name their own topic
@@ -213,10 +280,18 @@ class kafka_sink final : public sink {
   // still holds fails (settled failed, so the spool sends it again) and a new producer, with a
   // new producer id, takes over. Retried on the next write/flush when it cannot be built.
   void recreate_producer() {
-    rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (in_flight_ != 0 && std::chrono::steady_clock::now() < deadline)
-      rd_kafka_poll(rk_, 50);  // serves the failed delivery reports
+    if (rk_ != nullptr) {
+      rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (in_flight_ != 0 && std::chrono::steady_clock::now() < deadline)
+        rd_kafka_poll(rk_, 50);  // serves the failed delivery reports
+    }
+    if (eos_) {  // the transaction's records are failed as a whole, not per message
+      drop_transaction();
+      in_flight_ = 0;
+      eos_ready_ = false;  // the new producer initialises its transactions (new epoch)
+      next_eos_setup_ns_ = 0;
+    }
     if (in_flight_ != 0) {
       log_line(log_level::error, component_,
                std::to_string(in_flight_) +
@@ -269,6 +344,14 @@ class kafka_sink final : public sink {
     };
     for (const auto& [k, v] : settings)
       if (status s = set(conf, k, v); !s) return s;
+    if (eos_) {
+      // A restarted process (same node id, same sink) fences the old one.
+      if (status s = set(conf, "transactional.id", "edgepipe-" + config_.node_id + "-" + name_); !s)
+        return s;
+      // librdkafka requires message.timeout.ms <= transaction.timeout.ms.
+      const int txn_timeout = std::max(60000, config_.message_timeout_ms);
+      if (status s = set(conf, "transaction.timeout.ms", std::to_string(txn_timeout)); !s) return s;
+    }
     for (const auto& [k, v] : config_.properties)
       if (status s = set(conf, k, v); !s) return s;
     return status::ok();
@@ -329,6 +412,10 @@ class kafka_sink final : public sink {
         log_line(log_level::warn, "sink:" + name_, s.message() + " (tried again later)");
         return false;
       }
+      if (status s = create_state_topic(); !s) {
+        log_line(log_level::warn, "sink:" + name_, s.message() + " (tried again later)");
+        return false;
+      }
     }
     log_line(log_level::info, "sink:" + name_,
              "kafka brokers " + config_.brokers + " answer: topics ready, delivering");
@@ -344,14 +431,31 @@ class kafka_sink final : public sink {
     return out;
   }
 
+  /// The state topic (exactly once): compacted, one partition; with the sink's replication.
+  status create_state_topic() {
+    if (!eos_ || !config_.create_topics) return status::ok();
+    return create_topics({config_.state_topic}, 1, true);
+  }
+
   status create_topics(const std::vector<std::string>& topics) {
+    return create_topics(topics, config_.partitions, false);
+  }
+
+  status create_topics(const std::vector<std::string>& topics, int partitions, bool compacted) {
     if (topics.empty()) return status::ok();
     std::vector<rd_kafka_NewTopic_t*> requests;
     status result;
     char errstr[512];
     for (const std::string& t : topics) {
       rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(
-          t.c_str(), config_.partitions, config_.replication_factor, errstr, sizeof errstr);
+          t.c_str(), partitions, config_.replication_factor, errstr, sizeof errstr);
+      if (nt != nullptr && compacted &&
+          rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact") !=
+              RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_NewTopic_destroy(nt);
+        nt = nullptr;
+        std::snprintf(errstr, sizeof errstr, "cleanup.policy=compact refused");
+      }
       if (nt == nullptr) {
         result = status::error("sink " + name_ + ": topic " + t + ": " + errstr);
         break;
@@ -385,7 +489,7 @@ class kafka_sink final : public sink {
           const char* msg = rd_kafka_topic_result_error_string(res[i]);
           result = status::error("sink " + name_ + ": cannot create topic " +
                                  rd_kafka_topic_result_name(res[i]) + " (" +
-                                 std::to_string(config_.partitions) + " partitions, replication " +
+                                 std::to_string(partitions) + " partitions, replication " +
                                  std::to_string(config_.replication_factor) +
                                  "): " + (msg != nullptr ? msg : rd_kafka_err2str(e)));
           break;
@@ -492,6 +596,265 @@ class kafka_sink final : public sink {
     }
   }
 
+  // ---- exactly once (transactions) ---------------------------------------------------------
+
+  static bool is_fencing(rd_kafka_resp_err_t code) {
+    return code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+           code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH ||
+           code == RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+  }
+
+  // runs on: sink thread. Another producer with our transactional.id took over: stop for good.
+  void fence(const std::string& reason) {
+    if (fenced_) return;
+    fenced_ = true;
+    fenced_reason_ = "kafka producer fenced (another edgepipe with node id " + config_.node_id +
+                     " runs sink " + name_ + "): " + reason +
+                     "; this sink stops delivering, its records stay in the spool";
+    log_line(log_level::error, component_, fenced_reason_);
+    const std::lock_guard<std::mutex> lock(fault_mu_);
+    fault_ = fenced_reason_;
+  }
+
+  std::string fault() const override {
+    const std::lock_guard<std::mutex> lock(fault_mu_);
+    return fault_;
+  }
+
+  void fail_records(const std::vector<record>& records, std::size_t from,
+                    stage_counters& counters) {
+    if (from >= records.size()) return;
+    counters.failed.add(records.size() - from);
+    for (std::size_t k = from; k < records.size(); ++k)
+      settle(records[k].sequence, delivery_outcome::failed);
+  }
+
+  // runs on: sink thread. The producer's transactions are initialised (fencing any older
+  // producer with our transactional.id) and the committed watermark is read back. Retried at
+  // most every kSetupRetryNs while the brokers do not answer.
+  bool transactions_ready() {
+    if (eos_ready_) return true;
+    const std::uint64_t now = mono_now_ns();
+    if (now < next_eos_setup_ns_) return false;
+    next_eos_setup_ns_ = now + kSetupRetryNs;
+    if (rd_kafka_error_t* e = rd_kafka_init_transactions(rk_, kMetadataTimeoutMs)) {
+      const bool fatal = rd_kafka_error_is_fatal(e) != 0;
+      const rd_kafka_resp_err_t code = rd_kafka_error_code(e);
+      const std::string what = rd_kafka_error_string(e);
+      rd_kafka_error_destroy(e);
+      if (fatal && is_fencing(code)) {
+        fence(what);
+      } else if (fatal) {
+        fatal_ = true;
+      }
+      log_.log(log_level::warn, component_, "init_transactions",
+               "init_transactions: " + what + " (tried again later)");
+      return false;
+    }
+    std::optional<kafka_watermark> w;
+    if (status s = read_committed_state(config_.brokers, config_.properties, config_.state_topic,
+                                        state_key_, kMetadataTimeoutMs, w);
+        !s) {
+      log_.log(log_level::warn, component_, "state_topic", s.message() + " (tried again later)");
+      return false;
+    }
+    skip_below_ = 0;
+    if (w && !origin_.empty() && w->origin == origin_) {
+      skip_below_ = w->next;
+      log_line(log_level::info, component_,
+               "exactly once: Kafka holds every record below " + std::to_string(w->next) +
+                   " (state topic " + config_.state_topic + ", key " + state_key_ +
+                   "); those sent again are skipped");
+    } else if (w) {
+      log_line(log_level::warn, component_,
+               "exactly once: the state record in " + config_.state_topic + " is for spool " +
+                   w->origin + ", this spool is " + (origin_.empty() ? "-" : origin_) +
+                   "; nothing is skipped");
+    }
+    eos_ready_ = true;
+    return true;
+  }
+
+  /// A new spool origin is in the ledger before a state record carries it.
+  bool origin_in_ledger() {
+    if (!origin_due_) return true;
+    if (status s = checkpoint(); !s) {
+      log_.log(log_level::error, component_, "origin",
+               s.message() + ": the spool origin is not in the ledger yet; records wait");
+      return false;
+    }
+    origin_due_ = false;
+    return true;
+  }
+
+  void write_transactional(const record_batch& batch, stage_counters& counters) {
+    const auto& records = batch.records();
+    if (fatal_ && !fenced_) recreate_producer();
+    if (fenced_ || rk_ == nullptr || !setup_ready() || !origin_in_ledger() ||
+        !transactions_ready()) {
+      fail_records(records, 0, counters);
+      return;
+    }
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      const record& r = records[i];
+      if (abandoned() || fenced_) {
+        fail_records(records, i, counters);
+        break;
+      }
+      if (r.sequence < skip_below_) {  // committed by a transaction before a restart
+        counters.duplicates.add();
+        counters.records_out.add();
+        settle(r.sequence, delivery_outcome::duplicate);
+        continue;
+      }
+      if (!txn_open_ && !begin_transaction()) {
+        fail_records(records, i, counters);
+        break;
+      }
+      add_to_transaction(r.sequence);
+      produce(batch, r, counters);
+      if (txn_failed_) {  // a produce error: the whole transaction goes
+        abort_transaction();
+        fail_records(records, i + 1, counters);
+        break;
+      }
+      if (txn_records_ >= txn_max_records_) commit_transaction();
+    }
+    // The interval is checked per batch (and at each flush), not per record: no clock read on
+    // the per-record path.
+    if (txn_open_ && mono_now_ns() - txn_started_ns_ >= txn_interval_ns_) commit_transaction();
+    if (rk_ != nullptr) rd_kafka_poll(rk_, 0);
+    counters.in_flight.set(in_flight_);
+  }
+
+  bool begin_transaction() {
+    if (rd_kafka_error_t* e = rd_kafka_begin_transaction(rk_)) {
+      log_.log(log_level::error, component_, "begin",
+               std::string("begin_transaction: ") + rd_kafka_error_string(e));
+      if (rd_kafka_error_is_fatal(e) != 0) fatal_ = true;
+      rd_kafka_error_destroy(e);
+      return false;
+    }
+    txn_open_ = true;
+    txn_failed_ = false;
+    txn_records_ = 0;
+    txn_bytes_ = 0;
+    txn_ranges_.clear();
+    txn_started_ns_ = mono_now_ns();
+    open_transactions_.store(1, std::memory_order_relaxed);
+    if (counters_ != nullptr) counters_->transactions_open.set(1);
+    return true;
+  }
+
+  void add_to_transaction(std::uint64_t sequence) {
+    ++txn_records_;
+    if (!txn_ranges_.empty() && txn_ranges_.back().first + txn_ranges_.back().second == sequence) {
+      ++txn_ranges_.back().second;
+    } else {
+      txn_ranges_.emplace_back(sequence, 1);
+    }
+    txn_next_ = sequence + 1;
+  }
+
+  /// The transaction's records, settled `outcome`.
+  void settle_transaction(delivery_outcome outcome) {
+    for (const auto& [first, count] : txn_ranges_) settle_range(first, count, outcome);
+    txn_ranges_.clear();
+    txn_records_ = 0;
+    txn_bytes_ = 0;
+    txn_open_ = false;
+    txn_failed_ = false;
+    open_transactions_.store(0, std::memory_order_relaxed);
+    if (counters_ != nullptr) counters_->transactions_open.set(0);
+  }
+
+  // runs on: sink thread. What the producer still holds of the open transaction is dropped
+  // (its records settled failed); the producer must be made again (a new epoch aborts it).
+  void drop_transaction() {
+    if (!txn_open_) return;
+    if (counters_ != nullptr) counters_->failed.add(txn_records_);
+    settle_transaction(delivery_outcome::failed);
+  }
+
+  // runs on: sink thread. Adds the state record and commits. Success: every record of the
+  // transaction is delivered. Otherwise they are failed (retried from the spool).
+  void commit_transaction() {
+    if (!txn_open_) return;
+    if (!txn_failed_ && !origin_.empty()) {
+      const std::string value = kafka_state_value(origin_, txn_next_);
+      for (;;) {
+        const rd_kafka_resp_err_t err = rd_kafka_producev(
+            rk_, RD_KAFKA_V_RKT(state_topic_), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(state_key_.data(), state_key_.size()),
+            RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+            RD_KAFKA_V_OPAQUE(nullptr), RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+          ++in_flight_;
+          break;
+        }
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !abandoned()) {
+          rd_kafka_poll(rk_, 10);
+          continue;
+        }
+        txn_failed_ = true;
+        report(err, config_.state_topic.c_str(), "state record not produced");
+        break;
+      }
+    }
+    if (txn_failed_) {
+      abort_transaction();
+      return;
+    }
+    const int timeout_ms = abandoned() ? 1000 : config_.message_timeout_ms + 5000;
+    rd_kafka_error_t* e = rd_kafka_commit_transaction(rk_, timeout_ms);
+    if (e == nullptr && !txn_failed_) {
+      if (counters_ != nullptr) {
+        counters_->records_out.add(txn_records_);
+        counters_->bytes_out.add(txn_bytes_);
+      }
+      ++transactions_committed_;
+      if (counters_ != nullptr) counters_->transactions_committed.add();
+      settle_transaction(delivery_outcome::delivered);
+      return;
+    }
+    if (e != nullptr) {
+      const bool fatal = rd_kafka_error_is_fatal(e) != 0;
+      const rd_kafka_resp_err_t code = rd_kafka_error_code(e);
+      log_.log(log_level::error, component_, "commit",
+               std::string("commit_transaction: ") + rd_kafka_error_string(e) +
+                   (fatal ? "" : " (aborted, its records are sent again from the spool)"));
+      rd_kafka_error_destroy(e);
+      if (fatal) {
+        if (is_fencing(code)) fence(rd_kafka_err2str(code));
+        fatal_ = true;
+        drop_transaction();
+        return;
+      }
+    }
+    abort_transaction();
+  }
+
+  // runs on: sink thread. Aborts the open transaction: its records are failed, never
+  // delivered. When the abort itself does not complete (brokers down), the producer is made
+  // again on the next write: its init_transactions aborts the transaction on the broker.
+  void abort_transaction() {
+    if (!txn_open_) return;
+    ++transactions_aborted_;
+    if (counters_ != nullptr) counters_->transactions_aborted.add();
+    const int timeout_ms = abandoned() ? 1000 : config_.message_timeout_ms + 5000;
+    if (rd_kafka_error_t* e = rd_kafka_abort_transaction(rk_, timeout_ms)) {
+      const bool fatal = rd_kafka_error_is_fatal(e) != 0;
+      const rd_kafka_resp_err_t code = rd_kafka_error_code(e);
+      log_.log(log_level::error, component_, "abort",
+               std::string("abort_transaction: ") + rd_kafka_error_string(e) +
+                   "; the producer is made again");
+      rd_kafka_error_destroy(e);
+      if (fatal && is_fencing(code)) fence(rd_kafka_err2str(code));
+      fatal_ = true;  // recreate (unless fenced): a new epoch aborts it on the broker
+    }
+    drop_transaction();
+  }
+
   void report(rd_kafka_resp_err_t err, const char* topic, const char* what) {
     // First error per error code and topic per 10 s; the rest are counted by the limiter.
     const std::string t = topic != nullptr ? topic : "-";
@@ -504,6 +867,18 @@ class kafka_sink final : public sink {
     if (self->in_flight_ != 0) --self->in_flight_;
     stage_counters* c = self->counters_;
     const auto id = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(m->_private));
+    if (self->eos_) {
+      // Settled at commit or abort, never here: a delivered message of an aborted transaction
+      // is invisible to read_committed consumers.
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        self->txn_bytes_ += m->len + m->key_len;
+      } else if (!self->txn_failed_) {
+        self->txn_failed_ = true;
+        self->report(m->err, m->rkt != nullptr ? rd_kafka_topic_name(m->rkt) : nullptr,
+                     "delivery failed (transaction aborted, retried from the spool)");
+      }
+      return;
+    }
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (c != nullptr) {
         c->records_out.add();
@@ -523,7 +898,12 @@ class kafka_sink final : public sink {
     std::string message = std::string("kafka error: ") + reason;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
       char fatal_reason[512] = "";
-      (void)rd_kafka_fatal_error(rk, fatal_reason, sizeof fatal_reason);
+      const rd_kafka_resp_err_t code = rd_kafka_fatal_error(rk, fatal_reason, sizeof fatal_reason);
+      if (self->eos_ && is_fencing(code)) {
+        self->fatal_ = true;
+        self->fence(fatal_reason);
+        return;
+      }
       message =
           std::string("kafka fatal error (producer unusable, recreating it): ") + fatal_reason;
       self->fatal_ = true;  // error_cb runs inside rd_kafka_poll: on the sink thread
@@ -550,7 +930,8 @@ class kafka_sink final : public sink {
     source_topics_.clear();
     if (shared_topic_ != nullptr) rd_kafka_topic_destroy(shared_topic_);
     if (unknown_topic_ != nullptr) rd_kafka_topic_destroy(unknown_topic_);
-    shared_topic_ = unknown_topic_ = nullptr;
+    if (state_topic_ != nullptr) rd_kafka_topic_destroy(state_topic_);
+    shared_topic_ = unknown_topic_ = state_topic_ = nullptr;
     for (auto& [topic, h] : stream_topics_) rd_kafka_topic_destroy(h);
     stream_topics_.clear();
     last_stream_topic_ = nullptr;
@@ -579,6 +960,32 @@ class kafka_sink final : public sink {
   std::uint64_t recreated_ = 0;
   const std::uint64_t max_in_flight_ = static_cast<std::uint64_t>(config_.max_in_flight);
   std::string component_ = "sink:" + name_;
+  // Exactly once (all on the sink thread, but open_transactions_, read by the metrics).
+  const bool eos_ = config_.exactly_once;
+  const std::uint64_t txn_max_records_ = static_cast<std::uint64_t>(config_.transaction_records);
+  const std::uint64_t txn_interval_ns_ = config_.transaction_interval_ms * 1'000'000;
+  const std::string state_key_ = config_.node_id + "/" + name_;
+  rd_kafka_topic_t* state_topic_ = nullptr;
+  bool eos_ready_ = false;  // init_transactions done, watermark read
+  std::uint64_t next_eos_setup_ns_ = 0;
+  std::string origin_;            // the spool's origin (spool mode)
+  std::string origin_line_;       // ledger state: "kafka.spool=<origin>\n"
+  bool origin_due_ = false;       // a new origin, not yet in the ledger
+  std::uint64_t skip_below_ = 0;  // records below it are committed already (state topic)
+  bool txn_open_ = false;
+  bool txn_failed_ = false;  // a message of the open transaction failed: it must abort
+  std::uint64_t txn_records_ = 0;
+  std::uint64_t txn_bytes_ = 0;
+  std::uint64_t txn_next_ = 0;  // the id after the last record in the transaction
+  std::uint64_t txn_started_ns_ = 0;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> txn_ranges_;  // (first id, count)
+  std::uint64_t transactions_committed_ = 0;
+  std::uint64_t transactions_aborted_ = 0;
+  std::atomic<std::uint64_t> open_transactions_{0};
+  bool fenced_ = false;
+  std::string fenced_reason_;
+  mutable std::mutex fault_mu_;  // fault_: written once on the sink thread, read by /health
+  std::string fault_;
   rate_limited_log log_;  // thread-safe: also used by log_cb on librdkafka's threads
 };
 
@@ -596,6 +1003,10 @@ void kafka_sink_inject_fatal_error(sink& s, const char* reason) {
 
 std::uint64_t kafka_sink_producers_recreated(const sink& s) {
   return static_cast<const kafka_sink&>(s).producers_recreated();
+}
+
+kafka_transaction_stats kafka_sink_transaction_stats(const sink& s) {
+  return static_cast<const kafka_sink&>(s).transaction_stats();
 }
 
 }  // namespace edgepipe

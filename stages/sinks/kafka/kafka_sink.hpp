@@ -19,4 +19,15 @@ std::unique_ptr<sink> make_kafka_sink(const std::string& name, const kafka_sink_
 /// rd_kafka_test_fatal_error() raises it; and how many producers replaced a failed one.
 void kafka_sink_inject_fatal_error(sink& s, const char* reason);
 std::uint64_t kafka_sink_producers_recreated(const sink& s);
+
+/// exactly_once: transactions committed and aborted so far, open now (0 or 1), and whether the
+/// producer was fenced (and why). For tests; runs on the sink thread or after it ended.
+struct kafka_transaction_stats {
+  std::uint64_t committed = 0;
+  std::uint64_t aborted = 0;
+  std::uint64_t open = 0;
+  bool fenced = false;
+  std::string fenced_reason;
+};
+kafka_transaction_stats kafka_sink_transaction_stats(const sink& s);
 }  // namespace edgepipe

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Exactly-once vs at-least-once Kafka sink, alternating runs in one session (issue 22 item 1).
+
+For ROUNDS rounds, `edgepipe replay` of one CoinGecko trace (spool on, one Kafka sink, a fresh
+topic and spool per run) with `exactly_once = false` and `= true` (and, with INTERVALS, more
+transaction_interval values), swapping which goes first each round. Prints per mode the median
+[min .. max] of records/s and of the confirm-latency p99 (payload received -> Kafka confirmed:
+for exactly once, its transaction committed), and the per-round throughput ratio EOS / ALO.
+
+usage: benchmarks/kafka_exactly_once_ab.py
+env:   EDGEPIPE_BINARY (build/edgepipe)  BROKERS (127.0.0.1:19092: a private broker, e.g.
+       EDGEPIPE_STACK_DIR=/tmp/eos-stack EDGEPIPE_KAFKA_PORT=19092 scripts/stack.sh up)
+       ROUNDS (6)  CG_PAYLOADS (400, x250 records)  INTERVALS ("100ms")  TXN_RECORDS (10000)
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BINARY = os.environ.get("EDGEPIPE_BINARY", os.path.join(HERE, "..", "build", "edgepipe"))
+BROKERS = os.environ.get("BROKERS", "127.0.0.1:19092")
+ROUNDS = int(os.environ.get("ROUNDS", "6"))
+CG_PAYLOADS = os.environ.get("CG_PAYLOADS", "400")
+INTERVALS = os.environ.get("INTERVALS", "100ms").split()
+TXN_RECORDS = os.environ.get("TXN_RECORDS", "10000")  # transaction_records
+
+
+# The coingecko source of the embedded default config (config/default.toml), keyed by coin id.
+SOURCE = """
+[sources.coingecko]
+records = ""
+key = "/id"
+fields = [
+  { name = "id", from = "/id", type = "string", required = true },
+  { name = "symbol", from = "/symbol", type = "string" },
+  { name = "current_price", from = "/current_price", type = "double" },
+  { name = "market_cap", from = "/market_cap", type = "double" },
+  { name = "last_updated", from = "/last_updated", type = "string" },
+]
+"""
+
+
+def config(tmp, mode, interval):
+    topic = f"bench-{uuid.uuid4().hex[:8]}"
+    eos = mode != "alo"
+    text = (f'[dead_letter]\npath = "{tmp}/dl.jsonl"\n'
+            f'[spool]\ndir = "{tmp}/spool-{topic}"\n'
+            f'[sinks.kafka]\ntype = "kafka"\nbrokers = "{BROKERS}"\ntopic = "{topic}"\n'
+            f'partitions = 3\nexactly_once = {"true" if eos else "false"}\n'
+            f'transaction_interval = "{interval}"\ntransaction_records = {TXN_RECORDS}\n'
+            f'state_topic = "bench-state"\n' + SOURCE)
+    path = os.path.join(tmp, f"{mode}.toml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def run(tmp, trace, mode, interval):
+    cfg = config(tmp, mode, interval)
+    p = subprocess.run([BINARY, "replay", "-c", cfg, "--trace", trace], capture_output=True,
+                       text=True, check=True)
+    s = json.loads([line for line in p.stdout.splitlines() if line.startswith("{")][-1])
+    return s["records_per_second"], s.get("confirm_latency_us", {}).get("p99"), s["records"]
+
+
+def spread(xs):
+    xs = [x for x in xs if x is not None]
+    return f"{statistics.median(xs):,.0f} [{min(xs):,.0f} .. {max(xs):,.0f}]" if xs else "-"
+
+
+def main():
+    modes = ["alo"] + [f"eos@{i}" for i in INTERVALS]
+    with tempfile.TemporaryDirectory(prefix="edgepipe-eos-bench-") as tmp:
+        trace = os.path.join(tmp, "cg.trace")
+        subprocess.run([BINARY, "synth", "--api", "coingecko", "--payloads", CG_PAYLOADS,
+                        "--out", trace, "--seed", "7"], check=True, capture_output=True)
+        with open("/proc/loadavg") as f:
+            load = " ".join(f.read().split()[:3])
+        print(f"# {os.cpu_count()} CPUs, load {load}; {ROUNDS} rounds; broker {BROKERS}; "
+              f"transaction_records {TXN_RECORDS}")
+        res = {m: [] for m in modes}
+        for r in range(ROUNDS):
+            order = modes if r % 2 == 0 else list(reversed(modes))
+            for m in order:
+                interval = m.split("@")[1] if "@" in m else "100ms"
+                res[m].append(run(tmp, trace, m, interval))
+            print(f"round {r + 1}: " + ", ".join(
+                f"{m} {res[m][-1][0]:,.0f}/s p99 {res[m][-1][1]} us" for m in modes), flush=True)
+        n = res["alo"][0][2]
+        print(f"\n{n} records per run")
+        for m in modes:
+            print(f"  {m:>10}: records/s {spread([x[0] for x in res[m]])}, confirm p99 us "
+                  f"{spread([x[1] for x in res[m]])}")
+        for m in modes[1:]:
+            ratios = [e[0] / a[0] for e, a in zip(res[m], res["alo"])]
+            print(f"  {m} / alo throughput per round: median {statistics.median(ratios):.3f} "
+                  f"[{min(ratios):.3f} .. {max(ratios):.3f}]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
