@@ -23,6 +23,10 @@ pymongo, independent of edgepipe):
      slot and takes the snapshot again (edgepipe_cdc_snapshots_redone_total 1), so every row
      and a change made after the kill are in Kafka (duplicates allowed); without the marker the
      rows the snapshot had not read were a silent gap.
+  E. exactly_once = true on the Kafka sink (issue 22): kill -9 after ~200 of 1000 single-row
+     transactions and restart; a read_committed consumer (kcat) sees every committed row exactly
+     once (PostgreSQL's resends skipped at the source, the spool's resends fenced by Kafka
+     transactions and the sink's committed watermark).
 Exits non-zero on failure; the last line is "N passed, M failed".
 
 Env: EDGEPIPE_BINARY (default build/edgepipe), EDGEPIPE_PG_PORT (5432), EDGEPIPE_PG_PASSWORD
@@ -553,6 +557,63 @@ def case_d_kill9_during_snapshot(tmp, _mongo):
         drop_slot(slot)
         psql(f"DROP SCHEMA {S} CASCADE;")
 
+def case_e_exactly_once(tmp, _mongo):
+    schema, slot, prefix = f"{TAG}e", f"{TAG}e", f"{TAG}e"
+    S = schema
+    n = 1000
+    psql(f"CREATE SCHEMA {S}; CREATE TABLE {S}.t (id int PRIMARY KEY, v text);")
+    port = free_port()
+    cfg = make_config(tmp, "e", slot, prefix, [f"{S}.t"], port)
+    with open(cfg) as f:
+        text = f.read()
+    text = text.replace("[sinks.kafka]\n", "[sinks.kafka]\nexactly_once = true\n"
+                        f'state_topic = "{prefix}-state"\n')
+    text = text.replace("[spool]\n", f'[pipeline]\nnode_id = "{TAG}e"\n\n[spool]\n')
+    with open(cfg, "w") as f:
+        f.write(text)
+    topic = f"{prefix}.{S}.t"
+
+    def committed_keys():
+        p = subprocess.run(["kcat", "-b", BOOTSTRAP, "-C", "-t", topic, "-e", "-q",
+                            "-X", "isolation.level=read_committed", "-f", "%k\\n"],
+                           capture_output=True, text=True, timeout=120)
+        return p.stdout.split()
+    d = daemon(cfg, port, os.path.join(tmp, "e1.log"))
+    writer = None
+    try:
+        d.wait_ready()
+        sql = "".join(f"INSERT INTO {S}.t VALUES ({i}, 'v{i}');\n" for i in range(n))
+        env = dict(os.environ, PGPASSWORD=PG_PASSWORD)
+        writer = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", CONNINFO],
+                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env,
+                                  text=True)
+        writer.stdin.write(sql)
+        writer.stdin.close()
+        wait_until(lambda: len(committed_keys()) >= 200, "200 committed events before the kill")
+        d.kill9()
+        check(writer.wait(timeout=120) == 0, f"E: all {n} single-row transactions committed")
+        d = daemon(cfg, port, os.path.join(tmp, "e2.log"))
+        d.wait_ready()
+        want = {json.dumps({"id": i}, separators=(",", ":")) for i in range(n)}
+        try:
+            keys = wait_until(lambda: set(committed_keys()) >= want and committed_keys(),
+                              "every committed row in Kafka after the restart", 90)
+        except RuntimeError:
+            keys = committed_keys()
+        check(set(keys) == want and len(keys) == n,
+              f"E: exactly once for a read_committed consumer: {len(set(keys))} of {n} keys, "
+              f"{len(keys)} messages, {len(keys) - len(set(keys))} duplicates")
+    except Exception as e:
+        check(False, f"E: {e}")
+        print(d.tail())
+    finally:
+        if writer and writer.poll() is None:
+            writer.kill()
+        d.stop()
+        drop_slot(slot)
+        psql(f"DROP SCHEMA {S} CASCADE;")
+
+
 def main():
     if not os.path.exists(BINARY):
         print(f"no binary at {BINARY}", file=sys.stderr)
@@ -562,7 +623,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="edgepipe-cdc-pipeline-")
     try:
         for case in (case_a_workload, case_b_kill9, case_c_not_confirmed_early,
-                     case_d_kill9_during_snapshot):
+                     case_d_kill9_during_snapshot, case_e_exactly_once):
             t0 = time.time()
             case(tmp, mongo)
             print(f"      {case.__name__}: {time.time() - t0:.1f} s")
