@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,41 +23,13 @@ import time
 import urllib.error
 import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIR = os.environ.get("EDGEPIPE_SOURCE_DIR", os.path.dirname(os.path.dirname(HERE)))
-BINARY = os.environ.get("EDGEPIPE_BINARY", os.path.join(SOURCE_DIR, "build", "edgepipe"))
-
-PASSED = 0
-FAILED = 0
-FAILURES = []
+import edgepipe_it as it
+from edgepipe_it import BINARY, HERE, free_port, wait_until
 
 
 def check(name, ok, detail=""):
-    global PASSED, FAILED
-    if ok:
-        PASSED += 1
-        print("ok   %s" % name, flush=True)
-    else:
-        FAILED += 1
-        FAILURES.append(name)
-        print("FAIL %s%s" % (name, (": " + detail) if detail else ""), flush=True)
-    return ok
-
-
-def wait_until(cond, timeout, interval=0.05):
-    """Polls cond() until it returns something truthy or the deadline passes; returns its value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v or time.monotonic() >= deadline:
-            return v
-        time.sleep(interval)  # the poll interval of this deadline loop
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """One check: its name, and on failure the detail too."""
+    return it.check(ok, name if ok or not detail else "%s: %s" % (name, detail))
 
 
 def http_get(url, timeout=5):
@@ -837,9 +808,8 @@ def run_memory_checks(tmp, origin_port):
 
 def main():
     if not os.access(BINARY, os.X_OK):
-        print("edgepipe binary not found: %s" % BINARY)
-        print("0 passed, 1 failed")
-        return 1
+        it.check(False, "edgepipe binary not found: %s" % BINARY)
+        return it.finish()
     tmp = tempfile.mkdtemp(prefix="edgepipe-http-")
     origin = subprocess.Popen([sys.executable, os.path.join(HERE, "http_origin.py")],
                               stdout=subprocess.PIPE, text=True)
@@ -867,12 +837,11 @@ def main():
             origin.wait(timeout=5)
         except subprocess.TimeoutExpired:
             origin.kill()
-    if FAILED == 0:
+    if it.failed == 0:
         shutil.rmtree(tmp, ignore_errors=True)
     else:
         print("kept %s for inspection" % tmp)
-    print("%d passed, %d failed" % (PASSED, FAILED))
-    return 0 if FAILED == 0 else 1
+    return it.finish()
 
 
 if __name__ == "__main__":

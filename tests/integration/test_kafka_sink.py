@@ -8,51 +8,20 @@ exact record count (== the summary's "records"), every expected key present, eve
 (as JSON) to the file sink's, headers source / record-id / content-type on every message, no
 duplicates. Exits non-zero on failure; the last line is "N passed, M failed".
 
-Env: EDGEPIPE_BINARY (default build/edgepipe), KAFKA_BOOTSTRAP (default 127.0.0.1:9092).
+Env: EDGEPIPE_BINARY (default build/edgepipe), KAFKA_BOOTSTRAP (default 127.0.0.1:9092, or
+127.0.0.1:$EDGEPIPE_KAFKA_PORT).
 """
 import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIR = os.environ.get("EDGEPIPE_SOURCE_DIR", os.path.dirname(os.path.dirname(HERE)))
-BINARY = os.environ.get("EDGEPIPE_BINARY", os.path.join(SOURCE_DIR, "build", "edgepipe"))
-BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+import edgepipe_it as it
+from edgepipe_it import BINARY, check, run, summary_of
+
+BOOTSTRAP = it.KAFKA_BOOTSTRAP
 CASES = [("coingecko", 8, 11), ("iss", 200, 12), ("randomuser", 50, 13)]
-
-passed = 0
-failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok    {what}")
-    else:
-        failed += 1
-        print(f"FAIL  {what}")
-    return cond
-
-
-def run(args, timeout=300):
-    p = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
-    if p.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} exited {p.returncode}\n{p.stderr[-4000:]}")
-    return p
-
-
-def summary_of(stdout):
-    for line in stdout.splitlines():
-        line = line.strip()
-        if line.startswith("{") and '"records"' in line:
-            return json.loads(line)
-    raise RuntimeError("no summary line in:\n" + stdout)
 
 
 def envelope_config(path, out):
@@ -72,40 +41,8 @@ def envelope_config(path, out):
         f.write("\n".join(lines) + "\n")
 
 
-def read_topic_kcat(topic):
-    p = run(["kcat", "-C", "-b", BOOTSTRAP, "-t", topic, "-e", "-J", "-q"], timeout=120)
-    out = []
-    for line in p.stdout.splitlines():
-        m = json.loads(line)
-        h = m.get("headers") or []
-        out.append({"key": m.get("key"), "value": m.get("payload"),
-                    "headers": [(h[i], h[i + 1]) for i in range(0, len(h) - 1, 2)]})
-    return out
-
-
-def read_topic_kafka_python(topic, timeout_s=60):
-    from kafka import KafkaConsumer, TopicPartition  # lz4 payloads need the `lz4` module
-    c = KafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None, enable_auto_commit=False)
-    try:
-        parts = c.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in parts]
-        c.assign(tps)
-        c.seek_to_beginning(*tps)
-        end = c.end_offsets(tps)
-        out, deadline = [], time.time() + timeout_s
-        while any(c.position(tp) < end[tp] for tp in tps) and time.time() < deadline:
-            for batch in c.poll(timeout_ms=500).values():
-                for m in batch:
-                    out.append({"key": m.key.decode() if m.key is not None else None,
-                                "value": m.value.decode(),
-                                "headers": [(k, v.decode()) for k, v in m.headers]})
-        return out
-    finally:
-        c.close()
-
-
 def read_topic(topic):
-    return read_topic_kcat(topic) if shutil.which("kcat") else read_topic_kafka_python(topic)
+    return it.read_messages(BOOTSTRAP, topic)
 
 
 def test_api(api, payloads, seed, tmp):
@@ -164,18 +101,15 @@ def test_api(api, payloads, seed, tmp):
 
 
 def main():
-    if not os.path.exists(BINARY):
-        print(f"edgepipe binary not found: {BINARY}")
-        print("0 passed, 1 failed")
-        return 1
+    if not it.require_binary():
+        return it.finish()
     with tempfile.TemporaryDirectory(prefix="edgepipe-kafka-it-") as tmp:
         for api, payloads, seed in CASES:
             try:
                 test_api(api, payloads, seed, tmp)
             except Exception as ex:  # noqa: BLE001 - report and go on with the next API
                 check(False, f"{api}: {ex}")
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return it.finish()
 
 
 if __name__ == "__main__":

@@ -1,19 +1,22 @@
 #!/usr/bin/env python3
 """Integration test of the MongoDB sink against the local stack (scripts/stack.sh up: FerretDB or
-any mongod on 127.0.0.1:27017). For each seed API: synthesise a trace, replay it to a file sink
+any mongod on 127.0.0.1:27017, or on $EDGEPIPE_MONGO_PORT). For each seed API: synthesise a trace, replay it to a file sink
 (the expected transform output) and to MongoDB (insert mode via --sink URI, upsert mode via a
 TOML config with an index), read back with pymongo and compare by key. Replays twice to check
 that nothing is duplicated. Uses unique database names and drops them at the end.
 
-Env: EDGEPIPE_BINARY (the edgepipe binary), EDGEPIPE_SOURCE_DIR (repo root), EDGEPIPE_MONGO_URI.
+Env: EDGEPIPE_BINARY (the edgepipe binary), EDGEPIPE_SOURCE_DIR (repo root), EDGEPIPE_MONGO_URI
+(or EDGEPIPE_MONGO_HOSTPORT, or EDGEPIPE_MONGO_PORT).
 """
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
+
+import edgepipe_it as it
+from edgepipe_it import BINARY, check
 
 try:
     import pymongo
@@ -21,11 +24,7 @@ except ImportError:
     print("pymongo is not installed (pip install pymongo)", file=sys.stderr)
     sys.exit(1)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIR = os.environ.get("EDGEPIPE_SOURCE_DIR", os.path.normpath(os.path.join(HERE, "..", "..")))
-BINARY = os.path.abspath(os.environ.get("EDGEPIPE_BINARY", os.path.join(SOURCE_DIR, "build", "edgepipe")))
-HOSTPORT = os.environ.get("EDGEPIPE_MONGO_HOSTPORT", "127.0.0.1:27017")
-URI = "mongodb://" + HOSTPORT
+URI = it.MONGO_URI
 
 # api -> (payloads, seed, key field in the transformed value or None)
 APIS = {
@@ -35,21 +34,8 @@ APIS = {
 }
 INDEX_FIELD = {"coingecko": "symbol", "iss": "timestamp", "randomuser": "email"}
 
-passed = 0
-failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {what}", file=sys.stderr)
-
-
 def run(args, cwd):
-    p = subprocess.run([BINARY] + args, cwd=cwd, capture_output=True, text=True, timeout=300)
+    p = it.run([BINARY] + args, cwd=cwd, check_rc=False)
     if p.returncode != 0:
         print(f"command failed ({p.returncode}): {' '.join(args)}\n{p.stdout}\n{p.stderr}",
               file=sys.stderr)
@@ -76,7 +62,7 @@ def strip_id(doc):
 
 
 def config_with_mongo_sink(tmp, db, coll, mode, index_field):
-    with open(os.path.join(SOURCE_DIR, "config", "default.toml")) as f:
+    with open(os.path.join(it.SOURCE_DIR, "config", "default.toml")) as f:
         text = f.read()
     sink = (f'[sinks.mongo]\ntype = "mongodb"\nuri = "{URI}/?serverSelectionTimeoutMS=5000&socketTimeoutMS=30000"\n'
             f'database = "{db}"\ncollection = "{coll}"\nmode = "{mode}"\n'
@@ -195,8 +181,7 @@ def main():
                 client.drop_database(db)
             except Exception as e:  # noqa: BLE001
                 print(f"warning: could not drop {db}: {e}", file=sys.stderr)
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return it.finish()
 
 
 if __name__ == "__main__":

@@ -31,39 +31,12 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIR = os.environ.get("EDGEPIPE_SOURCE_DIR", os.path.dirname(os.path.dirname(HERE)))
-BINARY = os.environ.get("EDGEPIPE_BINARY", os.path.join(SOURCE_DIR, "build", "edgepipe"))
-PG_HOST = os.environ.get("EDGEPIPE_PG_HOST", "127.0.0.1")
-PG_PORT = os.environ.get("EDGEPIPE_PG_PORT", "5432")
-PG_PASSWORD = os.environ.get("EDGEPIPE_PG_PASSWORD", "edgepipe")
-CONNINFO = f"host={PG_HOST} port={PG_PORT} dbname=edgepipe user=edgepipe"
+import edgepipe_it as it
+from edgepipe_it import BINARY, PG_HOST, PG_PASSWORD, PG_PORT, check, psql
+
+CONNINFO = it.PG_CONNINFO
 TAG = f"t{os.getpid()}"
-STACK = os.path.join(SOURCE_DIR, "scripts", "stack.sh")
-
-passed = 0
-failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok    {what}")
-    else:
-        failed += 1
-        print(f"FAIL  {what}")
-    return cond
-
-
-def psql(sql, timeout=120):
-    env = dict(os.environ, PGPASSWORD=PG_PASSWORD)
-    p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", CONNINFO],
-                       input=sql, capture_output=True, text=True, env=env, timeout=timeout)
-    if p.returncode != 0:
-        raise RuntimeError(f"psql failed: {p.stderr}\n{sql[:300]}")
-    return p.stdout
-
+STACK = it.STACK_SCRIPT
 
 class printer:
     """A running `edgepipe cdc-print`; its events are read from the file it writes."""
@@ -122,8 +95,7 @@ class printer:
 
 
 def drop_slot(slot):
-    psql(f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-         f"WHERE slot_name = '{slot}' AND NOT active;")
+    it.drop_slot(slot, timeout=0)  # the cases stopped their readers first
 
 
 def wait_slot_inactive(slot, timeout=30):
@@ -551,8 +523,7 @@ def main():
                 case(tmp)
             except Exception as e:  # noqa: BLE001
                 check(False, f"{case.__name__}: {e}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return it.finish()
 
 
 if __name__ == "__main__":

@@ -15,35 +15,18 @@ Env: EDGEPIPE_BINARY (default build/edgepipe).
 """
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIR = os.environ.get("EDGEPIPE_SOURCE_DIR", os.path.dirname(os.path.dirname(HERE)))
-BINARY = os.environ.get("EDGEPIPE_BINARY", os.path.join(SOURCE_DIR, "build", "edgepipe"))
+import edgepipe_it as it
+from edgepipe_it import BINARY, SOURCE_DIR, check
+
 CASES = [("coingecko", "coingecko-markets.jsonl", 20), ("iss", "iss-now.jsonl", 300),
          ("randomuser", "randomuser.jsonl", 60)]
 
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok    {what}")
-    else:
-        failed += 1
-        print(f"FAIL  {what}")
-    return cond
-
 
 def run(args):
-    p = subprocess.run(args, capture_output=True, text=True, timeout=300)
-    if p.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} exited {p.returncode}\n{p.stderr[-3000:]}")
-    return p.stdout
+    return it.run(args).stdout
 
 
 TYPES = {"string": lambda v: isinstance(v, str),
@@ -150,18 +133,15 @@ def test_source(api, golden, payloads, tmp):
 
 
 def main():
-    if not os.path.exists(BINARY):
-        print(f"edgepipe binary not found: {BINARY}")
-        print("0 passed, 1 failed")
-        return 1
+    if not it.require_binary():
+        return it.finish()
     with tempfile.TemporaryDirectory(prefix="edgepipe-schema-it-") as tmp:
         for api, golden, payloads in CASES:
             try:
                 test_source(api, golden, payloads, tmp)
             except Exception as ex:  # noqa: BLE001
                 check(False, f"{api}: {ex}")
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return it.finish()
 
 
 if __name__ == "__main__":
