@@ -30,14 +30,14 @@ pymongo, independent of edgepipe):
 Exits non-zero on failure; the last line is "N passed, M failed".
 
 Env: EDGEPIPE_BINARY (default build/edgepipe), EDGEPIPE_PG_PORT (5432), EDGEPIPE_PG_PASSWORD
-(edgepipe), EDGEPIPE_KAFKA (127.0.0.1:9092), EDGEPIPE_MONGO_URI (mongodb://127.0.0.1:27017).
+(edgepipe), EDGEPIPE_KAFKA (127.0.0.1:9092, or $EDGEPIPE_KAFKA_PORT), EDGEPIPE_MONGO_URI
+(mongodb://127.0.0.1:27017, or $EDGEPIPE_MONGO_PORT): tests/integration/edgepipe_it.py.
 """
 import json
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,43 +46,26 @@ import urllib.request
 
 try:
     import pymongo
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import KafkaConsumer
 except ImportError as e:
     print(f"missing Python module: {e} (pip install pymongo kafka-python)", file=sys.stderr)
     sys.exit(1)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIR = os.environ.get("EDGEPIPE_SOURCE_DIR", os.path.dirname(os.path.dirname(HERE)))
-BINARY = os.environ.get("EDGEPIPE_BINARY", os.path.join(SOURCE_DIR, "build", "edgepipe"))
-PG_PORT = os.environ.get("EDGEPIPE_PG_PORT", "5432")
-PG_PASSWORD = os.environ.get("EDGEPIPE_PG_PASSWORD", "edgepipe")
-CONNINFO = f"host=127.0.0.1 port={PG_PORT} dbname=edgepipe user=edgepipe"
-BOOTSTRAP = os.environ.get("EDGEPIPE_KAFKA", "127.0.0.1:9092")
-MONGO_URI = os.environ.get("EDGEPIPE_MONGO_URI", "mongodb://127.0.0.1:27017")
+import edgepipe_it as it  # noqa: E402
+
+BINARY = it.BINARY
+SOURCE_DIR = it.SOURCE_DIR
+PG_PORT = it.PG_PORT
+PG_PASSWORD = it.PG_PASSWORD
+CONNINFO = it.PG_CONNINFO
+BOOTSTRAP = it.KAFKA_BOOTSTRAP
+MONGO_URI = it.MONGO_URI
 TAG = f"cdcp{os.getpid()}"
 
-passed = 0
-failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok    {what}")
-    else:
-        failed += 1
-        print(f"FAIL  {what}")
-    return cond
-
-
-def psql(sql, timeout=120):
-    env = dict(os.environ, PGPASSWORD=PG_PASSWORD)
-    p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", CONNINFO],
-                       input=sql, capture_output=True, text=True, env=env, timeout=timeout)
-    if p.returncode != 0:
-        raise RuntimeError(f"psql failed: {p.stderr}\n{sql[:300]}")
-    return p.stdout
+check = it.check
+psql = it.psql
+free_port = it.free_port
+drop_slot = it.drop_slot
 
 
 def lsn(text):
@@ -99,22 +82,11 @@ def current_wal():
     return lsn(psql("SELECT pg_current_wal_lsn();"))
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def wait_until(pred, what, timeout=40):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise RuntimeError(f"timed out waiting for {what}")
+    v = it.wait_until(pred, timeout, 0.2)
+    if not v:
+        raise RuntimeError(f"timed out waiting for {what}")
+    return v
 
 
 def make_config(tmp, name, slot, prefix, tables, port, fsync="interval", brokers=BOOTSTRAP,
@@ -122,6 +94,8 @@ def make_config(tmp, name, slot, prefix, tables, port, fsync="interval", brokers
     """config/cdc.toml with this test's slot, tables, prefix, spool, port and extra sinks."""
     with open(os.path.join(SOURCE_DIR, "config", "cdc.toml")) as f:
         text = f.read()
+    # The database this test's psql talks to (config/cdc.toml names the shared stack's).
+    text = re.sub(r'(?m)^conninfo = .*$', f'conninfo = "{CONNINFO}"', text)
     text = re.sub(r'(?m)^slot = .*$', f'slot = "{slot}"', text)
     text = re.sub(r'(?m)^topic_prefix = "edgepipe"$', f'topic_prefix = "{prefix}"', text)
     # The Kafka sink's prefix for records without a topic of their own (none here).
@@ -203,27 +177,11 @@ def read_topic(topic, timeout_s=20):
 
 
 def read_topic_once(topic, timeout_s):
-    c = KafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None, enable_auto_commit=False)
-    try:
-        parts = c.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in parts]
-        if not tps:
-            return []
-        c.assign(tps)
-        c.seek_to_beginning(*tps)
-        end = c.end_offsets(tps)
-        out, deadline = [], time.time() + timeout_s
-        while any(c.position(tp) < end[tp] for tp in tps) and time.time() < deadline:
-            for batch in c.poll(timeout_ms=300).values():
-                for m in batch:
-                    out.append({"partition": m.partition, "offset": m.offset,
-                                "key": m.key.decode() if m.key is not None else None,
-                                "value": json.loads(m.value) if m.value is not None else None,
-                                "headers": dict((k, v.decode()) for k, v in m.headers)})
-        out.sort(key=lambda m: (m["partition"], m["offset"]))
-        return out
-    finally:
-        c.close()
+    msgs = it.read_messages(BOOTSTRAP, topic, timeout_s, client="kafka-python")
+    for m in msgs:
+        m["value"] = json.loads(m["value"]) if m["value"] is not None else None
+        m["headers"] = dict(m["headers"])
+    return msgs
 
 
 def by_key(msgs):
@@ -232,18 +190,6 @@ def by_key(msgs):
     for m in msgs:
         out.setdefault(m["key"], []).append(m)
     return out
-
-
-def drop_slot(slot):
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        active = psql(f"SELECT count(*) FROM pg_replication_slots WHERE slot_name='{slot}' "
-                      "AND active;").strip()
-        if active == "0":
-            break
-        time.sleep(0.2)
-    psql(f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-         f"WHERE slot_name = '{slot}' AND NOT active;")
 
 
 def case_a_workload(tmp, mongo):
@@ -533,9 +479,7 @@ def case_d_kill9_during_snapshot(tmp, _mongo):
         topic = f"{prefix}.{S}.a"
 
         def keys_kcat():  # kcat: kafka-python decodes ~10k messages/s, too slow here
-            p = subprocess.run(["kcat", "-b", BOOTSTRAP, "-C", "-t", topic, "-e", "-q",
-                                "-f", "%k\\n"], capture_output=True, text=True, timeout=120)
-            return p.stdout.split()
+            return it.read_topic(BOOTSTRAP, topic, fmt="%k\\n", timeout=120)[0]
         try:
             keys = wait_until(lambda: set(keys_kcat()) >= want and keys_kcat(),
                               "every row in Kafka", 120)
@@ -574,10 +518,7 @@ def case_e_exactly_once(tmp, _mongo):
     topic = f"{prefix}.{S}.t"
 
     def committed_keys():
-        p = subprocess.run(["kcat", "-b", BOOTSTRAP, "-C", "-t", topic, "-e", "-q",
-                            "-X", "isolation.level=read_committed", "-f", "%k\\n"],
-                           capture_output=True, text=True, timeout=120)
-        return p.stdout.split()
+        return it.read_topic(BOOTSTRAP, topic, "read_committed", fmt="%k\\n", timeout=120)[0]
     d = daemon(cfg, port, os.path.join(tmp, "e1.log"))
     writer = None
     try:
@@ -630,8 +571,7 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{time.time() - started:.1f} s")
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 and passed > 0 else 1
+    return it.finish()
 
 
 if __name__ == "__main__":

@@ -29,23 +29,11 @@ except ImportError as e:
     print(f"missing Python module: {e} (pip install jsonschema)", file=sys.stderr)
     sys.exit(1)
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_cdc_pipeline as cdc  # noqa: E402  (helpers: psql, make_config, daemon, read_topic)
+import edgepipe_it as it  # noqa: E402
+import test_cdc_pipeline as cdc  # noqa: E402  (make_config, daemon, read_topic, wait_until)
+from edgepipe_it import check  # noqa: E402
 
 TAG = f"cdcs{os.getpid()}"
-passed = 0
-failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok    {what}")
-    else:
-        failed += 1
-        print(f"FAIL  {what}")
-    return cond
 
 
 COLUMNS = """
@@ -82,7 +70,7 @@ FULL_ROW = ("1, 2, 3, true, 1.5, 'NaN', 12.50, 3.14159, 'widget', 'ab', 'x', "
 
 
 def schema_of(cfg, table, fmt="json-schema", key=False):
-    args = [cdc.BINARY, "schema", "-c", cfg, "--source", "pg", "--table", table, "--format", fmt]
+    args = [it.BINARY, "schema", "-c", cfg, "--source", "pg", "--table", table, "--format", fmt]
     if key:
         args.append("--key")
     p = subprocess.run(args, capture_output=True, text=True, timeout=60)
@@ -99,9 +87,9 @@ def run_mode(tmp, decimals):
     schema = f"{TAG}{decimals[0]}"
     slot = prefix = schema
     table = f"{schema}.kinds"
-    cdc.psql(f"CREATE SCHEMA {schema}; CREATE TABLE {table} ({COLUMNS});"
+    it.psql(f"CREATE SCHEMA {schema}; CREATE TABLE {table} ({COLUMNS});"
              f"INSERT INTO {table} VALUES ({FULL_ROW});")
-    port = cdc.free_port()
+    port = it.free_port()
     cfg = cdc.make_config(tmp, decimals, slot, prefix, [table], port)
     with open(cfg) as f:
         text = f.read()
@@ -126,13 +114,13 @@ def run_mode(tmp, decimals):
     d = cdc.daemon(cfg, port, os.path.join(tmp, f"{decimals}.log"))
     try:
         d.wait_ready()
-        cdc.psql(f"INSERT INTO {table} (id, qty, name) VALUES (2, 0, 'nulls');")
-        cdc.psql(f"INSERT INTO {table} VALUES ({FULL_ROW.replace('1, 2, 3', '3, -2, 7', 1)});")
-        cdc.psql(f"UPDATE {table} SET f8 = '-Infinity', amount = 'NaN', tags = '{{}}' "
+        it.psql(f"INSERT INTO {table} (id, qty, name) VALUES (2, 0, 'nulls');")
+        it.psql(f"INSERT INTO {table} VALUES ({FULL_ROW.replace('1, 2, 3', '3, -2, 7', 1)});")
+        it.psql(f"UPDATE {table} SET f8 = '-Infinity', amount = 'NaN', tags = '{{}}' "
                  "WHERE id = 3;" if decimals != "precise" else
                  f"UPDATE {table} SET f8 = 'Infinity', tags = '{{}}' WHERE id = 3;")
-        cdc.psql(f"DELETE FROM {table} WHERE id = 2;")
-        cdc.psql(f"TRUNCATE {table};")
+        it.psql(f"DELETE FROM {table} WHERE id = 2;")
+        it.psql(f"TRUNCATE {table};")
         topic = f"{prefix}.{table}"
         # r, c, c, u, d, tombstone, t
         cdc.wait_until(lambda: len(cdc.read_topic(topic, 5)) >= 7, f"{topic}: 7 messages")
@@ -165,27 +153,27 @@ def run_mode(tmp, decimals):
         check(invalid(values, missing) is not None, f"{decimals}: null in a NOT NULL column does not validate")
     finally:
         d.stop()
-        cdc.drop_slot(slot)
-        cdc.psql(f"DROP SCHEMA {schema} CASCADE;")
+        it.drop_slot(slot)
+        it.psql(f"DROP SCHEMA {schema} CASCADE;")
 
 
 def errors_name_file_source_and_table(tmp):
-    cfg = cdc.make_config(tmp, "err", f"{TAG}e", f"{TAG}e", [f"{TAG}e.none"], cdc.free_port())
-    p = subprocess.run([cdc.BINARY, "schema", "-c", cfg, "--source", "pg", "--table",
+    cfg = cdc.make_config(tmp, "err", f"{TAG}e", f"{TAG}e", [f"{TAG}e.none"], it.free_port())
+    p = subprocess.run([it.BINARY, "schema", "-c", cfg, "--source", "pg", "--table",
                         f"{TAG}e.none"], capture_output=True, text=True, timeout=60)
     check(p.returncode == 2 and cfg in p.stderr and "sources.pg" in p.stderr
           and f"{TAG}e.none" in p.stderr and p.stdout == "",
           f"no such table: exit 2 naming file, source, table: {p.returncode} {p.stderr.strip()}")
     env = dict(os.environ, EDGEPIPE_PG_PASSWORD="not-the-password")
-    p = subprocess.run([cdc.BINARY, "schema", "-c", cfg, "--source", "pg", "--table",
+    p = subprocess.run([it.BINARY, "schema", "-c", cfg, "--source", "pg", "--table",
                         f"{TAG}e.none"], capture_output=True, text=True, timeout=60, env=env)
     check(p.returncode == 1 and "cannot connect" in p.stderr and "not-the-password" not in p.stderr,
           f"bad password: exit 1, password not printed: {p.returncode} {p.stderr.strip()}")
 
 
 def main():
-    if not os.path.exists(cdc.BINARY):
-        print(f"no binary at {cdc.BINARY}", file=sys.stderr)
+    if not os.path.exists(it.BINARY):
+        print(f"no binary at {it.BINARY}", file=sys.stderr)
         return 1
     started = time.time()
     tmp = tempfile.mkdtemp(prefix="edgepipe-cdc-schema-")
@@ -199,8 +187,7 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{time.time() - started:.1f} s")
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 and passed > 0 else 1
+    return it.finish()
 
 
 if __name__ == "__main__":

@@ -35,42 +35,15 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIR = os.environ.get("EDGEPIPE_SOURCE_DIR", os.path.dirname(os.path.dirname(HERE)))
-BINARY = os.environ.get("EDGEPIPE_BINARY", os.path.join(SOURCE_DIR, "build", "edgepipe"))
-PG_HOST = os.environ.get("EDGEPIPE_PG_HOST", "127.0.0.1")
-PG_PORT = os.environ.get("EDGEPIPE_PG_PORT", "5432")
-PG_PASSWORD = os.environ.get("EDGEPIPE_PG_PASSWORD", "edgepipe")
-CONNINFO = f"host={PG_HOST} port={PG_PORT} dbname=edgepipe user=edgepipe"
+import edgepipe_it as it
+from edgepipe_it import BINARY, PG_HOST, PG_PASSWORD, PG_PORT, SOURCE_DIR, check, psql
+
+CONNINFO = it.PG_CONNINFO
 TAG = f"{os.getpid()}"
 SCHEMA = f"dbz_cmp_{TAG}"
 SLOT_EP = f"dbz_cmp_{TAG}_edgepipe"
 SLOT_DBZ = f"dbz_cmp_{TAG}_debezium"
 DEADLINE_S = 90
-
-passed = 0
-failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok    {what}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL  {what}", flush=True)
-    return cond
-
-
-def psql(sql, timeout=120):
-    env = dict(os.environ, PGPASSWORD=PG_PASSWORD)
-    p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", CONNINFO],
-                       input=sql, capture_output=True, text=True, env=env, timeout=timeout)
-    if p.returncode != 0:
-        raise RuntimeError(f"psql failed: {p.stderr}\n{sql[:300]}")
-    return p.stdout
-
 
 class capture:
     """A capture process writing JSON lines {"topic","key","value"} into a file."""
@@ -117,13 +90,7 @@ class capture:
 
 
 def drop_slot(slot):
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        if psql(f"SELECT count(*) FROM pg_replication_slots WHERE slot_name='{slot}' AND active;").strip() == "0":
-            break
-        time.sleep(0.2)
-    psql(f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-         f"WHERE slot_name = '{slot}' AND NOT active;")
+    it.drop_slot(slot, timeout=30)
 
 
 # ------------------------------------------------------------------------------- the tables
@@ -503,8 +470,7 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
     left = psql(f"SELECT count(*) FROM pg_replication_slots WHERE slot_name IN ('{SLOT_EP}', '{SLOT_DBZ}');").strip()
     check(left == "0", f"both slots dropped ({left} left)")
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return it.finish()
 
 
 if __name__ == "__main__":

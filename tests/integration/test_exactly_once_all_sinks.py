@@ -22,7 +22,7 @@ the file (rotations included): every record received (per trace, its records up 
 one that reached a sink or the spool) is in each sink exactly once, none torn, none foreign.
 Kills are timed by polling /metrics (deadlines, no fixed sleeps). The last lines are a tally,
 "tally: kafka lost=.. dup=.. mongo lost=.. dup=.. file lost=.. dup=.. torn=.. records=..",
-and "N passed, M failed"; exits non-zero on failure. ~50-70 s on a loaded 2-core box.
+and "N passed, M failed"; exits non-zero on failure. ~50-85 s on a loaded 2-core box.
 
 Env: EDGEPIPE_BINARY, EDGEPIPE_SOURCE_DIR; ALLSINKS_STACK_DIR (/tmp/edgepipe-allsinks-stack),
 ALLSINKS_KAFKA_PORT (29092), ALLSINKS_KAFKA_CONTROLLER_PORT (29093), ALLSINKS_MONGO_PORT

@@ -23,14 +23,14 @@ Playwright missing: fails. Waits are polls with deadlines, never fixed sleeps.
 Exits non-zero on failure; the last line is "N passed, M failed".
 
 Env: EDGEPIPE_BINARY, EDGEPIPE_SOURCE_DIR, KAFKA_BOOTSTRAP (127.0.0.1:9092), plus the
-scripts/stack.sh variables (EDGEPIPE_STACK_DIR, EDGEPIPE_KAFKA_PORT...) for a private stack.
+scripts/stack.sh variables (EDGEPIPE_STACK_DIR, EDGEPIPE_KAFKA_PORT...) for a private stack
+(KAFKA_BOOTSTRAP then defaults to 127.0.0.1:$EDGEPIPE_KAFKA_PORT).
 """
 import json
 import os
 import re
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -41,12 +41,10 @@ import urllib.request
 import uuid
 import zlib
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIR = os.environ.get("EDGEPIPE_SOURCE_DIR", os.path.normpath(os.path.join(HERE, "..", "..")))
-BINARY = os.path.abspath(os.environ.get("EDGEPIPE_BINARY",
-                                        os.path.join(SOURCE_DIR, "build", "edgepipe")))
-STACK = os.path.join(SOURCE_DIR, "scripts", "stack.sh")
-BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+import edgepipe_it as it
+from edgepipe_it import BINARY, check, free_port
+
+BOOTSTRAP = it.KAFKA_BOOTSTRAP
 CHROMIUM = os.environ.get("EDGEPIPE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
@@ -56,41 +54,12 @@ XSS_SCRIPT = '<script>window.__xss = "script"; alert(1)</script>'
 XSS_IMG = '"><img src=x onerror="window.__xss=\'img\'; alert(2)">'
 BAD_UTF8 = b'\xff\xfe not utf-8 \xc3('
 
-passed = 0
-failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok    {what}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL  {what}", flush=True)
-    return cond
-
-
 def finish():
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    sys.exit(it.finish())
 
 
 def wait_until(cond, timeout, interval=0.2):
-    deadline = time.time() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.time() >= deadline:
-            return None
-        time.sleep(interval)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return it.wait_until(cond, timeout, interval)
 
 
 def http_get(url, headers=None, method="GET"):
@@ -120,7 +89,7 @@ def metrics(port):
 
 def stack(action, name):
     t0 = time.time()
-    p = subprocess.run([STACK, action, name], capture_output=True, text=True, timeout=240)
+    p = it.run([it.STACK_SCRIPT, action, name], timeout=240, check_rc=False)
     print(f"      (stack {action} {name}: {time.time() - t0:.1f} s, exit {p.returncode})",
           flush=True)
     return p.returncode == 0
@@ -208,11 +177,9 @@ def main():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        print("FAIL  Python playwright is not installed: run scripts/install-deps.sh "
+        check(False, "Python playwright is not installed: run scripts/install-deps.sh "
               "(pip install playwright; the browser is Debian's chromium, never "
-              "`playwright install`)", flush=True)
-        global failed
-        failed += 1
+              "`playwright install`)")
         finish()
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI"):
@@ -437,7 +404,7 @@ def main():
             replay.wait(timeout=30)
         except subprocess.TimeoutExpired:
             replay.kill()
-    shutil.rmtree(tmp, ignore_errors=True) if not failed else print(f"      (kept {tmp})")
+    shutil.rmtree(tmp, ignore_errors=True) if not it.failed else print(f"      (kept {tmp})")
 
 
 if __name__ == "__main__":
