@@ -16,8 +16,9 @@ import sys
 import tempfile
 import textwrap
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIR = os.environ.get("EDGEPIPE_SOURCE_DIR", os.path.dirname(os.path.dirname(HERE)))
+import edgepipe_it as it
+from edgepipe_it import SOURCE_DIR, check
+
 DAG_DIR = os.path.join(SOURCE_DIR, "examples", "airflow")
 
 PROBE = textwrap.dedent(r"""
@@ -40,20 +41,6 @@ PROBE = textwrap.dedent(r"""
         out["dags"][dag_id] = tasks
     print("RESULT " + json.dumps(out))
 """)
-
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok    {what}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL  {what}", flush=True)
-    return cond
-
 
 def probe(py, folder, env):
     p = subprocess.run([py, "-c", PROBE, folder], capture_output=True, text=True, timeout=600,
@@ -122,8 +109,7 @@ def main():
                                  "from airflow.operators.bash import NoSuchOperator"))
         res = probe(py, broken, env)
         check(res["errors"], "a broken copy of the DAG is reported as an import error")
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return it.finish()
 
 
 if __name__ == "__main__":
