@@ -22,7 +22,8 @@ and started again (what the spool had not confirmed to Kafka is sent again); job
 end and the Delta table must equal SELECT * FROM the table, no duplicates.
 
 Env: EDGEPIPE_BINARY (default build/edgepipe), KAFKA_BOOTSTRAP (default 127.0.0.1:9092),
-EDGEPIPE_PG_CONNINFO (default: scripts/stack.sh's on EDGEPIPE_PG_PORT or 5432, when it answers).
+EDGEPIPE_PG_CONNINFO (default: scripts/stack.sh's on EDGEPIPE_PG_PORT or 5432, when it answers);
+KAFKA_BOOTSTRAP also follows EDGEPIPE_KAFKA_PORT (tests/integration/edgepipe_it.py).
 """
 import calendar
 import json
@@ -37,26 +38,14 @@ import time
 import uuid
 from datetime import datetime
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIR = os.environ.get("EDGEPIPE_SOURCE_DIR", os.path.dirname(os.path.dirname(HERE)))
-BINARY = os.environ.get("EDGEPIPE_BINARY", os.path.join(SOURCE_DIR, "build", "edgepipe"))
-BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+import edgepipe_it as it
+from edgepipe_it import BINARY, SOURCE_DIR, check, free_port
+
+BOOTSTRAP = it.KAFKA_BOOTSTRAP
 SPARK_DIR = os.path.join(SOURCE_DIR, "examples", "spark")
 CASES = [("coingecko", 2, 21), ("iss", 120, 22), ("randomuser", 10, 23)]
 
-passed = failed = 0
 T0 = time.time()
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok    {what}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL  {what}", flush=True)
-    return cond
 
 
 def log(msg):
@@ -64,10 +53,7 @@ def log(msg):
 
 
 def run(args, timeout=600, env=None):
-    p = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
-    if p.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} exited {p.returncode}\n{p.stderr[-4000:]}")
-    return p.stdout
+    return it.run(args, timeout=timeout, env=env).stdout
 
 
 def wait_for(cond, timeout, what):
@@ -130,13 +116,6 @@ CDC_TABLE = f"edgepipe_lake_accounts_{uuid.uuid4().hex[:8]}"  # others may run t
 
 def psql(conninfo, sql):
     return run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-c", sql])
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cdc_config(tmp, conninfo, slot, prefix, port):
@@ -394,12 +373,12 @@ def main():
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     log(f"time {time.time() - T0:.1f}s, peak child RSS {ru.ru_maxrss / 1024:.0f} MiB, "
         f"child CPU {ru.ru_utime + ru.ru_stime:.1f}s")
-    if failed == 0:
+    if it.failed == 0:
         shutil.rmtree(tmp, ignore_errors=True)
     else:
         print(f"kept {tmp} for a look (Spark logs spark1.log, the lake, cdc.jsonl)")
-    print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
-    return 0 if failed == 0 else 1
+    print(f"{it.passed} passed, {it.failed} failed" + (f", {skipped} skipped" if skipped else ""))
+    return 0 if it.failed == 0 else 1
 
 
 if __name__ == "__main__":
@@ -407,5 +386,4 @@ if __name__ == "__main__":
         sys.exit(main())
     except Exception as ex:  # noqa: BLE001
         check(False, str(ex))
-        print(f"{passed} passed, {failed} failed")
-        sys.exit(1)
+        sys.exit(it.finish())
