@@ -105,6 +105,18 @@ def run(args, timeout=300, env=None, check_rc=True, **kw):
     return p
 
 
+def terminate(proc, timeout=30):
+    """SIGTERM to a Popen and wait for it (a drain); SIGKILL past TIMEOUT. Its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as s:
@@ -318,14 +330,7 @@ class Daemon:
 
     def stop(self, timeout=60):
         """SIGTERM and wait for the exit (drain); SIGKILL past the deadline. The exit code."""
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        return self.p.returncode
+        return terminate(self.p, timeout)
 
     def close(self):
         if self.p.poll() is None:

@@ -29,7 +29,6 @@ Env: EDGEPIPE_BINARY, EDGEPIPE_PG_HOST/PORT/PASSWORD, EDGEPIPE_CACHE.
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -78,13 +77,7 @@ class capture:
                            f"{what}; {len(ev)} events")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        it.terminate(self.proc, 40)
         self.out.close()
         self.err.close()
 

@@ -633,13 +633,7 @@ def daemon_run(tmp, name, text, listen):
 
 
 def daemon_stop(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    it.terminate(proc, 20)
 
 
 def peak_rss_kib(pid):

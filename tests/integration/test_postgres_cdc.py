@@ -25,7 +25,6 @@ Env: EDGEPIPE_BINARY (default build/edgepipe), EDGEPIPE_PG_PORT (5432), EDGEPIPE
 import base64
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -77,13 +76,7 @@ class printer:
         return ev
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        it.terminate(self.proc, 30)
         self.out.close()
         self.err.close()
 
