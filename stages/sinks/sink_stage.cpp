@@ -230,6 +230,7 @@ void sink_stage::run_from_spool() {
       }
       if (r == spool_cursor::result::skipped) {
         tracker.skipped(pos.first_id, pos.records);
+        if (why == skip_reason::unused) continue;  // never given: nothing was lost
         skipped_.fetch_add(pos.records, std::memory_order_relaxed);
         if (why != skip_reason::dropped)
           log_line(log_level::warn, component,

@@ -164,12 +164,30 @@ status spool::open(const std::vector<std::string>& sink_names, bool read_only) {
     slot->persisted = w;
     sinks_.push_back(std::move(slot));
   }
+  if (!read_only) {
+    // Ids a run that did not stop cleanly may have handed to the sinks before a power cut took
+    // them from the spool are never given again (stages/spool/spool_id_lease).
+    std::uint64_t floor = 0;
+    if (status s = lease_.open(config_.dir, floor); !s) return s;
+    if (floor > next_id_) {
+      log_line(log_level::info, "spool",
+               "ids " + std::to_string(next_id_) + ".." + std::to_string(floor) +
+                   " were leased by a run that did not stop cleanly: they are left unused");
+      for (auto& slot : sinks_) {
+        if (slot->watermark.load() >= next_id_) slot->watermark.store(floor);  // none to read
+      }
+      unused_from_ = next_id_;
+      unused_to_ = floor;
+      next_id_ = floor;
+    }
+  }
   if (!floor_segment_.empty() && next_id_ > floor_segment_id_) {
     std::error_code remove_ec;  // a ledger now carries the floor: the empty segment can go
     fs::remove(floor_segment_, remove_ec);
   }
   floor_segment_.clear();
   committed_.store(next_id_);
+  durable_.store(next_id_);
   recovery_.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return status::ok();
@@ -314,6 +332,12 @@ void spool::update_active(std::uint64_t end_id, std::uint64_t bytes) {
 }
 
 void spool::publish_committed(std::uint64_t end_id) noexcept {
+  if (end_id > durable_.load(std::memory_order_relaxed))
+    durable_.store(end_id, std::memory_order_release);
+  publish_visible(end_id);
+}
+
+void spool::publish_visible(std::uint64_t end_id) noexcept {
   if (end_id <= committed_.load(std::memory_order_relaxed)) return;
   committed_.store(end_id, std::memory_order_release);
   commit_waiter_.notify();
@@ -332,12 +356,16 @@ void spool::confirm(std::size_t sink, std::uint64_t end_id) noexcept {
   space_waiter_.notify();
 }
 
-std::uint64_t spool::min_watermark() const noexcept {
+std::uint64_t spool::confirmed_by_all() const noexcept {
   const std::uint64_t dropped = dropped_end();
   std::uint64_t m = committed_end();
   for (const auto& s : sinks_)
     m = std::min(m, std::max(s->watermark.load(std::memory_order_acquire), dropped));
   return m;
+}
+
+std::uint64_t spool::min_watermark() const noexcept {
+  return std::min(durable_end(), confirmed_by_all());
 }
 
 std::uint64_t spool::delete_confirmed_segments(bool including_last) {
