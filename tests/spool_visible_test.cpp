@@ -116,11 +116,9 @@ TEST(SpoolVisible, AnExposedFrameIsVisibleBeforeItsSyncAndOnlyTheSyncMakesItDura
   EXPECT_EQ(read_ids(again, 0).size(), 150u);
 }
 
-TEST(SpoolVisible, KillAfterExposureKeepsTheRecordsAndAPowerCutNeverReusesTheirIds) {
-  temp_dir dir;
-  const spool_config c = config_in(dir, fsync_policy::interval);
-  // A child process appends 300 records, exposes them (the sinks could have taken them), and is
-  // killed (SIGKILL) before any sync.
+/// A child process appends 300 records, exposes them (the sinks could have taken them), and is
+/// killed (SIGKILL) before any sync.
+void kill_after_exposure(const spool_config& c) {
   const pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
@@ -140,6 +138,42 @@ TEST(SpoolVisible, KillAfterExposureKeepsTheRecordsAndAPowerCutNeverReusesTheirI
   int wstatus = 0;
   ASSERT_EQ(::waitpid(child, &wstatus, 0), child);
   ASSERT_TRUE(WIFSIGNALED(wstatus)) << "child exit " << WEXITSTATUS(wstatus);
+}
+
+TEST(SpoolVisible, TheUnusedIdsStayAGapAcrossLaterRestarts) {
+  temp_dir dir;
+  const spool_config c = config_in(dir, fsync_policy::interval);
+  kill_after_exposure(c);
+  std::uint64_t next = 0;
+  {
+    spool sp(c);
+    ASSERT_TRUE(sp.open({"s"}).is_ok());
+    next = sp.next_record_id();
+    spool_appender a(sp, kSources);
+    ASSERT_TRUE(a.start().is_ok());
+    record_batch b;
+    fill(b, 10, 1000);
+    ASSERT_TRUE(a.append(b).is_ok());
+    ASSERT_TRUE(a.close(true).is_ok());
+    EXPECT_EQ(sp.backlog(0), 310u);  // records, not ids
+  }
+  // The next start knows the old segment ends at 300, not where the next one begins.
+  spool sp(c);
+  ASSERT_TRUE(sp.open({"s"}).is_ok());
+  EXPECT_EQ(sp.recovery().records, 310u);
+  EXPECT_EQ(sp.backlog(0), 310u);
+  std::uint64_t unused = 0;
+  const auto ids = read_ids(sp, 0, &unused);
+  ASSERT_EQ(ids.size(), 310u);
+  EXPECT_EQ(ids[299], 299u);
+  EXPECT_EQ(ids[300], next);
+  EXPECT_EQ(unused, next - 300);
+}
+
+TEST(SpoolVisible, KillAfterExposureKeepsTheRecordsAndAPowerCutNeverReusesTheirIds) {
+  temp_dir dir;
+  const spool_config c = config_in(dir, fsync_policy::interval);
+  kill_after_exposure(c);
   // kill -9: the page cache kept every exposed record.
   {
     spool sp(c);

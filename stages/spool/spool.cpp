@@ -135,6 +135,8 @@ status spool::open(const std::vector<std::string>& sink_names, bool read_only) {
     if (ec)
       return status::error("cannot create spool directory " + config_.dir + ": " + ec.message());
   }
+  // The id lease first: recovery ends a segment before ids that were never used.
+  if (status s = lease_.open(config_.dir, lease_floor_); !s) return s;
   if (status s = recover(read_only); !s) return s;
   const std::uint64_t oldest = segments_.empty() ? next_id_ : segments_.front().first_id;
   for (const std::string& name : sink_names) {
@@ -167,8 +169,7 @@ status spool::open(const std::vector<std::string>& sink_names, bool read_only) {
   if (!read_only) {
     // Ids a run that did not stop cleanly may have handed to the sinks before a power cut took
     // them from the spool are never given again (stages/spool/spool_id_lease).
-    std::uint64_t floor = 0;
-    if (status s = lease_.open(config_.dir, floor); !s) return s;
+    const std::uint64_t floor = lease_floor_;
     if (floor > next_id_) {
       log_line(log_level::info, "spool",
                "ids " + std::to_string(next_id_) + ".." + std::to_string(floor) +
@@ -176,8 +177,8 @@ status spool::open(const std::vector<std::string>& sink_names, bool read_only) {
       for (auto& slot : sinks_) {
         if (slot->watermark.load() >= next_id_) slot->watermark.store(floor);  // none to read
       }
-      unused_from_ = next_id_;
-      unused_to_ = floor;
+      lease_.add_unused(next_id_, floor);
+      if (status s = lease_.grant(floor); !s) return s;  // the range is kept in the file
       next_id_ = floor;
     }
   }
@@ -298,7 +299,8 @@ status spool::recover(bool read_only) {
   // records are a gap, not part of the segment before.
   for (std::size_t i = 0; i + 1 < segments_.size(); ++i) {
     const auto next = std::upper_bound(all_ids.begin(), all_ids.end(), segments_[i].first_id);
-    segments_[i].end_id = std::min(segments_[i + 1].first_id, *next);
+    segments_[i].end_id =
+        lease_.unused_start_in(segments_[i].first_id, std::min(segments_[i + 1].first_id, *next));
   }
   for (const auto& s : segments_) {
     recovery_.records += s.end_id - s.first_id;
@@ -466,6 +468,18 @@ status spool::cut_unpublished(std::uint64_t end_id, std::uint64_t cut_offset) {
     fs::remove(path, ec);
   }
   return status::ok();
+}
+
+std::uint64_t spool::backlog(std::size_t sink) const {
+  const std::uint64_t w = std::max(watermark(sink), dropped_end());
+  const std::uint64_t end = committed_end();
+  std::lock_guard lock(mutex_);
+  std::uint64_t n = 0;
+  for (const auto& s : segments_) {
+    const std::uint64_t lo = std::max(s.first_id, w), hi = std::min(s.end_id, end);
+    if (hi > lo) n += hi - lo;
+  }
+  return n;
 }
 
 std::uint64_t spool::total_bytes() const {

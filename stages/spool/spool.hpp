@@ -77,7 +77,7 @@ class spool {
   /// Whether ids [from, to) were never used: leased by a run that did not stop cleanly (found by
   /// this open()).
   bool unused_ids(std::uint64_t from, std::uint64_t to) const noexcept {
-    return unused_to_ != 0 && from >= unused_from_ && to <= unused_to_;
+    return lease_.unused(from, to);
   }
   void add_segment(spool_segment s);
   void update_active(std::uint64_t end_id, std::uint64_t bytes);
@@ -124,6 +124,10 @@ class spool {
   std::uint64_t watermark(std::size_t sink) const noexcept {
     return sinks_[sink]->watermark.load(std::memory_order_acquire);
   }
+  /// Records in the spool this sink has not confirmed: those of the segments between its
+  /// watermark and the visible end (ids never used, a gap left by the id lease, do not count).
+  /// Takes the segment list's mutex: for reports, not the hot path.
+  std::uint64_t backlog(std::size_t sink) const;
   /// Every record below `end_id` is confirmed by this sink. Never moves backwards.
   void confirm(std::size_t sink, std::uint64_t end_id) noexcept;
   /// Writes `<dir>/<sink>.ledger` when the watermark or `state` changed since last time: temp
@@ -198,8 +202,7 @@ class spool {
   std::atomic<std::uint64_t> committed_{0};  // visible to the sinks
   std::atomic<std::uint64_t> durable_{0};
   spool_id_lease lease_;
-  std::uint64_t unused_from_ = 0;  // [unused_from_, unused_to_): see unused_ids()
-  std::uint64_t unused_to_ = 0;
+  std::uint64_t lease_floor_ = 0;  // read by open() before recovery
   std::atomic<std::uint64_t> dropped_end_{0};
   std::atomic<bool> writer_done_{false};
   std::atomic<std::uint64_t> confirms_{0};

@@ -14,6 +14,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/status.hpp"
 #include "io/file_ops.hpp"
@@ -33,6 +35,14 @@ class spool_id_lease {
   /// Before ids up to `end` are used: grants end + kSpan when the lease does not reach `end`.
   status ensure(std::uint64_t end) { return end <= leased_ ? status::ok() : grant(end + kSpan); }
   std::uint64_t leased_end() const noexcept { return leased_; }
+  /// Ids [from, to) were leased and never used (a restart after an unclean stop). Kept in the
+  /// file (the newest kMaxUnused ranges) from the next grant() on: recovery ends a segment
+  /// before such a range, and the cursors step over it without counting a loss.
+  void add_unused(std::uint64_t from, std::uint64_t to);
+  bool unused(std::uint64_t from, std::uint64_t to) const noexcept;
+  /// The start of the first unused range that begins in (after, before], or `before`.
+  std::uint64_t unused_start_in(std::uint64_t after, std::uint64_t before) const noexcept;
+  static constexpr std::size_t kMaxUnused = 16;
   std::uint64_t grants() const noexcept { return grants_; }
   void set_file_ops(file_ops& ops) noexcept { ops_ = &ops; }
 
@@ -41,6 +51,7 @@ class spool_id_lease {
   std::string dir_, path_, tmp_;
   std::uint64_t leased_ = 0;
   std::uint64_t grants_ = 0;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> unused_;
 };
 
 }  // namespace edgepipe
