@@ -88,8 +88,7 @@ int spool_inspect(const std::string& dir) {
       }
     }
     o << (i ? "," : "") << json_string(sinks[i]) << ":{\"watermark\":" << w
-      << ",\"backlog_records\":" << (sp.committed_end() > w ? sp.committed_end() - w : 0)
-      << ",\"backlog_bytes\":" << backlog_bytes << "}";
+      << ",\"backlog_records\":" << sp.backlog(i) << ",\"backlog_bytes\":" << backlog_bytes << "}";
   }
   o << "}}";
   std::printf("%s\n", o.str().c_str());

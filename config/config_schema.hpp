@@ -297,9 +297,10 @@ inline constexpr option_doc kSpool[] = {
      "spool directory; \"\" = no spool (sinks fed from memory; a crash or an outage loses what "
      "was in flight). See docs/durability.md"},
     {"fsync", "string", "\"interval\"",
-     "\"every_batch\" (fdatasync each group of batches before sinks see it), \"interval\" "
-     "(fdatasync every fsync_interval; sinks see only synced records) or \"off\" (never: "
-     "survives kill -9, not a power cut)"},
+     "\"every_batch\" (fdatasync each group of batches), \"interval\" (fdatasync every "
+     "fsync_interval) or \"off\" (never: survives kill -9, not a power cut). Sinks see records "
+     "once written (kill -9 keeps them); upstream acknowledgements (a CDC LSN) and segment "
+     "deletion wait for the sync"},
     {"fsync_interval", "duration", "\"10ms\"", "group commit interval for fsync = \"interval\"",
      "1ms..60s"},
     {"segment_bytes", "integer", "67108864", "segment file size before a roll", "2^20..2^40"},

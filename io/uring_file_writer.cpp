@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -65,6 +66,15 @@ status uring_file_writer::open(const std::string& path, uring_file_writer_option
   }
   if (fd_ < 0) fd_ = ::open(path.c_str(), flags, 0644);  // no O_DIRECT here: buffered
   if (fd_ < 0) return errno_status("cannot open " + path, errno);
+  if (direct_) {
+    shadow_fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);  // for expose(): buffered
+    if (shadow_fd_ < 0) {
+      const int err = errno;
+      ::close(fd_);
+      fd_ = -1;
+      return errno_status("cannot open " + path, err);
+    }
+  }
   if (!options_.truncate) {
     const off_t end = ::lseek(fd_, 0, SEEK_END);
     file_offset_ = logical_size_ = end > 0 ? static_cast<std::uint64_t>(end) : 0;
@@ -105,6 +115,7 @@ status uring_file_writer::open(const std::string& path, uring_file_writer_option
   sync_waits_for_ = 0;
   guard_slot_ = -1;
   file_offset_ = logical_size_ = options_.truncate ? 0 : file_offset_;
+  submitted_end_ = shadow_start_ = shadow_end_ = file_offset_;
   current_ = 0;
   error_.clear();
   error_code_ = 0;
@@ -163,7 +174,9 @@ void uring_file_writer::submit_current() {
   }
   prep_write(sqe, current_, file_offset_);
   io_uring_sqe_set_data64(sqe, current_);
+  s.at = file_offset_;
   file_offset_ += s.size;
+  submitted_end_ = file_offset_;
   s.in_flight = true;
   ++in_flight_;
   if (const int rc = io_uring_submit(&ring_); rc < 0) {
@@ -259,7 +272,10 @@ status uring_file_writer::start_sync(bool include_partial) {
     if (status st = poll_sync(true); !st) return st;
   }
   if (fd_ < 0) return status::error("fdatasync of a closed writer");
-  if (error_.empty() && include_partial) submit_partial();
+  // Everything in the buffer being filled is exposed (in the page cache): the fdatasync covers
+  // it with no padded direct write, which the next write would have to wait for.
+  const bool exposed = shadow_end_ == logical_size_ && shadow_start_ <= file_offset_;
+  if (error_.empty() && include_partial && !exposed) submit_partial();
   if (!error_.empty()) return status::error(error_, error_code_);
   // The fdatasync must cover every write submitted so far, so it starts once they have
   // completed. It is not put on the ring with IOSQE_IO_DRAIN: that would also hold back every
@@ -306,6 +322,60 @@ status uring_file_writer::poll_sync(bool wait) {
   return error_.empty() ? status::ok() : status::error(error_, error_code_);
 }
 
+status uring_file_writer::expose() {
+  if (fd_ < 0) return status::ok();
+  // A padded direct write of the block this starts in may still be in flight.
+  while (guard_slot_ >= 0 && slots_[static_cast<unsigned>(guard_slot_)].in_flight &&
+         error_.empty()) {
+    if (!reap(true)) break;
+  }
+  if (!error_.empty()) return status::error(error_, error_code_);
+  const std::uint64_t from = std::max(shadow_end_, file_offset_);
+  if (from >= logical_size_) return status::ok();
+  // The buffer being filled holds the file from file_offset_ to logical_size_.
+  const char* src = slots_[current_].data.get() + (from - file_offset_);
+  std::size_t left = logical_size_ - from;
+  std::uint64_t at = from;
+  const int fd = shadow_fd_ >= 0 ? shadow_fd_ : fd_;
+  while (left != 0) {
+    ssize_t r = ::pwrite(fd, src, left, static_cast<off_t>(at));
+    if (r < 0 && errno == EINTR) continue;
+    r = file_faults::apply(file_faults::op::write, path_, at,
+                           r < 0 ? -errno : static_cast<int>(std::min<ssize_t>(r, 1 << 30)));
+    if (r < 0) {
+      fail(errno_message("write " + path_, static_cast<int>(-r)), static_cast<int>(-r));
+      return status::error(error_, error_code_);
+    }
+    if (r == 0) {
+      fail("short write to " + path_ + ": " + std::strerror(ENOSPC), ENOSPC);
+      return status::error(error_, error_code_);
+    }
+    src += r;
+    at += static_cast<std::uint64_t>(r);
+    left -= static_cast<std::size_t>(r);
+  }
+  if (shadow_end_ != from) shadow_start_ = from;
+  shadow_end_ = logical_size_;
+  return status::ok();
+}
+
+std::uint64_t uring_file_writer::visible_bytes() const noexcept {
+  std::uint64_t done = submitted_end_;
+  if (in_flight_ != 0)
+    for (const slot& s : slots_)
+      if (s.in_flight && s.at < done) done = s.at;
+  return shadow_start_ <= done && shadow_end_ > done ? shadow_end_ : done;
+}
+
+status uring_file_writer::reap_completed() {
+  while (ring_ready_ && error_.empty() && (in_flight_ != 0 || sync_submitted_)) {
+    io_uring_cqe* cqe = nullptr;
+    if (io_uring_peek_cqe(&ring_, &cqe) != 0) break;
+    handle_completion(cqe);
+  }
+  return error_.empty() ? status::ok() : status::error(error_, error_code_);
+}
+
 status uring_file_writer::sync() {
   if (status s = start_sync(); !s) return s;
   return poll_sync(true);
@@ -336,6 +406,8 @@ status uring_file_writer::close(bool sync, bool keep_ring) {
   if (s && sync && ::fdatasync(fd_) != 0) s = errno_status("fdatasync " + path_, errno);
   if (::close(fd_) != 0 && s) s = errno_status("close " + path_, errno);
   fd_ = -1;
+  if (shadow_fd_ >= 0) ::close(shadow_fd_);
+  shadow_fd_ = -1;
   sync_in_flight_ = sync_submitted_ = false;
   sync_waits_for_ = 0;
   for (slot& sl : slots_) sl.sync_covers = false;

@@ -54,6 +54,18 @@ class uring_file_writer {
   /// buffer goes out padded and the next write must wait for it before rewriting its last
   /// block, which stalls the writing thread under load.
   status start_sync(bool include_partial = true);
+  /// Puts the bytes written since the last exposure that no completed write holds into the page
+  /// cache now, synchronously (pwrite; with direct I/O through a second, buffered descriptor):
+  /// from then on a process crash (kill -9) keeps them, without a padded direct write (~150 us
+  /// for 4 KiB on a virtual disk, against ~8 us). They stay in the buffer being filled and go
+  /// out with it later (the kernel writes back or drops the cached pages first); a sync started
+  /// while everything in that buffer is exposed only needs its fdatasync. Waits first for a
+  /// padded direct write of the same block still in flight (they could land in either order).
+  status expose();
+  /// Bytes from the start of the file that a process crash keeps: completed writes, exposures.
+  std::uint64_t visible_bytes() const noexcept;
+  /// Reaps the completions already there (writes, a sync) without blocking.
+  status reap_completed();
   /// Reaps completions without blocking (`wait` = false) or until the background sync is done.
   /// Returns the first error (write or fdatasync) seen.
   status poll_sync(bool wait);
@@ -88,6 +100,7 @@ class uring_file_writer {
     std::size_t size = 0;                      // bytes filled
     std::size_t submitted = 0;                 // bytes of the write in flight (padded)
     bool in_flight = false;
+    std::uint64_t at = 0;      // file offset of the write in flight
     bool sync_covers = false;  // the pending fdatasync waits for this write to complete
   };
   void submit_current();
@@ -119,8 +132,13 @@ class uring_file_writer {
   bool sync_submitted_ = false;  // its fdatasync is on the ring
   unsigned sync_waits_for_ = 0;  // writes it covers still in flight
   std::uint64_t syncs_completed_ = 0;
-  std::uint64_t file_offset_ = 0;   // where the next submitted buffer lands
-  std::uint64_t logical_size_ = 0;  // bytes accepted by write()
+  std::uint64_t file_offset_ = 0;    // where the next submitted buffer lands
+  std::uint64_t logical_size_ = 0;   // bytes accepted by write()
+  std::uint64_t submitted_end_ = 0;  // logical end of the last write submitted
+  // [shadow_start_, shadow_end_): exposed (expose()) and so in the page cache already.
+  std::uint64_t shadow_start_ = 0;
+  std::uint64_t shadow_end_ = 0;
+  int shadow_fd_ = -1;  // direct I/O: a buffered descriptor of the same file, for expose()
   std::string error_;
   int error_code_ = 0;
 };

@@ -122,13 +122,14 @@ status pipeline::build() {
     const source_spec& spec = config_.sources[i];
     if (!spec.cdc) continue;
     // What counts as durable for a confirmation to PostgreSQL (docs/cdc.md): synced in the
-    // spool, or with fsync = off (nothing synced) confirmed by every sink.
+    // spool or confirmed by every sink; with fsync = off (nothing synced) only the latter. The
+    // sinks see records before they are synced: this, not what they see, gates the LSN.
     const spool* sp = spool_.get();
     std::function<std::uint64_t()> durable_end;
     if (config_.spool.fsync == fsync_policy::off)
-      durable_end = [sp] { return sp->min_watermark(); };
+      durable_end = [sp] { return sp->confirmed_by_all(); };
     else
-      durable_end = [sp] { return sp->committed_end(); };
+      durable_end = [sp] { return std::max(sp->durable_end(), sp->confirmed_by_all()); };
     // The newest change of this source the spool holds: what the slot sends again up to it
     // is not handed on twice (resend_filter.hpp).
     std::optional<pgcdc::resume_position> resume;

@@ -44,9 +44,7 @@ void sink_stage::abandon() noexcept {
 
 std::uint64_t sink_stage::backlog() const noexcept {
   if (spool_ == nullptr) return 0;
-  const std::uint64_t end = spool_->committed_end();
-  const std::uint64_t w = spool_->watermark(spool_index_);
-  return end > w ? end - w : 0;
+  return spool_->backlog(spool_index_);
 }
 
 void sink_stage::settled(std::uint64_t sequence, delivery_outcome outcome) {
@@ -230,6 +228,7 @@ void sink_stage::run_from_spool() {
       }
       if (r == spool_cursor::result::skipped) {
         tracker.skipped(pos.first_id, pos.records);
+        if (why == skip_reason::unused) continue;  // never given: nothing was lost
         skipped_.fetch_add(pos.records, std::memory_order_relaxed);
         if (why != skip_reason::dropped)
           log_line(log_level::warn, component,

@@ -2,7 +2,8 @@
 //  - from a ring (no spool): pops record batches, hands them to the sink, flushes when the ring
 //    is idle or every flush interval, returns batches to the pool (the last of the fan-out
 //    readers does), and flushes and closes the sink when the ring is closed and drained;
-//  - from the spool: reads committed frames with its own cursor, hands them to the sink, keeps
+//  - from the spool: reads visible frames (spool::committed_end: written, maybe not synced yet)
+//    with its own cursor, hands them to the sink, keeps
 //    the book of answers (stages/sinks/delivery_tracker), moves its watermark over what is
 //    confirmed, persists it in its ledger, and after a failure goes back to the first unconfirmed
 //    frame with a backoff. It ends when the spool writer has finished and everything is confirmed,

@@ -135,6 +135,8 @@ status spool::open(const std::vector<std::string>& sink_names, bool read_only) {
     if (ec)
       return status::error("cannot create spool directory " + config_.dir + ": " + ec.message());
   }
+  // The id lease first: recovery ends a segment before ids that were never used.
+  if (status s = lease_.open(config_.dir, lease_floor_); !s) return s;
   if (status s = recover(read_only); !s) return s;
   const std::uint64_t oldest = segments_.empty() ? next_id_ : segments_.front().first_id;
   for (const std::string& name : sink_names) {
@@ -164,12 +166,29 @@ status spool::open(const std::vector<std::string>& sink_names, bool read_only) {
     slot->persisted = w;
     sinks_.push_back(std::move(slot));
   }
+  if (!read_only) {
+    // Ids a run that did not stop cleanly may have handed to the sinks before a power cut took
+    // them from the spool are never given again (stages/spool/spool_id_lease).
+    const std::uint64_t floor = lease_floor_;
+    if (floor > next_id_) {
+      log_line(log_level::info, "spool",
+               "ids " + std::to_string(next_id_) + ".." + std::to_string(floor) +
+                   " were leased by a run that did not stop cleanly: they are left unused");
+      for (auto& slot : sinks_) {
+        if (slot->watermark.load() >= next_id_) slot->watermark.store(floor);  // none to read
+      }
+      lease_.add_unused(next_id_, floor);
+      if (status s = lease_.grant(floor); !s) return s;  // the range is kept in the file
+      next_id_ = floor;
+    }
+  }
   if (!floor_segment_.empty() && next_id_ > floor_segment_id_) {
     std::error_code remove_ec;  // a ledger now carries the floor: the empty segment can go
     fs::remove(floor_segment_, remove_ec);
   }
   floor_segment_.clear();
   committed_.store(next_id_);
+  durable_.store(next_id_);
   recovery_.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return status::ok();
@@ -280,7 +299,8 @@ status spool::recover(bool read_only) {
   // records are a gap, not part of the segment before.
   for (std::size_t i = 0; i + 1 < segments_.size(); ++i) {
     const auto next = std::upper_bound(all_ids.begin(), all_ids.end(), segments_[i].first_id);
-    segments_[i].end_id = std::min(segments_[i + 1].first_id, *next);
+    segments_[i].end_id =
+        lease_.unused_start_in(segments_[i].first_id, std::min(segments_[i + 1].first_id, *next));
   }
   for (const auto& s : segments_) {
     recovery_.records += s.end_id - s.first_id;
@@ -314,6 +334,12 @@ void spool::update_active(std::uint64_t end_id, std::uint64_t bytes) {
 }
 
 void spool::publish_committed(std::uint64_t end_id) noexcept {
+  if (end_id > durable_.load(std::memory_order_relaxed))
+    durable_.store(end_id, std::memory_order_release);
+  publish_visible(end_id);
+}
+
+void spool::publish_visible(std::uint64_t end_id) noexcept {
   if (end_id <= committed_.load(std::memory_order_relaxed)) return;
   committed_.store(end_id, std::memory_order_release);
   commit_waiter_.notify();
@@ -332,12 +358,16 @@ void spool::confirm(std::size_t sink, std::uint64_t end_id) noexcept {
   space_waiter_.notify();
 }
 
-std::uint64_t spool::min_watermark() const noexcept {
+std::uint64_t spool::confirmed_by_all() const noexcept {
   const std::uint64_t dropped = dropped_end();
   std::uint64_t m = committed_end();
   for (const auto& s : sinks_)
     m = std::min(m, std::max(s->watermark.load(std::memory_order_acquire), dropped));
   return m;
+}
+
+std::uint64_t spool::min_watermark() const noexcept {
+  return std::min(durable_end(), confirmed_by_all());
 }
 
 std::uint64_t spool::delete_confirmed_segments(bool including_last) {
@@ -438,6 +468,18 @@ status spool::cut_unpublished(std::uint64_t end_id, std::uint64_t cut_offset) {
     fs::remove(path, ec);
   }
   return status::ok();
+}
+
+std::uint64_t spool::backlog(std::size_t sink) const {
+  const std::uint64_t w = std::max(watermark(sink), dropped_end());
+  const std::uint64_t end = committed_end();
+  std::lock_guard lock(mutex_);
+  std::uint64_t n = 0;
+  for (const auto& s : segments_) {
+    const std::uint64_t lo = std::max(s.first_id, w), hi = std::min(s.end_id, end);
+    if (hi > lo) n += hi - lo;
+  }
+  return n;
 }
 
 std::uint64_t spool::total_bytes() const {

@@ -1,10 +1,12 @@
 // The spool directory shared by the spool writer (stages/spool/spool_stage), the sink threads that
 // read it back (stages/spool/spool_cursor) and the operator's `edgepipe spool` commands.
 //
-// What it holds: the list of segment files, the id up to which records are committed (written,
-// and synced as the fsync policy asks; sinks never see more), and per sink the id below which
-// every record is confirmed delivered (the sink's watermark, persisted in `<sink>.ledger`). A
-// segment is deleted once every sink's watermark has passed its last record.
+// What it holds: the list of segment files, two ends: the id up to which records are visible to
+// the sinks (committed_end(): written, so that a process crash keeps them: a completed write or
+// the page cache) and the id up to which they are durable (durable_end(): synced as the fsync
+// policy asks; what upstream acknowledgements and segment deletion wait for), and per sink the id
+// below which every record is confirmed delivered (the sink's watermark, persisted in
+// `<sink>.ledger`). A segment is deleted once every sink's watermark has passed its last record.
 //
 // Recovery (open): segments are listed; an unreadable header on the last segment (a roll cut
 // short) removes it; the last segment's frames are checked one by one and a torn tail is cut at
@@ -33,6 +35,7 @@
 #include "core/status.hpp"
 #include "core/waiter.hpp"
 #include "io/file_ops.hpp"
+#include "stages/spool/spool_id_lease.hpp"
 
 namespace edgepipe {
 
@@ -69,10 +72,20 @@ class spool {
   // ---- writer side (spool thread) ----
   /// The id the next appended record gets.
   std::uint64_t next_record_id() const noexcept { return next_id_; }
+  /// Ids leased ahead of use (stages/spool/spool_id_lease).
+  spool_id_lease& id_lease() noexcept { return lease_; }
+  /// Whether ids [from, to) were never used: leased by a run that did not stop cleanly (found by
+  /// this open()).
+  bool unused_ids(std::uint64_t from, std::uint64_t to) const noexcept {
+    return lease_.unused(from, to);
+  }
   void add_segment(spool_segment s);
   void update_active(std::uint64_t end_id, std::uint64_t bytes);
-  /// Makes records below `end_id` visible to the sinks.
+  /// Records below `end_id` are durable (synced as the policy asks); visible to the sinks too.
   void publish_committed(std::uint64_t end_id) noexcept;
+  /// Makes records below `end_id` visible to the sinks: written where a process crash keeps them
+  /// (a completed write, the page cache), not necessarily synced.
+  void publish_visible(std::uint64_t end_id) noexcept;
   /// Deletes segments every sink has confirmed; the active (last) one only when
   /// `including_last` (a clean stop, once the writer has closed it). Returns bytes freed. A file
   /// that cannot be deleted is logged and left (recovery deletes it once confirmed).
@@ -100,12 +113,21 @@ class spool {
   // ---- sink side (each sink's own thread for its own index) ----
   std::size_t sink_count() const noexcept { return sinks_.size(); }
   const std::string& sink_name(std::size_t i) const { return sinks_[i]->name; }
+  /// Records below this are visible to the sinks (written; see publish_visible()).
   std::uint64_t committed_end() const noexcept {
     return committed_.load(std::memory_order_acquire);
   }
+  /// Records below this are durable (synced as the fsync policy asks; fsync = off: written).
+  std::uint64_t durable_end() const noexcept { return durable_.load(std::memory_order_acquire); }
+  /// Records below this are confirmed by every sink (or dropped), synced or not.
+  std::uint64_t confirmed_by_all() const noexcept;
   std::uint64_t watermark(std::size_t sink) const noexcept {
     return sinks_[sink]->watermark.load(std::memory_order_acquire);
   }
+  /// Records in the spool this sink has not confirmed: those of the segments between its
+  /// watermark and the visible end (ids never used, a gap left by the id lease, do not count).
+  /// Takes the segment list's mutex: for reports, not the hot path.
+  std::uint64_t backlog(std::size_t sink) const;
   /// Every record below `end_id` is confirmed by this sink. Never moves backwards.
   void confirm(std::size_t sink, std::uint64_t end_id) noexcept;
   /// Writes `<dir>/<sink>.ledger` when the watermark or `state` changed since last time: temp
@@ -132,7 +154,8 @@ class spool {
   bool find_segment(std::uint64_t id, spool_segment& out) const;
   std::vector<spool_segment> segments() const;
 
-  /// Records below this are confirmed by every sink (or dropped).
+  /// Records below this are durable and confirmed by every sink (or dropped): what segment
+  /// deletion and the memory tail's eviction wait for.
   std::uint64_t min_watermark() const noexcept;
   /// Bumped by every confirm(): a blocked writer waits for it to move.
   std::uint64_t confirm_generation() const noexcept {
@@ -176,7 +199,10 @@ class spool {
   // went up to its first id (the records before it were cut or set aside); see recover().
   std::string floor_segment_;
   std::uint64_t floor_segment_id_ = 0;
-  std::atomic<std::uint64_t> committed_{0};
+  std::atomic<std::uint64_t> committed_{0};  // visible to the sinks
+  std::atomic<std::uint64_t> durable_{0};
+  spool_id_lease lease_;
+  std::uint64_t lease_floor_ = 0;  // read by open() before recovery
   std::atomic<std::uint64_t> dropped_end_{0};
   std::atomic<bool> writer_done_{false};
   std::atomic<std::uint64_t> confirms_{0};

@@ -12,6 +12,9 @@ namespace fs = std::filesystem;
 
 spool_appender::~spool_appender() {
   for (uring_file_writer& w : writers_) (void)w.close();
+  // A run that gave no id (a start that failed later): its lease goes back, no gap is left.
+  if (started_ && next_id_ == run_first_id_ && spool_.id_lease().leased_end() > next_id_)
+    (void)spool_.id_lease().grant(next_id_);
 }
 
 std::size_t spool_appender::frame_bytes(const record_batch& batch) noexcept {
@@ -33,7 +36,11 @@ bool spool_appender::publish_held() const noexcept {
 
 status spool_appender::start() {
   if (status s = janitor_.open(spool_.config().dir); !s) return s.prefixed("spool: ");
-  next_id_ = covered_end_ = spool_.next_record_id();
+  next_id_ = covered_end_ = run_first_id_ = spool_.next_record_id();
+  // Leased now, before the sources start: the lease's durable write (a few ms, more on a busy
+  // disk) must not hold up the first batches.
+  if (status s = spool_.id_lease().ensure(next_id_ + 1); !s) return s;
+  started_ = true;
   return open_segment();
 }
 
@@ -44,7 +51,8 @@ void spool_appender::cover_everything() {
 
 status spool_appender::open_segment() {
   active_first_id_ = next_id_;
-  cover_everything();  // the old segment was synced (or fsync = off): offsets start again
+  cover_everything();
+  visible_ends_.clear();  // the old segment was synced (or fsync = off): offsets start again
   spool_segment seg;
   seg.first_id = seg.end_id = next_id_;
   seg.path = (fs::path(spool_.config().dir) / spool_format::segment_file_name(next_id_)).string();
@@ -83,6 +91,8 @@ status spool_appender::open_segment() {
 status spool_appender::append(const record_batch& batch, spool_frame_position* where) {
   if (batch.records().empty()) return status::ok();
   const std::size_t size = frame_bytes(batch);
+  // The sinks may see these ids before they are synced: leased first (spool_id_lease).
+  if (status s = spool_.id_lease().ensure(next_id_ + batch.records().size()); !s) return s;
   if (active_has_frames() && active_bytes() + size > spool_.config().segment_bytes) {
     if (status s = roll(); !s) return s;
   }
@@ -99,6 +109,7 @@ status spool_appender::append(const record_batch& batch, spool_frame_position* w
     return status::error("spool: " + writer_->error(), writer_->error_code());
   next_id_ += batch.records().size();
   frame_ends_.emplace_back(writer_->bytes_written(), next_id_);
+  visible_ends_.emplace_back(writer_->bytes_written(), next_id_);
   appended_records_ += batch.records().size();
   appended_bytes_ += size;
   spool_.update_active(next_id_, writer_->bytes_written());
@@ -166,8 +177,44 @@ status spool_appender::poll_retiring(bool wait) {
   return status::ok();
 }
 
+void spool_appender::publish_visible() {
+  if (retiring_ != nullptr && !retiring_visible_) {
+    // Ids are published in order: the old segment's frames first.
+    if (retiring_->visible_bytes() < retiring_->bytes_written()) return;
+    retiring_visible_ = true;
+    spool_.publish_visible(retiring_end_);
+  }
+  const std::uint64_t visible = writer_->visible_bytes();
+  std::uint64_t end = 0;
+  while (!visible_ends_.empty() && visible_ends_.front().first <= visible) {
+    end = visible_ends_.front().second;
+    visible_ends_.pop_front();
+  }
+  if (end != 0) spool_.publish_visible(end);
+}
+
+status spool_appender::expose() {
+  if (!writer_->is_open()) return status::ok();
+  if (retiring_ != nullptr && !retiring_visible_) {
+    if (status s = retiring_->reap_completed(); !s) return s.prefixed("spool: ");
+    if (status s = retiring_->expose(); !s) return s.prefixed("spool: ");
+  }
+  if (status s = writer_->reap_completed(); !s) return s.prefixed("spool: ");
+  if (!visible_ends_.empty()) {
+    if (status s = writer_->expose(); !s) return s.prefixed("spool: ");
+  }
+  publish_visible();
+  return status::ok();
+}
+
 status spool_appender::poll(bool wait) {
   if (status s = janitor_.poll(wait); !s) return s.prefixed("spool: ");
+  if (writer_->is_open()) {
+    if (retiring_ != nullptr && !retiring_visible_)
+      if (status s = retiring_->reap_completed(); !s) return s.prefixed("spool: ");
+    if (status s = writer_->reap_completed(); !s) return s.prefixed("spool: ");
+    publish_visible();
+  }
   if (status s = poll_retiring(wait); !s) return s;
   if (held_end_ != 0 && !publish_held()) {
     spool_.publish_committed(held_end_);
@@ -208,9 +255,11 @@ status spool_appender::commit(bool sync, bool publish_unsynced) {
   // Nothing to publish before the next sync (interval): the full buffers are already on their
   // way and the sync will submit the rest; waiting for the disk here would only stall.
   if (!publish_unsynced) return status::ok();
+  // fsync = off: durable means written, and the page cache is as good as a completed write
+  // (expose(): no padded direct write to wait for).
+  if (status s = expose(); !s) return s;
   cover_everything();
-  if (status s = writer_->flush(); !s) return s.prefixed("spool: ");
-  spool_.publish_committed(next_id_);
+  spool_.publish_committed(spool_.committed_end());
   return status::ok();
 }
 
@@ -243,6 +292,10 @@ status spool_appender::roll() {
   // spool thread long enough to fill the transform's ring. Its records are
   // published when that sync completes (poll()), before any of the new segment's.
   if (status s = poll_retiring(true); !s) return s;  // the previous roll's: long done, normally
+  // The old segment's frames become visible once its writes complete (or now, exposed).
+  if (status s = writer_->expose(); !s) return s.prefixed("spool: ");
+  publish_visible();
+  retiring_visible_ = visible_ends_.empty();
   retiring_ = writer_;
   retiring_end_ = next_id_;
   retiring_started_ns_ = mono_now_ns();
@@ -264,11 +317,12 @@ status spool_appender::restart_after_error(std::uint64_t cut_offset) {
   (void)janitor_.poll(true);
   writer_ = &writers_[0];
   retiring_ = nullptr;
+  retiring_visible_ = true;
   retiring_final_started_ = false;
   held_end_ = 0;
   sync_pending_ = sync_wanted_ = false;
   frame_ends_.clear();
-  const std::uint64_t committed = spool_.committed_end();
+  const std::uint64_t committed = spool_.durable_end();
   appended_records_ -= next_id_ > committed ? next_id_ - committed : 0;  // appended again
   next_id_ = covered_end_ = sync_end_ = committed;
   if (status s = spool_.cut_unpublished(committed, cut_offset); !s) return s.prefixed("spool: ");
@@ -277,7 +331,10 @@ status spool_appender::restart_after_error(std::uint64_t cut_offset) {
 
 status spool_appender::close(bool sync) {
   if (!writer_->is_open()) return status::ok();
-  return finish_segment(sync);
+  if (status s = finish_segment(sync); !s) return s;
+  // A clean stop: every id given is durable, the next run starts right after them (no gap).
+  if (sync) return spool_.id_lease().grant(next_id_);
+  return status::ok();
 }
 
 }  // namespace edgepipe

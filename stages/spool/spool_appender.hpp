@@ -3,11 +3,18 @@
 // rolls segments and commits: waits for the writes, fdatasyncs when asked, then publishes the
 // committed id so the sinks can read the new records.
 //
+// Visible before durable: a frame is published to the sinks (spool::publish_visible) as soon as
+// its bytes are where a process crash keeps them: a completed write, or, when the input goes idle,
+// expose(): the buffer being filled is copied into the page cache (io/uring_file_writer::expose,
+// a pwrite of a few KiB, ~8 us) instead of waiting for it to fill or for the group commit. The
+// fdatasync only gates what waits for durability (spool::durable_end: upstream acknowledgements,
+// segment deletion); a power cut can lose what was visible and not synced, and the id lease
+// (stages/spool/spool_id_lease) keeps the ids the sinks may have seen from being given again.
+//
 // Group commit in the background: begin_sync() submits an fdatasync covering everything appended
 // so far and returns; appends go on while the disk flushes; poll() publishes the records the sync
-// covered once it completes (and starts the next sync if one was asked for meanwhile). So the
-// spool thread never waits on the disk while batches are arriving, and a record is still
-// published only once it is durable.
+// covered once it completes as durable (and starts the next sync if one was asked for
+// meanwhile). So the spool thread never waits on the disk while batches are arriving.
 //
 // Segment roll: the old segment's last sync runs in the background on its own writer while the
 // new segment is created with its header, which is synced together with the directory before
@@ -75,6 +82,9 @@ class spool_appender {
   /// Ids below this are covered by a sync started or completed (or, fsync = off, a flush):
   /// they are published without anything more being asked.
   std::uint64_t covered_end() const noexcept { return covered_end_; }
+  /// Makes every frame appended so far visible to the sinks now (the input is idle): exposes the
+  /// buffer being filled (see the top) and publishes. Cheap when there is nothing new.
+  status expose();
   /// Publishes what a completed background sync covered; starts the one asked for meanwhile.
   /// `wait`: block until the sync in flight completes.
   status poll(bool wait);
@@ -109,6 +119,8 @@ class spool_appender {
   void cover_everything();
   /// Completes a background sync, closes the active segment (synced when `sync`), publishes.
   status finish_segment(bool sync);
+  /// Publishes to the sinks the frames whose writes have completed or were exposed.
+  void publish_visible();
 
   spool& spool_;
   std::vector<std::string> sources_;
@@ -131,6 +143,8 @@ class spool_appender {
   std::vector<std::string> doomed_;  // paths of confirmed segments, handed to the janitor
   byte_arena prefix_;
   std::uint64_t next_id_ = 0;
+  std::uint64_t run_first_id_ = 0;  // next_id_ at start()
+  bool started_ = false;
   std::uint64_t active_first_id_ = 0;
   std::uint64_t sync_end_ = 0;     // ids below this are covered by the background sync in flight
   std::uint64_t covered_end_ = 0;  // ids below this are covered by a sync started or completed
@@ -138,6 +152,9 @@ class spool_appender {
   /// Where each frame of the active segment not yet covered by a sync ends, and the id after
   /// it: a sync that covers only the submitted writes covers the frames ending before them.
   std::deque<std::pair<std::uint64_t, std::uint64_t>> frame_ends_;
+  /// The same for the frames of the active segment not yet visible to the sinks.
+  std::deque<std::pair<std::uint64_t, std::uint64_t>> visible_ends_;
+  bool retiring_visible_ = true;  // every frame of the old segment is visible
   std::uint64_t sync_started_ns_ = 0;
   bool sync_pending_ = false;  // a background sync was started and not yet published
   bool sync_wanted_ = false;   // begin_sync() while one was in flight

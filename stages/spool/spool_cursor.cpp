@@ -128,6 +128,7 @@ void spool_cursor::step_over(const spool_frame_position& pos, std::uint64_t fram
 
 spool_cursor::result spool_cursor::skip_to(std::uint64_t id, skip_reason why,
                                            spool_frame_position& pos, skip_reason& reason) {
+  if (why == skip_reason::gap && spool_.unused_ids(position_, id)) why = skip_reason::unused;
   pos = {};
   pos.first_id = position_;
   pos.records = static_cast<std::uint32_t>(std::min<std::uint64_t>(id - position_, 0xffffffffu));

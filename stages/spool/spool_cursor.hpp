@@ -24,7 +24,8 @@ struct spool_frame_position {
   std::uint32_t records = 0;
 };
 
-enum class skip_reason { none, gap, corrupt, dropped };
+// unused: ids leased by a run that did not stop cleanly and never given (spool_id_lease).
+enum class skip_reason { none, gap, corrupt, dropped, unused };
 
 class spool_cursor {
  public:

@@ -99,7 +99,8 @@ void spool_stage::backoff_wait(std::uint64_t ns, bool on_confirm) {
 }
 
 void spool_stage::release_published() {
-  const std::uint64_t committed = spool_.committed_end();
+  // Held until durable: a failed sync makes the spool append them again (same ids).
+  const std::uint64_t committed = spool_.durable_end();
   while (!held_.empty() && held_.front().where.records != 0 &&
          held_.front().where.first_id + held_.front().where.records <= committed) {
     if (held_.front().batch->release_reader()) pool_.release(held_.front().batch);
@@ -116,7 +117,7 @@ bool spool_stage::recover() {
   // The sinks may have confirmed segments meanwhile: deleted now, not in the background.
   if (full) (void)spool_.delete_confirmed_segments();
   release_published();
-  const std::uint64_t committed = spool_.committed_end();
+  const std::uint64_t committed = spool_.durable_end();
   // Where the first unpublished frame starts (0: it never made it, cut at the segment's end).
   const std::uint64_t cut_offset = !held_.empty() && held_.front().where.records != 0 &&
                                            held_.front().where.first_id == committed
@@ -206,15 +207,13 @@ bool spool_stage::wait_for_followers(std::size_t bytes) {
       left_behind_.fetch_add(1, std::memory_order_relaxed);
       break;
     }
-    // The sink takes only committed batches: make sure a sync (or, fsync = off, a flush)
-    // covers the one it waits for, and publish syncs as they complete.
-    if (appender_.covered_end() < wanted_end) {
-      const bool off = spool_.config().fsync == fsync_policy::off;
-      if (status s = off ? appender_.commit(false, true) : appender_.begin_sync(false); !s) {
+    // The sink takes only visible batches: make the one it waits for visible (written where a
+    // process crash keeps it), and publish syncs as they complete.
+    if (spool_.committed_end() < wanted_end) {
+      if (status s = appender_.expose(); !s) {
         fail(s);
         return false;
       }
-      if (off) uncommitted_bytes_ = 0;
     }
     if (status s = appender_.poll(false); !s) {
       fail(s);
@@ -346,6 +345,14 @@ void spool_stage::run() {
       if (batch != nullptr && batch->release_reader()) pool_.release(batch);
     }
     if (failed_) continue;
+    // The input is idle: what was appended becomes visible to the sinks now, not at the group
+    // commit (docs/durability.md).
+    if (got && input_.empty()) {
+      if (status s = appender_.expose(); !s) {
+        fail(s);
+        continue;
+      }
+    }
     if (uncommitted_bytes_ != 0 && (input_.empty() || uncommitted_bytes_ >= kCommitEveryBytes))
       commit(false, /*busy=*/true);
     else if (unsynced_ && timed_out && sync_due_at_timeout)

@@ -1,6 +1,8 @@
 // The spool thread ("spool"): takes record batches from the transform, appends them to the spool
-// (stages/spool/spool_appender), commits them by group (one commit when the input ring runs dry or
-// every 8 MiB; fdatasync as the fsync policy says, in the background while appends go on), deletes
+// (stages/spool/spool_appender), makes them visible to the sinks as soon as they are written (when
+// the input ring runs dry: copied into the page cache, spool_appender::expose), commits them by
+// group for durability (one commit when the input ring runs dry or every 8 MiB; fdatasync as the
+// fsync policy says, in the background while appends go on), deletes
 // segments every sink has confirmed, and applies the disk limit: `block` waits for the sinks (the
 // rings fill, the sources wait), or `drop_oldest` deletes the oldest segment and counts what the
 // sinks lose. Threading: run() is the thread body. abandon() may be called from any thread

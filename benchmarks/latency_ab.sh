@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Latency A/B of two edgepipe binaries, paced: payload received -> record handed to the sink
+# (the replay summary's latency_us), alternating in one session (order swapped every round), each
+# run in a fresh directory with the embedded default config (spool on, fsync = "interval") and a
+# file sink. A third column runs binary B with `--spool none` in the same rounds: the ceiling
+# (what the hand-offs cost without a spool).
+#
+# usage: benchmarks/latency_ab.sh BIN_A BIN_B
+# env:   ROUNDS=3  PAYLOADS=50000  SPEED=50000x (with 50000 ISS payloads: 10,000 payloads/s)
+set -euo pipefail
+
+A=$(realpath "${1:?usage: latency_ab.sh BIN_A BIN_B}")
+B=$(realpath "${2:?usage: latency_ab.sh BIN_A BIN_B}")
+ROUNDS=${ROUNDS:-3}
+PAYLOADS=${PAYLOADS:-50000}
+SPEED=${SPEED:-50000x}
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/edgepipe-lat.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+echo "# machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); A=$A B=$B; $ROUNDS rounds"
+"$A" synth --api iss --payloads "$PAYLOADS" --seed 1 --out "$WORK/iss.trace" >/dev/null
+
+run_one() {  # label binary [extra args...]
+  local label=$1 bin=$2
+  shift 2
+  local dir="$WORK/run"
+  rm -rf "$dir" && mkdir -p "$dir"
+  (cd "$dir" && "$bin" replay --trace "$WORK/iss.trace" --speed "$SPEED" --sink file:out.jsonl \
+    "$@" 2>/dev/null | grep '^{' | tail -1) |
+    python3 -c '
+import json, sys
+s = json.loads(sys.stdin.read())
+l = s["latency_us"]
+print(json.dumps({"label": sys.argv[1], "p50": l["p50"], "p99": l["p99"], "max": l["max"],
+                  "records": s["records"]}))' "$label" | tee -a "$WORK/results.jsonl"
+}
+
+for ((r = 1; r <= ROUNDS; r++)); do
+  if ((r % 2)); then
+    run_one A "$A"; run_one B "$B"; run_one B-spool-none "$B" --spool none
+  else
+    run_one B-spool-none "$B" --spool none; run_one B "$B"; run_one A "$A"
+  fi
+done
+
+python3 - "$WORK/results.jsonl" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print("| binary | p50 us | p99 us | max us |")
+print("|---|---|---|---|")
+for label in ("A", "B", "B-spool-none"):
+    rs = [r for r in rows if r["label"] == label]
+    def fmt(k):
+        v = [r[k] for r in rs]
+        return f"{statistics.median(v):.0f} [{min(v)}..{max(v)}]"
+    print(f"| {label} | {fmt('p50')} | {fmt('p99')} | {fmt('max')} |")
+PY
