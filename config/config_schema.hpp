@@ -55,12 +55,12 @@ inline constexpr option_doc kPipeline[] = {
     {"transform_cpu", "integer or \"none\"", "\"none\"", "CPU the transform thread is pinned to"},
     {"drain_timeout", "duration", "\"10s\"",
      "on SIGTERM/SIGINT, how long the drain may take before the daemon exits anyway", "0ms..1h"},
-    {"pool_bytes", "integer", "8388608",
+    {"pool_bytes", "integer", "67108864",
      "bytes of returned batches each batch pool (payloads, records) keeps for reuse; a batch "
      "returned beyond it is freed. Batches in flight are bounded by ring_capacity, batch_bytes "
      "and [spool] memory_bytes",
      "0..2^34"},
-    {"replay_window_bytes", "integer", "1048576",
+    {"replay_window_bytes", "integer", "2097152",
      "the replay source's read window: each payload batch of a replay takes one (a body larger "
      "than it gets a window of its own size)",
      "2^16..2^28"},
@@ -332,13 +332,13 @@ inline constexpr option_doc kSpool[] = {
     {"direct_io", "boolean", "true",
      "write segments with O_DIRECT (no page-cache copy, cheap fdatasync); a file system without "
      "O_DIRECT (tmpfs) falls back to buffered writes with a warning"},
-    {"memory_bytes", "integer", "8388608",
+    {"memory_bytes", "integer", "33554432",
      "the newest spooled batches kept in memory: a sink that keeps up takes them from "
      "there instead of reading the disk back; when it is full, the spool waits (at most 250 ms) "
      "for a sink that has not taken its oldest batch yet, so a slow sink slows the pipeline "
      "rather than reading everything back (0 = always read the disk)",
      "0..2^40"},
-    {"write_buffer_bytes", "integer", "4194304",
+    {"write_buffer_bytes", "integer", "8388608",
      "io_uring write buffers of each segment writer (1 MiB each, at least 2): allocated as "
      "writes need them, given back after [pipeline] idle_trim. More absorbs slower fdatasyncs",
      "2^21..2^30"},

@@ -28,7 +28,7 @@ struct replay_source_config {
   std::size_t max_payload_bytes = std::size_t{16} << 20;
   std::size_t batch_payloads = 256;
   // The read window each payload batch takes ([pipeline] replay_window_bytes).
-  std::size_t window_bytes = std::size_t{1} << 20;
+  std::size_t window_bytes = std::size_t{2} << 20;
 };
 
 class replay_source {

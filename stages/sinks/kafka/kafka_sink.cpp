@@ -11,8 +11,8 @@
 // delivery errors (including `Local: Message timed out`) and messages still queued when close()
 // gives up count as failed. Every produced message ends in exactly one of the two.
 //
-// Memory is bounded: queue.buffering.max.kbytes = max_buffer_bytes / 1024 (16 MiB by default)
-// and queue.buffering.max.messages = max_in_flight + 1024. When that queue is
+// Memory is bounded: queue.buffering.max.kbytes = max_buffer_bytes / 1024 (16 MiB by default;
+// the messages are bounded by max_in_flight). When that queue is
 // full, write() polls and retries, so backpressure blocks the sink thread (and, through the ring,
 // the pipeline) instead of growing the heap.
 //
@@ -341,8 +341,6 @@ class kafka_sink final : public sink {
         {"linger.ms", std::to_string(config_.linger_ms)},
         {"batch.size", std::to_string(config_.batch_bytes)},
         {"queue.buffering.max.kbytes", std::to_string(kbytes == 0 ? 1 : kbytes)},
-        // The sink's own lead (max_in_flight) and room for exactly-once's state records.
-        {"queue.buffering.max.messages", std::to_string(config_.max_in_flight + 1024)},
         {"message.timeout.ms", std::to_string(config_.message_timeout_ms)},
     };
     for (const auto& [k, v] : settings)
