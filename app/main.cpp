@@ -9,6 +9,7 @@
 #include "app/command.hpp"
 #include "app/exit_codes.hpp"
 #include "io/file_faults.hpp"
+#include "platform/heap.hpp"
 
 namespace {
 
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
   // Errors are values below here; an exception reaching this point (std::bad_alloc at start, a
   // library's throw) is reported, not left to std::terminate.
   try {
+    edgepipe::configure_heap();  // before any thread starts
     return run_cli(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "edgepipe: %s\n", e.what());

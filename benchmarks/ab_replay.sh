@@ -9,6 +9,8 @@
 #
 # usage: benchmarks/ab_replay.sh BIN_A BIN_B
 # env:   ROUNDS=6  APIS="coingecko iss"  CG_PAYLOADS=1000 (x250 records)  ISS_PAYLOADS=200000
+#        SINK=kafka://127.0.0.1:9092/topic  (replaces the default config's file sink; "" = it)
+#        TRACE_DIR=dir  (reuse DIR/<api>-<payloads>.trace when present, else write it there)
 set -euo pipefail
 
 A=$(realpath "${1:?usage: ab_replay.sh BIN_A BIN_B}")
@@ -29,10 +31,10 @@ run_one() {  # label binary api trace round
   rm -rf "$dir" && mkdir -p "$dir"
   local summary rss
   # Peak RSS of the child from getrusage (python's resource module: no GNU time needed).
-  summary=$(cd "$dir" && python3 - "$2" "$4" <<'EOF'
+  summary=$(cd "$dir" && python3 - "$2" "$4" "${SINK:-}" <<'EOF'
 import json, resource, subprocess, sys
-p = subprocess.run([sys.argv[1], "replay", "--trace", sys.argv[2]], capture_output=True,
-                   text=True, check=True)
+cmd = [sys.argv[1], "replay", "--trace", sys.argv[2]] + (["--sink", sys.argv[3]] if sys.argv[3] else [])
+p = subprocess.run(cmd, capture_output=True, text=True, check=True)
 line = [l for l in p.stdout.splitlines() if l.startswith("{")][-1]
 s = json.loads(line)
 s["peak_rss_kb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -50,8 +52,8 @@ for api in $APIS; do
     randomuser) n=${RU_PAYLOADS:-50000} ;;
     *) echo "ab_replay: unknown api $api" >&2; exit 2 ;;
   esac
-  trace="$WORK/$api.trace"
-  "$A" synth --api "$api" --payloads "$n" --out "$trace" --seed 1 >/dev/null
+  trace="${TRACE_DIR:-$WORK}/$api-$n.trace"
+  [[ -s "$trace" ]] || "$A" synth --api "$api" --payloads "$n" --out "$trace" --seed 1 >/dev/null
   for ((r = 1; r <= ROUNDS; ++r)); do
     if ((r % 2)); then
       run_one A "$A" "$api" "$trace" "$r"; run_one B "$B" "$api" "$trace" "$r"

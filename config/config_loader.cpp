@@ -714,6 +714,7 @@ bool read_spool(reader& r, const toml::table& t, spool_config& sp) {
     return false;
   if (!r.get_bool(t, path, "direct_io", sp.direct_io)) return false;
   if (!r.get_uint(t, path, opt("spool", "memory_bytes"), sp.memory_bytes)) return false;
+  if (!r.get_uint(t, path, opt("spool", "write_buffer_bytes"), sp.write_buffer_bytes)) return false;
   return true;
 }
 
@@ -756,6 +757,10 @@ bool read_root(reader& r, const toml::table& root, pipeline_config& c) {
     if (!r.get_cpu(*t, "pipeline", "transform_cpu", c.transform_cpu)) return false;
     if (!r.get_duration(*t, "pipeline", opt("pipeline", "drain_timeout"), c.drain_timeout_ms))
       return false;
+    if (!r.get_uint(*t, "pipeline", opt("pipeline", "pool_bytes"), c.pool_bytes)) return false;
+    if (!r.get_size(*t, "pipeline", opt("pipeline", "replay_window_bytes"), c.replay_window_bytes))
+      return false;
+    if (!r.get_duration(*t, "pipeline", opt("pipeline", "idle_trim"), c.idle_trim_ms)) return false;
     if (!r.get_string(*t, "pipeline", "node_id", c.node_id)) return false;
   }
   if (!table_at("capture", t)) return false;

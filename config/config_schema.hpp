@@ -55,6 +55,20 @@ inline constexpr option_doc kPipeline[] = {
     {"transform_cpu", "integer or \"none\"", "\"none\"", "CPU the transform thread is pinned to"},
     {"drain_timeout", "duration", "\"10s\"",
      "on SIGTERM/SIGINT, how long the drain may take before the daemon exits anyway", "0ms..1h"},
+    {"pool_bytes", "integer", "67108864",
+     "bytes of returned batches each batch pool (payloads, records) keeps for reuse; a batch "
+     "returned beyond it is freed. Batches in flight are bounded by ring_capacity, batch_bytes "
+     "and [spool] memory_bytes",
+     "0..2^34"},
+    {"replay_window_bytes", "integer", "2097152",
+     "the replay source's read window: each payload batch of a replay takes one (a body larger "
+     "than it gets a window of its own size)",
+     "2^16..2^28"},
+    {"idle_trim", "duration", "\"5s\"",
+     "after this long without a batch, memory is given back: the batch pools' free batches, "
+     "the spool's unused write buffers and the allocator's free pages (malloc_trim); \"0s\" = "
+     "never",
+     "0ms..1h"},
     {"node_id", "string", "\"\"",
      "this node's stable id (exactly-once Kafka sinks derive their transactional.id and state "
      "key from it); empty = derived from the host name and the spool directory"},
@@ -102,7 +116,7 @@ inline constexpr option_doc kKafkaSink[] = {
     {"compression", "string", "\"lz4\"", "\"none\", \"gzip\", \"snappy\", \"lz4\" or \"zstd\""},
     {"linger_ms", "integer", "5", "librdkafka linger.ms", "0..60000"},
     {"batch_bytes", "integer", "1048576", "librdkafka batch.size", "1024..104857600"},
-    {"max_buffer_bytes", "integer", "67108864",
+    {"max_buffer_bytes", "integer", "16777216",
      "bytes librdkafka may hold in memory; a full buffer blocks the sink", "2^20..2^31"},
     {"max_in_flight", "integer", "8192",
      "messages produced and not yet confirmed; at the limit the sink waits for "
@@ -325,6 +339,10 @@ inline constexpr option_doc kSpool[] = {
      "for a sink that has not taken its oldest batch yet, so a slow sink slows the pipeline "
      "rather than reading everything back (0 = always read the disk)",
      "0..2^40"},
+    {"write_buffer_bytes", "integer", "8388608",
+     "io_uring write buffers of each segment writer (1 MiB each, at least 2): allocated as "
+     "writes need them, given back after [pipeline] idle_trim. More absorbs slower fdatasyncs",
+     "2^21..2^30"},
 };
 
 inline constexpr section_doc kSections[] = {

@@ -136,6 +136,11 @@ struct pipeline_config {
   http_server_config http_server;
   log_format logs = log_format::text;
   std::uint64_t drain_timeout_ms = schema::default_uint("pipeline", "drain_timeout");
+  // Memory (docs/architecture.md, "Batches and memory"): free batches a pool keeps, the replay
+  // window, and how long idle before memory is given back (0 = never).
+  std::uint64_t pool_bytes = schema::default_uint("pipeline", "pool_bytes");
+  std::size_t replay_window_bytes = schema::default_uint("pipeline", "replay_window_bytes");
+  std::uint64_t idle_trim_ms = schema::default_uint("pipeline", "idle_trim");
   std::string node_id;  // [pipeline] node_id; empty = derived (stages/sinks/sink_factory.cpp)
   /// True when some source is polled over HTTP.
   bool has_http_sources() const {

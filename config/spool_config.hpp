@@ -35,6 +35,8 @@ struct spool_config {
   bool direct_io = schema::default_bool("spool", "direct_io");  // O_DIRECT segment writes
   // The newest batches kept in memory, so a sink that keeps up never reads the disk back.
   std::uint64_t memory_bytes = schema::default_uint("spool", "memory_bytes");
+  // io_uring buffers of each segment writer (allocated on demand, trimmed when idle).
+  std::uint64_t write_buffer_bytes = schema::default_uint("spool", "write_buffer_bytes");
   bool enabled() const { return !dir.empty(); }
 };
 

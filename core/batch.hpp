@@ -82,6 +82,10 @@ class payload_batch {
     body_bytes_ = 0;
   }
   void trim(std::size_t keep_bytes) { arena_.shrink_to(keep_bytes); }
+  /// Heap bytes the batch holds (its arena's and payload list's capacity).
+  std::size_t memory_bytes() const noexcept {
+    return arena_.capacity() + payloads_.capacity() * sizeof(payload);
+  }
 
  private:
   /// Records a body at `offset` of the arena; returns its index.
@@ -135,6 +139,10 @@ class record_batch {
   spool_append_observer* append_observer() const noexcept { return observer_; }
   std::uint64_t ticket() const noexcept { return ticket_; }
   void trim(std::size_t keep_bytes) { arena_.shrink_to(keep_bytes); }
+  /// Heap bytes the batch holds (its arena's and record list's capacity).
+  std::size_t memory_bytes() const noexcept {
+    return arena_.capacity() + records_.capacity() * sizeof(record);
+  }
 
   /// Fan-out: set once by the producer before pushing to `n` consumers.
   void set_readers(int n) noexcept { readers_.store(n, std::memory_order_relaxed); }

@@ -88,28 +88,29 @@ status uring_file_writer::open(const std::string& path, uring_file_writer_option
     ring_ready_ = true;
   }
   if (slots_.size() != options_.buffers || slot_bytes_ != options_.buffer_bytes) {
-    if (buffers_registered_) (void)io_uring_unregister_buffers(&ring_);
-    buffers_registered_ = false;
+    for (unsigned i = 0; i < slots_.size(); ++i) free_slot(i);
+    if (sparse_table_) (void)io_uring_unregister_buffers(&ring_);
+    sparse_table_ = false;
     slots_.clear();
     slots_.resize(options_.buffers);
-    for (auto& s : slots_) {
-      s.data.reset(static_cast<char*>(std::aligned_alloc(kDirectAlign, options_.buffer_bytes)));
-      if (!s.data) throw std::bad_alloc();
-    }
     slot_bytes_ = options_.buffer_bytes;
+  }
+  // Registered buffers: the kernel pins their pages once per ring instead of at every write
+  // (direct I/O otherwise looks up and pins every page of every write). The table is sparse and
+  // each buffer joins it when it is first allocated, so unused buffers cost nothing. Without
+  // the memlock allowance for them (or a kernel without sparse tables), writes simply go
+  // unregistered.
+  if (!sparse_table_) {
+    sparse_table_ = io_uring_register_buffers_sparse(&ring_, options_.buffers) == 0;
+    for (unsigned i = 0; i < slots_.size() && sparse_table_; ++i) {
+      if (!slots_[i].data) continue;
+      iovec iov{slots_[i].data.get(), slot_bytes_};
+      slots_[i].registered = io_uring_register_buffers_update_tag(&ring_, i, &iov, nullptr, 1) == 1;
+    }
   }
   for (auto& s : slots_) {
     s.size = s.submitted = 0;
     s.sync_covers = false;
-  }
-  // Registered buffers: the kernel pins their pages once per ring instead of at every write
-  // (direct I/O otherwise looks up and pins every page of every write). Without the memlock
-  // allowance for them, writes simply go unregistered.
-  if (!buffers_registered_) {
-    std::vector<iovec> iov(slots_.size());
-    for (std::size_t i = 0; i < slots_.size(); ++i) iov[i] = {slots_[i].data.get(), slot_bytes_};
-    buffers_registered_ =
-        io_uring_register_buffers(&ring_, iov.data(), static_cast<unsigned>(iov.size())) == 0;
   }
   sync_in_flight_ = sync_submitted_ = false;
   sync_waits_for_ = 0;
@@ -126,6 +127,7 @@ bool uring_file_writer::write(std::string_view bytes) {
   if (!error_.empty() || fd_ < 0) return false;
   logical_size_ += bytes.size();
   while (!bytes.empty()) {
+    if (!slots_[current_].data) allocate_slot(current_);
     slot& buf = slots_[current_];
     const std::size_t room = options_.buffer_bytes - buf.size;
     const std::size_t n = bytes.size() < room ? bytes.size() : room;
@@ -143,7 +145,7 @@ bool uring_file_writer::write(std::string_view bytes) {
 
 void uring_file_writer::prep_write(io_uring_sqe* sqe, unsigned index, std::uint64_t offset) {
   slot& s = slots_[index];
-  if (buffers_registered_)
+  if (s.registered)
     io_uring_prep_write_fixed(sqe, fd_, s.data.get(), static_cast<unsigned>(s.submitted), offset,
                               static_cast<int>(index));
   else
@@ -183,11 +185,65 @@ void uring_file_writer::submit_current() {
     fail(errno_message("io_uring_submit write " + path_, -rc), -rc);
     return;
   }
-  current_ = (current_ + 1) % options_.buffers;
-  // The next buffer may still be in flight from an earlier round: wait for it.
-  while (slots_[current_].in_flight && error_.empty()) {
-    if (!reap(true)) return;
+  advance();
+}
+
+void uring_file_writer::advance() {
+  for (;;) {
+    io_uring_cqe* cqe = nullptr;  // completions already there, without waiting
+    while (in_flight_ > 0 && error_.empty() && io_uring_peek_cqe(&ring_, &cqe) == 0)
+      handle_completion(cqe);
+    for (unsigned i = 0; i < slots_.size(); ++i) {
+      if (slots_[i].data && !slots_[i].in_flight) {
+        current_ = i;
+        return;
+      }
+    }
+    for (unsigned i = 0; i < slots_.size(); ++i) {
+      if (!slots_[i].data) {
+        allocate_slot(i);
+        current_ = i;
+        return;
+      }
+    }
+    if (!error_.empty() || !reap(true)) return;  // every buffer in flight: wait for one
   }
+}
+
+void uring_file_writer::allocate_slot(unsigned index) {
+  slot& s = slots_[index];
+  s.data.reset(static_cast<char*>(std::aligned_alloc(kDirectAlign, slot_bytes_)));
+  if (!s.data) throw std::bad_alloc();
+  s.size = s.submitted = 0;
+  ++allocated_slots_;
+  if (sparse_table_) {
+    iovec iov{s.data.get(), slot_bytes_};
+    s.registered = io_uring_register_buffers_update_tag(&ring_, index, &iov, nullptr, 1) == 1;
+  }
+}
+
+void uring_file_writer::free_slot(unsigned index) {
+  slot& s = slots_[index];
+  if (!s.data) return;
+  if (s.registered) {
+    iovec none{nullptr, 0};
+    (void)io_uring_register_buffers_update_tag(&ring_, index, &none, nullptr, 1);
+    s.registered = false;
+  }
+  s.data.reset();
+  s.size = s.submitted = 0;
+  --allocated_slots_;
+}
+
+std::size_t uring_file_writer::trim() {
+  std::size_t freed = 0;
+  for (unsigned i = 0; i < slots_.size(); ++i) {
+    slot& s = slots_[i];
+    if (!s.data || s.in_flight || s.size != 0 || static_cast<int>(i) == guard_slot_) continue;
+    free_slot(i);
+    freed += slot_bytes_;
+  }
+  return freed;
 }
 
 bool uring_file_writer::handle_completion(io_uring_cqe* cqe) {
@@ -386,7 +442,8 @@ status uring_file_writer::close(bool sync, bool keep_ring) {
     if (ring_ready_) {
       io_uring_queue_exit(&ring_);
       ring_ready_ = false;
-      buffers_registered_ = false;
+      sparse_table_ = false;
+      for (slot& sl : slots_) sl.registered = false;
     }
     return status::ok();
   }
@@ -414,7 +471,8 @@ status uring_file_writer::close(bool sync, bool keep_ring) {
   if (ring_ready_ && !keep_ring) {
     io_uring_queue_exit(&ring_);
     ring_ready_ = false;
-    buffers_registered_ = false;
+    sparse_table_ = false;
+    for (slot& sl : slots_) sl.registered = false;
   }
   file_offset_ = logical_size_ = 0;
   return s;

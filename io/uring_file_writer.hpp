@@ -3,6 +3,9 @@
 // per megabyte, not per record. fdatasync also goes through the ring, either waited for (sync())
 // or in the background (start_sync() then poll_sync()): the caller keeps appending while the
 // disk flushes, and learns when the bytes written before start_sync() are durable.
+// Memory: buffers are allocated as writes need them (the lowest free one is reused, so a light
+// load keeps one or two and only a disk slower than the writer fills all of them) and trim()
+// gives back every one not holding data; at most buffers x buffer_bytes, ever.
 // Threading: one thread owns a writer (its ring is not shared).
 #pragma once
 
@@ -76,6 +79,11 @@ class uring_file_writer {
   /// closes the file. Safe to call twice. `keep_ring`: the io_uring and its registered buffers
   /// stay for the next open() (setting them up again is slow: the buffers' pages are pinned).
   status close(bool sync = false, bool keep_ring = false);
+  /// Frees every buffer that holds no data and no write in flight (the owner calls it after an
+  /// idle period); returns the bytes given back. The next write allocates again.
+  std::size_t trim();
+  /// Bytes of buffers allocated now (at most buffers x buffer_bytes).
+  std::size_t buffer_bytes_allocated() const noexcept { return allocated_slots_ * slot_bytes_; }
   /// Whether writes bypass the page cache (O_DIRECT was asked for and the file system took it).
   bool direct() const noexcept { return direct_; }
   static constexpr std::size_t kDirectAlign = 4096;
@@ -102,7 +110,14 @@ class uring_file_writer {
     bool in_flight = false;
     std::uint64_t at = 0;      // file offset of the write in flight
     bool sync_covers = false;  // the pending fdatasync waits for this write to complete
+    bool registered = false;   // an io_uring fixed buffer (sparse table entry `index`)
   };
+  /// Allocates slot `index`'s buffer and registers it when the ring has a sparse table.
+  void allocate_slot(unsigned index);
+  void free_slot(unsigned index);
+  /// The slot to fill after a submit: the lowest free allocated one (completions reaped without
+  /// waiting), else a new one, else the first to complete.
+  void advance();
   void submit_current();
   /// A write of slot `index`'s submitted bytes at `offset` (fixed buffer when registered).
   void prep_write(io_uring_sqe* sqe, unsigned index, std::uint64_t offset);
@@ -115,7 +130,8 @@ class uring_file_writer {
 
   io_uring ring_{};
   bool ring_ready_ = false;
-  bool buffers_registered_ = false;  // slots_ registered with ring_ (io_uring fixed buffers)
+  bool sparse_table_ = false;  // ring_ has a sparse fixed-buffer table of options_.buffers
+  std::size_t allocated_slots_ = 0;
   bool direct_ = false;
   int fd_ = -1;
   std::string path_;

@@ -11,7 +11,12 @@
 
 namespace edgepipe {
 
-pipeline::pipeline(pipeline_config config) : config_(std::move(config)) {}
+pipeline::pipeline(pipeline_config config)
+    : config_(std::move(config)),
+      trimmer_(config_.idle_trim_ms * 1'000'000, payload_pool_, record_pool_) {
+  payload_pool_.set_max_free_bytes(config_.pool_bytes);
+  record_pool_.set_max_free_bytes(config_.pool_bytes);
+}
 
 pipeline::~pipeline() {
   request_stop();
@@ -67,6 +72,7 @@ status pipeline::build() {
                    " bytes; torn tail cut: " + std::to_string(rec.torn_tail_bytes) + " bytes");
     spool_stage_ = std::make_unique<spool_stage>(*spool_, source_names_, config_.ring_capacity,
                                                  record_pool_, registry_.add("spool"));
+    spool_stage_->set_idle_trim(config_.idle_trim_ms * 1'000'000);
     if (status st = spool_stage_->open(); !st) return st;
     outputs.push_back(&spool_stage_->input());
   }
@@ -102,6 +108,7 @@ status pipeline::build() {
     rc.speed = config_.replay->speed;
     rc.force_source = config_.replay->source;
     rc.max_payload_bytes = config_.max_payload_bytes;
+    rc.window_bytes = config_.replay_window_bytes;
     replay_ = std::make_unique<replay_source>(rc, source_names_, *replay_ring_, payload_pool_,
                                               registry_.add("source:replay"), stop_);
     if (status s = replay_->open(); !s) return s;
@@ -180,6 +187,7 @@ void pipeline::start(std::function<void()> on_finished) {
   if (replay_) launch("src:replay", config_.source_cpu, [s = replay_.get()] { s->run(); });
   if (http_) launch("src:http", config_.source_cpu, [s = http_.get()] { s->run(); });
   for (auto& c : cdc_) launch("src:pgcdc", config_.source_cpu, [s = c.get()] { s->run(); });
+  trimmer_.start();
 }
 
 void pipeline::request_stop() noexcept {
@@ -200,6 +208,7 @@ void pipeline::join() {
   for (auto& t : threads_)
     if (t.joinable()) t.join();
   threads_.clear();
+  trimmer_.stop();
   // A clean end with everything confirmed leaves an empty spool.
   if (spool_ && spool_->writing_finished()) (void)spool_->delete_confirmed_segments(true);
 }

@@ -4,9 +4,9 @@
 // reading, and everything already read flows through to the sinks before the threads end.
 // Threading: build/start/request_stop/join/report run on the main thread; stages run on their
 // own named threads (src:replay, src:http, src:pgcdc, transform, spool, sink:<name>,
-// sink:dead-lettr). With a [spool] dir, the transform feeds the spool thread and every sink reads
-// the spool with its own cursor (docs/durability.md); without one, the transform fans out to the
-// sinks' rings.
+// sink:dead-lettr, and mem:trim, which gives memory back when idle). With a [spool] dir, the
+// transform feeds the spool thread and every sink reads the spool with its own cursor
+// (docs/durability.md); without one, the transform fans out to the sinks' rings.
 #pragma once
 
 #include <atomic>
@@ -19,6 +19,7 @@
 #include "config/pipeline_config.hpp"
 #include "core/batch_pool.hpp"
 #include "core/stage_counters.hpp"
+#include "stages/pipeline/memory_trimmer.hpp"
 #include "stages/sinks/dead_letter_log.hpp"
 #include "stages/sinks/sink_stage.hpp"
 #include "stages/sources/http_poll_source.hpp"
@@ -88,6 +89,7 @@ class pipeline {
 
   batch_pool<payload_batch> payload_pool_;
   batch_pool<record_batch> record_pool_;
+  memory_trimmer trimmer_;         // the thread mem:trim ([pipeline] idle_trim)
   waiter transform_input_waiter_;  // shared by every source ring (one consumer)
   std::unique_ptr<ring_edge<payload_batch*>> replay_ring_;
   std::unique_ptr<replay_source> replay_;

@@ -88,7 +88,7 @@ bool replay_source::pace(std::int64_t frame_ns) {
 void replay_source::run() {
   batch_ = pool_.acquire();
   // The window is full while this batch's bodies are in it: the batch takes it.
-  reader_.enable_handoff(kWindowBytes, kPayloadPadding, [this] { ship(); });
+  reader_.enable_handoff(config_.window_bytes, kPayloadPadding, [this] { ship(); });
   constexpr std::size_t kCheapReread = std::size_t{64} << 10;
   trace_frame f;
   while (!stop_.load(std::memory_order_relaxed) && reader_.next(f)) {

@@ -1,6 +1,6 @@
 // Replays a captured trace (or a JSON Lines file) into the pipeline at "max" speed, at the
 // original pace ("1x") or N times faster ("Nx"). Zero-copy: the bodies are never copied out of
-// the file reader's window; a payload batch takes the whole window (kWindowBytes), bodies and the
+// the file reader's window; a payload batch takes the whole window (window_bytes), bodies and the
 // frame headers between them (which serve as their padding), and the reader goes on in the
 // arena the batch had (reads of 512 KiB). A batch is shipped when the window is full, when pacing
 // waits, and at 256 payloads or when the transform is idle, provided little was read ahead: what
@@ -27,6 +27,8 @@ struct replay_source_config {
   std::string force_source;  // non-empty: every payload belongs to this source
   std::size_t max_payload_bytes = std::size_t{16} << 20;
   std::size_t batch_payloads = 256;
+  // The read window each payload batch takes ([pipeline] replay_window_bytes).
+  std::size_t window_bytes = std::size_t{2} << 20;
 };
 
 class replay_source {
@@ -52,8 +54,6 @@ class replay_source {
   std::uint64_t position_unix_ms() const noexcept { return position_unix_ms_.get(); }
 
  private:
-  static constexpr std::size_t kWindowBytes = std::size_t{2} << 20;
-
   source_id resolve(std::string_view name);
   /// The batch takes the reader's window and goes to the transform; a fresh one starts.
   /// `give_back_last`: the frame last read is not in the batch and comes again from the reader.

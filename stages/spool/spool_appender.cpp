@@ -1,5 +1,6 @@
 #include "stages/spool/spool_appender.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "platform/clock.hpp"
@@ -58,9 +59,11 @@ status spool_appender::open_segment() {
   seg.path = (fs::path(spool_.config().dir) / spool_format::segment_file_name(next_id_)).string();
   seg.sources = sources_;
   uring_file_writer_options o;
-  // 8 x 1 MiB in flight or filling: a slow fdatasync on a virtual disk (several ms) does not
-  // fill them and stall the transform behind the spool.
-  o.buffers = kWriteBuffers;
+  // Several 1 MiB buffers in flight or filling: a slow fdatasync on a virtual disk (several ms)
+  // does not fill them and stall the transform behind the spool.
+  o.buffer_bytes = kWriteBufferBytes;
+  o.buffers = static_cast<unsigned>(
+      std::max<std::uint64_t>(2, spool_.config().write_buffer_bytes / kWriteBufferBytes));
   o.truncate = true;
   o.direct = spool_.config().direct_io;
   if (status s = writer_->open(seg.path, o); !s) return s.prefixed("spool: ");
@@ -169,6 +172,7 @@ status spool_appender::poll_retiring(bool wait) {
     ++fsyncs_;
     // Synced: closing only cuts the direct-I/O padding (readers stop at it anyway).
     if (status s = retiring_->close(false, /*keep_ring=*/true); !s) return s.prefixed("spool: ");
+    (void)retiring_->trim();  // its buffers come back at the next roll, as writes need them
     retiring_ = nullptr;
     // A sync of the new segment that completed meanwhile was held back (poll() publishes it
     // next): ids are published in order.
@@ -327,6 +331,12 @@ status spool_appender::restart_after_error(std::uint64_t cut_offset) {
   next_id_ = covered_end_ = sync_end_ = committed;
   if (status s = spool_.cut_unpublished(committed, cut_offset); !s) return s.prefixed("spool: ");
   return open_segment();
+}
+
+std::size_t spool_appender::trim_buffers() {
+  std::size_t freed = 0;
+  for (uring_file_writer& w : writers_) freed += w.trim();
+  return freed;
 }
 
 status spool_appender::close(bool sync) {

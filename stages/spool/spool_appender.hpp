@@ -48,8 +48,9 @@ namespace edgepipe {
 
 class spool_appender {
  public:
-  // Of uring_file_writer's 1 MiB, per writer: 16 MiB of memory once a segment has rolled.
-  static constexpr unsigned kWriteBuffers = 8;
+  // Each writer has [spool] write_buffer_bytes of io_uring buffers of this size at most,
+  // allocated as writes need them; the second writer holds some only during a roll.
+  static constexpr std::size_t kWriteBufferBytes = std::size_t{1} << 20;
 
   spool_appender(spool& s, std::vector<std::string> sources)
       : spool_(s), sources_(std::move(sources)) {}
@@ -65,6 +66,8 @@ class spool_appender {
   /// Appends a batch; its records get ids next_id()... Rolls first when the active segment would
   /// pass segment_bytes. `where` (optional) gets the frame's place in the spool.
   status append(const record_batch& batch, spool_frame_position* where = nullptr);
+  /// Gives back the write buffers that hold nothing (after an idle period); returns the bytes.
+  std::size_t trim_buffers();
   /// `sync`: completes the writes, fdatasyncs and publishes, waited for. Otherwise, with
   /// `publish_unsynced` (fsync = off): completes the writes and publishes them; without it
   /// (interval, not due): only reaps a background sync that completed.

@@ -363,6 +363,14 @@ void spool_stage::run() {
     (void)appender_.delete_confirmed_segments();
     tail_.evict_done(spool_.min_watermark());
     release_published();
+    if (got) {
+      last_batch_ns_ = mono_now_ns();
+      buffers_trimmed_ = false;
+    } else if (idle_trim_ns_ != 0 && !buffers_trimmed_ && !unsynced_ &&
+               mono_now_ns() - last_batch_ns_ >= idle_trim_ns_) {
+      (void)appender_.trim_buffers();  // idle: the next batch allocates what it needs
+      buffers_trimmed_ = true;
+    }
   }
   // End of input: make everything durable (even with fsync = off: a clean stop costs one sync).
   // A disk error is retried until it clears or the shutdown deadline abandons the spool.

@@ -56,6 +56,9 @@ class spool_stage {
   void run();
   /// Any thread.
   void abandon() noexcept;
+  /// runs on: main thread, before start. After `ns` without a batch the spool thread gives back
+  /// its unused write buffers ([pipeline] idle_trim; 0 = never).
+  void set_idle_trim(std::uint64_t ns) noexcept { idle_trim_ns_ = ns; }
 
   const spool_appender& appender() const noexcept { return appender_; }
   /// The newest batches, for the sinks (stages/spool/spool_memory_tail).
@@ -132,6 +135,9 @@ class spool_stage {
   };
   std::deque<held_batch> held_;
   std::uint64_t backoff_ns_ = 0;
+  std::uint64_t idle_trim_ns_ = 0;
+  std::uint64_t last_batch_ns_ = 0;  // when a batch last arrived (idle trim)
+  bool buffers_trimmed_ = false;     // since that batch
   int error_code_ = 0;
   std::atomic<bool> faulted_flag_{false};
   std::atomic<std::uint64_t> disk_errors_{0};

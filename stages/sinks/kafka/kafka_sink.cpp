@@ -11,7 +11,8 @@
 // delivery errors (including `Local: Message timed out`) and messages still queued when close()
 // gives up count as failed. Every produced message ends in exactly one of the two.
 //
-// Memory is bounded: queue.buffering.max.kbytes = max_buffer_bytes / 1024. When that queue is
+// Memory is bounded: queue.buffering.max.kbytes = max_buffer_bytes / 1024 (16 MiB by default;
+// the messages are bounded by max_in_flight). When that queue is
 // full, write() polls and retries, so backpressure blocks the sink thread (and, through the ring,
 // the pipeline) instead of growing the heap.
 //
