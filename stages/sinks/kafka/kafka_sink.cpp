@@ -11,9 +11,10 @@
 // delivery errors (including `Local: Message timed out`) and messages still queued when close()
 // gives up count as failed. Every produced message ends in exactly one of the two.
 //
-// Memory is bounded: queue.buffering.max.kbytes = max_buffer_bytes / 1024. When that queue is
-// full, write() polls and retries, so backpressure blocks the sink thread (and, through the ring,
-// the pipeline) instead of growing the heap.
+// Memory is bounded: queue.buffering.max.kbytes = max_buffer_bytes / 1024 (half that for each
+// of the two producers of exactly once). When that queue is full, write() polls and retries, so
+// backpressure blocks the sink thread (and, through the ring, the pipeline) instead of growing
+// the heap.
 //
 // Lead over the brokers: at most max_in_flight messages are produced and not yet answered; at
 // the limit write() serves delivery reports (rd_kafka_poll) until there is room. Without it the
@@ -351,7 +352,8 @@ class kafka_sink final : public sink {
 
   status configure(rd_kafka_conf_t* conf) {
     const bool acks_all = config_.acks == "all" || config_.acks == "-1";
-    const std::uint64_t kbytes = config_.max_buffer_bytes / 1024;
+    // Exactly once: the two producers share the bound.
+    const std::uint64_t kbytes = config_.max_buffer_bytes / 1024 / (eos_ ? 2 : 1);
     const std::pair<std::string, std::string> settings[] = {
         {"bootstrap.servers", config_.brokers},
         {"client.id", "edgepipe-" + name_},
