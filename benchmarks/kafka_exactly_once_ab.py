@@ -6,11 +6,14 @@ topic and spool per run) with `exactly_once = false` and `= true` (and, with INT
 transaction_interval values), swapping which goes first each round. Prints per mode the median
 [min .. max] of records/s and of the confirm-latency p99 (payload received -> Kafka confirmed:
 for exactly once, its transaction committed), and the per-round throughput ratio EOS / ALO.
+With OLD_BINARY, its exactly-once runs (mode `old-eos@<interval>`) join the rotation: the same
+broker, trace and settings, so old and new exactly once are compared in the same session.
 
 usage: benchmarks/kafka_exactly_once_ab.py
 env:   EDGEPIPE_BINARY (build/edgepipe)  BROKERS (127.0.0.1:19092: a private broker, e.g.
        EDGEPIPE_STACK_DIR=/tmp/eos-stack EDGEPIPE_KAFKA_PORT=19092 scripts/stack.sh up)
        ROUNDS (6)  CG_PAYLOADS (400, x250 records)  INTERVALS ("100ms")  TXN_RECORDS (10000)
+       OLD_BINARY (unset: no old-eos runs)
 """
 import json
 import os
@@ -27,6 +30,7 @@ ROUNDS = int(os.environ.get("ROUNDS", "6"))
 CG_PAYLOADS = os.environ.get("CG_PAYLOADS", "400")
 INTERVALS = os.environ.get("INTERVALS", "100ms").split()
 TXN_RECORDS = os.environ.get("TXN_RECORDS", "10000")  # transaction_records
+OLD_BINARY = os.environ.get("OLD_BINARY", "")
 
 
 # The coingecko source of the embedded default config (config/default.toml), keyed by coin id.
@@ -46,7 +50,7 @@ fields = [
 
 def config(tmp, mode, interval):
     topic = f"bench-{uuid.uuid4().hex[:8]}"
-    eos = mode != "alo"
+    eos = not mode.startswith("alo")
     text = (f'[dead_letter]\npath = "{tmp}/dl.jsonl"\n'
             f'[spool]\ndir = "{tmp}/spool-{topic}"\n'
             f'[sinks.kafka]\ntype = "kafka"\nbrokers = "{BROKERS}"\ntopic = "{topic}"\n'
@@ -61,7 +65,8 @@ def config(tmp, mode, interval):
 
 def run(tmp, trace, mode, interval):
     cfg = config(tmp, mode, interval)
-    p = subprocess.run([BINARY, "replay", "-c", cfg, "--trace", trace], capture_output=True,
+    binary = OLD_BINARY if mode.startswith("old-") else BINARY
+    p = subprocess.run([binary, "replay", "-c", cfg, "--trace", trace], capture_output=True,
                        text=True, check=True)
     s = json.loads([line for line in p.stdout.splitlines() if line.startswith("{")][-1])
     return s["records_per_second"], s.get("confirm_latency_us", {}).get("p99"), s["records"]
@@ -74,6 +79,8 @@ def spread(xs):
 
 def main():
     modes = ["alo"] + [f"eos@{i}" for i in INTERVALS]
+    if OLD_BINARY:
+        modes += [f"old-eos@{i}" for i in INTERVALS]
     with tempfile.TemporaryDirectory(prefix="edgepipe-eos-bench-") as tmp:
         trace = os.path.join(tmp, "cg.trace")
         subprocess.run([BINARY, "synth", "--api", "coingecko", "--payloads", CG_PAYLOADS,

@@ -53,7 +53,7 @@ struct stage_counters {
   counter duplicates;              // sinks: records the destination already held (a resend),
                                    // counted delivered and not stored again
   gauge in_flight;                 // sinks: handed to the destination, not yet confirmed
-  gauge transactions_open;         // exactly-once Kafka sinks: 1 while a transaction is open
+  gauge transactions_open;         // exactly-once Kafka sinks: open transactions (0-2)
   counter transactions_committed;  // exactly-once Kafka sinks
   counter transactions_aborted;    // exactly-once Kafka sinks: their records are sent again
   latency_histogram latency_ns;    // sinks: payload received -> record handed to the sink

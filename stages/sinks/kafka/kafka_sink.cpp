@@ -11,10 +11,10 @@
 // delivery errors (including `Local: Message timed out`) and messages still queued when close()
 // gives up count as failed. Every produced message ends in exactly one of the two.
 //
-// Memory is bounded: queue.buffering.max.kbytes = max_buffer_bytes / 1024 (16 MiB by default;
-// the messages are bounded by max_in_flight). When that queue is
-// full, write() polls and retries, so backpressure blocks the sink thread (and, through the ring,
-// the pipeline) instead of growing the heap.
+// Memory is bounded: queue.buffering.max.kbytes = max_buffer_bytes / 1024 (16 MiB by default,
+// half that for each of the two producers of exactly once; the messages are bounded by
+// max_in_flight). When that queue is full, write() polls and retries, so backpressure blocks the
+// sink thread (and, through the ring, the pipeline) instead of growing the heap.
 //
 // Lead over the brokers: at most max_in_flight messages are produced and not yet answered; at
 // the limit write() serves delivery reports (rd_kafka_poll) until there is room. Without it the
@@ -23,18 +23,21 @@
 // cold in cache for the broker thread, which compresses it, and both threads spend more CPU per
 // message (benchmarks/README.md). The limit must stay above rate x round trip to the brokers.
 //
-// Exactly once (`exactly_once = true`, stages/sinks/kafka/kafka_state_topic): a transactional
-// producer, transactional.id `edgepipe-<node_id>-<sink>`, so a restarted process fences the old
-// one (init_transactions aborts what it left open). Each transaction carries a contiguous run of
-// spool records and, last, one record to the compacted state topic (key `<node_id>/<sink>`,
-// value the spool's origin and the id after the last record); it is committed after
-// transaction_records records or transaction_interval. Records are settled (and counted)
-// delivered only once commit_transaction succeeded; a delivery error or an abortable commit
-// aborts the transaction and settles its records failed, so the spool sends them again. On start
-// the sink reads its state record back (read_committed) and settles records below it as
-// duplicates, whatever the local ledger says. A fenced producer (another process with the same
-// node id) is fatal: the sink stops delivering, fails what it is given (kept in the spool) and
-// logs why.
+// Exactly once (`exactly_once = true`, stages/sinks/kafka/kafka_state_topic): two transactional
+// producers used in turn, transactional.id `edgepipe-<node_id>-<sink>` and
+// `edgepipe-<node_id>-<sink>/1`, so a restarted process fences both old ones (init_transactions
+// on each aborts what it left open). Each transaction carries a contiguous run of spool records
+// and, last, one record to the compacted state topic (key `<node_id>/<sink>`, value the spool's
+// origin and the id after the last record); it is handed over after transaction_records records
+// or transaction_interval. Pipelined commit: transaction N is committed on the "kafka-commit"
+// helper thread (kafka_txn_committer) while N+1 fills on the other producer; N+1 is handed over
+// only once N is committed, so the watermarks commit in order; when N fails, N+1 is aborted with
+// it. Records are settled (and counted) delivered only once their commit succeeded; a delivery
+// error or an abortable commit aborts the transaction and settles its records failed, so the
+// spool sends them again. On start the sink reads its state record back (read_committed) and
+// settles records below it as duplicates, whatever the local ledger says. A fenced producer
+// (another process with the same node id) is fatal: the sink stops delivering, fails what it is
+// given (kept in the spool) and logs why.
 //
 // Threading:
 //   open()                   main thread, before any pipeline thread starts (creates the
@@ -42,7 +45,11 @@
 //   write(), flush(), close() the sink thread only.
 //   dr_msg_cb, error_cb      run inside rd_kafka_poll()/rd_kafka_flush(), i.e. on the sink
 //                            thread, so they use the counters' single-writer add(). No background
-//                            event queue is enabled, so librdkafka never calls them elsewhere.
+//                            event queue is enabled, so librdkafka never calls them elsewhere;
+//                            except (exactly once) for the producer being committed, whose
+//                            callbacks run on the kafka-commit thread inside its commit: they
+//                            touch only that transaction's state (committing_), fatal_ (atomic)
+//                            and fence() (under fault_mu_).
 //   log_cb                   may run on librdkafka's internal threads: it only takes a mutex and
 //                            writes to stderr.
 #include "stages/sinks/kafka/kafka_sink.hpp"
@@ -60,11 +67,13 @@
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "platform/clock.hpp"
 #include "platform/log.hpp"
 #include "stages/sinks/kafka/kafka_state_topic.hpp"
+#include "stages/sinks/kafka/kafka_txn_committer.hpp"
 
 namespace edgepipe {
 namespace {
@@ -129,7 +138,13 @@ class kafka_sink final : public sink {
       destroy();
       return s;
     }
+    if (status s = create_parked_producer(); !s) {
+      destroy();
+      return s;
+    }
     if (config_.create_topics && !setup_pending()) wait_for_leaders();
+    // Exactly once: initialised now, before the pipeline starts (else on the first write).
+    if (eos_ && !setup_pending()) (void)transactions_initialised();
     return status::ok();
   }
 
@@ -155,6 +170,7 @@ class kafka_sink final : public sink {
   }
   std::uint64_t producers_recreated() const noexcept { return recreated_; }
   kafka_transaction_stats transaction_stats() const {
+    const std::lock_guard<std::mutex> lock(fault_mu_);
     return {transactions_committed_, transactions_aborted_,
             open_transactions_.load(std::memory_order_relaxed), fenced_, fenced_reason_};
   }
@@ -191,7 +207,8 @@ class kafka_sink final : public sink {
     counters_ = &counters;
     if (eos_) {
       if (rk_ != nullptr) rd_kafka_poll(rk_, 0);
-      if (txn_open_ && mono_now_ns() - txn_started_ns_ >= txn_interval_ns_) commit_transaction();
+      finish_commit(false);
+      if (txn_.open && mono_now_ns() - txn_.started_ns >= txn_interval_ns_) hand_off_transaction();
       if (fatal_ && !fenced_) recreate_producer();
       counters.in_flight.set(in_flight_);
       return;
@@ -204,12 +221,9 @@ class kafka_sink final : public sink {
   status close() override {
     if (rk_ == nullptr) return status::ok();
     if (eos_) {
-      if (txn_open_) {
-        if (abandoned())
-          abort_transaction();
-        else
-          commit_transaction();
-      }
+      if (txn_.open && abandoned()) abort_transaction();
+      hand_off_transaction();
+      finish_commit(true);
       // Every record of a transaction was settled with it (committed, or failed when it was
       // aborted or dropped): what librdkafka still reports of them is not counted again.
       rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -281,6 +295,7 @@ class kafka_sink final : public sink {
   // still holds fails (settled failed, so the spool sends it again) and a new producer, with a
   // new producer id, takes over. Retried on the next write/flush when it cannot be built.
   void recreate_producer() {
+    if (eos_) finish_commit(true);  // the other producer's transaction is settled first
     if (rk_ != nullptr) {
       rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -290,7 +305,8 @@ class kafka_sink final : public sink {
     if (eos_) {  // the transaction's records are failed as a whole, not per message
       drop_transaction();
       in_flight_ = 0;
-      eos_ready_ = false;  // the new producer initialises its transactions (new epoch)
+      eos_ready_ = false;  // the new producers initialise their transactions (new epoch)
+      eos_initialised_ = false;
       next_eos_setup_ns_ = 0;
     }
     if (in_flight_ != 0) {
@@ -313,6 +329,12 @@ class kafka_sink final : public sink {
       counters_ = keep;
       return;
     }
+    if (status s = create_parked_producer(); !s) {
+      log_line(log_level::error, component_, s.message() + " (tried again on the next batch)");
+      destroy();
+      counters_ = keep;
+      return;
+    }
     fatal_ = false;
     ++recreated_;
     log_line(log_level::warn, component_,
@@ -330,7 +352,8 @@ class kafka_sink final : public sink {
 
   status configure(rd_kafka_conf_t* conf) {
     const bool acks_all = config_.acks == "all" || config_.acks == "-1";
-    const std::uint64_t kbytes = config_.max_buffer_bytes / 1024;
+    // Exactly once: the two producers share the bound.
+    const std::uint64_t kbytes = config_.max_buffer_bytes / 1024 / (eos_ ? 2 : 1);
     const std::pair<std::string, std::string> settings[] = {
         {"bootstrap.servers", config_.brokers},
         {"client.id", "edgepipe-" + name_},
@@ -347,8 +370,7 @@ class kafka_sink final : public sink {
       if (status s = set(conf, k, v); !s) return s;
     if (eos_) {
       // A restarted process (same node id, same sink) fences the old one.
-      if (status s = set(conf, "transactional.id", "edgepipe-" + config_.node_id + "-" + name_); !s)
-        return s;
+      if (status s = set(conf, "transactional.id", transactional_id(active_slot_)); !s) return s;
       // librdkafka requires message.timeout.ms <= transaction.timeout.ms.
       const int txn_timeout = std::max(60000, config_.message_timeout_ms);
       if (status s = set(conf, "transaction.timeout.ms", std::to_string(txn_timeout)); !s) return s;
@@ -606,14 +628,15 @@ class kafka_sink final : public sink {
   }
 
   // runs on: sink thread. Another producer with our transactional.id took over: stop for good.
+  // Also on the kafka-commit thread (the committing producer's error_cb): under fault_mu_.
   void fence(const std::string& reason) {
+    const std::lock_guard<std::mutex> lock(fault_mu_);
     if (fenced_) return;
-    fenced_ = true;
     fenced_reason_ = "kafka producer fenced (another edgepipe with node id " + config_.node_id +
                      " runs sink " + name_ + "): " + reason +
                      "; this sink stops delivering, its records stay in the spool";
+    fenced_ = true;
     log_line(log_level::error, component_, fenced_reason_);
-    const std::lock_guard<std::mutex> lock(fault_mu_);
     fault_ = fenced_reason_;
   }
 
@@ -630,35 +653,34 @@ class kafka_sink final : public sink {
       settle(records[k].sequence, delivery_outcome::failed);
   }
 
-  // runs on: sink thread. The producer's transactions are initialised (fencing any older
-  // producer with our transactional.id) and the committed watermark is read back. Retried at
-  // most every kSetupRetryNs while the brokers do not answer.
-  bool transactions_ready() {
-    if (eos_ready_) return true;
+  // runs on: main thread (open(), when the brokers answer: start-up, not the first records,
+  // pays for it) or sink thread. Both producers' transactions are initialised (fencing any
+  // older producers with our transactional ids, aborting what they left open) and then the
+  // committed watermark is read back (read_committed: it waits for no open transaction of
+  // ours). Retried at most every kSetupRetryNs while the brokers do not answer.
+  bool transactions_initialised() {
+    if (eos_initialised_) return true;
     const std::uint64_t now = mono_now_ns();
     if (now < next_eos_setup_ns_) return false;
     next_eos_setup_ns_ = now + kSetupRetryNs;
-    if (rd_kafka_error_t* e = rd_kafka_init_transactions(rk_, kMetadataTimeoutMs)) {
-      const bool fatal = rd_kafka_error_is_fatal(e) != 0;
-      const rd_kafka_resp_err_t code = rd_kafka_error_code(e);
-      const std::string what = rd_kafka_error_string(e);
-      rd_kafka_error_destroy(e);
-      if (fatal && is_fencing(code)) {
-        fence(what);
-      } else if (fatal) {
-        fatal_ = true;
-      }
-      log_.log(log_level::warn, component_, "init_transactions",
-               "init_transactions: " + what + " (tried again later)");
+    if (!init_transactions(rk_, active_initialised_) ||
+        !init_transactions(parked_.rk, parked_.initialised))
       return false;
-    }
-    std::optional<kafka_watermark> w;
     if (status s = read_committed_state(config_.brokers, config_.properties, config_.state_topic,
-                                        state_key_, kMetadataTimeoutMs, w);
+                                        state_key_, kMetadataTimeoutMs, committed_watermark_);
         !s) {
       log_.log(log_level::warn, component_, "state_topic", s.message() + " (tried again later)");
       return false;
     }
+    eos_initialised_ = true;
+    return true;
+  }
+
+  // runs on: sink thread, once the spool's origin is known (resume()).
+  bool transactions_ready() {
+    if (eos_ready_) return true;
+    if (!transactions_initialised()) return false;
+    const std::optional<kafka_watermark>& w = committed_watermark_;
     skip_below_ = 0;
     if (w && !origin_.empty() && w->origin == origin_) {
       skip_below_ = w->next;
@@ -688,9 +710,101 @@ class kafka_sink final : public sink {
     return true;
   }
 
+  // The records of one transaction; (first id, count) runs, settled together at its end.
+  struct txn_state {
+    bool open = false;
+    bool failed = false;  // a message of it failed: it must abort
+    std::uint64_t records = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t next = 0;  // the id after its last record
+    std::uint64_t started_ns = 0;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
+  };
+
+  // One producer and its topic handles (handles belong to the producer that made them).
+  struct producer_set {
+    rd_kafka_t* rk = nullptr;
+    rd_kafka_topic_t* shared_topic = nullptr;
+    rd_kafka_topic_t* unknown_topic = nullptr;
+    rd_kafka_topic_t* state_topic = nullptr;
+    std::vector<rd_kafka_topic_t*> source_topics;
+    std::unordered_map<std::string, rd_kafka_topic_t*, name_hash, std::equal_to<>> stream_topics;
+    std::string_view last_stream;
+    rd_kafka_topic_t* last_stream_topic = nullptr;
+    int slot = 1;
+    bool initialised = false;  // init_transactions done
+  };
+
+  /// Slot 0 keeps the id of a single-producer edgepipe, so an upgrade fences it too. '/' is not
+  /// allowed in node or sink names: no other sink's ids can be these.
+  std::string transactional_id(int slot) const {
+    std::string id = "edgepipe-" + config_.node_id + "-" + name_;
+    if (slot != 0) id += "/" + std::to_string(slot);
+    return id;
+  }
+
+  /// Exchanges the producer produce() uses (rk_ and its handles) with `other`. Swapping the
+  /// maps keeps their nodes, so last_stream_ still points into the right one.
+  void swap_producers(producer_set& other) {
+    std::swap(rk_, other.rk);
+    std::swap(shared_topic_, other.shared_topic);
+    std::swap(unknown_topic_, other.unknown_topic);
+    std::swap(state_topic_, other.state_topic);
+    std::swap(source_topics_, other.source_topics);
+    std::swap(stream_topics_, other.stream_topics);
+    std::swap(last_stream_, other.last_stream);
+    std::swap(last_stream_topic_, other.last_stream_topic);
+    std::swap(active_slot_, other.slot);
+    std::swap(active_initialised_, other.initialised);
+  }
+
+  // runs on: main thread (open) or sink thread (recreate). Exactly once: the second producer,
+  // parked until the first hands it a transaction to fill.
+  status create_parked_producer() {
+    if (!eos_) return status::ok();
+    swap_producers(parked_);  // create_producer() names it after active_slot_
+    status s = create_producer();
+    if (s) s = create_topic_handles();
+    if (!s) destroy_active();
+    swap_producers(parked_);
+    return s;
+  }
+
+  void destroy_parked() {
+    if (!committer_.idle()) (void)committer_.wait();  // never destroy a producer it uses
+    committing_rk_ = nullptr;
+    if (parked_.rk == nullptr) return;
+    stage_counters* keep = counters_;
+    swap_producers(parked_);
+    destroy_active();
+    swap_producers(parked_);
+    counters_ = keep;
+  }
+
+  bool init_transactions(rd_kafka_t* rk, bool& done) {
+    if (done) return true;
+    if (rk == nullptr) return false;
+    rd_kafka_error_t* e = rd_kafka_init_transactions(rk, kMetadataTimeoutMs);
+    done = e == nullptr;
+    if (done) return true;
+    const bool fatal = rd_kafka_error_is_fatal(e) != 0;
+    const rd_kafka_resp_err_t code = rd_kafka_error_code(e);
+    const std::string what = rd_kafka_error_string(e);
+    rd_kafka_error_destroy(e);
+    if (fatal && is_fencing(code)) {
+      fence(what);
+    } else if (fatal) {
+      fatal_ = true;
+    }
+    log_.log(log_level::warn, component_, "init_transactions",
+             "init_transactions: " + what + " (tried again later)");
+    return false;
+  }
+
   void write_transactional(const record_batch& batch, stage_counters& counters) {
     const auto& records = batch.records();
     if (fatal_ && !fenced_) recreate_producer();
+    finish_commit(false);
     if (fenced_ || rk_ == nullptr || !setup_ready() || !origin_in_ledger() ||
         !transactions_ready()) {
       fail_records(records, 0, counters);
@@ -708,22 +822,22 @@ class kafka_sink final : public sink {
         settle(r.sequence, delivery_outcome::duplicate);
         continue;
       }
-      if (!txn_open_ && !begin_transaction()) {
+      if (!txn_.open && !begin_transaction()) {
         fail_records(records, i, counters);
         break;
       }
       add_to_transaction(r.sequence);
       produce(batch, r, counters);
-      if (txn_failed_) {  // a produce error: the whole transaction goes
+      if (txn_.failed) {  // a produce error: the whole transaction goes
         abort_transaction();
         fail_records(records, i + 1, counters);
         break;
       }
-      if (txn_records_ >= txn_max_records_) commit_transaction();
+      if (txn_.records >= txn_max_records_) hand_off_transaction();
     }
     // The interval is checked per batch (and at each flush), not per record: no clock read on
     // the per-record path.
-    if (txn_open_ && mono_now_ns() - txn_started_ns_ >= txn_interval_ns_) commit_transaction();
+    if (txn_.open && mono_now_ns() - txn_.started_ns >= txn_interval_ns_) hand_off_transaction();
     if (rk_ != nullptr) rd_kafka_poll(rk_, 0);
     counters.in_flight.set(in_flight_);
   }
@@ -736,101 +850,135 @@ class kafka_sink final : public sink {
       rd_kafka_error_destroy(e);
       return false;
     }
-    txn_open_ = true;
-    txn_failed_ = false;
-    txn_records_ = 0;
-    txn_bytes_ = 0;
-    txn_ranges_.clear();
-    txn_started_ns_ = mono_now_ns();
-    open_transactions_.store(1, std::memory_order_relaxed);
-    if (counters_ != nullptr) counters_->transactions_open.set(1);
+    txn_.open = true;
+    txn_.failed = false;
+    txn_.records = 0;
+    txn_.bytes = 0;
+    txn_.ranges.clear();
+    txn_.started_ns = mono_now_ns();
+    count_open_transactions();
     return true;
   }
 
   void add_to_transaction(std::uint64_t sequence) {
-    ++txn_records_;
-    if (!txn_ranges_.empty() && txn_ranges_.back().first + txn_ranges_.back().second == sequence) {
-      ++txn_ranges_.back().second;
+    ++txn_.records;
+    if (!txn_.ranges.empty() && txn_.ranges.back().first + txn_.ranges.back().second == sequence) {
+      ++txn_.ranges.back().second;
     } else {
-      txn_ranges_.emplace_back(sequence, 1);
+      txn_.ranges.emplace_back(sequence, 1);
     }
-    txn_next_ = sequence + 1;
+    txn_.next = sequence + 1;
   }
 
-  /// The transaction's records, settled `outcome`.
-  void settle_transaction(delivery_outcome outcome) {
-    for (const auto& [first, count] : txn_ranges_) settle_range(first, count, outcome);
-    txn_ranges_.clear();
-    txn_records_ = 0;
-    txn_bytes_ = 0;
-    txn_open_ = false;
-    txn_failed_ = false;
-    open_transactions_.store(0, std::memory_order_relaxed);
-    if (counters_ != nullptr) counters_->transactions_open.set(0);
+  /// Open transactions: the filling one and the one being committed (metric, tests).
+  void count_open_transactions() {
+    const std::uint64_t n = (txn_.open ? 1u : 0u) + (committer_.idle() ? 0u : 1u);
+    open_transactions_.store(n, std::memory_order_relaxed);
+    if (counters_ != nullptr) counters_->transactions_open.set(n);
+  }
+
+  /// `t`'s records, settled `outcome`; `t` is closed.
+  void settle_transaction(txn_state& t, delivery_outcome outcome) {
+    for (const auto& [first, count] : t.ranges) settle_range(first, count, outcome);
+    t.ranges.clear();
+    t.records = 0;
+    t.bytes = 0;
+    t.open = false;
+    t.failed = false;
+    count_open_transactions();
   }
 
   // runs on: sink thread. What the producer still holds of the open transaction is dropped
   // (its records settled failed); the producer must be made again (a new epoch aborts it).
   void drop_transaction() {
-    if (!txn_open_) return;
-    if (counters_ != nullptr) counters_->failed.add(txn_records_);
-    settle_transaction(delivery_outcome::failed);
+    if (!txn_.open) return;
+    if (counters_ != nullptr) counters_->failed.add(txn_.records);
+    settle_transaction(txn_, delivery_outcome::failed);
   }
 
-  // runs on: sink thread. Adds the state record and commits. Success: every record of the
-  // transaction is delivered. Otherwise they are failed (retried from the spool).
-  void commit_transaction() {
-    if (!txn_open_) return;
-    if (!txn_failed_ && !origin_.empty()) {
-      const std::string value = kafka_state_value(origin_, txn_next_);
-      for (;;) {
-        const rd_kafka_resp_err_t err = rd_kafka_producev(
-            rk_, RD_KAFKA_V_RKT(state_topic_), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(state_key_.data(), state_key_.size()),
-            RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-            RD_KAFKA_V_OPAQUE(nullptr), RD_KAFKA_V_END);
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-          ++in_flight_;
-          break;
-        }
-        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !abandoned()) {
-          rd_kafka_poll(rk_, 10);
-          continue;
-        }
-        txn_failed_ = true;
-        report(err, config_.state_topic.c_str(), "state record not produced");
-        break;
+  // runs on: sink thread. The state record, last in the open transaction; false when it could
+  // not be produced (the transaction must abort).
+  bool add_state_record() {
+    if (origin_.empty()) return true;
+    const std::string value = kafka_state_value(origin_, txn_.next);
+    for (;;) {
+      const rd_kafka_resp_err_t err = rd_kafka_producev(
+          rk_, RD_KAFKA_V_RKT(state_topic_), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_KEY(state_key_.data(), state_key_.size()),
+          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+          RD_KAFKA_V_OPAQUE(nullptr), RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ++in_flight_;
+        return true;
       }
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !abandoned()) {
+        rd_kafka_poll(rk_, 10);
+        continue;
+      }
+      report(err, config_.state_topic.c_str(), "state record not produced");
+      return false;
     }
-    if (txn_failed_) {
+  }
+
+  // runs on: sink thread. Adds the state record to the open transaction and hands it to the
+  // committer; the other producer fills the next one meanwhile. Transaction N+1 is handed over
+  // only once N is settled, so the state records commit in order (and a failed N aborts N+1).
+  void hand_off_transaction() {
+    if (!txn_.open) return;
+    finish_commit(true);
+    if (!txn_.open) return;  // aborted with the one before it
+    if (txn_.failed || !add_state_record()) {
       abort_transaction();
       return;
     }
-    const int timeout_ms = abandoned() ? 1000 : config_.message_timeout_ms + 5000;
-    rd_kafka_error_t* e = rd_kafka_commit_transaction(rk_, timeout_ms);
-    if (e == nullptr && !txn_failed_) {
+    committing_ = std::move(txn_);
+    txn_ = txn_state{};
+    committing_in_flight_ = std::exchange(in_flight_, 0);  // the other producer has none
+    committing_rk_ = rk_;
+    swap_producers(parked_);
+    committer_.start(committing_rk_, commit_timeout_ms());
+    count_open_transactions();
+  }
+
+  int commit_timeout_ms() const { return abandoned() ? 1000 : config_.message_timeout_ms + 5000; }
+
+  // runs on: sink thread. Takes the committer's result (waiting for it when `block`): the
+  // committed transaction's records are delivered; a failed one's are failed, and the open
+  // transaction after it is aborted too (its state record would claim the failed records).
+  void finish_commit(bool block) {
+    if (committer_.idle()) return;
+    std::optional<kafka_txn_committer::result> r;
+    if (block) {
+      r = committer_.wait();
+    } else {
+      r = committer_.poll();
+      if (!r) return;
+    }
+    committing_rk_ = nullptr;
+    committing_in_flight_ = 0;
+    if (r->committed && !committing_.failed) {
       if (counters_ != nullptr) {
-        counters_->records_out.add(txn_records_);
-        counters_->bytes_out.add(txn_bytes_);
+        counters_->records_out.add(committing_.records);
+        counters_->bytes_out.add(committing_.bytes);
+        counters_->transactions_committed.add();
       }
       ++transactions_committed_;
-      if (counters_ != nullptr) counters_->transactions_committed.add();
-      settle_transaction(delivery_outcome::delivered);
+      settle_transaction(committing_, delivery_outcome::delivered);
       return;
     }
-    if (e != nullptr) {
-      const bool fatal = rd_kafka_error_is_fatal(e) != 0;
-      const rd_kafka_resp_err_t code = rd_kafka_error_code(e);
-      log_.log(log_level::error, component_, "commit",
-               std::string("commit_transaction: ") + rd_kafka_error_string(e) +
-                   (fatal ? "" : " (aborted, its records are sent again from the spool)"));
-      rd_kafka_error_destroy(e);
-      if (fatal) {
-        if (is_fencing(code)) fence(rd_kafka_err2str(code));
-        fatal_ = true;
-        drop_transaction();
-        return;
-      }
+    ++transactions_aborted_;
+    if (counters_ != nullptr) {
+      counters_->transactions_aborted.add();
+      counters_->failed.add(committing_.records);
+    }
+    log_.log(log_level::error, component_, "commit",
+             r->committed ? std::string("a message of a committed transaction failed; its "
+                                        "records are sent again from the spool")
+                          : r->message);
+    settle_transaction(committing_, delivery_outcome::failed);
+    if (r->fatal) {
+      if (is_fencing(r->code)) fence(rd_kafka_err2str(r->code));
+      fatal_ = true;
     }
     abort_transaction();
   }
@@ -839,11 +987,10 @@ class kafka_sink final : public sink {
   // delivered. When the abort itself does not complete (brokers down), the producer is made
   // again on the next write: its init_transactions aborts the transaction on the broker.
   void abort_transaction() {
-    if (!txn_open_) return;
+    if (!txn_.open) return;
     ++transactions_aborted_;
     if (counters_ != nullptr) counters_->transactions_aborted.add();
-    const int timeout_ms = abandoned() ? 1000 : config_.message_timeout_ms + 5000;
-    if (rd_kafka_error_t* e = rd_kafka_abort_transaction(rk_, timeout_ms)) {
+    if (rd_kafka_error_t* e = rd_kafka_abort_transaction(rk_, commit_timeout_ms())) {
       const bool fatal = rd_kafka_error_is_fatal(e) != 0;
       const rd_kafka_resp_err_t code = rd_kafka_error_code(e);
       log_.log(log_level::error, component_, "abort",
@@ -856,6 +1003,24 @@ class kafka_sink final : public sink {
     drop_transaction();
   }
 
+  // Delivery reports of a transactional producer: on the sink thread for rk_, on the
+  // kafka-commit thread for the producer being committed (committing_rk_). Only counted into
+  // the transaction's state: settled at commit or abort, never here (a delivered message of an
+  // aborted transaction is invisible to read_committed consumers).
+  void on_transactional_delivery(rd_kafka_t* rk, const rd_kafka_message_t* m) {
+    const bool committing = rk != nullptr && rk == committing_rk_;
+    std::uint64_t& in_flight = committing ? committing_in_flight_ : in_flight_;
+    txn_state& t = committing ? committing_ : txn_;
+    if (in_flight != 0) --in_flight;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      t.bytes += m->len + m->key_len;
+    } else if (!t.failed) {
+      t.failed = true;
+      report(m->err, m->rkt != nullptr ? rd_kafka_topic_name(m->rkt) : nullptr,
+             "delivery failed (transaction aborted, retried from the spool)");
+    }
+  }
+
   void report(rd_kafka_resp_err_t err, const char* topic, const char* what) {
     // First error per error code and topic per 10 s; the rest are counted by the limiter.
     const std::string t = topic != nullptr ? topic : "-";
@@ -863,23 +1028,15 @@ class kafka_sink final : public sink {
              "topic " + t + ": " + what + ": " + rd_kafka_err2str(err));
   }
 
-  static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+  static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque) {
     auto* self = static_cast<kafka_sink*>(opaque);
+    if (self->eos_) {  // settled at commit or abort (kafka-commit thread for the committing one)
+      self->on_transactional_delivery(rk, m);
+      return;
+    }
     if (self->in_flight_ != 0) --self->in_flight_;
     stage_counters* c = self->counters_;
     const auto id = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(m->_private));
-    if (self->eos_) {
-      // Settled at commit or abort, never here: a delivered message of an aborted transaction
-      // is invisible to read_committed consumers.
-      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        self->txn_bytes_ += m->len + m->key_len;
-      } else if (!self->txn_failed_) {
-        self->txn_failed_ = true;
-        self->report(m->err, m->rkt != nullptr ? rd_kafka_topic_name(m->rkt) : nullptr,
-                     "delivery failed (transaction aborted, retried from the spool)");
-      }
-      return;
-    }
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (c != nullptr) {
         c->records_out.add();
@@ -924,6 +1081,12 @@ class kafka_sink final : public sink {
   }
 
   void destroy() {
+    if (eos_) destroy_parked();
+    destroy_active();
+  }
+
+  void destroy_active() {
+    active_initialised_ = false;
     if (rk_ == nullptr) return;
     counters_ = nullptr;  // no more accounting once close() has settled the books
     for (rd_kafka_topic_t* t : source_topics_)
@@ -957,7 +1120,8 @@ class kafka_sink final : public sink {
   std::uint64_t next_stream_create_ns_ = 0;
   stage_counters* counters_ = nullptr;  // set by write()/flush(); used by the callbacks
   std::uint64_t in_flight_ = 0;         // produced, no delivery report yet
-  bool fatal_ = false;                  // the producer had a fatal error: recreate it
+  // The producer had a fatal error: recreate it. Atomic: the kafka-commit thread may set it.
+  std::atomic<bool> fatal_{false};
   std::uint64_t recreated_ = 0;
   const std::uint64_t max_in_flight_ = static_cast<std::uint64_t>(config_.max_in_flight);
   std::string component_ = "sink:" + name_;
@@ -967,25 +1131,33 @@ class kafka_sink final : public sink {
   const std::uint64_t txn_interval_ns_ = config_.transaction_interval_ms * 1'000'000;
   const std::string state_key_ = config_.node_id + "/" + name_;
   rd_kafka_topic_t* state_topic_ = nullptr;
-  bool eos_ready_ = false;  // init_transactions done, watermark read
+  bool eos_initialised_ = false;     // init_transactions done on both producers, watermark read
+  bool active_initialised_ = false;  // init_transactions done on rk_
+  std::optional<kafka_watermark> committed_watermark_;  // read by transactions_initialised()
+  bool eos_ready_ = false;                              // and compared with this spool's origin
   std::uint64_t next_eos_setup_ns_ = 0;
   std::string origin_;            // the spool's origin (spool mode)
   std::string origin_line_;       // ledger state: "kafka.spool=<origin>\n"
   bool origin_due_ = false;       // a new origin, not yet in the ledger
   std::uint64_t skip_below_ = 0;  // records below it are committed already (state topic)
-  bool txn_open_ = false;
-  bool txn_failed_ = false;  // a message of the open transaction failed: it must abort
-  std::uint64_t txn_records_ = 0;
-  std::uint64_t txn_bytes_ = 0;
-  std::uint64_t txn_next_ = 0;  // the id after the last record in the transaction
-  std::uint64_t txn_started_ns_ = 0;
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> txn_ranges_;  // (first id, count)
+  txn_state txn_;                 // the open transaction, filling on rk_
+  // The pipelined commit: the other producer (idle, or committing `committing_` on the
+  // committer's thread) and the transaction it commits. committing_rk_ is the producer while
+  // the committer has it (null otherwise): written by the sink thread only while the committer
+  // is idle, read by the delivery callbacks of both threads.
+  producer_set parked_;
+  int active_slot_ = 0;  // the slot of rk_ (0 or 1): its transactional.id
+  txn_state committing_;
+  std::uint64_t committing_in_flight_ = 0;  // kafka-commit thread while it commits
+  rd_kafka_t* committing_rk_ = nullptr;
+  kafka_txn_committer committer_{"kafka-commit"};
   std::uint64_t transactions_committed_ = 0;
   std::uint64_t transactions_aborted_ = 0;
   std::atomic<std::uint64_t> open_transactions_{0};
-  bool fenced_ = false;
-  std::string fenced_reason_;
-  mutable std::mutex fault_mu_;  // fault_: written once on the sink thread, read by /health
+  std::atomic<bool> fenced_{false};  // written under fault_mu_, read without it
+  std::string fenced_reason_;        // under fault_mu_
+  // fault_, fenced_reason_: written once by fence() (sink or kafka-commit thread), read by /health
+  mutable std::mutex fault_mu_;
   std::string fault_;
   rate_limited_log log_;  // thread-safe: also used by log_cb on librdkafka's threads
 };

@@ -20,8 +20,9 @@ std::unique_ptr<sink> make_kafka_sink(const std::string& name, const kafka_sink_
 void kafka_sink_inject_fatal_error(sink& s, const char* reason);
 std::uint64_t kafka_sink_producers_recreated(const sink& s);
 
-/// exactly_once: transactions committed and aborted so far, open now (0 or 1), and whether the
-/// producer was fenced (and why). For tests; runs on the sink thread or after it ended.
+/// exactly_once: transactions committed and aborted so far, open now (0-2: the one filling and
+/// the one committing), and whether a producer was fenced (and why). For tests; runs on the sink
+/// thread or after it ended.
 struct kafka_transaction_stats {
   std::uint64_t committed = 0;
   std::uint64_t aborted = 0;
