@@ -123,6 +123,7 @@ def make_config(tmp, name, slot, prefix, tables, port, fsync="interval", brokers
     with open(os.path.join(SOURCE_DIR, "config", "cdc.toml")) as f:
         text = f.read()
     text = re.sub(r'(?m)^slot = .*$', f'slot = "{slot}"', text)
+    text = text.replace("host=127.0.0.1 port=5432 ", f"host=127.0.0.1 port={PG_PORT} ")  # a private stack
     text = re.sub(r'(?m)^topic_prefix = "edgepipe"$', f'topic_prefix = "{prefix}"', text)
     # The Kafka sink's prefix for records without a topic of their own (none here).
     text = re.sub(r'(?m)^topic_prefix = "edgepipe\."$', f'topic_prefix = "{prefix}-src."', text)
