@@ -41,6 +41,18 @@ class delivery_listener {
   virtual status checkpoint() { return status::ok(); }
 };
 
+/// Lets a sink keep a batch given to write() past the call (a reader reference), so that it can
+/// hand records to a library without copying them (the Kafka sink, until the last delivery
+/// report of the batch's messages). Given by the sink stage; runs on: sink thread.
+class batch_keeper {
+ public:
+  virtual ~batch_keeper() = default;
+  /// A reference on `batch`, the one being written, valid until drop(); nullptr when that batch
+  /// cannot outlive write() (a frame read back from disk into a reused buffer): copy it then.
+  virtual const record_batch* keep(const record_batch& batch) = 0;
+  virtual void drop(const record_batch* kept) = 0;
+};
+
 class sink {
  public:
   virtual ~sink() = default;
@@ -72,6 +84,15 @@ class sink {
 
   /// runs on: main thread, before start.
   void set_listener(delivery_listener* l) noexcept { listener_ = l; }
+  /// runs on: main thread, before start. Without a keeper no batch outlives write().
+  void set_batch_keeper(batch_keeper* k) noexcept { keeper_ = k; }
+  /// runs on: main thread, before start. `wake(ctx)` may be called from any thread (a library's
+  /// own thread) when the sink has answers to collect (Kafka delivery reports): the stage then
+  /// calls flush() at once instead of at its next poll. It must be cheap and never block.
+  void set_wake(void (*wake)(void*), void* ctx) noexcept {
+    wake_ = wake;
+    wake_ctx_ = ctx;
+  }
   /// runs on: main thread, before open(). The sink is fed from the spool of a daemon (`edgepipe
   /// run`): a destination that is down at start is then no reason to refuse to start (records
   /// wait in the spool). open()
@@ -115,6 +136,11 @@ class sink {
     if (listener_ != nullptr && count != 0) listener_->settled_range(first, count, outcome);
   }
   bool has_listener() const noexcept { return listener_ != nullptr; }
+  batch_keeper* keeper() const noexcept { return keeper_; }
+  /// Any thread: tells the stage there are answers to collect (see set_wake()).
+  void wake_stage() const noexcept {
+    if (wake_ != nullptr) wake_(wake_ctx_);
+  }
   /// The ledger written now (delivery_listener::checkpoint); ok without a listener.
   status checkpoint() { return listener_ != nullptr ? listener_->checkpoint() : status::ok(); }
 
@@ -122,6 +148,9 @@ class sink {
   bool setup_pending_ = false;
   std::uint64_t next_setup_ns_ = 0;
   delivery_listener* listener_ = nullptr;
+  batch_keeper* keeper_ = nullptr;
+  void (*wake_)(void*) = nullptr;
+  void* wake_ctx_ = nullptr;
   std::atomic<bool> abandoned_{false};
 };
 

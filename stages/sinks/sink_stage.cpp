@@ -23,7 +23,9 @@ sink_stage::sink_stage(std::unique_ptr<sink> s, std::size_t ring_capacity,
       input_(ring_capacity),
       pool_(pool),
       counters_(counters),
-      flush_interval_(flush_interval) {}
+      flush_interval_(flush_interval) {
+  sink_->set_batch_keeper(this);
+}
 
 void sink_stage::use_spool(spool& s, std::size_t index, std::vector<std::string> sources,
                            spool_memory_tail* tail) {
@@ -34,6 +36,28 @@ void sink_stage::use_spool(spool& s, std::size_t index, std::vector<std::string>
   // With the spool the tracker also records payload received -> the sink confirmed.
   tracker_ = std::make_unique<delivery_tracker>(s.watermark(index), &counters_.confirm_latency_ns);
   sink_->set_listener(this);
+  sink_->set_wake(&sink_stage::on_sink_wake, this);
+}
+
+void sink_stage::on_sink_wake(void* self) noexcept {
+  auto* stage = static_cast<sink_stage*>(self);
+  stage->answers_.store(true, std::memory_order_release);
+  stage->spool_->commit_waiter().notify();
+}
+
+const record_batch* sink_stage::keep(const record_batch& batch) {
+  if (&batch != keepable_) return nullptr;  // read back from disk into a reused buffer
+  keepable_->add_reader();
+  return keepable_;
+}
+
+void sink_stage::drop(const record_batch* kept) {
+  // keep() handed out a pointer to a batch that is ours to release.
+  auto* b = const_cast<record_batch*>(kept);
+  if (tail_ != nullptr)
+    tail_->release(b);
+  else if (b->release_reader())
+    pool_.release(b);
 }
 
 void sink_stage::abandon() noexcept {
@@ -102,7 +126,9 @@ void sink_stage::run_from_ring() {
       counters_.batches_in.add();
       counters_.records_in.add(batch->records().size());
       counters_.bytes_in.add(batch->bytes());
+      keepable_ = batch;
       sink_->write(*batch, counters_);
+      keepable_ = nullptr;
       record_latency(*batch);
       if (batch->release_reader()) pool_.release(batch);
       dirty = true;
@@ -167,8 +193,12 @@ void sink_stage::run_from_spool() {
     if (tracker.failure_pending()) {
       if (tracker.unanswered() != 0) {  // wait for every answer before going back
         sink_->flush(counters_);
-        sp.commit_waiter().wait([&] { return abandoned_.load(std::memory_order_acquire); },
-                                kAnswerPoll);
+        sp.commit_waiter().wait(
+            [&] {
+              return abandoned_.load(std::memory_order_acquire) ||
+                     answers_.exchange(false, std::memory_order_acq_rel);
+            },
+            kAnswerPoll);
         continue;
       }
       if (rewind_at == 0) {
@@ -215,7 +245,9 @@ void sink_stage::run_from_spool() {
         if (record_batch* mem = tail_->acquire(spool_index_, cursor.position(), committed, pos)) {
           cursor.step_over(pos, spool_appender::frame_bytes(*mem));
           memory_records_.fetch_add(pos.records, std::memory_order_relaxed);
+          keepable_ = mem;
           hand_over(*mem);
+          keepable_ = nullptr;
           tail_->release(mem);
           continue;
         }
@@ -254,6 +286,8 @@ void sink_stage::run_from_spool() {
     sp.commit_waiter().wait(
         [&] {
           if (abandoned_.load(std::memory_order_acquire)) return true;
+          // The sink has answers to collect (e.g. Kafka delivery reports): flush now.
+          if (answers_due && answers_.exchange(false, std::memory_order_acq_rel)) return true;
           if (full) return false;
           return sp.committed_end() > seen || sp.dropped_end() > seen ||
                  (!answers_due && sp.writing_finished());

@@ -9,7 +9,9 @@
 //    frame with a backoff. It ends when the spool writer has finished and everything is confirmed,
 //    or when abandoned (shutdown deadline), leaving the rest in the spool.
 // Threading: run() is the body of the sink thread "sink:<name>"; abandon() may be called from
-// any thread; the delivery_listener callbacks run on the sink thread (from inside the sink).
+// any thread; the delivery_listener and batch_keeper callbacks run on the sink thread (from
+// inside the sink); the sink's wake callback (answers to collect, e.g. Kafka delivery reports)
+// may run on any thread: it sets a flag and notifies the thread's waiter.
 #pragma once
 
 #include <atomic>
@@ -28,7 +30,7 @@
 
 namespace edgepipe {
 
-class sink_stage final : private delivery_listener {
+class sink_stage final : private delivery_listener, private batch_keeper {
  public:
   sink_stage(std::unique_ptr<sink> s, std::size_t ring_capacity, batch_pool<record_batch>& pool,
              stage_counters& counters,
@@ -63,6 +65,11 @@ class sink_stage final : private delivery_listener {
   void settled(std::uint64_t sequence, delivery_outcome outcome) override;
   void settled_range(std::uint64_t first, std::uint64_t count, delivery_outcome outcome) override;
   status checkpoint() override;
+  // batch_keeper: the sink may keep the batch being written (the one in keepable_) past write().
+  const record_batch* keep(const record_batch& batch) override;
+  void drop(const record_batch* kept) override;
+  /// The sink's wake callback (any thread): answers are ready, stop waiting.
+  static void on_sink_wake(void* self) noexcept;
   /// Confirms what the tracker has settled and writes the ledger with the sink's state.
   status persist_ledger();
   void record_latency(const record_batch& batch);
@@ -80,6 +87,8 @@ class sink_stage final : private delivery_listener {
   std::vector<std::string> sources_;
   std::unique_ptr<delivery_tracker> tracker_;
   std::atomic<bool> abandoned_{false};
+  record_batch* keepable_ = nullptr;  // the pooled batch being written, if any
+  std::atomic<bool> answers_{false};  // set by on_sink_wake, cleared by the waits
   std::atomic<std::uint64_t> skipped_{0};
   std::atomic<std::uint64_t> rewinds_{0};
   std::atomic<std::uint64_t> memory_records_{0};

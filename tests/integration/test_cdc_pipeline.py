@@ -96,6 +96,7 @@ def make_config(tmp, name, slot, prefix, tables, port, fsync="interval", brokers
     # The database this test's psql talks to (config/cdc.toml names the shared stack's).
     text = re.sub(r'(?m)^conninfo = .*$', f'conninfo = "{CONNINFO}"', text)
     text = re.sub(r'(?m)^slot = .*$', f'slot = "{slot}"', text)
+    text = text.replace("host=127.0.0.1 port=5432 ", f"host=127.0.0.1 port={PG_PORT} ")  # a private stack
     text = re.sub(r'(?m)^topic_prefix = "edgepipe"$', f'topic_prefix = "{prefix}"', text)
     # The Kafka sink's prefix for records without a topic of their own (none here).
     text = re.sub(r'(?m)^topic_prefix = "edgepipe\."$', f'topic_prefix = "{prefix}-src."', text)

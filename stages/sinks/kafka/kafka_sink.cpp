@@ -4,7 +4,20 @@
 // goes to the topic of that name, created (create_topics) when the sink first meets it.
 // Message key = record key (none when empty), value = the record JSON (a null value for an
 // empty one: a tombstone), headers `source`, `record-id` (sequence number, decimal) and
-// `content-type: application/json`.
+// `content-type: application/json`. All three are read downstream: `record-id` identifies a
+// resent record (test_cdc_pipeline's duplicate check, examples/spark's dedupe of keyless
+// records), `source` names the producer (test_cdc_pipeline), `content-type` is part of the
+// documented message format (test_kafka_sink); librdkafka allocates each header, so they are
+// what a message costs beyond the raw producer's key and value.
+//
+// No copy: messages are produced without RD_KAFKA_MSG_F_COPY; key and value point into the
+// record batch, which the sink keeps (stages/sinks/kafka/kafka_batch_leases: a reader reference
+// through the stage's batch_keeper, or one copy of the batch when it cannot outlive write())
+// until the last delivery report of its messages. A spool frame delivered whole is settled with
+// one settle_range() call when its last report arrives (failures are settled one by one).
+// Delivery reports wake the sink thread: librdkafka's main queue calls sink::wake_stage() when
+// it goes from empty to non-empty (rd_kafka_queue_cb_event_enable), so the stage collects them
+// at once instead of at its next 5 ms poll.
 //
 // Accounting: delivery reports are the only truth. A record counts as delivered
 // (counters.records_out, bytes_out) only when its delivery report says so; produce errors,
@@ -14,7 +27,12 @@
 // Memory is bounded: queue.buffering.max.kbytes = max_buffer_bytes / 1024 (16 MiB by default,
 // half that for each of the two producers of exactly once; the messages are bounded by
 // max_in_flight). When that queue is full, write() polls and retries, so backpressure blocks the
-// sink thread (and, through the ring, the pipeline) instead of growing the heap.
+// sink thread (and, through the ring, the pipeline) instead of growing the heap. At least once,
+// the batches held for in-flight messages are bounded by max_buffer_bytes too (their arena
+// bytes): at the limit write() serves delivery reports before it takes another batch. They
+// replace librdkafka's copies, which that bound capped. Exactly once copies each message
+// (RD_KAFKA_MSG_F_COPY): the committing producer's delivery reports run on the kafka-commit
+// thread, which must not touch the sink thread's leases.
 //
 // Lead over the brokers: at most max_in_flight messages are produced and not yet answered; at
 // the limit write() serves delivery reports (rd_kafka_poll) until there is room. Without it the
@@ -50,6 +68,8 @@
 //                            callbacks run on the kafka-commit thread inside its commit: they
 //                            touch only that transaction's state (committing_), fatal_ (atomic)
 //                            and fence() (under fault_mu_).
+//   on_queue_event           a librdkafka thread (at least once only): only calls
+//                            sink::wake_stage() (no librdkafka call, no lock).
 //   log_cb                   may run on librdkafka's internal threads: it only takes a mutex and
 //                            writes to stderr.
 #include "stages/sinks/kafka/kafka_sink.hpp"
@@ -72,6 +92,7 @@
 
 #include "platform/clock.hpp"
 #include "platform/log.hpp"
+#include "stages/sinks/kafka/kafka_batch_leases.hpp"
 #include "stages/sinks/kafka/kafka_state_topic.hpp"
 #include "stages/sinks/kafka/kafka_txn_committer.hpp"
 
@@ -177,6 +198,7 @@ class kafka_sink final : public sink {
 
   void write(const record_batch& batch, stage_counters& counters) override {
     counters_ = &counters;
+    enable_events();
     if (eos_) {
       write_transactional(batch, counters);
       return;
@@ -190,21 +212,35 @@ class kafka_sink final : public sink {
       for (const record& r : records) settle(r.sequence, delivery_outcome::failed);
       return;
     }
-    for (std::size_t i = 0; i < records.size(); ++i) {
+    kafka_batch_leases::lease* l = lease_batch(batch, counters);
+    const record_batch& held = *l->batch;  // the batch, or our copy of it
+    // A spool frame's ids are contiguous: settled as one range once every message is answered
+    // (one listener call per batch rather than one per record).
+    l->range = has_listener() && !records.empty();
+    for (std::size_t i = 0; l->range && i < records.size(); ++i)
+      l->range = records[i].sequence == records.front().sequence + i;
+    if (l->range) {
+      l->first = records.front().sequence;
+      l->records = records.size();
+    }
+    const auto& held_records = held.records();
+    for (std::size_t i = 0; i < held_records.size(); ++i) {
       if (abandoned()) {  // shutdown deadline: the rest stays in the spool
-        counters.failed.add(records.size() - i);
-        for (std::size_t k = i; k < records.size(); ++k)
-          settle(records[k].sequence, delivery_outcome::failed);
+        counters.failed.add(held_records.size() - i);
+        for (std::size_t k = i; k < held_records.size(); ++k)
+          settle_now(l, held_records[k].sequence, delivery_outcome::failed);
         break;
       }
-      produce(batch, records[i], counters);
+      produce(l, held_records[i], counters);
     }
+    finish_write(l);
     rd_kafka_poll(rk_, 0);  // serve delivery reports as we go
     counters.in_flight.set(in_flight_);
   }
 
   void flush(stage_counters& counters) override {
     counters_ = &counters;
+    enable_events();
     if (eos_) {
       if (rk_ != nullptr) rd_kafka_poll(rk_, 0);
       finish_commit(false);
@@ -566,7 +602,115 @@ class kafka_sink final : public sink {
     return unknown_topic_;
   }
 
-  void produce(const record_batch& batch, const record& r, stage_counters& counters) {
+  // runs on: sink thread. A lease on `batch` for its messages (see kafka_batch_leases), once
+  // the batches held stay within max_buffer_bytes: until then, delivery reports are served.
+  kafka_batch_leases::lease* lease_batch(const record_batch& batch, stage_counters& counters) {
+    if (leases_.live() != 0 && leases_.bytes() + batch.bytes() > config_.max_buffer_bytes &&
+        !abandoned()) {
+      counters.ring_stalls.add();
+      do {
+        rd_kafka_poll(rk_, kInFlightPollMs);
+      } while (leases_.live() != 0 && leases_.bytes() + batch.bytes() > config_.max_buffer_bytes &&
+               !abandoned());
+    }
+    return leases_.open(batch, keeper());
+  }
+
+  // runs on: sink thread. A record settled on its own (failed, or not produced): left out of
+  // its lease's range.
+  void settle_now(kafka_batch_leases::lease* l, std::uint64_t sequence, delivery_outcome outcome) {
+    if (l->range) l->excluded.push_back(sequence);
+    settle(sequence, outcome);
+  }
+
+  // runs on: sink thread. write() is done with the lease.
+  void finish_write(kafka_batch_leases::lease* l) {
+    if (--l->outstanding == 0) end_lease(l);
+  }
+
+  // runs on: sink thread. Every message of the lease is answered: settles what was delivered,
+  // gives the batch back.
+  void end_lease(kafka_batch_leases::lease* l) {
+    if (l->delivered != 0 && l->range) settle_delivered_range(l);
+    leases_.release(l, keeper());
+  }
+
+  void settle_delivered_range(kafka_batch_leases::lease* l) {
+    const std::uint64_t end = l->first + l->records;
+    if (l->excluded.empty()) {
+      settle_range(l->first, l->records, delivery_outcome::delivered);
+      return;
+    }
+    std::sort(l->excluded.begin(), l->excluded.end());
+    std::uint64_t from = l->first;
+    for (const std::uint64_t x : l->excluded) {
+      if (x > from) settle_range(from, x - from, delivery_outcome::delivered);
+      from = x + 1;
+    }
+    if (end > from) settle_range(from, end - from, delivery_outcome::delivered);
+  }
+
+  void produce(kafka_batch_leases::lease* l, const record& r, stage_counters& counters) {
+    const record_batch& batch = *l->batch;
+    // Bounded lead (see the top of this file): wait for delivery reports to make room. A
+    // broker that is down still answers, with failures, within message.timeout.ms.
+    // Counted in ring_stalls, once per wait, like a full ring.
+    if (in_flight_ >= max_in_flight_ && !abandoned()) {
+      counters.ring_stalls.add();
+      do {
+        rd_kafka_poll(rk_, kInFlightPollMs);
+      } while (in_flight_ >= max_in_flight_ && !abandoned());
+    }
+    rd_kafka_topic_t* topic = rk_ != nullptr ? topic_for(batch, r) : nullptr;
+    if (topic == nullptr) {  // no producer (being recreated) or no topic handle
+      counters.failed.add();
+      settle_now(l, r.sequence, delivery_outcome::failed);
+      report(rk_ != nullptr ? rd_kafka_last_error() : RD_KAFKA_RESP_ERR__FATAL, nullptr,
+             "no producer or topic handle");
+      return;
+    }
+    const std::string_view key = batch.key(r);
+    const std::string_view value = batch.value(r);
+    const std::string_view source = r.source < source_names_.size()
+                                        ? std::string_view(source_names_[r.source])
+                                        : std::string_view("unknown");
+    char id[24];
+    const auto id_end = std::to_chars(id, id + sizeof id, r.sequence).ptr;
+    const auto id_len = static_cast<std::size_t>(id_end - id);
+    kafka_batch_leases::message* slot = leases_.add_message(l, r.sequence);
+    for (;;) {
+      // No RD_KAFKA_MSG_F_COPY: key and value stay in the leased batch until the delivery
+      // report. RD_KAFKA_V_HEADER: librdkafka builds (and on failure frees) the header list
+      // itself; the three headers are what consumers read (see the top of this file).
+      const rd_kafka_resp_err_t err = rd_kafka_producev(
+          rk_, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_MSGFLAGS(0),
+          RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
+          RD_KAFKA_V_VALUE(value.empty() ? nullptr : const_cast<char*>(value.data()), value.size()),
+          RD_KAFKA_V_HEADER("source", source.data(), static_cast<ssize_t>(source.size())),
+          RD_KAFKA_V_HEADER("record-id", id, static_cast<ssize_t>(id_len)),
+          RD_KAFKA_V_HEADER("content-type", "application/json", 16), RD_KAFKA_V_OPAQUE(slot),
+          RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ++in_flight_;
+        return;
+      }
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !abandoned()) {
+        // Bounded memory: wait for deliveries (or timeouts) to free room, then retry.
+        rd_kafka_poll(rk_, 10);
+        continue;
+      }
+      leases_.unproduced(slot);
+      counters.failed.add();
+      settle_now(l, r.sequence, delivery_outcome::failed);
+      report(err, rd_kafka_topic_name(topic), "produce failed");
+      return;
+    }
+  }
+
+  // runs on: sink thread. Exactly once: one message, copied (RD_KAFKA_MSG_F_COPY) so that no
+  // batch must outlive write(): the committing producer's delivery reports run on the
+  // kafka-commit thread, which must not touch the sink thread's leases.
+  void produce_copied(const record_batch& batch, const record& r, stage_counters& counters) {
     // Bounded lead (see the top of this file): wait for delivery reports to make room. A
     // broker that is down still answers, with failures, within message.timeout.ms.
     // Counted in ring_stalls, once per wait, like a full ring.
@@ -827,7 +971,7 @@ class kafka_sink final : public sink {
         break;
       }
       add_to_transaction(r.sequence);
-      produce(batch, r, counters);
+      produce_copied(batch, r, counters);
       if (txn_.failed) {  // a produce error: the whole transaction goes
         abort_transaction();
         fail_records(records, i + 1, counters);
@@ -1035,20 +1179,30 @@ class kafka_sink final : public sink {
       return;
     }
     if (self->in_flight_ != 0) --self->in_flight_;
-    stage_counters* c = self->counters_;
-    const auto id = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(m->_private));
+    auto* slot = static_cast<kafka_batch_leases::message*>(m->_private);
+    const std::uint64_t id = slot->sequence;
+    kafka_batch_leases::lease* l = self->leases_.answered(slot);
+    self->answer(l, id, m);
+    if (--l->outstanding == 0) self->end_lease(l);
+  }
+
+  // runs on: sink thread (inside rd_kafka_poll). One message's delivery report (at least once;
+  // exactly once settles at commit or abort, on_transactional_delivery).
+  void answer(kafka_batch_leases::lease* l, std::uint64_t id, const rd_kafka_message_t* m) {
+    stage_counters* c = counters_;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (c != nullptr) {
         c->records_out.add();
         c->bytes_out.add(m->len + m->key_len);
       }
-      self->settle(id, delivery_outcome::delivered);
+      // Settled with the batch's range when the lease ends (end_lease).
+      ++l->delivered;
+      if (!l->range) settle(id, delivery_outcome::delivered);
       return;
     }
     if (c != nullptr) c->failed.add();
-    self->settle(id, delivery_outcome::failed);
-    self->report(m->err, m->rkt != nullptr ? rd_kafka_topic_name(m->rkt) : nullptr,
-                 "delivery failed");
+    settle_now(l, id, delivery_outcome::failed);
+    report(m->err, m->rkt != nullptr ? rd_kafka_topic_name(m->rkt) : nullptr, "delivery failed");
   }
 
   static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
@@ -1089,6 +1243,12 @@ class kafka_sink final : public sink {
     active_initialised_ = false;
     if (rk_ == nullptr) return;
     counters_ = nullptr;  // no more accounting once close() has settled the books
+    if (events_enabled_) {
+      rd_kafka_queue_t* main_queue = rd_kafka_queue_get_main(rk_);
+      rd_kafka_queue_cb_event_enable(main_queue, nullptr, nullptr);
+      rd_kafka_queue_destroy(main_queue);
+      events_enabled_ = false;
+    }
     for (rd_kafka_topic_t* t : source_topics_)
       if (t != nullptr) rd_kafka_topic_destroy(t);
     source_topics_.clear();
@@ -1101,6 +1261,29 @@ class kafka_sink final : public sink {
     last_stream_topic_ = nullptr;
     rd_kafka_destroy(rk_);
     rk_ = nullptr;
+    // Nothing points into the leased batches any more. Messages still unanswered were counted
+    // failed by close() (or recreate_producer()); those of an unfinished range stay unsettled:
+    // the spool sends them again.
+    leases_.for_each_live([&](kafka_batch_leases::lease* l) { leases_.release(l, keeper()); });
+  }
+
+  // runs on: sink thread. Delivery reports wake the sink thread (sink::wake_stage) as soon as
+  // librdkafka queues them, instead of waiting for the stage's next poll. Enabled here rather
+  // than in open(): the stage sets its wake callback after open(), before the thread starts.
+  void enable_events() {
+    // Exactly once keeps polling: its two producers take turns, and the committing one's
+    // reports are served by the kafka-commit thread.
+    if (eos_ || events_enabled_ || rk_ == nullptr) return;
+    rd_kafka_queue_t* main_queue = rd_kafka_queue_get_main(rk_);
+    rd_kafka_queue_cb_event_enable(main_queue, &kafka_sink::on_queue_event, this);
+    rd_kafka_queue_destroy(main_queue);
+    events_enabled_ = true;
+  }
+
+  // runs on: a librdkafka thread, when the main queue (delivery reports, errors) goes from
+  // empty to non-empty. Must not call librdkafka: only wakes the sink thread.
+  static void on_queue_event(rd_kafka_t*, void* opaque) {
+    static_cast<const kafka_sink*>(opaque)->wake_stage();
   }
 
   std::string name_;
@@ -1120,6 +1303,8 @@ class kafka_sink final : public sink {
   std::uint64_t next_stream_create_ns_ = 0;
   stage_counters* counters_ = nullptr;  // set by write()/flush(); used by the callbacks
   std::uint64_t in_flight_ = 0;         // produced, no delivery report yet
+  kafka_batch_leases leases_;           // the batches in-flight messages point into
+  bool events_enabled_ = false;         // on_queue_event registered on the main queue
   // The producer had a fatal error: recreate it. Atomic: the kafka-commit thread may set it.
   std::atomic<bool> fatal_{false};
   std::uint64_t recreated_ = 0;

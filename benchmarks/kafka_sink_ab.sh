@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Kafka sink against raw librdkafka, old binary against new (issue 21 item 3): each round runs
+# `edgepipe replay` of the same trace with the OLD and the NEW binary (spool on, a fresh spool and
+# a fresh topic per run) and raw_sink_ceiling's producer for the same messages to a topic the
+# new binary created in that round (same partitions, keys, headers), with and without
+# RD_KAFKA_MSG_F_COPY. The order is reversed every other round. Prints per kind the median
+# records/s [min .. max] and the per-round ratios new/raw, old/raw, new/old: median [min .. max].
+#   benchmarks/kafka_sink_ab.sh OLD_EDGEPIPE NEW_EDGEPIPE RAW_SINK_CEILING
+#   env: BROKERS=127.0.0.1:9092 API=coingecko PAYLOADS=800 ROUNDS=5
+set -euo pipefail
+old=$(realpath "$1")
+new=$(realpath "$2")
+raw=$(realpath "$3")
+brokers=${BROKERS:-127.0.0.1:9092}
+api=${API:-coingecko}
+payloads=${PAYLOADS:-800}
+rounds=${ROUNDS:-5}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+"$new" synth --api "$api" --payloads "$payloads" --out "$work/in.trace" --seed 1 >/dev/null
+# The exact messages edgepipe sends, for the raw producer.
+(cd "$work" && "$new" replay --trace in.trace --spool none --sink file:in.jsonl >/dev/null 2>&1)
+results=$work/results.jsonl
+ep() {  # ep KIND BINARY TOPIC
+  rm -rf "$work/spool"
+  (cd "$work" && "$2" replay --trace in.trace --spool "$work/spool" \
+    --sink "kafka://$brokers/$3" 2>"$work/$1.err") |
+    python3 -c 'import json,sys; s=json.loads(sys.stdin.read()); print(json.dumps({"kind":sys.argv[1],"round":int(sys.argv[2]),"per_second":s["records"]/s["seconds"],"delivered":s["delivered"]["kafka"]}))' "$1" "$round" >>"$results"
+}
+rawp() {  # rawp KIND TOPIC copy|nocopy
+  "$raw" kafka "$brokers" "$2" "$work/in.jsonl" "$3" |
+    python3 -c 'import json,sys; s=json.loads(sys.stdin.read()); s["kind"]=sys.argv[1]; s["round"]=int(sys.argv[2]); print(json.dumps(s))' "$1" "$round" >>"$results"
+}
+for round in $(seq "$rounds"); do
+  id=$(date +%s%N)
+  if ((round % 2 == 1)); then
+    ep old "$old" "ab-old-$id"; ep new "$new" "ab-new-$id"
+    rawp raw "ab-new-$id" copy; rawp raw_nocopy "ab-new-$id" nocopy
+  else
+    # Raw first: into the topic the new binary made last round (the sink's partitions).
+    rawp raw_nocopy "ab-new-$prev" nocopy; rawp raw "ab-new-$prev" copy
+    ep new "$new" "ab-new-$id"; ep old "$old" "ab-old-$id"
+  fi
+  prev=$id
+done
+
+python3 - "$results" "$api" "$payloads" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+by, per_round = {}, {}
+for r in rows:
+    by.setdefault(r["kind"], []).append(r["per_second"])
+    per_round.setdefault(r["round"], {})[r["kind"]] = r["per_second"]
+def span(v):
+    v = sorted(v)
+    return f"{statistics.median(v):,.0f} [{v[0]:,.0f} .. {v[-1]:,.0f}]"
+def ratio(a, b):
+    v = sorted(x[a] / x[b] for x in per_round.values() if a in x and b in x)
+    return f"{statistics.median(v):.3f} [{v[0]:.3f} .. {v[-1]:.3f}] (n={len(v)})"
+print(f"{sys.argv[2]}, {sys.argv[3]} payloads, {len(per_round)} rounds; records/s median [min .. max]")
+for k in ("old", "new", "raw", "raw_nocopy"):
+    print(f"  {k:12s} {span(by[k])}")
+for a, b in (("new", "raw"), ("old", "raw"), ("new", "raw_nocopy"), ("old", "raw_nocopy"), ("new", "old")):
+    print(f"  {a}/{b:12s} {ratio(a, b)}")
+short = [r for r in rows if r["kind"] in ("old", "new") and r["delivered"] != max(x.get("delivered", 0) for x in rows)]
+if short: print("  WARNING: runs that did not deliver every record:", short)
+PY
