@@ -231,7 +231,7 @@ class kafka_sink final : public sink {
           settle_now(l, held_records[k].sequence, delivery_outcome::failed);
         break;
       }
-      produce(l, held_records[i], counters);
+      produce(held, l, held_records[i], counters);
     }
     finish_write(l);
     rd_kafka_poll(rk_, 0);  // serve delivery reports as we go
@@ -650,8 +650,13 @@ class kafka_sink final : public sink {
     if (end > from) settle_range(from, end - from, delivery_outcome::delivered);
   }
 
-  void produce(kafka_batch_leases::lease* l, const record& r, stage_counters& counters) {
-    const record_batch& batch = *l->batch;
+  // runs on: sink thread. One message. With a lease (at least once) key and value point into the
+  // leased batch (no RD_KAFKA_MSG_F_COPY) until the delivery report; without one (exactly once,
+  // `l` = nullptr) they are copied, so that no batch must outlive write(): the committing
+  // producer's delivery reports run on the kafka-commit thread, which must not touch the sink
+  // thread's leases.
+  void produce(const record_batch& batch, kafka_batch_leases::lease* l, const record& r,
+               stage_counters& counters) {
     // Bounded lead (see the top of this file): wait for delivery reports to make room. A
     // broker that is down still answers, with failures, within message.timeout.ms.
     // Counted in ring_stalls, once per wait, like a full ring.
@@ -661,11 +666,18 @@ class kafka_sink final : public sink {
         rd_kafka_poll(rk_, kInFlightPollMs);
       } while (in_flight_ >= max_in_flight_ && !abandoned());
     }
+    const auto failed = [&](rd_kafka_resp_err_t err, const char* topic, const char* what) {
+      counters.failed.add();
+      if (l != nullptr) {
+        settle_now(l, r.sequence, delivery_outcome::failed);
+      } else {
+        settle(r.sequence, delivery_outcome::failed);
+      }
+      report(err, topic, what);
+    };
     rd_kafka_topic_t* topic = rk_ != nullptr ? topic_for(batch, r) : nullptr;
     if (topic == nullptr) {  // no producer (being recreated) or no topic handle
-      counters.failed.add();
-      settle_now(l, r.sequence, delivery_outcome::failed);
-      report(rk_ != nullptr ? rd_kafka_last_error() : RD_KAFKA_RESP_ERR__FATAL, nullptr,
+      failed(rk_ != nullptr ? rd_kafka_last_error() : RD_KAFKA_RESP_ERR__FATAL, nullptr,
              "no producer or topic handle");
       return;
     }
@@ -677,18 +689,21 @@ class kafka_sink final : public sink {
     char id[24];
     const auto id_end = std::to_chars(id, id + sizeof id, r.sequence).ptr;
     const auto id_len = static_cast<std::size_t>(id_end - id);
-    kafka_batch_leases::message* slot = leases_.add_message(l, r.sequence);
+    kafka_batch_leases::message* slot = l != nullptr ? leases_.add_message(l, r.sequence) : nullptr;
+    void* opaque = slot != nullptr
+                       ? static_cast<void*>(slot)
+                       : reinterpret_cast<void*>(static_cast<std::uintptr_t>(r.sequence));
+    const int flags = l != nullptr ? 0 : RD_KAFKA_MSG_F_COPY;
     for (;;) {
-      // No RD_KAFKA_MSG_F_COPY: key and value stay in the leased batch until the delivery
-      // report. RD_KAFKA_V_HEADER: librdkafka builds (and on failure frees) the header list
-      // itself; the three headers are what consumers read (see the top of this file).
+      // RD_KAFKA_V_HEADER: librdkafka builds (and on failure frees) the header list itself; the
+      // three headers are what consumers read (see the top of this file).
       const rd_kafka_resp_err_t err = rd_kafka_producev(
-          rk_, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_MSGFLAGS(0),
+          rk_, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_MSGFLAGS(flags),
           RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
           RD_KAFKA_V_VALUE(value.empty() ? nullptr : const_cast<char*>(value.data()), value.size()),
           RD_KAFKA_V_HEADER("source", source.data(), static_cast<ssize_t>(source.size())),
           RD_KAFKA_V_HEADER("record-id", id, static_cast<ssize_t>(id_len)),
-          RD_KAFKA_V_HEADER("content-type", "application/json", 16), RD_KAFKA_V_OPAQUE(slot),
+          RD_KAFKA_V_HEADER("content-type", "application/json", 16), RD_KAFKA_V_OPAQUE(opaque),
           RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         ++in_flight_;
@@ -699,66 +714,8 @@ class kafka_sink final : public sink {
         rd_kafka_poll(rk_, 10);
         continue;
       }
-      leases_.unproduced(slot);
-      counters.failed.add();
-      settle_now(l, r.sequence, delivery_outcome::failed);
-      report(err, rd_kafka_topic_name(topic), "produce failed");
-      return;
-    }
-  }
-
-  // runs on: sink thread. Exactly once: one message, copied (RD_KAFKA_MSG_F_COPY) so that no
-  // batch must outlive write(): the committing producer's delivery reports run on the
-  // kafka-commit thread, which must not touch the sink thread's leases.
-  void produce_copied(const record_batch& batch, const record& r, stage_counters& counters) {
-    // Bounded lead (see the top of this file): wait for delivery reports to make room. A
-    // broker that is down still answers, with failures, within message.timeout.ms.
-    // Counted in ring_stalls, once per wait, like a full ring.
-    if (in_flight_ >= max_in_flight_ && !abandoned()) {
-      counters.ring_stalls.add();
-      do {
-        rd_kafka_poll(rk_, kInFlightPollMs);
-      } while (in_flight_ >= max_in_flight_ && !abandoned());
-    }
-    rd_kafka_topic_t* topic = rk_ != nullptr ? topic_for(batch, r) : nullptr;
-    if (topic == nullptr) {  // no producer (being recreated) or no topic handle
-      counters.failed.add();
-      settle(r.sequence, delivery_outcome::failed);
-      report(rk_ != nullptr ? rd_kafka_last_error() : RD_KAFKA_RESP_ERR__FATAL, nullptr,
-             "no producer or topic handle");
-      return;
-    }
-    const std::string_view key = batch.key(r);
-    const std::string_view value = batch.value(r);
-    const std::string_view source = r.source < source_names_.size()
-                                        ? std::string_view(source_names_[r.source])
-                                        : std::string_view("unknown");
-    char id[24];
-    const auto id_end = std::to_chars(id, id + sizeof id, r.sequence).ptr;
-    const auto id_len = static_cast<std::size_t>(id_end - id);
-    for (;;) {
-      // RD_KAFKA_V_HEADER: librdkafka builds (and on failure frees) the header list itself.
-      const rd_kafka_resp_err_t err = rd_kafka_producev(
-          rk_, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
-          RD_KAFKA_V_VALUE(value.empty() ? nullptr : const_cast<char*>(value.data()), value.size()),
-          RD_KAFKA_V_HEADER("source", source.data(), static_cast<ssize_t>(source.size())),
-          RD_KAFKA_V_HEADER("record-id", id, static_cast<ssize_t>(id_len)),
-          RD_KAFKA_V_HEADER("content-type", "application/json", 16),
-          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(r.sequence))),
-          RD_KAFKA_V_END);
-      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        ++in_flight_;
-        return;
-      }
-      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !abandoned()) {
-        // Bounded memory: wait for deliveries (or timeouts) to free room, then retry.
-        rd_kafka_poll(rk_, 10);
-        continue;
-      }
-      counters.failed.add();
-      settle(r.sequence, delivery_outcome::failed);
-      report(err, rd_kafka_topic_name(topic), "produce failed");
+      if (slot != nullptr) leases_.unproduced(slot);
+      failed(err, rd_kafka_topic_name(topic), "produce failed");
       return;
     }
   }
@@ -971,7 +928,7 @@ class kafka_sink final : public sink {
         break;
       }
       add_to_transaction(r.sequence);
-      produce_copied(batch, r, counters);
+      produce(batch, nullptr, r, counters);
       if (txn_.failed) {  // a produce error: the whole transaction goes
         abort_transaction();
         fail_records(records, i + 1, counters);
