@@ -881,13 +881,14 @@ TEST(SpoolMemoryTail, WaitForTakeReturnsWhenASinkTakesABatch) {
   b->records().resize(1);
   b->set_readers(1);
   tail.put(b, frame_at(0, 1));
+  const std::uint64_t seen = tail.hits();  // read before the sink may take: no take is missed
   std::thread sink([&] {
     spool_frame_position where;
     record_batch* got = tail.acquire(0, 0, 1, where);
     if (got != nullptr) tail.release(got);
   });
   const auto t0 = std::chrono::steady_clock::now();
-  while (tail.hits() == 0) tail.wait_for_take(std::chrono::seconds(10));
+  while (tail.hits() == seen) tail.wait_for_take(seen, std::chrono::seconds(10));
   sink.join();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
   tail.clear();

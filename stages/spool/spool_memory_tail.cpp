@@ -74,9 +74,8 @@ bool spool_memory_tail::would_evict_wanted(std::size_t bytes, std::uint64_t& wan
   return wanted;
 }
 
-void spool_memory_tail::wait_for_take(std::chrono::nanoseconds timeout) {
-  const std::uint64_t seen = hits_.load(std::memory_order_acquire);
-  taken_.wait([&] { return hits_.load(std::memory_order_acquire) != seen; }, timeout);
+void spool_memory_tail::wait_for_take(std::uint64_t seen_hits, std::chrono::nanoseconds timeout) {
+  taken_.wait([&] { return hits_.load(std::memory_order_acquire) != seen_hits; }, timeout);
 }
 
 void spool_memory_tail::release(record_batch* batch) {

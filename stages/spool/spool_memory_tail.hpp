@@ -57,7 +57,10 @@ class spool_memory_tail {
   /// the end id of the last such entry: it must be committed before the sink can take it.
   bool would_evict_wanted(std::size_t bytes, std::uint64_t& wanted_end) const;
   /// Blocks until a sink takes a batch (acquire() succeeds) or `timeout` passes.
-  void wait_for_take(std::chrono::nanoseconds timeout);
+  void wait_for_take(std::chrono::nanoseconds timeout) { wait_for_take(hits(), timeout); }
+  /// Blocks until hits() differs from `seen_hits` (a take after the caller read hits()) or
+  /// `timeout` passes: no take between that read and this call is missed.
+  void wait_for_take(std::uint64_t seen_hits, std::chrono::nanoseconds timeout);
   void release(record_batch* batch);
   /// Drops the oldest entries every sink is done with: they end at or below `confirmed_end`
   /// (every sink confirmed them), or every sink has taken them (a sink's retry reads the disk).
