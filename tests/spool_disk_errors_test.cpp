@@ -49,7 +49,8 @@ void fill(record_batch& b, int n, int base, std::size_t value_bytes = 60) {
 }
 
 /// A sink on its own thread: reads committed records from the spool (keys into `keys`) and
-/// confirms them, once `go` is set, until the writer has finished and it has read everything.
+/// confirms them, once `go` is set (with go.notify_all()), until the writer has finished and it
+/// has read everything.
 class test_sink {
  public:
   test_sink(spool& sp, std::atomic<bool>& go) : sp_(sp), go_(go), thread_([this] { run(); }) {}
@@ -57,6 +58,7 @@ class test_sink {
     if (!thread_.joinable()) return;
     quit_.store(true);  // a test that failed early: the writer may never finish
     go_.store(true);
+    go_.notify_all();
     thread_.join();
   }
   void join() { thread_.join(); }
@@ -65,7 +67,7 @@ class test_sink {
 
  private:
   void run() {
-    while (!go_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    go_.wait(false);  // blocks until a test (or the destructor) sets `go` and notifies
     spool_cursor cur(sp_, kSources);
     cur.seek(sp_.watermark(0));
     record_batch b;
@@ -239,7 +241,10 @@ TEST(SpoolDiskErrors, DiskFullBlocksUntilSpaceFreesAndLosesNothing) {
       pushed.fetch_add(1);
     }
   });
-  on_exit cleanup{[&] { go.store(true); }};
+  on_exit cleanup{[&] {
+    go.store(true);
+    go.notify_all();
+  }};
   ASSERT_TRUE(wait_until([&] { return t.stage->faulted(); }, std::chrono::seconds(30)));
   const std::string fault = t.stage->fault();
   EXPECT_NE(fault.find("ENOSPC"), std::string::npos) << fault;
@@ -249,6 +254,7 @@ TEST(SpoolDiskErrors, DiskFullBlocksUntilSpaceFreesAndLosesNothing) {
   EXPECT_LT(pushed.load(), kBatches);
   EXPECT_TRUE(t.stage->faulted());
   go.store(true);  // the sink comes back: confirmed segments are deleted, space frees
+  go.notify_all();
   producer.join();
   t.finish();
   sink.join();
@@ -276,6 +282,7 @@ TEST(SpoolDiskErrors, DiskFullWithDropOldestDropsCountedSegmentsAndGoesOn) {
   EXPECT_GE(t.stage->disk_full_errors(), 1u);
   EXPECT_GE(t.sp.dropped_segments(), 1u);
   go.store(true);
+  go.notify_all();
   t.finish();
   sink.join();
   EXPECT_EQ(t.stage->not_spooled(), 0u);

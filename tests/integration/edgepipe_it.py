@@ -8,6 +8,7 @@ Not a test itself (ctest registers test_*.py only). Every wait here has a deadli
 fixed sleep. Env: EDGEPIPE_BINARY (default build/edgepipe), EDGEPIPE_SOURCE_DIR (default the
 checkout this file is in), and the servers' addresses below.
 """
+import fcntl
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -103,6 +105,31 @@ def run(args, timeout=300, env=None, check_rc=True, **kw):
         raise RuntimeError(f"{' '.join(map(str, args))} exited {p.returncode}\n"
                            f"{p.stdout[-2000:]}\n{p.stderr[-4000:]}")
     return p
+
+
+_outage_lock = None
+
+
+def take_outage_lock(timeout=600):
+    """Takes the lock of the tests that stop and start the shared stack's servers
+    (test_spool_faults, test_no_duplicates...), so that one of them runs at a time; it is held
+    until this process exits. True once taken; False when another test held it past TIMEOUT."""
+    global _outage_lock
+    if _outage_lock is not None:
+        return True
+    f = open(os.path.join(tempfile.gettempdir(), "edgepipe-spool-faults.lock"), "w")
+
+    def locked():
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError:
+            return False
+    if not wait_until(locked, timeout, 1.0):
+        f.close()
+        return False
+    _outage_lock = f
+    return True
 
 
 def terminate(proc, timeout=30):

@@ -32,7 +32,6 @@ import email.utils
 import gzip
 import json
 import socket
-import sys
 import threading
 import time
 import urllib.parse

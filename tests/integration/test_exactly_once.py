@@ -21,13 +21,9 @@ EOS_KAFKA_PORT (19092), EOS_KAFKA_CONTROLLER_PORT (19093), EOS_KEEP_STACK=1 leav
 EOS_SEED (1) picks the kill point (200-3000 records after the outage; scripts/stress_exactly_once.sh).
 """
 import collections
-import json
 import os
 import random
 import re
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,22 +32,15 @@ import urllib.error
 import urllib.request
 import uuid
 
-KCAT = shutil.which("kcat") or shutil.which("kafkacat")
+import edgepipe_it as it
+from edgepipe_it import BINARY, KCAT, Daemon, check, free_port, run, wait_until
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIR = os.environ.get("EDGEPIPE_SOURCE_DIR", os.path.normpath(os.path.join(HERE, "..", "..")))
-BINARY = os.path.abspath(os.environ.get("EDGEPIPE_BINARY",
-                                        os.path.join(SOURCE_DIR, "build", "edgepipe")))
-STACK = os.path.join(SOURCE_DIR, "scripts", "stack.sh")
 KAFKA_PORT = os.environ.get("EOS_KAFKA_PORT", "19092")
-BROKERS = f"127.0.0.1:{KAFKA_PORT}"
-STACK_ENV = dict(os.environ,
-                 EDGEPIPE_STACK_DIR=os.environ.get("EOS_STACK_DIR", "/tmp/edgepipe-eos-stack"),
-                 EDGEPIPE_KAFKA_PORT=KAFKA_PORT,
-                 EDGEPIPE_KAFKA_CONTROLLER_PORT=os.environ.get("EOS_KAFKA_CONTROLLER_PORT",
-                                                               "19093"),
-                 EDGEPIPE_MONGO_PORT=os.environ.get("EOS_MONGO_PORT", "27018"),
-                 EDGEPIPE_PG_PORT=os.environ.get("EOS_PG_PORT", "5433"))
+STACK = it.Stack.private(os.environ.get("EOS_STACK_DIR", "/tmp/edgepipe-eos-stack"), KAFKA_PORT,
+                         os.environ.get("EOS_KAFKA_CONTROLLER_PORT", "19093"),
+                         os.environ.get("EOS_MONGO_PORT", "27018"),
+                         os.environ.get("EOS_PG_PORT", "5433"))
+BROKERS = STACK.brokers
 RUN_ID = uuid.uuid4().hex[:8]
 SEED = int(os.environ.get("EOS_SEED", "1"))
 TOPIC = f"eos-{RUN_ID}"
@@ -66,52 +55,6 @@ fields = [
   { name = "name", from = "/name" },
 ]
 """
-
-passed = 0
-failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok    {what}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL  {what}", flush=True)
-    return cond
-
-
-def wait_until(cond, timeout, interval=0.05):
-    deadline = time.time() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.time() >= deadline:
-            return None
-        time.sleep(interval)  # poll interval of a deadline-bounded wait
-
-
-def run(args, timeout=120, env=None):
-    p = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
-    if p.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} exited {p.returncode}\n{p.stdout[-2000:]}\n"
-                           f"{p.stderr[-4000:]}")
-    return p
-
-
-def stack(*args):
-    t0 = time.time()
-    run([STACK] + list(args), timeout=300, env=STACK_ENV)
-    print(f"      (private stack {' '.join(args)}: {time.time() - t0:.1f} s)", flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def write_config(path, *, tmp, trace, spool_dir, port=None, node_id="eos-test"):
     text = (f'[pipeline]\nbatch_records = 256\ndrain_timeout = "5s"\nnode_id = "{node_id}"\n')
@@ -130,87 +73,18 @@ def write_config(path, *, tmp, trace, spool_dir, port=None, node_id="eos-test"):
     return path
 
 
-class Daemon:
-    def __init__(self, tmp, name, args, port):
-        self.port = port
-        self.err_path = os.path.join(tmp, f"{name}.stderr")
-        self._out = open(os.path.join(tmp, f"{name}.stdout"), "w")
-        self._err = open(self.err_path, "w")
-        self.p = subprocess.Popen([BINARY] + args, stdout=self._out, stderr=self._err)
-
-    def metric(self, name, **labels):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as r:
-                text = r.read().decode()
-        except OSError:
-            return None
-        want = tuple(sorted(labels.items()))
-        for line in text.splitlines():
-            m = re.match(r'^(\w+)(?:\{([^}]*)\})? (\S+)$', line)
-            if m and m.group(1) == "edgepipe_" + name and \
-                    tuple(sorted(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))) == want:
-                return float(m.group(3))
-        return None
-
-    def wait_metric(self, name, pred, timeout, **labels):
-        box = []
-
-        def ok():
-            v = self.metric(name, **labels)
-            if v is not None and pred(v):
-                box.append(v)
-                return True
-            return self.p.poll() is not None
-        wait_until(ok, timeout)
-        return box[-1] if box else None
-
-    def stderr_text(self):
-        with open(self.err_path) as f:
-            return f.read()
-
-    def kill9(self):
-        self.p.send_signal(signal.SIGKILL)
-        self.p.wait()
-
-    def close(self):
-        if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait()
-        self._out.close()
-        self._err.close()
-
-
-def spool_listing(tmp, spool_dir, name):
-    out = os.path.join(tmp, f"{name}-listing.jsonl")
-    run([BINARY, "spool", "replay", spool_dir, "--sink", "file:" + out])
-    with open(out) as f:
-        return [json.loads(line)["id"] for line in f if line.strip()]
-
-
 def read_topic(isolation):
-    """Every message of TOPIC (all partitions, start to end) at the given isolation level, read
-    by kcat (an independent consumer: librdkafka's, not edgepipe's code). With read_committed
-    the end is the last stable offset: nothing of an open or aborted transaction is read."""
-    p = subprocess.run([KCAT, "-C", "-b", BROKERS, "-t", TOPIC, "-o", "beginning", "-e", "-q",
-                        "-X", f"isolation.level={isolation}", "-f", "%s\\n"],
-                       capture_output=True, text=True, timeout=180)
-    ids = [json.loads(line)["id"] for line in p.stdout.splitlines() if line.strip()]
-    return ids, p.returncode == 0
+    """The `id` of every message of TOPIC at the given isolation level (kcat, an independent
+    consumer; read_committed reads nothing of an open or aborted transaction)."""
+    lines, complete = it.read_topic(BROKERS, TOPIC, isolation)
+    return it.json_ids(lines), complete
 
 
 def scenario(tmp):
     trace = os.path.join(tmp, "users.trace")
     run([BINARY, "synth", "--api", "randomuser", "--payloads", str(PAYLOADS), "--out", trace,
          "--seed", "2202"])
-    expected_cfg = os.path.join(tmp, "expected.toml")
-    expected_out = os.path.join(tmp, "expected.jsonl")
-    with open(expected_cfg, "w") as f:
-        f.write(f'[dead_letter]\npath = "{tmp}/expected-dl.jsonl"\n'
-                f'[sinks.file]\ntype = "file"\npath = "{expected_out}"\n' + SOURCE_BLOCK)
-    run([BINARY, "replay", "-c", expected_cfg, "--trace", trace, "--source", "randomuser",
-         "--spool", "none"])
-    with open(expected_out) as f:
-        trace_ids = [json.loads(line)["id"] for line in f if line.strip()]
+    trace_ids = it.trace_records(tmp, trace, "randomuser", SOURCE_BLOCK)
     check(len(trace_ids) == PAYLOADS and len(set(trace_ids)) == PAYLOADS,
           f"trace: {len(trace_ids)} records, {len(set(trace_ids))} distinct ids")
 
@@ -227,11 +101,11 @@ def scenario(tmp):
         daemons.append(d)
         w = d.wait_metric("spool_watermark", lambda v: v >= 1000, 60, sink="kafka")
         check(w is not None, f"first: Kafka delivering before the outage (watermark {w})")
-        stack("stop", "kafka")
+        STACK.stop("kafka")
         kafka_stopped = True
         f = d.wait_metric("failed_total", lambda v: v > 0, 60, stage="sink:kafka")
         check(f is not None, f"first: broker down longer than message_timeout: {f} failed")
-        stack("start", "kafka")
+        STACK.start("kafka")
         kafka_stopped = False
         # The kill point: a random number of records after the outage (EOS_SEED picks it; the
         # stress script runs this test with random seeds).
@@ -245,7 +119,7 @@ def scenario(tmp):
         check(w is not None and d.p.poll() is None,
               f"first: delivering again after the outage (watermark {w}; {appended} appended)")
         d.kill9()
-        received = set(spool_listing(tmp, spool_dir, "after-kill"))
+        received = set(it.spool_ids(tmp, spool_dir, "after-kill"))
 
         p = subprocess.run([BINARY, "replay", "-c", cfg, "--trace", empty, "--source",
                             "randomuser"], capture_output=True, text=True, timeout=300)
@@ -257,7 +131,7 @@ def scenario(tmp):
         print(f"      restart: {skipped and 'watermark from Kafka ' + skipped[0]}", flush=True)
     finally:
         if kafka_stopped:
-            stack("start", "kafka")
+            STACK.start("kafka")
         for d in daemons:
             d.close()
 
@@ -322,14 +196,11 @@ def fencing(tmp):
 
 def main():
     if KCAT is None:
-        print("kcat is not installed (apt-get install kcat)")
-        print("0 passed, 1 failed")
-        return 1
-    if not os.path.exists(BINARY):
-        print(f"edgepipe binary not found: {BINARY}")
-        print("0 passed, 1 failed")
-        return 1
-    stack("up")
+        check(False, "kcat is not installed (apt-get install kcat)")
+        return it.finish()
+    if not it.require_binary():
+        return it.finish()
+    STACK.up()
     t0 = time.time()
     try:
         with tempfile.TemporaryDirectory(prefix="edgepipe-exactly-once-") as tmp:
@@ -340,10 +211,8 @@ def main():
                 check(False, f"{type(ex).__name__}: {ex}")
     finally:
         if os.environ.get("EOS_KEEP_STACK") != "1":
-            stack("down")
-    print(f"total {time.time() - t0:.1f} s")
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+            STACK.down()
+    return it.finish(t0)
 
 
 if __name__ == "__main__":

@@ -217,7 +217,6 @@ def run_daemon_checks(tmp, origin_port):
     dead_path = os.path.join(tmp, "dead.jsonl")
     err_path = os.path.join(tmp, "daemon.stderr")
     errf = open(err_path, "w")
-    started = time.time()
     daemon = subprocess.Popen([BINARY, "run", "-c", cfg], stdout=subprocess.DEVNULL, stderr=errf,
                               cwd=tmp)
 

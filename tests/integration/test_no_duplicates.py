@@ -18,18 +18,16 @@ sleeps). Exits non-zero on failure; the last line is "N passed, M failed".
 Env: EDGEPIPE_BINARY, EDGEPIPE_SOURCE_DIR, EDGEPIPE_MONGO_HOSTPORT (127.0.0.1:27017).
 """
 import collections
-import fcntl
-import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
+
+import edgepipe_it as it
+from edgepipe_it import BINARY, MONGO_URI, Daemon, check, file_ids, free_port, run
 
 try:
     import pymongo
@@ -37,13 +35,7 @@ except ImportError:
     print("pymongo is not installed (pip install pymongo)", file=sys.stderr)
     sys.exit(1)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIR = os.environ.get("EDGEPIPE_SOURCE_DIR", os.path.normpath(os.path.join(HERE, "..", "..")))
-BINARY = os.path.abspath(os.environ.get("EDGEPIPE_BINARY",
-                                        os.path.join(SOURCE_DIR, "build", "edgepipe")))
-STACK = os.path.join(SOURCE_DIR, "scripts", "stack.sh")
-MONGO_HOSTPORT = os.environ.get("EDGEPIPE_MONGO_HOSTPORT", "127.0.0.1:27017")
-MONGO_URI = "mongodb://" + MONGO_HOSTPORT
+STACK = it.Stack()  # the shared stack (scripts/stack.sh, EDGEPIPE_* env)
 RUN_ID = uuid.uuid4().hex[:8]
 DB = f"nodup_{RUN_ID}"
 COLL = "users"
@@ -62,53 +54,6 @@ fields = [
   { name = "email", from = "/email" },
 ]
 """
-
-passed = 0
-failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok    {what}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL  {what}", flush=True)
-    return cond
-
-
-def wait_until(cond, timeout, interval=0.05):
-    """Polls cond() until it returns something truthy or the deadline passes (then None)."""
-    deadline = time.time() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.time() >= deadline:
-            return None
-        time.sleep(interval)  # poll interval of a deadline-bounded wait
-
-
-def run(args, timeout=120):
-    p = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
-    if p.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} exited {p.returncode}\n{p.stdout[-2000:]}\n"
-                           f"{p.stderr[-4000:]}")
-    return p
-
-
-def stack(action, name):
-    t0 = time.time()
-    run([STACK, action, name], timeout=180)
-    print(f"      (stack {action} {name}: {time.time() - t0:.1f} s)", flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def write_config(path, *, tmp, trace, spool_dir, out, port=None):
     text = '[pipeline]\nbatch_records = 256\ndrain_timeout = "5s"\n'
@@ -134,102 +79,12 @@ def write_config(path, *, tmp, trace, spool_dir, out, port=None):
     return path
 
 
-class Daemon:
-    def __init__(self, tmp, name, args, port):
-        self.port = port
-        self.err_path = os.path.join(tmp, f"{name}.stderr")
-        self._out = open(os.path.join(tmp, f"{name}.stdout"), "w")
-        self._err = open(self.err_path, "w")
-        self.p = subprocess.Popen([BINARY] + args, stdout=self._out, stderr=self._err)
-
-    def metric(self, name, **labels):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as r:
-                text = r.read().decode()
-        except OSError:
-            return None
-        want = tuple(sorted(labels.items()))
-        for line in text.splitlines():
-            m = re.match(r'^(\w+)(?:\{([^}]*)\})? (\S+)$', line)
-            if m and m.group(1) == "edgepipe_" + name and \
-                    tuple(sorted(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))) == want:
-                return float(m.group(3))
-        return None
-
-    def wait_metric(self, name, pred, timeout, **labels):
-        box = []
-
-        def ok():
-            v = self.metric(name, **labels)
-            if v is not None and pred(v):
-                box.append(v)
-                return True
-            return self.p.poll() is not None  # exited: stop waiting
-        wait_until(ok, timeout)
-        return box[-1] if box else None
-
-    def stderr_text(self):
-        with open(self.err_path) as f:
-            return f.read()
-
-    def kill9(self):
-        self.p.send_signal(signal.SIGKILL)
-        self.p.wait()
-
-    def close(self):
-        if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait()
-        self._out.close()
-        self._err.close()
-
-
-def file_ids(out):
-    """The `id` of every line of OUT.1, OUT.2, ... and OUT; torn lines counted apart."""
-    files = []
-    i = 1
-    while os.path.exists(f"{out}.{i}"):
-        files.append(f"{out}.{i}")
-        i += 1
-    files.append(out)
-    ids, torn = [], 0
-    for path in files:
-        with open(path, "rb") as f:
-            data = f.read()
-        if data and not data.endswith(b"\n"):
-            torn += 1
-        for line in data.split(b"\n"):
-            if not line.strip():
-                continue
-            try:
-                ids.append(json.loads(line)["id"])
-            except ValueError:
-                torn += 1
-    return ids, torn, len(files)
-
-
-def spool_listing(tmp, spool_dir, name):
-    """The ids of the records a spool still holds (`edgepipe spool replay`, read-only)."""
-    out = os.path.join(tmp, f"{name}-listing.jsonl")
-    run([BINARY, "spool", "replay", spool_dir, "--sink", "file:" + out])
-    with open(out) as f:
-        return [json.loads(line)["id"] for line in f if line.strip()]
-
-
 def scenario(tmp, client):
     trace = os.path.join(tmp, "users.trace")
     run([BINARY, "synth", "--api", "randomuser", "--payloads", str(PAYLOADS), "--out", trace,
          "--seed", "2201"])
     # The trace's records in order, with no spool and no daemon: what "received" is a prefix of.
-    expected_cfg = os.path.join(tmp, "expected.toml")
-    expected_out = os.path.join(tmp, "expected.jsonl")
-    with open(expected_cfg, "w") as f:
-        f.write(f'[dead_letter]\npath = "{tmp}/expected-dl.jsonl"\n'
-                f'[sinks.file]\ntype = "file"\npath = "{expected_out}"\n' + SOURCE_BLOCK)
-    run([BINARY, "replay", "-c", expected_cfg, "--trace", trace, "--source", "randomuser",
-         "--spool", "none"])
-    with open(expected_out) as f:
-        trace_ids = [json.loads(line)["id"] for line in f if line.strip()]
+    trace_ids = it.trace_records(tmp, trace, "randomuser", SOURCE_BLOCK)
     check(len(trace_ids) == PAYLOADS and len(set(trace_ids)) == PAYLOADS,
           f"trace: {len(trace_ids)} records, {len(set(trace_ids))} distinct ids")
 
@@ -249,7 +104,7 @@ def scenario(tmp, client):
         daemons.append(d)
         w = d.wait_metric("spool_watermark", lambda v: v >= 300, 30, sink="mongo")
         check(w is not None, f"first: MongoDB delivering before the outage (watermark {w})")
-        stack("stop", "mongo")
+        STACK.stop("mongo")
         mongo_stopped = True
         # The replay goes on: the file sink keeps writing while MongoDB's backlog grows.
         fw0 = d.metric("spool_watermark", sink="file") or 0
@@ -265,8 +120,8 @@ def scenario(tmp, client):
               f"(+{torn} torn)", flush=True)
         # What the spool holds now was received, as is what reached a sink: the restarts must
         # deliver every one of them once.
-        received = set(spool_listing(tmp, spool_dir, "after-kill1")) | set(ids)
-        stack("start", "mongo")
+        received = set(it.spool_ids(tmp, spool_dir, "after-kill1")) | set(ids)
+        STACK.start("mongo")
         mongo_stopped = False
 
         # 3-4: restart on the same spool with an empty trace; kill -9 while MongoDB drains.
@@ -297,7 +152,7 @@ def scenario(tmp, client):
         third_err = p.stderr
     finally:
         if mongo_stopped:
-            stack("start", "mongo")
+            STACK.start("mongo")
         for d in daemons:
             d.close()
 
@@ -333,24 +188,13 @@ def scenario(tmp, client):
 
 
 def main():
-    if not os.path.exists(BINARY):
-        print(f"edgepipe binary not found: {BINARY}")
-        print("0 passed, 1 failed")
-        return 1
+    if not it.require_binary():
+        return it.finish()
     # test_spool_faults stops and starts the same servers: one of these tests at a time.
-    lock = open(os.path.join(tempfile.gettempdir(), "edgepipe-spool-faults.lock"), "w")
-
-    def locked():
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except OSError:
-            return False
-    if not wait_until(locked, 600, 1.0):
-        print("another outage test holds the lock for more than 600 s")
-        print("0 passed, 1 failed")
-        return 1
-    run([STACK, "up"], timeout=300)
+    if not it.take_outage_lock():
+        check(False, "another outage test holds the lock for more than 600 s")
+        return it.finish()
+    STACK.up()
     client = pymongo.MongoClient(MONGO_URI, serverSelectionTimeoutMS=10000)
     t0 = time.time()
     try:
@@ -364,10 +208,8 @@ def main():
             client.drop_database(DB)
         except Exception:  # noqa: BLE001
             pass
-        run([STACK, "up"], timeout=300)  # leave the stack up whatever happened
-    print(f"total {time.time() - t0:.1f} s")
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+        STACK.up()  # leave the stack up whatever happened
+    return it.finish(t0)
 
 
 if __name__ == "__main__":

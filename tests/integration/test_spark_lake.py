@@ -25,7 +25,6 @@ Env: EDGEPIPE_BINARY (default build/edgepipe), KAFKA_BOOTSTRAP (default 127.0.0.
 EDGEPIPE_PG_CONNINFO (default: scripts/stack.sh's on EDGEPIPE_PG_PORT or 5432, when it answers);
 KAFKA_BOOTSTRAP also follows EDGEPIPE_KAFKA_PORT (tests/integration/edgepipe_it.py).
 """
-import calendar
 import json
 import os
 import resource
@@ -57,12 +56,10 @@ def run(args, timeout=600, env=None):
 
 
 def wait_for(cond, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(0.2)
-    raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
+    """edgepipe_it.wait_until, raising (with what was awaited) when the deadline passes."""
+    if it.wait_until(cond, timeout, interval=0.2) is None:
+        raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
+    return True
 
 
 def spark_env():

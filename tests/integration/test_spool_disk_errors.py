@@ -34,9 +34,9 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import edgepipe_it as it  # noqa: E402
 import test_spool_faults as t  # noqa: E402  (helpers: Daemon, make_trace, verify, ...)
-
-check = t.check
+from edgepipe_it import check  # noqa: E402
 
 
 def health(port):
@@ -236,10 +236,8 @@ def scenario_sigterm_http(tmp):
 
 
 def main():
-    if not os.path.exists(t.BINARY):
-        print(f"edgepipe binary not found: {t.BINARY}")
-        print("0 passed, 1 failed")
-        return 1
+    if not it.require_binary():
+        return it.finish()
     subprocess.run([t.STACK, "up"], check=True, timeout=300)
     only = set(sys.argv[1:])
     t0 = time.time()
@@ -255,9 +253,7 @@ def main():
                 check(False, f"{name}: {type(e).__name__}: {e}")
     for line in t.results:
         print("   " + line)
-    print(f"total {time.time() - t0:.1f} s")
-    print(f"{t.passed} passed, {t.failed} failed")
-    return 0 if t.failed == 0 else 1
+    return it.finish(t0)
 
 
 if __name__ == "__main__":

@@ -24,13 +24,11 @@ Exits non-zero on failure; the last line is "N passed, M failed".
 Env: EDGEPIPE_BINARY, EDGEPIPE_SOURCE_DIR, KAFKA_BOOTSTRAP (127.0.0.1:9092),
 EDGEPIPE_MONGO_HOSTPORT (127.0.0.1:27017).
 """
-import fcntl
 import json
 import os
 import re
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -39,20 +37,17 @@ import time
 import urllib.request
 import uuid
 
+import edgepipe_it as it
+from edgepipe_it import BINARY, MONGO_URI, check, free_port, wait_until
+
 try:
     import pymongo
 except ImportError:
     print("pymongo is not installed (pip install pymongo)", file=sys.stderr)
     sys.exit(1)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIR = os.environ.get("EDGEPIPE_SOURCE_DIR", os.path.normpath(os.path.join(HERE, "..", "..")))
-BINARY = os.path.abspath(os.environ.get("EDGEPIPE_BINARY",
-                                        os.path.join(SOURCE_DIR, "build", "edgepipe")))
-STACK = os.path.join(SOURCE_DIR, "scripts", "stack.sh")
-BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-MONGO_HOSTPORT = os.environ.get("EDGEPIPE_MONGO_HOSTPORT", "127.0.0.1:27017")
-MONGO_URI = "mongodb://" + MONGO_HOSTPORT
+STACK = it.STACK_SCRIPT
+BOOTSTRAP = it.KAFKA_BOOTSTRAP
 RUN_ID = uuid.uuid4().hex[:8]
 # randomuser synth traces: one payload (one record keyed by login.uuid) every 10 s of trace time,
 # so speed "Nx" plays N/10 records per second.
@@ -73,32 +68,7 @@ fields = [
 ]
 """
 
-passed = 0
-failed = 0
 results = []  # one line per scenario for the final table
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok    {what}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL  {what}", flush=True)
-    return cond
-
-
-def wait_until(cond, timeout, interval=0.1):
-    """Polls cond() until it returns something truthy or the deadline passes (then None)."""
-    deadline = time.time() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.time() >= deadline:
-            return None
-        time.sleep(interval)  # poll interval of a deadline-bounded wait
 
 
 def run(args, timeout=120, ok_codes=(0,)):
@@ -113,12 +83,6 @@ def stack(action, name):
     t0 = time.time()
     run([STACK, action, name], timeout=180)
     print(f"      (stack {action} {name}: {time.time() - t0:.1f} s)", flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def summary_of(stdout):
@@ -708,27 +672,15 @@ def scenario_disk_limit(tmp, client):
 
 
 def main():
-    if not os.path.exists(BINARY):
-        print(f"edgepipe binary not found: {BINARY}")
-        print("0 passed, 1 failed")
-        return 1
+    if not it.require_binary():
+        return it.finish()
     if not shutil.which("kcat"):
-        print("kcat is required (apt-get install kcat)")
-        print("0 passed, 1 failed")
-        return 1
-    # Two runs of this test would stop and start each other's servers: one at a time.
-    lock = open(os.path.join(tempfile.gettempdir(), "edgepipe-spool-faults.lock"), "w")
-
-    def locked():
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except OSError:
-            return False
-    if not wait_until(locked, 600, 1.0):
-        print("another test_spool_faults run holds the lock for more than 600 s")
-        print("0 passed, 1 failed")
-        return 1
+        check(False, "kcat is required (apt-get install kcat)")
+        return it.finish()
+    # Two runs of this test (or test_no_duplicates) would stop and start each other's servers.
+    if not it.take_outage_lock():
+        check(False, "another outage test holds the lock for more than 600 s")
+        return it.finish()
     run([STACK, "up"], timeout=300)
     client = pymongo.MongoClient(MONGO_URI, serverSelectionTimeoutMS=10000)
     t0 = time.time()
@@ -759,9 +711,7 @@ def main():
         run([STACK, "up"], timeout=300)  # leave the stack up whatever happened
     for line in results:
         print("   " + line)
-    print(f"total {time.time() - t0:.1f} s")
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return it.finish(t0)
 
 
 if __name__ == "__main__":
