@@ -27,7 +27,7 @@ and "N passed, M failed"; exits non-zero on failure. ~50-85 s on a loaded 2-core
 Env: EDGEPIPE_BINARY, EDGEPIPE_SOURCE_DIR; ALLSINKS_STACK_DIR (/tmp/edgepipe-allsinks-stack),
 ALLSINKS_KAFKA_PORT (29092), ALLSINKS_KAFKA_CONTROLLER_PORT (29093), ALLSINKS_MONGO_PORT
 (27028), ALLSINKS_PG_PORT (5443); ALLSINKS_KEEP_STACK=1 leaves the stack running;
-ALLSINKS_SEED (1) picks both kill points (scripts/stress_exactly_once_all_sinks.sh runs random
+ALLSINKS_SEED (1) picks both kill points (scripts/stress_exactly_once.sh --all-sinks runs random
 seeds).
 """
 import collections
