@@ -121,7 +121,7 @@ inline constexpr option_doc kKafkaSink[] = {
      "bytes librdkafka may hold in memory, and bytes of record batches the sink keeps for "
      "messages not yet answered; a full buffer blocks the sink",
      "2^20..2^31"},
-    {"max_in_flight", "integer", "4096",
+    {"max_in_flight", "integer", "8192",
      "messages produced and not yet confirmed; at the limit the sink waits for "
      "delivery reports. Raise it to at least messages/s x round trip on slow links",
      "1..10000000"},
@@ -336,14 +336,14 @@ inline constexpr option_doc kSpool[] = {
     {"direct_io", "boolean", "true",
      "write segments with O_DIRECT (no page-cache copy, cheap fdatasync); a file system without "
      "O_DIRECT (tmpfs) falls back to buffered writes with a warning"},
-    {"memory_bytes", "integer", "8388608",
+    {"memory_bytes", "integer", "6291456",
      "the newest spooled batches kept in memory: a sink that keeps up takes them from "
      "there instead of reading the disk back; when it is full, the spool waits (at most 250 ms) "
      "for a sink that has not taken its oldest batch yet, so a slow sink slows the pipeline "
      "rather than reading everything back (0 = always read the disk). Sinks take a batch once "
      "it is written, so it need not cover a sync interval",
      "0..2^40"},
-    {"write_buffer_bytes", "integer", "4194304",
+    {"write_buffer_bytes", "integer", "2097152",
      "io_uring write buffers of each segment writer (1 MiB each, at least 2): allocated as "
      "writes need them, given back after [pipeline] idle_trim. More absorbs slower fdatasyncs",
      "2^21..2^30"},

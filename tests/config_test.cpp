@@ -211,7 +211,7 @@ TEST(Config, KafkaMaxInFlightHasADefaultAndARange) {
                                pipeline_stage_checks(), c)
                   .is_ok());
   ASSERT_EQ(c.sinks.size(), 1u);
-  EXPECT_EQ(c.sinks[0].kafka.max_in_flight, 4096);
+  EXPECT_EQ(c.sinks[0].kafka.max_in_flight, 8192);
   pipeline_config d;
   ASSERT_TRUE(load_config_text("[sinks.k]\ntype = \"kafka\"\nmax_in_flight = 100000\n" + sources,
                                "edge.toml", pipeline_stage_checks(), d)
