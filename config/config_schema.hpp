@@ -60,9 +60,10 @@ inline constexpr option_doc kPipeline[] = {
      "returned beyond it is freed. Batches in flight are bounded by ring_capacity, batch_bytes "
      "and [spool] memory_bytes",
      "0..2^34"},
-    {"replay_window_bytes", "integer", "2097152",
+    {"replay_window_bytes", "integer", "1048576",
      "the replay source's read window: each payload batch of a replay takes one (a body larger "
-     "than it gets a window of its own size)",
+     "than it gets a window of its own size). The payload ring holds up to ring_capacity of "
+     "them: the largest share of the peak memory at full speed",
      "2^16..2^28"},
     {"idle_trim", "duration", "\"5s\"",
      "after this long without a batch, memory is given back: the batch pools' free batches, "
@@ -116,8 +117,10 @@ inline constexpr option_doc kKafkaSink[] = {
     {"compression", "string", "\"lz4\"", "\"none\", \"gzip\", \"snappy\", \"lz4\" or \"zstd\""},
     {"linger_ms", "integer", "5", "librdkafka linger.ms", "0..60000"},
     {"batch_bytes", "integer", "1048576", "librdkafka batch.size", "1024..104857600"},
-    {"max_buffer_bytes", "integer", "16777216",
-     "bytes librdkafka may hold in memory; a full buffer blocks the sink", "2^20..2^31"},
+    {"max_buffer_bytes", "integer", "8388608",
+     "bytes librdkafka may hold in memory, and bytes of record batches the sink keeps for "
+     "messages not yet answered; a full buffer blocks the sink",
+     "2^20..2^31"},
     {"max_in_flight", "integer", "8192",
      "messages produced and not yet confirmed; at the limit the sink waits for "
      "delivery reports. Raise it to at least messages/s x round trip on slow links",
@@ -333,13 +336,14 @@ inline constexpr option_doc kSpool[] = {
     {"direct_io", "boolean", "true",
      "write segments with O_DIRECT (no page-cache copy, cheap fdatasync); a file system without "
      "O_DIRECT (tmpfs) falls back to buffered writes with a warning"},
-    {"memory_bytes", "integer", "33554432",
+    {"memory_bytes", "integer", "6291456",
      "the newest spooled batches kept in memory: a sink that keeps up takes them from "
      "there instead of reading the disk back; when it is full, the spool waits (at most 250 ms) "
      "for a sink that has not taken its oldest batch yet, so a slow sink slows the pipeline "
-     "rather than reading everything back (0 = always read the disk)",
+     "rather than reading everything back (0 = always read the disk). Sinks take a batch once "
+     "it is written, so it need not cover a sync interval",
      "0..2^40"},
-    {"write_buffer_bytes", "integer", "8388608",
+    {"write_buffer_bytes", "integer", "2097152",
      "io_uring write buffers of each segment writer (1 MiB each, at least 2): allocated as "
      "writes need them, given back after [pipeline] idle_trim. More absorbs slower fdatasyncs",
      "2^21..2^30"},

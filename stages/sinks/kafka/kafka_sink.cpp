@@ -24,7 +24,7 @@
 // delivery errors (including `Local: Message timed out`) and messages still queued when close()
 // gives up count as failed. Every produced message ends in exactly one of the two.
 //
-// Memory is bounded: queue.buffering.max.kbytes = max_buffer_bytes / 1024 (16 MiB by default,
+// Memory is bounded: queue.buffering.max.kbytes = max_buffer_bytes / 1024 (8 MiB by default,
 // half that for each of the two producers of exactly once; the messages are bounded by
 // max_in_flight). When that queue is full, write() polls and retries, so backpressure blocks the
 // sink thread (and, through the ring, the pipeline) instead of growing the heap. At least once,
