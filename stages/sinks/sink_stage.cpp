@@ -171,6 +171,14 @@ void sink_stage::run_from_spool() {
   auto persist = [&] {
     if (status s = persist_ledger(); !s) log_line(log_level::error, component, s.message());
   };
+  // Every ledger_interval: written by the spool's ledger thread, so that this thread never
+  // waits for the ledger's fsyncs while records arrive (the file sink's checkpoints and the
+  // last ledger at the end are written here, waited for).
+  auto persist_in_background = [&] {
+    sp.confirm(spool_index_, tracker.confirmed_end());
+    if (status s = sp.persist_ledger_async(spool_index_, sink_->ledger_state()); !s)
+      log_line(log_level::error, component, s.message());
+  };
   sink_->resume(sp.ledger_state(spool_index_));
   while (!abandoned_.load(std::memory_order_acquire)) {
     const std::uint64_t now = mono_now_ns();
@@ -185,7 +193,7 @@ void sink_stage::run_from_spool() {
       backoff_ms = cfg.retry_backoff_ms;  // progress: the destination is back
     }
     if (now - last_ledger >= cfg.ledger_interval_ms * 1'000'000) {
-      persist();
+      persist_in_background();
       last_ledger = now;
     }
     counters_.in_flight.set(tracker.unanswered());
