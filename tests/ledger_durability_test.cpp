@@ -7,8 +7,10 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <fstream>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <vector>
 
 #include "io/file_ops.hpp"
@@ -148,6 +150,35 @@ TEST(LedgerDurability, AFailedSyncIsAnErrorWithTheFileAndErrno) {
   fs.cut_power();
   EXPECT_EQ(parse_ledger(fs.read((dir.path() / "spool" / "kafka.ledger").string()).value_or("")),
             700u);
+}
+
+// The sink threads' periodic ledger goes through the spool's ledger thread (the fsyncs took
+// milliseconds out of the sink thread): it must carry the watermark and the sink state of the
+// moment it was asked for, together (the file sink's length matches its watermark), and a
+// waited-for write made after it wins.
+TEST(LedgerDurability, ABackgroundWriteKeepsTheWatermarkAndStateOfTheRequest) {
+  temp_dir dir;
+  spool sp(config_in(dir));
+  ASSERT_TRUE(sp.open({"file"}).is_ok());
+  const std::string ledger = (dir.path() / "spool" / "file.ledger").string();
+  auto read_ledger = [&] {
+    std::ifstream in(ledger);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  sp.confirm(0, 700);
+  ASSERT_TRUE(sp.persist_ledger_async(0, "length=10\n").is_ok());
+  sp.confirm(0, 900);  // after the request: not in the ledger it asked for
+  ASSERT_TRUE(testing::wait_until([&] { return parse_ledger(read_ledger()) == 700u; }))
+      << read_ledger();
+  EXPECT_EQ(parse_ledger_state(read_ledger()), "length=10\n");
+  ASSERT_TRUE(sp.persist_ledger(0, "length=20\n").is_ok());
+  EXPECT_EQ(parse_ledger(read_ledger()), 900u);
+  EXPECT_EQ(parse_ledger_state(read_ledger()), "length=20\n");
+  // A state too long for the ledger is refused at once, as a waited-for write refuses it.
+  EXPECT_FALSE(
+      sp.persist_ledger_async(0, std::string(spool::kMaxLedgerStateBytes + 1, 'x')).is_ok());
 }
 
 }  // namespace

@@ -958,6 +958,41 @@ TEST(SpoolStage, ASinkThatStopsTakingFromTheTailIsLeftBehindAfterOneBoundedWait)
   EXPECT_LT(took, std::chrono::seconds(20));
 }
 
+// A full batch (the transform is busy) is not copied into the page cache at once: the next batch
+// would take it over. When none follows, it still becomes visible (after kExposeDeferNs), and a
+// batch cut short (its producer went idle) becomes visible without any wait. No sync helps here.
+TEST(SpoolStage, AFullBatchWithNoBatchAfterItStillBecomesVisible) {
+  temp_dir dir;
+  spool_config c = config_in(dir);
+  c.fsync = fsync_policy::interval;
+  c.fsync_interval_ms = 600'000;  // only an exposure makes records visible
+  spool sp(c);
+  ASSERT_TRUE(sp.open({"file"}).is_ok());
+  batch_pool<record_batch> pool;
+  stage_counters counters("spool");
+  spool_stage stage(sp, kSources, 4, pool, counters);
+  stage.set_full_batch(10, std::size_t{1} << 20);
+  ASSERT_TRUE(stage.open().is_ok());
+  std::thread spool_thread([&] { stage.run(); });
+  auto push = [&](int n, int base) {
+    record_batch* b = pool.acquire();
+    fill(*b, n, base);
+    b->set_readers(1);
+    return stage.input().push(b);
+  };
+  auto visible = [&](std::uint64_t end) {
+    return sp.commit_waiter().wait([&] { return sp.committed_end() >= end; },
+                                   std::chrono::seconds(30));
+  };
+  ASSERT_TRUE(push(10, 0));  // full
+  EXPECT_TRUE(visible(10)) << sp.committed_end();
+  ASSERT_TRUE(push(3, 10));  // cut short
+  EXPECT_TRUE(visible(13)) << sp.committed_end();
+  EXPECT_EQ(sp.durable_end(), 0u) << "visible by exposure, not by a sync";
+  stage.input().close();
+  spool_thread.join();
+}
+
 TEST(DeliveryTracker, WatermarkMovesOnlyOverFullyConfirmedFrames) {
   delivery_tracker t(100);
   t.sent(frame_at(100, 10));

@@ -73,6 +73,7 @@ status pipeline::build() {
     spool_stage_ = std::make_unique<spool_stage>(*spool_, source_names_, config_.ring_capacity,
                                                  record_pool_, registry_.add("spool"));
     spool_stage_->set_idle_trim(config_.idle_trim_ms * 1'000'000);
+    spool_stage_->set_full_batch(config_.batch_records, config_.batch_bytes);
     if (status st = spool_stage_->open(); !st) return st;
     outputs.push_back(&spool_stage_->input());
   }

@@ -145,6 +145,7 @@ status spool::open(const std::vector<std::string>& sink_names, bool read_only) {
     slot->ledger_path = ledger_path(name);
     slot->ledger_tmp = slot->ledger_path + ".tmp";
     slot->persisted_state.reserve(kMaxLedgerStateBytes);  // no allocation in persist_ledger()
+    slot->pending_state.reserve(kMaxLedgerStateBytes);    // nor in persist_ledger_async()
     std::uint64_t w = oldest;
     std::ifstream in(ledger_path(name));
     if (in) {
@@ -499,14 +500,59 @@ std::uint64_t spool::undeleted_bytes() const {
 
 status spool::persist_ledger(std::size_t sink, std::string_view state) {
   sink_slot& s = *sinks_[sink];
-  const std::uint64_t w = s.watermark.load(std::memory_order_acquire);
+  std::lock_guard write_lock(s.write_mutex);
+  {
+    std::lock_guard lock(s.pending_mutex);
+    s.pending = false;  // this write is newer than any request not yet written
+  }
+  return write_ledger(s, s.watermark.load(std::memory_order_acquire), state);
+}
+
+status spool::persist_ledger_async(std::size_t sink, std::string_view state) {
+  sink_slot& s = *sinks_[sink];
+  if (state.size() > kMaxLedgerStateBytes)
+    return status::error("ledger of sink " + s.name + ": sink state of " +
+                         std::to_string(state.size()) + " bytes, the limit is " +
+                         std::to_string(kMaxLedgerStateBytes));
+  {
+    // The watermark is read here, with the state: the two must match (the file sink's length).
+    std::lock_guard lock(s.pending_mutex);
+    s.pending = true;
+    s.pending_watermark = s.watermark.load(std::memory_order_acquire);
+    s.pending_state.assign(state);  // within the reserved capacity
+  }
+  ledger_thread_->request();
+  return status::ok();
+}
+
+void spool::write_pending_ledgers() {
+  std::string state;
+  state.reserve(kMaxLedgerStateBytes);
+  for (auto& slot : sinks_) {
+    sink_slot& s = *slot;
+    std::lock_guard write_lock(s.write_mutex);
+    std::uint64_t w = 0;
+    {
+      std::lock_guard lock(s.pending_mutex);
+      if (!s.pending) continue;
+      s.pending = false;
+      w = s.pending_watermark;
+      state.assign(s.pending_state);
+    }
+    if (status st = write_ledger(s, w, state); !st)
+      log_line(log_level::error, "sink:" + s.name, st.message());
+  }
+}
+
+status spool::write_ledger(sink_slot& s, std::uint64_t w, std::string_view state) {
   if (w == s.persisted && state == s.persisted_state) return status::ok();
   if (state.size() > kMaxLedgerStateBytes)
     return status::error("ledger of sink " + s.name + ": sink state of " +
                          std::to_string(state.size()) + " bytes, the limit is " +
                          std::to_string(kMaxLedgerStateBytes));
-  // Runs on the sink thread every ledger_interval: no heap allocation here (an ofstream's buffer
-  // made glibc consolidate the fastbins full of librdkafka's freed message headers).
+  // Runs every ledger_interval (ledger thread) and at a sink's checkpoints (sink thread): no
+  // heap allocation here (an ofstream's buffer made glibc consolidate the fastbins full of
+  // librdkafka's freed message headers).
   char text[512 + kMaxLedgerStateBytes];
   char* p = text;
   char* const end = text + sizeof text;

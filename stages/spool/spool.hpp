@@ -19,7 +19,9 @@
 // publish their watermarks and find segments; both sides take mutex_ only for the segment list
 // (on roll, delete and segment switch, never per record). Watermarks and the committed id are
 // atomics. commit_waiter wakes sinks on new commits; space_waiter wakes a writer that is blocked
-// on a full spool when a watermark moves.
+// on a full spool when a watermark moves. The ledger thread (stages/spool/spool_ledger_thread)
+// writes the ledgers a sink asks for in the background; a sink slot's write_mutex orders its
+// writes with the sink thread's own.
 #pragma once
 
 #include <atomic>
@@ -36,6 +38,7 @@
 #include "core/waiter.hpp"
 #include "io/file_ops.hpp"
 #include "stages/spool/spool_id_lease.hpp"
+#include "stages/spool/spool_ledger_thread.hpp"
 
 namespace edgepipe {
 
@@ -58,7 +61,10 @@ struct spool_recovery_report {
 
 class spool {
  public:
-  explicit spool(spool_config config) : config_(std::move(config)) {}
+  explicit spool(spool_config config)
+      : config_(std::move(config)),
+        ledger_thread_(std::make_unique<spool_ledger_thread>([this] { write_pending_ledgers(); })) {
+  }
   spool(const spool&) = delete;
   spool& operator=(const spool&) = delete;
 
@@ -135,8 +141,14 @@ class spool {
   /// `state`: the sink's own resume state (lines of `key=value\n`, at most
   /// kMaxLedgerStateBytes), kept in the same file so it and the watermark are written at once
   /// (the file sink's confirmed length: stages/sinks/file/file_sink_state).
+  /// runs on: the sink's thread. Supersedes a persist_ledger_async() not yet written.
   status persist_ledger(std::size_t sink, std::string_view state = {});
-  /// The sink state of the ledger last written or found at open() (empty: none).
+  /// runs on: the sink's thread. The same in the background (stages/spool/spool_ledger_thread):
+  /// this watermark and `state` are copied (no allocation) and written by the ledger thread,
+  /// which logs a failure; returns at once. An error only when `state` is too long.
+  status persist_ledger_async(std::size_t sink, std::string_view state = {});
+  /// The sink state of the ledger last written or found at open() (empty: none). runs on: the
+  /// sink's thread, before it persists anything.
   std::string_view ledger_state(std::size_t sink) const noexcept {
     return sinks_[sink]->persisted_state;
   }
@@ -179,10 +191,19 @@ class spool {
     std::string name;
     std::atomic<std::uint64_t> watermark{0};
     std::atomic<std::uint64_t> dropped{0};
-    std::uint64_t persisted = ~std::uint64_t{0};  // sink thread only
-    std::string persisted_state;                  // sink thread only (after open())
+    std::mutex write_mutex;  // held while the ledger file is written (sink or ledger thread)
+    std::uint64_t persisted = ~std::uint64_t{0};  // write_mutex
+    std::string persisted_state;                  // write_mutex (after open())
     std::string ledger_path, ledger_tmp;          // set in open()
+    std::mutex pending_mutex;  // a request for the ledger thread; never held across a write
+    bool pending = false;
+    std::uint64_t pending_watermark = 0;
+    std::string pending_state;  // reserved: no allocation in persist_ledger_async()
   };
+  /// Writes the ledger of `s` (write_mutex held) unless it is unchanged.
+  status write_ledger(sink_slot& s, std::uint64_t watermark, std::string_view state);
+  /// runs on: the ledger thread. Writes what persist_ledger_async() asked for.
+  void write_pending_ledgers();
   status recover(bool read_only);
   std::string ledger_path(const std::string& sink) const;
 
@@ -210,6 +231,8 @@ class spool {
   std::atomic<std::uint64_t> deleted_segments_{0};
   waiter commit_waiter_;
   waiter space_waiter_;
+  // Last: stopped and joined first, while the sink slots it writes still exist.
+  std::unique_ptr<spool_ledger_thread> ledger_thread_;
 };
 
 /// Parses a ledger file's text; nullopt when malformed.

@@ -302,13 +302,23 @@ void spool_stage::run() {
         sync_due_at_timeout = false;
       }
     }
+    if (expose_due_ns_ != 0) {
+      const std::uint64_t now = mono_now_ns();
+      const std::chrono::nanoseconds left(expose_due_ns_ > now ? expose_due_ns_ - now : 0);
+      if (left < timeout) {
+        timeout = left;
+        sync_due_at_timeout = false;
+      }
+    }
     record_batch* batch = nullptr;
     spool_frame_position where;
+    bool full = false;  // the transform handed it on because it was full
     bool timed_out = false;
     const bool got = input_.pop(batch, timeout, &timed_out);
     if (!got && !timed_out) break;  // the transform closed its output and it is drained
     if (got) {
       const std::size_t n = batch->records().size();
+      full = n >= full_batch_records_ || batch->bytes() >= full_batch_bytes_;
       counters_.batches_in.add();
       counters_.records_in.add(n);
       counters_.bytes_in.add(batch->bytes());
@@ -346,8 +356,20 @@ void spool_stage::run() {
     }
     if (failed_) continue;
     // The input is idle: what was appended becomes visible to the sinks now, not at the group
-    // commit (docs/durability.md).
+    // commit (docs/durability.md). Unless the batch was full: the transform is busy and the next
+    // one follows within a batch's time, so exposing would copy into the page cache what the
+    // full buffer writes again soon after (at full speed, most of what the spool writes). That
+    // exposure waits up to kExposeDeferNs for the next batch, which takes it over.
+    if (got) expose_due_ns_ = 0;
+    bool expose_now = !got && expose_due_ns_ != 0 && mono_now_ns() >= expose_due_ns_;
     if (got && input_.empty()) {
+      if (full)
+        expose_due_ns_ = mono_now_ns() + kExposeDeferNs;
+      else
+        expose_now = true;
+    }
+    if (expose_now) {
+      expose_due_ns_ = 0;
       if (status s = appender_.expose(); !s) {
         fail(s);
         continue;
