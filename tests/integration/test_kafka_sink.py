@@ -6,7 +6,8 @@ records: key, source, sequence, value) and once to kafka://127.0.0.1:9092/<fresh
 the topic back with an independent client (kcat, or kafka-python when kcat is missing) and check:
 exact record count (== the summary's "records"), every expected key present, every value equal
 (as JSON) to the file sink's, exactly the headers source and record-id on every message (no
-content-type since 2026-12-06: every value is JSON), no duplicates. Exits non-zero on failure; the last line is "N passed, M failed".
+content-type since 2026-12-06: every value is JSON), no duplicates. Exits non-zero on failure;
+the last line is "N passed, M failed".
 
 Env: EDGEPIPE_BINARY (default build/edgepipe), KAFKA_BOOTSTRAP (default 127.0.0.1:9092, or
 127.0.0.1:$EDGEPIPE_KAFKA_PORT).
