@@ -96,7 +96,7 @@ int kafka(const char* brokers, const char* topic, const char* file, bool copy) {
   for (const auto& l : lines) {
     bytes += l.size();
     const std::string_view key = key_of(l);
-    // The same three headers edgepipe sends (source, record-id, content-type): the same messages.
+    // The same two headers edgepipe sends (source, record-id): the same messages.
     char id[24];
     const int id_len = std::snprintf(id, sizeof id, "%zu", sent++);
     while (rd_kafka_producev(rk, RD_KAFKA_V_RKT(t),
@@ -105,7 +105,6 @@ int kafka(const char* brokers, const char* topic, const char* file, bool copy) {
                              RD_KAFKA_V_VALUE(const_cast<char*>(l.data()), l.size()),
                              RD_KAFKA_V_HEADER("source", "coingecko", 9),
                              RD_KAFKA_V_HEADER("record-id", id, id_len),
-                             RD_KAFKA_V_HEADER("content-type", "application/json", 16),
                              RD_KAFKA_V_END) != RD_KAFKA_RESP_ERR_NO_ERROR) {
       rd_kafka_poll(rk, 10);
     }
@@ -172,7 +171,6 @@ int kafka_latency(const char* brokers, const char* topic, const char* file, doub
                              RD_KAFKA_V_VALUE(const_cast<char*>(l.data()), l.size()),
                              RD_KAFKA_V_HEADER("source", source, static_cast<ssize_t>(source_len)),
                              RD_KAFKA_V_HEADER("record-id", id, id_len),
-                             RD_KAFKA_V_HEADER("content-type", "application/json", 16),
                              RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(i)),
                              RD_KAFKA_V_END) != RD_KAFKA_RESP_ERR_NO_ERROR) {
       rd_kafka_poll(rk, 1);

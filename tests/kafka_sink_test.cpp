@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "config/config_loader.hpp"
+#include "platform/clock.hpp"
 #include "stages/pipeline/pipeline.hpp"
 #include "stages/pipeline/stage_checks.hpp"
 #include "stages/report/metrics_text.hpp"
@@ -149,6 +150,103 @@ TEST(KafkaSink, HappyPathCountsEveryDeliveryOnce) {
   EXPECT_EQ(counters.records_out.get(), static_cast<std::uint64_t>(kN));
   EXPECT_EQ(counters.failed.get(), 0u);
   EXPECT_GT(counters.bytes_out.get(), 0u);
+}
+
+/// What a downstream reader sees of one message.
+struct read_message {
+  std::string topic, source, record_id;
+  std::size_t headers = 0;
+  rd_kafka_timestamp_type_t timestamp_type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+  std::int64_t timestamp_ms = 0;
+};
+
+std::string header(rd_kafka_headers_t* h, const char* name) {
+  const void* v = nullptr;
+  std::size_t len = 0;
+  if (h == nullptr || rd_kafka_header_get_last(h, name, &v, &len) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return "(none)";
+  return std::string(static_cast<const char*>(v), len);
+}
+
+/// Every message of `topics` (2 partitions each, from the start) until `n` were read or
+/// `timeout` passed: read back with a consumer of its own, as a downstream reader would.
+std::vector<read_message> consume(const mock_cluster& mc, const std::vector<std::string>& topics,
+                                  std::size_t n, std::chrono::milliseconds timeout) {
+  char errstr[256];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  for (const auto& [k, v] :
+       {std::pair<const char*, std::string>{"bootstrap.servers", mc.bootstraps()},
+        {"group.id", "kafka-sink-test"},
+        {"enable.auto.commit", "false"},
+        {"log_level", "0"}})
+    EXPECT_EQ(rd_kafka_conf_set(conf, k, v.c_str(), errstr, sizeof errstr), RD_KAFKA_CONF_OK);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+  EXPECT_NE(rk, nullptr) << errstr;
+  std::vector<read_message> out;
+  if (rk == nullptr) return out;
+  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(4);
+  for (const std::string& t : topics)
+    for (int p = 0; p < 2; ++p)
+      rd_kafka_topic_partition_list_add(parts, t.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  EXPECT_EQ(rd_kafka_assign(rk, parts), RD_KAFKA_RESP_ERR_NO_ERROR);
+  rd_kafka_topic_partition_list_destroy(parts);
+  (void)testing::wait_until(
+      [&] {
+        if (rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100)) {
+          if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            read_message r;
+            r.topic = rd_kafka_topic_name(m->rkt);
+            rd_kafka_headers_t* h = nullptr;
+            if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR)
+              r.headers = rd_kafka_header_cnt(h);
+            r.source = header(h, "source");
+            r.record_id = header(h, "record-id");
+            r.timestamp_ms = rd_kafka_message_timestamp(m, &r.timestamp_type);
+            out.push_back(std::move(r));
+          }
+          // Every message goes back before the consumer is destroyed (it waits for them).
+          rd_kafka_message_destroy(m);
+        }
+        return out.size() >= n;
+      },
+      timeout);
+  (void)rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return out;
+}
+
+TEST(KafkaSink, MessagesCarrySourceAndRecordIdHeadersAndTheBatchsCreateTime) {
+  mock_cluster mc(1);
+  auto s = make_kafka_sink("kafka", mock_config(mc), kSources);
+  status st = s->open();
+  ASSERT_TRUE(st.is_ok()) << st.message();
+  stage_counters counters("sink:kafka");
+  record_batch batch;
+  constexpr int kN = 40;
+  fill_batch(batch, kN);
+  const std::int64_t before_ms = unix_now_ns() / 1'000'000;
+  s->write(batch, counters);
+  const std::int64_t after_ms = unix_now_ns() / 1'000'000;
+  EXPECT_TRUE(flush_until(
+      *s, counters, [&] { return counters.records_out.get() == kN; }, std::chrono::seconds(20)));
+  EXPECT_TRUE(s->close().is_ok());
+
+  const std::vector<read_message> got =
+      consume(mc, {"test.alpha", "test.beta"}, kN, std::chrono::seconds(20));
+  ASSERT_EQ(got.size(), static_cast<std::size_t>(kN));
+  std::vector<bool> seen(kN, false);
+  for (const read_message& m : got) {
+    EXPECT_EQ(m.headers, 2u) << "source and record-id, nothing else";
+    const auto id = static_cast<std::size_t>(std::stoul(m.record_id));
+    ASSERT_LT(id, static_cast<std::size_t>(kN));
+    seen[id] = true;
+    EXPECT_EQ(m.source, kSources[id % 2]);
+    EXPECT_EQ(m.topic, "test." + kSources[id % 2]);
+    EXPECT_EQ(m.timestamp_type, RD_KAFKA_TIMESTAMP_CREATE_TIME);
+    EXPECT_GE(m.timestamp_ms, before_ms) << "the batch's CreateTime, read when write() took it";
+    EXPECT_LE(m.timestamp_ms, after_ms);
+  }
+  for (int i = 0; i < kN; ++i) EXPECT_TRUE(seen[static_cast<std::size_t>(i)]) << "record " << i;
 }
 
 /// A batch_keeper as the sink stage is one: hands out the batch being written (a reader

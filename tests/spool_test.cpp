@@ -1032,6 +1032,28 @@ TEST(DeliveryTracker, LatencyIsCountedWhenAFrameIsConfirmedNotWhenItIsSent) {
   EXPECT_EQ(latency.read().total(), 15u) << "the retry's confirmation counts, once";
 }
 
+TEST(DeliveryTracker, AFrameAnsweredBeforeAnEarlierOneCountsItsLatencyAtItsOwnAnswer) {
+  latency_histogram latency;
+  delivery_tracker t(0, &latency);
+  const std::uint64_t old_receipt = mono_now_ns() - 500'000'000;  // 500 ms ago
+  const std::uint64_t new_receipt = mono_now_ns();
+  t.sent(frame_at(0, 4), old_receipt);
+  t.sent(frame_at(4, 6), new_receipt);
+  // The second frame's messages went to a partition whose batch left first.
+  t.settle_range(4, 6, delivery_outcome::delivered);
+  EXPECT_EQ(t.confirmed_end(), 0u) << "the watermark waits for the first frame";
+  auto h = latency.read();
+  EXPECT_EQ(h.total(), 6u) << "the answered frame counts now, not when the watermark passes it";
+  EXPECT_LT(h.quantile(1.0), 400'000'000u) << "measured from its own receipt";
+  t.settle_range(0, 3, delivery_outcome::delivered);
+  EXPECT_EQ(latency.read().total(), 6u) << "a frame with an answer missing does not count";
+  t.settle(3, delivery_outcome::delivered);
+  EXPECT_EQ(t.confirmed_end(), 10u);
+  h = latency.read();
+  EXPECT_EQ(h.total(), 10u) << "each frame counts once";
+  EXPECT_GE(h.quantile(1.0), 450'000'000u) << "the first frame from its own receipt";
+}
+
 TEST(DeliveryTracker, AFailureHoldsTheWatermarkAndRewindsToTheFirstUnconfirmedFrame) {
   delivery_tracker t(0);
   t.sent(frame_at(0, 10));

@@ -58,7 +58,14 @@ void delivery_tracker::settle(std::uint64_t id, delivery_outcome outcome) {
     case delivery_outcome::failed:
       ++failures_;
       if (f->failed++ == 0) ++failed_frames_;
-      break;
+      return;  // a frame with a failure records no latency (it is sent again)
+  }
+  // The frame's last answer: its records count in the latency histogram now (its own
+  // confirmation, not the watermark's, which also waits for every frame before it).
+  if (f->unanswered == 0 && f->failed == 0 && latency_ != nullptr && f->pos.records != 0 &&
+      f->oldest_ingest_ns != 0) {
+    const std::uint64_t now = mono_now_ns();
+    latency_->add(now > f->oldest_ingest_ns ? now - f->oldest_ingest_ns : 0, f->pos.records);
   }
 }
 
@@ -69,13 +76,8 @@ void delivery_tracker::settle_range(std::uint64_t first_id, std::uint64_t count,
 
 std::uint64_t delivery_tracker::confirmed_end() {
   std::size_t popped = 0;
-  std::uint64_t now = 0;
   while (!frames_.empty() && frames_.front().unanswered == 0 && frames_.front().failed == 0) {
     const frame& f = frames_.front();
-    if (latency_ != nullptr && f.pos.records != 0 && f.oldest_ingest_ns != 0) {
-      if (now == 0) now = mono_now_ns();
-      latency_->add(now > f.oldest_ingest_ns ? now - f.oldest_ingest_ns : 0, f.pos.records);
-    }
     confirmed_end_ = std::max(confirmed_end_, f.end);
     frames_.pop_front();
     ++popped;

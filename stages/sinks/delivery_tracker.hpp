@@ -7,9 +7,12 @@
 // the first frame that is not confirmed, after a backoff. Records that had been delivered after
 // that point are sent again (counted as resent; MongoDB and the file sink recognise them and
 // count them as duplicates instead of storing them twice).
-// Latency: each frame keeps the receive time of its oldest record; when the frame is confirmed
-// its records are counted in the latency histogram at (confirm time - that receive time), one
-// clock read per confirm call that pops frames, never flattering a frame's later records.
+// Latency: each frame keeps the receive time of its oldest record; when the last of its records
+// is answered (every one delivered, e.g. its last Kafka delivery report) its records are counted
+// in the latency histogram at (that time - that receive time), one clock read per frame, never
+// flattering a frame's later records. That is the frame's own confirmation: the watermark may
+// pass it later, once every frame before it is confirmed too (frames sent to different Kafka
+// partitions are answered out of order), and that wait is not the sink's delivery latency.
 // Threading: the sink thread only.
 #pragma once
 
@@ -24,7 +27,7 @@ namespace edgepipe {
 
 class delivery_tracker {
  public:
-  /// `latency` (optional): where confirmed frames record payload received -> confirmed.
+  /// `latency` (optional): where answered frames record payload received -> confirmed.
   explicit delivery_tracker(std::uint64_t start, latency_histogram* latency = nullptr)
       : confirmed_end_(start), latency_(latency) {}
 

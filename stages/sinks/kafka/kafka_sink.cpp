@@ -3,12 +3,14 @@
 // name). A record with a stream of its own (a postgres_cdc event: `<prefix>.<schema>.<table>`)
 // goes to the topic of that name, created (create_topics) when the sink first meets it.
 // Message key = record key (none when empty), value = the record JSON (a null value for an
-// empty one: a tombstone), headers `source`, `record-id` (sequence number, decimal) and
-// `content-type: application/json`. All three are read downstream: `record-id` identifies a
-// resent record (test_cdc_pipeline's duplicate check, examples/spark's dedupe of keyless
-// records), `source` names the producer (test_cdc_pipeline), `content-type` is part of the
-// documented message format (test_kafka_sink); librdkafka allocates each header, so they are
-// what a message costs beyond the raw producer's key and value.
+// empty one: a tombstone), headers `source` and `record-id` (sequence number, decimal). Both
+// are read downstream: `record-id` identifies a resent record (test_cdc_pipeline's duplicate
+// check, examples/spark's dedupe of keyless records), `source` names the producer
+// (test_cdc_pipeline). There is no `content-type` header (it was a constant: every value is
+// JSON): librdkafka allocates the header list and each header, and with the message itself
+// those allocations were most of the sink thread's time (benchmarks/README.md).
+// CreateTime: one wall-clock read per batch (and after each wait), passed as the messages'
+// timestamp, instead of one read per message inside librdkafka.
 //
 // No copy: messages are produced without RD_KAFKA_MSG_F_COPY; key and value point into the
 // record batch, which the sink keeps (stages/sinks/kafka/kafka_batch_leases: a reader reference
@@ -224,6 +226,7 @@ class kafka_sink final : public sink {
       l->records = records.size();
     }
     const auto& held_records = held.records();
+    stamp_now();
     for (std::size_t i = 0; i < held_records.size(); ++i) {
       if (abandoned()) {  // shutdown deadline: the rest stays in the spool
         counters.failed.add(held_records.size() - i);
@@ -623,6 +626,9 @@ class kafka_sink final : public sink {
     settle(sequence, outcome);
   }
 
+  // runs on: sink thread (at least once). One wall-clock read for the messages that follow.
+  void stamp_now() noexcept { timestamp_ms_ = unix_now_ns() / 1'000'000; }
+
   // runs on: sink thread. write() is done with the lease.
   void finish_write(kafka_batch_leases::lease* l) {
     if (--l->outstanding == 0) end_lease(l);
@@ -665,6 +671,7 @@ class kafka_sink final : public sink {
       do {
         rd_kafka_poll(rk_, kInFlightPollMs);
       } while (in_flight_ >= max_in_flight_ && !abandoned());
+      if (timestamp_ms_ != 0) stamp_now();
     }
     const auto failed = [&](rd_kafka_resp_err_t err, const char* topic, const char* what) {
       counters.failed.add();
@@ -696,15 +703,15 @@ class kafka_sink final : public sink {
     const int flags = l != nullptr ? 0 : RD_KAFKA_MSG_F_COPY;
     for (;;) {
       // RD_KAFKA_V_HEADER: librdkafka builds (and on failure frees) the header list itself; the
-      // three headers are what consumers read (see the top of this file).
+      // two headers are what consumers read (see the top of this file). Timestamp 0 (exactly
+      // once): librdkafka reads the clock.
       const rd_kafka_resp_err_t err = rd_kafka_producev(
           rk_, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_MSGFLAGS(flags),
           RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
           RD_KAFKA_V_VALUE(value.empty() ? nullptr : const_cast<char*>(value.data()), value.size()),
           RD_KAFKA_V_HEADER("source", source.data(), static_cast<ssize_t>(source.size())),
           RD_KAFKA_V_HEADER("record-id", id, static_cast<ssize_t>(id_len)),
-          RD_KAFKA_V_HEADER("content-type", "application/json", 16), RD_KAFKA_V_OPAQUE(opaque),
-          RD_KAFKA_V_END);
+          RD_KAFKA_V_TIMESTAMP(timestamp_ms_), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         ++in_flight_;
         return;
@@ -712,6 +719,7 @@ class kafka_sink final : public sink {
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !abandoned()) {
         // Bounded memory: wait for deliveries (or timeouts) to free room, then retry.
         rd_kafka_poll(rk_, 10);
+        if (timestamp_ms_ != 0) stamp_now();
         continue;
       }
       if (slot != nullptr) leases_.unproduced(slot);
@@ -1261,7 +1269,10 @@ class kafka_sink final : public sink {
   stage_counters* counters_ = nullptr;  // set by write()/flush(); used by the callbacks
   std::uint64_t in_flight_ = 0;         // produced, no delivery report yet
   kafka_batch_leases leases_;           // the batches in-flight messages point into
-  bool events_enabled_ = false;         // on_queue_event registered on the main queue
+  // At least once: the CreateTime of the messages produced now (ms since the epoch, see the
+  // top of this file). Stays 0 for exactly once: librdkafka then reads the clock per message.
+  std::int64_t timestamp_ms_ = 0;
+  bool events_enabled_ = false;  // on_queue_event registered on the main queue
   // The producer had a fatal error: recreate it. Atomic: the kafka-commit thread may set it.
   std::atomic<bool> fatal_{false};
   std::uint64_t recreated_ = 0;
