@@ -135,6 +135,11 @@ inline constexpr option_doc kKafkaSink[] = {
      "1..10000000"},
     {"transaction_interval", "duration", "\"100ms\"",
      "exactly_once: longest time a transaction stays open before it is committed", "1ms..1h"},
+    {"transaction_idle", "duration", "\"5ms\"",
+     "exactly_once: the open transaction is committed sooner, once the sink has had no records "
+     "for this long while no other commit runs (the end of a burst does not wait for "
+     "transaction_interval); \"0ms\": only transaction_records and transaction_interval",
+     "0ms..1h"},
     {"state_topic", "string", "\"edgepipe-state\"",
      "exactly_once: compacted topic holding each sink's committed watermark, key "
      "<node_id>/<sink>"},

@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <string>
@@ -55,6 +56,7 @@ kafka_sink_config eos_config(const mock_cluster& mc) {
   c.node_id = "node-a";
   c.transaction_records = 100;
   c.transaction_interval_ms = 600000;  // commits by count unless a test says otherwise
+  c.transaction_idle_ms = 0;           // and not when the sink goes idle
   c.linger_ms = 1;
   c.message_timeout_ms = 10000;
   return c;
@@ -149,6 +151,43 @@ TEST(KafkaExactlyOnce, RecordsAreDeliveredOnlyWhenTheirTransactionCommits) {
   ASSERT_TRUE(w.has_value());
   EXPECT_EQ(w->next, 250u);
   EXPECT_EQ(w->origin, std::string(parse_kafka_origin(s->ledger_state())));
+}
+
+// transaction_idle: a transaction far below transaction_records and transaction_interval is
+// committed once the sink has had no batch for transaction_idle and nothing else is committing
+// (the end of a burst); the commit's end wakes the sink thread (sink::wake_stage), so that the
+// stage collects it without polling. Fails when either is missing: nothing would commit (the
+// interval is 10 min), or no wake would come.
+TEST(KafkaExactlyOnce, AnIdleSinkCommitsItsOpenTransactionAndIsWokenWhenItCommitted) {
+  mock_cluster mc(1);
+  kafka_sink_config c = eos_config(mc);
+  c.transaction_idle_ms = 5;
+  auto s = make_kafka_sink("kafka", c, kSources);
+  outcomes seen;
+  s->set_listener(&seen);
+  std::atomic<int> wakes{0};
+  s->set_wake([](void* n) { static_cast<std::atomic<int>*>(n)->fetch_add(1); }, &wakes);
+  ASSERT_TRUE(s->open().is_ok());
+  s->resume("");
+  stage_counters counters("sink:kafka");
+  record_batch batch;
+  fill(batch, 0, 30);  // below transaction_records (100)
+  s->write(batch, counters);
+  EXPECT_EQ(kafka_sink_transaction_stats(*s).committed, 0u);
+  // The flushes of an idle stage: one 5 ms after the write hands the transaction over to the
+  // kafka-commit thread; the commit's end wakes the sink thread.
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        s->flush(counters);
+        return wakes.load() >= 1;
+      },
+      std::chrono::seconds(20)));
+  s->flush(counters);  // what the woken stage does: collect the result
+  EXPECT_EQ(kafka_sink_transaction_stats(*s).committed, 1u);
+  EXPECT_EQ(seen.count(delivery_outcome::delivered), 30u);
+  EXPECT_EQ(committed_watermark(mc, "kafka")->next, 30u);
+  ASSERT_TRUE(s->close().is_ok());
+  EXPECT_EQ(seen.count(delivery_outcome::delivered), 30u);
 }
 
 // A restart after kill -9: the ledger says less than Kafka holds (here: nothing). The new sink

@@ -57,6 +57,14 @@
 // (another process with the same node id) is fatal: the sink stops delivering, fails what it is
 // given (kept in the spool) and logs why.
 //
+// Exactly once, when transactions end: a transaction is also handed over, before
+// transaction_interval, when the sink has had no batch for transaction_idle while nothing is
+// committing (the end of a burst, a trickle: a read_committed consumer does not wait for the
+// interval); a busy sink fills transactions up to transaction_records or the interval, so that
+// each commit's cost, mostly the broker's CPU, is spread over many records. The committer wakes
+// the sink thread when a commit ends (on_commit_done -> sink::wake_stage), so that its records
+// are settled, and the next transaction handed over, at once rather than at the next poll.
+//
 // Threading:
 //   open()                   main thread, before any pipeline thread starts (creates the
 //                            producer, checks the brokers, creates topics).
@@ -70,6 +78,8 @@
 //                            and fence() (under fault_mu_).
 //   on_queue_event           a librdkafka thread (at least once only): only calls
 //                            sink::wake_stage() (no librdkafka call, no lock).
+//   on_commit_done           the kafka-commit thread (exactly once), when a commit or abort
+//                            ended: only calls sink::wake_stage().
 //   log_cb                   may run on librdkafka's internal threads: it only takes a mutex and
 //                            writes to stderr.
 #include "stages/sinks/kafka/kafka_sink.hpp"
@@ -244,7 +254,14 @@ class kafka_sink final : public sink {
     if (eos_) {
       if (rk_ != nullptr) rd_kafka_poll(rk_, 0);
       finish_commit(false);
-      if (txn_.open && mono_now_ns() - txn_.started_ns >= txn_interval_ns_) hand_off_transaction();
+      if (txn_.open) {
+        // Handed over at transaction_interval, or as soon as the sink has gone idle while
+        // nothing is committing: the end of a burst does not wait for the interval.
+        const std::uint64_t now = mono_now_ns();
+        if (now - txn_.started_ns >= txn_interval_ns_ ||
+            (txn_idle_ns_ != 0 && committer_.idle() && now - last_write_ns_ >= txn_idle_ns_))
+          hand_off_transaction();
+      }
       if (fatal_ && !fenced_) recreate_producer();
       counters.in_flight.set(in_flight_);
       return;
@@ -938,7 +955,8 @@ class kafka_sink final : public sink {
     }
     // The interval is checked per batch (and at each flush), not per record: no clock read on
     // the per-record path.
-    if (txn_.open && mono_now_ns() - txn_.started_ns >= txn_interval_ns_) hand_off_transaction();
+    last_write_ns_ = mono_now_ns();
+    if (txn_.open && last_write_ns_ - txn_.started_ns >= txn_interval_ns_) hand_off_transaction();
     if (rk_ != nullptr) rd_kafka_poll(rk_, 0);
     counters.in_flight.set(in_flight_);
   }
@@ -1237,6 +1255,9 @@ class kafka_sink final : public sink {
     events_enabled_ = true;
   }
 
+  // runs on: the kafka-commit thread, when a commit (or abort) ended. Only wakes the sink thread.
+  static void on_commit_done(void* opaque) { static_cast<const kafka_sink*>(opaque)->wake_stage(); }
+
   // runs on: a librdkafka thread, when the main queue (delivery reports, errors) goes from
   // empty to non-empty. Must not call librdkafka: only wakes the sink thread.
   static void on_queue_event(rd_kafka_t*, void* opaque) {
@@ -1271,6 +1292,7 @@ class kafka_sink final : public sink {
   const bool eos_ = config_.exactly_once;
   const std::uint64_t txn_max_records_ = static_cast<std::uint64_t>(config_.transaction_records);
   const std::uint64_t txn_interval_ns_ = config_.transaction_interval_ms * 1'000'000;
+  const std::uint64_t txn_idle_ns_ = config_.transaction_idle_ms * 1'000'000;  // 0: off
   const std::string state_key_ = config_.node_id + "/" + name_;
   rd_kafka_topic_t* state_topic_ = nullptr;
   bool eos_initialised_ = false;     // init_transactions done on both producers, watermark read
@@ -1292,7 +1314,9 @@ class kafka_sink final : public sink {
   txn_state committing_;
   std::uint64_t committing_in_flight_ = 0;  // kafka-commit thread while it commits
   rd_kafka_t* committing_rk_ = nullptr;
-  kafka_txn_committer committer_{"kafka-commit"};
+  std::uint64_t last_write_ns_ = 0;  // when write_transactional() last ended
+  // Wakes the sink thread when a commit ends, so that its records are settled at once.
+  kafka_txn_committer committer_{"kafka-commit", &kafka_sink::on_commit_done, this};
   std::uint64_t transactions_committed_ = 0;
   std::uint64_t transactions_aborted_ = 0;
   std::atomic<std::uint64_t> open_transactions_{0};
