@@ -130,7 +130,7 @@ inline constexpr option_doc kKafkaSink[] = {
      "transactional producer: each transaction carries a range of spool records and the sink's "
      "watermark (state_topic), so read_committed consumers see every record once "
      "(docs/durability.md); needs acks = \"all\""},
-    {"transaction_records", "integer", "10000",
+    {"transaction_records", "integer", "100000",
      "exactly_once: records per transaction at most (committed sooner at transaction_interval)",
      "1..10000000"},
     {"transaction_interval", "duration", "\"100ms\"",

@@ -57,13 +57,15 @@
 // (another process with the same node id) is fatal: the sink stops delivering, fails what it is
 // given (kept in the spool) and logs why.
 //
-// Exactly once, when transactions end: a transaction is also handed over, before
-// transaction_interval, when the sink has had no batch for transaction_idle while nothing is
-// committing (the end of a burst, a trickle: a read_committed consumer does not wait for the
-// interval); a busy sink fills transactions up to transaction_records or the interval, so that
-// each commit's cost, mostly the broker's CPU, is spread over many records. The committer wakes
-// the sink thread when a commit ends (on_commit_done -> sink::wake_stage), so that its records
-// are settled, and the next transaction handed over, at once rather than at the next poll.
+// Exactly once, when transactions end: a transaction is due at transaction_interval, or sooner
+// when the sink has had no batch for transaction_idle (the end of a burst, a trickle: a
+// read_committed consumer does not wait for the interval). A due transaction is handed over
+// only once the previous commit has ended; until then it keeps filling, and the sink thread
+// waits for a commit only at transaction_records (the sink thread used to stop at every
+// interval until the commit before ended, and each commit costs the broker and librdkafka CPU
+// that a 2-vCPU edge box shares with the pipeline: fewer, larger transactions under load). The
+// committer wakes the sink thread when a commit ends (on_commit_done -> sink::wake_stage), so
+// that its records are settled, and the next transaction handed over, at once.
 //
 // Threading:
 //   open()                   main thread, before any pipeline thread starts (creates the
@@ -254,14 +256,7 @@ class kafka_sink final : public sink {
     if (eos_) {
       if (rk_ != nullptr) rd_kafka_poll(rk_, 0);
       finish_commit(false);
-      if (txn_.open) {
-        // Handed over at transaction_interval, or as soon as the sink has gone idle while
-        // nothing is committing: the end of a burst does not wait for the interval.
-        const std::uint64_t now = mono_now_ns();
-        if (now - txn_.started_ns >= txn_interval_ns_ ||
-            (txn_idle_ns_ != 0 && committer_.idle() && now - last_write_ns_ >= txn_idle_ns_))
-          hand_off_transaction();
-      }
+      hand_off_when_due(mono_now_ns());
       if (fatal_ && !fenced_) recreate_producer();
       counters.in_flight.set(in_flight_);
       return;
@@ -956,7 +951,7 @@ class kafka_sink final : public sink {
     // The interval is checked per batch (and at each flush), not per record: no clock read on
     // the per-record path.
     last_write_ns_ = mono_now_ns();
-    if (txn_.open && last_write_ns_ - txn_.started_ns >= txn_interval_ns_) hand_off_transaction();
+    hand_off_when_due(last_write_ns_);
     if (rk_ != nullptr) rd_kafka_poll(rk_, 0);
     counters.in_flight.set(in_flight_);
   }
@@ -1057,6 +1052,20 @@ class kafka_sink final : public sink {
     swap_producers(parked_);
     committer_.start(committing_rk_, commit_timeout_ms());
     count_open_transactions();
+  }
+
+  // runs on: sink thread. Hands the open transaction over once it is due (transaction_interval,
+  // or no batch for transaction_idle) and the previous one's commit has ended: while that commit
+  // runs, this transaction keeps filling instead of the sink thread waiting for it, and the
+  // commit's end wakes the sink thread (on_commit_done), which hands it over then. Only a full
+  // transaction (transaction_records) waits for the commit before it.
+  void hand_off_when_due(std::uint64_t now) {
+    if (!txn_.open) return;
+    if (now - txn_.started_ns < txn_interval_ns_ &&
+        (txn_idle_ns_ == 0 || now - last_write_ns_ < txn_idle_ns_))
+      return;
+    finish_commit(false);
+    if (committer_.idle()) hand_off_transaction();
   }
 
   int commit_timeout_ms() const { return abandoned() ? 1000 : config_.message_timeout_ms + 5000; }
