@@ -365,6 +365,59 @@ TEST(KafkaExactlyOnce, AFailedCommitOfNAbortsTheOpenTransactionNPlusOne) {
   EXPECT_EQ(committed_watermark(mc, "kafka")->next, 150u);
 }
 
+// Go-back-N after a failed commit, in the order the sink stage sends: transaction N (0..99)
+// commits, N+1 (100..199) fails; a frame the stage had taken before it saw the failure
+// (200..249) must fail too rather than commit after the gap, and the rewind, which starts at the
+// first frame not confirmed (here 0..249: it holds committed records too), must not produce the
+// committed ones again. Each record is in Kafka once: the committed ones settled duplicate on
+// the resend, the others failed once and then delivered.
+TEST(KafkaExactlyOnce, AfterAFailedTransactionNothingLaterCommitsAndTheResendSkipsWhatCommitted) {
+  mock_cluster mc(1);
+  auto s = make_kafka_sink("kafka", eos_config(mc), kSources);
+  outcomes seen;
+  s->set_listener(&seen);
+  ASSERT_TRUE(s->open().is_ok());
+  s->resume("");
+  stage_counters counters("sink:kafka");
+  record_batch batch;
+  fill(batch, 0, 150);  // 0..99 handed over, 100..149 open
+  s->write(batch, counters);
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        s->flush(counters);
+        return kafka_sink_transaction_stats(*s).committed == 1;
+      },
+      std::chrono::seconds(20)));
+  constexpr std::int16_t kEndTxnApiKey = 26;
+  rd_kafka_mock_push_request_errors(mc.get(), kEndTxnApiKey, 1,
+                                    RD_KAFKA_RESP_ERR_UNKNOWN_PRODUCER_ID);
+  fill(batch, 150, 50);  // N+1 is full at 199: handed over, its commit fails
+  s->write(batch, counters);
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        s->flush(counters);
+        return seen.count(delivery_outcome::failed) == 100;
+      },
+      std::chrono::seconds(30)));
+  fill(batch, 200, 50);  // taken before the stage saw the failure
+  s->write(batch, counters);
+  for (std::uint64_t id = 200; id < 250; ++id)
+    EXPECT_EQ(seen.by_id[id], std::vector<delivery_outcome>{delivery_outcome::failed}) << id;
+  EXPECT_EQ(kafka_sink_transaction_stats(*s).open, 0u);
+  fill(batch, 0, 250);  // the rewind
+  s->write(batch, counters);
+  ASSERT_TRUE(s->close().is_ok());
+  for (std::uint64_t id = 0; id < 100; ++id)
+    EXPECT_EQ(seen.by_id[id], (std::vector<delivery_outcome>{delivery_outcome::delivered,
+                                                             delivery_outcome::duplicate}))
+        << id;
+  for (std::uint64_t id = 100; id < 250; ++id)
+    EXPECT_EQ(seen.by_id[id], (std::vector<delivery_outcome>{delivery_outcome::failed,
+                                                             delivery_outcome::delivered}))
+        << id;
+  EXPECT_EQ(committed_watermark(mc, "kafka")->next, 250u);
+}
+
 // The second producer (transactional.id .../1) is fenced while it commits and the first one
 // has the next transaction open: the sink stops as when its only producer was fenced (both
 // transactions failed, nothing made again, /health names it).

@@ -757,6 +757,7 @@ class kafka_sink final : public sink {
   void fail_records(const std::vector<record>& records, std::size_t from,
                     stage_counters& counters) {
     if (from >= records.size()) return;
+    failed_from(records[from].sequence);
     counters.failed.add(records.size() - from);
     for (std::size_t k = from; k < records.size(); ++k)
       settle(records[k].sequence, delivery_outcome::failed);
@@ -790,9 +791,9 @@ class kafka_sink final : public sink {
     if (eos_ready_) return true;
     if (!transactions_initialised()) return false;
     const std::optional<kafka_watermark>& w = committed_watermark_;
-    skip_below_ = 0;
     if (w && !origin_.empty() && w->origin == origin_) {
-      skip_below_ = w->next;
+      // Never below what this process committed itself (a producer made again re-reads it).
+      skip_below_ = std::max(skip_below_, w->next);
       log_line(log_level::info, component_,
                "exactly once: Kafka holds every record below " + std::to_string(w->next) +
                    " (state topic " + config_.state_topic + ", key " + state_key_ +
@@ -925,7 +926,15 @@ class kafka_sink final : public sink {
         fail_records(records, i, counters);
         break;
       }
-      if (r.sequence < skip_below_) {  // committed by a transaction before a restart
+      if (first_failed_ != kNoFailure) {
+        if (r.sequence > first_failed_) {  // after a gap: failed too, sent again in order
+          counters.failed.add();
+          settle(r.sequence, delivery_outcome::failed);
+          continue;
+        }
+        first_failed_ = kNoFailure;  // the stage sends again from the first failed record
+      }
+      if (r.sequence < skip_below_) {  // committed already (before a restart, or before a rewind)
         counters.duplicates.add();
         counters.records_out.add();
         settle(r.sequence, delivery_outcome::duplicate);
@@ -986,8 +995,11 @@ class kafka_sink final : public sink {
     if (counters_ != nullptr) counters_->transactions_open.set(n);
   }
 
+  void failed_from(std::uint64_t id) { first_failed_ = std::min(first_failed_, id); }
+
   /// `t`'s records, settled `outcome`; `t` is closed.
   void settle_transaction(txn_state& t, delivery_outcome outcome) {
+    if (outcome == delivery_outcome::failed && !t.ranges.empty()) failed_from(t.ranges[0].first);
     for (const auto& [first, count] : t.ranges) settle_range(first, count, outcome);
     t.ranges.clear();
     t.records = 0;
@@ -1066,6 +1078,8 @@ class kafka_sink final : public sink {
     committing_rk_ = nullptr;
     committing_in_flight_ = 0;
     if (r->committed && !committing_.failed) {
+      // Transactions commit in order and none after a gap, so Kafka holds every record below.
+      skip_below_ = std::max(skip_below_, committing_.next);
       if (counters_ != nullptr) {
         counters_->records_out.add(committing_.records);
         counters_->bytes_out.add(committing_.bytes);
@@ -1289,11 +1303,21 @@ class kafka_sink final : public sink {
   std::optional<kafka_watermark> committed_watermark_;  // read by transactions_initialised()
   bool eos_ready_ = false;                              // and compared with this spool's origin
   std::uint64_t next_eos_setup_ns_ = 0;
-  std::string origin_;            // the spool's origin (spool mode)
-  std::string origin_line_;       // ledger state: "kafka.spool=<origin>\n"
-  bool origin_due_ = false;       // a new origin, not yet in the ledger
-  std::uint64_t skip_below_ = 0;  // records below it are committed already (state topic)
-  txn_state txn_;                 // the open transaction, filling on rk_
+  std::string origin_;       // the spool's origin (spool mode)
+  std::string origin_line_;  // ledger state: "kafka.spool=<origin>\n"
+  bool origin_due_ = false;  // a new origin, not yet in the ledger
+  // Records below it are in Kafka already: the state topic's watermark at start, then the end
+  // of each committed transaction. Sent again (after a restart, or by a rewind that starts at
+  // the first frame not confirmed, which may hold committed records), they are duplicates.
+  std::uint64_t skip_below_ = 0;
+  // Go-back-N in one sink: once a record failed, every later record is failed too until the
+  // stage sends again from the first failed one (a record at or below first_failed_: without a
+  // rewind the ids only grow). Otherwise the rest of a batch, or a frame taken before the stage
+  // saw the failure, would commit after the gap; the rewind then sends it again and Kafka holds
+  // it twice (and a watermark past the gap would skip the failed records after a restart).
+  static constexpr std::uint64_t kNoFailure = ~std::uint64_t{0};
+  std::uint64_t first_failed_ = kNoFailure;
+  txn_state txn_;  // the open transaction, filling on rk_
   // The pipelined commit: the other producer (idle, or committing `committing_` on the
   // committer's thread) and the transaction it commits. committing_rk_ is the producer while
   // the committer has it (null otherwise): written by the sink thread only while the committer
