@@ -133,11 +133,16 @@ inline constexpr option_doc kKafkaSink[] = {
      "transactional producer: each transaction carries a range of spool records and the sink's "
      "watermark (state_topic), so read_committed consumers see every record once "
      "(docs/durability.md); needs acks = \"all\""},
-    {"transaction_records", "integer", "10000",
+    {"transaction_records", "integer", "100000",
      "exactly_once: records per transaction at most (committed sooner at transaction_interval)",
      "1..10000000"},
     {"transaction_interval", "duration", "\"100ms\"",
      "exactly_once: longest time a transaction stays open before it is committed", "1ms..1h"},
+    {"transaction_idle", "duration", "\"5ms\"",
+     "exactly_once: the open transaction is committed sooner, once the sink has had no records "
+     "for this long while no other commit runs (the end of a burst does not wait for "
+     "transaction_interval); \"0ms\": only transaction_records and transaction_interval",
+     "0ms..1h"},
     {"state_topic", "string", "\"edgepipe-state\"",
      "exactly_once: compacted topic holding each sink's committed watermark, key "
      "<node_id>/<sink>"},

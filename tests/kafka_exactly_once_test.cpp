@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <string>
@@ -55,6 +56,7 @@ kafka_sink_config eos_config(const mock_cluster& mc) {
   c.node_id = "node-a";
   c.transaction_records = 100;
   c.transaction_interval_ms = 600000;  // commits by count unless a test says otherwise
+  c.transaction_idle_ms = 0;           // and not when the sink goes idle
   c.linger_ms = 1;
   c.message_timeout_ms = 10000;
   return c;
@@ -149,6 +151,91 @@ TEST(KafkaExactlyOnce, RecordsAreDeliveredOnlyWhenTheirTransactionCommits) {
   ASSERT_TRUE(w.has_value());
   EXPECT_EQ(w->next, 250u);
   EXPECT_EQ(w->origin, std::string(parse_kafka_origin(s->ledger_state())));
+}
+
+// transaction_idle: a transaction far below transaction_records and transaction_interval is
+// committed once the sink has had no batch for transaction_idle and nothing else is committing
+// (the end of a burst); the commit's end wakes the sink thread (sink::wake_stage), so that the
+// stage collects it without polling. Fails when either is missing: nothing would commit (the
+// interval is 10 min), or no wake would come.
+TEST(KafkaExactlyOnce, AnIdleSinkCommitsItsOpenTransactionAndIsWokenWhenItCommitted) {
+  mock_cluster mc(1);
+  kafka_sink_config c = eos_config(mc);
+  c.transaction_idle_ms = 5;
+  auto s = make_kafka_sink("kafka", c, kSources);
+  outcomes seen;
+  s->set_listener(&seen);
+  std::atomic<int> wakes{0};
+  s->set_wake([](void* n) { static_cast<std::atomic<int>*>(n)->fetch_add(1); }, &wakes);
+  ASSERT_TRUE(s->open().is_ok());
+  s->resume("");
+  stage_counters counters("sink:kafka");
+  record_batch batch;
+  fill(batch, 0, 30);  // below transaction_records (100)
+  s->write(batch, counters);
+  EXPECT_EQ(kafka_sink_transaction_stats(*s).committed, 0u);
+  // The flushes of an idle stage: one 5 ms after the write hands the transaction over to the
+  // kafka-commit thread; the commit's end wakes the sink thread.
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        s->flush(counters);
+        return wakes.load() >= 1;
+      },
+      std::chrono::seconds(20)));
+  s->flush(counters);  // what the woken stage does: collect the result
+  EXPECT_EQ(kafka_sink_transaction_stats(*s).committed, 1u);
+  EXPECT_EQ(seen.count(delivery_outcome::delivered), 30u);
+  EXPECT_EQ(committed_watermark(mc, "kafka")->next, 30u);
+  ASSERT_TRUE(s->close().is_ok());
+  EXPECT_EQ(seen.count(delivery_outcome::delivered), 30u);
+}
+
+// A transaction that is due (transaction_interval) while the one before it still commits keeps
+// filling: the sink thread does not wait for that commit (it used to, at every interval), and
+// hands it over once the commit ended. Fails when the sink waits: the third write would return
+// only after N committed (5 s), with N+1 handed over.
+TEST(KafkaExactlyOnce, ADueTransactionKeepsFillingWhileThePreviousOneCommits) {
+  mock_cluster mc(1);
+  kafka_sink_config c = eos_config(mc);
+  c.transaction_interval_ms = 1;
+  auto s = make_kafka_sink("kafka", c, kSources);
+  outcomes seen;
+  s->set_listener(&seen);
+  ASSERT_TRUE(s->open().is_ok());
+  s->resume("");
+  stage_counters counters("sink:kafka");
+  record_batch batch;
+  constexpr std::int16_t kEndTxnApiKey = 26;
+  // N's EndTxn is answered (successfully) after 5 s: N commits that long.
+  ASSERT_EQ(rd_kafka_mock_broker_push_request_error_rtts(mc.get(), 1, kEndTxnApiKey, 1,
+                                                         RD_KAFKA_RESP_ERR_NO_ERROR, 5000),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+  fill(batch, 0, 100);  // transaction_records: N is handed over to the committer
+  s->write(batch, counters);
+  const auto opened = std::chrono::steady_clock::now();
+  fill(batch, 100, 20);  // N+1 opens on the other producer
+  s->write(batch, counters);
+  ASSERT_TRUE(testing::wait_until(
+      [&] { return std::chrono::steady_clock::now() - opened >= std::chrono::milliseconds(5); },
+      std::chrono::seconds(1)));
+  fill(batch, 120, 20);  // N+1 is due, N still commits: N+1 takes these too
+  s->write(batch, counters);
+  s->flush(counters);
+  kafka_transaction_stats st = kafka_sink_transaction_stats(*s);
+  EXPECT_EQ(st.committed, 0u);
+  EXPECT_EQ(st.open, 2u);
+  EXPECT_EQ(seen.count(delivery_outcome::delivered), 0u);
+  // N commits; N+1 (100..139, one transaction) is handed over then and commits.
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        s->flush(counters);
+        return kafka_sink_transaction_stats(*s).committed == 2;
+      },
+      std::chrono::seconds(30)));
+  EXPECT_EQ(seen.count(delivery_outcome::delivered), 140u);
+  EXPECT_EQ(committed_watermark(mc, "kafka")->next, 140u);
+  ASSERT_TRUE(s->close().is_ok());
+  EXPECT_EQ(seen.count(delivery_outcome::failed), 0u);
 }
 
 // A restart after kill -9: the ledger says less than Kafka holds (here: nothing). The new sink

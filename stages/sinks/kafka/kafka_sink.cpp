@@ -59,6 +59,16 @@
 // (another process with the same node id) is fatal: the sink stops delivering, fails what it is
 // given (kept in the spool) and logs why.
 //
+// Exactly once, when transactions end: a transaction is due at transaction_interval, or sooner
+// when the sink has had no batch for transaction_idle (the end of a burst, a trickle: a
+// read_committed consumer does not wait for the interval). A due transaction is handed over
+// only once the previous commit has ended; until then it keeps filling, and the sink thread
+// waits for a commit only at transaction_records (the sink thread used to stop at every
+// interval until the commit before ended, and each commit costs the broker and librdkafka CPU
+// that a 2-vCPU edge box shares with the pipeline: fewer, larger transactions under load). The
+// committer wakes the sink thread when a commit ends (on_commit_done -> sink::wake_stage), so
+// that its records are settled, and the next transaction handed over, at once.
+//
 // Threading:
 //   open()                   main thread, before any pipeline thread starts (creates the
 //                            producer, checks the brokers, creates topics).
@@ -72,6 +82,8 @@
 //                            and fence() (under fault_mu_).
 //   on_queue_event           a librdkafka thread (at least once only): only calls
 //                            sink::wake_stage() (no librdkafka call, no lock).
+//   on_commit_done           the kafka-commit thread (exactly once), when a commit or abort
+//                            ended: only calls sink::wake_stage().
 //   log_cb                   may run on librdkafka's internal threads: it only takes a mutex and
 //                            writes to stderr.
 #include "stages/sinks/kafka/kafka_sink.hpp"
@@ -247,7 +259,7 @@ class kafka_sink final : public sink {
     if (eos_) {
       if (rk_ != nullptr) rd_kafka_poll(rk_, 0);
       finish_commit(false);
-      if (txn_.open && mono_now_ns() - txn_.started_ns >= txn_interval_ns_) hand_off_transaction();
+      hand_off_when_due(mono_now_ns());
       if (fatal_ && !fenced_) recreate_producer();
       counters.in_flight.set(in_flight_);
       return;
@@ -955,7 +967,8 @@ class kafka_sink final : public sink {
     }
     // The interval is checked per batch (and at each flush), not per record: no clock read on
     // the per-record path.
-    if (txn_.open && mono_now_ns() - txn_.started_ns >= txn_interval_ns_) hand_off_transaction();
+    last_write_ns_ = mono_now_ns();
+    hand_off_when_due(last_write_ns_);
     if (rk_ != nullptr) rd_kafka_poll(rk_, 0);
     counters.in_flight.set(in_flight_);
   }
@@ -1059,6 +1072,20 @@ class kafka_sink final : public sink {
     swap_producers(parked_);
     committer_.start(committing_rk_, commit_timeout_ms());
     count_open_transactions();
+  }
+
+  // runs on: sink thread. Hands the open transaction over once it is due (transaction_interval,
+  // or no batch for transaction_idle) and the previous one's commit has ended: while that commit
+  // runs, this transaction keeps filling instead of the sink thread waiting for it, and the
+  // commit's end wakes the sink thread (on_commit_done), which hands it over then. Only a full
+  // transaction (transaction_records) waits for the commit before it.
+  void hand_off_when_due(std::uint64_t now) {
+    if (!txn_.open) return;
+    if (now - txn_.started_ns < txn_interval_ns_ &&
+        (txn_idle_ns_ == 0 || now - last_write_ns_ < txn_idle_ns_))
+      return;
+    finish_commit(false);
+    if (committer_.idle()) hand_off_transaction();
   }
 
   int commit_timeout_ms() const { return abandoned() ? 1000 : config_.message_timeout_ms + 5000; }
@@ -1259,6 +1286,9 @@ class kafka_sink final : public sink {
     events_enabled_ = true;
   }
 
+  // runs on: the kafka-commit thread, when a commit (or abort) ended. Only wakes the sink thread.
+  static void on_commit_done(void* opaque) { static_cast<const kafka_sink*>(opaque)->wake_stage(); }
+
   // runs on: a librdkafka thread, when the main queue (delivery reports, errors) goes from
   // empty to non-empty. Must not call librdkafka: only wakes the sink thread.
   static void on_queue_event(rd_kafka_t*, void* opaque) {
@@ -1296,6 +1326,7 @@ class kafka_sink final : public sink {
   const bool eos_ = config_.exactly_once;
   const std::uint64_t txn_max_records_ = static_cast<std::uint64_t>(config_.transaction_records);
   const std::uint64_t txn_interval_ns_ = config_.transaction_interval_ms * 1'000'000;
+  const std::uint64_t txn_idle_ns_ = config_.transaction_idle_ms * 1'000'000;  // 0: off
   const std::string state_key_ = config_.node_id + "/" + name_;
   rd_kafka_topic_t* state_topic_ = nullptr;
   bool eos_initialised_ = false;     // init_transactions done on both producers, watermark read
@@ -1327,7 +1358,9 @@ class kafka_sink final : public sink {
   txn_state committing_;
   std::uint64_t committing_in_flight_ = 0;  // kafka-commit thread while it commits
   rd_kafka_t* committing_rk_ = nullptr;
-  kafka_txn_committer committer_{"kafka-commit"};
+  std::uint64_t last_write_ns_ = 0;  // when write_transactional() last ended
+  // Wakes the sink thread when a commit ends, so that its records are settled at once.
+  kafka_txn_committer committer_{"kafka-commit", &kafka_sink::on_commit_done, this};
   std::uint64_t transactions_committed_ = 0;
   std::uint64_t transactions_aborted_ = 0;
   std::atomic<std::uint64_t> open_transactions_{0};

@@ -36,8 +36,9 @@ kafka_txn_committer::result commit_or_abort(rd_kafka_t* rk, int timeout_ms) {
 
 }  // namespace
 
-kafka_txn_committer::kafka_txn_committer(std::string thread_name)
-    : thread_name_(std::move(thread_name)) {}
+kafka_txn_committer::kafka_txn_committer(std::string thread_name, void (*on_done)(void*),
+                                         void* on_done_ctx)
+    : thread_name_(std::move(thread_name)), on_done_(on_done), on_done_ctx_(on_done_ctx) {}
 
 kafka_txn_committer::~kafka_txn_committer() {
   {
@@ -94,6 +95,7 @@ void kafka_txn_committer::run() {
     lock.lock();
     done_ = std::move(r);
     cv_.notify_all();
+    if (on_done_ != nullptr) on_done_(on_done_ctx_);  // under mu_: the object outlives the call
   }
 }
 

@@ -9,6 +9,9 @@
 // the sink thread took the result: the sink thread does not poll it meanwhile, so the producer's
 // delivery-report and error callbacks for that job run on the helper thread (inside the flush of
 // commit_transaction), and must only touch state that belongs to the committing transaction.
+// `on_done(ctx)`, when given, runs on the helper thread once a job's result is ready (the sink
+// passes sink::wake_stage, so the sink thread collects it at once instead of at its next poll):
+// it must be cheap, never block and never call back into the committer.
 #pragma once
 
 #include <librdkafka/rdkafka.h>
@@ -31,7 +34,8 @@ class kafka_txn_committer {
     std::string message;                                    // empty when committed
   };
 
-  explicit kafka_txn_committer(std::string thread_name);
+  explicit kafka_txn_committer(std::string thread_name, void (*on_done)(void*) = nullptr,
+                               void* on_done_ctx = nullptr);
   ~kafka_txn_committer();
   kafka_txn_committer(const kafka_txn_committer&) = delete;
   kafka_txn_committer& operator=(const kafka_txn_committer&) = delete;
@@ -50,6 +54,8 @@ class kafka_txn_committer {
   void run();
 
   std::string thread_name_;
+  void (*on_done_)(void*) = nullptr;
+  void* on_done_ctx_ = nullptr;
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;
