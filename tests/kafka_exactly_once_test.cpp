@@ -14,6 +14,7 @@
 #include <map>
 #include <string>
 
+#include "kafka_mock_cluster.hpp"
 #include "stages/sinks/kafka/kafka_sink.hpp"
 #include "stages/sinks/kafka/kafka_state_topic.hpp"
 #include "test_util.hpp"
@@ -21,28 +22,7 @@
 namespace edgepipe {
 namespace {
 
-class mock_cluster {
- public:
-  explicit mock_cluster(int brokers) {
-    char errstr[256];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    (void)rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr);
-    owner_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    mc_ = rd_kafka_mock_cluster_new(owner_, brokers);
-  }
-  ~mock_cluster() {
-    rd_kafka_mock_cluster_destroy(mc_);
-    rd_kafka_destroy(owner_);
-  }
-  mock_cluster(const mock_cluster&) = delete;
-  mock_cluster& operator=(const mock_cluster&) = delete;
-  rd_kafka_mock_cluster_t* get() const { return mc_; }
-  std::string bootstraps() const { return rd_kafka_mock_cluster_bootstraps(mc_); }
-
- private:
-  rd_kafka_t* owner_ = nullptr;
-  rd_kafka_mock_cluster_t* mc_ = nullptr;
-};
+using testing::mock_cluster;
 
 kafka_sink_config eos_config(const mock_cluster& mc) {
   kafka_sink_config c;

@@ -13,11 +13,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "config/config_loader.hpp"
+#include "kafka_mock_cluster.hpp"
 #include "platform/clock.hpp"
 #include "stages/pipeline/pipeline.hpp"
 #include "stages/pipeline/stage_checks.hpp"
@@ -30,29 +32,8 @@ namespace {
 
 constexpr std::int16_t kProduceApiKey = 0;  // Kafka protocol ProduceRequest
 
-/// A mock cluster, owned by a throwaway producer handle (librdkafka's requirement).
-class mock_cluster {
- public:
-  explicit mock_cluster(int brokers) {
-    char errstr[256];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    (void)rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr);
-    owner_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    mc_ = rd_kafka_mock_cluster_new(owner_, brokers);
-  }
-  ~mock_cluster() {
-    rd_kafka_mock_cluster_destroy(mc_);
-    rd_kafka_destroy(owner_);
-  }
-  mock_cluster(const mock_cluster&) = delete;
-  mock_cluster& operator=(const mock_cluster&) = delete;
-  rd_kafka_mock_cluster_t* get() const { return mc_; }
-  std::string bootstraps() const { return rd_kafka_mock_cluster_bootstraps(mc_); }
-
- private:
-  rd_kafka_t* owner_ = nullptr;
-  rd_kafka_mock_cluster_t* mc_ = nullptr;
-};
+using testing::flush_until;
+using testing::mock_cluster;
 
 kafka_sink_config mock_config(const mock_cluster& mc) {
   kafka_sink_config c;
@@ -93,63 +74,74 @@ void fill_batch(record_batch& batch, int n) {
 
 const std::vector<std::string> kSources = {"alpha", "beta"};
 
-/// Flushes (serving delivery reports, as the sink thread does) until `cond` holds.
-template <class F>
-bool flush_until(sink& s, stage_counters& counters, F&& cond, std::chrono::milliseconds timeout) {
-  return testing::wait_until(
-      [&] {
-        s.flush(counters);
-        return cond();
-      },
-      timeout);
-}
+/// The setup most tests share: one mock broker, a sink made from `config` (adjusted by the test
+/// first), its counters and a batch to fill.
+struct sink_on_mock {
+  mock_cluster mc{1};
+  kafka_sink_config config = mock_config(mc);
+  std::unique_ptr<sink> s;
+  stage_counters counters{"sink:kafka"};
+  record_batch batch;
+
+  /// Makes the sink from `config`, for a test to set a listener, keeper or wake-up on it.
+  sink& make() {
+    s = make_kafka_sink("kafka", config, kSources);
+    return *s;
+  }
+  /// Opens the sink (made first unless make() was called).
+  ::testing::AssertionResult open() {
+    if (s == nullptr) make();
+    const status st = s->open();
+    if (st.is_ok()) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << st.message();
+  }
+  /// Fills `batch` with `n` records (fill_batch) and writes it.
+  void write(int n) {
+    fill_batch(batch, n);
+    s->write(batch, counters);
+  }
+  template <class F>
+  bool flush_until(F&& cond, std::chrono::milliseconds timeout) {
+    return testing::flush_until(*s, counters, std::forward<F>(cond), timeout);
+  }
+  /// Flushes until exactly `n` records were delivered (20 s at most); whether they were.
+  bool flush_until_delivered(std::uint64_t n) {
+    return flush_until([&] { return counters.records_out.get() == n; }, std::chrono::seconds(20));
+  }
+};
 
 TEST(KafkaSink, MaxInFlightBoundsHowFarTheSinkRunsAheadOfDeliveryReports) {
-  mock_cluster mc(1);
-  kafka_sink_config c = mock_config(mc);
-  c.max_in_flight = 16;
-  auto s = make_kafka_sink("kafka", c, kSources);
-  status st = s->open();
-  ASSERT_TRUE(st.is_ok()) << st.message();
-  stage_counters counters("sink:kafka");
-  record_batch batch;
+  sink_on_mock t;
+  t.config.max_in_flight = 16;
+  ASSERT_TRUE(t.open());
   constexpr int kN = 200;
-  fill_batch(batch, kN);
-  s->write(batch, counters);
+  t.write(kN);
   // write() produced all 200 but never had more than 16 unanswered: it waited for (and counted)
   // the delivery reports of at least 184 of them before returning.
-  EXPECT_LE(counters.in_flight.get(), 16u);
-  EXPECT_GE(counters.records_out.get(), static_cast<std::uint64_t>(kN - 16));
-  EXPECT_GT(counters.ring_stalls.get(), 0u);
-  EXPECT_TRUE(flush_until(
-      *s, counters, [&] { return counters.records_out.get() == kN; }, std::chrono::seconds(20)));
-  st = s->close();
+  EXPECT_LE(t.counters.in_flight.get(), 16u);
+  EXPECT_GE(t.counters.records_out.get(), static_cast<std::uint64_t>(kN - 16));
+  EXPECT_GT(t.counters.ring_stalls.get(), 0u);
+  EXPECT_TRUE(t.flush_until_delivered(kN));
+  const status st = t.s->close();
   EXPECT_TRUE(st.is_ok()) << st.message();
-  EXPECT_EQ(counters.records_out.get(), static_cast<std::uint64_t>(kN));
-  EXPECT_EQ(counters.failed.get(), 0u);
+  EXPECT_EQ(t.counters.records_out.get(), static_cast<std::uint64_t>(kN));
+  EXPECT_EQ(t.counters.failed.get(), 0u);
 }
 
 TEST(KafkaSink, HappyPathCountsEveryDeliveryOnce) {
-  mock_cluster mc(1);
-  auto s = make_kafka_sink("kafka", mock_config(mc), kSources);
-  status st = s->open();
-  ASSERT_TRUE(st.is_ok()) << st.message();
-  stage_counters counters("sink:kafka");
-  record_batch batch;
+  sink_on_mock t;
+  ASSERT_TRUE(t.open());
   constexpr int kN = 500;
-  fill_batch(batch, kN / 2);
-  s->write(batch, counters);
-  batch.clear();  // the batch goes back to its pool right after write(): data must be copied
-  fill_batch(batch, kN / 2);
-  s->write(batch, counters);
-  batch.clear();
-  EXPECT_TRUE(flush_until(
-      *s, counters, [&] { return counters.records_out.get() == kN; }, std::chrono::seconds(20)));
-  st = s->close();
+  t.write(kN / 2);
+  t.batch.clear();  // the batch goes back to its pool right after write(): data must be copied
+  t.write(kN / 2);
+  t.batch.clear();
+  EXPECT_TRUE(t.flush_until_delivered(kN));
+  const status st = t.s->close();
   EXPECT_TRUE(st.is_ok()) << st.message();
-  EXPECT_EQ(counters.records_out.get(), static_cast<std::uint64_t>(kN));
-  EXPECT_EQ(counters.failed.get(), 0u);
-  EXPECT_GT(counters.bytes_out.get(), 0u);
+  EXPECT_EQ(t.counters.records_out.get(), static_cast<std::uint64_t>(kN));
+  EXPECT_EQ(t.counters.failed.get(), 0u);
+  EXPECT_GT(t.counters.bytes_out.get(), 0u);
 }
 
 /// What a downstream reader sees of one message.
@@ -216,23 +208,18 @@ std::vector<read_message> consume(const mock_cluster& mc, const std::vector<std:
 }
 
 TEST(KafkaSink, MessagesCarrySourceAndRecordIdHeadersAndTheBatchsCreateTime) {
-  mock_cluster mc(1);
-  auto s = make_kafka_sink("kafka", mock_config(mc), kSources);
-  status st = s->open();
-  ASSERT_TRUE(st.is_ok()) << st.message();
-  stage_counters counters("sink:kafka");
-  record_batch batch;
+  sink_on_mock t;
+  ASSERT_TRUE(t.open());
   constexpr int kN = 40;
-  fill_batch(batch, kN);
+  fill_batch(t.batch, kN);
   const std::int64_t before_ms = unix_now_ns() / 1'000'000;
-  s->write(batch, counters);
+  t.s->write(t.batch, t.counters);
   const std::int64_t after_ms = unix_now_ns() / 1'000'000;
-  EXPECT_TRUE(flush_until(
-      *s, counters, [&] { return counters.records_out.get() == kN; }, std::chrono::seconds(20)));
-  EXPECT_TRUE(s->close().is_ok());
+  EXPECT_TRUE(t.flush_until_delivered(kN));
+  EXPECT_TRUE(t.s->close().is_ok());
 
   const std::vector<read_message> got =
-      consume(mc, {"test.alpha", "test.beta"}, kN, std::chrono::seconds(20));
+      consume(t.mc, {"test.alpha", "test.beta"}, kN, std::chrono::seconds(20));
   ASSERT_EQ(got.size(), static_cast<std::size_t>(kN));
   std::vector<bool> seen(kN, false);
   for (const read_message& m : got) {
@@ -265,71 +252,59 @@ struct counting_keeper final : batch_keeper {
   }
 };
 
+/// Makes and opens the sink of `t` with `keeper` handing out `t.batch`.
+::testing::AssertionResult open_with_keeper(sink_on_mock& t, counting_keeper& keeper) {
+  keeper.keepable = &t.batch;
+  t.make().set_batch_keeper(&keeper);
+  return t.open();
+}
+
 TEST(KafkaSink, KeepsTheBatchUntilItsLastDeliveryReportInsteadOfCopyingEachMessage) {
   constexpr int kN = 200;
-  record_batch batch;
-  fill_batch(batch, kN);
   {  // Broker down: no delivery report comes before message_timeout_ms, so the batch is still
      // held when write() returns, and given back with the last (failed) report.
-    mock_cluster mc(1);
-    kafka_sink_config c = mock_config(mc);
-    c.message_timeout_ms = 1500;
-    auto s = make_kafka_sink("kafka", c, kSources);
     counting_keeper keeper;
-    keeper.keepable = &batch;
-    s->set_batch_keeper(&keeper);
-    status st = s->open();
-    ASSERT_TRUE(st.is_ok()) << st.message();
-    ASSERT_EQ(rd_kafka_mock_broker_set_down(mc.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
-    stage_counters counters("sink:kafka");
-    s->write(batch, counters);
+    sink_on_mock t;
+    t.config.message_timeout_ms = 1500;
+    ASSERT_TRUE(open_with_keeper(t, keeper));
+    ASSERT_EQ(rd_kafka_mock_broker_set_down(t.mc.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    t.write(kN);
     EXPECT_EQ(keeper.kept, 1);  // one reference for the batch, not one copy per message
     EXPECT_EQ(keeper.dropped, 0);
-    EXPECT_TRUE(flush_until(
-        *s, counters, [&] { return counters.failed.get() == kN; }, std::chrono::seconds(20)));
+    EXPECT_TRUE(
+        t.flush_until([&] { return t.counters.failed.get() == kN; }, std::chrono::seconds(20)));
     EXPECT_EQ(keeper.dropped, 1);
-    (void)s->close();
+    (void)t.s->close();
     EXPECT_EQ(keeper.dropped, 1);
   }
   // Broker up, linger.ms 2 s: the messages wait in librdkafka's queue, pointing into the kept
   // batch, which goes back once every message is delivered.
-  mock_cluster mc(1);
-  kafka_sink_config c = mock_config(mc);
-  c.linger_ms = 2000;
-  auto s = make_kafka_sink("kafka", c, kSources);
   counting_keeper keeper;
-  keeper.keepable = &batch;
-  s->set_batch_keeper(&keeper);
-  status st = s->open();
-  ASSERT_TRUE(st.is_ok()) << st.message();
-  stage_counters counters("sink:kafka");
-  s->write(batch, counters);
+  sink_on_mock t;
+  t.config.linger_ms = 2000;
+  ASSERT_TRUE(open_with_keeper(t, keeper));
+  t.write(kN);
   EXPECT_EQ(keeper.kept, 1);
   EXPECT_EQ(keeper.dropped, 0);
-  EXPECT_TRUE(flush_until(
-      *s, counters, [&] { return counters.records_out.get() == kN; }, std::chrono::seconds(20)));
+  EXPECT_TRUE(t.flush_until_delivered(kN));
   EXPECT_EQ(keeper.dropped, 1);
 
   // A batch the keeper does not hand out (read back from disk into a reused buffer) is copied
   // once; the caller may reuse it at once.
   record_batch reused;
   fill_batch(reused, kN);
-  s->write(reused, counters);
+  t.s->write(reused, t.counters);
   fill_batch(reused, 3);
   reused.clear();
-  EXPECT_TRUE(flush_until(
-      *s, counters, [&] { return counters.records_out.get() == 2 * kN; },
-      std::chrono::seconds(20)));
-  st = s->close();
+  EXPECT_TRUE(t.flush_until_delivered(2 * kN));
+  const status st = t.s->close();
   EXPECT_TRUE(st.is_ok()) << st.message();
   EXPECT_EQ(keeper.kept, 1);
   EXPECT_EQ(keeper.dropped, 1);
-  EXPECT_EQ(counters.failed.get(), 0u);
+  EXPECT_EQ(t.counters.failed.get(), 0u);
 }
 
 TEST(KafkaSink, SettlesADeliveredBatchAsOneRangeAndFailuresOneByOne) {
-  mock_cluster mc(1);
-  auto s = make_kafka_sink("kafka", mock_config(mc), kSources);
   struct calls final : delivery_listener {
     std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
     std::uint64_t single = 0;
@@ -339,16 +314,12 @@ TEST(KafkaSink, SettlesADeliveredBatchAsOneRangeAndFailuresOneByOne) {
       ranges.emplace_back(first, n);
     }
   } seen;
-  s->set_listener(&seen);
-  status st = s->open();
-  ASSERT_TRUE(st.is_ok()) << st.message();
-  stage_counters counters("sink:kafka");
-  record_batch batch;
-  fill_batch(batch, 300);
-  s->write(batch, counters);
-  EXPECT_TRUE(flush_until(
-      *s, counters, [&] { return counters.records_out.get() == 300; }, std::chrono::seconds(20)));
-  st = s->close();
+  sink_on_mock t;
+  t.make().set_listener(&seen);
+  ASSERT_TRUE(t.open());
+  t.write(300);
+  EXPECT_TRUE(t.flush_until_delivered(300));
+  const status st = t.s->close();
   EXPECT_TRUE(st.is_ok()) << st.message();
   // One listener call for the batch (ids 0..299), none per record.
   ASSERT_EQ(seen.ranges.size(), 1u);
@@ -357,47 +328,35 @@ TEST(KafkaSink, SettlesADeliveredBatchAsOneRangeAndFailuresOneByOne) {
 }
 
 TEST(KafkaSink, DeliveryReportsWakeTheSinkThreadWithoutPolling) {
-  mock_cluster mc(1);
-  auto s = make_kafka_sink("kafka", mock_config(mc), kSources);
   std::atomic<int> wakes{0};
-  s->set_wake([](void* w) { static_cast<std::atomic<int>*>(w)->fetch_add(1); }, &wakes);
-  status st = s->open();
-  ASSERT_TRUE(st.is_ok()) << st.message();
-  stage_counters counters("sink:kafka");
-  record_batch batch;
-  fill_batch(batch, 50);
-  s->write(batch, counters);
+  sink_on_mock t;
+  t.make().set_wake([](void* w) { static_cast<std::atomic<int>*>(w)->fetch_add(1); }, &wakes);
+  ASSERT_TRUE(t.open());
+  t.write(50);
   // Nobody polls now: librdkafka's own thread calls the wake callback once reports are queued.
   EXPECT_TRUE(testing::wait_until([&] { return wakes.load() > 0; }, std::chrono::seconds(20)));
-  EXPECT_TRUE(flush_until(
-      *s, counters, [&] { return counters.records_out.get() == 50; }, std::chrono::seconds(20)));
-  st = s->close();
+  EXPECT_TRUE(t.flush_until_delivered(50));
+  const status st = t.s->close();
   EXPECT_TRUE(st.is_ok()) << st.message();
 }
 
 TEST(KafkaSink, RetriableProduceErrorsAreRetriedAndCountedOnce) {
-  mock_cluster mc(1);
-  kafka_sink_config c = mock_config(mc);
-  c.topic = "test.single";  // one topic for every source
-  auto s = make_kafka_sink("kafka", c, kSources);
-  status st = s->open();
-  ASSERT_TRUE(st.is_ok()) << st.message();
+  sink_on_mock t;
+  t.config.topic = "test.single";  // one topic for every source
+  ASSERT_TRUE(t.open());
   rd_kafka_mock_push_request_errors(
-      mc.get(), kProduceApiKey, 4, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+      t.mc.get(), kProduceApiKey, 4, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
       RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
       RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);
-  stage_counters counters("sink:kafka");
-  record_batch batch;
   constexpr int kN = 300;
-  fill_batch(batch, kN);
-  s->write(batch, counters);
-  batch.clear();
-  EXPECT_TRUE(flush_until(
-      *s, counters, [&] { return counters.records_out.get() >= kN; }, std::chrono::seconds(30)));
-  st = s->close();
+  t.write(kN);
+  t.batch.clear();
+  EXPECT_TRUE(
+      t.flush_until([&] { return t.counters.records_out.get() >= kN; }, std::chrono::seconds(30)));
+  const status st = t.s->close();
   EXPECT_TRUE(st.is_ok()) << st.message();
-  EXPECT_EQ(counters.records_out.get(), static_cast<std::uint64_t>(kN));
-  EXPECT_EQ(counters.failed.get(), 0u);
+  EXPECT_EQ(t.counters.records_out.get(), static_cast<std::uint64_t>(kN));
+  EXPECT_EQ(t.counters.failed.get(), 0u);
 }
 
 // A fatal idempotent-producer error (here raised with rd_kafka_test_fatal_error, as a fenced
@@ -405,8 +364,6 @@ TEST(KafkaSink, RetriableProduceErrorsAreRetriedAndCountedOnce) {
 // producer held (settled failed: the spool sends it again), builds a new producer, and the
 // records written after that are delivered: it does not fail every later record forever.
 TEST(KafkaSink, AFatalProducerErrorRecreatesTheProducerAndDeliveryGoesOn) {
-  mock_cluster mc(1);
-  auto s = make_kafka_sink("kafka", mock_config(mc), kSources);
   struct settled_count final : delivery_listener {
     std::uint64_t delivered = 0, failed = 0;
     void settled(std::uint64_t, delivery_outcome o) override { settled_range(0, 1, o); }
@@ -414,84 +371,64 @@ TEST(KafkaSink, AFatalProducerErrorRecreatesTheProducerAndDeliveryGoesOn) {
       (o == delivery_outcome::delivered ? delivered : failed) += n;
     }
   } seen;
-  s->set_listener(&seen);
+  sink_on_mock t;
+  t.make().set_listener(&seen);
   std::uint64_t written = 0;
-  status st = s->open();
-  ASSERT_TRUE(st.is_ok()) << st.message();
-  stage_counters counters("sink:kafka");
-  record_batch batch;
-  fill_batch(batch, 100);
-  s->write(batch, counters);
+  ASSERT_TRUE(t.open());
+  t.write(100);
   written += 100;
-  ASSERT_TRUE(flush_until(
-      *s, counters, [&] { return counters.records_out.get() == 100; }, std::chrono::seconds(20)));
+  ASSERT_TRUE(t.flush_until_delivered(100));
 
-  kafka_sink_inject_fatal_error(*s, "test: producer fenced");
+  kafka_sink_inject_fatal_error(*t.s, "test: producer fenced");
   // What is written now meets the dead producer: failed (and settled so), never lost silently.
-  fill_batch(batch, 10);
-  s->write(batch, counters);
+  t.write(10);
   written += 10;
-  EXPECT_EQ(counters.failed.get(), 10u);
-  ASSERT_TRUE(flush_until(
-      *s, counters, [&] { return kafka_sink_producers_recreated(*s) == 1; },
-      std::chrono::seconds(20)))
+  EXPECT_EQ(t.counters.failed.get(), 10u);
+  ASSERT_TRUE(t.flush_until([&] { return kafka_sink_producers_recreated(*t.s) == 1; },
+                            std::chrono::seconds(20)))
       << "the producer was not recreated after a fatal error";
   // The new producer delivers: what the spool sends again arrives.
-  const std::uint64_t delivered = counters.records_out.get();
-  fill_batch(batch, 50);
-  s->write(batch, counters);
+  const std::uint64_t delivered = t.counters.records_out.get();
+  t.write(50);
   written += 50;
-  ASSERT_TRUE(flush_until(
-      *s, counters, [&] { return counters.records_out.get() >= delivered + 50; },
-      std::chrono::seconds(20)));
-  st = s->close();
+  ASSERT_TRUE(t.flush_until([&] { return t.counters.records_out.get() >= delivered + 50; },
+                            std::chrono::seconds(20)));
+  const status st = t.s->close();
   EXPECT_TRUE(st.is_ok()) << st.message();
-  EXPECT_EQ(kafka_sink_producers_recreated(*s), 1u);
+  EXPECT_EQ(kafka_sink_producers_recreated(*t.s), 1u);
   // Every record settled exactly once: delivered, or failed (and so sent again by the spool).
   EXPECT_EQ(seen.delivered + seen.failed, written);
-  EXPECT_EQ(seen.delivered, counters.records_out.get());
+  EXPECT_EQ(seen.delivered, t.counters.records_out.get());
   EXPECT_EQ(seen.failed, 10u);
 }
 
 TEST(KafkaSink, BrokerDownMeansFailedNeverDelivered) {
-  mock_cluster mc(1);
-  kafka_sink_config c = mock_config(mc);
-  c.message_timeout_ms = 1500;
-  auto s = make_kafka_sink("kafka", c, kSources);
-  status st = s->open();
-  ASSERT_TRUE(st.is_ok()) << st.message();
-  ASSERT_EQ(rd_kafka_mock_broker_set_down(mc.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
-  stage_counters counters("sink:kafka");
-  record_batch batch;
+  sink_on_mock t;
+  t.config.message_timeout_ms = 1500;
+  ASSERT_TRUE(t.open());
+  ASSERT_EQ(rd_kafka_mock_broker_set_down(t.mc.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
   constexpr int kN = 200;
-  fill_batch(batch, kN);
-  s->write(batch, counters);
-  batch.clear();
-  EXPECT_TRUE(flush_until(
-      *s, counters, [&] { return counters.failed.get() == kN; }, std::chrono::seconds(20)));
-  (void)s->close();
-  EXPECT_EQ(counters.failed.get(), static_cast<std::uint64_t>(kN));
-  EXPECT_EQ(counters.records_out.get(), 0u);
-  EXPECT_EQ(counters.bytes_out.get(), 0u);
+  t.write(kN);
+  t.batch.clear();
+  EXPECT_TRUE(
+      t.flush_until([&] { return t.counters.failed.get() == kN; }, std::chrono::seconds(20)));
+  (void)t.s->close();
+  EXPECT_EQ(t.counters.failed.get(), static_cast<std::uint64_t>(kN));
+  EXPECT_EQ(t.counters.records_out.get(), 0u);
+  EXPECT_EQ(t.counters.bytes_out.get(), 0u);
 }
 
 TEST(KafkaSink, CloseCountsUndeliveredAsFailed) {
-  mock_cluster mc(1);
-  kafka_sink_config c = mock_config(mc);
-  c.message_timeout_ms = 1000;  // close() waits message_timeout_ms + 5 s at most
-  auto s = make_kafka_sink("kafka", c, kSources);
-  status st = s->open();
-  ASSERT_TRUE(st.is_ok()) << st.message();
-  ASSERT_EQ(rd_kafka_mock_broker_set_down(mc.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
-  stage_counters counters("sink:kafka");
-  record_batch batch;
+  sink_on_mock t;
+  t.config.message_timeout_ms = 1000;  // close() waits message_timeout_ms + 5 s at most
+  ASSERT_TRUE(t.open());
+  ASSERT_EQ(rd_kafka_mock_broker_set_down(t.mc.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
   constexpr int kN = 50;
-  fill_batch(batch, kN);
-  s->write(batch, counters);
-  batch.clear();
-  (void)s->close();  // no flush in between: close() must settle every record
-  EXPECT_EQ(counters.failed.get() + counters.records_out.get(), static_cast<std::uint64_t>(kN));
-  EXPECT_EQ(counters.records_out.get(), 0u);
+  t.write(kN);
+  t.batch.clear();
+  (void)t.s->close();  // no flush in between: close() must settle every record
+  EXPECT_EQ(t.counters.failed.get() + t.counters.records_out.get(), static_cast<std::uint64_t>(kN));
+  EXPECT_EQ(t.counters.records_out.get(), 0u);
 }
 
 TEST(KafkaSink, BadPropertyFailsOpenNamingIt) {
@@ -541,6 +478,29 @@ pipeline_config spooled_kafka_config(const testing::temp_dir& dir, mock_cluster&
   return c;
 }
 
+/// The Kafka sink's counters in a started pipeline once a record failed (its broker is down) and
+/// none was delivered; nullptr (and the test failed) when no record failed within 30 s.
+const stage_counters* sink_once_failing(const pipeline& p) {
+  const stage_counters* sink = p.counters().find("sink:kafka");
+  EXPECT_NE(sink, nullptr);
+  if (sink == nullptr) return nullptr;
+  if (!testing::wait_until([&] { return sink->failed.get() > 0; }, std::chrono::seconds(30))) {
+    ADD_FAILURE() << "no record failed while the broker was down";
+    return nullptr;
+  }
+  EXPECT_EQ(sink->records_out.get(), 0u);
+  return sink;
+}
+
+/// Brings the broker back up and waits (60 s at most) for the run to end, every record
+/// confirmed; whether it ended (and was joined).
+bool finishes_once_the_broker_is_up(pipeline& p, const mock_cluster& mc) {
+  EXPECT_EQ(rd_kafka_mock_broker_set_up(mc.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  if (!testing::wait_until([&] { return p.finished(); }, std::chrono::seconds(60))) return false;
+  p.join();
+  return true;
+}
+
 // The whole pipeline with a spool: while the only broker is down, records fail and the Kafka
 // sink's watermark stays where it was; once the broker is back, the spool sends them again and
 // the run ends with every record confirmed.
@@ -553,17 +513,12 @@ TEST(KafkaSink, SpoolResendsWhatFailedWhileTheBrokerWasDown) {
   ASSERT_TRUE(p.build().is_ok());
   ASSERT_EQ(rd_kafka_mock_broker_set_down(mc.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
   p.start();
-  const stage_counters* sink = p.counters().find("sink:kafka");
+  const stage_counters* sink = sink_once_failing(p);
   ASSERT_NE(sink, nullptr);
-  ASSERT_TRUE(
-      testing::wait_until([&] { return sink->failed.get() > 0; }, std::chrono::seconds(30)));
-  EXPECT_EQ(sink->records_out.get(), 0u);
   EXPECT_NE(prometheus_text(p).find("edgepipe_spool_watermark{sink=\"kafka\"} 0\n"),
             std::string::npos);
   EXPECT_FALSE(p.finished());  // the run cannot end with records unconfirmed
-  ASSERT_EQ(rd_kafka_mock_broker_set_up(mc.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
-  ASSERT_TRUE(testing::wait_until([&] { return p.finished(); }, std::chrono::seconds(60)));
-  p.join();
+  ASSERT_TRUE(finishes_once_the_broker_is_up(p, mc));
   const std::string summary = summary_json(p, 1.0);
   EXPECT_EQ(testing::json_int(summary, "backlog"), 0) << summary;
   EXPECT_GE(testing::json_int(summary, "rewinds"), 1) << summary;
@@ -590,14 +545,9 @@ TEST(KafkaSink, SpooledSinkStartsWithTheBrokerDownAndDeliversOnceItIsUp) {
   pipeline p(c);
   ASSERT_TRUE(p.build().is_ok());  // with one, the records wait in it
   p.start();
-  const stage_counters* sink = p.counters().find("sink:kafka");
+  const stage_counters* sink = sink_once_failing(p);
   ASSERT_NE(sink, nullptr);
-  ASSERT_TRUE(
-      testing::wait_until([&] { return sink->failed.get() > 0; }, std::chrono::seconds(30)));
-  EXPECT_EQ(sink->records_out.get(), 0u);
-  ASSERT_EQ(rd_kafka_mock_broker_set_up(mc.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
-  ASSERT_TRUE(testing::wait_until([&] { return p.finished(); }, std::chrono::seconds(60)));
-  p.join();
+  ASSERT_TRUE(finishes_once_the_broker_is_up(p, mc));
   const std::string summary = summary_json(p, 1.0);
   EXPECT_EQ(testing::json_int(summary, "backlog"), 0) << summary;
   EXPECT_GE(sink->records_out.get(), static_cast<std::uint64_t>(kPayloads));

@@ -111,6 +111,37 @@ TEST(Pipeline, MetricsExportTheRingsThatCarryData) {
   }
 }
 
+// /metrics is scraped on the operator endpoint's thread while the stage threads run: what it
+// reads must be published for that (ThreadSanitizer found the spool appender's plain
+// appended_records/appended_bytes counters read here while the spool thread wrote them).
+TEST(Pipeline, MetricsCanBeScrapedWhileThePipelineRuns) {
+  temp_dir dir;
+  constexpr int kPayloads = 3000;
+  write_iss_trace(dir, kPayloads);
+  pipeline_config c = small_config(dir, 2);
+  c.spool.fsync = fsync_policy::every_batch;  // the fsync counter moves too
+  c.replay = replay_config{dir / "iss.jsonl", 0, "iss"};
+  pipeline p(c);
+  ASSERT_TRUE(p.build().is_ok());
+  p.start();
+  int scrapes = 0;
+  const bool finished = testing::wait_until(
+      [&] {
+        (void)prometheus_text(p);
+        ++scrapes;
+        return p.finished();
+      },
+      std::chrono::seconds(60));
+  p.join();
+  ASSERT_TRUE(finished);
+  EXPECT_GT(scrapes, 1);
+  const std::string m = prometheus_text(p);
+  EXPECT_NE(m.find("edgepipe_spool_appended_records_total " + std::to_string(kPayloads) + "\n"),
+            std::string::npos)
+      << m;
+  EXPECT_EQ(m.find("edgepipe_spool_fsyncs_total 0\n"), std::string::npos) << m;
+}
+
 TEST(Pipeline, FansOutFromMemoryWithoutASpool) {
   temp_dir dir;
   constexpr int kPayloads = 2000;

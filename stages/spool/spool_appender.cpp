@@ -113,8 +113,8 @@ status spool_appender::append(const record_batch& batch, spool_frame_position* w
   next_id_ += batch.records().size();
   frame_ends_.emplace_back(writer_->bytes_written(), next_id_);
   visible_ends_.emplace_back(writer_->bytes_written(), next_id_);
-  appended_records_ += batch.records().size();
-  appended_bytes_ += size;
+  add_relaxed(appended_records_, batch.records().size());
+  add_relaxed(appended_bytes_, size);
   spool_.update_active(next_id_, writer_->bytes_written());
   return status::ok();
 }
@@ -169,7 +169,7 @@ status spool_appender::poll_retiring(bool wait) {
       continue;
     }
     fsync_ns_.record(mono_now_ns() - retiring_started_ns_);
-    ++fsyncs_;
+    add_relaxed(fsyncs_, 1);
     // Synced: closing only cuts the direct-I/O padding (readers stop at it anyway).
     if (status s = retiring_->close(false, /*keep_ring=*/true); !s) return s.prefixed("spool: ");
     (void)retiring_->trim();  // its buffers come back at the next roll, as writes need them
@@ -230,7 +230,7 @@ status spool_appender::poll(bool wait) {
   if (writer_->sync_in_flight()) return status::ok();
   sync_pending_ = false;
   fsync_ns_.record(mono_now_ns() - sync_started_ns_);
-  ++fsyncs_;
+  add_relaxed(fsyncs_, 1);
   if (publish_held()) {
     held_end_ = sync_end_;  // published once the old segment's last sync and the directory's
   } else {                  // fsync have completed
@@ -251,7 +251,7 @@ status spool_appender::commit(bool sync, bool publish_unsynced) {
     const std::uint64_t t0 = mono_now_ns();
     if (status s = writer_->sync(); !s) return s.prefixed("spool: ");
     fsync_ns_.record(mono_now_ns() - t0);
-    ++fsyncs_;
+    add_relaxed(fsyncs_, 1);
     spool_.publish_committed(next_id_);
     return status::ok();
   }
@@ -276,7 +276,7 @@ status spool_appender::finish_segment(bool sync) {
   if (status s = writer_->close(sync, /*keep_ring=*/true); !s) return s.prefixed("spool: ");
   if (sync) {
     fsync_ns_.record(mono_now_ns() - t0);
-    ++fsyncs_;
+    add_relaxed(fsyncs_, 1);
   }
   spool_.publish_committed(next_id_);
   return status::ok();
@@ -327,7 +327,8 @@ status spool_appender::restart_after_error(std::uint64_t cut_offset) {
   sync_pending_ = sync_wanted_ = false;
   frame_ends_.clear();
   const std::uint64_t committed = spool_.durable_end();
-  appended_records_ -= next_id_ > committed ? next_id_ - committed : 0;  // appended again
+  const std::uint64_t appended_again = next_id_ > committed ? next_id_ - committed : 0;
+  appended_records_.store(appended_records() - appended_again, std::memory_order_relaxed);
   next_id_ = covered_end_ = sync_end_ = committed;
   if (status s = spool_.cut_unpublished(committed, cut_offset); !s) return s.prefixed("spool: ");
   return open_segment();

@@ -23,7 +23,9 @@
 // published when its sync completes, and none of the new one's before them. fsync = off closes
 // the old segment without a sync.
 // Threading: owned by the spool thread (stages/spool/spool_stage); nothing here is shared except
-// through the spool's own atomics and mutex.
+// through the spool's own atomics and mutex, and the counters appended_bytes(),
+// appended_records() and fsyncs(), which /metrics reads from its own thread (relaxed atomics,
+// written by the spool thread only).
 //
 // Segments are written with O_DIRECT (`[spool] direct_io`, default on): the disk takes the bytes
 // straight from our buffers, with no copy into the page cache and no writeback to wait for at
@@ -31,6 +33,7 @@
 // zero frame magic and recovery cuts the padding.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -109,9 +112,14 @@ class spool_appender {
   std::uint64_t next_id() const noexcept { return next_id_; }
   std::uint64_t active_bytes() const noexcept { return writer_->bytes_written(); }
   bool active_has_frames() const noexcept { return next_id_ > active_first_id_; }
-  std::uint64_t appended_bytes() const noexcept { return appended_bytes_; }
-  std::uint64_t appended_records() const noexcept { return appended_records_; }
-  std::uint64_t fsyncs() const noexcept { return fsyncs_; }
+  /// Any thread (the /metrics scrape reads them while the spool thread appends).
+  std::uint64_t appended_bytes() const noexcept {
+    return appended_bytes_.load(std::memory_order_relaxed);
+  }
+  std::uint64_t appended_records() const noexcept {
+    return appended_records_.load(std::memory_order_relaxed);
+  }
+  std::uint64_t fsyncs() const noexcept { return fsyncs_.load(std::memory_order_relaxed); }
   const latency_histogram& fsync_latency() const noexcept { return fsync_ns_; }
   /// Size of the frame `batch` would make.
   static std::size_t frame_bytes(const record_batch& batch) noexcept;
@@ -162,9 +170,13 @@ class spool_appender {
   bool sync_pending_ = false;  // a background sync was started and not yet published
   bool sync_wanted_ = false;   // begin_sync() while one was in flight
   bool direct_fallback_logged_ = false;
-  std::uint64_t appended_bytes_ = 0;
-  std::uint64_t appended_records_ = 0;
-  std::uint64_t fsyncs_ = 0;
+  // Written by the spool thread only (add_relaxed), read by any.
+  std::atomic<std::uint64_t> appended_bytes_{0};
+  std::atomic<std::uint64_t> appended_records_{0};
+  std::atomic<std::uint64_t> fsyncs_{0};
+  static void add_relaxed(std::atomic<std::uint64_t>& v, std::uint64_t n) noexcept {
+    v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   latency_histogram fsync_ns_;
 };
 

@@ -60,14 +60,9 @@ class printer:
         return [json.loads(l) for l in lines[:-1] if l.strip()]  # a partial last line is skipped
 
     def wait_for(self, pred, what, timeout=60):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            ev = self.events()
-            if pred(ev):
-                return ev
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
+        """The events once pred(events) holds; raises (with the printer's stderr) when the
+        printer exits or TIMEOUT passes first."""
+        it.wait_until(lambda: pred(self.events()) or self.proc.poll() is not None, timeout, 0.1)
         ev = self.events()
         if not pred(ev):
             with open(self.err_path) as f:
@@ -91,12 +86,17 @@ def drop_slot(slot):
     it.drop_slot(slot, timeout=0)  # the cases stopped their readers first
 
 
+def slot_active_count(slot):
+    return psql(f"SELECT count(*) FROM pg_replication_slots WHERE slot_name='{slot}' AND active;").strip()
+
+
 def wait_slot_inactive(slot, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if psql(f"SELECT count(*) FROM pg_replication_slots WHERE slot_name='{slot}' AND active;").strip() == "0":
-            return
-        time.sleep(0.1)
+    it.wait_until(lambda: slot_active_count(slot) == "0", timeout, 0.1)
+
+
+def wait_slot_active(slot, timeout=30):
+    """Until a printer streams from SLOT (or TIMEOUT passes: the case's own checks then fail)."""
+    it.wait_until(lambda: slot_active_count(slot) == "1", timeout, 0.1)
 
 
 def days(y, m, d):
@@ -233,13 +233,10 @@ INSERT INTO {schema}.items (id, name) VALUES (99, 'last');
 
         # Confirmed flush follows the printed commits (stdout flushed -> confirm_durable).
         end_lsn = psql("SELECT pg_current_wal_lsn();").strip()
-        deadline = time.time() + 30
-        ok = False
-        while time.time() < deadline and not ok:
-            ok = psql(f"SELECT confirmed_flush_lsn >= '{end_lsn}'::pg_lsn FROM pg_replication_slots "
-                      f"WHERE slot_name = '{slot}';").strip() == "t"
-            time.sleep(0.2)
-        check(ok, "slot's confirmed_flush_lsn reaches the current WAL end while idle")
+        ok = it.wait_until(lambda: psql(f"SELECT confirmed_flush_lsn >= '{end_lsn}'::pg_lsn FROM "
+                                        f"pg_replication_slots WHERE slot_name = '{slot}';").strip() == "t",
+                           30, 0.2)
+        check(bool(ok), "slot's confirmed_flush_lsn reaches the current WAL end while idle")
     finally:
         p.stop()
         wait_slot_inactive(slot)
@@ -299,10 +296,7 @@ def case_kill9(tmp):
     p = printer(slot, [f"{schema}.t"], out, ["--snapshot", "never"])
     try:
         p.wait_for(lambda e: True, "start", 5)
-        deadline = time.time() + 30
-        while time.time() < deadline and psql(
-                f"SELECT count(*) FROM pg_replication_slots WHERE slot_name='{slot}' AND active;").strip() != "1":
-            time.sleep(0.1)
+        wait_slot_active(slot)
         writer = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", CONNINFO],
                                   stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                   text=True, env=env)
@@ -340,10 +334,7 @@ def case_connection_cut(tmp):
     p = printer(slot, [f"{schema}.t"], out, ["--snapshot", "never"])
     writer = None
     try:
-        deadline = time.time() + 30
-        while time.time() < deadline and psql(
-                f"SELECT count(*) FROM pg_replication_slots WHERE slot_name='{slot}' AND active;").strip() != "1":
-            time.sleep(0.1)
+        wait_slot_active(slot)
         writer = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", CONNINFO],
                                   stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                   text=True, env=env)
@@ -353,14 +344,10 @@ def case_connection_cut(tmp):
             p.wait_for(lambda e, k=k: len(e) >= k, f"{k} events", 120)
             # The printer's output lags what it received: after the first cut it may still be
             # writing events out while it waits to reconnect, so terminate once it is connected.
-            deadline = time.time() + 30
-            killed = "0"
-            while killed != "1" and time.time() < deadline:
-                killed = psql(f"SELECT count(pg_terminate_backend(active_pid)) FROM "
-                              f"pg_replication_slots WHERE slot_name = '{slot}' AND active;").strip()
-                if killed != "1":
-                    time.sleep(0.05)
-            check(killed == "1", f"walsender terminated after {k} events")
+            killed = it.wait_until(lambda: psql(f"SELECT count(pg_terminate_backend(active_pid)) FROM "
+                                                f"pg_replication_slots WHERE slot_name = '{slot}' AND "
+                                                f"active;").strip() == "1", 30, 0.05)
+            check(bool(killed), f"walsender terminated after {k} events")
         check(writer.wait(timeout=300) == 0, "writer committed all rows")
         ev = p.wait_for(lambda e: len({x["key"]["id"] for x in e}) >= n, f"all {n} rows", 120)
         ids = [x["key"]["id"] for x in ev]
@@ -395,17 +382,15 @@ def case_large_transaction(tmp):
     out = os.path.join(tmp, "large.jsonl")
     p = printer(slot, [f"{schema}.t"], out, ["--snapshot", "never"])
     try:
-        deadline = time.time() + 30
-        while time.time() < deadline and psql(
-                f"SELECT count(*) FROM pg_replication_slots WHERE slot_name='{slot}' AND active;").strip() != "1":
-            time.sleep(0.1)
+        wait_slot_active(slot)
         t0 = time.time()
         psql(f"INSERT INTO {schema}.t SELECT g, repeat('x', 200), g / 100.0, now() FROM generate_series(1, {n}) g;",
              timeout=300)
         peak_kb = 0
-        deadline = time.time() + 300
         last = 0
-        while time.time() < deadline:
+
+        def last_event_written():  # samples the peak RSS and the output size at each poll
+            nonlocal peak_kb, last
             with open(f"/proc/{p.proc.pid}/status") as f:
                 for line in f:
                     if line.startswith("VmHWM:"):
@@ -413,9 +398,8 @@ def case_large_transaction(tmp):
             last = os.path.getsize(out)
             with open(out, "rb") as f:
                 f.seek(max(0, last - 4096))
-                if b'"key":{"id":%d}' % n in f.read():
-                    break
-            time.sleep(0.2)
+                return b'"key":{"id":%d}' % n in f.read()
+        it.wait_until(last_event_written, 300, 0.2)
         secs = time.time() - t0
         with open(out, "rb") as f:
             count = sum(1 for _ in f)
@@ -443,10 +427,7 @@ def case_server_restart(tmp):
     out = os.path.join(tmp, "restart.jsonl")
     p = printer(slot, [f"{schema}.t"], out, ["--snapshot", "never"])
     try:
-        deadline = time.time() + 30
-        while time.time() < deadline and psql(
-                f"SELECT count(*) FROM pg_replication_slots WHERE slot_name='{slot}' AND active;").strip() != "1":
-            time.sleep(0.1)
+        wait_slot_active(slot)
         psql("".join(f"INSERT INTO {schema}.t VALUES ({i}, 'a');\n" for i in range(1, 1001)))
         p.wait_for(lambda e: len(e) >= 300, "300 events", 120)
         subprocess.run([STACK, "stop", "postgres"], check=True, timeout=180, capture_output=True)
@@ -476,10 +457,7 @@ def case_schema_change(tmp):
     out = os.path.join(tmp, "schema.jsonl")
     p = printer(slot, [f"{schema}.t"], out, ["--snapshot", "never"])
     try:
-        deadline = time.time() + 30
-        while time.time() < deadline and psql(
-                f"SELECT count(*) FROM pg_replication_slots WHERE slot_name='{slot}' AND active;").strip() != "1":
-            time.sleep(0.1)
+        wait_slot_active(slot)
         psql(f"""
 INSERT INTO {schema}.t VALUES (1, 'a');
 ALTER TABLE {schema}.t ADD COLUMN m {schema}.mood;
