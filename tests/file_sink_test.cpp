@@ -201,6 +201,55 @@ TEST(FileSink, RecordsSentAgainAfterARewindAreNotWrittenTwice) {
   EXPECT_EQ(counters.duplicates.get(), 5u);
 }
 
+TEST(FileSink, PrepareNamesTheFileInTheLedgerBeforeTheFirstRecordArrives) {
+  // sink::prepare() runs on the sink thread before the sources start: the ledger write that the
+  // first write() needed (an fdatasync) is no longer paid by the first records.
+  testing::temp_dir dir;
+  file_sink_config cfg;
+  cfg.path = dir / "out.jsonl";
+  file_sink sink("out", cfg, {"src"});
+  ledger_model spool(sink);
+  sink.set_listener(&spool);
+  ASSERT_TRUE(sink.open().is_ok());
+  sink.resume("");
+  sink.prepare();
+  EXPECT_EQ(spool.checkpoints, 1);
+  const auto state = parse_file_sink_state(spool.ledger);
+  ASSERT_TRUE(state.has_value()) << spool.ledger;
+  EXPECT_NE(state->inode, 0u);
+  stage_counters counters("sink:out");
+  record_batch batch;
+  fill(batch, 0, 10);
+  sink.write(batch, counters);
+  sink.flush(counters);
+  EXPECT_EQ(spool.checkpoints, 1) << "the first write wrote the ledger again";
+  ASSERT_TRUE(sink.close().is_ok());
+  EXPECT_EQ(numbers_in(cfg.path), iota(10));
+}
+
+TEST(FileSink, APrepareThatCannotWriteTheLedgerLeavesItToTheFirstWrite) {
+  testing::temp_dir dir;
+  file_sink_config cfg;
+  cfg.path = dir / "out.jsonl";
+  file_sink sink("out", cfg, {"src"});
+  ledger_model spool(sink);
+  sink.set_listener(&spool);
+  ASSERT_TRUE(sink.open().is_ok());
+  sink.resume("");
+  spool.fail_checkpoints = true;  // a full disk at start
+  sink.prepare();
+  spool.fail_checkpoints = false;
+  stage_counters counters("sink:out");
+  record_batch batch;
+  fill(batch, 0, 10);
+  sink.write(batch, counters);  // writes the ledger first, as without prepare()
+  sink.flush(counters);
+  EXPECT_EQ(spool.checkpoints, 1);
+  EXPECT_EQ(counters.records_out.get(), 10u);
+  ASSERT_TRUE(sink.close().is_ok());
+  EXPECT_EQ(numbers_in(cfg.path), iota(10));
+}
+
 TEST(FileSink, ACrashRightAfterARotationCutsTheRotatedFile) {
   testing::temp_dir dir;
   file_sink_config cfg;

@@ -1,6 +1,7 @@
 #include "stages/pipeline/pipeline.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 
 #include "platform/log.hpp"
@@ -183,6 +184,12 @@ void pipeline::start(std::function<void()> on_finished) {
     launch("sink:" + config_.sinks[i].name, config_.sinks[i].cpu,
            [s = sinks_[i].get()] { s->run(); });
   launch("sink:dead-lettr", std::nullopt, [s = dead_letters_.get()] { s->run(); });
+  // The sinks' start-up (the file sink's first ledger write) before the first records arrive.
+  const auto ready_by = std::chrono::steady_clock::now() + sink_stage::kStartWait;
+  for (auto& s : sinks_) {
+    const auto left = ready_by - std::chrono::steady_clock::now();
+    if (left.count() > 0) (void)s->wait_ready(left);
+  }
   if (spool_stage_) launch("spool", std::nullopt, [s = spool_stage_.get()] { s->run(); });
   launch("transform", config_.transform_cpu, [t = transform_.get()] { t->run(); });
   if (replay_) launch("src:replay", config_.source_cpu, [s = replay_.get()] { s->run(); });

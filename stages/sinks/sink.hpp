@@ -77,6 +77,12 @@ class sink {
   /// Spool mode: the ledger_state() of the last ledger written (empty: none). runs on: sink
   /// thread, once, before the first write().
   virtual void resume(std::string_view ledger_state) { (void)ledger_state; }
+  /// Spool mode: work the first write() would otherwise do before its records go out (the file
+  /// sink names its file in the ledger: an fdatasync, milliseconds), done while the pipeline
+  /// starts instead of while the first records wait; the sources start after it (at most
+  /// sink_stage::kStartWait later). Failing here is not final: write() tries again. runs on: sink
+  /// thread, once, after resume().
+  virtual void prepare() {}
 
   /// Any thread: why the sink stopped delivering for good (a fenced exactly-once Kafka
   /// producer), for /health; empty while it delivers or retries.

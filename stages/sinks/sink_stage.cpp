@@ -110,11 +110,22 @@ void sink_stage::record_latency(const record_batch& batch) {
     counters_.latency_ns.record(now > r.ingest_mono_ns ? now - r.ingest_mono_ns : 0);
 }
 
+void sink_stage::mark_ready() noexcept {
+  ready_.store(true, std::memory_order_release);
+  ready_waiter_.notify();
+}
+
+bool sink_stage::wait_ready(std::chrono::nanoseconds timeout) {
+  return ready_waiter_.wait([&] { return ready_.load(std::memory_order_acquire); }, timeout);
+}
+
 void sink_stage::run() {
-  if (spool_ != nullptr)
-    run_from_spool();
-  else
+  if (spool_ != nullptr) {
+    run_from_spool();  // ready once the sink has resumed and prepared
+  } else {
+    mark_ready();
     run_from_ring();
+  }
 }
 
 void sink_stage::run_from_ring() {
@@ -188,6 +199,8 @@ void sink_stage::run_from_spool() {
   std::uint64_t last_take_ns = 0;
   std::uint64_t gap_ns = 0;  // moving average of the time between frames taken
   sink_->resume(sp.ledger_state(spool_index_));
+  sink_->prepare();
+  mark_ready();
   while (!abandoned_.load(std::memory_order_acquire)) {
     const std::uint64_t now = mono_now_ns();
     if (dirty && (now - last_flush >= flush_ns || tracker.frames() >= kMaxFramesInFlight)) {

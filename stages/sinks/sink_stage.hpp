@@ -49,6 +49,12 @@ class sink_stage final : private delivery_listener, private batch_keeper {
   bool spooled() const noexcept { return spool_ != nullptr; }
   /// runs on: sink thread.
   void run();
+  /// How long pipeline::start waits for a sink thread to be ready before it starts the sources.
+  static constexpr std::chrono::milliseconds kStartWait{500};
+  /// runs on: main thread, after the sink thread started. Waits until the sink has resumed and
+  /// prepared (sink::prepare()), at most `timeout`: the sources start after that, so the first
+  /// records do not wait behind the sink's start-up (the file sink's first ledger write).
+  bool wait_ready(std::chrono::nanoseconds timeout);
   /// Any thread: give up on the destination now; what is unconfirmed stays in the spool.
   void abandon() noexcept;
 
@@ -89,6 +95,9 @@ class sink_stage final : private delivery_listener, private batch_keeper {
   std::atomic<bool> abandoned_{false};
   record_batch* keepable_ = nullptr;  // the pooled batch being written, if any
   std::atomic<bool> answers_{false};  // set by on_sink_wake, cleared by the waits
+  std::atomic<bool> ready_{false};    // resumed and prepared (wait_ready)
+  waiter ready_waiter_;
+  void mark_ready() noexcept;
   std::atomic<std::uint64_t> skipped_{0};
   std::atomic<std::uint64_t> rewinds_{0};
   std::atomic<std::uint64_t> memory_records_{0};

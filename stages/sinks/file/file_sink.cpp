@@ -65,6 +65,12 @@ bool file_sink::record_file_in_ledger() {
   return true;
 }
 
+void file_sink::prepare() {
+  // The ledger the first write would write (same state: nothing was written since resume()).
+  // On failure the first write tries again, and fails its records as before.
+  if (ledger_due_ && !failed_ && has_listener() && checkpoint()) ledger_due_ = false;
+}
+
 std::string_view file_sink::ledger_state() {
   const std::size_t n =
       format_file_sink_state({inode_, good_size_, records_end_}, state_, sizeof state_);

@@ -9,7 +9,8 @@
 // (file_sink_state); on restart the file is cut back to that length (records past it, a torn
 // line) and records below that id are skipped (counted as duplicates), as are records sent
 // again after a rewind. Before it writes into a new file (a rotation, a reopen), the sink
-// writes its ledger, so the state always names the file being written.
+// writes its ledger, so the state always names the file being written; for the file open at
+// start that is done by prepare(), before the sources start.
 // Threading: see sink.hpp.
 #pragma once
 
@@ -32,6 +33,7 @@ class file_sink final : public sink {
   status close() override;
   std::string_view ledger_state() override;
   void resume(std::string_view ledger_state) override;
+  void prepare() override;
 
  private:
   void rotate(stage_counters& counters);
