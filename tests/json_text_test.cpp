@@ -412,5 +412,61 @@ TEST(JsonText, DoubleTokenFastPathsWriteWhatTheRoundTripWrites) {
   EXPECT_GT(taken, 90000);
 }
 
+TEST(JsonText, PaddedScientificFormAgreesWithTheBytewiseOne) {
+  // The transform's word-at-a-time version (tokens of 1..16 bytes inside a padded body) must
+  // write, and refuse, exactly what the byte loop does, whatever bytes follow the token.
+  auto both = [](const std::string& t, char fill) {
+    std::string padded = t;
+    padded.append(48, fill);
+    byte_arena fast, bytewise;
+    const bool took =
+        append_scientific_token_padded(fast, std::string_view(padded.data(), t.size()));
+    EXPECT_EQ(took, append_scientific_token(bytewise, t)) << t << " fill " << fill;
+    EXPECT_EQ(std::string(fast.data(), fast.size()), std::string(bytewise.data(), bytewise.size()))
+        << t;
+    if (took) {
+      EXPECT_EQ(std::string(fast.data(), fast.size()), round_trip(t)) << t;
+    }
+    return took;
+  };
+  for (const char* t : {"95000000000.0",
+                        "434000000.0",
+                        "0.0000012",
+                        "-0.00000001",
+                        "100000",
+                        "1000000000000000",
+                        "0.000000000000001",
+                        "5",
+                        "0",
+                        "-0",
+                        "0.0",
+                        "-",
+                        "",
+                        ".5",
+                        "1.",
+                        "01",
+                        "1e5",
+                        "--5",
+                        "1.2.3",
+                        "-1-",
+                        "0.1",
+                        "7.000",
+                        "120180000.0",
+                        "19600418.0",
+                        "2.5e-05",
+                        "0.00001000",
+                        "-4400000000000"}) {
+    for (char fill : {'0', '9', '.', '-', 'e', '\0'}) both(t, fill);
+  }
+  std::mt19937_64 rng(11);
+  int taken = 0;
+  for (int i = 0; i < 200000; ++i) {
+    std::string t = testing::zero_heavy_decimal(rng, 14);
+    if (t.size() > 16) t.resize(1 + rng() % 16);  // cut: also shapes that must be refused
+    if (both(t, static_cast<char>('0' + rng() % 10))) ++taken;
+  }
+  EXPECT_GT(taken, 20000);
+}
+
 }  // namespace
 }  // namespace edgepipe

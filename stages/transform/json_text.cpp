@@ -465,6 +465,89 @@ bool append_scientific_token(byte_arena& out, std::string_view t) {
 
 // Over 100 lines on purpose: the fast path (plain decimals, written without a round trip) and
 // its exact fallbacks sit together so the checks that choose between them read as one proof.
+namespace {
+/// Index of the lowest / highest byte flagged (bit 7) in the 16-byte mask lo:hi; 16 when none.
+inline std::size_t lowest_flagged(std::uint64_t lo, std::uint64_t hi) noexcept {
+  if (lo != 0) return static_cast<std::size_t>(std::countr_zero(lo)) / 8;
+  return hi != 0 ? 8 + static_cast<std::size_t>(std::countr_zero(hi)) / 8 : 16;
+}
+inline std::size_t highest_flagged(std::uint64_t lo, std::uint64_t hi) noexcept {
+  if (hi != 0) return 15 - static_cast<std::size_t>(std::countl_zero(hi)) / 8;
+  return lo != 0 ? 7 - static_cast<std::size_t>(std::countl_zero(lo)) / 8 : 16;
+}
+/// The bytes [from, to) of a 16-byte mask (0 <= from <= to <= 16).
+inline void keep_bytes(std::uint64_t& lo, std::uint64_t& hi, std::size_t from,
+                       std::size_t to) noexcept {
+  auto below = [](std::size_t k) {  // the bytes under k of one word, k in 0..8
+    return k >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * k)) - 1;
+  };
+  lo &= below(to < 8 ? to : 8) & ~below(from < 8 ? from : 8);
+  hi &= below(to > 8 ? to - 8 : 0) & ~below(from > 8 ? from - 8 : 0);
+}
+}  // namespace
+
+bool append_scientific_token_padded(byte_arena& out, std::string_view t) noexcept {
+  const char* const p = t.data();
+  const std::size_t n = t.size();
+  if (n == 0 || n > 16) return append_scientific_token(out, t);
+  constexpr std::uint64_t k30 = 0x3030303030303030ull;
+  const std::uint64_t w0 = detail::load_word(p), w1 = detail::load_word(p + 8);
+  // The shape, as in canonical_double_length_padded: an optional '-', digits, at most one '.'.
+  std::uint64_t odd_lo = detail::non_digit_bits(w0), odd_hi = detail::non_digit_bits(w1);
+  keep_bytes(odd_lo, odd_hi, 0, n);
+  const std::size_t sign = p[0] == '-' ? 1 : 0;
+  odd_lo &= ~static_cast<std::uint64_t>(sign << 7);
+  if (((odd_lo & (odd_lo - 1)) | (odd_hi & (odd_hi - 1))) != 0 || (odd_lo != 0 && odd_hi != 0))
+    return false;
+  const std::size_t dot = (odd_lo | odd_hi) == 0 ? n : lowest_flagged(odd_lo, odd_hi);
+  if (dot != n && (p[dot] != '.' || dot + 1 == n)) return false;
+  const std::size_t int_len = dot - sign;
+  if (int_len == 0 || (int_len > 1 && p[sign] == '0')) return false;
+  // The digits that are not '0' (the sign and the point are not digits: dropped).
+  std::uint64_t nz_lo = detail::nonzero_byte_bits(w0 ^ k30);
+  std::uint64_t nz_hi = detail::nonzero_byte_bits(w1 ^ k30);
+  std::size_t first = 0, last = 0, exp_abs = 0, fixed_len = 0;
+  bool negative_exp = false;
+  if (p[sign] != '0') {  // d...d[.0...]: a fraction of zeros only, else the %f form is taken
+    std::uint64_t frac_lo = nz_lo, frac_hi = nz_hi;
+    keep_bytes(frac_lo, frac_hi, dot + 1 < n ? dot + 1 : n, n);
+    if ((frac_lo | frac_hi) != 0) return false;
+    keep_bytes(nz_lo, nz_hi, sign, dot);
+    first = sign;
+    last = highest_flagged(nz_lo, nz_hi);  // exists: the first digit is not '0'
+    exp_abs = int_len - 1;
+    fixed_len = int_len;
+  } else {                       // 0.0...0ddd[0...]
+    if (dot == n) return false;  // "0": canonical_double_length's case
+    keep_bytes(nz_lo, nz_hi, dot + 1, n);
+    if ((nz_lo | nz_hi) == 0) return false;  // zero: canonical_double_length's case
+    first = lowest_flagged(nz_lo, nz_hi);
+    last = highest_flagged(nz_lo, nz_hi);
+    exp_abs = first - dot;  // the zeros after the point, plus one
+    negative_exp = true;
+    fixed_len = last - dot + 2;  // "0." and the fraction up to its last non-zero digit
+  }
+  const std::size_t digits = last - first + 1;
+  if (fixed_len <= detail::sci_length(digits, exp_abs) || digits > 15) return false;
+  // Fixed-size copies (no memcpy call): the digits are read 16 bytes at a time from the
+  // padded body, and the arena has room for those 16 plus the sign, point and exponent.
+  char* const start = out.prepare(32);
+  char* w = start;
+  *w = '-';
+  w += sign;
+  *w++ = p[first];
+  *w = '.';
+  w += digits > 1 ? 1 : 0;
+  std::memcpy(w, p + first + 1, 16);
+  w += digits - 1;
+  *w++ = 'e';
+  *w++ = negative_exp ? '-' : '+';
+  *w++ = static_cast<char>('0' + exp_abs / 10);  // exp_abs < 16
+  *w++ = static_cast<char>('0' + exp_abs % 10);
+  out.commit(static_cast<std::size_t>(w - start));
+  return true;
+}
+
 bool append_double_token(byte_arena& out, std::string_view t) {
   if (const std::size_t n = canonical_double_length(t, false); n != 0) {
     out.append(t.data(), n);  // the common case: the token (less trailing fraction zeros)

@@ -431,7 +431,7 @@ bool transform_engine::passes(const compiled_filter& f) const {
             std::memcpy(out.prepare(compiled_field::kPrefixBlock), f.prefix_block,
                         compiled_field::kPrefixBlock);
             out.commit(f.prefix.size());
-            if (append_scientific_token(out, sv.text)) return true;
+            if (append_scientific_token_padded(out, sv.text)) return true;
             out.truncate(mark);  // the general path writes the prefix again
           }
         }
