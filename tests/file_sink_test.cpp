@@ -48,6 +48,27 @@ struct ledger_model final : delivery_listener {
   void write_ledger() { ledger = std::string(target.ledger_state()); }
 };
 
+file_sink_config out_jsonl_in(const testing::temp_dir& dir) {
+  file_sink_config c;
+  c.path = dir / "out.jsonl";
+  return c;
+}
+
+/// A file sink on out.jsonl in a fresh directory with its ledger modelled, as the sink stage
+/// holds it; start() opens it and resumes it as at a first start.
+struct started_file_sink {
+  started_file_sink() { sink.set_listener(&spool); }
+  status start() {
+    status st = sink.open();
+    if (st) sink.resume("");
+    return st;
+  }
+  testing::temp_dir dir;
+  file_sink_config cfg = out_jsonl_in(dir);
+  file_sink sink{"out", cfg, {"src"}};
+  ledger_model spool{sink};
+};
+
 /// Every line of PATH.1, PATH.2, ... then PATH, as the numbers they hold ({"n":X}).
 std::vector<std::uint64_t> numbers_in(const std::string& path) {
   std::vector<std::string> files;
@@ -180,14 +201,9 @@ TEST(FileSink, ARestartCutsBackToTheLedgerAndWritesEachRecordOnce) {
 }
 
 TEST(FileSink, RecordsSentAgainAfterARewindAreNotWrittenTwice) {
-  testing::temp_dir dir;
-  file_sink_config cfg;
-  cfg.path = dir / "out.jsonl";
-  file_sink sink("out", cfg, {"src"});
-  ledger_model spool(sink);
-  sink.set_listener(&spool);
-  ASSERT_TRUE(sink.open().is_ok());
-  sink.resume("");
+  started_file_sink t;
+  ASSERT_TRUE(t.start().is_ok());
+  auto& [dir, cfg, sink, spool] = t;
   stage_counters counters("sink:out");
   record_batch batch;
   fill(batch, 0, 10);
@@ -204,14 +220,9 @@ TEST(FileSink, RecordsSentAgainAfterARewindAreNotWrittenTwice) {
 TEST(FileSink, PrepareNamesTheFileInTheLedgerBeforeTheFirstRecordArrives) {
   // sink::prepare() runs on the sink thread before the sources start: the ledger write that the
   // first write() needed (an fdatasync) is no longer paid by the first records.
-  testing::temp_dir dir;
-  file_sink_config cfg;
-  cfg.path = dir / "out.jsonl";
-  file_sink sink("out", cfg, {"src"});
-  ledger_model spool(sink);
-  sink.set_listener(&spool);
-  ASSERT_TRUE(sink.open().is_ok());
-  sink.resume("");
+  started_file_sink t;
+  ASSERT_TRUE(t.start().is_ok());
+  auto& [dir, cfg, sink, spool] = t;
   sink.prepare();
   EXPECT_EQ(spool.checkpoints, 1);
   const auto state = parse_file_sink_state(spool.ledger);
@@ -228,14 +239,9 @@ TEST(FileSink, PrepareNamesTheFileInTheLedgerBeforeTheFirstRecordArrives) {
 }
 
 TEST(FileSink, APrepareThatCannotWriteTheLedgerLeavesItToTheFirstWrite) {
-  testing::temp_dir dir;
-  file_sink_config cfg;
-  cfg.path = dir / "out.jsonl";
-  file_sink sink("out", cfg, {"src"});
-  ledger_model spool(sink);
-  sink.set_listener(&spool);
-  ASSERT_TRUE(sink.open().is_ok());
-  sink.resume("");
+  started_file_sink t;
+  ASSERT_TRUE(t.start().is_ok());
+  auto& [dir, cfg, sink, spool] = t;
   spool.fail_checkpoints = true;  // a full disk at start
   sink.prepare();
   spool.fail_checkpoints = false;

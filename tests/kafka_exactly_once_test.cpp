@@ -84,6 +84,24 @@ struct outcomes final : delivery_listener {
 
 const std::vector<std::string> kSources = {"alpha"};
 
+/// One exactly-once sink on the mock as the sink stage drives it: its outcomes recorded, its
+/// counters and a batch to fill. start() opens it and resumes it from `ledger` ("": the first
+/// start, a new origin put in the ledger before use).
+struct eos_sink {
+  explicit eos_sink(const kafka_sink_config& c) : s(make_kafka_sink("kafka", c, kSources)) {
+    s->set_listener(&seen);
+  }
+  status start(std::string_view ledger) {
+    status st = s->open();
+    if (st) s->resume(ledger);
+    return st;
+  }
+  std::unique_ptr<sink> s;
+  outcomes seen;
+  stage_counters counters{"sink:kafka"};
+  record_batch batch;
+};
+
 /// The committed watermark for `sink` of node-a, as a restarted sink reads it.
 std::optional<kafka_watermark> committed_watermark(const mock_cluster& mc, const char* sink) {
   std::optional<kafka_watermark> w;
@@ -95,13 +113,10 @@ std::optional<kafka_watermark> committed_watermark(const mock_cluster& mc, const
 
 TEST(KafkaExactlyOnce, RecordsAreDeliveredOnlyWhenTheirTransactionCommits) {
   mock_cluster mc(1);
-  auto s = make_kafka_sink("kafka", eos_config(mc), kSources);
-  outcomes seen;
-  s->set_listener(&seen);
-  ASSERT_TRUE(s->open().is_ok());
-  s->resume("");  // spool mode, first start: a new origin, put in the ledger before use
-  stage_counters counters("sink:kafka");
-  record_batch batch;
+  eos_sink k(eos_config(mc));
+  ASSERT_TRUE(
+      k.start("").is_ok());  // spool mode, first start: a new origin, put in the ledger before use
+  auto& [s, seen, counters, batch] = k;
   fill(batch, 0, 250);
   s->write(batch, counters);
   EXPECT_EQ(seen.checkpoints, 1);  // the new origin went into the ledger first
@@ -178,13 +193,9 @@ TEST(KafkaExactlyOnce, ADueTransactionKeepsFillingWhileThePreviousOneCommits) {
   mock_cluster mc(1);
   kafka_sink_config c = eos_config(mc);
   c.transaction_interval_ms = 1;
-  auto s = make_kafka_sink("kafka", c, kSources);
-  outcomes seen;
-  s->set_listener(&seen);
-  ASSERT_TRUE(s->open().is_ok());
-  s->resume("");
-  stage_counters counters("sink:kafka");
-  record_batch batch;
+  eos_sink k(c);
+  ASSERT_TRUE(k.start("").is_ok());
+  auto& [s, seen, counters, batch] = k;
   constexpr std::int16_t kEndTxnApiKey = 26;
   // N's EndTxn is answered (successfully) after 5 s: N commits that long.
   ASSERT_EQ(rd_kafka_mock_broker_push_request_error_rtts(mc.get(), 1, kEndTxnApiKey, 1,
@@ -238,13 +249,9 @@ TEST(KafkaExactlyOnce, ARestartedSinkResumesFromTheWatermarkInKafka) {
     ASSERT_TRUE(s->close().is_ok());
     EXPECT_EQ(seen.count(delivery_outcome::delivered), 300u);
   }
-  auto s = make_kafka_sink("kafka", eos_config(mc), kSources);
-  outcomes seen;
-  s->set_listener(&seen);
-  ASSERT_TRUE(s->open().is_ok());
-  s->resume(ledger);  // same spool, its watermark still at 0
-  stage_counters counters("sink:kafka");
-  record_batch batch;
+  eos_sink k(eos_config(mc));
+  ASSERT_TRUE(k.start(ledger).is_ok());  // same spool, its watermark still at 0
+  auto& [s, seen, counters, batch] = k;
   fill(batch, 0, 350);
   s->write(batch, counters);
   ASSERT_TRUE(s->close().is_ok());
@@ -275,13 +282,9 @@ TEST(KafkaExactlyOnce, AnAbortedTransactionIsFailedNeverDelivered) {
   kafka_sink_config c = eos_config(mc);
   c.message_timeout_ms = 1000;
   c.transaction_interval_ms = 50;
-  auto s = make_kafka_sink("kafka", c, kSources);
-  outcomes seen;
-  s->set_listener(&seen);
-  ASSERT_TRUE(s->open().is_ok());
-  s->resume("");
-  stage_counters counters("sink:kafka");
-  record_batch batch;
+  eos_sink k(c);
+  ASSERT_TRUE(k.start("").is_ok());
+  auto& [s, seen, counters, batch] = k;
   fill(batch, 0, 20);
   s->write(batch, counters);
   ASSERT_TRUE(testing::wait_until(
@@ -393,13 +396,9 @@ TEST(KafkaExactlyOnce, ASecondProducerWithTheSameNodeIdFencesTheFirst) {
 // committed; sent again, every record is committed.
 TEST(KafkaExactlyOnce, AFailedCommitOfNAbortsTheOpenTransactionNPlusOne) {
   mock_cluster mc(1);
-  auto s = make_kafka_sink("kafka", eos_config(mc), kSources);
-  outcomes seen;
-  s->set_listener(&seen);
-  ASSERT_TRUE(s->open().is_ok());
-  s->resume("");
-  stage_counters counters("sink:kafka");
-  record_batch batch;
+  eos_sink k(eos_config(mc));
+  ASSERT_TRUE(k.start("").is_ok());
+  auto& [s, seen, counters, batch] = k;
   constexpr std::int16_t kEndTxnApiKey = 26;
   ASSERT_EQ(rd_kafka_mock_broker_push_request_error_rtts(
                 mc.get(), 1, kEndTxnApiKey, 1, RD_KAFKA_RESP_ERR_UNKNOWN_PRODUCER_ID, 2000),
@@ -440,13 +439,9 @@ TEST(KafkaExactlyOnce, AFailedCommitOfNAbortsTheOpenTransactionNPlusOne) {
 // the resend, the others failed once and then delivered.
 TEST(KafkaExactlyOnce, AfterAFailedTransactionNothingLaterCommitsAndTheResendSkipsWhatCommitted) {
   mock_cluster mc(1);
-  auto s = make_kafka_sink("kafka", eos_config(mc), kSources);
-  outcomes seen;
-  s->set_listener(&seen);
-  ASSERT_TRUE(s->open().is_ok());
-  s->resume("");
-  stage_counters counters("sink:kafka");
-  record_batch batch;
+  eos_sink k(eos_config(mc));
+  ASSERT_TRUE(k.start("").is_ok());
+  auto& [s, seen, counters, batch] = k;
   fill(batch, 0, 150);  // 0..99 handed over, 100..149 open
   s->write(batch, counters);
   ASSERT_TRUE(testing::wait_until(
@@ -490,13 +485,9 @@ TEST(KafkaExactlyOnce, AfterAFailedTransactionNothingLaterCommitsAndTheResendSki
 // transactions failed, nothing made again, /health names it).
 TEST(KafkaExactlyOnce, AFencedSecondProducerStopsTheSink) {
   mock_cluster mc(1);
-  auto s = make_kafka_sink("kafka", eos_config(mc), kSources);
-  outcomes seen;
-  s->set_listener(&seen);
-  ASSERT_TRUE(s->open().is_ok());
-  s->resume("");
-  stage_counters counters("sink:kafka");
-  record_batch batch;
+  eos_sink k(eos_config(mc));
+  ASSERT_TRUE(k.start("").is_ok());
+  auto& [s, seen, counters, batch] = k;
   fill(batch, 0, 100);  // committed by the first producer
   s->write(batch, counters);
   ASSERT_TRUE(testing::wait_until(
