@@ -84,8 +84,10 @@ class pipeline_runner {
       endpoint.stop();
       std::fputs(counters_report(*p).c_str(), stderr);
       if (reload) continue;
+      // Throughput figures start when the sources do: connecting to brokers, opening files and
+      // the sinks' start-up (pipeline::start waits for it) are not counted.
       const double seconds =
-          std::chrono::duration<double>(clock_type::now() - pipeline_started_).count();
+          std::chrono::duration<double>(clock_type::now() - p->sources_started()).count();
       if (options_.mode == run_mode::replay) std::printf("%s\n", summary_json(*p, seconds).c_str());
       std::fflush(stdout);
       // Drained, but not everything it was asked to read was read (logged where it happened).
@@ -98,8 +100,6 @@ class pipeline_runner {
   /// Builds and starts the pipeline and, for run/record, the operator endpoint.
   status start(pipeline& p, operator_endpoint& endpoint) {
     if (status s = p.build(); !s) return s;
-    // Throughput figures start here: connecting to brokers and opening files is not counted.
-    pipeline_started_ = clock_type::now();
     const pthread_t main_thread = pthread_self();
     p.start([main_thread] { pthread_kill(main_thread, SIGUSR1); });
     if (!config_.http_server.enabled) return status::ok();  // replay: only with --http
@@ -203,7 +203,6 @@ class pipeline_runner {
   const run_options& options_;
   sigset_t signals_{};
   clock_type::time_point started_;
-  clock_type::time_point pipeline_started_;
 };
 
 }  // namespace

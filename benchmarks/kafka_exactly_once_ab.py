@@ -19,6 +19,8 @@ env:   EDGEPIPE_BINARY (build/edgepipe)  BROKERS (127.0.0.1:19092: a private bro
        ROUNDS (6)  CG_PAYLOADS (400, x250 records)  INTERVALS ("100ms")
        TXN_RECORDS (unset: the binary's default transaction_records)
        OLD_BINARY (unset: no old-eos runs)  OLD_ALO (unset: no old-alo runs)  BROKER_PID (unset)
+       EXTRA, EXTRA_EOS (unset: more sink keys, `;`-separated, for every run / the exactly-once
+       runs, e.g. EXTRA_EOS="max_in_flight = 65536")
 """
 import json
 import os
@@ -39,6 +41,10 @@ TXN_RECORDS = os.environ.get("TXN_RECORDS", "")  # transaction_records; empty: t
 OLD_BINARY = os.environ.get("OLD_BINARY", "")
 OLD_ALO = os.environ.get("OLD_ALO", "") not in ("", "0")
 BROKER_PID = os.environ.get("BROKER_PID", "")
+# More keys for the Kafka sink's table, e.g. "max_in_flight = 65536"; EXTRA_EOS: for the
+# exactly-once runs only.
+EXTRA = os.environ.get("EXTRA", "").replace(";", "\n")
+EXTRA_EOS = os.environ.get("EXTRA_EOS", "").replace(";", "\n")
 
 
 # The coingecko source of the embedded default config (config/default.toml), keyed by coin id.
@@ -65,7 +71,8 @@ def config(tmp, mode, interval):
             f'[sinks.kafka]\ntype = "kafka"\nbrokers = "{BROKERS}"\ntopic = "{topic}"\n'
             f'partitions = 3\nexactly_once = {"true" if eos else "false"}\n'
             f'transaction_interval = "{interval}"\n{records}'
-            f'state_topic = "bench-state"\n' + SOURCE)
+            f'state_topic = "bench-state"\n' + (EXTRA + "\n" if EXTRA else "")
+            + (EXTRA_EOS + "\n" if EXTRA_EOS and eos else "") + SOURCE)
     path = os.path.join(tmp, f"{mode}.toml")
     with open(path, "w") as f:
         f.write(text)

@@ -603,6 +603,9 @@ bool read_kafka_sink(reader& r, const toml::table& t, const std::string& path, s
     return false;
   if (!r.get_duration(t, path, opt("kafka", "transaction_interval"), k.transaction_interval_ms))
     return false;
+  if (!r.get_duration(t, path, opt("kafka", "transaction_interval_busy"),
+                      k.transaction_interval_busy_ms))
+    return false;
   if (!r.get_duration(t, path, opt("kafka", "transaction_idle"), k.transaction_idle_ms))
     return false;
   if (!r.get_string(t, path, "state_topic", k.state_topic)) return false;

@@ -137,7 +137,14 @@ inline constexpr option_doc kKafkaSink[] = {
      "exactly_once: records per transaction at most (committed sooner at transaction_interval)",
      "1..10000000"},
     {"transaction_interval", "duration", "\"100ms\"",
-     "exactly_once: longest time a transaction stays open before it is committed", "1ms..1h"},
+     "exactly_once: longest time a transaction stays open before it is committed while the "
+     "sink keeps up",
+     "1ms..1h"},
+    {"transaction_interval_busy", "duration", "\"1s\"",
+     "exactly_once: longest time a transaction stays open while the sink is saturated (it spent "
+     "at least 3/4 of the transaction's time writing): fewer commits, whose CPU then goes to "
+     "records; \"0ms\" or below transaction_interval: transaction_interval always",
+     "0ms..1h"},
     {"transaction_idle", "duration", "\"5ms\"",
      "exactly_once: the open transaction is committed sooner, once the sink has had no records "
      "for this long while no other commit runs (the end of a burst does not wait for "

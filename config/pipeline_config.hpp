@@ -50,6 +50,8 @@ struct kafka_sink_config {
   bool exactly_once = schema::default_bool("kafka", "exactly_once");
   int transaction_records = schema::default_int("kafka", "transaction_records");
   std::uint64_t transaction_interval_ms = schema::default_uint("kafka", "transaction_interval");
+  std::uint64_t transaction_interval_busy_ms =  // 0: transaction_interval_ms always
+      schema::default_uint("kafka", "transaction_interval_busy");
   std::uint64_t transaction_idle_ms = schema::default_uint("kafka", "transaction_idle");  // 0: off
   std::string state_topic{schema::default_string("kafka", "state_topic")};
   // Not from the sink's table: [pipeline] node_id, or one derived from the host name and the

@@ -36,6 +36,7 @@ kafka_sink_config eos_config(const mock_cluster& mc) {
   c.node_id = "node-a";
   c.transaction_records = 100;
   c.transaction_interval_ms = 600000;  // commits by count unless a test says otherwise
+  c.transaction_interval_busy_ms = 0;  // the same interval however busy the sink is
   c.transaction_idle_ms = 0;           // and not when the sink goes idle
   c.linger_ms = 1;
   c.message_timeout_ms = 10000;
@@ -183,6 +184,43 @@ TEST(KafkaExactlyOnce, AnIdleSinkCommitsItsOpenTransactionAndIsWokenWhenItCommit
   EXPECT_EQ(committed_watermark(mc, "kafka")->next, 30u);
   ASSERT_TRUE(s->close().is_ok());
   EXPECT_EQ(seen.count(delivery_outcome::delivered), 30u);
+}
+
+// Saturated (the sink thread spent at least 3/4 of the transaction's time in write(): here each
+// message waits for the one before it, max_in_flight 1 and a 20 ms round trip), a transaction
+// stays open up to transaction_interval_busy, not transaction_interval: three writes back to
+// back go into one transaction, which is handed over once the sink has been idle long enough
+// (its busy share falls below 3/4). Fails without the stretch: every write would end past the
+// 1 ms interval and hand its transaction over (three transactions).
+TEST(KafkaExactlyOnce, ASaturatedSinkKeepsItsTransactionOpenUpToTheBusyInterval) {
+  mock_cluster mc(1);
+  kafka_sink_config c = eos_config(mc);
+  c.transaction_interval_ms = 1;
+  c.transaction_interval_busy_ms = 600000;
+  c.transaction_records = 100000;
+  c.max_in_flight = 1;
+  ASSERT_EQ(rd_kafka_mock_broker_set_rtt(mc.get(), 1, 20), RD_KAFKA_RESP_ERR_NO_ERROR);
+  eos_sink k(c);
+  ASSERT_TRUE(k.start("").is_ok());
+  auto& [s, seen, counters, batch] = k;
+  for (std::uint64_t w = 0; w < 3; ++w) {
+    fill(batch, w * 5, 5);
+    s->write(batch, counters);
+    s->flush(counters);  // what the stage does between batches: nothing is due yet
+    EXPECT_EQ(kafka_sink_transaction_stats(*s).open, 1u) << "after write " << w;
+  }
+  EXPECT_EQ(kafka_sink_transaction_stats(*s).committed, 0u);
+  // Idle now: the busy share falls, the 1 ms interval applies, it is handed over and commits.
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        s->flush(counters);
+        return kafka_sink_transaction_stats(*s).committed >= 1;
+      },
+      std::chrono::seconds(30)));
+  EXPECT_EQ(kafka_sink_transaction_stats(*s).committed, 1u);
+  EXPECT_EQ(seen.count(delivery_outcome::delivered), 15u);
+  EXPECT_EQ(committed_watermark(mc, "kafka")->next, 15u);
+  ASSERT_TRUE(s->close().is_ok());
 }
 
 // A transaction that is due (transaction_interval) while the one before it still commits keeps

@@ -190,6 +190,7 @@ void pipeline::start(std::function<void()> on_finished) {
     const auto left = ready_by - std::chrono::steady_clock::now();
     if (left.count() > 0) (void)s->wait_ready(left);
   }
+  sources_started_ = std::chrono::steady_clock::now();
   if (spool_stage_) launch("spool", std::nullopt, [s = spool_stage_.get()] { s->run(); });
   launch("transform", config_.transform_cpu, [t = transform_.get()] { t->run(); });
   if (replay_) launch("src:replay", config_.source_cpu, [s = replay_.get()] { s->run(); });

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -41,6 +42,11 @@ class pipeline {
   status build();
   /// Starts all threads. `on_finished` is called (on a stage thread) when the last one ends.
   void start(std::function<void()> on_finished = {});
+  /// When start() started the sources: the sinks had started up (or kStartWait passed) by then.
+  /// runs on: main thread, after start().
+  std::chrono::steady_clock::time_point sources_started() const noexcept {
+    return sources_started_;
+  }
   /// Asks the source to stop reading; the rest drains. Safe to call more than once.
   void request_stop() noexcept;
   /// Shutdown deadline passed: sinks stop waiting for their destinations and end promptly;
@@ -86,6 +92,7 @@ class pipeline {
   std::atomic<bool> stop_{false};
   std::atomic<int> running_{0};
   std::function<void()> on_finished_;
+  std::chrono::steady_clock::time_point sources_started_{};
 
   batch_pool<payload_batch> payload_pool_;
   batch_pool<record_batch> record_pool_;

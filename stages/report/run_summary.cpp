@@ -122,6 +122,9 @@ std::string counters_report(const pipeline& p) {
     if (s.name == "source:replay") o << ",\"ring_stalls\":" << p.replay_ring()->stalls();
     if (s.name == "source:http") o << ",\"ring_stalls\":" << p.http_ring()->stalls();
     if (s.name == "transform") o << ",\"ring_stalls\":" << p.transform().output_stalls();
+    // A sink's waits for room: its lead over the brokers (Kafka: max_in_flight, held batches)
+    // or its queue full.
+    if (s.name.rfind("sink:", 0) == 0) o << ",\"stalls\":" << s.ring_stalls.get();
     if (lat.total() > 0)
       o << ",\"latency_ns\":{\"p50\":" << lat.quantile(0.5) << ",\"p99\":" << lat.quantile(0.99)
         << ",\"max\":" << lat.quantile(1.0) << "}";

@@ -61,13 +61,9 @@ class capture:
         return [json.loads(l) for l in lines[:-1] if l.strip()]  # a partial last line is skipped
 
     def wait_for(self, pred, what, deadline):
-        while time.time() < deadline:
-            ev = self.events()
-            if pred(ev):
-                return ev
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.2)
+        # Until the events satisfy pred, the process exits, or the deadline passes.
+        it.wait_until(lambda: pred(self.events()) or self.proc.poll() is not None,
+                      max(0.0, deadline - time.time()), 0.2)
         ev = self.events()
         if pred(ev):
             return ev
@@ -395,10 +391,12 @@ def main():
         # Debezium's: only edgepipe's slot sees it, so the first streamed transaction's
         # source.sequence[0] differs (the documented exception), as other sessions' commits can
         # make it differ at any time on a shared server.
-        while psql(f"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{SLOT_EP}';").strip() != "1":
-            if time.time() > deadline or ep.proc.poll() is not None:
-                raise RuntimeError("edgepipe's slot did not appear")
-            time.sleep(0.1)
+        slot_ep_exists = lambda: psql(
+            f"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{SLOT_EP}';").strip() == "1"
+        it.wait_until(lambda: slot_ep_exists() or ep.proc.poll() is not None,
+                      max(0.0, deadline - time.time()), 0.1)
+        if not slot_ep_exists():
+            raise RuntimeError("edgepipe's slot did not appear")
         psql(f"INSERT INTO {SCHEMA}.other VALUES (1);")
         dbz = capture("debezium", dbz_args, os.path.join(tmp, "debezium.jsonl"), env)
         n_snap = 4

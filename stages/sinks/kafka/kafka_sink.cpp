@@ -68,6 +68,13 @@
 // that a 2-vCPU edge box shares with the pipeline: fewer, larger transactions under load). The
 // committer wakes the sink thread when a commit ends (on_commit_done -> sink::wake_stage), so
 // that its records are settled, and the next transaction handed over, at once.
+// Saturated, a transaction stays open up to transaction_interval_busy (1 s) instead: when the
+// sink thread spent at least 3/4 of the transaction's time inside write() (records waiting for
+// it, or it waiting for the brokers), a commit every 100 ms costs throughput (each one takes
+// CPU of edgepipe and of the broker on the same cores: benchmarks/README.md), while records
+// reach read_committed consumers late by queueing anyway. A sink that keeps up (paced input, a
+// trickle) commits at transaction_interval or transaction_idle as before. Two clock reads per
+// batch, none per record.
 //
 // Threading:
 //   open()                   main thread, before any pipeline thread starts (creates the
@@ -197,6 +204,12 @@ class kafka_sink final : public sink {
     origin_line_ = kafka_origin_line(origin_);
   }
   std::string_view ledger_state() override { return origin_line_; }
+  // Exactly once: a new spool origin goes into the ledger (an fdatasync) and the committed
+  // watermark is compared with it now, while the pipeline starts, not on the first write.
+  void prepare() override {
+    if (!eos_ || rk_ == nullptr || setup_pending()) return;
+    if (origin_in_ledger()) (void)transactions_ready();
+  }
 
   /// For tests: raises a fatal error inside the producer, as a broker fencing it would.
   void inject_fatal_error(const char* reason) {
@@ -840,6 +853,7 @@ class kafka_sink final : public sink {
     std::uint64_t bytes = 0;
     std::uint64_t next = 0;  // the id after its last record
     std::uint64_t started_ns = 0;
+    std::uint64_t busy_ns = 0;  // time in write() since it began (saturation, see the top)
     std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
   };
 
@@ -924,6 +938,7 @@ class kafka_sink final : public sink {
   }
 
   void write_transactional(const record_batch& batch, stage_counters& counters) {
+    const std::uint64_t write_started_ns = mono_now_ns();
     const auto& records = batch.records();
     if (fatal_ && !fenced_) recreate_producer();
     finish_commit(false);
@@ -968,6 +983,7 @@ class kafka_sink final : public sink {
     // The interval is checked per batch (and at each flush), not per record: no clock read on
     // the per-record path.
     last_write_ns_ = mono_now_ns();
+    if (txn_.open) txn_.busy_ns += last_write_ns_ - std::max(write_started_ns, txn_.started_ns);
     hand_off_when_due(last_write_ns_);
     if (rk_ != nullptr) rd_kafka_poll(rk_, 0);
     counters.in_flight.set(in_flight_);
@@ -987,6 +1003,7 @@ class kafka_sink final : public sink {
     txn_.bytes = 0;
     txn_.ranges.clear();
     txn_.started_ns = mono_now_ns();
+    txn_.busy_ns = 0;
     count_open_transactions();
     return true;
   }
@@ -1081,9 +1098,11 @@ class kafka_sink final : public sink {
   // transaction (transaction_records) waits for the commit before it.
   void hand_off_when_due(std::uint64_t now) {
     if (!txn_.open) return;
-    if (now - txn_.started_ns < txn_interval_ns_ &&
-        (txn_idle_ns_ == 0 || now - last_write_ns_ < txn_idle_ns_))
-      return;
+    const std::uint64_t age = now - txn_.started_ns;
+    const bool idle = txn_idle_ns_ != 0 && now - last_write_ns_ >= txn_idle_ns_;
+    // Saturated (see the top of this file): the interval stretches to transaction_interval_busy.
+    const bool saturated = txn_.busy_ns * 4 >= age * 3;
+    if (!idle && age < (saturated ? txn_busy_interval_ns_ : txn_interval_ns_)) return;
     finish_commit(false);
     if (committer_.idle()) hand_off_transaction();
   }
@@ -1327,6 +1346,8 @@ class kafka_sink final : public sink {
   const std::uint64_t txn_max_records_ = static_cast<std::uint64_t>(config_.transaction_records);
   const std::uint64_t txn_interval_ns_ = config_.transaction_interval_ms * 1'000'000;
   const std::uint64_t txn_idle_ns_ = config_.transaction_idle_ms * 1'000'000;  // 0: off
+  const std::uint64_t txn_busy_interval_ns_ =
+      std::max(config_.transaction_interval_busy_ms, config_.transaction_interval_ms) * 1'000'000;
   const std::string state_key_ = config_.node_id + "/" + name_;
   rd_kafka_topic_t* state_topic_ = nullptr;
   bool eos_initialised_ = false;     // init_transactions done on both producers, watermark read
