@@ -37,6 +37,18 @@ void disarm() {
 
 std::uint64_t fired() { return g_fired.load(); }
 
+bool holding(op what, const std::string& path) {
+  if (!g_armed.load(std::memory_order_relaxed)) return false;
+  std::lock_guard lock(g_mutex);
+  return g_armed.load(std::memory_order_relaxed) && g_plan.hold && what == g_plan.what &&
+         path.find(g_plan.path_part) != std::string::npos;
+}
+
+void release_held() {
+  std::lock_guard lock(g_mutex);
+  g_plan.hold = false;
+}
+
 int apply(op what, const std::string& path, std::uint64_t offset, int res) {
   if (!g_armed.load(std::memory_order_relaxed)) return res;
   std::lock_guard lock(g_mutex);

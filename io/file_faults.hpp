@@ -21,6 +21,9 @@ struct plan {
   std::uint64_t from = 0;                   // reads: only at or past this file offset
   std::uint64_t skip = 0;                   // let this many matching calls through first
   std::uint64_t count = ~std::uint64_t{0};  // then fail this many
+  // Syncs only: a matching completion (its result decided as above) is held back, the sync
+  // staying in flight, until release_held(): a disk whose flush lags behind the appends.
+  bool hold = false;
 };
 
 /// Replaces the plan (one at a time).
@@ -28,6 +31,10 @@ void arm(plan p);
 void disarm();
 /// `res`: the completion's result (bytes or -errno). Returns -err when the plan fires.
 int apply(op what, const std::string& path, std::uint64_t offset, int res);
+/// Whether completions of `what` on `path` are held back now (plan.hold, not yet released).
+bool holding(op what, const std::string& path);
+/// Lets the held completions complete; the plan stays armed without holding.
+void release_held();
 /// Times a plan fired since it was armed.
 std::uint64_t fired();
 /// Arms from EDGEPIPE_FILE_FAULTS ("op=write,err=EIO,path=spool,skip=2,count=5,from=0";

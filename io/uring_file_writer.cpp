@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "io/file_faults.hpp"
 
@@ -112,7 +114,7 @@ status uring_file_writer::open(const std::string& path, uring_file_writer_option
     s.size = s.submitted = 0;
     s.sync_covers = false;
   }
-  sync_in_flight_ = sync_submitted_ = false;
+  sync_in_flight_ = sync_submitted_ = sync_held_ = false;
   sync_waits_for_ = 0;
   guard_slot_ = -1;
   file_offset_ = logical_size_ = options_.truncate ? 0 : file_offset_;
@@ -251,6 +253,12 @@ bool uring_file_writer::handle_completion(io_uring_cqe* cqe) {
   const int res = file_faults::apply(
       tag == kSyncTag ? file_faults::op::sync : file_faults::op::write, path_, 0, cqe->res);
   io_uring_cqe_seen(&ring_, cqe);
+  if (tag == kSyncTag && file_faults::holding(file_faults::op::sync, path_)) {
+    sync_submitted_ = false;  // off the ring; in flight until released (complete_held_sync)
+    sync_held_ = true;
+    held_result_ = res;
+    return true;
+  }
   if (tag == kSyncTag) {
     sync_in_flight_ = false;
     sync_submitted_ = false;
@@ -364,8 +372,25 @@ void uring_file_writer::submit_sync_if_ready() {
   sync_submitted_ = true;
 }
 
+bool uring_file_writer::complete_held_sync() {
+  if (!sync_held_ || file_faults::holding(file_faults::op::sync, path_)) return false;
+  sync_held_ = sync_in_flight_ = false;
+  if (held_result_ < 0) {
+    fail(errno_message("fdatasync " + path_, -held_result_), -held_result_);
+  } else {
+    ++syncs_completed_;
+  }
+  return true;
+}
+
 status uring_file_writer::poll_sync(bool wait) {
   while (sync_in_flight_ && error_.empty()) {
+    if (sync_held_) {  // tests only (io/file_faults): a flush that lags
+      if (complete_held_sync()) continue;
+      if (!wait) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
     io_uring_cqe* cqe = nullptr;
     const int rc = wait ? io_uring_wait_cqe(&ring_, &cqe) : io_uring_peek_cqe(&ring_, &cqe);
     if (rc == -EAGAIN && !wait) break;
@@ -424,6 +449,7 @@ std::uint64_t uring_file_writer::visible_bytes() const noexcept {
 }
 
 status uring_file_writer::reap_completed() {
+  (void)complete_held_sync();
   while (ring_ready_ && error_.empty() && (in_flight_ != 0 || sync_submitted_)) {
     io_uring_cqe* cqe = nullptr;
     if (io_uring_peek_cqe(&ring_, &cqe) != 0) break;
@@ -465,7 +491,7 @@ status uring_file_writer::close(bool sync, bool keep_ring) {
   fd_ = -1;
   if (shadow_fd_ >= 0) ::close(shadow_fd_);
   shadow_fd_ = -1;
-  sync_in_flight_ = sync_submitted_ = false;
+  sync_in_flight_ = sync_submitted_ = sync_held_ = false;
   sync_waits_for_ = 0;
   for (slot& sl : slots_) sl.sync_covers = false;
   if (ring_ready_ && !keep_ring) {

@@ -148,6 +148,12 @@ class uring_file_writer {
   bool sync_submitted_ = false;  // its fdatasync is on the ring
   unsigned sync_waits_for_ = 0;  // writes it covers still in flight
   std::uint64_t syncs_completed_ = 0;
+  // Tests (io/file_faults hold): the fdatasync's completion, reaped but held back; the sync
+  // stays in flight until the plan releases it.
+  bool sync_held_ = false;
+  int held_result_ = 0;
+  /// Completes a held sync once file_faults releases it. True when it did.
+  bool complete_held_sync();
   std::uint64_t file_offset_ = 0;    // where the next submitted buffer lands
   std::uint64_t logical_size_ = 0;   // bytes accepted by write()
   std::uint64_t submitted_end_ = 0;  // logical end of the last write submitted

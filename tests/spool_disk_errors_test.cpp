@@ -168,24 +168,36 @@ void eio_case(file_faults::op what, fsync_policy policy) {
   test_sink sink(t.sp, go);
   t.push(20, 50, 0);
   file_faults::arm({what, EIO, ".seg", 0, 0, ~std::uint64_t{0}});
+  // The producer goes on until told to stop; it cannot know when the first failing sync lands
+  // (on a busy disk the syncs lag behind many appends).
+  constexpr int kMaxBatches = 2000;
   std::atomic<int> pushed{0};
+  std::atomic<bool> stop{false};
   std::jthread producer([&] {
-    for (int i = 0; i < 40; ++i) {
+    for (int i = 0; i < kMaxBatches && !stop.load(); ++i) {
       t.push(1, 50, 1000 + i * 50);
       pushed.fetch_add(1);
     }
   });
-  on_exit cleanup{[] { file_faults::disarm(); }};
+  on_exit cleanup{[&] {
+    stop.store(true);
+    file_faults::disarm();
+  }};
   ASSERT_TRUE(wait_until([&] { return t.stage->faulted(); }, std::chrono::seconds(20)));
   const std::string fault = t.stage->fault();
   EXPECT_NE(fault.find(".seg"), std::string::npos) << fault;
   EXPECT_NE(fault.find("errno 5 EIO"), std::string::npos) << fault;
-  // Held back: the producer stops well short of its 40 batches while the error lasts.
+  // Held back: while the error lasts the producer is blocked (the rings are full), so it
+  // pushes nothing between the third retry and the fifth.
   ASSERT_TRUE(
       wait_until([&] { return t.stage->disk_error_retries() >= 3; }, std::chrono::seconds(20)));
   const int stuck_at = pushed.load();
-  EXPECT_LT(stuck_at, 40);
+  ASSERT_TRUE(
+      wait_until([&] { return t.stage->disk_error_retries() >= 5; }, std::chrono::seconds(20)));
+  EXPECT_EQ(pushed.load(), stuck_at);
+  EXPECT_LT(stuck_at, kMaxBatches);
   EXPECT_TRUE(t.stage->faulted());
+  stop.store(true);
   file_faults::disarm();
   ASSERT_TRUE(wait_until([&] { return !t.stage->faulted(); }, std::chrono::seconds(20)));
   producer.join();
@@ -193,11 +205,10 @@ void eio_case(file_faults::op what, fsync_policy policy) {
   sink.join();
   EXPECT_EQ(t.stage->not_spooled(), 0u);
   EXPECT_EQ(t.stage->disk_errors(), 1u);
-  EXPECT_GE(t.stage->disk_error_retries(), 3u);
+  EXPECT_GE(t.stage->disk_error_retries(), 5u);
   EXPECT_EQ(sink.skipped, 0u);
-  std::multiset<std::string> keys = sink.keys;
-  // 1000 records first, then 40 batches from key 1000: keys k0..k2999.
-  expect_every_key_once(keys, 3000);
+  // 1000 records first, then a batch of 50 per push from key 1000.
+  expect_every_key_once(sink.keys, 1000 + pushed.load() * 50);
 }
 
 TEST(SpoolDiskErrors, EioOnWritesHoldsTheSourcesAndLosesNothing) {
@@ -206,6 +217,90 @@ TEST(SpoolDiskErrors, EioOnWritesHoldsTheSourcesAndLosesNothing) {
 
 TEST(SpoolDiskErrors, EioOnFdatasyncHoldsTheSourcesAndLosesNothing) {
   eio_case(file_faults::op::sync, fsync_policy::every_batch);
+}
+
+// The syncs lag (held back by the fault plan) while frames are visible before they are durable:
+// the sink reads on past a segment roll, then the syncs fail. The spool appends from the last
+// durable record again, so the frames the sink has passed now sit in other files (the segment
+// it was reading is deleted). Its cursor finds its place again by id: the records after it
+// arrive once, none is taken for a gap, none is read twice.
+TEST(SpoolDiskErrors, FailedSyncsBehindARollTheSinkReadPastLoseNothing) {
+  temp_dir dir;
+  std::atomic<bool> go{true};
+  stage_under_test t(config_at(dir / "spool", fsync_policy::every_batch));
+  test_sink sink(t.sp, go);
+  t.push(20, 50, 0);
+  ASSERT_TRUE(wait_until([&] { return t.sp.durable_end() == 1000 && t.sp.watermark(0) == 1000; },
+                         std::chrono::seconds(20)));
+  file_faults::plan lag{file_faults::op::sync, EIO, ".seg", 0, 0, ~std::uint64_t{0}};
+  lag.hold = true;
+  file_faults::arm(lag);
+  on_exit cleanup{[] { file_faults::disarm(); }};
+  // ~6 KiB frames of 50 records into 256 KiB segments: a roll at record 2100.
+  t.push(36, 50, 1000);
+  ASSERT_TRUE(wait_until([&] { return t.sp.watermark(0) == 2800; }, std::chrono::seconds(20)))
+      << "the sink read up to " << t.sp.watermark(0);
+  ASSERT_EQ(t.sp.segments().size(), 2u);
+  EXPECT_EQ(t.sp.segments().back().first_id, 2100u);
+  EXPECT_EQ(t.sp.durable_end(), 1000u);  // nothing since the plan was armed is durable
+  file_faults::release_held();           // the lagging syncs complete, with EIO
+  ASSERT_TRUE(
+      wait_until([&] { return t.stage->disk_error_retries() >= 2; }, std::chrono::seconds(20)));
+  EXPECT_LE(t.sp.committed_end(), 1000u);  // held back while the frames are appended again
+  file_faults::disarm();
+  ASSERT_TRUE(wait_until([&] { return !t.stage->faulted(); }, std::chrono::seconds(20)));
+  // Appended again from 1000, the segments are now 0-1000 and 1000-3100, and then 3100-: the
+  // sink's place (2800, in the deleted 2100 segment) is in the middle of the second.
+  t.push(20, 50, 2800);
+  ASSERT_TRUE(wait_until([&] { return t.sp.watermark(0) >= 3800; }, std::chrono::seconds(20)))
+      << "the sink stopped at " << t.sp.watermark(0);
+  EXPECT_EQ(t.sp.segments().back().first_id, 3100u);
+  t.finish();
+  sink.join();
+  EXPECT_EQ(t.stage->not_spooled(), 0u);
+  EXPECT_EQ(t.stage->disk_errors(), 1u);
+  EXPECT_EQ(sink.skipped, 0u);
+  expect_every_key_once(sink.keys, 3800);
+}
+
+// A disk whose syncs lag far behind its writes (held back by the fault plan, then completed):
+// the spool keeps every batch not yet durable for a retry, at most kMaxHeldBytes of them; past
+// that it takes no batch until the sync completes (counted), so its memory stays bounded.
+TEST(SpoolDiskErrors, LaggingSyncsBoundTheBatchesKeptInMemory) {
+  temp_dir dir;
+  std::atomic<bool> go{true};
+  spool_config c = config_at(dir / "spool", fsync_policy::every_batch);
+  c.segment_bytes = std::uint64_t{256} << 20;  // no roll (a roll waits for the one before)
+  stage_under_test t(c);
+  test_sink sink(t.sp, go);
+  file_faults::plan lag{file_faults::op::sync, EIO, ".seg", 0, 0, 0};  // fails none
+  lag.hold = true;
+  file_faults::arm(lag);
+  on_exit cleanup{[] { file_faults::disarm(); }};
+  constexpr int kBatches = 400, kPer = 50;  // ~100 KiB each: ~40 MiB in all
+  std::atomic<int> pushed{0};
+  std::jthread producer([&] {
+    for (int i = 0; i < kBatches; ++i) {
+      t.push(1, kPer, i * kPer, 2000);
+      pushed.fetch_add(1);
+    }
+  });
+  ASSERT_TRUE(
+      wait_until([&] { return t.stage->durability_waits() >= 1; }, std::chrono::seconds(20)));
+  // 16 MiB of batches appended, plus the stage's ring (4) and the one being pushed.
+  constexpr int kBatchBytes = kPer * 2000;
+  const int bound = static_cast<int>(spool_stage::kMaxHeldBytes / kBatchBytes) + 1 + 4 + 1;
+  EXPECT_LE(pushed.load(), bound);
+  EXPECT_EQ(t.sp.durable_end(), 0u);
+  file_faults::release_held();
+  producer.join();
+  t.finish();
+  sink.join();
+  EXPECT_EQ(t.stage->not_spooled(), 0u);
+  EXPECT_EQ(t.stage->disk_errors(), 0u);
+  EXPECT_GE(t.stage->durability_waits(), 1u);
+  EXPECT_EQ(sink.skipped, 0u);
+  expect_every_key_once(sink.keys, kBatches * kPer);
 }
 
 /// A tmpfs of `mib` MiB mounted at a fresh directory; unmounted at the end. Root only.

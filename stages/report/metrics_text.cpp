@@ -100,6 +100,7 @@ std::string prometheus_text(const pipeline& p) {
     metric(o, "spool_committed_id", "", p.spool_state()->committed_end());
     metric(o, "spool_fsyncs_total", "", a.fsyncs());
     metric(o, "spool_full_waits_total", "", p.spool_thread_stage()->full_waits());
+    metric(o, "spool_durability_waits_total", "", p.spool_thread_stage()->durability_waits());
     metric(o, "spool_blocked", "", p.spool_thread_stage()->blocked() ? 1 : 0);
     metric(o, "spool_not_spooled_total", "", p.spool_thread_stage()->not_spooled());
     metric(o, "spool_disk_errors_total", "", p.spool_thread_stage()->disk_errors());

@@ -87,6 +87,7 @@ std::string summary_json(const pipeline& p, double seconds) {
       << ",\"mean\":" << (fsync_lat.total() ? fsync_lat.sum / fsync_lat.total() / 1000 : 0) << "}"
       << ",\"not_spooled\":" << p.spool_thread_stage()->not_spooled()
       << ",\"full_waits\":" << p.spool_thread_stage()->full_waits()
+      << ",\"durability_waits\":" << p.spool_thread_stage()->durability_waits()
       << ",\"disk_errors\":" << p.spool_thread_stage()->disk_errors()
       << ",\"disk_full_errors\":" << p.spool_thread_stage()->disk_full_errors()
       << ",\"disk_error_retries\":" << p.spool_thread_stage()->disk_error_retries()

@@ -446,8 +446,22 @@ bool spool::drop_oldest_segment(bool even_last) {
   return true;
 }
 
+void spool::hold_visible(std::uint64_t end_id) noexcept {
+  if (end_id < visible_cap_.load(std::memory_order_relaxed))
+    visible_cap_.store(end_id, std::memory_order_seq_cst);
+}
+
+void spool::release_visible() noexcept {
+  visible_cap_.store(~std::uint64_t{0}, std::memory_order_seq_cst);
+  commit_waiter_.notify();
+}
+
 status spool::cut_unpublished(std::uint64_t end_id, std::uint64_t cut_offset) {
   std::vector<std::string> doomed;
+  // Before any file changes: readers stop at end_id, and one that sees a file change (a cut,
+  // a deleted segment) also sees the new generation and finds its place again by id.
+  hold_visible(end_id);
+  layout_generation_.fetch_add(1, std::memory_order_seq_cst);
   {
     std::lock_guard lock(mutex_);
     // The segment holding end_id first: when its cut fails nothing has changed.

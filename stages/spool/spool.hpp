@@ -24,6 +24,7 @@
 // writes with the sink thread's own.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -104,13 +105,27 @@ class spool {
   /// records it had not confirmed. False when only the active segment is left (`even_last`:
   /// that one too; after a write error, when the writer opens a new segment next).
   bool drop_oldest_segment(bool even_last = false);
-  /// After a write or sync error: forgets every record at or past `end_id` (not yet published:
-  /// the writer appends them again). Segments starting at or past it leave the list (their
-  /// files are deleted, except the one starting exactly at `end_id`, which the writer's next
-  /// segment truncates in place so a reader holding it open sees the new frames); the segment
-  /// holding `end_id` is cut at `cut_offset` (where its first unpublished frame starts; 0: at
-  /// its recorded size). An error (the truncate failed) leaves the list as it was.
+  /// After a write or sync error: forgets every record at or past `end_id` (not yet durable:
+  /// the writer appends them again, with the same ids). Segments starting at or past it leave
+  /// the list (their files are deleted, except the one starting exactly at `end_id`, which the
+  /// writer's next segment truncates in place); the segment holding `end_id` is cut at
+  /// `cut_offset` (where its first frame not durable starts; 0: at its recorded size). An error
+  /// (the truncate failed) leaves the list as it was. Some of those records were visible and
+  /// sinks may have read past `end_id` already: hold_visible(end_id) first, and the layout
+  /// generation moves on, so a reader finds its place again by id (spool_cursor).
   status cut_unpublished(std::uint64_t end_id, std::uint64_t cut_offset);
+  /// After a write or sync error: records at or past `end_id` stop being visible (committed_end()
+  /// says so) until release_visible(): they are appended again (cut_unpublished), and a reader
+  /// must not read the new frames while they are being written, nor old ones a failed sync may
+  /// have left unreadable.
+  void hold_visible(std::uint64_t end_id) noexcept;
+  /// The records appended again are written (and published): visible again.
+  void release_visible() noexcept;
+  /// Moves on each time cut_unpublished() rewrites the spool's tail: a reader's place (segment,
+  /// offset) from before may point into a file that is gone or holds other frames now.
+  std::uint64_t layout_generation() const noexcept {
+    return layout_generation_.load(std::memory_order_acquire);
+  }
   std::uint64_t total_bytes() const;
   /// Marks the writer finished: sinks end once they have confirmed everything committed.
   void finish_writing() noexcept;
@@ -119,9 +134,11 @@ class spool {
   // ---- sink side (each sink's own thread for its own index) ----
   std::size_t sink_count() const noexcept { return sinks_.size(); }
   const std::string& sink_name(std::size_t i) const { return sinks_[i]->name; }
-  /// Records below this are visible to the sinks (written; see publish_visible()).
+  /// Records below this are visible to the sinks (written; see publish_visible()). Goes back
+  /// while the spool appends records again after a disk error (hold_visible()).
   std::uint64_t committed_end() const noexcept {
-    return committed_.load(std::memory_order_acquire);
+    return std::min(committed_.load(std::memory_order_acquire),
+                    visible_cap_.load(std::memory_order_acquire));
   }
   /// Records below this are durable (synced as the fsync policy asks; fsync = off: written).
   std::uint64_t durable_end() const noexcept { return durable_.load(std::memory_order_acquire); }
@@ -222,6 +239,8 @@ class spool {
   std::uint64_t floor_segment_id_ = 0;
   std::atomic<std::uint64_t> committed_{0};  // visible to the sinks
   std::atomic<std::uint64_t> durable_{0};
+  std::atomic<std::uint64_t> visible_cap_{~std::uint64_t{0}};  // hold_visible()
+  std::atomic<std::uint64_t> layout_generation_{0};
   spool_id_lease lease_;
   std::uint64_t lease_floor_ = 0;  // read by open() before recovery
   std::atomic<std::uint64_t> dropped_end_{0};

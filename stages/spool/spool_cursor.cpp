@@ -18,7 +18,7 @@ constexpr std::size_t kMaxHeader = std::size_t{1} << 20;
 }  // namespace
 
 spool_cursor::spool_cursor(const spool& s, std::vector<std::string> sources)
-    : spool_(s), sources_(std::move(sources)) {}
+    : spool_(s), sources_(std::move(sources)), layout_seen_(s.layout_generation()) {}
 
 spool_cursor::~spool_cursor() { close_segment(); }
 
@@ -152,15 +152,27 @@ spool_cursor::result spool_cursor::leave_segment(bool corrupt, spool_frame_posit
 spool_cursor::result spool_cursor::next(std::uint64_t limit, record_batch& out,
                                         spool_frame_position& pos, skip_reason& reason) {
   reason = skip_reason::none;
-  limit_ = limit;
   for (int guard = 0; guard < 1'000'000; ++guard) {
+    if (const std::uint64_t gen = spool_.layout_generation(); gen != layout_seen_) {
+      // The tail was cut and is being appended again (a disk error): the open segment may be
+      // gone or cut, and the frames after position_ elsewhere. Find the place again by id.
+      layout_seen_ = gen;
+      close_segment();
+      positioned_ = false;
+    }
+    // The caller's limit may be from before the spool held its visible end back.
+    limit = std::min(limit, spool_.committed_end());
+    limit_ = limit;
     if (spool_.dropped_end() > position_)
       return skip_to(spool_.dropped_end(), skip_reason::dropped, pos, reason);
     if (position_ >= limit) return result::none;
     if (fd_ < 0) {
       spool_segment seg;
       if (!spool_.find_segment(position_, seg) || !open_segment(seg)) return result::none;
-      if (seg.first_id > position_) return skip_to(seg.first_id, skip_reason::gap, pos, reason);
+      if (seg.first_id > position_) {
+        if (layout_changed()) continue;
+        return skip_to(seg.first_id, skip_reason::gap, pos, reason);
+      }
     }
     spool_format::frame_header h;
     auto check = spool_format::frame_check::need_more;
@@ -179,6 +191,7 @@ spool_cursor::result spool_cursor::next(std::uint64_t limit, record_batch& out,
       buf_file_offset_ = offset_;
       continue;
     }
+    if (check != spool_format::frame_check::ok && layout_changed()) continue;
     if (check != spool_format::frame_check::ok) {
       const std::size_t at = offset_ - buf_file_offset_;
       const bool padding =
@@ -202,8 +215,10 @@ spool_cursor::result spool_cursor::next(std::uint64_t limit, record_batch& out,
       offset_ += size;
       continue;
     }
-    if (h.first_record_id > position_)
+    if (h.first_record_id > position_) {
+      if (layout_changed()) continue;
       return skip_to(h.first_record_id, skip_reason::gap, pos, reason);
+    }
     const std::string_view frame = buf_.view(offset_ - buf_file_offset_, size);
     spool_format::decode_frame(frame, h, source_map_, out);
     if (h.first_record_id < position_) {

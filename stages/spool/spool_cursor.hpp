@@ -3,6 +3,9 @@
 // caller owns. Only committed records are returned. Ids that no longer exist (a dropped segment,
 // a gap left by a cut tail, a frame that fails its CRC) are reported as skipped, so the caller
 // can count them and move its watermark past them.
+// After a disk error the spool appends the records that were not durable again, with the same
+// ids, maybe at other places (spool::cut_unpublished): the cursor then finds its place again by
+// id, so records it has passed are not read twice and none after it is taken for a gap.
 // Threading: one cursor per sink thread (or per `edgepipe spool replay`); it reads the spool's
 // segment list under the spool's mutex when it changes segment, never per frame.
 #pragma once
@@ -81,6 +84,11 @@ class spool_cursor {
   std::uint64_t buf_limit_ = 0;
   std::uint64_t limit_ = 0;  // of the next() call in progress
   std::uint64_t corrupt_frames_ = 0;
+  /// The spool's layout generation this cursor's place (fd_, offset_) belongs to.
+  std::uint64_t layout_seen_ = 0;
+  /// Whether the spool's tail was rewritten since (spool::cut_unpublished): what looks like a
+  /// gap or a bad frame may only be the old layout; next() finds its place again by id.
+  bool layout_changed() const noexcept { return spool_.layout_generation() != layout_seen_; }
   std::string error_;
 };
 

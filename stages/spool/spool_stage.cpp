@@ -72,6 +72,9 @@ void spool_stage::fail(const status& s) {
     fault_ = what;
   }
   faulted_flag_.store(true, std::memory_order_release);
+  // What is not durable is appended again by recover(); until then the sinks read no further
+  // (after a failed fdatasync those frames may not even read back).
+  spool_.hold_visible(spool_.durable_end());
   backoff_ns_ = kRetryFirstNs;
   log_line(log_level::error, "spool",
            what +
@@ -103,8 +106,25 @@ void spool_stage::release_published() {
   const std::uint64_t committed = spool_.durable_end();
   while (!held_.empty() && held_.front().where.records != 0 &&
          held_.front().where.first_id + held_.front().where.records <= committed) {
+    held_bytes_ -= held_.front().batch->bytes();
     if (held_.front().batch->release_reader()) pool_.release(held_.front().batch);
     held_.pop_front();
+  }
+}
+
+void spool_stage::wait_for_durability() {
+  // Never with fsync = off: there every commit (at most every kCommitEveryBytes) is durable.
+  sync_waits_.fetch_add(1, std::memory_order_relaxed);
+  while (held_bytes_ > kMaxHeldBytes && !failed_ && !abandoned_.load(std::memory_order_acquire)) {
+    if (!appender_.sync_in_flight()) {
+      if (!appender_.has_uncovered()) break;  // everything is covered by a completed sync
+      // The interval is not due yet: the sync that frees the held batches starts now.
+      if (status s = appender_.begin_sync(); !s) return fail(s);
+      last_sync_ns_ = mono_now_ns();
+      unsynced_ = false;
+    }
+    if (status s = appender_.poll(true); !s) return fail(s);
+    release_published();
   }
 }
 
@@ -150,6 +170,7 @@ bool spool_stage::recover() {
     return false;
   }
   failed_ = false;
+  spool_.release_visible();  // every record held back is written (and durable) again
   faulted_flag_.store(false, std::memory_order_release);
   {
     std::lock_guard lock(fault_mutex_);
@@ -284,6 +305,13 @@ void spool_stage::run() {
       (void)recover();
       continue;
     }
+    // The batches kept for a retry (appended, not durable yet) are bounded: a disk whose syncs
+    // lag far behind the appends holds the input back here, as a full disk does.
+    if (held_bytes_ > kMaxHeldBytes && cfg.fsync != fsync_policy::off &&
+        !abandoned_.load(std::memory_order_acquire)) {
+      wait_for_durability();
+      if (failed_) continue;
+    }
     std::chrono::nanoseconds timeout = kRetentionTick;
     bool sync_due_at_timeout = false;  // the wait ends at the fsync interval's deadline
     if (unsynced_) {
@@ -332,11 +360,11 @@ void spool_stage::run() {
         not_spooled_.fetch_add(n, std::memory_order_relaxed);  // the shutdown deadline
         counters_.failed.add(n);
       } else if (failed_) {
-        held_.push_back({batch, {}});  // appended once the spool writes again
+        hold(batch, {});  // appended once the spool writes again
         batch = nullptr;
       } else if (status s = appender_.append(*batch, &where); !s) {
         fail(s);
-        held_.push_back({batch, {}});
+        hold(batch, {});
         batch = nullptr;
       } else {
         counters_.records_out.add(n);
@@ -346,7 +374,7 @@ void spool_stage::run() {
         auto& recs = batch->records();
         for (std::size_t i = 0; i < recs.size(); ++i) recs[i].sequence = where.first_id + i;
         batch->add_reader();  // held until published: a disk error appends it again
-        held_.push_back({batch, where});
+        hold(batch, where);
         tail_.put(batch, where);  // the sinks take it from memory once it is committed
         append_clock_.note(where.first_id + n, mono_now_ns());
         notify_appended(*batch, where.first_id + n);
@@ -417,6 +445,7 @@ void spool_stage::run() {
   for (const held_batch& h : held_)
     if (h.batch->release_reader()) pool_.release(h.batch);
   held_.clear();
+  held_bytes_ = 0;
   spool_.finish_writing();
   if (not_spooled_.load() != 0)
     log_line(log_level::error, "spool",

@@ -90,6 +90,11 @@ class spool_stage {
   std::uint64_t disk_full_errors() const noexcept { return disk_full_errors_.load(); }
   std::uint64_t disk_error_retries() const noexcept { return disk_retries_.load(); }
   bool faulted() const noexcept { return faulted_flag_.load(std::memory_order_acquire); }
+  /// Appended batches are kept until durable (a failed sync appends them again): at most this
+  /// many bytes of them. Past it the spool takes no batch until the sync in flight completes
+  /// (the disk's syncs lag far behind its writes); counted by durability_waits().
+  static constexpr std::uint64_t kMaxHeldBytes = std::uint64_t{16} << 20;
+  std::uint64_t durability_waits() const noexcept { return sync_waits_.load(); }
   /// Any thread: empty when the spool writes; otherwise the error it is retrying (file, errno).
   std::string fault() const;
   /// When records were appended (for the age of a sink's oldest unconfirmed record).
@@ -146,6 +151,14 @@ class spool_stage {
     spool_frame_position where;
   };
   std::deque<held_batch> held_;
+  std::uint64_t held_bytes_ = 0;  // of the batches in held_ (record_batch::bytes())
+  void hold(record_batch* b, const spool_frame_position& where) {
+    held_bytes_ += b->bytes();
+    held_.push_back({b, where});
+  }
+  /// Waits for syncs until the held batches are back under kMaxHeldBytes.
+  void wait_for_durability();
+  std::atomic<std::uint64_t> sync_waits_{0};
   std::uint64_t backoff_ns_ = 0;
   std::uint64_t idle_trim_ns_ = 0;
   std::size_t full_batch_records_ = ~std::size_t{0};
