@@ -97,7 +97,6 @@ bool spool_cursor::load(std::size_t n) {
 void spool_cursor::seek(std::uint64_t id) {
   close_segment();
   position_ = id;
-  positioned_ = false;
 }
 
 void spool_cursor::seek(const spool_frame_position& pos) {
@@ -106,7 +105,6 @@ void spool_cursor::seek(const spool_frame_position& pos) {
       open_segment(seg)) {
     offset_ = pos.offset;
     position_ = pos.first_id;
-    positioned_ = true;
     return;
   }
   seek(pos.first_id);
@@ -120,7 +118,6 @@ void spool_cursor::step_over(const spool_frame_position& pos, std::uint64_t fram
   if (fd_ >= 0 && segment_.first_id == pos.segment_first_id) {
     offset_ = after.offset;
     position_ = after.first_id;
-    positioned_ = true;
     return;
   }
   seek(after);
@@ -158,7 +155,6 @@ spool_cursor::result spool_cursor::next(std::uint64_t limit, record_batch& out,
       // gone or cut, and the frames after position_ elsewhere. Find the place again by id.
       layout_seen_ = gen;
       close_segment();
-      positioned_ = false;
     }
     // The caller's limit may be from before the spool held its visible end back.
     limit = std::min(limit, spool_.committed_end());
@@ -232,7 +228,6 @@ spool_cursor::result spool_cursor::next(std::uint64_t limit, record_batch& out,
     pos.records = static_cast<std::uint32_t>(frame_end - position_);
     offset_ += size;
     position_ = frame_end;
-    positioned_ = true;
     return result::frame;
   }
   return result::none;

@@ -75,7 +75,6 @@ class spool_cursor {
   std::uint64_t header_bytes_ = 0;
   std::uint64_t offset_ = 0;  // file offset of the next frame
   std::uint64_t position_ = 0;
-  bool positioned_ = false;
   byte_arena buf_;
   std::string head_;                   // the open segment's header bytes
   std::uint64_t buf_file_offset_ = 0;  // file offset of buf_.data()
