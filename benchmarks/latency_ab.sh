@@ -3,10 +3,13 @@
 # (the replay summary's latency_us), alternating in one session (order swapped every round), each
 # run in a fresh directory with the embedded default config (spool on, fsync = "interval") and a
 # file sink. A third column runs binary B with `--spool none` in the same rounds: the ceiling
-# (what the hand-offs cost without a spool).
+# (what the hand-offs cost without a spool). Before and after the rounds, machine_jitter
+# (benchmarks/machine_jitter.cpp, built with the benchmarks) measures the machine's own floor:
+# how much of each CPU's time goes to gaps in which no thread of ours could run.
 #
 # usage: benchmarks/latency_ab.sh BIN_A BIN_B
 # env:   ROUNDS=3  PAYLOADS=50000  SPEED=50000x (with 50000 ISS payloads: 10,000 payloads/s)
+#        JITTER=build/benchmarks/machine_jitter (skipped when missing)  JITTER_SECONDS=3
 set -euo pipefail
 
 A=$(realpath "${1:?usage: latency_ab.sh BIN_A BIN_B}")
@@ -35,6 +38,16 @@ print(json.dumps({"label": sys.argv[1], "p50": l["p50"], "p99": l["p99"], "max":
                   "records": s["records"]}))' "$label" | tee -a "$WORK/results.jsonl"
 }
 
+JITTER=${JITTER:-$(dirname "$0")/../build/benchmarks/machine_jitter}
+jitter() {  # the machine's floor, one summary line
+  if [[ -x "$JITTER" ]]; then
+    echo "# machine_jitter $1: $("$JITTER" "${JITTER_SECONDS:-3}" | tail -1)"
+  else
+    echo "# machine_jitter: $JITTER not built (cmake -DEDGEPIPE_BUILD_BENCHMARKS=ON)"
+  fi
+}
+jitter before
+
 for ((r = 1; r <= ROUNDS; r++)); do
   if ((r % 2)); then
     run_one A "$A"; run_one B "$B"; run_one B-spool-none "$B" --spool none
@@ -42,6 +55,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     run_one B-spool-none "$B" --spool none; run_one B "$B"; run_one A "$A"
   fi
 done
+jitter after
 
 python3 - "$WORK/results.jsonl" <<'PY'
 import json, statistics, sys

@@ -10,8 +10,7 @@ namespace edgepipe {
 void configure_heap() noexcept {
   // A fixed threshold also switches off glibc's dynamic one (see the header).
   (void)mallopt(M_MMAP_THRESHOLD, static_cast<int>(kHeapMmapThreshold));
-  // Free memory at the top of the heap beyond this goes back at each free().
-  (void)mallopt(M_TRIM_THRESHOLD, static_cast<int>(2 * kHeapMmapThreshold));
+  (void)mallopt(M_TRIM_THRESHOLD, static_cast<int>(kHeapTrimThreshold));
 }
 
 std::size_t resident_anonymous_bytes() noexcept {

@@ -13,6 +13,14 @@ namespace edgepipe {
 /// default threshold rises to 32 MiB after the first such free, after which those blocks come
 /// from the heap and stay in the process's RSS, fragmented, long after they were freed.
 inline constexpr std::size_t kHeapMmapThreshold = std::size_t{256} << 10;
+/// Free memory at the top of a malloc arena beyond this goes back to the kernel at each free().
+/// Not less: librdkafka's broker thread allocates its produce requests' buffers (~129 KiB
+/// segments, the message sets and their lz4 output, ~1 MiB per request) and frees them at the
+/// response. At 512 KiB they went back at once and the next request faulted and cleared fresh
+/// pages: ~0.1 s of kernel time per 400k CoinGecko records, a quarter of that thread's CPU
+/// (benchmarks/README.md). The heap's free pages still go back after an idle period
+/// (give_back_free_heap).
+inline constexpr std::size_t kHeapTrimThreshold = std::size_t{4} << 20;
 void configure_heap() noexcept;
 
 /// Returns the free pages of every malloc arena to the kernel (malloc_trim); the bytes of
