@@ -301,7 +301,11 @@ void sink_stage::run_from_spool() {
                        (why == skip_reason::corrupt ? "corrupt frame" : "gap") + "): skipped");
         continue;
       }
-      stuck = cursor.position() < sp.committed_end();
+      // Against the end this read was limited to: a frame the spool commits after `committed`
+      // was read (the common race at a paced rate) is read on the next pass, not a reason to
+      // sleep kAnswerPoll x 10 (the 50 ms latency spikes of benchmarks/README.md). The spool
+      // may also have held its visible end back meanwhile (a disk error): the lower of the two.
+      stuck = cursor.position() < std::min(committed, sp.committed_end());
     }
     // Nothing to send now.
     if (dirty) {
