@@ -301,11 +301,10 @@ void sink_stage::run_from_spool() {
                        (why == skip_reason::corrupt ? "corrupt frame" : "gap") + "): skipped");
         continue;
       }
-      // Against the end this read was limited to: a frame the spool commits after `committed`
-      // was read (the common race at a paced rate) is read on the next pass, not a reason to
-      // sleep kAnswerPoll x 10 (the 50 ms latency spikes of benchmarks/README.md). The spool
-      // may also have held its visible end back meanwhile (a disk error): the lower of the two.
-      stuck = cursor.position() < std::min(committed, sp.committed_end());
+      // Judged against `committed`, not a fresh committed_end(): a frame committed meanwhile
+      // made a caught-up cursor look stuck, and it slept kAnswerPoll x 10 (the 50 ms latency
+      // spikes of benchmarks/README.md).
+      stuck = cursor_stuck(cursor.position(), committed, sp.committed_end());
     }
     // Nothing to send now.
     if (dirty) {

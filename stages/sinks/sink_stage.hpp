@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +52,16 @@ class sink_stage final : private delivery_listener, private batch_keeper {
   void run();
   /// How long pipeline::start waits for a sink thread to be ready before it starts the sources.
   static constexpr std::chrono::milliseconds kStartWait{500};
+
+  /// Whether a sink's spool cursor is stuck (committed records it cannot read yet, retried after
+  /// a longer wait): it read nothing from `position` although the read was limited to
+  /// `read_limit`, the committed end when the read began. A frame committed since
+  /// (`committed_now` above `read_limit`, the usual case at a paced rate) is read on the next
+  /// pass; a visible end held back since (below it: a disk error) is no reason either.
+  static constexpr bool cursor_stuck(std::uint64_t position, std::uint64_t read_limit,
+                                     std::uint64_t committed_now) noexcept {
+    return position < (read_limit < committed_now ? read_limit : committed_now);
+  }
   /// runs on: main thread, after the sink thread started. Waits until the sink has resumed and
   /// prepared (sink::prepare()), at most `timeout`: the sources start after that, so the first
   /// records do not wait behind the sink's start-up (the file sink's first ledger write).
