@@ -45,15 +45,20 @@ targets=${FUZZ_TARGETS:-$(cd tests/fuzz && ls fuzz_*.cpp | sed 's/\.cpp$//')}
 python3 tests/fuzz/make_seeds.py "$build/seeds"
 mkdir -p "$build/logs"
 
-# One target: fuzz for $seconds into a working corpus that starts from the seeds. libFuzzer's
-# own output goes to the log; stderr of the code under test (its log lines) is closed.
+# One target: fuzz for $seconds into a working corpus that starts from the seeds and from the
+# inputs that once failed (tests/fuzz/regressions/TARGET, kept in the repository: libFuzzer runs
+# each of them first). libFuzzer's own output goes to the log; stderr of the code under test
+# (its log lines) is closed.
 run_one() {
   local t=$1 corpus=$build/corpus/$1 log=$build/logs/$1.log
   mkdir -p "$corpus" "$build/artifacts/$t"
+  local regressions=()
+  [ -d "tests/fuzz/regressions/$t" ] && regressions=("tests/fuzz/regressions/$t")
   local rc=0
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
     UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
-    "$build/tests/fuzz/$t" "$corpus" "$build/seeds/$t" -max_total_time="$seconds" \
+    "$build/tests/fuzz/$t" "$corpus" "$build/seeds/$t" "${regressions[@]}" \
+    -max_total_time="$seconds" \
     -max_len=65536 -timeout=10 -rss_limit_mb=2048 -close_fd_mask=2 -print_final_stats=1 \
     -artifact_prefix="$build/artifacts/$t/" >"$log" 2>&1 || rc=$?
   local last execs

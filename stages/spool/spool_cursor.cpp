@@ -1,6 +1,7 @@
 #include "stages/spool/spool_cursor.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -94,6 +95,13 @@ bool spool_cursor::load(std::size_t n) {
   return got >= n;
 }
 
+bool spool_cursor::file_holds(std::size_t n) const {
+  if (offset_ >= buf_file_offset_ && offset_ + n <= buf_file_offset_ + buf_.size()) return true;
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return false;
+  return offset_ + n <= static_cast<std::uint64_t>(st.st_size);
+}
+
 void spool_cursor::seek(std::uint64_t id) {
   close_segment();
   position_ = id;
@@ -178,6 +186,7 @@ spool_cursor::result spool_cursor::next(std::uint64_t limit, record_batch& out,
       };
       check = spool_format::check_frame(view(), h);
       if (check == spool_format::frame_check::need_more &&
+          file_holds(spool_format::kFrameHeaderBytes + h.body_bytes) &&
           load(spool_format::kFrameHeaderBytes + h.body_bytes))
         check = spool_format::check_frame(view(), h);
     }

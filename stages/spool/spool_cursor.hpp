@@ -62,6 +62,10 @@ class spool_cursor {
   void close_segment();
   /// Ensures the buffer holds [offset_, offset_ + n) if the file has it. False at end of file.
   bool load(std::size_t n);
+  /// Whether the segment file holds `n` bytes from offset_: a frame header read from disk may
+  /// claim up to kMaxFrameBodyBytes (a torn or corrupt tail), and loading that many bytes
+  /// would allocate them. One fstat, only for a frame that runs past the bytes loaded.
+  bool file_holds(std::size_t n) const;
   /// pread until `want` bytes or the end of the file; returns the bytes read.
   std::size_t read_at(std::uint64_t offset, char* dst, std::size_t want);
   result skip_to(std::uint64_t id, skip_reason why, spool_frame_position& pos, skip_reason& reason);
