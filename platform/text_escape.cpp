@@ -1,41 +1,21 @@
 #include "platform/text_escape.hpp"
 
-#include <cstdint>
+#include "platform/utf8.hpp"
 
 namespace edgepipe {
 
 namespace {
 
-constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
-
-/// Length of the well-formed UTF-8 sequence starting at s[i] (1..4), or 0 when it is not one
-/// (stray continuation byte, overlong form, surrogate, above U+10FFFF, cut short).
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  if (b0 < 0x80) return 1;
-  std::size_t n = 0;
-  std::uint32_t cp = 0;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    n = 2;
-    cp = b0 & 0x1Fu;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    n = 3;
-    cp = b0 & 0x0Fu;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    n = 4;
-    cp = b0 & 0x07u;
-  } else {
-    return 0;
+/// Appends the UTF-8 sequence at s[i], or U+FFFD for one byte when none starts there; returns
+/// the index after what it consumed.
+std::size_t append_utf8_or_replacement(std::string& out, std::string_view s, std::size_t i) {
+  const std::size_t n = utf8_sequence_length(s, i);
+  if (n == 0) {
+    out += kUtf8Replacement;
+    return i + 1;
   }
-  if (i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3Fu);
-  }
-  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return 0;
-  if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
-  return n;
+  out.append(s.data() + i, n);
+  return i + n;
 }
 
 }  // namespace
@@ -59,14 +39,7 @@ void append_json_escaped(std::string& out, std::string_view s) {
       out.push_back(kHex[c >> 4]);
       out.push_back(kHex[c & 0xF]);
     } else {
-      const std::size_t n = utf8_length(s, i);
-      if (n == 0) {
-        out += kReplacement;
-        ++i;
-      } else {
-        out.append(s.data() + i, n);
-        i += n;
-      }
+      i = append_utf8_or_replacement(out, s, i);
       continue;
     }
     ++i;
@@ -94,14 +67,7 @@ void append_prometheus_escaped(std::string& out, std::string_view s) {
       out += "\\n";
       ++i;
     } else {
-      const std::size_t n = utf8_length(s, i);
-      if (n == 0) {
-        out += kReplacement;
-        ++i;
-      } else {
-        out.append(s.data() + i, n);
-        i += n;
-      }
+      i = append_utf8_or_replacement(out, s, i);
     }
   }
 }

@@ -3,39 +3,11 @@
 #include <charconv>
 #include <cmath>
 
+#include "platform/utf8.hpp"
+
 namespace edgepipe {
 
 namespace {
-
-/// Length of the valid UTF-8 sequence starting at s[i], or 0 when it is not valid (overlong,
-/// surrogate, above U+10FFFF, truncated).
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  std::size_t n = 0;
-  std::uint32_t cp = 0;
-  if (b0 < 0x80) return 1;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    n = 2;
-    cp = b0 & 0x1Fu;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    n = 3;
-    cp = b0 & 0x0Fu;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    n = 4;
-    cp = b0 & 0x07u;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3Fu);
-  }
-  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return 0;
-  if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
-  return n;
-}
 
 void append_u_escape(std::string& out, unsigned v) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -98,7 +70,7 @@ void append_json_text(std::string& out, std::string_view s) {
       ++i;
       continue;
     }
-    const std::size_t n = utf8_length(s, i);
+    const std::size_t n = utf8_sequence_length(s, i);
     if (n == 0) {
       out += "\\ufffd";
       ++i;

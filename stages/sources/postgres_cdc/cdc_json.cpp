@@ -4,34 +4,9 @@
 #include <charconv>
 #include <cmath>
 
+#include "platform/utf8.hpp"
+
 namespace edgepipe::pgcdc {
-namespace {
-
-// Length of the valid UTF-8 sequence at s[i], or 0 when it is not one (overlongs, surrogates and
-// code points above U+10FFFF are invalid).
-std::size_t utf8_length(std::string_view s, std::size_t i) noexcept {
-  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
-  const unsigned char c = b(0);
-  const std::size_t left = s.size() - i;
-  auto cont = [&](std::size_t k) { return k < left && (b(k) & 0xC0) == 0x80; };
-  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (!cont(1) || !cont(2)) return 0;
-    if (c == 0xE0 && b(1) < 0xA0) return 0;
-    if (c == 0xED && b(1) >= 0xA0) return 0;
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    if (c == 0xF0 && b(1) < 0x90) return 0;
-    if (c == 0xF4 && b(1) >= 0x90) return 0;
-    return 4;
-  }
-  return 0;
-}
-
-}  // namespace
-
 void append_json_string(byte_arena& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out.push_back('"');
@@ -50,9 +25,9 @@ void append_json_string(byte_arena& out, std::string_view s) {
       continue;
     }
     if (c >= 0x80) {
-      const std::size_t n = utf8_length(s, i);
+      const std::size_t n = utf8_sequence_length(s, i);
       if (n == 0) {
-        out.append("\xEF\xBF\xBD");
+        out.append(kUtf8Replacement);
         ++i;
       } else {
         out.append(s.substr(i, n));
