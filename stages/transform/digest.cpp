@@ -4,23 +4,29 @@
 
 namespace edgepipe {
 
-hasher::hasher()
-    : ctx_(EVP_MD_CTX_new()),
-      // Fetch once: implicit fetching inside EVP_DigestInit_ex costs a lookup per call.
-      md5_(EVP_MD_fetch(nullptr, "MD5", nullptr)),
-      sha256_(EVP_MD_fetch(nullptr, "SHA256", nullptr)) {}
-
 hasher::~hasher() {
-  EVP_MD_free(md5_);
+  EVP_MD_free(md5_);  // each accepts nullptr
   EVP_MD_free(sha256_);
   EVP_MD_CTX_free(ctx_);
 }
 
+bool hasher::prepare(digest_kind kind) {
+  if (kind == digest_kind::none) return true;
+  if (ctx_ == nullptr) ctx_ = EVP_MD_CTX_new();
+  if (ctx_ == nullptr) return false;
+  // Fetched once: implicit fetching inside EVP_DigestInit_ex costs a lookup per call.
+  EVP_MD*& md = kind == digest_kind::md5 ? md5_ : sha256_;
+  if (md == nullptr)
+    md = EVP_MD_fetch(nullptr, kind == digest_kind::md5 ? "MD5" : "SHA256", nullptr);
+  return md != nullptr;
+}
+
 bool hasher::append_hex(digest_kind kind, std::string_view data, byte_arena& out) {
+  if (!prepare(kind)) return false;
   EVP_MD* md = kind == digest_kind::md5 ? md5_ : sha256_;
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (md == nullptr || EVP_DigestInit_ex(ctx_, md, nullptr) != 1 ||
+  if (EVP_DigestInit_ex(ctx_, md, nullptr) != 1 ||
       EVP_DigestUpdate(ctx_, data.data(), data.size()) != 1 ||
       EVP_DigestFinal_ex(ctx_, digest, &len) != 1)
     return false;

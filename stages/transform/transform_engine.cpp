@@ -153,6 +153,9 @@ transform_engine::transform_engine(std::vector<transform_program> programs, tran
         order[k] = static_cast<std::uint8_t>((k - prog.matcher_begin[n]) & 0xff);
   }
   scratch_.reserve(4096);
+  for (const transform_program& prog : programs_)
+    for (const compiled_field& f : prog.fields)
+      (void)hasher_.prepare(f.hash);  // a failure shows on the first record, with its field
 }
 
 [[gnu::always_inline]] inline error_code transform_engine::extract(od::value& v, int slot) {
