@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+// Last: the libmongoc calls below go through the table loaded at run time.
+#include "stages/sinks/mongodb/libmongoc.hpp"
 
 namespace edgepipe {
 

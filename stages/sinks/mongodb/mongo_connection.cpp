@@ -1,19 +1,14 @@
 #include "stages/sinks/mongodb/mongo_connection.hpp"
 
 #include <cstdlib>
-#include <mutex>
+// Last: the libmongoc calls below go through the table loaded at run time.
+#include "stages/sinks/mongodb/libmongoc.hpp"
 
 namespace edgepipe {
 
 namespace {
 
 constexpr std::int32_t kDefaultSelectionTimeoutMs = 3000;
-
-std::once_flag g_mongoc_once;
-void init_mongoc() {
-  // mongoc_cleanup() is deliberately not called: clients may outlive static destructors.
-  std::call_once(g_mongoc_once, [] { mongoc_init(); });
-}
 
 /// The URI without "user:password@", for messages.
 std::string redact_uri(const std::string& uri) {
@@ -61,7 +56,9 @@ mongo_connection::~mongo_connection() {
 
 // runs on: main thread
 status mongo_connection::open() {
-  init_mongoc();
+  // Loaded by make_mongo_sink already (the constructors use libbson); here for a connection
+  // built on its own.
+  if (status s = load_libmongoc(); !s) return s.prefixed("sink " + sink_name_ + ": ");
   bson_error_t err;
   mongoc_uri_t* uri = mongoc_uri_new_with_error(config_.uri.c_str(), &err);
   if (uri == nullptr)

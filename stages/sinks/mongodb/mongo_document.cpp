@@ -1,6 +1,8 @@
 #include "stages/sinks/mongodb/mongo_document.hpp"
 
 #include <mongoc/mongoc.h>
+// Last: the libmongoc calls below go through the table loaded at run time.
+#include "stages/sinks/mongodb/libmongoc.hpp"
 
 namespace edgepipe {
 

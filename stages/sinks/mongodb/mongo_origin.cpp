@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <random>
+// Last: the libmongoc calls below go through the table loaded at run time.
+#include "stages/sinks/mongodb/libmongoc.hpp"
 
 namespace edgepipe {
 

@@ -42,6 +42,8 @@
 #include "stages/sinks/mongodb/mongo_origin.hpp"
 #include "stages/sinks/mongodb/mongo_reply.hpp"
 #include "stages/transform/json_text.hpp"
+// Last: the libmongoc calls below go through the table loaded at run time.
+#include "stages/sinks/mongodb/libmongoc.hpp"
 
 namespace edgepipe {
 
@@ -572,8 +574,34 @@ class mongo_sink final : public sink {
 
 }  // namespace
 
+namespace {
+
+/// What make_mongo_sink gives when libmongoc cannot be loaded: a sink whose open() says why, so
+/// the pipeline refuses to start naming the sink, the library and the reason.
+class mongo_sink_unavailable final : public sink {
+ public:
+  mongo_sink_unavailable(std::string name, const status& why)
+      : name_(std::move(name)), why_(why.prefixed("sink " + name_ + ": ")) {}
+  const std::string& name() const override { return name_; }
+  status open() override { return why_; }
+  void write(const record_batch& batch, stage_counters& counters) override {
+    counters.failed.add(batch.records().size());  // never opened: nothing is sent
+    for (const record& r : batch.records()) settle(r.sequence, delivery_outcome::failed);
+  }
+  void flush(stage_counters& counters) override { (void)counters; }
+  status close() override { return status::ok(); }
+
+ private:
+  std::string name_;
+  status why_;
+};
+
+}  // namespace
+
 std::unique_ptr<sink> make_mongo_sink(const std::string& name, const mongo_sink_config& config,
                                       const std::vector<std::string>& source_names) {
+  // Before the sink exists: its members hold libbson documents from their construction.
+  if (status s = load_libmongoc(); !s) return std::make_unique<mongo_sink_unavailable>(name, s);
   return std::make_unique<mongo_sink>(name, config, source_names);
 }
 
