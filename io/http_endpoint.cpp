@@ -8,6 +8,8 @@
 #include <string>
 
 #include "platform/log.hpp"
+// Last: the calls below go through the table loaded at run time.
+#include "io/libmicrohttpd.hpp"
 
 namespace edgepipe {
 
@@ -84,6 +86,7 @@ status http_endpoint::start(const std::string& listen, handler h, http_auth auth
   const unsigned long port = std::strtoul(listen.c_str() + colon + 1, nullptr, 10);
   if (port > 65535) return status::error("http.listen '" + listen + "': bad port");
   addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  if (status s = load_libmicrohttpd(); !s) return s.prefixed("cannot serve on " + listen + ": ");
   daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
                              static_cast<std::uint16_t>(port), nullptr, nullptr, &answer, &context_,
                              MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_CONNECTION_LIMIT, 16u,

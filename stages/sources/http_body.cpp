@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+// Last: the calls below go through the table loaded at run time.
+#include "stages/sources/libcurl.hpp"
 
 namespace edgepipe {
 

@@ -12,11 +12,12 @@
 #include "platform/log.hpp"
 #include "stages/sources/cron_schedule.hpp"
 #include "stages/sources/http_body.hpp"
+// Last: the calls below go through the table loaded at run time.
+#include "stages/sources/libcurl.hpp"
 
 namespace edgepipe {
 
 namespace {
-std::once_flag curl_once;
 constexpr std::uint64_t kMs = 1'000'000;  // ns per ms
 constexpr long kMaxRedirects = 5;
 constexpr std::size_t kKeepAfterAbort = std::size_t{1} << 20;
@@ -129,7 +130,7 @@ std::size_t http_poll_source::on_header(char* data, std::size_t size, std::size_
 }
 
 status http_poll_source::open() {
-  std::call_once(curl_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  if (status s = load_libcurl(); !s) return s.prefixed("HTTP sources: ");  // + curl_global_init
   multi_ = curl_multi_init();
   if (multi_ == nullptr) return status::error("curl_multi_init failed");
   curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);

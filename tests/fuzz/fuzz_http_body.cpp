@@ -22,6 +22,8 @@
 #include "fuzz_util.hpp"
 #include "stages/pipeline/stage_checks.hpp"
 #include "stages/sources/http_body.hpp"
+#define EDGEPIPE_LIBCURL_NO_CALL_MACROS  // loads it, calls nothing of it directly
+#include "stages/sources/libcurl.hpp"
 #include "stages/transform/transform_engine.hpp"
 #include "stages/transform/transform_program.hpp"
 
@@ -65,6 +67,9 @@ long double delta_seconds(const std::string& line) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  // read_response_header parses Retry-After dates with curl_getdate, through the loaded libcurl.
+  static const bool curl_loaded = static_cast<bool>(load_libcurl());
+  if (!curl_loaded) std::abort();
   FuzzedDataProvider in(data, size);
   const auto max_body = in.ConsumeIntegralInRange<std::size_t>(0, 1 << 16);
   payload_batch batch;

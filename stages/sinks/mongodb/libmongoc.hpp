@@ -1,9 +1,9 @@
-// libmongoc and libbson, loaded at run time (dlopen) by the first MongoDB sink that opens, not
-// linked into the binary. Linked, they cost every edgepipe process ~5.8 MiB of resident memory
-// before main() runs (0.7 MiB anonymous, 5.1 MiB of library pages), whether or not a MongoDB
-// sink is configured: libmongoc's load-time constructor runs mongoc_init(), which initialises
-// OpenSSL and Cyrus SASL (loading every SASL plugin). A pipeline to Kafka or files does not pay
-// that now (benchmarks/README.md), and a node without libmongoc installed runs every other sink.
+// libmongoc and libbson, loaded at run time (platform/shared_library) by the first MongoDB sink
+// made, not linked into the binary. Linked, they cost every edgepipe process ~5.8 MiB of resident
+// memory before main() runs (0.7 MiB anonymous, 5.1 MiB of library pages), whether or not a
+// MongoDB sink is configured: libmongoc's load-time constructor runs mongoc_init(), which
+// initialises OpenSSL and Cyrus SASL (loading every SASL plugin). A pipeline to Kafka or files
+// does not pay that now (benchmarks/README.md), and a node without libmongoc runs every other sink.
 //
 // Use: load_libmongoc() once before the first call (mongo_connection does, in open()); a .cpp of
 // this folder includes this header last, and its libmongoc/libbson calls then go through the
@@ -18,6 +18,7 @@
 #include <mongoc/mongoc.h>
 
 #include "core/status.hpp"
+#include "platform/shared_library.hpp"
 
 #define EDGEPIPE_LIBMONGOC_FUNCTIONS(X)                \
   X(bson_append_array_begin)                           \
@@ -82,33 +83,24 @@ namespace edgepipe {
 
 /// One pointer per function of EDGEPIPE_LIBMONGOC_FUNCTIONS, with the library's own signature.
 struct libmongoc_api {
-#define EDGEPIPE_LIBMONGOC_ENTRY(f) decltype(&::f) f = nullptr;
-  EDGEPIPE_LIBMONGOC_FUNCTIONS(EDGEPIPE_LIBMONGOC_ENTRY)
-#undef EDGEPIPE_LIBMONGOC_ENTRY
+  EDGEPIPE_LIBMONGOC_FUNCTIONS(EDGEPIPE_LIBRARY_ENTRY)
 };
 
-/// Calls `visit(name, set)` for every entry of `api`, `set(address)` storing the address found
-/// for `name` (the loader's only way to fill the table, written before the macros below).
-template <typename Visit>
-void for_each_libmongoc_entry(libmongoc_api& api, Visit&& visit) {
-#define EDGEPIPE_LIBMONGOC_VISIT(f) \
-  visit(#f, [&api](void* address) { api.f = reinterpret_cast<decltype(api.f)>(address); });
-  EDGEPIPE_LIBMONGOC_FUNCTIONS(EDGEPIPE_LIBMONGOC_VISIT)
-#undef EDGEPIPE_LIBMONGOC_VISIT
-}
+/// The library (its SONAME at build time), its functions, its initialisation
+/// (stages/sinks/mongodb/libmongoc.cpp).
+extern const shared_library_spec<libmongoc_api> kLibmongoc;
 
-/// The shared library the MongoDB sink loads (libmongoc's SONAME at build time; libbson comes
-/// with it as its dependency).
-const char* libmongoc_soname() noexcept;
-/// Loads `soname` (default: libmongoc_soname()), resolves every function of the table and runs
-/// mongoc_init(), once per process; later calls return the first call's result. The error names
-/// the library, the Debian package and dlerror()'s reason, or the first function not found.
-status load_libmongoc(const char* soname = nullptr);
-/// The loader's first step alone (no mongoc_init(), no global state): opens `soname` and fills
-/// `api`. For tests and for load_libmongoc().
-status resolve_libmongoc(const char* soname, libmongoc_api& api);
+/// Loads the library, resolves the table and runs its initialisation, once per process; later
+/// calls return the first call's result. The error names the library, its Debian package and
+/// dlerror()'s reason, or the first function not found.
+inline status load_libmongoc() {
+  const std::string& error = load_shared_library(kLibmongoc);
+  return error.empty() ? status::ok() : status::error(error);
+}
 /// The table. Only after load_libmongoc() succeeded.
-const libmongoc_api& libmongoc() noexcept;
+inline const libmongoc_api& libmongoc() noexcept {
+  return loaded_shared_library<libmongoc_api>::table;
+}
 
 }  // namespace edgepipe
 

@@ -2,12 +2,17 @@
 #include "stages/sources/postgres_cdc/pg_connection.hpp"
 
 #include <array>
+// Last: the calls below go through the table loaded at run time.
+#include "stages/sources/postgres_cdc/libpq.hpp"
 
 namespace edgepipe::pgcdc {
+
+void pg_result_deleter::operator()(PGresult* r) const noexcept { PQclear(r); }
 
 status pg_connection::open(const std::string& conninfo, const std::string& password,
                            bool replication, const std::string& application_name) {
   close();
+  if (status s = load_libpq(); !s) return s.prefixed("postgres: ");
   const std::string opts(session_options);
   // dbname is expanded first; later keywords override what the conninfo string says.
   std::array<const char*, 6> keys{};

@@ -16,7 +16,7 @@
 namespace edgepipe::pgcdc {
 
 struct pg_result_deleter {
-  void operator()(PGresult* r) const noexcept { PQclear(r); }
+  void operator()(PGresult* r) const noexcept;  // PQclear, through the loaded libpq
 };
 using pg_result = std::unique_ptr<PGresult, pg_result_deleter>;
 

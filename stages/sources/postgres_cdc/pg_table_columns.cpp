@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 #include <utility>
+// Last: the calls below go through the table loaded at run time.
+#include "stages/sources/postgres_cdc/libpq.hpp"
 
 namespace edgepipe::pgcdc {
 namespace {

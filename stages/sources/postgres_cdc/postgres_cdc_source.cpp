@@ -11,6 +11,8 @@
 #include "platform/clock.hpp"
 #include "platform/log.hpp"
 #include "stages/sources/postgres_cdc/snapshot_marker.hpp"
+// Last: the calls below go through the table loaded at run time.
+#include "stages/sources/postgres_cdc/libpq.hpp"
 
 namespace edgepipe::pgcdc {
 namespace {
