@@ -1,7 +1,7 @@
 // libmicrohttpd, loaded at run time (platform/shared_library) by the operator endpoint when it
 // starts (`run`, `replay --http`), not linked into the binary: it brings in gnutls and p11-kit,
-// whose load-time constructors cost every process ~1.5 MiB of resident memory
-// (benchmarks/README.md). A replay without --http does not pay it.
+// whose load-time constructors ran in every process (with libcurl and libpq: 4.3 MiB of start-up
+// RSS, benchmarks/README.md). A replay without --http does not pay it.
 //
 // Use: load_libmicrohttpd() once before the first call (http_endpoint::start does); a .cpp that
 // calls libmicrohttpd includes this header last, and its calls then go through the table. Only

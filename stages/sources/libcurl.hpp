@@ -1,6 +1,6 @@
 // libcurl, loaded at run time (platform/shared_library) by the HTTP sources when they open, not
 // linked into the binary: with libpq, it brings in libldap, gnutls and p11-kit, whose load-time
-// constructors cost every process ~3 MiB of resident memory (benchmarks/README.md). A replay, a
+// constructors cost every process ~4 MiB of resident memory (benchmarks/README.md). A replay, a
 // CDC node or a pipeline without HTTP sources does not pay it, and a node without libcurl runs
 // everything but the HTTP sources.
 //

@@ -5,7 +5,8 @@
 // initialises OpenSSL and Cyrus SASL (loading every SASL plugin). A pipeline to Kafka or files
 // does not pay that now (benchmarks/README.md), and a node without libmongoc runs every other sink.
 //
-// Use: load_libmongoc() once before the first call (mongo_connection does, in open()); a .cpp of
+// Use: load_libmongoc() before the first call (make_mongo_sink does, before the sink's libbson
+// members exist; mongo_connection::open() again, for a connection built alone); a .cpp of
 // this folder includes this header last, and its libmongoc/libbson calls then go through the
 // table (the macros at the end give each function's name to its table entry, so the code reads as
 // plain libmongoc). Only the functions listed in EDGEPIPE_LIBMONGOC_FUNCTIONS are available: a

@@ -1,6 +1,6 @@
 // libpq, loaded at run time (platform/shared_library) by a postgres_cdc source when it connects,
 // not linked into the binary: with libcurl, it brings in libldap, gnutls, p11-kit and Kerberos,
-// whose load-time constructors cost every process ~3 MiB of resident memory
+// whose load-time constructors cost every process ~4 MiB of resident memory
 // (benchmarks/README.md). A pipeline without a CDC source does not pay it, and a node without
 // libpq runs everything but the CDC sources.
 //
