@@ -390,6 +390,26 @@ TEST(JsonText, CanonicalDoubleLengthIsExactlyTheRoundTripsPrefix) {
   EXPECT_GT(claimed, 100000u);
 }
 
+TEST(JsonText, AppendDoubleWritesNoIntegerLiteralBeyondInt64) {
+  // 1.96e19 as fixed notation is 19600000274123456512: valid JSON, but simdjson, Go and Java
+  // reject it or make it a big integer. From 2^63 on, the scientific form is written instead.
+  EXPECT_EQ(dbl(19600000274123456789.12), "1.9600000274123457e+19");
+  EXPECT_EQ(dbl(98765432109876500000.0), "9.87654321098765e+19");
+  EXPECT_EQ(dbl(-12345678901234567890.0), "-1.2345678901234567e+19");
+  EXPECT_EQ(dbl(0x1p63), "9.223372036854776e+18");
+  EXPECT_EQ(dbl(1234567890123456789.0), "1234567890123456768");  // below 2^63: shortest form
+  EXPECT_EQ(dbl(-1234567890123456789.0), "-1234567890123456768");
+  EXPECT_EQ(dbl(1e19), "1e+19");
+  for (const char* t : {"19600000274123456789.12", "98765432109876500000", "9200000000000000000",
+                        "-98765432109876500000.0", "12345678901234500000"}) {
+    byte_arena a;  // the fast paths never write what the round trip would not
+    if (append_double_token(a, t)) {
+      EXPECT_EQ(std::string(a.data(), a.size()), round_trip(t)) << t;
+    }
+    EXPECT_FALSE(double_token_is_canonical(t)) << t;
+  }
+}
+
 TEST(JsonText, DoubleTokenFastPathsWriteWhatTheRoundTripWrites) {
   for (const char* t : {"95000000000.0", "0.0000012", "100000", "-0.00000001", "21000000",
                         "120180000.0", "1000000000000000000000", "0.000000000000000000001",

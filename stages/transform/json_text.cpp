@@ -176,7 +176,13 @@ void append_double(byte_arena& out, double v) {
     return;
   }
   char* p = out.prepare(32);
-  const auto r = std::to_chars(p, p + 32, v);
+  // Shortest round trip, fixed or scientific, whichever is shorter; but an integer of 2^63 or
+  // more in magnitude is written in scientific form: as a 19-20 digit integer literal it is out
+  // of int64's range, which parsers such as simdjson, Go's and Java's reject or turn into a big
+  // integer (found by fuzz_transform: 1.96e19 came out as 19600000274123456512).
+  auto r = std::to_chars(p, p + 32, v);
+  if (std::fabs(v) >= 0x1p63 && std::memchr(p, 'e', static_cast<std::size_t>(r.ptr - p)) == nullptr)
+    r = std::to_chars(p, p + 32, v, std::chars_format::scientific);
   out.commit(static_cast<std::size_t>(r.ptr - p));
 }
 
@@ -386,6 +392,7 @@ std::size_t canonical_double_length(std::string_view t, bool padded) noexcept {
     while (q != end && is_digit(*q)) ++q;
   }
   const auto int_len = static_cast<std::size_t>(q - int_begin);
+  if (int_len >= 19) return 0;  // maybe 2^63 or more: append_double's scientific rule decides
   if (q == end) return detail::canonical_form_length(p, int_begin, int_len, nullptr, 0);
   if (*q != '.') return 0;  // an exponent or other bytes
   const char* const frac_begin = ++q;
@@ -576,8 +583,8 @@ bool append_double_token(byte_arena& out, std::string_view t) {
     frac_end = p;
     if (frac_begin == frac_end) return false;  // "1." is not JSON
   }
-  if (p != end) return false;  // exponent, spaces or anything else: slow path
-  if (int_end - int_begin > 300) return false;
+  if (p != end) return false;                   // exponent, spaces or anything else: slow path
+  if (int_end - int_begin >= 19) return false;  // maybe 2^63 or more: append_double decides
 
   // Significant digits: the integer digits from the first non-zero, then the fraction digits
   // without trailing zeros; `exp10` is the decimal exponent of the first significant digit.
