@@ -6,6 +6,7 @@
 #define EDGEPIPE_LIBMICROHTTPD_NO_CALL_MACROS
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 
 #include "io/libmicrohttpd.hpp"
@@ -97,6 +98,21 @@ TEST(LoadedLibraries, TheSonamesAreTheBuildsLibraries) {
   EXPECT_EQ(std::string(kLibcurl.soname).rfind("libcurl.so.", 0), 0u);
   EXPECT_EQ(std::string(pgcdc::kLibpq.soname).rfind("libpq.so.", 0), 0u);
   EXPECT_EQ(std::string(kLibmicrohttpd.soname).rfind("libmicrohttpd.so.", 0), 0u);
+}
+
+TEST(LoadedLibraries, TheBinaryDoesNotLinkThem) {
+  // The memory they save depends on it: a link dependency added back would load them (and run
+  // their constructors) in every process again.
+  FILE* p = popen("readelf -d '" EDGEPIPE_BINARY "' 2>&1", "r");
+  ASSERT_NE(p, nullptr);
+  std::string dynamic;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) dynamic.append(buf, n);
+  pclose(p);
+  ASSERT_NE(dynamic.find("(NEEDED)"), std::string::npos) << dynamic;
+  ASSERT_NE(dynamic.find("librdkafka"), std::string::npos) << dynamic;  // linked, as it should be
+  for (const char* lib : {"libmongoc", "libbson", "libcurl", "libpq", "libmicrohttpd"})
+    EXPECT_EQ(dynamic.find(lib), std::string::npos) << lib << " is linked:\n" << dynamic;
 }
 
 TEST(LoadedLibraries, LoadingRunsOnceAndPublishesTheTable) {
