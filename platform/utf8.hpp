@@ -44,4 +44,16 @@ constexpr std::size_t utf8_sequence_length(std::string_view s, std::size_t i) no
   return n;
 }
 
+/// Offset of the first byte of `s` that does not start a well-formed UTF-8 sequence, or
+/// s.size() when all of `s` is well-formed.
+constexpr std::size_t utf8_invalid_offset(std::string_view s) noexcept {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const std::size_t n = utf8_sequence_length(s, i);
+    if (n == 0) return i;
+    i += n;
+  }
+  return s.size();
+}
+
 }  // namespace edgepipe

@@ -655,5 +655,64 @@ TEST(TransformProgram, LiteralThatIsNotJsonIsRefused) {
   EXPECT_TRUE(transform_program::compile(spec_with({literal_value::kind::boolean, "false"}), p));
 }
 
+// Found by tests/fuzz/fuzz_transform: config texts (field names, string literals, templates) are
+// written into records escaped but not re-encoded, so one that is not UTF-8 (the TOML loader never
+// makes one) must not compile: the record would not be JSON. Control characters are fine: they
+// are escaped.
+TEST(TransformProgram, ConfigTextThatIsNotUtf8IsRefused) {
+  auto field_with = [](auto&& set) {
+    source_spec s;
+    s.name = "txt";
+    field_spec f;
+    f.name = "f";
+    f.constant = literal_value{literal_value::kind::string, "ok"};
+    set(f);
+    s.fields.push_back(std::move(f));
+    return s;
+  };
+  transform_program p;
+  const status bad_const = transform_program::compile(
+      field_with([](field_spec& f) {
+        f.constant = literal_value{literal_value::kind::string, "ab\xFE"};
+      }),
+      p);
+  ASSERT_FALSE(bad_const.is_ok());
+  EXPECT_NE(bad_const.message().find("sources.txt.fields[0] (f).const: the string is not valid "
+                                     "UTF-8 (byte 0xFE at offset 2)"),
+            std::string::npos)
+      << bad_const.message();
+
+  const status bad_name =
+      transform_program::compile(field_with([](field_spec& f) { f.name = "n\xC3"; }), p);
+  ASSERT_FALSE(bad_name.is_ok());
+  EXPECT_NE(bad_name.message().find("sources.txt.fields[0]: the name is not valid UTF-8 (byte "
+                                    "0xC3 at offset 1)"),
+            std::string::npos)
+      << bad_name.message();
+
+  EXPECT_FALSE(transform_program::compile(field_with([](field_spec& f) {
+                                            f.constant.reset();
+                                            f.template_text =
+                                                "id-\xED\xA0\x80-{/id}";  // an encoded surrogate
+                                          }),
+                                          p));
+  EXPECT_FALSE(transform_program::compile(
+      field_with([](field_spec& f) {
+        f.default_value = literal_value{literal_value::kind::string, "\x80"};
+      }),
+      p));
+  source_spec filtered = field_with([](field_spec&) {});
+  filtered.filters.push_back(
+      {"/x", filter_op::eq, literal_value{literal_value::kind::string, "\xFF"}});
+  EXPECT_FALSE(transform_program::compile(filtered, p));
+
+  EXPECT_TRUE(transform_program::compile(
+      field_with([](field_spec& f) {
+        f.name = "caf\xC3\xA9 \x01";
+        f.constant = literal_value{literal_value::kind::string, "\xE2\x82\xAC\t\x1F"};
+      }),
+      p));
+}
+
 }  // namespace
 }  // namespace edgepipe

@@ -43,6 +43,14 @@ TEST(Utf8, SequencesCutShortByTheEndAreZero) {
 }
 
 static_assert(utf8_sequence_length("\xE2\x82\xAC", 0) == 3);
+TEST(Utf8, InvalidOffsetIsTheFirstBadByteOrTheSize) {
+  EXPECT_EQ(utf8_invalid_offset(""), 0u);
+  EXPECT_EQ(utf8_invalid_offset("caf\xC3\xA9"), 5u);
+  EXPECT_EQ(utf8_invalid_offset("ab\xFE"), 2u);
+  EXPECT_EQ(utf8_invalid_offset("\xE2\x82\xAC\xE2\x82"), 3u);  // cut short at the end
+  EXPECT_EQ(utf8_invalid_offset("\xC0\x80"), 0u);              // overlong NUL
+}
+
 static_assert(kUtf8Replacement.size() == 3);
 
 }  // namespace

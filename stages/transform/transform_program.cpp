@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "platform/text_escape.hpp"
+#include "platform/utf8.hpp"
 
 namespace edgepipe {
 
@@ -72,6 +73,18 @@ bool is_json_number(std::string_view t) {
   return i == t.size();
 }
 
+/// Config texts are written into records as they are (escaped, never re-encoded), so they must be
+/// UTF-8. The loader's TOML parser only yields UTF-8; a spec built some other way (tests,
+/// fuzzing) is refused here. The message names the offset and byte, not the text itself.
+status check_utf8(std::string_view text, const std::string& where, const char* what) {
+  const std::size_t at = utf8_invalid_offset(text);
+  if (at == text.size()) return status::ok();
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  const auto byte = static_cast<unsigned char>(text[at]);
+  return status::error(where + ": the " + what + " is not valid UTF-8 (byte 0x" + kHex[byte >> 4] +
+                       kHex[byte & 0xF] + " at offset " + std::to_string(at) + ")");
+}
+
 status parse_template(std::string_view text, const std::string& where,
                       std::vector<std::pair<std::string, std::string>>& pieces) {
   // pieces: (literal before, pointer) ; the last piece may have an empty pointer.
@@ -115,6 +128,7 @@ status transform_program::keep_literal(const literal_value& v, const std::string
       out = s;
       return status::ok();
     case literal_value::kind::string:
+      if (status u = check_utf8(v.text, where, "string"); !u) return u;
       s.kind = slot_kind::string;
       break;
     case literal_value::kind::number:
@@ -157,6 +171,8 @@ status transform_program::compile(const source_spec& spec, transform_program& p)
 
   for (std::size_t i = 0; i < spec.fields.size(); ++i) {
     const field_spec& f = spec.fields[i];
+    if (status s = check_utf8(f.name, base + ".fields[" + std::to_string(i) + "]", "name"); !s)
+      return s;
     const std::string where = base + ".fields[" + std::to_string(i) + "] (" + f.name + ")";
     for (std::size_t j = 0; j < i; ++j)
       if (spec.fields[j].name == f.name)
@@ -184,6 +200,7 @@ status transform_program::compile(const source_spec& spec, transform_program& p)
     } else if (f.template_text) {
       c.kind = compiled_field::source_kind::template_text;
       c.pointer = *f.template_text;
+      if (status s = check_utf8(*f.template_text, where + ".template", "template"); !s) return s;
       std::vector<std::pair<std::string, std::string>> pieces;
       if (status s = parse_template(*f.template_text, where + ".template", pieces); !s) return s;
       for (auto& [literal, pointer] : pieces) {

@@ -572,10 +572,6 @@ class mongo_sink final : public sink {
   bool origin_error_logged_ = false;
 };
 
-}  // namespace
-
-namespace {
-
 /// What make_mongo_sink gives when libmongoc cannot be loaded: a sink whose open() says why, so
 /// the pipeline refuses to start naming the sink, the library and the reason.
 class mongo_sink_unavailable final : public sink {
