@@ -1,6 +1,7 @@
 #include "io/uring_file_reader.hpp"
 
 #include "io/file_faults.hpp"
+#include "io/uring_wait.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -70,7 +71,7 @@ status uring_file_reader::read_more() {
   if (const int rc = io_uring_submit(&ring_); rc < 0)
     return errno_status("io_uring_submit read " + path_, -rc);
   io_uring_cqe* cqe = nullptr;
-  if (const int rc = io_uring_wait_cqe(&ring_, &cqe); rc < 0)
+  if (const int rc = wait_cqe_retrying(&ring_, &cqe); rc < 0)
     return errno_status("io_uring_wait_cqe " + path_, -rc);
   const int res = file_faults::apply(file_faults::op::read, path_, next_read_offset_, cqe->res);
   io_uring_cqe_seen(&ring_, cqe);

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "io/file_faults.hpp"
+#include "io/uring_wait.hpp"
 
 namespace edgepipe {
 
@@ -291,7 +292,7 @@ bool uring_file_writer::handle_completion(io_uring_cqe* cqe) {
 
 bool uring_file_writer::reap(bool wait_one) {
   io_uring_cqe* cqe = nullptr;
-  int rc = wait_one ? io_uring_wait_cqe(&ring_, &cqe) : io_uring_peek_cqe(&ring_, &cqe);
+  int rc = wait_one ? wait_cqe_retrying(&ring_, &cqe) : io_uring_peek_cqe(&ring_, &cqe);
   if (rc == -EAGAIN && !wait_one) return true;
   if (rc < 0) {
     fail(errno_message("io_uring_wait_cqe " + path_, -rc), -rc);
@@ -305,7 +306,7 @@ status uring_file_writer::flush() {
   if (error_.empty()) submit_partial();
   while (in_flight_ > 0) {
     io_uring_cqe* cqe = nullptr;
-    if (const int rc = io_uring_wait_cqe(&ring_, &cqe); rc < 0) {
+    if (const int rc = wait_cqe_retrying(&ring_, &cqe); rc < 0) {
       fail(errno_message("io_uring_wait_cqe " + path_, -rc), -rc);
       break;
     }
@@ -392,7 +393,7 @@ status uring_file_writer::poll_sync(bool wait) {
       continue;
     }
     io_uring_cqe* cqe = nullptr;
-    const int rc = wait ? io_uring_wait_cqe(&ring_, &cqe) : io_uring_peek_cqe(&ring_, &cqe);
+    const int rc = wait ? wait_cqe_retrying(&ring_, &cqe) : io_uring_peek_cqe(&ring_, &cqe);
     if (rc == -EAGAIN && !wait) break;
     if (rc < 0) {
       fail(errno_message("io_uring_wait_cqe " + path_, -rc), -rc);
@@ -480,7 +481,7 @@ status uring_file_writer::close(bool sync, bool keep_ring) {
   // then counts as done before its writes are (records published that were never written).
   while (sync_submitted_) {
     io_uring_cqe* cqe = nullptr;
-    if (io_uring_wait_cqe(&ring_, &cqe) < 0) break;
+    if (wait_cqe_retrying(&ring_, &cqe) < 0) break;
     (void)handle_completion(cqe);
   }
   if (s && direct_ && logical_size_ % kDirectAlign != 0 &&

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "io/uring_wait.hpp"
 #include "platform/log.hpp"
 
 namespace edgepipe {
@@ -34,7 +35,7 @@ unsigned spool_janitor::free_slot() {
     for (unsigned i = 0; i < kSlots; ++i)
       if (paths_[i].empty()) return i;
     io_uring_cqe* cqe = nullptr;
-    if (io_uring_wait_cqe(&ring_, &cqe) < 0) return kSlots;
+    if (wait_cqe_retrying(&ring_, &cqe) < 0) return kSlots;
     reap_one(cqe);
   }
 }
@@ -104,7 +105,7 @@ void spool_janitor::reap_one(io_uring_cqe* cqe) {
 status spool_janitor::poll(bool wait) {
   while (ring_ready_ && in_flight_ != 0) {
     io_uring_cqe* cqe = nullptr;
-    const int rc = wait ? io_uring_wait_cqe(&ring_, &cqe) : io_uring_peek_cqe(&ring_, &cqe);
+    const int rc = wait ? wait_cqe_retrying(&ring_, &cqe) : io_uring_peek_cqe(&ring_, &cqe);
     if (rc == -EAGAIN || rc == -EINTR) {
       if (!wait) break;
       continue;

@@ -114,7 +114,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   {
     spool sp(config);  // a second start over what the first one left: ids never go back
-    if (!sp.open({"s"})) fuzz::fail("a spool that recovered once does not open again");
+    if (status s = sp.open({"s"}); !s) {
+      const std::string what = "a spool that recovered once does not open again: " + s.message();
+      fuzz::fail(what.c_str());
+    }
     if (sp.next_record_id() < next) fuzz::fail("record ids went back across two restarts");
   }
   return 0;
