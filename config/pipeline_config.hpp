@@ -46,7 +46,7 @@ struct kafka_sink_config {
   int max_in_flight = schema::default_int("kafka", "max_in_flight");
   int message_timeout_ms = schema::default_int("kafka", "message_timeout_ms");
   std::string acks{schema::default_string("kafka", "acks")};
-  // Exactly once for read_committed consumers (stages/sinks/kafka/kafka_sink.cpp).
+  // Exactly once for read_committed consumers (stages/sinks/kafka/kafka_transactions.cpp).
   bool exactly_once = schema::default_bool("kafka", "exactly_once");
   int transaction_records = schema::default_int("kafka", "transaction_records");
   std::uint64_t transaction_interval_ms = schema::default_uint("kafka", "transaction_interval");

@@ -1,4 +1,5 @@
-// Kafka sink (librdkafka). See stages/sinks/kafka/kafka_sink.cpp.
+// Kafka sink (librdkafka). See stages/sinks/kafka/kafka_sink.cpp; the class and which file
+// holds which part of it: kafka_sink_impl.hpp.
 #pragma once
 
 #include <memory>

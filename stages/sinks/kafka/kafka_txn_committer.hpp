@@ -1,5 +1,6 @@
 // Exactly-once Kafka: commits one transaction of a transactional producer on a helper thread
-// while the sink thread fills the next transaction on the other producer (kafka_sink.cpp).
+// while the sink thread fills the next transaction on the other producer
+// (kafka_transactions.cpp).
 // rd_kafka_commit_transaction() blocks until every message of the transaction is acknowledged
 // and the coordinator wrote its markers; here that wait no longer stops the sink thread.
 //
