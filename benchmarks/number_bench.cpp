@@ -32,7 +32,7 @@
 #include "core/batch.hpp"
 #include "core/byte_arena.hpp"
 #include "io/synth_payloads.hpp"
-#include "stages/transform/json_text.hpp"
+#include "stages/transform/json_numbers.hpp"
 
 namespace {
 

@@ -41,6 +41,8 @@
 #include "core/batch.hpp"
 #include "io/synth_payloads.hpp"
 #include "stages/pipeline/stage_checks.hpp"
+#include "stages/transform/iso8601.hpp"
+#include "stages/transform/json_numbers.hpp"
 #include "stages/transform/json_text.hpp"
 #include "stages/transform/transform_engine.hpp"
 #include "stages/transform/transform_program.hpp"

@@ -1,6 +1,8 @@
 // JSON text helpers: string escaping (strict and lossy), number formatting and parsing, and
 // ISO-8601 times.
 #include "stages/transform/json_text.hpp"
+#include "stages/transform/iso8601.hpp"
+#include "stages/transform/json_numbers.hpp"
 
 #include "test_util.hpp"
 

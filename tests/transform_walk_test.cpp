@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/batch.hpp"
+#include "stages/transform/json_numbers.hpp"
 #include "stages/transform/json_text.hpp"
 #include "stages/transform/transform_engine.hpp"
 #include "stages/transform/transform_program.hpp"

@@ -6,24 +6,18 @@
 #include <cctype>
 #include <charconv>
 // Last: the calls below go through the table loaded at run time.
+#include "platform/trim.hpp"
 #include "stages/sources/libcurl.hpp"
 
 namespace edgepipe {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' '))
-    s.remove_suffix(1);
-  return s;
-}
-
 bool header_is(std::string_view line, std::string_view name, std::string_view& value) {
   if (line.size() <= name.size() || line[name.size()] != ':') return false;
   for (std::size_t i = 0; i < name.size(); ++i)
     if (std::tolower(static_cast<unsigned char>(line[i])) != name[i]) return false;
-  value = trim(line.substr(name.size() + 1));
+  value = trim_whitespace(line.substr(name.size() + 1));
   return true;
 }
 

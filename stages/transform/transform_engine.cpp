@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "stages/transform/iso8601.hpp"
+#include "stages/transform/json_numbers.hpp"
 #include "stages/transform/json_text.hpp"
 
 namespace edgepipe {

@@ -9,6 +9,7 @@
 #include "platform/clock.hpp"
 #include "platform/log.hpp"
 #include "stages/sinks/file/file_sink_state.hpp"
+#include "stages/transform/json_numbers.hpp"
 #include "stages/transform/json_text.hpp"
 
 namespace edgepipe {

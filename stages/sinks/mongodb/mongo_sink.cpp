@@ -41,6 +41,7 @@
 #include "stages/sinks/mongodb/mongo_document.hpp"
 #include "stages/sinks/mongodb/mongo_origin.hpp"
 #include "stages/sinks/mongodb/mongo_reply.hpp"
+#include "stages/transform/json_numbers.hpp"
 #include "stages/transform/json_text.hpp"
 // Last: the libmongoc calls below go through the table loaded at run time.
 #include "stages/sinks/mongodb/libmongoc.hpp"
