@@ -532,6 +532,20 @@ TEST(TransformSpec, Sha256AndMd5Hashing) {
                 R"("c":"5d41402abc4b2a76b9719d911017c592","d":null})"});
 }
 
+// OpenSSL is touched only for the digests a config uses: fetching one initialises OpenSSL's
+// default library context and provider (~2 MiB of resident pages, benchmarks/README.md).
+TEST(TransformSpec, OnlyTheDigestsAFieldHashesWithAreFetched) {
+  spec_run plain(spec_of({from("a", "/s"), from("b", "/n")}));
+  EXPECT_FALSE(plain.h->engine->digests().prepared(digest_kind::md5));
+  EXPECT_FALSE(plain.h->engine->digests().prepared(digest_kind::sha256));
+
+  field_spec hashed = from("c", "/s");
+  hashed.hash = digest_kind::md5;
+  spec_run md5_only(spec_of({from("a", "/s"), hashed}));
+  EXPECT_TRUE(md5_only.h->engine->digests().prepared(digest_kind::md5));  // before any record
+  EXPECT_FALSE(md5_only.h->engine->digests().prepared(digest_kind::sha256));
+}
+
 TEST(TransformSpec, Filters) {
   source_spec s = spec_of({from("id", "/id")});
   s.filters = {

@@ -28,6 +28,11 @@ class hasher {
   /// Appends the lowercase hex digest of `data` to `out` (prepares `kind` first if needed).
   /// False on an OpenSSL failure.
   bool append_hex(digest_kind kind, std::string_view data, byte_arena& out);
+  /// True once `kind` has been fetched (prepare() or a first append_hex()).
+  bool prepared(digest_kind kind) const noexcept {
+    return kind == digest_kind::md5 ? md5_ != nullptr
+                                    : kind == digest_kind::sha256 && sha256_ != nullptr;
+  }
 
  private:
   evp_md_ctx_st* ctx_ = nullptr;

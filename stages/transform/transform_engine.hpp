@@ -44,6 +44,8 @@ class transform_engine {
                       record_batch& dead_letters, std::uint64_t& next_sequence);
 
   const std::vector<transform_program>& programs() const noexcept { return programs_; }
+  /// The digests fetched at construction: only the kinds some field hashes with.
+  const hasher& digests() const noexcept { return hasher_; }
 
  private:
   enum class record_verdict { ok, rejected, filtered };
