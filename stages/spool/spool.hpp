@@ -8,11 +8,11 @@
 // below which every record is confirmed delivered (the sink's watermark, persisted in
 // `<sink>.ledger`). A segment is deleted once every sink's watermark has passed its last record.
 //
-// Recovery (open): segments are listed; an unreadable header on the last segment (a roll cut
-// short) removes it; the last segment's frames are checked one by one and a torn tail is cut at
-// the last good frame (counted, logged). Earlier segments were synced before the roll and are
-// checked by the readers' CRC as they are read. Record ids never go backwards: the next id is
-// past both the last frame and every ledger's watermark.
+// Recovery (open, in spool_recovery.cpp; the rest is spool.cpp): segments are listed; an unreadable
+// header on the last segment (a roll cut short) removes it; the last segment's frames are checked
+// one by one and a torn tail is cut at the last good frame (counted, logged). Earlier segments were
+// synced before the roll and are checked by the readers' CRC as they are read. Record ids never go
+// backwards: the next id is past both the last frame and every ledger's watermark.
 //
 // Threading: open() and the `edgepipe spool` functions run before any thread starts. After that:
 // the writer thread adds/updates/deletes segments and publishes the committed id; sink threads
