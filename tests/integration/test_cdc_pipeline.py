@@ -159,15 +159,20 @@ class daemon:
 def read_topic(topic, timeout_s=20):
     """Every message of a topic: (key, value or None, headers). Other tests share the broker
     and may restart it: a read that cannot reach it is tried again, up to 30 s."""
-    deadline = time.time() + 30
-    while True:
+    failures = []
+
+    def attempt():
         try:
-            return read_topic_once(topic, timeout_s)
+            return (read_topic_once(topic, timeout_s),)
         except Exception as e:  # kafka-python's errors (no broker, metadata) all derive from it
-            if time.time() > deadline:
-                raise
+            failures.append(e)
             print(f"      (reading {topic}: {e}; the broker may be restarting: trying again)")
-            time.sleep(1)
+            return None
+
+    got = it.wait_until(attempt, 30, 1.0)
+    if got is None:
+        raise failures[-1]
+    return got[0]
 
 
 def read_topic_once(topic, timeout_s):
