@@ -1,4 +1,5 @@
-// MongoDB sink (libmongoc). See stages/sinks/mongodb/mongo_sink.cpp.
+// MongoDB sink (libmongoc). See stages/sinks/mongodb/mongo_sink.cpp; the class and which file
+// holds which part of it: mongo_sink_impl.hpp.
 #pragma once
 
 #include <memory>
