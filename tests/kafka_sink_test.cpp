@@ -431,6 +431,41 @@ TEST(KafkaSink, CloseCountsUndeliveredAsFailed) {
   EXPECT_EQ(t.counters.records_out.get(), 0u);
 }
 
+// A topic is in the brokers' metadata a moment before its partitions exist on their leader; two
+// produce requests racing that moment can make Kafka 3.9 drop the first while librdkafka 2.0
+// reports it delivered (KAFKA-15591; kafka_sink_setup.cpp: wait_until_writable). So the sink
+// produces nothing to a topic before every partition's leader answers ListOffsets: here the
+// leader answers NOT_LEADER_OR_FOLLOWER a few times (open waits, then delivers), then for longer
+// than the sink waits (open fails, naming it, without a spool to keep the records).
+constexpr std::int16_t kListOffsetsApiKey = 2;
+
+TEST(KafkaSink, NothingIsProducedBeforeTheTopicsPartitionsAnswer) {
+  {
+    sink_on_mock t;
+    t.config.topic = "test.single";
+    rd_kafka_mock_push_request_errors(
+        t.mc.get(), kListOffsetsApiKey, 6, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+        RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+        RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+        RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+    ASSERT_TRUE(t.open());
+    t.write(50);
+    EXPECT_TRUE(t.flush_until_delivered(50));
+    EXPECT_TRUE(t.s->close().is_ok());
+  }
+  {
+    sink_on_mock t;
+    t.config.topic = "test.single";
+    std::vector<rd_kafka_resp_err_t> errors(20000, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+    rd_kafka_mock_push_request_errors_array(t.mc.get(), kListOffsetsApiKey, errors.size(),
+                                            errors.data());
+    t.make();
+    const status st = t.s->open();
+    ASSERT_FALSE(st.is_ok());
+    EXPECT_NE(st.message().find("not writable"), std::string::npos) << st.message();
+  }
+}
+
 TEST(KafkaSink, BadPropertyFailsOpenNamingIt) {
   kafka_sink_config c;
   c.brokers = "127.0.0.1:1";

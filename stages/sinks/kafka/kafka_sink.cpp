@@ -121,7 +121,17 @@ status kafka_sink::open() {
     destroy();
     return s;
   }
-  if (config_.create_topics && !setup_pending()) wait_for_leaders();
+  // Nothing is produced to a topic before its partitions answer (wait_until_writable): when
+  // they do not yet, the sink thread checks again (try_setup) while records wait; without a
+  // spool to wait in, open() fails.
+  if (!setup_pending() && !topics_writable()) {
+    if (!may_start_down_) {
+      destroy();
+      return status::error("sink " + name_ + ": topics on " + config_.brokers +
+                           " not writable after " + std::to_string(kLeaderWaitMs) + " ms");
+    }
+    defer_setup();
+  }
   // Exactly once: initialised now, before the pipeline starts (else on the first write).
   if (eos_ && !setup_pending()) (void)transactions_initialised();
   return status::ok();
@@ -275,6 +285,15 @@ rd_kafka_topic_t* kafka_sink::stream_topic(std::string_view stream) {
     }
     rd_kafka_topic_t* h = rd_kafka_topic_new(rk_, topic.c_str(), nullptr);
     if (h == nullptr) return nullptr;
+    // Not one produce before its partitions answer (see wait_until_writable).
+    if (!wait_until_writable(h, kLeaderWaitMs)) {
+      log_line(log_level::warn, "sink:" + name_,
+               "topic " + topic + ": partitions not writable after " +
+                   std::to_string(kLeaderWaitMs) + " ms (records retried from the spool)");
+      rd_kafka_topic_destroy(h);
+      next_stream_create_ns_ = mono_now_ns() + kSetupRetryNs;
+      return nullptr;
+    }
     it = stream_topics_.emplace(std::move(topic), h).first;
     log_line(log_level::info, "sink:" + name_, "producing to topic " + it->first);
   }

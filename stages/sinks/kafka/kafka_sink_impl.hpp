@@ -52,6 +52,8 @@
 namespace edgepipe::kafka_detail {
 
 constexpr int kMetadataTimeoutMs = 10000;
+/// Longest wait for a topic's partitions to answer before the first produce to it.
+constexpr int kLeaderWaitMs = 5000;
 
 /// Lets the stream-topic map be searched with a string_view (no allocation per record).
 struct name_hash {
@@ -113,7 +115,8 @@ class kafka_sink final : public sink {
   status set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value);
   status configure(rd_kafka_conf_t* conf);
   status check_brokers(int timeout_ms);
-  void wait_for_leaders();
+  bool wait_until_writable(rd_kafka_topic_t* topic, int timeout_ms);
+  bool topics_writable();
   bool try_setup() override;
   std::vector<std::string> topic_names() const;
   status create_state_topic();
