@@ -2,6 +2,8 @@
 // Debezium-compatible event (Debezium's defaults: time.precision.mode=adaptive,
 // binary.handling.mode=bytes, JSON converter with schemas disabled). docs/cdc.md prints it.
 // Pure functions; runs on: the postgres_cdc source thread. No allocation once `out` is warm.
+// Defined in pg_type_mapping.cpp (the table, rendering by it) and its parts pg_value_render.hpp,
+// pg_time_text.cpp and pg_base64.cpp.
 #pragma once
 
 #include <cstdint>

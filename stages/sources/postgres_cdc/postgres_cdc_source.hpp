@@ -2,6 +2,14 @@
 // slot (with an exported snapshot) when missing, reads the initial snapshot in a second session,
 // streams pgoutput v1 from the slot, and hands Debezium events to a handler. It confirms to
 // PostgreSQL only the LSN the handler reports durable (confirm_durable), plus idle WAL.
+// The methods are defined in three files:
+//   postgres_cdc_source.cpp     run() and reconnects, a connection's setup (publication, slot,
+//                               resend filter), confirm_durable(), lag_bytes(), and what the
+//                               snapshot and the stream share (table_selected, count, the
+//                               primary key query).
+//   postgres_cdc_snapshot.cpp   take_snapshot() and the snapshot marker (redo_cut_snapshot,
+//                               clear_marker_if_durable).
+//   postgres_cdc_streaming.cpp  stream(), handle_xlog(), send_status(), load_primary_key().
 // Threading: run() is the body of the source thread ("src:pgcdc"); confirm_durable(),
 // request_stop() and counters() may be called from any thread.
 #pragma once
