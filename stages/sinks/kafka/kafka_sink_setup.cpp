@@ -235,12 +235,13 @@ bool kafka_sink::wait_until_writable(rd_kafka_topic_t* topic, int timeout_ms) {
 }
 
 // runs on: main thread (open), before any pipeline thread starts, and sink thread (try_setup).
-// Every topic the sink produces to by name (not the streams': stream_topic() checks each when
-// it first meets it) made writable, within kLeaderWaitMs for all of them. False when one is
-// not: nothing may be produced yet.
+// Every topic the sink produces to by name, the state topic too (not the streams': stream_topic()
+// checks each when it first meets it) made writable, within kLeaderWaitMs for all of them. False
+// when one is not: nothing may be produced yet.
 bool kafka_sink::topics_writable() {
   std::vector<rd_kafka_topic_t*> handles = source_topics_;
   if (shared_topic_ != nullptr) handles.push_back(shared_topic_);
+  if (state_topic_ != nullptr) handles.push_back(state_topic_);  // exactly once: the watermark
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kLeaderWaitMs);
   for (rd_kafka_topic_t* topic : handles) {
     if (topic == nullptr) continue;
