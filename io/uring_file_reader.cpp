@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -18,7 +19,7 @@ uring_file_reader::~uring_file_reader() {
 
 status uring_file_reader::open(const std::string& path, std::size_t chunk_bytes) {
   path_ = path;
-  chunk_ = chunk_bytes;
+  chunk_ = read_bytes_ = chunk_bytes;
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) return errno_status("cannot open " + path, errno);
   if (const int rc = io_uring_queue_init(4, &ring_, 0); rc < 0)
@@ -35,6 +36,7 @@ void uring_file_reader::enable_handoff(std::size_t window_bytes, std::size_t tai
   tail_padding_ = tail_padding;
   // Four reads per window: a hand-off then reads again at most a quarter of it.
   if (chunk_ > window_bytes_ / 4) chunk_ = window_bytes_ / 4 > 0 ? window_bytes_ / 4 : 1;
+  read_bytes_ = chunk_;
   handoff_ = std::move(handoff);
   window_.reserve(window_bytes_ + tail_padding_);
 }
@@ -49,10 +51,11 @@ void uring_file_reader::take_window(byte_arena& arena) {
   pinned_ = 0;
   window_base_ = next_read_offset_ = resume;
   file_eof_ = file_eof_ && drained;
+  read_bytes_ = std::min(chunk_, kFirstReadAfterHandoff);
 }
 
 status uring_file_reader::read_more() {
-  if (pinned_ > 0 && window_.size() + chunk_ + tail_padding_ > window_.capacity()) {
+  if (pinned_ > 0 && window_.size() + read_bytes_ + tail_padding_ > window_.capacity()) {
     handoff_();  // calls take_window(): the caller takes the pinned window
     if (pinned_ > 0) return status::error("zero-copy reader of " + path_ + ": window not taken");
   }
@@ -64,10 +67,12 @@ status uring_file_reader::read_more() {
     start_ = 0;
   }
   // Grows only for a frame larger than a chunk (never while pinned: checked above).
-  char* const into = window_.prepare(chunk_ + tail_padding_);
+  const std::size_t want = read_bytes_;
+  read_bytes_ = std::min(chunk_, read_bytes_ * 2);
+  char* const into = window_.prepare(want + tail_padding_);
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   if (sqe == nullptr) return status::error("io_uring sq full reading " + path_);
-  io_uring_prep_read(sqe, fd_, into, static_cast<unsigned>(chunk_), next_read_offset_);
+  io_uring_prep_read(sqe, fd_, into, static_cast<unsigned>(want), next_read_offset_);
   if (const int rc = io_uring_submit(&ring_); rc < 0)
     return errno_status("io_uring_submit read " + path_, -rc);
   io_uring_cqe* cqe = nullptr;

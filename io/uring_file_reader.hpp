@@ -68,7 +68,10 @@ class uring_file_reader {
   const std::string& path() const noexcept { return path_; }
 
  private:
-  /// Reads up to chunk_ bytes at the end of the window (room made first) and waits for them.
+  /// After a hand-off the reads start small and double up to chunk_: a paced replay hands off a
+  /// window per payload, and reading a whole chunk again for each one cost more than the payload.
+  static constexpr std::size_t kFirstReadAfterHandoff = std::size_t{16} << 10;
+  /// Reads up to read_bytes_ bytes at the end of the window (room made first) and waits for them.
   status read_more();
 
   io_uring ring_{};
@@ -84,6 +87,7 @@ class uring_file_reader {
   std::size_t pinned_ = 0;        // window bytes in use by the caller (zero-copy mode)
   std::size_t window_bytes_ = 0;  // 0 = no hand-off: compact as needed
   std::size_t tail_padding_ = 0;
+  std::size_t read_bytes_ = 0;  // the next read's size: kFirstReadAfterHandoff..chunk_
   std::function<void()> handoff_;
 };
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -121,6 +122,32 @@ TEST(TraceFormat, KeptBodiesStayInPlaceAcrossWindowHandOffs) {
     EXPECT_GT(handoffs, 10u);
     expect_kept_bodies(windows, kept, bodies);
   }
+}
+
+// A paced replay hands the window off after every payload: the reader then reads a little
+// ahead, not a whole chunk again for each one (each re-read copied 256 KiB per payload).
+TEST(TraceFormat, AfterEachHandOffTheReaderReadsLittleAhead) {
+  temp_dir dir;
+  trace_writer w;
+  ASSERT_TRUE(w.open(dir / "t.trace").is_ok());
+  const std::string body = "{\"iss_position\":{\"latitude\":\"1.0\"},\"message\":\"success\"}";
+  for (int i = 0; i < 3000; ++i) ASSERT_TRUE(w.write({"iss", body, i + 1, 200}));
+  ASSERT_TRUE(w.close().is_ok());
+  trace_reader r;
+  ASSERT_TRUE(r.open(dir / "t.trace", 1 << 20).is_ok());
+  r.enable_handoff(1 << 20, kPayloadPadding, [] { FAIL() << "the window never fills here"; });
+  byte_arena taken;
+  trace_frame f;
+  std::size_t frames = 0, most_ahead = 0;
+  while (r.next(f)) {
+    ASSERT_EQ(f.body, body);
+    (void)r.keep(f.body, kPayloadPadding);
+    if (frames++ > 0) most_ahead = std::max(most_ahead, r.unread_window_bytes());
+    r.take_window(taken);  // shipped alone, as pacing does
+  }
+  EXPECT_EQ(r.error(), "");
+  EXPECT_EQ(frames, 3000u);
+  EXPECT_LE(most_ahead, std::size_t{16} << 10);
 }
 
 TEST(TraceFormat, TornTailIsCountedNotFatal) {
