@@ -320,6 +320,7 @@ void uring_file_writer::submit_partial() {
   const unsigned last = current_;
   const std::size_t size = slots_[last].size;
   if (size == 0) return;
+  if (!direct_ && size <= kInlineWriteBytes) return write_inline(last);
   const std::size_t tail = direct_ ? size % kDirectAlign : 0;
   submit_current();  // moves on to a free slot
   if (tail == 0 || !error_.empty()) return;
@@ -404,6 +405,35 @@ status uring_file_writer::poll_sync(bool wait) {
   return error_.empty() ? status::ok() : status::error(error_, error_code_);
 }
 
+bool uring_file_writer::pwrite_all(int fd, const char* src, std::size_t n, std::uint64_t at) {
+  while (n != 0) {
+    ssize_t r = ::pwrite(fd, src, n, static_cast<off_t>(at));
+    if (r < 0 && errno == EINTR) continue;
+    r = file_faults::apply(file_faults::op::write, path_, at,
+                           r < 0 ? -errno : static_cast<int>(std::min<ssize_t>(r, 1 << 30)));
+    if (r < 0) {
+      fail(errno_message("write " + path_, static_cast<int>(-r)), static_cast<int>(-r));
+      return false;
+    }
+    if (r == 0) {
+      fail("short write to " + path_ + ": " + std::strerror(ENOSPC), ENOSPC);
+      return false;
+    }
+    src += r;
+    at += static_cast<std::uint64_t>(r);
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+void uring_file_writer::write_inline(unsigned index) {
+  slot& s = slots_[index];
+  if (!pwrite_all(fd_, s.data.get(), s.size, file_offset_)) return;
+  file_offset_ += s.size;
+  submitted_end_ = file_offset_;
+  s.size = s.submitted = 0;
+}
+
 status uring_file_writer::expose() {
   if (fd_ < 0) return status::ok();
   // A padded direct write of the block this starts in may still be in flight.
@@ -416,26 +446,10 @@ status uring_file_writer::expose() {
   if (from >= logical_size_) return status::ok();
   // The buffer being filled holds the file from file_offset_ to logical_size_.
   const char* src = slots_[current_].data.get() + (from - file_offset_);
-  std::size_t left = logical_size_ - from;
-  std::uint64_t at = from;
+  const std::size_t left = logical_size_ - from;
+  const std::uint64_t at = from;
   const int fd = shadow_fd_ >= 0 ? shadow_fd_ : fd_;
-  while (left != 0) {
-    ssize_t r = ::pwrite(fd, src, left, static_cast<off_t>(at));
-    if (r < 0 && errno == EINTR) continue;
-    r = file_faults::apply(file_faults::op::write, path_, at,
-                           r < 0 ? -errno : static_cast<int>(std::min<ssize_t>(r, 1 << 30)));
-    if (r < 0) {
-      fail(errno_message("write " + path_, static_cast<int>(-r)), static_cast<int>(-r));
-      return status::error(error_, error_code_);
-    }
-    if (r == 0) {
-      fail("short write to " + path_ + ": " + std::strerror(ENOSPC), ENOSPC);
-      return status::error(error_, error_code_);
-    }
-    src += r;
-    at += static_cast<std::uint64_t>(r);
-    left -= static_cast<std::size_t>(r);
-  }
+  if (!pwrite_all(fd, src, left, at)) return status::error(error_, error_code_);
   if (shadow_end_ != from) shadow_start_ = from;
   shadow_end_ = logical_size_;
   return status::ok();

@@ -87,6 +87,11 @@ class uring_file_writer {
   /// Whether writes bypass the page cache (O_DIRECT was asked for and the file system took it).
   bool direct() const noexcept { return direct_; }
   static constexpr std::size_t kDirectAlign = 4096;
+  /// Buffered writes of a partly filled buffer up to this size are pwrite()s on the caller's
+  /// thread: ext4 cannot take a buffered write without blocking, so io_uring hands each one to
+  /// a kernel worker thread and wakes the caller when it is done: two context switches per
+  /// flush, which a sink flushing every record at a paced input pays on every record.
+  static constexpr std::size_t kInlineWriteBytes = std::size_t{64} << 10;
 
   bool is_open() const noexcept { return fd_ >= 0; }
   /// Bytes of the file submitted in writes that will not be rewritten (the buffer being filled,
@@ -122,8 +127,13 @@ class uring_file_writer {
   /// A write of slot `index`'s submitted bytes at `offset` (fixed buffer when registered).
   void prep_write(io_uring_sqe* sqe, unsigned index, std::uint64_t offset);
   /// Submits the slot being filled without waiting (direct I/O: padded, its partial last block
-  /// carried over to the next slot).
+  /// carried over to the next slot). Buffered, a fill of at most kInlineWriteBytes is written at
+  /// once instead (write_inline()).
   void submit_partial();
+  /// Writes slot `index` (buffered, not in flight) at file_offset_ now; moves past it.
+  void write_inline(unsigned index);
+  /// pwrite()s all of [src, src + n) at `at` on `fd` (retrying short writes); false after fail().
+  bool pwrite_all(int fd, const char* src, std::size_t n, std::uint64_t at);
   bool reap(bool wait_one);
   bool handle_completion(io_uring_cqe* cqe);
   void fail(std::string message, int code = 0);

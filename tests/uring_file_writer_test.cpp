@@ -87,6 +87,37 @@ TEST_P(UringFileWriter, BackgroundSyncCompletesWhileWritesGoOn) {
   EXPECT_EQ(testing::read_file(path), a + b);
 }
 
+// Buffered flushes of a fill up to kInlineWriteBytes are pwrite()s on the caller's thread, larger
+// ones go through the ring: both, mixed with full buffers in flight and background syncs, leave
+// exactly the bytes given.
+TEST(UringFileWriterBuffered, SmallFlushesWrittenInlineAndLargeOnesOnTheRingKeepTheBytes) {
+  temp_dir dir;
+  const std::string path = dir / "mixed.bin";
+  uring_file_writer w;
+  uring_file_writer_options o;
+  o.buffer_bytes = 512 * 1024;
+  ASSERT_TRUE(w.open(path, o).is_ok());
+  std::string expected;
+  std::mt19937 rng(11);
+  std::size_t small = 0, large = 0;
+  for (int i = 0; i < 300; ++i) {
+    // Fills below and above the inline limit, now and then past a whole buffer.
+    const std::size_t n =
+        i % 7 == 3 ? 600'000 : 1 + rng() % (3 * uring_file_writer::kInlineWriteBytes);
+    const std::string chunk = pattern(n, static_cast<unsigned>(i));
+    ASSERT_TRUE(w.write(chunk));
+    expected += chunk;
+    (n <= uring_file_writer::kInlineWriteBytes ? small : large) += 1;
+    ASSERT_TRUE(rng() % 3 == 0 ? w.start_sync().is_ok() : w.flush().is_ok());
+    ASSERT_EQ(testing::read_file(path).substr(0, w.submitted_bytes()),
+              expected.substr(0, w.submitted_bytes()));
+  }
+  EXPECT_GT(small, 50u);
+  EXPECT_GT(large, 50u);
+  ASSERT_TRUE(w.close(true).is_ok());
+  EXPECT_EQ(testing::read_file(path), expected);
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, UringFileWriter, ::testing::Values(false, true),
                          [](const auto& p) { return p.param ? "direct" : "buffered"; });
 
