@@ -5,6 +5,7 @@
 
 #include "platform/clock.hpp"
 #include "platform/log.hpp"
+#include "platform/thread.hpp"
 #include "stages/spool/spool_appender.hpp"
 #include "stages/spool/spool_cursor.hpp"
 
@@ -17,7 +18,9 @@ constexpr auto kIdleWait = std::chrono::milliseconds(1000);
 // Steady input (frames every <= kSteadyGapMaxNs): before sleeping, the sink thread polls for the
 // next frame for about 1.5 inter-arrival times (at most kSteadySpinMaxNs), yielding the core
 // between polls, instead of paying a futex wake-up (p50 ~14 us on this VM) per frame. Idle
-// input (no frame for two gaps) sleeps at once: no CPU when idle.
+// input (no frame for two gaps) sleeps at once: no CPU when idle. Not when the process runs on
+// one CPU ([pipeline] cpus = "0", taskset): there a wake-up is a context switch on that CPU, and
+// polling took the whole CPU for no gain (benchmarks/README.md, 2026-12-07 afternoon).
 constexpr std::uint64_t kSteadyGapMaxNs = 250'000;
 constexpr std::uint64_t kSteadySpinMaxNs = 300'000;
 }  // namespace
@@ -29,7 +32,8 @@ sink_stage::sink_stage(std::unique_ptr<sink> s, std::size_t ring_capacity,
       input_(ring_capacity),
       pool_(pool),
       counters_(counters),
-      flush_interval_(flush_interval) {
+      flush_interval_(flush_interval),
+      steady_polling_(available_cpus() >= 2) {  // built on the main thread: the process's CPUs
   sink_->set_batch_keeper(this);
 }
 
@@ -318,7 +322,7 @@ void sink_stage::run_from_spool() {
     // Full (wait for answers, not data) or stuck (retry the read a little later).
     const bool full = tracker.frames() >= kMaxFramesInFlight || stuck;
     const bool answers_due = tracker.unanswered() != 0;
-    if (!full && gap_ns != 0 && gap_ns <= kSteadyGapMaxNs) {
+    if (steady_polling_ && !full && gap_ns != 0 && gap_ns <= kSteadyGapMaxNs) {
       const std::uint64_t until = last_take_ns + std::min(gap_ns * 3 / 2, kSteadySpinMaxNs);
       while (mono_now_ns() < until && !abandoned_.load(std::memory_order_acquire) &&
              sp.committed_end() <= seen && sp.dropped_end() <= seen && !sp.writing_finished() &&

@@ -98,6 +98,10 @@ class sink_stage final : private delivery_listener, private batch_keeper {
   batch_pool<record_batch>& pool_;
   stage_counters& counters_;
   std::chrono::milliseconds flush_interval_;
+  // Whether the sink thread polls for the next frame of a steady input before sleeping
+  // (sink_stage.cpp): only when the process may run on two CPUs or more. Confined to one, the
+  // polling only takes the CPU from the threads that produce that frame.
+  bool steady_polling_ = true;
   spool* spool_ = nullptr;
   std::size_t spool_index_ = 0;
   spool_memory_tail* tail_ = nullptr;
