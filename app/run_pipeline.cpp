@@ -9,11 +9,14 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "app/exit_codes.hpp"
 #include "app/operator_endpoint.hpp"
 #include "config/config_loader.hpp"
+#include "platform/cpu_list.hpp"
 #include "platform/log.hpp"
+#include "platform/thread.hpp"
 #include "stages/pipeline/pipeline.hpp"
 #include "stages/pipeline/stage_checks.hpp"
 #include "stages/report/run_summary.hpp"
@@ -61,10 +64,16 @@ class pipeline_runner {
     signals_ = block_control_signals();
     started_ = clock_type::now();
     config_.sinks_may_start_down = options_.mode == run_mode::daemon;
+    start_cpus_ = startup_cpus();
     for (bool first = true;; first = false) {
-      auto p = std::make_unique<pipeline>(config_);
+      std::unique_ptr<pipeline> p;
       operator_endpoint endpoint;
-      if (status s = start(*p, endpoint); !s) {
+      status s = confine_to_cpus();
+      if (s) {
+        p = std::make_unique<pipeline>(config_);
+        s = start(*p, endpoint);
+      }
+      if (!s) {
         if (first) return config_error(s.message());
         if (!previous_) {
           log_line(log_level::error, "main", "restart failed: " + s.message());
@@ -97,6 +106,25 @@ class pipeline_runner {
   }
 
  private:
+  /// [pipeline] cpus for the pipeline about to be made: set on the main thread before any of the
+  /// pipeline's threads exists, so that each of them (and each thread they create) inherits it.
+  /// "all" leaves the affinity alone, or after a reload from a narrower set, restores the one
+  /// the process was started with.
+  status confine_to_cpus() {
+    if (config_.cpus.empty() && !confined_) return status::ok();
+    const std::vector<int>& cpus = config_.cpus.empty() ? start_cpus_ : config_.cpus;
+    if (cpus.empty()) return status::ok();  // the start affinity could not be read: leave it
+    if (const int err = restrict_process_cpus(cpus); err != 0)
+      return errno_status(config_.origin + ": pipeline.cpus = \"" + format_cpu_list(cpus) +
+                              "\": cannot run on these CPUs",
+                          err);
+    confined_ = !config_.cpus.empty();
+    if (confined_)
+      log_line(log_level::info, "main",
+               "running on CPUs " + format_cpu_list(cpus) + " (pipeline.cpus)");
+    return status::ok();
+  }
+
   /// Builds and starts the pipeline and, for run/record, the operator endpoint.
   status start(pipeline& p, operator_endpoint& endpoint) {
     if (status s = p.build(); !s) return s;
@@ -203,6 +231,8 @@ class pipeline_runner {
   const run_options& options_;
   sigset_t signals_{};
   clock_type::time_point started_;
+  std::vector<int> start_cpus_;  // the affinity the process had when run() began
+  bool confined_ = false;        // a [pipeline] cpus set is applied to the main thread
 };
 
 }  // namespace

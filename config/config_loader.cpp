@@ -12,6 +12,8 @@
 #include "config/config_schema.hpp"
 #include "config/toml_reader.hpp"
 #include "core/record.hpp"
+#include "platform/cpu_list.hpp"
+#include "platform/thread.hpp"
 
 namespace edgepipe {
 
@@ -106,6 +108,38 @@ bool read_spool(toml_reader& r, const toml::table& t, spool_config& sp) {
   return true;
 }
 
+// A thread can widen its own affinity to any CPU of the machine (sched_setaffinity is bounded by
+// the cgroup's cpuset, not by the creator's mask): a stage pinned outside [pipeline] cpus would
+// leave the set, so that is refused.
+bool check_pin_in_cpus(toml_reader& r, const toml::table& t, const std::string& path,
+                       std::string_view key, const std::optional<int>& cpu,
+                       const std::vector<int>& cpus) {
+  if (!cpu || cpus.empty() || std::binary_search(cpus.begin(), cpus.end(), *cpu)) return true;
+  return r.fail(*t.get(key), path + "." + std::string(key),
+                "CPU " + std::to_string(*cpu) + " is outside pipeline.cpus = \"" +
+                    format_cpu_list(cpus) + "\"");
+}
+
+// [pipeline] cpus, after source_cpu and transform_cpu. Checked against the CPUs the process was
+// started with, not the calling thread's: a SIGHUP reload is loaded on the main thread, which the
+// running config's set may have narrowed.
+bool read_cpus(toml_reader& r, const toml::table& t, pipeline_config& c) {
+  std::string text{schema::default_string("pipeline", "cpus")};
+  if (!r.get_string(t, "pipeline", "cpus", text)) return false;
+  std::string why;
+  if (!parse_cpu_list(text, c.cpus, why)) return r.fail(*t.get("cpus"), "pipeline.cpus", why);
+  const std::vector<int> available = startup_cpus();
+  for (const int cpu : c.cpus) {
+    if (available.empty() || std::binary_search(available.begin(), available.end(), cpu)) continue;
+    return r.fail(*t.get("cpus"), "pipeline.cpus",
+                  "CPU " + std::to_string(cpu) +
+                      " is not available to this process (it may run on " +
+                      format_cpu_list(available) + ")");
+  }
+  return check_pin_in_cpus(r, t, "pipeline", "source_cpu", c.source_cpu, c.cpus) &&
+         check_pin_in_cpus(r, t, "pipeline", "transform_cpu", c.transform_cpu, c.cpus);
+}
+
 // Over 100 lines on purpose: the top-level tables in the order the schema documents them, each
 // a few lines that hand off to its own reader.
 bool read_root(toml_reader& r, const toml::table& root, pipeline_config& c) {
@@ -143,6 +177,7 @@ bool read_root(toml_reader& r, const toml::table& root, pipeline_config& c) {
       return false;
     if (!r.get_cpu(*t, "pipeline", "source_cpu", c.source_cpu)) return false;
     if (!r.get_cpu(*t, "pipeline", "transform_cpu", c.transform_cpu)) return false;
+    if (!read_cpus(r, *t, c)) return false;
     if (!r.get_duration(*t, "pipeline", opt("pipeline", "drain_timeout"), c.drain_timeout_ms))
       return false;
     if (!r.get_uint(*t, "pipeline", opt("pipeline", "pool_bytes"), c.pool_bytes)) return false;
@@ -229,6 +264,7 @@ bool read_root(toml_reader& r, const toml::table& root, pipeline_config& c) {
       if (!v.is_table()) return r.fail(v, "sinks." + name, "expected a table [sinks." + name + "]");
       sink_config s;
       if (!read_sink(r, name, *v.as_table(), s)) return false;
+      if (!check_pin_in_cpus(r, *v.as_table(), "sinks." + name, "cpu", s.cpu, c.cpus)) return false;
       c.sinks.push_back(std::move(s));
     }
   }

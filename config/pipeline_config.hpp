@@ -124,6 +124,9 @@ struct pipeline_config {
   std::size_t max_payload_bytes = schema::default_uint("pipeline", "max_payload_bytes");
   // Bytes all HTTP sources together may hold in bodies being received (docs/configuration.md).
   std::uint64_t http_body_budget = schema::default_uint("pipeline", "http_body_budget");
+  // [pipeline] cpus: the CPUs every thread runs on, sorted; empty = "all" (the affinity the
+  // process was started with). Applied by app/run_pipeline.cpp before each pipeline is made.
+  std::vector<int> cpus;
   std::optional<int> source_cpu;
   std::optional<int> transform_cpu;
   std::vector<source_spec> sources;

@@ -4,8 +4,14 @@
 #include <sched.h>
 #include <signal.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <optional>
 
 namespace edgepipe {
 
@@ -20,6 +26,54 @@ int available_cpus() noexcept {
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
   return CPU_COUNT(&set);
+}
+
+std::vector<int> allowed_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+    if (CPU_ISSET(static_cast<std::size_t>(cpu), &set)) cpus.push_back(cpu);
+  return cpus;
+}
+
+namespace {
+
+std::mutex startup_mutex;
+std::optional<std::vector<int>> startup_set;  // recorded by the first restrict_process_cpus
+
+/// The calling thread's io_uring workers (iou-wrk-<tid>) take its affinity when the kernel makes
+/// them and keep it: once the thread's set changes, give them the new one too. Best effort
+/// (kernels before 6.x refuse to change an io_uring worker's affinity).
+void restrict_own_io_workers(const cpu_set_t& set) {
+  const std::string name = "iou-wrk-" + std::to_string(gettid());
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string line;
+    if (std::getline(comm, line) && line == name)
+      sched_setaffinity(std::atoi(task.path().filename().c_str()), sizeof(set), &set);
+  }
+}
+
+}  // namespace
+
+std::vector<int> startup_cpus() {
+  const std::lock_guard lock(startup_mutex);
+  return startup_set ? *startup_set : allowed_cpus();
+}
+
+int restrict_process_cpus(const std::vector<int>& cpus) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (const int cpu : cpus)
+    if (cpu >= 0 && cpu < CPU_SETSIZE) CPU_SET(static_cast<std::size_t>(cpu), &set);
+  const std::lock_guard lock(startup_mutex);
+  if (!startup_set) startup_set = allowed_cpus();
+  if (sched_setaffinity(0, sizeof(set), &set) != 0) return errno;
+  restrict_own_io_workers(set);
+  return 0;
 }
 
 std::thread start_stage_thread(thread_options options, std::function<void()> body) {
