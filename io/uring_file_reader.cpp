@@ -41,7 +41,7 @@ void uring_file_reader::enable_handoff(std::size_t window_bytes, std::size_t tai
   window_.reserve(window_bytes_ + tail_padding_);
 }
 
-void uring_file_reader::take_window(byte_arena& arena) {
+void uring_file_reader::take_window(byte_arena& arena, bool read_little_next) {
   const std::uint64_t resume = position();
   const bool drained = start_ == window_.size();
   window_.swap(arena);
@@ -51,7 +51,7 @@ void uring_file_reader::take_window(byte_arena& arena) {
   pinned_ = 0;
   window_base_ = next_read_offset_ = resume;
   file_eof_ = file_eof_ && drained;
-  read_bytes_ = std::min(chunk_, kFirstReadAfterHandoff);
+  read_bytes_ = read_little_next ? std::min(chunk_, kFirstReadAfterHandoff) : chunk_;
 }
 
 status uring_file_reader::read_more() {

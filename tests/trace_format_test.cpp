@@ -124,30 +124,45 @@ TEST(TraceFormat, KeptBodiesStayInPlaceAcrossWindowHandOffs) {
   }
 }
 
-// A paced replay hands the window off after every payload: the reader then reads a little
-// ahead, not a whole chunk again for each one (each re-read copied 256 KiB per payload).
-TEST(TraceFormat, AfterEachHandOffTheReaderReadsLittleAhead) {
+// A paced replay hands the window off before waiting for each payload (replay_source::pace:
+// the batch so far goes, the frame not due yet comes again): the reader then reads a little
+// ahead, not a whole chunk again for each payload (each re-read copied 256 KiB per payload).
+// Hand-offs that do not give a frame back (a full window, an idle transform) read whole chunks.
+TEST(TraceFormat, AfterAPacedHandOffTheReaderReadsLittleAhead) {
   temp_dir dir;
   trace_writer w;
   ASSERT_TRUE(w.open(dir / "t.trace").is_ok());
   const std::string body = "{\"iss_position\":{\"latitude\":\"1.0\"},\"message\":\"success\"}";
   for (int i = 0; i < 3000; ++i) ASSERT_TRUE(w.write({"iss", body, i + 1, 200}));
   ASSERT_TRUE(w.close().is_ok());
-  trace_reader r;
-  ASSERT_TRUE(r.open(dir / "t.trace", 1 << 20).is_ok());
-  r.enable_handoff(1 << 20, kPayloadPadding, [] { FAIL() << "the window never fills here"; });
-  byte_arena taken;
-  trace_frame f;
-  std::size_t frames = 0, most_ahead = 0;
-  while (r.next(f)) {
-    ASSERT_EQ(f.body, body);
-    (void)r.keep(f.body, kPayloadPadding);
-    if (frames++ > 0) most_ahead = std::max(most_ahead, r.unread_window_bytes());
-    r.take_window(taken);  // shipped alone, as pacing does
+  for (const bool paced : {true, false}) {
+    trace_reader r;
+    ASSERT_TRUE(r.open(dir / "t.trace", 1 << 20).is_ok());
+    r.enable_handoff(1 << 20, kPayloadPadding, [] { FAIL() << "the window never fills here"; });
+    byte_arena taken;
+    trace_frame f;
+    std::size_t kept = 0, most_ahead = 0;
+    bool due = false;
+    while (r.next(f)) {
+      ASSERT_EQ(f.body, body);
+      if (paced && !due) {  // not due yet: ship what is kept, wait, read the frame again
+        r.take_window(taken, /*give_back_last=*/true);
+        due = true;
+        continue;
+      }
+      if (kept > 0) most_ahead = std::max(most_ahead, r.unread_window_bytes());
+      (void)r.keep(f.body, kPayloadPadding);
+      ++kept;
+      due = false;
+      if (!paced) r.take_window(taken);  // shipped alone, the frame consumed
+    }
+    EXPECT_EQ(r.error(), "");
+    EXPECT_EQ(kept, 3000u);
+    if (paced)
+      EXPECT_LE(most_ahead, std::size_t{16} << 10);
+    else
+      EXPECT_GT(most_ahead, std::size_t{200} << 10);
   }
-  EXPECT_EQ(r.error(), "");
-  EXPECT_EQ(frames, 3000u);
-  EXPECT_LE(most_ahead, std::size_t{16} << 10);
 }
 
 TEST(TraceFormat, TornTailIsCountedNotFatal) {
