@@ -82,15 +82,16 @@ class trace_reader {
   }
   /// The window, with every kept body in it, goes to the caller in exchange for `arena`. The
   /// last frame next() returned is consumed (it must not come again), or, with
-  /// `give_back_last`, comes again from the next next() (read again into the new window): the
-  /// caller ships early to wait for that frame's time (pacing), so the reader reads little ahead.
-  void take_window(byte_arena& arena, bool give_back_last = false) {
+  /// `give_back_last`, comes again from the next next() (read again into the new window).
+  /// `read_little_next`: the caller ships early because it paces the frames (a window per
+  /// payload), so the reader reads a little ahead first (uring_file_reader::take_window).
+  void take_window(byte_arena& arena, bool give_back_last = false, bool read_little_next = false) {
     if (give_back_last && pending_consume_ != 0)
       --counters_.frames;  // counted again when it comes again
     else
       in_.consume(pending_consume_);
     pending_consume_ = 0;
-    in_.take_window(arena, /*read_little_next=*/give_back_last);
+    in_.take_window(arena, read_little_next);
   }
   /// Bytes read ahead of the last frame: what take_window() would read again.
   std::size_t unread_window_bytes() const noexcept { return in_.unconsumed() - pending_consume_; }

@@ -127,7 +127,7 @@ TEST(TraceFormat, KeptBodiesStayInPlaceAcrossWindowHandOffs) {
 // A paced replay hands the window off before waiting for each payload (replay_source::pace:
 // the batch so far goes, the frame not due yet comes again): the reader then reads a little
 // ahead, not a whole chunk again for each payload (each re-read copied 256 KiB per payload).
-// Hand-offs that do not give a frame back (a full window, an idle transform) read whole chunks.
+// At full speed hand-offs (a full window, an idle transform) read whole chunks.
 TEST(TraceFormat, AfterAPacedHandOffTheReaderReadsLittleAhead) {
   temp_dir dir;
   trace_writer w;
@@ -146,7 +146,7 @@ TEST(TraceFormat, AfterAPacedHandOffTheReaderReadsLittleAhead) {
     while (r.next(f)) {
       ASSERT_EQ(f.body, body);
       if (paced && !due) {  // not due yet: ship what is kept, wait, read the frame again
-        r.take_window(taken, /*give_back_last=*/true);
+        r.take_window(taken, /*give_back_last=*/true, /*read_little_next=*/true);
         due = true;
         continue;
       }
@@ -154,7 +154,7 @@ TEST(TraceFormat, AfterAPacedHandOffTheReaderReadsLittleAhead) {
       (void)r.keep(f.body, kPayloadPadding);
       ++kept;
       due = false;
-      if (!paced) r.take_window(taken);  // shipped alone, the frame consumed
+      if (!paced) r.take_window(taken);  // full speed: shipped, the frame consumed
     }
     EXPECT_EQ(r.error(), "");
     EXPECT_EQ(kept, 3000u);
