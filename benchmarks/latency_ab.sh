@@ -7,8 +7,12 @@
 # (benchmarks/machine_jitter.cpp, built with the benchmarks) measures the machine's own floor:
 # how much of each CPU's time goes to gaps in which no thread of ours could run.
 #
+# Each run also reports the CPU it used (user + system seconds / wall seconds, /usr/bin/time).
+#
 # usage: benchmarks/latency_ab.sh BIN_A BIN_B
 # env:   ROUNDS=3  PAYLOADS=50000  SPEED=50000x (with 50000 ISS payloads: 10,000 payloads/s)
+#        PIN=0 runs every process under `taskset -c 0` (the same as [pipeline] cpus = "0",
+#        which binaries older than that key do not know); empty = unconfined
 #        JITTER=build/benchmarks/machine_jitter (skipped when missing)  JITTER_SECONDS=3
 set -euo pipefail
 
@@ -20,7 +24,10 @@ SPEED=${SPEED:-50000x}
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/edgepipe-lat.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
-echo "# machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); A=$A B=$B; $ROUNDS rounds"
+PIN=${PIN:-}
+confine=()
+[[ -n "$PIN" ]] && confine=(taskset -c "$PIN")
+echo "# machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); A=$A B=$B; $ROUNDS rounds; CPUs: ${PIN:-all}"
 "$A" synth --api iss --payloads "$PAYLOADS" --seed 1 --out "$WORK/iss.trace" >/dev/null
 
 run_one() {  # label binary [extra args...]
@@ -28,14 +35,17 @@ run_one() {  # label binary [extra args...]
   shift 2
   local dir="$WORK/run"
   rm -rf "$dir" && mkdir -p "$dir"
-  (cd "$dir" && "$bin" replay --trace "$WORK/iss.trace" --speed "$SPEED" --sink file:out.jsonl \
-    "$@" 2>/dev/null | grep '^{' | tail -1) |
+  (cd "$dir" && /usr/bin/time -f '%U %S' -o "$WORK/time" "${confine[@]}" "$bin" replay \
+    --trace "$WORK/iss.trace" --speed "$SPEED" --sink file:out.jsonl "$@" 2>/dev/null |
+    grep '^{' | tail -1) |
     python3 -c '
 import json, sys
 s = json.loads(sys.stdin.read())
 l = s["latency_us"]
+user, system = map(float, open(sys.argv[2]).read().split()[-2:])
 print(json.dumps({"label": sys.argv[1], "p50": l["p50"], "p99": l["p99"], "max": l["max"],
-                  "records": s["records"]}))' "$label" | tee -a "$WORK/results.jsonl"
+                  "records": s["records"], "cpus": round((user + system) / s["seconds"], 2)}))' \
+      "$label" "$WORK/time" | tee -a "$WORK/results.jsonl"
 }
 
 JITTER=${JITTER:-$(dirname "$0")/../build/benchmarks/machine_jitter}
@@ -60,12 +70,12 @@ jitter after
 python3 - "$WORK/results.jsonl" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-print("| binary | p50 us | p99 us | max us |")
-print("|---|---|---|---|")
+print("| binary | p50 us | p99 us | max us | CPUs used |")
+print("|---|---|---|---|---|")
 for label in ("A", "B", "B-spool-none"):
     rs = [r for r in rows if r["label"] == label]
-    def fmt(k):
+    def fmt(k, digits=0):
         v = [r[k] for r in rs]
-        return f"{statistics.median(v):.0f} [{min(v)}..{max(v)}]"
-    print(f"| {label} | {fmt('p50')} | {fmt('p99')} | {fmt('max')} |")
+        return f"{statistics.median(v):.{digits}f} [{min(v)}..{max(v)}]"
+    print(f"| {label} | {fmt('p50')} | {fmt('p99')} | {fmt('max')} | {fmt('cpus', 2)} |")
 PY
