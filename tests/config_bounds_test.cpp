@@ -8,26 +8,15 @@
 
 #include "config/config_loader.hpp"
 #include "config/config_schema.hpp"
+#include "config_test_util.hpp"
 #include "stages/pipeline/stage_checks.hpp"
 #include "test_util.hpp"
 
 namespace edgepipe {
 namespace {
 
-std::string load_error(const std::string& toml) {
-  pipeline_config c;
-  status s = load_config_text(toml, "edge.toml", pipeline_stage_checks(), c);
-  if (s) s = validate_config(c, pipeline_stage_checks());
-  return s ? std::string() : s.message();
-}
-
-constexpr const char* kMinimal = R"(
-[sinks.out]
-type = "file"
-path = "out.jsonl"
-[sources.iss]
-fields = [ { name = "t", from = "/timestamp", type = "int" } ]
-)";
+using testing::kMinimal;
+using testing::load_error;
 
 /// "123", "2^20", or with a unit for durations ("10ms", "1h") -> integer (ms for durations).
 std::optional<std::uint64_t> parse_bound(std::string_view text, bool duration) {

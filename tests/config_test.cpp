@@ -3,25 +3,14 @@
 
 #include <gtest/gtest.h>
 
+#include "config_test_util.hpp"
 #include "test_util.hpp"
 
 namespace edgepipe {
 namespace {
 
-std::string load_error(const std::string& toml) {
-  pipeline_config c;
-  status s = load_config_text(toml, "edge.toml", pipeline_stage_checks(), c);
-  if (s) s = validate_config(c, pipeline_stage_checks());
-  return s ? std::string() : s.message();
-}
-
-constexpr const char* kMinimal = R"(
-[sinks.out]
-type = "file"
-path = "out.jsonl"
-[sources.iss]
-fields = [ { name = "t", from = "/timestamp", type = "int" } ]
-)";
+using testing::kMinimal;
+using testing::load_error;
 
 constexpr const char* kCdc = R"(
 [spool]

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "config/config_loader.hpp"
+#include "config_test_util.hpp"
 #include "platform/cpu_list.hpp"
 #include "platform/thread.hpp"
 #include "stages/pipeline/stage_checks.hpp"
@@ -29,20 +30,8 @@ std::string parse_error(std::string_view text) {
   return error;
 }
 
-std::string load_error(const std::string& toml) {
-  pipeline_config c;
-  status s = load_config_text(toml, "edge.toml", pipeline_stage_checks(), c);
-  if (s) s = validate_config(c, pipeline_stage_checks());
-  return s ? std::string() : s.message();
-}
-
-constexpr const char* kMinimal = R"(
-[sinks.out]
-type = "file"
-path = "out.jsonl"
-[sources.iss]
-fields = [ { name = "t", from = "/timestamp", type = "int" } ]
-)";
+using testing::kMinimal;
+using testing::load_error;
 
 TEST(CpuList, ParsesNumbersRangesAndLists) {
   EXPECT_EQ(parsed("0"), (std::vector<int>{0}));
