@@ -21,13 +21,6 @@ void block_all_signals() noexcept {
   pthread_sigmask(SIG_BLOCK, &all, nullptr);
 }
 
-int available_cpus() noexcept {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
-  return CPU_COUNT(&set);
-}
-
 std::vector<int> allowed_cpus() {
   cpu_set_t set;
   CPU_ZERO(&set);

@@ -24,9 +24,6 @@ std::thread start_stage_thread(thread_options options, std::function<void()> bod
 /// Blocks all signals in the calling thread (new threads inherit the mask).
 void block_all_signals() noexcept;
 
-/// Number of CPUs this process may run on.
-int available_cpus() noexcept;
-
 /// The CPUs the calling thread may run on (sched_getaffinity), sorted; empty if unreadable.
 std::vector<int> allowed_cpus();
 

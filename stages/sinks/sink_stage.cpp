@@ -33,7 +33,7 @@ sink_stage::sink_stage(std::unique_ptr<sink> s, std::size_t ring_capacity,
       pool_(pool),
       counters_(counters),
       flush_interval_(flush_interval),
-      steady_polling_(available_cpus() >= 2) {  // built on the main thread: the process's CPUs
+      steady_polling_(allowed_cpus().size() >= 2) {  // on the main thread: the process's CPUs
   sink_->set_batch_keeper(this);
 }
 

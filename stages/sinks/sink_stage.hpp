@@ -76,6 +76,10 @@ class sink_stage final : private delivery_listener, private batch_keeper {
   /// Records taken from the spool's memory tail rather than read back from disk.
   std::uint64_t memory_records() const noexcept { return memory_records_.load(); }
 
+  /// Whether the sink thread polls a steady input before sleeping: not when the process was
+  /// confined to one CPU when the stage was built.
+  bool polls_steady_input() const noexcept { return steady_polling_; }
+
  private:
   void run_from_ring();
   void run_from_spool();
