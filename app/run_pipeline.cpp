@@ -15,6 +15,7 @@
 #include "app/operator_endpoint.hpp"
 #include "config/config_loader.hpp"
 #include "platform/cpu_list.hpp"
+#include "platform/cpu_placement.hpp"
 #include "platform/log.hpp"
 #include "platform/thread.hpp"
 #include "stages/pipeline/pipeline.hpp"
@@ -108,13 +109,33 @@ class pipeline_runner {
  private:
   /// [pipeline] cpus for the pipeline about to be made: set on the main thread before any of the
   /// pipeline's threads exists, so that each of them (and each thread they create) inherits it.
-  /// "all" leaves the affinity alone, or after a reload from a narrower set, restores the one
-  /// the process was started with.
+  /// "auto" starts on one CPU (supervise() spreads it when busy); "all" leaves the affinity
+  /// alone, or after a reload from a narrower set, restores the one the process was started
+  /// with.
   status confine_to_cpus() {
-    if (config_.cpus.empty() && !confined_) return status::ok();
+    auto_cpus_.reset();
+    if (auto_placement_applies()) {
+      if (start_cpus_.size() < 2) {  // nothing to choose from
+        publish_fixed_cpu_placement("auto", start_cpus_);
+        return status::ok();
+      }
+      auto_cpus_.emplace(start_cpus_);
+      if (const int err = auto_cpus_->start_on_one_cpu(); err != 0)
+        return errno_status(config_.origin + ": pipeline.cpus = \"auto\": cannot run on CPU " +
+                                std::to_string(auto_cpus_->home_cpu()),
+                            err);
+      confined_ = true;
+      log_line(log_level::info, "main",
+               "running on CPU " + std::to_string(auto_cpus_->home_cpu()) +
+                   " until busy, then on " + format_cpu_list(start_cpus_) +
+                   " (pipeline.cpus = \"auto\")");
+      return status::ok();
+    }
     const std::vector<int>& cpus = config_.cpus.empty() ? start_cpus_ : config_.cpus;
+    publish_fixed_cpu_placement(config_.cpus.empty() ? "all" : "list", cpus);
+    if (config_.cpus.empty() && !confined_) return status::ok();
     if (cpus.empty()) return status::ok();  // the start affinity could not be read: leave it
-    if (const int err = restrict_process_cpus(cpus); err != 0)
+    if (const int err = move_process_to_cpus(cpus); err != 0)
       return errno_status(config_.origin + ": pipeline.cpus = \"" + format_cpu_list(cpus) +
                               "\": cannot run on these CPUs",
                           err);
@@ -123,6 +144,15 @@ class pipeline_runner {
       log_line(log_level::info, "main",
                "running on CPUs " + format_cpu_list(cpus) + " (pipeline.cpus)");
     return status::ok();
+  }
+
+  /// "auto" moves threads between CPUs; a stage pinned to one by the config stays there, and
+  /// then so does everything else ("all").
+  bool auto_placement_applies() const {
+    if (!config_.cpus_auto || config_.source_cpu || config_.transform_cpu) return false;
+    for (const auto& sink : config_.sinks)
+      if (sink.cpu) return false;
+    return true;
   }
 
   /// Builds and starts the pipeline and, for run/record, the operator endpoint.
@@ -158,12 +188,20 @@ class pipeline_runner {
       stopping = true;
       drain_deadline = clock_type::now() + std::chrono::milliseconds(config_.drain_timeout_ms);
     };
+    auto next_sample = clock_type::now() +
+                       (auto_cpus_ ? auto_cpus_->sample_interval() : std::chrono::milliseconds(0));
     while (!p.finished()) {
       auto until = clock_type::time_point::max();
       if (options_.duration_ms && !stopping) until = record_deadline;
       if (stopping) until = drain_deadline;
-      const int sig = wait_for_signal(signals_, until);
-      const bool timed_out = sig == 0 && clock_type::now() >= until;
+      const int sig = wait_for_signal(signals_, auto_cpus_ ? std::min(until, next_sample) : until);
+      const auto now = clock_type::now();
+      if (auto_cpus_ && now >= next_sample) {
+        auto_cpus_->sample();
+        next_sample = now + auto_cpus_->sample_interval();
+      }
+      const bool timed_out = sig == 0 && now >= until;
+      if (sig == 0 && !timed_out) continue;  // a placement sample, nothing else
       if (stopping && timed_out && p.spooled() && !abandoning) {
         // The spool keeps what the sinks have not confirmed: stop waiting for them, close
         // cleanly (ledgers written), and let the next start deliver the rest.
@@ -231,8 +269,9 @@ class pipeline_runner {
   const run_options& options_;
   sigset_t signals_{};
   clock_type::time_point started_;
-  std::vector<int> start_cpus_;  // the affinity the process had when run() began
-  bool confined_ = false;        // a [pipeline] cpus set is applied to the main thread
+  std::vector<int> start_cpus_;                  // the affinity the process had when run() began
+  bool confined_ = false;                        // a [pipeline] cpus set (or "auto") is applied
+  std::optional<auto_cpu_placement> auto_cpus_;  // "auto": this pipeline's placement
 };
 
 }  // namespace

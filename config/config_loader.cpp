@@ -14,6 +14,7 @@
 #include "core/record.hpp"
 #include "platform/cpu_list.hpp"
 #include "platform/thread.hpp"
+#include "platform/trim.hpp"
 
 namespace edgepipe {
 
@@ -126,8 +127,11 @@ bool check_pin_in_cpus(toml_reader& r, const toml::table& t, const std::string& 
 bool read_cpus(toml_reader& r, const toml::table& t, pipeline_config& c) {
   std::string text{schema::default_string("pipeline", "cpus")};
   if (!r.get_string(t, "pipeline", "cpus", text)) return false;
+  c.cpus_auto = trim_whitespace(text) == "auto";
+  if (c.cpus_auto) return true;  // pins are allowed anywhere; with one, the placement stays put
   std::string why;
-  if (!parse_cpu_list(text, c.cpus, why)) return r.fail(*t.get("cpus"), "pipeline.cpus", why);
+  if (!parse_cpu_list(text, c.cpus, why))
+    return r.fail(*t.get("cpus"), "pipeline.cpus", why + " or \"auto\"");
   const std::vector<int> available = startup_cpus();
   for (const int cpu : c.cpus) {
     if (available.empty() || std::binary_search(available.begin(), available.end(), cpu)) continue;

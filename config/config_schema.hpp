@@ -51,13 +51,17 @@ inline constexpr option_doc kPipeline[] = {
      "total past it is aborted, counted (edgepipe_http_budget_aborts_total) and its source "
      "backs off",
      "2^20..2^34"},
-    {"cpus", "string", "\"all\"",
-     "CPUs the whole process runs on, as in taskset -c: \"0\", \"0-3\", \"0,2\", \"0-1,4\". Every "
-     "thread inherits it, including the client libraries' (librdkafka, libcurl) and the kernel's "
-     "io_uring workers. \"0\" puts the pipeline on one CPU, which at modest paced rates gives the "
-     "lowest latency (no cross-CPU wake-ups; docs/operations.md); \"all\" = the affinity "
-     "edgepipe was started with. Each CPU must be one the process may run on, and source_cpu, "
-     "transform_cpu and a sink's cpu must be in the set"},
+    {"cpus", "string", "\"auto\"",
+     "CPUs the whole process runs on. \"auto\": one CPU (the last the process may use) while "
+     "it keeps up, all of them once it is busy (>= 75% of the one CPU over 10 ms), one again "
+     "after 5 s below half a CPU: at modest paced rates one CPU gives the lowest latency and uses "
+     "the least CPU (no cross-CPU wake-ups), at full speed the stages need them all; a pinned "
+     "source_cpu, transform_cpu or sink cpu turns it off (threads stay where started). Or a list "
+     "as in taskset -c: \"0\", \"0-3\", \"0,2\", \"0-1,4\"; \"all\" = the affinity edgepipe "
+     "was started with. Every thread follows it, including the client libraries' (librdkafka, "
+     "libcurl) and the kernel's io_uring workers (docs/operations.md). Each CPU of a list must "
+     "be one the process may run on, and source_cpu, transform_cpu and a sink's cpu must be in "
+     "it"},
     {"source_cpu", "integer or \"none\"", "\"none\"", "CPU the source thread is pinned to"},
     {"transform_cpu", "integer or \"none\"", "\"none\"", "CPU the transform thread is pinned to"},
     {"drain_timeout", "duration", "\"10s\"",

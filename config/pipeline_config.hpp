@@ -127,6 +127,9 @@ struct pipeline_config {
   // [pipeline] cpus: the CPUs every thread runs on, sorted; empty = "all" (the affinity the
   // process was started with). Applied by app/run_pipeline.cpp before each pipeline is made.
   std::vector<int> cpus;
+  // [pipeline] cpus = "auto" (the loader's default): one CPU of those the process may use while
+  // it keeps up, all of them once it does not (platform/cpu_placement.hpp); `cpus` is then empty.
+  bool cpus_auto = true;
   std::optional<int> source_cpu;
   std::optional<int> transform_cpu;
   std::vector<source_spec> sources;

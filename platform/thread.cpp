@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -34,20 +35,14 @@ std::vector<int> allowed_cpus() {
 namespace {
 
 std::mutex startup_mutex;
-std::optional<std::vector<int>> startup_set;  // recorded by the first restrict_process_cpus
+std::optional<std::vector<int>> startup_set;  // recorded by the first move_process_to_cpus
 
-/// The calling thread's io_uring workers (iou-wrk-<tid>) take its affinity when the kernel makes
-/// them and keep it: once the thread's set changes, give them the new one too. Best effort
-/// (kernels before 6.x refuse to change an io_uring worker's affinity).
-void restrict_own_io_workers(const cpu_set_t& set) {
-  const std::string name = "iou-wrk-" + std::to_string(gettid());
-  std::error_code ec;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
-    std::ifstream comm(task.path() / "comm");
-    std::string line;
-    if (std::getline(comm, line) && line == name)
-      sched_setaffinity(std::atoi(task.path().filename().c_str()), sizeof(set), &set);
-  }
+cpu_set_t to_cpu_set(const std::vector<int>& cpus) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (const int cpu : cpus)
+    if (cpu >= 0 && cpu < CPU_SETSIZE) CPU_SET(static_cast<std::size_t>(cpu), &set);
+  return set;
 }
 
 }  // namespace
@@ -57,16 +52,19 @@ std::vector<int> startup_cpus() {
   return startup_set ? *startup_set : allowed_cpus();
 }
 
-int restrict_process_cpus(const std::vector<int>& cpus) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  for (const int cpu : cpus)
-    if (cpu >= 0 && cpu < CPU_SETSIZE) CPU_SET(static_cast<std::size_t>(cpu), &set);
+int move_process_to_cpus(const std::vector<int>& cpus) {
+  const cpu_set_t set = to_cpu_set(cpus);
   const std::lock_guard lock(startup_mutex);
   if (!startup_set) startup_set = allowed_cpus();
+  // The calling thread first: it reports a set none of whose CPUs is available.
   if (sched_setaffinity(0, sizeof(set), &set) != 0) return errno;
-  restrict_own_io_workers(set);
-  return 0;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    const pid_t tid = std::atoi(task.path().filename().c_str());
+    if (tid <= 0 || tid == gettid()) continue;
+    if (sched_setaffinity(tid, sizeof(set), &set) != 0 && errno != ESRCH) return errno;
+  }
+  return ec ? ec.value() : 0;
 }
 
 std::thread start_stage_thread(thread_options options, std::function<void()> body) {

@@ -1,7 +1,7 @@
 // Stage threads: named (<= 15 chars, visible in top/perf), optionally pinned to one CPU, with
 // all signals blocked so that only the main thread handles them. And the CPUs the whole process
-// runs on ([pipeline] cpus): a new thread inherits its creator's affinity, so setting the main
-// thread's before it creates any other confines every thread of the process.
+// runs on ([pipeline] cpus): every thread it has is moved, and a new thread inherits its
+// creator's affinity.
 #pragma once
 
 #include <functional>
@@ -28,16 +28,16 @@ void block_all_signals() noexcept;
 std::vector<int> allowed_cpus();
 
 /// The CPUs the process was started with: allowed_cpus() as it was before the first
-/// restrict_process_cpus. A config reloaded while a narrower set applies is checked against
-/// this one, and "all" goes back to it.
+/// move_process_to_cpus. A config reloaded while a narrower set applies is checked against this
+/// one, and "all" goes back to it.
 std::vector<int> startup_cpus();
 
-/// Sets the calling thread's affinity to `cpus` (sorted, each < 1024); every thread it creates
-/// from then on inherits it, and the threads those create, and so on. Called on the main thread
-/// before the pipeline's threads exist, it confines the whole process: the stage threads, the
-/// client libraries' (librdkafka, libcurl) and the kernel's io_uring workers. The calling
-/// thread's existing io_uring workers, which would keep their set, get the new one too. Returns 0
-/// or the errno (EINVAL: none of `cpus` is available).
-int restrict_process_cpus(const std::vector<int>& cpus);
+/// Sets the affinity of every thread the process has now to `cpus` (sorted, each < 1024): the
+/// calling one, the stage threads, the client libraries' (librdkafka, libcurl, libmicrohttpd)
+/// and the kernel's io_uring workers (which take their creator's set when made and keep it);
+/// every thread created from then on inherits it from its creator. [pipeline] cpus before each
+/// pipeline is made, and "auto" moving a running one. A thread that exits meanwhile is skipped.
+/// Returns 0 or the first errno (EINVAL: none of `cpus` is available).
+int move_process_to_cpus(const std::vector<int>& cpus);
 
 }  // namespace edgepipe

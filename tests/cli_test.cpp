@@ -197,6 +197,10 @@ TEST(Cli, PacedReplayWithTheSpoolReportsTheLatencyPercentiles) {
   EXPECT_LE(p50, p99) << r.out;
   EXPECT_LE(p99, max) << r.out;
   EXPECT_NE(r.out.find("\"confirm_latency_us\":{\"p50\":"), std::string::npos) << r.out;
+  // The default [pipeline] cpus = "auto": what it ran on at the end (one CPU at this rate, or
+  // all of them on a busy machine; the fields, not the choice).
+  EXPECT_NE(r.out.find("\"cpus\":{\"mode\":\"auto\",\"now\":\""), std::string::npos) << r.out;
+  EXPECT_GE(json_int(r.out, "narrowed"), 0) << r.out;
   // Every record went through the spool and was taken from its memory tail.
   EXPECT_EQ(json_int(r.out, "appended"), 200) << r.out;
   EXPECT_EQ(json_int(r.out, "from_memory"), 200) << r.out;

@@ -1,7 +1,7 @@
 // [pipeline] cpus: the CPU list syntax (platform/cpu_list.hpp), the loader's checks (CPUs the
-// process may not run on, a stage pinned outside the set), and that restricting a thread's CPUs
-// confines the threads it creates (platform/thread.hpp), which is how the daemon confines all of
-// its threads (app/run_pipeline.cpp).
+// process may not run on, a stage pinned outside the set), and that threads made after the
+// process is moved inherit its set (platform/thread.hpp), which is how a pipeline's threads
+// follow [pipeline] cpus (app/run_pipeline.cpp).
 #include <gtest/gtest.h>
 #include <sched.h>
 
@@ -75,9 +75,19 @@ TEST(CpuList, FormatsRangesBack) {
   EXPECT_EQ(format_cpu_list({}), "");
 }
 
-TEST(PipelineCpus, DefaultIsAllAndAListIsLoaded) {
+TEST(PipelineCpus, DefaultIsAutoAndAListOrAllTurnsItOff) {
   pipeline_config c;
   ASSERT_TRUE(load_config_text(kMinimal, "edge.toml", pipeline_stage_checks(), c).is_ok());
+  EXPECT_TRUE(c.cpus.empty());
+  EXPECT_TRUE(c.cpus_auto);
+  ASSERT_TRUE(load_config_text(std::string(kMinimal) + "[pipeline]\ncpus = \" auto \"\n",
+                               "edge.toml", pipeline_stage_checks(), c)
+                  .is_ok());
+  EXPECT_TRUE(c.cpus_auto);
+  ASSERT_TRUE(load_config_text(std::string(kMinimal) + "[pipeline]\ncpus = \"all\"\n", "edge.toml",
+                               pipeline_stage_checks(), c)
+                  .is_ok());
+  EXPECT_FALSE(c.cpus_auto);
   EXPECT_TRUE(c.cpus.empty());
   const int cpu = allowed_cpus().front();
   ASSERT_TRUE(load_config_text(std::string(kMinimal) + "[pipeline]\ncpus = \"" +
@@ -86,6 +96,7 @@ TEST(PipelineCpus, DefaultIsAllAndAListIsLoaded) {
                                "edge.toml", pipeline_stage_checks(), c)
                   .is_ok());
   EXPECT_EQ(c.cpus, std::vector<int>{cpu});
+  EXPECT_FALSE(c.cpus_auto);
 }
 
 TEST(PipelineCpus, MalformedListIsRefusedNamingKeyAndValue) {
@@ -121,24 +132,23 @@ TEST(PipelineCpus, ThreadPinnedOutsideTheSetIsRefusedNamingItsKey) {
   EXPECT_EQ(load_error(set + "source_cpu = 0\n"), "");
 }
 
-// On a fresh thread, so that the test process's main thread keeps its CPUs. The CPU is the
-// first this process may use (0 unless the test runs under taskset).
-TEST(PipelineCpus, ThreadsCreatedAfterRestrictingRunOnlyOnTheSet) {
+// Threads made after a move inherit the set (a pipeline's, made after [pipeline] cpus is
+// applied). The CPU is the first this process may use (0 unless the test runs under taskset).
+TEST(PipelineCpus, ThreadsCreatedAfterAMoveRunOnlyOnTheSet) {
   const std::vector<int> before = allowed_cpus();
   ASSERT_FALSE(before.empty());
   const int cpu = before.front();
-  int err = -1;
+  ASSERT_EQ(move_process_to_cpus({cpu}), 0);
   cpu_set_t seen;
   CPU_ZERO(&seen);
   std::thread([&] {
-    err = restrict_process_cpus({cpu});
     std::thread([&] { sched_getaffinity(0, sizeof(seen), &seen); }).join();
   }).join();
-  EXPECT_EQ(err, 0);
   EXPECT_EQ(CPU_COUNT(&seen), 1);
   EXPECT_TRUE(CPU_ISSET(static_cast<std::size_t>(cpu), &seen));
-  EXPECT_EQ(allowed_cpus(), before) << "the test's own thread was restricted";
-  EXPECT_EQ(startup_cpus(), before) << "the start affinity is the one before restricting";
+  EXPECT_EQ(startup_cpus(), before) << "the start affinity is the one before the move";
+  ASSERT_EQ(move_process_to_cpus(before), 0);
+  EXPECT_EQ(allowed_cpus(), before);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include "stages/sinks/sink_stage.hpp"
 
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <memory>
 #include <thread>
@@ -30,7 +31,10 @@ class null_sink final : public sink {
 bool polls_when_built_on(const std::vector<int>& cpus) {
   bool polls = false;
   std::thread([&] {
-    ASSERT_EQ(restrict_process_cpus(cpus), 0);
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (const int cpu : cpus) CPU_SET(static_cast<std::size_t>(cpu), &set);
+    ASSERT_EQ(sched_setaffinity(0, sizeof(set), &set), 0);
     batch_pool<record_batch> pool;
     stage_counters counters("sink:null");
     sink_stage stage(std::make_unique<null_sink>(), 4, pool, counters,

@@ -2,6 +2,7 @@
 // the append clock behind "age of the oldest unconfirmed record", and a whole /api/status
 // document from a pipeline run in-process.
 #include "stages/report/status_json.hpp"
+#include "platform/cpu_placement.hpp"
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
@@ -142,6 +143,10 @@ TEST(StatusReport, DocumentOfAFinishedRun) {
   EXPECT_EQ(std::string_view(dl["source"]), "iss");
   EXPECT_EQ(json.find("<script>"), std::string::npos);
   EXPECT_EQ(std::uint64_t(doc["spool"]["appended_records"]), 40u);
+  // No runner placed this pipeline: the published placement is the process's default.
+  EXPECT_EQ(std::string_view(doc["cpus"]["mode"]), current_cpu_placement().mode);
+  EXPECT_EQ(std::uint64_t(doc["cpus"]["spread"]), 0u);
+  EXPECT_EQ(std::uint64_t(doc["cpus"]["narrowed"]), 0u);
   bool found_iss = false;
   for (simdjson::dom::element src : doc["sources"].get_array()) {
     if (std::string_view(src["name"]) != "iss") continue;

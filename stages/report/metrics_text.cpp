@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "platform/clock.hpp"
+#include "platform/cpu_placement.hpp"
 #include "platform/text_escape.hpp"
 
 namespace edgepipe {
@@ -193,6 +194,12 @@ std::string prometheus_text(const pipeline& p) {
     metric(o, "cdc_skipped_changes_total", l, k.skipped_tables.load());
     metric(o, "cdc_status_updates_total", l, k.status_updates.load());
   }
+  // [pipeline] cpus: the set in use as a label (a gauge of 1), and "auto"'s moves.
+  const cpu_placement_snapshot cpus = current_cpu_placement();
+  metric(o, "cpus_in_use",
+         prometheus_label("mode", cpus.mode) + "," + prometheus_label("cpus", cpus.cpus), 1);
+  metric(o, "cpus_spread_total", "", cpus.spread_count);
+  metric(o, "cpus_narrowed_total", "", cpus.narrow_count);
   return o.str();
 }
 

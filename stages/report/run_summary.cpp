@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "platform/cpu_placement.hpp"
 #include "platform/text_escape.hpp"
 
 namespace edgepipe {
@@ -51,6 +52,11 @@ std::string summary_json(const pipeline& p, double seconds) {
   o << ",\"latency_us\":{\"p50\":" << latency.quantile(0.5) / 1000
     << ",\"p99\":" << latency.quantile(0.99) / 1000 << ",\"max\":" << latency.quantile(1.0) / 1000
     << "}";
+  {
+    const cpu_placement_snapshot cpus = current_cpu_placement();
+    o << ",\"cpus\":{\"mode\":" << json_string(cpus.mode) << ",\"now\":" << json_string(cpus.cpus)
+      << ",\"spread\":" << cpus.spread_count << ",\"narrowed\":" << cpus.narrow_count << "}";
+  }
   if (confirm_latency.total() > 0)  // with the spool: payload received -> a sink confirmed it
     o << ",\"confirm_latency_us\":{\"p50\":" << confirm_latency.quantile(0.5) / 1000
       << ",\"p99\":" << confirm_latency.quantile(0.99) / 1000

@@ -5,6 +5,7 @@
 
 #include "io/trace_format.hpp"
 #include "platform/clock.hpp"
+#include "platform/cpu_placement.hpp"
 #include "platform/log.hpp"
 #include "stages/pipeline/pipeline.hpp"
 #include "stages/report/health.hpp"
@@ -162,6 +163,15 @@ std::string status_report::json() {
   o.field("now_unix_ms", now_unix_ms);
   o.field("uptime_s", seconds(t - started_mono_ns_));
   o.field("rate_window_s", rate_window);
+  {
+    const cpu_placement_snapshot cpus = current_cpu_placement();
+    o.begin_object("cpus");  // [pipeline] cpus: what the process runs on now
+    o.field("mode", cpus.mode);
+    o.field("now", cpus.cpus);
+    o.field("spread", cpus.spread_count);
+    o.field("narrowed", cpus.narrow_count);
+    o.end_object();
+  }
 
   const auto* tc = p.counters().find("transform");
   const auto& pc = p.transform().payload_counters();

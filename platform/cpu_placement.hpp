@@ -1,0 +1,97 @@
+// [pipeline] cpus = "auto" (the default): the whole process runs on one CPU while that CPU keeps
+// up, and on every CPU it may use once it does not. At modest paced rates one CPU gives the
+// lowest latency and the least CPU (no cross-CPU wake-ups: a futex wake-up of a thread on an
+// idle vCPU is slow and its spread is the tail); at full speed the stages need the other CPUs.
+//
+// cpu_spread_policy is the decision alone (pure, testable with made-up samples);
+// auto_cpu_placement applies it to the process. What the process runs on now is published for
+// the status page and the replay summary (current_cpu_placement()).
+//
+// Threading: auto_cpu_placement is the main thread's (app/run_pipeline.cpp samples it every
+// sample_interval() from its signal wait); current_cpu_placement() may be read from any thread
+// (a mutex, taken a few times a second at most).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace edgepipe {
+
+/// When to spread and when to come back. The process's own CPU time (every thread, the kernel's
+/// io_uring workers included) over wall time.
+class cpu_spread_policy {
+ public:
+  enum class decision { stay, widen, narrow };
+
+  /// On one CPU: spread once a window of kWidenWindowNs used at least kWidenLoad of it.
+  static constexpr std::uint64_t kWidenWindowNs = 10'000'000;
+  static constexpr double kWidenLoad = 0.75;
+  /// Spread: back to one CPU once a window of kNarrowWindowNs used at most kNarrowLoad CPUs in all
+  /// (it would fill at most half of the one CPU).
+  static constexpr std::uint64_t kNarrowWindowNs = 5'000'000'000;
+  static constexpr double kNarrowLoad = 0.5;
+
+  /// One sample: `wall_ns` elapsed since the last one, `cpu_ns` of CPU the process used in it.
+  decision observe(std::uint64_t wall_ns, std::uint64_t cpu_ns) noexcept;
+
+  bool spread() const noexcept { return spread_; }
+  /// Starts over on one CPU (a new pipeline).
+  void reset() noexcept { *this = cpu_spread_policy{}; }
+
+ private:
+  bool spread_ = false;
+  std::uint64_t window_wall_ns_ = 0;
+  std::uint64_t window_cpu_ns_ = 0;
+};
+
+/// What the process runs on, for the status page and the replay summary.
+struct cpu_placement_snapshot {
+  std::string mode = "all";        // "auto", "all" or "list"
+  std::string cpus;                // the set it runs on now, in taskset syntax ("" = unknown)
+  std::uint64_t spread_count = 0;  // auto: times it went from one CPU to all
+  std::uint64_t narrow_count = 0;  // auto: times it came back to one
+};
+
+cpu_placement_snapshot current_cpu_placement();
+/// Records a fixed placement ("all" or a [pipeline] cpus list); the auto counters are kept.
+void publish_fixed_cpu_placement(const std::string& mode, const std::vector<int>& cpus);
+
+class auto_cpu_placement {
+ public:
+  /// How often sample() wants to run: on one CPU often enough that a replay at full speed
+  /// spreads within ~10 ms; spread, the 5 s window needs no more.
+  static constexpr std::chrono::milliseconds kSampleIntervalOnOne{10};
+  static constexpr std::chrono::milliseconds kSampleIntervalSpread{100};
+
+  /// `cpus`: the CPUs it may spread over (sorted, non-empty). Its "home", where the process runs
+  /// while one CPU is enough, is the last: on many machines CPU 0 takes most interrupts.
+  explicit auto_cpu_placement(std::vector<int> cpus);
+
+  /// Puts every thread of the process on the home CPU and starts the policy over. Called on the
+  /// main thread before a pipeline's threads exist (they inherit it). Returns 0 or the errno.
+  int start_on_one_cpu();
+
+  /// Reads the process's CPU time and moves every thread when the policy says so. Call every
+  /// sample_interval().
+  void sample();
+  std::chrono::milliseconds sample_interval() const noexcept {
+    return policy_.spread() ? kSampleIntervalSpread : kSampleIntervalOnOne;
+  }
+
+  bool spread() const noexcept { return policy_.spread(); }
+  int home_cpu() const noexcept { return cpus_.back(); }
+
+ private:
+  void publish();
+
+  std::vector<int> cpus_;
+  cpu_spread_policy policy_;
+  std::uint64_t last_wall_ns_ = 0;
+  std::uint64_t last_cpu_ns_ = 0;
+  std::uint64_t spread_count_ = 0;
+  std::uint64_t narrow_count_ = 0;
+};
+
+}  // namespace edgepipe

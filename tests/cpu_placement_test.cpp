@@ -1,0 +1,126 @@
+// [pipeline] cpus = "auto": when the policy spreads the process over its CPUs and when it brings
+// it back to one (platform/cpu_placement.hpp), fed made-up samples; and that moving the process
+// moves the threads it already has (platform/thread.hpp), which is how a running pipeline
+// follows the policy (app/run_pipeline.cpp).
+#include "platform/cpu_placement.hpp"
+
+#include <gtest/gtest.h>
+#include <pthread.h>
+#include <sched.h>
+
+#include <atomic>
+#include <thread>
+
+#include "platform/thread.hpp"
+
+namespace edgepipe {
+namespace {
+
+using decision = cpu_spread_policy::decision;
+constexpr std::uint64_t kMs = 1'000'000;
+
+/// Feeds `ms` of 10 ms samples at `load` CPUs; the last decision that was not `stay`.
+decision run_for(cpu_spread_policy& policy, std::uint64_t ms, double load) {
+  decision last = decision::stay;
+  for (std::uint64_t t = 0; t < ms; t += 10) {
+    const auto d = policy.observe(10 * kMs, static_cast<std::uint64_t>(10.0 * kMs * load));
+    if (d != decision::stay) last = d;
+  }
+  return last;
+}
+
+TEST(CpuSpreadPolicy, StartsOnOneCpuAndStaysThereWhileItKeepsUp) {
+  cpu_spread_policy policy;
+  EXPECT_FALSE(policy.spread());
+  EXPECT_EQ(run_for(policy, 60'000, 0.6), decision::stay);  // a busy minute, under 75%
+  EXPECT_FALSE(policy.spread());
+}
+
+TEST(CpuSpreadPolicy, SpreadsOnceAWindowUsedThreeQuartersOfTheOneCpu) {
+  cpu_spread_policy policy;
+  EXPECT_EQ(policy.observe(5 * kMs, 5 * kMs), decision::stay) << "half a window is not enough";
+  EXPECT_EQ(policy.observe(5 * kMs, 3 * kMs), decision::widen);  // 8 of 10 ms
+  EXPECT_TRUE(policy.spread());
+}
+
+TEST(CpuSpreadPolicy, ABusyMomentInsideAQuietWindowDoesNotSpread) {
+  cpu_spread_policy policy;
+  EXPECT_EQ(policy.observe(5 * kMs, 5 * kMs), decision::stay);
+  EXPECT_EQ(policy.observe(5 * kMs, 1 * kMs), decision::stay);  // 6 of 10 ms: 60%
+  EXPECT_FALSE(policy.spread());
+}
+
+TEST(CpuSpreadPolicy, ComesBackToOneCpuAfterFiveQuietSecondsOnly) {
+  cpu_spread_policy policy;
+  ASSERT_EQ(run_for(policy, 10, 1.0), decision::widen);
+  EXPECT_EQ(run_for(policy, 4'990, 0.1), decision::stay) << "before 5 s";
+  EXPECT_EQ(run_for(policy, 10, 0.1), decision::narrow);
+  EXPECT_FALSE(policy.spread());
+}
+
+TEST(CpuSpreadPolicy, StaysSpreadWhileTheLoadWouldFillMoreThanHalfOfOneCpu) {
+  cpu_spread_policy policy;
+  ASSERT_EQ(run_for(policy, 10, 1.5), decision::widen);
+  EXPECT_EQ(run_for(policy, 60'000, 0.6), decision::stay) << "hysteresis: 0.6 stays spread";
+  EXPECT_TRUE(policy.spread());
+  EXPECT_EQ(run_for(policy, 5'000, 0.5), decision::narrow);
+}
+
+TEST(CpuSpreadPolicy, ResetStartsOverOnOneCpu) {
+  cpu_spread_policy policy;
+  ASSERT_EQ(run_for(policy, 10, 1.0), decision::widen);
+  policy.reset();
+  EXPECT_FALSE(policy.spread());
+  EXPECT_EQ(policy.observe(5 * kMs, 5 * kMs), decision::stay) << "the window starts over";
+}
+
+std::vector<int> affinity_of(pthread_t thread) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (pthread_getaffinity_np(thread, sizeof(set), &set) != 0) return cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+    if (CPU_ISSET(static_cast<std::size_t>(cpu), &set)) cpus.push_back(cpu);
+  return cpus;
+}
+
+// A thread started before the move (as a running pipeline's are) follows it both ways.
+TEST(ProcessCpus, MovingTheProcessMovesTheThreadsItAlreadyHas) {
+  const std::vector<int> all = allowed_cpus();
+  if (all.size() < 2) GTEST_SKIP() << "needs two CPUs";
+  std::atomic<bool> done{false};
+  std::thread worker([&] {
+    while (!done.load()) std::this_thread::yield();
+  });
+  ASSERT_EQ(move_process_to_cpus({all.back()}), 0);
+  EXPECT_EQ(affinity_of(worker.native_handle()), std::vector<int>{all.back()});
+  EXPECT_EQ(allowed_cpus(), std::vector<int>{all.back()}) << "the calling thread too";
+  ASSERT_EQ(move_process_to_cpus(all), 0);
+  EXPECT_EQ(affinity_of(worker.native_handle()), all);
+  EXPECT_EQ(allowed_cpus(), all);
+  done = true;
+  worker.join();
+}
+
+TEST(ProcessCpus, MovingToNoAvailableCpuIsRefusedAndMovesNothing) {
+  const std::vector<int> all = allowed_cpus();
+  ASSERT_NE(all.back(), 1023) << "needs a machine where CPU 1023 is not available";
+  EXPECT_EQ(move_process_to_cpus({1023}), EINVAL);
+  EXPECT_EQ(allowed_cpus(), all);
+}
+
+TEST(AutoCpuPlacement, StartsTheProcessOnItsLastCpuAndPublishesIt) {
+  const std::vector<int> all = allowed_cpus();
+  if (all.size() < 2) GTEST_SKIP() << "needs two CPUs";
+  auto_cpu_placement placement(all);
+  ASSERT_EQ(placement.start_on_one_cpu(), 0);
+  EXPECT_EQ(allowed_cpus(), std::vector<int>{all.back()});
+  const cpu_placement_snapshot s = current_cpu_placement();
+  EXPECT_EQ(s.mode, "auto");
+  EXPECT_EQ(s.cpus, std::to_string(all.back()));
+  EXPECT_EQ(s.spread_count, 0u);
+  ASSERT_EQ(move_process_to_cpus(all), 0);
+}
+
+}  // namespace
+}  // namespace edgepipe
