@@ -197,7 +197,7 @@ class pipeline_runner {
       const int sig = wait_for_signal(signals_, auto_cpus_ ? std::min(until, next_sample) : until);
       const auto now = clock_type::now();
       if (auto_cpus_ && now >= next_sample) {
-        auto_cpus_->sample();
+        auto_cpus_->sample(p.transform().input_stalls());
         next_sample = now + auto_cpus_->sample_interval();
       }
       const bool timed_out = sig == 0 && now >= until;

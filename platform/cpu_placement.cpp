@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include <algorithm>
+
 #include <mutex>
 
 #include "platform/clock.hpp"
@@ -11,21 +13,30 @@
 
 namespace edgepipe {
 
-cpu_spread_policy::decision cpu_spread_policy::observe(std::uint64_t wall_ns,
-                                                       std::uint64_t cpu_ns) noexcept {
+cpu_spread_policy::decision cpu_spread_policy::observe(std::uint64_t wall_ns, std::uint64_t cpu_ns,
+                                                       bool behind) noexcept {
   window_wall_ns_ += wall_ns;
   window_cpu_ns_ += cpu_ns;
-  const std::uint64_t window = spread_ ? kNarrowWindowNs : kWidenWindowNs;
+  behind_samples_ = behind ? behind_samples_ + 1 : 0;
+  window_behind_ = window_behind_ || behind_samples_ >= kBehindSamples;
+  if (!spread_ && since_narrow_ns_ != UINT64_MAX) since_narrow_ns_ += wall_ns;
+  const std::uint64_t window = spread_ ? narrow_window_ns_ : kWidenWindowNs;
   if (window_wall_ns_ < window) return decision::stay;
   const double load = static_cast<double>(window_cpu_ns_) / static_cast<double>(window_wall_ns_);
+  const bool fell_behind = window_behind_;
   window_wall_ns_ = 0;
   window_cpu_ns_ = 0;
-  if (!spread_ && load >= kWidenLoad) {
+  window_behind_ = false;
+  if (!spread_ && (load >= kWidenLoad || fell_behind)) {
     spread_ = true;
+    narrow_window_ns_ = since_narrow_ns_ < narrow_window_ns_
+                            ? std::min(2 * narrow_window_ns_, kMaxNarrowWindowNs)
+                            : kNarrowWindowNs;
     return decision::widen;
   }
   if (spread_ && load <= kNarrowLoad) {
     spread_ = false;
+    since_narrow_ns_ = 0;
     return decision::narrow;
   }
   return decision::stay;
@@ -58,8 +69,14 @@ void publish_fixed_cpu_placement(const std::string& mode, const std::vector<int>
 
 auto_cpu_placement::auto_cpu_placement(std::vector<int> cpus) : cpus_(std::move(cpus)) {}
 
+std::vector<int> auto_cpu_placement::current_set() const {
+  return policy_.spread() ? cpus_ : std::vector<int>{home_cpu()};
+}
+
 int auto_cpu_placement::start_on_one_cpu() {
   policy_.reset();
+  moved_last_sample_ = false;
+  last_input_stalls_ = 0;  // a new pipeline's counters start at 0
   last_wall_ns_ = mono_now_ns();
   last_cpu_ns_ = process_cpu_ns();
   const int err = move_process_to_cpus({home_cpu()});
@@ -67,16 +84,24 @@ int auto_cpu_placement::start_on_one_cpu() {
   return err;
 }
 
-void auto_cpu_placement::sample() {
+void auto_cpu_placement::sample(std::uint64_t input_stalls) {
   const std::uint64_t wall = mono_now_ns();
   const std::uint64_t cpu = process_cpu_ns();
-  const auto d =
-      policy_.observe(wall - last_wall_ns_, cpu >= last_cpu_ns_ ? cpu - last_cpu_ns_ : 0);
+  const auto d = policy_.observe(wall - last_wall_ns_, cpu >= last_cpu_ns_ ? cpu - last_cpu_ns_ : 0,
+                                 input_stalls != last_input_stalls_);
   last_wall_ns_ = wall;
   last_cpu_ns_ = cpu;
-  if (d == cpu_spread_policy::decision::stay) return;
+  last_input_stalls_ = input_stalls;
+  if (d == cpu_spread_policy::decision::stay) {
+    // A thread made while the last move ran (librdkafka starting a broker thread, say) took its
+    // creator's old set: one more pass after each move catches it.
+    if (moved_last_sample_) move_process_to_cpus(current_set());
+    moved_last_sample_ = false;
+    return;
+  }
   const bool widen = d == cpu_spread_policy::decision::widen;
-  const std::vector<int> target = widen ? cpus_ : std::vector<int>{home_cpu()};
+  const std::vector<int> target = current_set();
+  moved_last_sample_ = true;
   if (const int err = move_process_to_cpus(target); err != 0) {
     log_line(log_level::warn, "main",
              "pipeline.cpus = \"auto\": cannot move the threads to CPUs " +
@@ -89,7 +114,7 @@ void auto_cpu_placement::sample() {
 void auto_cpu_placement::publish() {
   const std::lock_guard lock(placement_mutex);
   placement.mode = "auto";
-  placement.cpus = policy_.spread() ? format_cpu_list(cpus_) : std::to_string(home_cpu());
+  placement.cpus = format_cpu_list(current_set());
   placement.spread_count = spread_count_;
   placement.narrow_count = narrow_count_;
 }

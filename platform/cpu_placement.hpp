@@ -25,18 +25,31 @@ class cpu_spread_policy {
  public:
   enum class decision { stay, widen, narrow };
 
-  /// On one CPU: spread once a window of kWidenWindowNs used at least kWidenLoad of it.
+  /// On one CPU: spread once a window of kWidenWindowNs used at least kWidenLoad of it, or in
+  /// which the pipeline fell behind (a source found the transform's input ring full): the one
+  /// CPU may be shared with another busy process, which the process's own CPU time cannot show.
   static constexpr std::uint64_t kWidenWindowNs = 10'000'000;
+  /// Behind means in this many samples in a row (30 ms at 10 ms): a stage stopped for a few ms
+  /// (the memory trimmer, a new spool segment) fills a ring once and is not a CPU too few.
+  static constexpr int kBehindSamples = 3;
   static constexpr double kWidenLoad = 0.75;
   /// Spread: back to one CPU once a window of kNarrowWindowNs used at most kNarrowLoad CPUs in all
-  /// (it would fill at most half of the one CPU).
+  /// (falling behind is not a reason to stay: spread, a ring also fills while a thread on an idle
+  /// vCPU takes milliseconds to wake). The same work costs more CPU spread (cross-CPU wake-ups: 10k
+  /// ISS payloads/s use 0.35 of one CPU, 0.55 spread), so at kNarrowLoad = kWidenLoad it still fits
+  /// on the one with room, and a load that spread it stays spread. Spreading again within
+  /// one such window of coming back (the one CPU is contended: it keeps up spread, not there)
+  /// doubles the next window, up to kMaxNarrowWindowNs; a later spread starts it over.
   static constexpr std::uint64_t kNarrowWindowNs = 5'000'000'000;
-  static constexpr double kNarrowLoad = 0.5;
+  static constexpr std::uint64_t kMaxNarrowWindowNs = 320'000'000'000;
+  static constexpr double kNarrowLoad = 0.75;
 
-  /// One sample: `wall_ns` elapsed since the last one, `cpu_ns` of CPU the process used in it.
-  decision observe(std::uint64_t wall_ns, std::uint64_t cpu_ns) noexcept;
+  /// One sample: `wall_ns` elapsed since the last one, `cpu_ns` of CPU the process used in it,
+  /// `behind`: the pipeline fell behind in it (counts once kBehindSamples samples in a row are).
+  decision observe(std::uint64_t wall_ns, std::uint64_t cpu_ns, bool behind = false) noexcept;
 
   bool spread() const noexcept { return spread_; }
+  std::uint64_t narrow_window_ns() const noexcept { return narrow_window_ns_; }
   /// Starts over on one CPU (a new pipeline).
   void reset() noexcept { *this = cpu_spread_policy{}; }
 
@@ -44,6 +57,10 @@ class cpu_spread_policy {
   bool spread_ = false;
   std::uint64_t window_wall_ns_ = 0;
   std::uint64_t window_cpu_ns_ = 0;
+  bool window_behind_ = false;
+  int behind_samples_ = 0;  // consecutive samples in which the pipeline fell behind
+  std::uint64_t narrow_window_ns_ = kNarrowWindowNs;
+  std::uint64_t since_narrow_ns_ = UINT64_MAX;  // on one CPU: time since coming back (none yet)
 };
 
 /// What the process runs on, for the status page and the replay summary.
@@ -74,8 +91,9 @@ class auto_cpu_placement {
   int start_on_one_cpu();
 
   /// Reads the process's CPU time and moves every thread when the policy says so. Call every
-  /// sample_interval().
-  void sample();
+  /// sample_interval() with the pipeline's count of pushes that found the transform's input ring
+  /// full (a total; any growth since the last sample means it fell behind).
+  void sample(std::uint64_t input_stalls);
   std::chrono::milliseconds sample_interval() const noexcept {
     return policy_.spread() ? kSampleIntervalSpread : kSampleIntervalOnOne;
   }
@@ -85,13 +103,16 @@ class auto_cpu_placement {
 
  private:
   void publish();
+  std::vector<int> current_set() const;  // the home CPU, or all of cpus_ once spread
 
   std::vector<int> cpus_;
   cpu_spread_policy policy_;
   std::uint64_t last_wall_ns_ = 0;
   std::uint64_t last_cpu_ns_ = 0;
+  std::uint64_t last_input_stalls_ = 0;
   std::uint64_t spread_count_ = 0;
   std::uint64_t narrow_count_ = 0;
+  bool moved_last_sample_ = false;
 };
 
 }  // namespace edgepipe

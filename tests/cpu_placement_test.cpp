@@ -58,12 +58,57 @@ TEST(CpuSpreadPolicy, ComesBackToOneCpuAfterFiveQuietSecondsOnly) {
   EXPECT_FALSE(policy.spread());
 }
 
-TEST(CpuSpreadPolicy, StaysSpreadWhileTheLoadWouldFillMoreThanHalfOfOneCpu) {
+TEST(CpuSpreadPolicy, StaysSpreadWhileTheLoadIsOverThreeQuartersOfACpu) {
   cpu_spread_policy policy;
   ASSERT_EQ(run_for(policy, 10, 1.5), decision::widen);
-  EXPECT_EQ(run_for(policy, 60'000, 0.6), decision::stay) << "hysteresis: 0.6 stays spread";
+  EXPECT_EQ(run_for(policy, 60'000, 0.8), decision::stay);
   EXPECT_TRUE(policy.spread());
-  EXPECT_EQ(run_for(policy, 5'000, 0.5), decision::narrow);
+  EXPECT_EQ(run_for(policy, 5'000, 0.7), decision::narrow);
+}
+
+// The one CPU shared with another busy process: little CPU of its own, but a source found the
+// transform's ring full.
+TEST(CpuSpreadPolicy, SpreadsWhenThePipelineFallsBehindForThreeSamplesWhateverItsOwnLoad) {
+  cpu_spread_policy policy;
+  EXPECT_EQ(policy.observe(10 * kMs, 1 * kMs, true), decision::stay);
+  EXPECT_EQ(policy.observe(10 * kMs, 1 * kMs, true), decision::stay);
+  EXPECT_EQ(policy.observe(10 * kMs, 1 * kMs, false), decision::stay) << "two in a row: a blip";
+  EXPECT_EQ(policy.observe(10 * kMs, 1 * kMs, true), decision::stay);
+  EXPECT_EQ(policy.observe(10 * kMs, 1 * kMs, true), decision::stay);
+  EXPECT_EQ(policy.observe(10 * kMs, 1 * kMs, true), decision::widen);
+}
+
+/// Three 10 ms samples behind at 0.2 CPUs; the last decision.
+decision fall_behind(cpu_spread_policy& policy) {
+  decision d = decision::stay;
+  for (int i = 0; i < cpu_spread_policy::kBehindSamples; ++i)
+    d = policy.observe(10 * kMs, 2 * kMs, true);
+  return d;
+}
+
+// Spread it keeps up; back on the one contended CPU it falls behind at once: each round trip
+// doubles the time before the next try, and a spread long after coming back starts it over.
+TEST(CpuSpreadPolicy, FallingBehindSoonAfterComingBackDoublesTheWaitBeforeTheNextTry) {
+  cpu_spread_policy policy;
+  ASSERT_EQ(run_for(policy, 10, 0.2), decision::stay);
+  ASSERT_EQ(fall_behind(policy), decision::widen);
+  EXPECT_EQ(policy.narrow_window_ns(), 5'000 * kMs) << "the first spread";
+  ASSERT_EQ(run_for(policy, 5'000, 0.3), decision::narrow);
+  ASSERT_EQ(fall_behind(policy), decision::widen);
+  EXPECT_EQ(policy.narrow_window_ns(), 10'000 * kMs);
+  EXPECT_EQ(run_for(policy, 9'990, 0.3), decision::stay);
+  ASSERT_EQ(run_for(policy, 10, 0.3), decision::narrow);
+  ASSERT_EQ(fall_behind(policy), decision::widen);
+  EXPECT_EQ(policy.narrow_window_ns(), 20'000 * kMs);
+  for (int i = 0; i < 10; ++i) {  // capped
+    ASSERT_EQ(run_for(policy, policy.narrow_window_ns() / kMs, 0.3), decision::narrow);
+    ASSERT_EQ(fall_behind(policy), decision::widen);
+  }
+  EXPECT_EQ(policy.narrow_window_ns(), cpu_spread_policy::kMaxNarrowWindowNs);
+  ASSERT_EQ(run_for(policy, policy.narrow_window_ns() / kMs, 0.3), decision::narrow);
+  EXPECT_EQ(run_for(policy, cpu_spread_policy::kMaxNarrowWindowNs / kMs, 0.3), decision::stay);
+  ASSERT_EQ(fall_behind(policy), decision::widen);
+  EXPECT_EQ(policy.narrow_window_ns(), 5'000 * kMs) << "kept up on one CPU for long: over";
 }
 
 TEST(CpuSpreadPolicy, ResetStartsOverOnOneCpu) {
