@@ -18,17 +18,16 @@ cpu_spread_policy::decision cpu_spread_policy::observe(std::uint64_t wall_ns, st
   window_wall_ns_ += wall_ns;
   window_cpu_ns_ += cpu_ns;
   behind_samples_ = behind ? behind_samples_ + 1 : 0;
-  window_behind_ = window_behind_ || behind_samples_ >= kBehindSamples;
   if (!spread_ && since_narrow_ns_ != UINT64_MAX) since_narrow_ns_ += wall_ns;
   const std::uint64_t window = spread_ ? narrow_window_ns_ : kWidenWindowNs;
-  if (window_wall_ns_ < window) return decision::stay;
+  const bool fell_behind = !spread_ && behind_samples_ >= kBehindSamples;
+  if (window_wall_ns_ < window && !fell_behind) return decision::stay;
   const double load = static_cast<double>(window_cpu_ns_) / static_cast<double>(window_wall_ns_);
-  const bool fell_behind = window_behind_;
   window_wall_ns_ = 0;
   window_cpu_ns_ = 0;
-  window_behind_ = false;
   if (!spread_ && (load >= kWidenLoad || fell_behind)) {
     spread_ = true;
+    behind_samples_ = 0;
     narrow_window_ns_ = since_narrow_ns_ < narrow_window_ns_
                             ? std::min(2 * narrow_window_ns_, kMaxNarrowWindowNs)
                             : kNarrowWindowNs;

@@ -25,10 +25,12 @@ class cpu_spread_policy {
  public:
   enum class decision { stay, widen, narrow };
 
-  /// On one CPU: spread once a window of kWidenWindowNs used at least kWidenLoad of it, or in
-  /// which the pipeline fell behind (a source found the transform's input ring full): the one
-  /// CPU may be shared with another busy process, which the process's own CPU time cannot show.
-  static constexpr std::uint64_t kWidenWindowNs = 10'000'000;
+  /// On one CPU: spread once a window of kWidenWindowNs used at least kWidenLoad of it (20 ms:
+  /// a replay at full speed spreads at once, a paced one's bursts do not), or at once when the
+  /// pipeline fell behind (a source found the transform's input ring full) in kBehindSamples
+  /// samples in a row: the one CPU may be shared with another busy process, which the process's
+  /// own CPU time cannot show.
+  static constexpr std::uint64_t kWidenWindowNs = 20'000'000;
   /// Behind means in this many samples in a row (30 ms at 10 ms): a stage stopped for a few ms
   /// (the memory trimmer, a new spool segment) fills a ring once and is not a CPU too few.
   static constexpr int kBehindSamples = 3;
@@ -57,7 +59,6 @@ class cpu_spread_policy {
   bool spread_ = false;
   std::uint64_t window_wall_ns_ = 0;
   std::uint64_t window_cpu_ns_ = 0;
-  bool window_behind_ = false;
   int behind_samples_ = 0;  // consecutive samples in which the pipeline fell behind
   std::uint64_t narrow_window_ns_ = kNarrowWindowNs;
   std::uint64_t since_narrow_ns_ = UINT64_MAX;  // on one CPU: time since coming back (none yet)

@@ -38,21 +38,21 @@ TEST(CpuSpreadPolicy, StartsOnOneCpuAndStaysThereWhileItKeepsUp) {
 
 TEST(CpuSpreadPolicy, SpreadsOnceAWindowUsedThreeQuartersOfTheOneCpu) {
   cpu_spread_policy policy;
-  EXPECT_EQ(policy.observe(5 * kMs, 5 * kMs), decision::stay) << "half a window is not enough";
-  EXPECT_EQ(policy.observe(5 * kMs, 3 * kMs), decision::widen);  // 8 of 10 ms
+  EXPECT_EQ(policy.observe(10 * kMs, 10 * kMs), decision::stay) << "half a window is not enough";
+  EXPECT_EQ(policy.observe(10 * kMs, 6 * kMs), decision::widen);  // 16 of 20 ms
   EXPECT_TRUE(policy.spread());
 }
 
 TEST(CpuSpreadPolicy, ABusyMomentInsideAQuietWindowDoesNotSpread) {
   cpu_spread_policy policy;
-  EXPECT_EQ(policy.observe(5 * kMs, 5 * kMs), decision::stay);
-  EXPECT_EQ(policy.observe(5 * kMs, 1 * kMs), decision::stay);  // 6 of 10 ms: 60%
+  EXPECT_EQ(policy.observe(10 * kMs, 10 * kMs), decision::stay);
+  EXPECT_EQ(policy.observe(10 * kMs, 2 * kMs), decision::stay);  // 12 of 20 ms: 60%
   EXPECT_FALSE(policy.spread());
 }
 
 TEST(CpuSpreadPolicy, ComesBackToOneCpuAfterFiveQuietSecondsOnly) {
   cpu_spread_policy policy;
-  ASSERT_EQ(run_for(policy, 10, 1.0), decision::widen);
+  ASSERT_EQ(run_for(policy, 20, 1.0), decision::widen);
   EXPECT_EQ(run_for(policy, 4'990, 0.1), decision::stay) << "before 5 s";
   EXPECT_EQ(run_for(policy, 10, 0.1), decision::narrow);
   EXPECT_FALSE(policy.spread());
@@ -60,7 +60,7 @@ TEST(CpuSpreadPolicy, ComesBackToOneCpuAfterFiveQuietSecondsOnly) {
 
 TEST(CpuSpreadPolicy, StaysSpreadWhileTheLoadIsOverThreeQuartersOfACpu) {
   cpu_spread_policy policy;
-  ASSERT_EQ(run_for(policy, 10, 1.5), decision::widen);
+  ASSERT_EQ(run_for(policy, 20, 1.5), decision::widen);
   EXPECT_EQ(run_for(policy, 60'000, 0.8), decision::stay);
   EXPECT_TRUE(policy.spread());
   EXPECT_EQ(run_for(policy, 5'000, 0.7), decision::narrow);
@@ -113,10 +113,10 @@ TEST(CpuSpreadPolicy, FallingBehindSoonAfterComingBackDoublesTheWaitBeforeTheNex
 
 TEST(CpuSpreadPolicy, ResetStartsOverOnOneCpu) {
   cpu_spread_policy policy;
-  ASSERT_EQ(run_for(policy, 10, 1.0), decision::widen);
+  ASSERT_EQ(run_for(policy, 20, 1.0), decision::widen);
   policy.reset();
   EXPECT_FALSE(policy.spread());
-  EXPECT_EQ(policy.observe(5 * kMs, 5 * kMs), decision::stay) << "the window starts over";
+  EXPECT_EQ(policy.observe(10 * kMs, 10 * kMs), decision::stay) << "the window starts over";
 }
 
 std::vector<int> affinity_of(pthread_t thread) {
