@@ -3,7 +3,6 @@
 #include <time.h>
 
 #include <algorithm>
-
 #include <mutex>
 
 #include "platform/clock.hpp"

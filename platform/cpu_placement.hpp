@@ -99,7 +99,6 @@ class auto_cpu_placement {
     return policy_.spread() ? kSampleIntervalSpread : kSampleIntervalOnOne;
   }
 
-  bool spread() const noexcept { return policy_.spread(); }
   int home_cpu() const noexcept { return cpus_.back(); }
 
  private:

@@ -6,6 +6,8 @@
 
 #include <filesystem>
 
+#include "platform/cpu_list.hpp"
+#include "platform/thread.hpp"
 #include "test_util.hpp"
 
 namespace edgepipe {
@@ -177,6 +179,38 @@ TEST(Cli, PacedReplayFollowsTheTraceClock) {
   ASSERT_NE(pos, std::string::npos);
   EXPECT_GE(std::stod(r.out.substr(pos + 10)), 0.14) << r.out;
   EXPECT_EQ(json_int(r.out, "records"), 4);
+}
+
+// [pipeline] cpus = "auto" (the default) at full speed: the replay starts on one CPU, is busy
+// at once and is moved to all of them (the summary says so). Needs two CPUs to move to.
+TEST(Cli, AutoCpusSpreadAFullSpeedReplay) {
+  if (allowed_cpus().size() < 2) GTEST_SKIP() << "needs two CPUs";
+  temp_dir dir;
+  ASSERT_EQ(run_edgepipe("synth --api coingecko --payloads 800 --seed 1 --out t.trace", dir.path())
+                .exit_code,
+            0);
+  auto r = run_edgepipe("replay --trace t.trace --sink file:o.jsonl", dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"cpus\":{\"mode\":\"auto\",\"now\":\"" + format_cpu_list(allowed_cpus()) +
+                       "\",\"spread\":"),
+            std::string::npos)
+      << r.out;
+  EXPECT_GE(json_int(r.out, "spread"), 1) << r.out;
+}
+
+// A pinned stage is the operator's placement: "auto" leaves every thread where it starts.
+TEST(Cli, AutoCpusIsOffWhenAStageIsPinned) {
+  temp_dir dir;
+  ASSERT_EQ(
+      run_edgepipe("synth --api iss --payloads 20 --seed 1 --out t.trace", dir.path()).exit_code,
+      0);
+  testing::write_file(dir / "pinned.toml",
+                      "include = \"embedded:default\"\n[pipeline]\nsource_cpu = " +
+                          std::to_string(allowed_cpus().front()) + "\n");
+  auto r = run_edgepipe("replay -c pinned.toml --trace t.trace --sink file:o.jsonl", dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"cpus\":{\"mode\":\"all\""), std::string::npos) << r.out;
+  EXPECT_EQ(json_int(r.out, "spread"), 0) << r.out;
 }
 
 TEST(Cli, PacedReplayWithTheSpoolReportsTheLatencyPercentiles) {
