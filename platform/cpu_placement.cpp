@@ -3,6 +3,8 @@
 #include <time.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstdio>
 #include <mutex>
 
 #include "platform/clock.hpp"
@@ -16,17 +18,20 @@ cpu_spread_policy::decision cpu_spread_policy::observe(std::uint64_t wall_ns, st
                                                        bool behind) noexcept {
   window_wall_ns_ += wall_ns;
   window_cpu_ns_ += cpu_ns;
-  behind_samples_ = behind ? behind_samples_ + 1 : 0;
+  behind_history_ = ((behind_history_ << 1) | (behind ? 1u : 0u)) & ((1u << kBehindHistory) - 1);
   if (!spread_ && since_narrow_ns_ != UINT64_MAX) since_narrow_ns_ += wall_ns;
   const std::uint64_t window = spread_ ? narrow_window_ns_ : kWidenWindowNs;
-  const bool fell_behind = !spread_ && behind_samples_ >= kBehindSamples;
+  const bool fell_behind = !spread_ && std::popcount(behind_history_) >= kBehindSamples;
   if (window_wall_ns_ < window && !fell_behind) return decision::stay;
   const double load = static_cast<double>(window_cpu_ns_) / static_cast<double>(window_wall_ns_);
+  last_load_ = load;
+  last_window_ns_ = window_wall_ns_;
   window_wall_ns_ = 0;
   window_cpu_ns_ = 0;
   if (!spread_ && (load >= kWidenLoad || fell_behind)) {
     spread_ = true;
-    behind_samples_ = 0;
+    last_widen_was_behind_ = load < kWidenLoad;
+    behind_history_ = 0;
     narrow_window_ns_ = since_narrow_ns_ < narrow_window_ns_
                             ? std::min(2 * narrow_window_ns_, kMaxNarrowWindowNs)
                             : kNarrowWindowNs;
@@ -107,6 +112,20 @@ void auto_cpu_placement::sample(std::uint64_t input_stalls) {
   }
   ++(widen ? spread_count_ : narrow_count_);
   publish();
+  log_line(log_level::info, "main", "pipeline.cpus = \"auto\": " + describe_move(widen, target));
+}
+
+std::string auto_cpu_placement::describe_move(bool widen, const std::vector<int>& target) const {
+  char load[64];
+  std::snprintf(load, sizeof load, "%.2f CPUs over %.0f ms", policy_.last_load(),
+                static_cast<double>(policy_.last_window_ns()) / 1e6);
+  const std::string to = (target.size() == 1 ? "CPU " : "CPUs ") + format_cpu_list(target);
+  if (!widen) return "back to " + to + " (" + load + ")";
+  if (policy_.last_widen_was_behind())
+    return "spread to " + to + " (the transform's input ring was full in " +
+           std::to_string(cpu_spread_policy::kBehindSamples) + " of the last " +
+           std::to_string(cpu_spread_policy::kBehindHistory) + " samples; " + load + ")";
+  return "spread to " + to + " (" + load + ")";
 }
 
 void auto_cpu_placement::publish() {

@@ -68,17 +68,25 @@ TEST(CpuSpreadPolicy, StaysSpreadWhileTheLoadIsOverThreeQuartersOfACpu) {
 
 // The one CPU shared with another busy process: little CPU of its own, but a source found the
 // transform's ring full.
-TEST(CpuSpreadPolicy, SpreadsWhenThePipelineFallsBehindForThreeSamplesWhateverItsOwnLoad) {
+TEST(CpuSpreadPolicy, SpreadsWhenThePipelineFallsBehindInHalfOfTenSamplesWhateverItsOwnLoad) {
+  static_assert(cpu_spread_policy::kBehindHistory == 10 && cpu_spread_policy::kBehindSamples == 5);
   cpu_spread_policy policy;
-  EXPECT_EQ(policy.observe(10 * kMs, 1 * kMs, true), decision::stay);
-  EXPECT_EQ(policy.observe(10 * kMs, 1 * kMs, true), decision::stay);
-  EXPECT_EQ(policy.observe(10 * kMs, 1 * kMs, false), decision::stay) << "two in a row: a blip";
-  EXPECT_EQ(policy.observe(10 * kMs, 1 * kMs, true), decision::stay);
-  EXPECT_EQ(policy.observe(10 * kMs, 1 * kMs, true), decision::stay);
+  // A stall of 40 ms, then none: not behind.
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(policy.observe(10 * kMs, 1 * kMs, true), decision::stay);
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(policy.observe(10 * kMs, 1 * kMs, false), decision::stay);
+  // Stalls every third sample for a second: a few rings filled, keeping up.
+  for (int i = 0; i < 100; ++i)
+    ASSERT_EQ(policy.observe(10 * kMs, 1 * kMs, i % 3 == 0), decision::stay) << i;
+  // Every other sample (a CPU shared with busy loops): the fifth of ten spreads it.
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(policy.observe(10 * kMs, 1 * kMs, false), decision::stay);
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(policy.observe(10 * kMs, 1 * kMs, true), decision::stay);
+    ASSERT_EQ(policy.observe(10 * kMs, 1 * kMs, false), decision::stay);
+  }
   EXPECT_EQ(policy.observe(10 * kMs, 1 * kMs, true), decision::widen);
 }
 
-/// Three 10 ms samples behind at 0.2 CPUs; the last decision.
+/// kBehindSamples 10 ms samples behind in a row at 0.2 CPUs; the last decision.
 decision fall_behind(cpu_spread_policy& policy) {
   decision d = decision::stay;
   for (int i = 0; i < cpu_spread_policy::kBehindSamples; ++i)
