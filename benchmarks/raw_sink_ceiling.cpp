@@ -43,6 +43,13 @@ void report(const char* kind, std::size_t n, std::size_t bytes, double seconds) 
       static_cast<double>(bytes) / 1e6 / seconds);
 }
 
+/// librdkafka's queue: 64 MiB unless RAW_QUEUE_KBYTES says otherwise (the sink's default is
+/// max_buffer_bytes = 8 MiB: RAW_QUEUE_KBYTES=8192 is the raw producer with the sink's bound).
+const char* queue_kbytes() {
+  const char* v = std::getenv("RAW_QUEUE_KBYTES");
+  return v != nullptr && *v != '\0' ? v : "65536";
+}
+
 rd_kafka_conf_t* producer_conf(const char* brokers) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -53,7 +60,7 @@ rd_kafka_conf_t* producer_conf(const char* brokers) {
                                {"compression.codec", "lz4"},
                                {"linger.ms", "5"},
                                {"batch.size", "1048576"},
-                               {"queue.buffering.max.kbytes", "65536"}};
+                               {"queue.buffering.max.kbytes", queue_kbytes()}};
   for (auto& kv : settings)
     if (rd_kafka_conf_set(conf, kv[0], kv[1], err, sizeof err) != RD_KAFKA_CONF_OK) {
       std::fprintf(stderr, "%s\n", err);
