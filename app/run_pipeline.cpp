@@ -14,6 +14,7 @@
 #include "app/exit_codes.hpp"
 #include "app/operator_endpoint.hpp"
 #include "config/config_loader.hpp"
+#include "core/waiter.hpp"
 #include "platform/cpu_list.hpp"
 #include "platform/cpu_placement.hpp"
 #include "platform/log.hpp"
@@ -117,8 +118,10 @@ class pipeline_runner {
     if (auto_placement_applies()) {
       if (start_cpus_.size() < 2) {  // nothing to choose from
         publish_fixed_cpu_placement("auto", start_cpus_);
+        waiter::set_spinning(false);
         return status::ok();
       }
+      waiter::set_spinning(false);  // it starts on one CPU
       auto_cpus_.emplace(start_cpus_);
       if (const int err = auto_cpus_->start_on_one_cpu(); err != 0)
         return errno_status(config_.origin + ": pipeline.cpus = \"auto\": cannot run on CPU " +
@@ -133,6 +136,7 @@ class pipeline_runner {
     }
     const std::vector<int>& cpus = config_.cpus.empty() ? start_cpus_ : config_.cpus;
     publish_fixed_cpu_placement(config_.cpus.empty() ? "all" : "list", cpus);
+    waiter::set_spinning(cpus.size() != 1);  // empty: the start affinity is unknown
     if (config_.cpus.empty() && !confined_) return status::ok();
     if (cpus.empty()) return status::ok();  // the start affinity could not be read: leave it
     if (const int err = move_process_to_cpus(cpus); err != 0)
@@ -198,6 +202,7 @@ class pipeline_runner {
       const auto now = clock_type::now();
       if (auto_cpus_ && now >= next_sample) {
         auto_cpus_->sample(p.transform().input_stalls());
+        waiter::set_spinning(auto_cpus_->cpus_in_use() >= 2);
         next_sample = now + auto_cpus_->sample_interval();
       }
       const bool timed_out = sig == 0 && now >= until;

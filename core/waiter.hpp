@@ -1,6 +1,8 @@
 // A wake-up channel for waiting threads: spin briefly, then yield, then block on a futex, so
 // a busy pipeline hands off without syscalls and an idle one uses no CPU, and the pipeline works
-// with more threads than cores.
+// with more threads than cores. While the process runs on one CPU (set_spinning(false), from
+// [pipeline] cpus) a waiter blocks at once: the thread that would make its condition true cannot
+// run meanwhile, so spinning only delays it.
 // Threading: any number of threads may wait at once (every sink waits on the spool's commit
 // waiter) and any thread may notify; notify() wakes them all. It costs one atomic
 // read-modify-write unless a waiter sleeps, in which case it also costs one futex wake syscall.
@@ -29,6 +31,13 @@ class waiter {
   static constexpr int kYields = 4;
   static constexpr std::chrono::nanoseconds kForever{-1};
 
+  /// Any thread: whether wait() spins and yields before it blocks (the default) or blocks at once.
+  /// Spinning pays only while the notifying thread runs at the same time on another CPU; with
+  /// every thread on one CPU, 64 pauses (~3 us on a Xeon) per wait were a fifth of a paced
+  /// payload's path (benchmarks/README.md, 2026-12-07 evening).
+  static void set_spinning(bool on) noexcept { spinning_.store(on, std::memory_order_relaxed); }
+  static bool spinning() noexcept { return spinning_.load(std::memory_order_relaxed); }
+
   /// runs on: the thread that made the condition true, after publishing it.
   void notify() noexcept {
     // A read-modify-write on sleepers_ (not a fence: ThreadSanitizer cannot check fences).
@@ -43,13 +52,15 @@ class waiter {
   /// runs on: the waiting thread. Returns true once ready() holds, false on timeout.
   template <class Ready>
   bool wait(Ready&& ready, std::chrono::nanoseconds timeout = kForever) {
-    for (int i = 0; i < kSpins; ++i) {
-      if (ready()) return true;
-      detail::cpu_relax();
-    }
-    for (int i = 0; i < kYields; ++i) {
-      if (ready()) return true;
-      detail::thread_yield();
+    if (spinning()) {
+      for (int i = 0; i < kSpins; ++i) {
+        if (ready()) return true;
+        detail::cpu_relax();
+      }
+      for (int i = 0; i < kYields; ++i) {
+        if (ready()) return true;
+        detail::thread_yield();
+      }
     }
     const bool forever = timeout.count() < 0;
     const auto deadline = std::chrono::steady_clock::now() + (forever ? timeout.zero() : timeout);
@@ -81,6 +92,7 @@ class waiter {
   }
 
  private:
+  alignas(kCacheLine) static inline std::atomic<bool> spinning_{true};  // read by every wait()
   alignas(kCacheLine) std::atomic<std::uint32_t> epoch_{0};
   std::atomic<std::uint32_t> sleepers_{0};
 };

@@ -114,6 +114,8 @@ class auto_cpu_placement {
   }
 
   int home_cpu() const noexcept { return cpus_.back(); }
+  /// CPUs the process runs on now: 1, or all of them once spread.
+  std::size_t cpus_in_use() const noexcept { return policy_.spread() ? cpus_.size() : 1; }
 
  private:
   void publish();

@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <thread>
 
 #include "core/ring_edge.hpp"
+#include "core/waiter.hpp"
 
 namespace edgepipe {
 namespace {
@@ -34,9 +36,8 @@ TEST(SpscRing, WrapsAroundManyTimesInOrder) {
   EXPECT_EQ(next_in, next_out);
 }
 
-// Two threads, a tiny ring so both sides block often: every value arrives once, in order.
-// Run under ThreadSanitizer in CI.
-TEST(RingEdge, StressTwoThreadsDeliversEverythingInOrder) {
+/// Two threads, a tiny ring so both sides block often: every value arrives once, in order.
+void two_threads_deliver_everything_in_order() {
   constexpr std::uint64_t kCount = 200'000;
   ring_edge<std::uint64_t> edge(4);
   std::thread producer([&] {
@@ -51,6 +52,32 @@ TEST(RingEdge, StressTwoThreadsDeliversEverythingInOrder) {
   producer.join();
   EXPECT_EQ(expected, kCount + 1);
   EXPECT_EQ(sum, kCount * (kCount + 1) / 2);
+}
+
+/// Waits block at once while it lives (the process on one CPU), as [pipeline] cpus sets it.
+struct no_spinning {
+  no_spinning() { waiter::set_spinning(false); }
+  ~no_spinning() { waiter::set_spinning(true); }
+};
+
+// Run under ThreadSanitizer in CI.
+TEST(RingEdge, StressTwoThreadsDeliversEverythingInOrder) {
+  two_threads_deliver_everything_in_order();
+}
+
+// Every wait goes straight to the futex: no wake-up may be lost without the spin to cover it.
+TEST(RingEdge, StressTwoThreadsWithoutSpinningDeliversEverythingInOrder) {
+  const no_spinning blocking;
+  two_threads_deliver_everything_in_order();
+}
+
+TEST(Waiter, WithoutSpinningATrueConditionReturnsAtOnceAndAFalseOneTimesOut) {
+  const no_spinning blocking;
+  waiter w;
+  EXPECT_TRUE(w.wait([] { return true; }, std::chrono::milliseconds(0)));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(w.wait([] { return false; }, std::chrono::milliseconds(5)));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(5));
 }
 
 TEST(RingEdge, FullRingCountsStallsAndBlocksUntilSpace) {
