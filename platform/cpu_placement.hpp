@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace edgepipe {
@@ -39,6 +40,14 @@ class cpu_spread_policy {
   /// and spread, its p99 was 4x the one CPU's.
   static constexpr int kBehindHistory = 10;
   static constexpr int kBehindSamples = 5;
+  /// On one CPU: spread once other work (another process, not ours) took at least kOthersLoad of
+  /// that CPU over kContendedWindowNs. Two busy loops sharing it left the pipeline behind
+  /// rarely once its waits stopped spinning, but at p50 47 us and p99 4.2 ms against 16-21 us
+  /// and ~1.5 ms spread; the kernel's own work for us there (interrupts, writeback) is a few %.
+  static constexpr std::uint64_t kContendedWindowNs = 200'000'000;
+  static constexpr double kOthersLoad = 0.5;
+  /// observe()'s home_busy_ns when the one CPU's busy time could not be read.
+  static constexpr std::uint64_t kNotMeasured = UINT64_MAX;
   static constexpr double kWidenLoad = 0.75;
   /// Spread: back to one CPU once a window of kNarrowWindowNs used at most kNarrowLoad CPUs in all
   /// (falling behind is not a reason to stay: spread, a ring also fills while a thread on an idle
@@ -53,14 +62,19 @@ class cpu_spread_policy {
 
   /// One sample: `wall_ns` elapsed since the last one, `cpu_ns` of CPU the process used in it,
   /// `behind`: the pipeline fell behind in it (counts once kBehindSamples of the last
-  /// kBehindHistory are).
-  decision observe(std::uint64_t wall_ns, std::uint64_t cpu_ns, bool behind = false) noexcept;
+  /// kBehindHistory are), `home_busy_ns`: on one CPU, how long that CPU was busy in it (anyone's
+  /// work, not idle or stolen by the hypervisor), or kNotMeasured.
+  decision observe(std::uint64_t wall_ns, std::uint64_t cpu_ns, bool behind = false,
+                   std::uint64_t home_busy_ns = kNotMeasured) noexcept;
 
   bool spread() const noexcept { return spread_; }
   /// Why the last widen or narrow happened, for the log: the load of the window that decided it
   /// (CPUs), and whether a widen was for falling behind rather than that load.
   double last_load() const noexcept { return last_load_; }
-  bool last_widen_was_behind() const noexcept { return last_widen_was_behind_; }
+  enum class widen_reason { busy, behind, contended };
+  widen_reason last_widen_reason() const noexcept { return last_widen_reason_; }
+  /// For a widen because the one CPU was contended: the share other work took of it.
+  double last_others_load() const noexcept { return last_others_load_; }
   std::uint64_t last_window_ns() const noexcept { return last_window_ns_; }
   std::uint64_t narrow_window_ns() const noexcept { return narrow_window_ns_; }
   /// Starts over on one CPU (a new pipeline).
@@ -73,9 +87,12 @@ class cpu_spread_policy {
   std::uint32_t behind_history_ = 0;  // bit i: behind in the sample i samples ago
   std::uint64_t narrow_window_ns_ = kNarrowWindowNs;
   std::uint64_t since_narrow_ns_ = UINT64_MAX;  // on one CPU: time since coming back (none yet)
+  std::uint64_t contended_wall_ns_ = 0;         // on one CPU: the window of home_busy_ns samples
+  std::uint64_t contended_others_ns_ = 0;       // its busy time that was not the process's
   double last_load_ = 0;
   std::uint64_t last_window_ns_ = 0;
-  bool last_widen_was_behind_ = false;
+  widen_reason last_widen_reason_ = widen_reason::busy;
+  double last_others_load_ = 0;
 };
 
 /// What the process runs on, for the status page and the replay summary.
@@ -89,6 +106,26 @@ struct cpu_placement_snapshot {
 cpu_placement_snapshot current_cpu_placement();
 /// Records a fixed placement ("all" or a [pipeline] cpus list); the auto counters are kept.
 void publish_fixed_cpu_placement(const std::string& mode, const std::vector<int>& cpus);
+
+/// Busy time of one CPU from /proc/stat: user, nice, system, irq and softirq (not idle, iowait
+/// or steal), whoever ran there. The file's unit is USER_HZ (10 ms), so it is read over windows
+/// of many samples. Returns kNotMeasured when the line is missing or malformed.
+std::uint64_t parse_cpu_busy_ns(std::string_view proc_stat, int cpu) noexcept;
+
+class cpu_busy_clock {
+ public:
+  explicit cpu_busy_clock(int cpu);
+  ~cpu_busy_clock();
+  cpu_busy_clock(const cpu_busy_clock&) = delete;
+  cpu_busy_clock& operator=(const cpu_busy_clock&) = delete;
+  /// One pread of /proc/stat (~2.5 us for 2 CPUs); cpu_spread_policy::kNotMeasured if unreadable.
+  std::uint64_t busy_ns();
+
+ private:
+  int cpu_;
+  int fd_ = -1;
+  std::vector<char> text_;
+};
 
 class auto_cpu_placement {
  public:
@@ -125,6 +162,8 @@ class auto_cpu_placement {
 
   std::vector<int> cpus_;
   cpu_spread_policy policy_;
+  cpu_busy_clock home_busy_;
+  std::uint64_t last_home_busy_ns_ = cpu_spread_policy::kNotMeasured;
   std::uint64_t last_wall_ns_ = 0;
   std::uint64_t last_cpu_ns_ = 0;
   std::uint64_t last_input_stalls_ = 0;

@@ -7,8 +7,11 @@
 #include <gtest/gtest.h>
 #include <pthread.h>
 #include <sched.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <string>
 #include <thread>
 
 #include "platform/thread.hpp"
@@ -117,6 +120,89 @@ TEST(CpuSpreadPolicy, FallingBehindSoonAfterComingBackDoublesTheWaitBeforeTheNex
   EXPECT_EQ(run_for(policy, cpu_spread_policy::kMaxNarrowWindowNs / kMs, 0.3), decision::stay);
   ASSERT_EQ(fall_behind(policy), decision::widen);
   EXPECT_EQ(policy.narrow_window_ns(), 5'000 * kMs) << "kept up on one CPU for long: over";
+}
+
+/// `ms` of 10 ms samples at `own` CPUs of the process while its one CPU was busy `busy` of the
+/// time in all; the last decision that was not `stay`.
+decision share_for(cpu_spread_policy& policy, std::uint64_t ms, double own, double busy) {
+  decision last = decision::stay;
+  for (std::uint64_t t = 0; t < ms; t += 10) {
+    const auto d = policy.observe(10 * kMs, static_cast<std::uint64_t>(10.0 * kMs * own), false,
+                                  static_cast<std::uint64_t>(10.0 * kMs * busy));
+    if (d != decision::stay) last = d;
+  }
+  return last;
+}
+
+// Another process busy on the one CPU: the pipeline keeps up (its waits block at once), but its
+// wake-ups queue behind the other's time slices.
+TEST(CpuSpreadPolicy, SpreadsOnceOtherWorkTookHalfOfTheOneCpuOver200Ms) {
+  cpu_spread_policy policy;
+  EXPECT_EQ(share_for(policy, 10'000, 0.2, 0.6), decision::stay) << "others at 0.4: stay";
+  EXPECT_EQ(share_for(policy, 190, 0.2, 0.95), decision::stay) << "not a whole window yet";
+  EXPECT_EQ(share_for(policy, 10, 0.2, 0.95), decision::widen);
+  EXPECT_EQ(policy.last_widen_reason(), cpu_spread_policy::widen_reason::contended);
+  EXPECT_NEAR(policy.last_others_load(), 0.75, 0.01);
+  EXPECT_EQ(share_for(policy, 4'990, 0.2, 1.0), decision::stay)
+      << "spread: the one CPU's share is not looked at";
+  EXPECT_EQ(share_for(policy, 10, 0.2, 1.0), decision::narrow) << "5 quiet seconds";
+  EXPECT_EQ(share_for(policy, 190, 0.2, 1.0), decision::stay) << "a new window";
+  EXPECT_EQ(share_for(policy, 10, 0.2, 1.0), decision::widen);
+}
+
+TEST(CpuSpreadPolicy, AnUnreadableBusyTimeIsNoReasonToSpread) {
+  cpu_spread_policy policy;
+  for (int i = 0; i < 1000; ++i)
+    ASSERT_EQ(policy.observe(10 * kMs, 2 * kMs, false, cpu_spread_policy::kNotMeasured),
+              decision::stay);
+}
+
+TEST(CpuBusyClock, ParsesTheBusyTicksOfItsCpusLine) {
+  const long hz = sysconf(_SC_CLK_TCK);
+  const std::uint64_t tick_ns = 1'000'000'000u / static_cast<std::uint64_t>(hz);
+  const std::string stat =
+      "cpu  111 222 333 444 555 666 777 888 0 0\n"
+      "cpu0 1 2 3 4 5 6 7 8 0 0\n"
+      "cpu1 100 200 300 400 500 600 700 800 0 0\n"
+      "cpu10 9 9 9 9 9 9 9 9 0 0\n"
+      "intr 12345 0 1\n";
+  // user + nice + system + irq + softirq: not idle, iowait or steal.
+  EXPECT_EQ(parse_cpu_busy_ns(stat, 1), (100u + 200 + 300 + 600 + 700) * tick_ns);
+  EXPECT_EQ(parse_cpu_busy_ns(stat, 0), (1u + 2 + 3 + 6 + 7) * tick_ns);
+  EXPECT_EQ(parse_cpu_busy_ns(stat, 10), 45u * tick_ns);
+  EXPECT_EQ(parse_cpu_busy_ns(stat, 2), cpu_spread_policy::kNotMeasured);
+  EXPECT_EQ(parse_cpu_busy_ns("cpu  1 2\ncpu1 100 x 300\n", 1), cpu_spread_policy::kNotMeasured);
+  EXPECT_EQ(parse_cpu_busy_ns("cpu  1 2\ncpu1 100 200\n", 1), cpu_spread_policy::kNotMeasured);
+}
+
+std::uint64_t thread_cpu_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+TEST(CpuBusyClock, CountsAThreadBusyOnThatCpu) {
+  const int cpu = allowed_cpus().back();
+  cpu_busy_clock clock(cpu);
+  EXPECT_EQ(cpu_busy_clock(1'000'000).busy_ns(), cpu_spread_policy::kNotMeasured);
+  std::uint64_t before = 0, after = 0;
+  std::thread busy([&] {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(static_cast<std::size_t>(cpu), &set);
+    ASSERT_EQ(sched_setaffinity(0, sizeof set, &set), 0);
+    before = clock.busy_ns();
+    const std::uint64_t start = thread_cpu_ns();
+    while (thread_cpu_ns() - start < 80 * kMs) {
+    }
+    after = clock.busy_ns();
+  });
+  busy.join();
+  ASSERT_NE(before, cpu_spread_policy::kNotMeasured);
+  ASSERT_NE(after, cpu_spread_policy::kNotMeasured);
+  // 80 ms of this thread's own CPU time ran there; /proc/stat counts it in ticks (10 ms).
+  EXPECT_GE(after - before, 40 * kMs);
 }
 
 TEST(CpuSpreadPolicy, ResetStartsOverOnOneCpu) {
