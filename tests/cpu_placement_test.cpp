@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 
@@ -258,6 +259,51 @@ TEST(AutoCpuPlacement, StartsTheProcessOnItsLastCpuAndPublishesIt) {
   EXPECT_EQ(s.mode, "auto");
   EXPECT_EQ(s.cpus, std::to_string(all.back()));
   EXPECT_EQ(s.spread_count, 0u);
+  ASSERT_EQ(move_process_to_cpus(all), 0);
+}
+
+// The runner's loop (app/run_pipeline.cpp samples from its signal wait): a busy thread spreads
+// the process within a window, and once quiet it comes back after kNarrowWindowNs (5 s), every
+// thread it has following both ways.
+TEST(AutoCpuPlacement, SpreadsABusyProcessAndBringsItBackOnceQuiet) {
+  const std::vector<int> all = allowed_cpus();
+  if (all.size() < 2) GTEST_SKIP() << "needs two CPUs";
+  using clock = std::chrono::steady_clock;
+  auto_cpu_placement placement(all);
+  ASSERT_EQ(placement.start_on_one_cpu(), 0);
+  // Samples until `done` holds, at most `limit`.
+  auto sample_until = [&](auto done, std::chrono::seconds limit) {
+    const auto deadline = clock::now() + limit;
+    while (!done() && clock::now() < deadline) {
+      std::this_thread::sleep_for(placement.sample_interval());
+      placement.sample(0);
+    }
+  };
+  std::atomic<bool> quiet{false};
+  std::thread busy([&] {
+    while (!quiet.load(std::memory_order_relaxed)) {
+    }
+  });
+  sample_until([&] { return placement.cpus_in_use() == all.size(); }, std::chrono::seconds(10));
+  ASSERT_EQ(placement.cpus_in_use(), all.size()) << "a whole CPU busy for 10 s did not spread";
+  EXPECT_EQ(affinity_of(busy.native_handle()), all);
+  EXPECT_EQ(allowed_cpus(), all);
+  EXPECT_EQ(current_cpu_placement().spread_count, 1u);
+  quiet = true;
+  busy.join();
+  std::atomic<bool> idle_stop{false};
+  std::thread idle([&] {
+    while (!idle_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  });
+  sample_until([&] { return placement.cpus_in_use() == 1; }, std::chrono::seconds(30));
+  EXPECT_EQ(placement.cpus_in_use(), 1u) << "30 quiet seconds did not bring it back";
+  EXPECT_EQ(affinity_of(idle.native_handle()), std::vector<int>{all.back()});
+  EXPECT_EQ(allowed_cpus(), std::vector<int>{all.back()});
+  const cpu_placement_snapshot s = current_cpu_placement();
+  EXPECT_EQ(s.narrow_count, 1u);
+  EXPECT_EQ(s.cpus, std::to_string(all.back()));
+  idle_stop = true;
+  idle.join();
   ASSERT_EQ(move_process_to_cpus(all), 0);
 }
 
