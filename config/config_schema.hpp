@@ -55,7 +55,7 @@ inline constexpr option_doc kPipeline[] = {
      "CPUs the whole process runs on. \"auto\": one CPU (the last the process may use) while "
      "it keeps up, all of them once it is busy (>= 75% of the one CPU over 20 ms) or behind (a "
      "source finding the transform's input ring full in half of 100 ms) or shared (other "
-     "processes taking half of the one CPU over 200 ms), one again after 5 s below 0.75 of a CPU "
+     "processes taking half of the one CPU over 1 s), one again after 5 s below 0.75 of a CPU "
      "(twice as long after each quick return): at modest paced rates one CPU gives the lowest "
      "latency and uses "
      "the least CPU (no cross-CPU wake-ups), at full speed the stages need them all; a pinned "

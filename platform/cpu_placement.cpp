@@ -19,17 +19,21 @@ namespace edgepipe {
 
 cpu_spread_policy::decision cpu_spread_policy::observe(std::uint64_t wall_ns, std::uint64_t cpu_ns,
                                                        bool behind,
-                                                       std::uint64_t home_busy_ns) noexcept {
+                                                       std::uint64_t home_idle_ns) noexcept {
   bool contended = false;
-  if (!spread_ && home_busy_ns != kNotMeasured) {
+  if (!spread_ && home_idle_ns != kNotMeasured) {
     contended_wall_ns_ += wall_ns;
-    contended_others_ns_ += home_busy_ns > cpu_ns ? home_busy_ns - cpu_ns : 0;
+    contended_idle_ns_ += home_idle_ns;
+    contended_own_ns_ += cpu_ns;
     if (contended_wall_ns_ >= kContendedWindowNs) {
+      // Signed: the idle counter moves in 10 ms ticks, a window's may exceed its wall time.
       const double others =
-          static_cast<double>(contended_others_ns_) / static_cast<double>(contended_wall_ns_);
+          (static_cast<double>(contended_wall_ns_) - static_cast<double>(contended_idle_ns_) -
+           static_cast<double>(contended_own_ns_)) /
+          static_cast<double>(contended_wall_ns_);
       contended = others >= kOthersLoad;
       if (contended) last_others_load_ = others;
-      contended_wall_ns_ = contended_others_ns_ = 0;
+      contended_wall_ns_ = contended_idle_ns_ = contended_own_ns_ = 0;
     }
   }
   window_wall_ns_ += wall_ns;
@@ -50,7 +54,7 @@ cpu_spread_policy::decision cpu_spread_policy::observe(std::uint64_t wall_ns, st
                          : fell_behind      ? widen_reason::behind
                                             : widen_reason::contended;
     behind_history_ = 0;
-    contended_wall_ns_ = contended_others_ns_ = 0;
+    contended_wall_ns_ = contended_idle_ns_ = contended_own_ns_ = 0;
     narrow_window_ns_ = since_narrow_ns_ < narrow_window_ns_
                             ? std::min(2 * narrow_window_ns_, kMaxNarrowWindowNs)
                             : kNarrowWindowNs;
@@ -59,7 +63,7 @@ cpu_spread_policy::decision cpu_spread_policy::observe(std::uint64_t wall_ns, st
   if (spread_ && load <= kNarrowLoad) {
     spread_ = false;
     since_narrow_ns_ = 0;
-    contended_wall_ns_ = contended_others_ns_ = 0;
+    contended_wall_ns_ = contended_idle_ns_ = contended_own_ns_ = 0;
     return decision::narrow;
   }
   return decision::stay;
@@ -90,44 +94,43 @@ void publish_fixed_cpu_placement(const std::string& mode, const std::vector<int>
   placement.cpus = format_cpu_list(cpus);
 }
 
-std::uint64_t parse_cpu_busy_ns(std::string_view proc_stat, int cpu) noexcept {
+std::uint64_t parse_cpu_idle_ns(std::string_view proc_stat, int cpu) noexcept {
   char label[24];
   const int n = std::snprintf(label, sizeof label, "\ncpu%d ", cpu);
   const std::size_t at = proc_stat.find(std::string_view(label, static_cast<std::size_t>(n)));
   if (at == std::string_view::npos) return cpu_spread_policy::kNotMeasured;
   const char* p = proc_stat.data() + at + static_cast<std::size_t>(n);
   const char* const end = proc_stat.data() + proc_stat.size();
-  // user nice system idle iowait irq softirq steal (guest time is inside user and nice)
-  std::uint64_t f[7] = {};
+  std::uint64_t f[8] = {};  // user nice system idle iowait irq softirq steal
   for (std::uint64_t& v : f) {
     while (p < end && *p == ' ') ++p;
     const auto [next, ec] = std::from_chars(p, end, v);
     if (ec != std::errc{} || next == p) return cpu_spread_policy::kNotMeasured;
     p = next;
   }
-  const std::uint64_t ticks = f[0] + f[1] + f[2] + f[5] + f[6];
+  const std::uint64_t ticks = f[3] + f[4] + f[7];
   static const long hz = sysconf(_SC_CLK_TCK);
   return ticks * (1'000'000'000u / static_cast<std::uint64_t>(hz > 0 ? hz : 100));
 }
 
-cpu_busy_clock::cpu_busy_clock(int cpu)
+cpu_idle_clock::cpu_idle_clock(int cpu)
     : cpu_(cpu), fd_(::open("/proc/stat", O_RDONLY | O_CLOEXEC)), text_(std::size_t{64} << 10) {}
 
-cpu_busy_clock::~cpu_busy_clock() {
+cpu_idle_clock::~cpu_idle_clock() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-std::uint64_t cpu_busy_clock::busy_ns() {
+std::uint64_t cpu_idle_clock::idle_ns() {
   if (fd_ < 0) return cpu_spread_policy::kNotMeasured;
   // The per-CPU lines come right after the first ("cpu  ", all CPUs): 64 KiB hold them for
   // ~1000 CPUs.
   const ssize_t n = ::pread(fd_, text_.data(), text_.size(), 0);
   if (n <= 0) return cpu_spread_policy::kNotMeasured;
-  return parse_cpu_busy_ns(std::string_view(text_.data(), static_cast<std::size_t>(n)), cpu_);
+  return parse_cpu_idle_ns(std::string_view(text_.data(), static_cast<std::size_t>(n)), cpu_);
 }
 
 auto_cpu_placement::auto_cpu_placement(std::vector<int> cpus)
-    : cpus_(std::move(cpus)), home_busy_(cpus_.back()) {}
+    : cpus_(std::move(cpus)), home_idle_(cpus_.back()) {}
 
 std::vector<int> auto_cpu_placement::current_set() const {
   return policy_.spread() ? cpus_ : std::vector<int>{home_cpu()};
@@ -139,7 +142,7 @@ int auto_cpu_placement::start_on_one_cpu() {
   last_input_stalls_ = 0;  // a new pipeline's counters start at 0
   last_wall_ns_ = mono_now_ns();
   last_cpu_ns_ = process_cpu_ns();
-  last_home_busy_ns_ = home_busy_.busy_ns();
+  last_home_idle_ns_ = home_idle_.idle_ns();
   const int err = move_process_to_cpus({home_cpu()});
   publish();
   return err;
@@ -148,17 +151,17 @@ int auto_cpu_placement::start_on_one_cpu() {
 void auto_cpu_placement::sample(std::uint64_t input_stalls) {
   const std::uint64_t wall = mono_now_ns();
   const std::uint64_t cpu = process_cpu_ns();
-  // The home CPU's busy time matters only while the process is on it alone.
-  const std::uint64_t home_busy =
-      policy_.spread() ? cpu_spread_policy::kNotMeasured : home_busy_.busy_ns();
-  const bool home_measured = home_busy != cpu_spread_policy::kNotMeasured &&
-                             last_home_busy_ns_ != cpu_spread_policy::kNotMeasured &&
-                             home_busy >= last_home_busy_ns_;
+  // The home CPU's idle time matters only while the process is on it alone.
+  const std::uint64_t home_idle =
+      policy_.spread() ? cpu_spread_policy::kNotMeasured : home_idle_.idle_ns();
+  const bool home_measured = home_idle != cpu_spread_policy::kNotMeasured &&
+                             last_home_idle_ns_ != cpu_spread_policy::kNotMeasured &&
+                             home_idle >= last_home_idle_ns_;
   const auto d = policy_.observe(
       wall - last_wall_ns_, cpu >= last_cpu_ns_ ? cpu - last_cpu_ns_ : 0,
       input_stalls != last_input_stalls_,
-      home_measured ? home_busy - last_home_busy_ns_ : cpu_spread_policy::kNotMeasured);
-  last_home_busy_ns_ = home_busy;
+      home_measured ? home_idle - last_home_idle_ns_ : cpu_spread_policy::kNotMeasured);
+  last_home_idle_ns_ = home_idle;
   last_wall_ns_ = wall;
   last_cpu_ns_ = cpu;
   last_input_stalls_ = input_stalls;

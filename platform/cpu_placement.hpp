@@ -40,13 +40,15 @@ class cpu_spread_policy {
   /// and spread, its p99 was 4x the one CPU's.
   static constexpr int kBehindHistory = 10;
   static constexpr int kBehindSamples = 5;
-  /// On one CPU: spread once other work (another process, not ours) took at least kOthersLoad of
-  /// that CPU over kContendedWindowNs. Two busy loops sharing it left the pipeline behind
-  /// rarely once its waits stopped spinning, but at p50 47 us and p99 4.2 ms against 16-21 us
-  /// and ~1.5 ms spread; the kernel's own work for us there (interrupts, writeback) is a few %.
-  static constexpr std::uint64_t kContendedWindowNs = 200'000'000;
+  /// On one CPU: spread once other work (another process, not ours: the CPU's time neither idle
+  /// nor the process's) took at least kOthersLoad of that CPU over kContendedWindowNs. Two busy
+  /// loops sharing it left the pipeline behind rarely once its waits stopped spinning, but at p50
+  /// 47 us and p99 4.2 ms against 16-21 us and ~1.5 ms spread; the kernel's own work for us there
+  /// (interrupts, writeback) is a few %. A second, not less: a Kafka broker on the same machine
+  /// took over half of the CPU for 200 ms now and then (1 paced run in 3 spread at 200 ms).
+  static constexpr std::uint64_t kContendedWindowNs = 1'000'000'000;
   static constexpr double kOthersLoad = 0.5;
-  /// observe()'s home_busy_ns when the one CPU's busy time could not be read.
+  /// observe()'s home_idle_ns when the one CPU's idle time could not be read.
   static constexpr std::uint64_t kNotMeasured = UINT64_MAX;
   static constexpr double kWidenLoad = 0.75;
   /// Spread: back to one CPU once a window of kNarrowWindowNs used at most kNarrowLoad CPUs in all
@@ -62,10 +64,10 @@ class cpu_spread_policy {
 
   /// One sample: `wall_ns` elapsed since the last one, `cpu_ns` of CPU the process used in it,
   /// `behind`: the pipeline fell behind in it (counts once kBehindSamples of the last
-  /// kBehindHistory are), `home_busy_ns`: on one CPU, how long that CPU was busy in it (anyone's
-  /// work, not idle or stolen by the hypervisor), or kNotMeasured.
+  /// kBehindHistory are), `home_idle_ns`: on one CPU, how long that CPU was idle in it (or waiting
+  /// for I/O, or stolen by the hypervisor: anything but work), or kNotMeasured.
   decision observe(std::uint64_t wall_ns, std::uint64_t cpu_ns, bool behind = false,
-                   std::uint64_t home_busy_ns = kNotMeasured) noexcept;
+                   std::uint64_t home_idle_ns = kNotMeasured) noexcept;
 
   bool spread() const noexcept { return spread_; }
   /// Why the last widen or narrow happened, for the log: the load of the window that decided it
@@ -87,8 +89,9 @@ class cpu_spread_policy {
   std::uint32_t behind_history_ = 0;  // bit i: behind in the sample i samples ago
   std::uint64_t narrow_window_ns_ = kNarrowWindowNs;
   std::uint64_t since_narrow_ns_ = UINT64_MAX;  // on one CPU: time since coming back (none yet)
-  std::uint64_t contended_wall_ns_ = 0;         // on one CPU: the window of home_busy_ns samples
-  std::uint64_t contended_others_ns_ = 0;       // its busy time that was not the process's
+  std::uint64_t contended_wall_ns_ = 0;         // on one CPU: the window of home_idle_ns samples
+  std::uint64_t contended_idle_ns_ = 0;         // the CPU's idle time in it
+  std::uint64_t contended_own_ns_ = 0;          // the process's CPU time in it
   double last_load_ = 0;
   std::uint64_t last_window_ns_ = 0;
   widen_reason last_widen_reason_ = widen_reason::busy;
@@ -107,19 +110,20 @@ cpu_placement_snapshot current_cpu_placement();
 /// Records a fixed placement ("all" or a [pipeline] cpus list); the auto counters are kept.
 void publish_fixed_cpu_placement(const std::string& mode, const std::vector<int>& cpus);
 
-/// Busy time of one CPU from /proc/stat: user, nice, system, irq and softirq (not idle, iowait
-/// or steal), whoever ran there. The file's unit is USER_HZ (10 ms), so it is read over windows
-/// of many samples. Returns kNotMeasured when the line is missing or malformed.
-std::uint64_t parse_cpu_busy_ns(std::string_view proc_stat, int cpu) noexcept;
+/// Idle time of one CPU from /proc/stat: idle, iowait and steal (the kernel keeps idle and iowait
+/// exactly; user and system are sampled at ticks and miss short bursts, a paced pipeline's whole
+/// load). The file's unit is USER_HZ (10 ms), so it is read over windows of many samples.
+/// Returns kNotMeasured when the line is missing or malformed.
+std::uint64_t parse_cpu_idle_ns(std::string_view proc_stat, int cpu) noexcept;
 
-class cpu_busy_clock {
+class cpu_idle_clock {
  public:
-  explicit cpu_busy_clock(int cpu);
-  ~cpu_busy_clock();
-  cpu_busy_clock(const cpu_busy_clock&) = delete;
-  cpu_busy_clock& operator=(const cpu_busy_clock&) = delete;
+  explicit cpu_idle_clock(int cpu);
+  ~cpu_idle_clock();
+  cpu_idle_clock(const cpu_idle_clock&) = delete;
+  cpu_idle_clock& operator=(const cpu_idle_clock&) = delete;
   /// One pread of /proc/stat (~2.5 us for 2 CPUs); cpu_spread_policy::kNotMeasured if unreadable.
-  std::uint64_t busy_ns();
+  std::uint64_t idle_ns();
 
  private:
   int cpu_;
@@ -162,8 +166,8 @@ class auto_cpu_placement {
 
   std::vector<int> cpus_;
   cpu_spread_policy policy_;
-  cpu_busy_clock home_busy_;
-  std::uint64_t last_home_busy_ns_ = cpu_spread_policy::kNotMeasured;
+  cpu_idle_clock home_idle_;
+  std::uint64_t last_home_idle_ns_ = cpu_spread_policy::kNotMeasured;
   std::uint64_t last_wall_ns_ = 0;
   std::uint64_t last_cpu_ns_ = 0;
   std::uint64_t last_input_stalls_ = 0;

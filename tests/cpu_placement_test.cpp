@@ -124,12 +124,12 @@ TEST(CpuSpreadPolicy, FallingBehindSoonAfterComingBackDoublesTheWaitBeforeTheNex
 }
 
 /// `ms` of 10 ms samples at `own` CPUs of the process while its one CPU was busy `busy` of the
-/// time in all; the last decision that was not `stay`.
+/// time in all (idle the rest); the last decision that was not `stay`.
 decision share_for(cpu_spread_policy& policy, std::uint64_t ms, double own, double busy) {
   decision last = decision::stay;
   for (std::uint64_t t = 0; t < ms; t += 10) {
     const auto d = policy.observe(10 * kMs, static_cast<std::uint64_t>(10.0 * kMs * own), false,
-                                  static_cast<std::uint64_t>(10.0 * kMs * busy));
+                                  static_cast<std::uint64_t>(10.0 * kMs * (1.0 - busy)));
     if (d != decision::stay) last = d;
   }
   return last;
@@ -137,28 +137,37 @@ decision share_for(cpu_spread_policy& policy, std::uint64_t ms, double own, doub
 
 // Another process busy on the one CPU: the pipeline keeps up (its waits block at once), but its
 // wake-ups queue behind the other's time slices.
-TEST(CpuSpreadPolicy, SpreadsOnceOtherWorkTookHalfOfTheOneCpuOver200Ms) {
+TEST(CpuSpreadPolicy, SpreadsOnceOtherWorkTookHalfOfTheOneCpuOverASecond) {
   cpu_spread_policy policy;
   EXPECT_EQ(share_for(policy, 10'000, 0.2, 0.6), decision::stay) << "others at 0.4: stay";
-  EXPECT_EQ(share_for(policy, 190, 0.2, 0.95), decision::stay) << "not a whole window yet";
+  EXPECT_EQ(share_for(policy, 990, 0.2, 0.95), decision::stay) << "not a whole window yet";
   EXPECT_EQ(share_for(policy, 10, 0.2, 0.95), decision::widen);
   EXPECT_EQ(policy.last_widen_reason(), cpu_spread_policy::widen_reason::contended);
   EXPECT_NEAR(policy.last_others_load(), 0.75, 0.01);
   EXPECT_EQ(share_for(policy, 4'990, 0.2, 1.0), decision::stay)
       << "spread: the one CPU's share is not looked at";
   EXPECT_EQ(share_for(policy, 10, 0.2, 1.0), decision::narrow) << "5 quiet seconds";
-  EXPECT_EQ(share_for(policy, 190, 0.2, 1.0), decision::stay) << "a new window";
+  EXPECT_EQ(share_for(policy, 990, 0.2, 1.0), decision::stay) << "a new window";
   EXPECT_EQ(share_for(policy, 10, 0.2, 1.0), decision::widen);
 }
 
-TEST(CpuSpreadPolicy, AnUnreadableBusyTimeIsNoReasonToSpread) {
+// The idle counter moves in 10 ms ticks: a sample may count more idle time than its wall time,
+// the next one none. Only the window's sum counts.
+TEST(CpuSpreadPolicy, IdleTicksThatStraddleSamplesEvenOutOverTheWindow) {
+  cpu_spread_policy policy;
+  for (int i = 0; i < 2000; ++i)  // idle 0 or 20 ms by turns: 100% idle; the process at 0.3
+    ASSERT_EQ(policy.observe(10 * kMs, 3 * kMs, false, i % 2 == 0 ? 0 : 20 * kMs), decision::stay)
+        << i;
+}
+
+TEST(CpuSpreadPolicy, AnUnreadableIdleTimeIsNoReasonToSpread) {
   cpu_spread_policy policy;
   for (int i = 0; i < 1000; ++i)
     ASSERT_EQ(policy.observe(10 * kMs, 2 * kMs, false, cpu_spread_policy::kNotMeasured),
               decision::stay);
 }
 
-TEST(CpuBusyClock, ParsesTheBusyTicksOfItsCpusLine) {
+TEST(CpuIdleClock, ParsesTheIdleTicksOfItsCpusLine) {
   const long hz = sysconf(_SC_CLK_TCK);
   const std::uint64_t tick_ns = 1'000'000'000u / static_cast<std::uint64_t>(hz);
   const std::string stat =
@@ -167,13 +176,14 @@ TEST(CpuBusyClock, ParsesTheBusyTicksOfItsCpusLine) {
       "cpu1 100 200 300 400 500 600 700 800 0 0\n"
       "cpu10 9 9 9 9 9 9 9 9 0 0\n"
       "intr 12345 0 1\n";
-  // user + nice + system + irq + softirq: not idle, iowait or steal.
-  EXPECT_EQ(parse_cpu_busy_ns(stat, 1), (100u + 200 + 300 + 600 + 700) * tick_ns);
-  EXPECT_EQ(parse_cpu_busy_ns(stat, 0), (1u + 2 + 3 + 6 + 7) * tick_ns);
-  EXPECT_EQ(parse_cpu_busy_ns(stat, 10), 45u * tick_ns);
-  EXPECT_EQ(parse_cpu_busy_ns(stat, 2), cpu_spread_policy::kNotMeasured);
-  EXPECT_EQ(parse_cpu_busy_ns("cpu  1 2\ncpu1 100 x 300\n", 1), cpu_spread_policy::kNotMeasured);
-  EXPECT_EQ(parse_cpu_busy_ns("cpu  1 2\ncpu1 100 200\n", 1), cpu_spread_policy::kNotMeasured);
+  // idle + iowait + steal: not user, nice, system, irq or softirq.
+  EXPECT_EQ(parse_cpu_idle_ns(stat, 1), (400u + 500 + 800) * tick_ns);
+  EXPECT_EQ(parse_cpu_idle_ns(stat, 0), (4u + 5 + 8) * tick_ns);
+  EXPECT_EQ(parse_cpu_idle_ns(stat, 10), 27u * tick_ns);
+  EXPECT_EQ(parse_cpu_idle_ns(stat, 2), cpu_spread_policy::kNotMeasured);
+  EXPECT_EQ(parse_cpu_idle_ns("cpu  1 2\ncpu1 100 x 300\n", 1), cpu_spread_policy::kNotMeasured);
+  EXPECT_EQ(parse_cpu_idle_ns("cpu  1 2\ncpu1 1 2 3 4 5 6 7\n", 1),
+            cpu_spread_policy::kNotMeasured);
 }
 
 std::uint64_t thread_cpu_ns() {
@@ -183,27 +193,32 @@ std::uint64_t thread_cpu_ns() {
          static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
-TEST(CpuBusyClock, CountsAThreadBusyOnThatCpu) {
+TEST(CpuIdleClock, ACpuBusyWithAThreadIsNotIdle) {
   const int cpu = allowed_cpus().back();
-  cpu_busy_clock clock(cpu);
-  EXPECT_EQ(cpu_busy_clock(1'000'000).busy_ns(), cpu_spread_policy::kNotMeasured);
-  std::uint64_t before = 0, after = 0;
+  cpu_idle_clock clock(cpu);
+  EXPECT_EQ(cpu_idle_clock(1'000'000).idle_ns(), cpu_spread_policy::kNotMeasured);
+  std::uint64_t before = 0, after = 0, wall = 0;
   std::thread busy([&] {
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(static_cast<std::size_t>(cpu), &set);
     ASSERT_EQ(sched_setaffinity(0, sizeof set, &set), 0);
-    before = clock.busy_ns();
-    const std::uint64_t start = thread_cpu_ns();
-    while (thread_cpu_ns() - start < 80 * kMs) {
+    before = clock.idle_ns();
+    const auto start = std::chrono::steady_clock::now();
+    const std::uint64_t cpu_start = thread_cpu_ns();
+    while (thread_cpu_ns() - cpu_start < 100 * kMs) {
     }
-    after = clock.busy_ns();
+    after = clock.idle_ns();
+    wall = static_cast<std::uint64_t>(
+        std::chrono::nanoseconds(std::chrono::steady_clock::now() - start).count());
   });
   busy.join();
   ASSERT_NE(before, cpu_spread_policy::kNotMeasured);
   ASSERT_NE(after, cpu_spread_policy::kNotMeasured);
-  // 80 ms of this thread's own CPU time ran there; /proc/stat counts it in ticks (10 ms).
-  EXPECT_GE(after - before, 40 * kMs);
+  ASSERT_GE(after, before);
+  // 100 ms of this thread's CPU time ran there, so the CPU was idle at most the rest of the wall
+  // time (plus a tick either side: the file counts in 10 ms).
+  EXPECT_LE(after - before, wall - 100 * kMs + 20 * kMs);
 }
 
 TEST(CpuSpreadPolicy, ResetStartsOverOnOneCpu) {
