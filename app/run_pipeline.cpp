@@ -116,12 +116,11 @@ class pipeline_runner {
   status confine_to_cpus() {
     auto_cpus_.reset();
     if (auto_placement_applies()) {
+      waiter::set_spinning(false);   // it starts on one CPU (or has only one)
       if (start_cpus_.size() < 2) {  // nothing to choose from
         publish_fixed_cpu_placement("auto", start_cpus_);
-        waiter::set_spinning(false);
         return status::ok();
       }
-      waiter::set_spinning(false);  // it starts on one CPU
       auto_cpus_.emplace(start_cpus_);
       if (const int err = auto_cpus_->start_on_one_cpu(); err != 0)
         return errno_status(config_.origin + ": pipeline.cpus = \"auto\": cannot run on CPU " +

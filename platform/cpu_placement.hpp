@@ -71,7 +71,7 @@ class cpu_spread_policy {
 
   bool spread() const noexcept { return spread_; }
   /// Why the last widen or narrow happened, for the log: the load of the window that decided it
-  /// (CPUs), and whether a widen was for falling behind rather than that load.
+  /// (CPUs) and its length, and what a widen was for.
   double last_load() const noexcept { return last_load_; }
   enum class widen_reason { busy, behind, contended };
   widen_reason last_widen_reason() const noexcept { return last_widen_reason_; }

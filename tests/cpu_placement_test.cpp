@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <string>
 #include <thread>
 
@@ -286,7 +287,7 @@ TEST(AutoCpuPlacement, SpreadsABusyProcessAndBringsItBackOnceQuiet) {
   using clock = std::chrono::steady_clock;
   auto_cpu_placement placement(all);
   ASSERT_EQ(placement.start_on_one_cpu(), 0);
-  // Samples until `done` holds, at most `limit`.
+  // Samples until `done` holds, at most `limit`, at the runner's cadence (what is under test).
   auto sample_until = [&](auto done, std::chrono::seconds limit) {
     const auto deadline = clock::now() + limit;
     while (!done() && clock::now() < deadline) {
@@ -306,10 +307,8 @@ TEST(AutoCpuPlacement, SpreadsABusyProcessAndBringsItBackOnceQuiet) {
   EXPECT_EQ(current_cpu_placement().spread_count, 1u);
   quiet = true;
   busy.join();
-  std::atomic<bool> idle_stop{false};
-  std::thread idle([&] {
-    while (!idle_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  });
+  std::promise<void> idle_stop;
+  std::thread idle([stop = idle_stop.get_future()] { stop.wait(); });  // blocked, uses no CPU
   sample_until([&] { return placement.cpus_in_use() == 1; }, std::chrono::seconds(30));
   EXPECT_EQ(placement.cpus_in_use(), 1u) << "30 quiet seconds did not bring it back";
   EXPECT_EQ(affinity_of(idle.native_handle()), std::vector<int>{all.back()});
@@ -317,7 +316,7 @@ TEST(AutoCpuPlacement, SpreadsABusyProcessAndBringsItBackOnceQuiet) {
   const cpu_placement_snapshot s = current_cpu_placement();
   EXPECT_EQ(s.narrow_count, 1u);
   EXPECT_EQ(s.cpus, std::to_string(all.back()));
-  idle_stop = true;
+  idle_stop.set_value();
   idle.join();
   ASSERT_EQ(move_process_to_cpus(all), 0);
 }
