@@ -1,7 +1,6 @@
 #include "platform/cpu_placement.hpp"
 
 #include <fcntl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -73,13 +72,6 @@ namespace {
 
 std::mutex placement_mutex;
 cpu_placement_snapshot placement;  // guarded by placement_mutex
-
-std::uint64_t process_cpu_ns() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
-         static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 }  // namespace
 

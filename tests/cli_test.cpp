@@ -13,6 +13,7 @@
 namespace edgepipe {
 namespace {
 
+using testing::json_double;
 using testing::json_int;
 using testing::read_lines;
 using testing::run_edgepipe;
@@ -231,6 +232,7 @@ TEST(Cli, PacedReplayWithTheSpoolReportsTheLatencyPercentiles) {
   EXPECT_LE(p50, p99) << r.out;
   EXPECT_LE(p99, max) << r.out;
   EXPECT_NE(r.out.find("\"confirm_latency_us\":{\"p50\":"), std::string::npos) << r.out;
+  EXPECT_GT(json_double(r.out, "cpu_seconds"), 0.0) << r.out;  // what the run cost
   // The default [pipeline] cpus = "auto": what it ran on at the end (one CPU at this rate, or
   // all of them on a busy machine; the fields, not the choice).
   EXPECT_NE(r.out.find("\"cpus\":{\"mode\":\"auto\",\"now\":\""), std::string::npos) << r.out;

@@ -83,6 +83,8 @@ TEST(Pipeline, FansOutEveryRecordToEverySinkWithTinyRings) {
   const std::string summary = summary_json(p, 1.0);
   EXPECT_EQ(testing::json_int(summary, "records"), kPayloads) << summary;
   EXPECT_EQ(testing::json_int(summary, "rejected"), 1) << summary;
+  // The process's CPU time since the sources started: the stages ran, so some was spent.
+  EXPECT_GT(testing::json_double(summary, "cpu_seconds"), 0.0) << summary;
 }
 
 // /metrics shows the rings that carry data: with a spool, transform -> spool and the dead-letter

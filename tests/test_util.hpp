@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <sstream>
 #include <string>
@@ -101,6 +102,13 @@ inline long long json_int(const std::string& json, const std::string& key) {
   const auto pos = json.find("\"" + key + "\":");
   if (pos == std::string::npos) return -1;
   return std::stoll(json.substr(pos + key.size() + 3));
+}
+
+/// Extracts the number after "key": as a double; NaN when the key is absent (test convenience).
+inline double json_double(const std::string& json, const std::string& key) {
+  const auto pos = json.find("\"" + key + "\":");
+  if (pos == std::string::npos) return std::numeric_limits<double>::quiet_NaN();
+  return std::stod(json.substr(pos + key.size() + 3));
 }
 
 /// A random plain JSON decimal heavy in zeros, where the fixed and scientific forms of the

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "platform/clock.hpp"
 #include "platform/log.hpp"
 #include "platform/thread.hpp"
 #include "stages/sinks/file/file_sink.hpp"
@@ -191,6 +192,7 @@ void pipeline::start(std::function<void()> on_finished) {
     if (left.count() > 0) (void)s->wait_ready(left);
   }
   sources_started_ = std::chrono::steady_clock::now();
+  sources_started_cpu_ns_ = process_cpu_ns();
   if (spool_stage_) launch("spool", std::nullopt, [s = spool_stage_.get()] { s->run(); });
   launch("transform", config_.transform_cpu, [t = transform_.get()] { t->run(); });
   if (replay_) launch("src:replay", config_.source_cpu, [s = replay_.get()] { s->run(); });

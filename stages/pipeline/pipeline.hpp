@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -47,6 +48,9 @@ class pipeline {
   std::chrono::steady_clock::time_point sources_started() const noexcept {
     return sources_started_;
   }
+  /// The process's CPU time (platform/clock process_cpu_ns) at sources_started().
+  /// runs on: main thread, after start().
+  std::uint64_t sources_started_cpu_ns() const noexcept { return sources_started_cpu_ns_; }
   /// Asks the source to stop reading; the rest drains. Safe to call more than once.
   void request_stop() noexcept;
   /// Shutdown deadline passed: sinks stop waiting for their destinations and end promptly;
@@ -93,6 +97,7 @@ class pipeline {
   std::atomic<int> running_{0};
   std::function<void()> on_finished_;
   std::chrono::steady_clock::time_point sources_started_{};
+  std::uint64_t sources_started_cpu_ns_ = 0;
 
   batch_pool<payload_batch> payload_pool_;
   batch_pool<record_batch> record_pool_;

@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "platform/clock.hpp"
 #include "platform/cpu_placement.hpp"
 #include "platform/text_escape.hpp"
 
@@ -49,6 +50,12 @@ std::string summary_json(const pipeline& p, double seconds) {
   o << ",";
   json_number(o, "input_mb_per_second",
               seconds > 0 ? static_cast<double>(input_bytes) / 1e6 / seconds : 0);
+  // What the same window cost: every thread of the process, the client libraries' included
+  // (librdkafka's broker threads compress and send), so records/s can be set beside CPU per
+  // record (benchmarks/kafka_sink_ab.sh puts a raw producer's beside it).
+  o << ",";
+  json_number(o, "cpu_seconds",
+              static_cast<double>(process_cpu_ns() - p.sources_started_cpu_ns()) / 1e9);
   o << ",\"latency_us\":{\"p50\":" << latency.quantile(0.5) / 1000
     << ",\"p99\":" << latency.quantile(0.99) / 1000 << ",\"max\":" << latency.quantile(1.0) / 1000
     << "}";

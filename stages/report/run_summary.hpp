@@ -10,6 +10,8 @@
 namespace edgepipe {
 
 /// One JSON object: payloads, records, rejected, delivered per sink, seconds, latency...
+/// (docs/operations.md, "The replay summary"). `seconds`: since the sources started; cpu_seconds
+/// covers the same window (the process's CPU time from then until this call).
 std::string summary_json(const pipeline& p, double seconds);
 /// Per-stage counters, one JSON object per line.
 std::string counters_report(const pipeline& p);
