@@ -197,6 +197,26 @@ TEST(Cli, AutoCpusSpreadAFullSpeedReplay) {
             std::string::npos)
       << r.out;
   EXPECT_GE(json_int(r.out, "spread"), 1) << r.out;
+  // Spread, a waiting stage spins briefly before it blocks.
+  EXPECT_NE(r.out.find("\"spinning\":true}"), std::string::npos) << r.out;
+}
+
+// A one-CPU list: every thread there, and a waiting stage blocks at once (the stage that would
+// hand it input cannot run while it spins).
+TEST(Cli, OneCpuListRunsThereWithoutSpinning) {
+  temp_dir dir;
+  ASSERT_EQ(
+      run_edgepipe("synth --api iss --payloads 20 --seed 1 --out t.trace", dir.path()).exit_code,
+      0);
+  const std::string cpu = std::to_string(allowed_cpus().back());
+  testing::write_file(dir / "one.toml",
+                      "include = \"embedded:default\"\n[pipeline]\ncpus = \"" + cpu + "\"\n");
+  auto r = run_edgepipe("replay -c one.toml --trace t.trace --sink file:o.jsonl", dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"cpus\":{\"mode\":\"list\",\"now\":\"" + cpu + "\","), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("\"spinning\":false}"), std::string::npos) << r.out;
+  EXPECT_EQ(json_int(r.out, "records"), 20) << r.out;
 }
 
 // A pinned stage is the operator's placement: "auto" leaves every thread where it starts.
@@ -212,6 +232,10 @@ TEST(Cli, AutoCpusIsOffWhenAStageIsPinned) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("\"cpus\":{\"mode\":\"all\""), std::string::npos) << r.out;
   EXPECT_EQ(json_int(r.out, "spread"), 0) << r.out;
+  // "all": waits spin first when there is more than one CPU to run on.
+  const bool several = allowed_cpus().size() != 1;
+  EXPECT_NE(r.out.find(several ? "\"spinning\":true}" : "\"spinning\":false}"), std::string::npos)
+      << r.out;
 }
 
 TEST(Cli, PacedReplayWithTheSpoolReportsTheLatencyPercentiles) {

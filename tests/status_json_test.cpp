@@ -8,6 +8,7 @@
 #include <simdjson.h>
 
 #include "config/config_loader.hpp"
+#include "core/waiter.hpp"
 #include "stages/pipeline/pipeline.hpp"
 #include "stages/pipeline/stage_checks.hpp"
 #include "stages/report/json_out.hpp"
@@ -150,6 +151,7 @@ TEST(StatusReport, DocumentOfAFinishedRun) {
   EXPECT_EQ(std::string_view(doc["cpus"]["now"]), placed.cpus);
   EXPECT_EQ(std::uint64_t(doc["cpus"]["spread"]), placed.spread_count);
   EXPECT_EQ(std::uint64_t(doc["cpus"]["narrowed"]), placed.narrow_count);
+  EXPECT_EQ(bool(doc["cpus"]["spinning"]), waiter::spinning());
   bool found_iss = false;
   for (simdjson::dom::element src : doc["sources"].get_array()) {
     if (std::string_view(src["name"]) != "iss") continue;

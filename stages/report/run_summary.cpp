@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "core/waiter.hpp"
 #include "platform/clock.hpp"
 #include "platform/cpu_placement.hpp"
 #include "platform/text_escape.hpp"
@@ -62,7 +63,8 @@ std::string summary_json(const pipeline& p, double seconds) {
   {
     const cpu_placement_snapshot cpus = current_cpu_placement();
     o << ",\"cpus\":{\"mode\":" << json_string(cpus.mode) << ",\"now\":" << json_string(cpus.cpus)
-      << ",\"spread\":" << cpus.spread_count << ",\"narrowed\":" << cpus.narrow_count << "}";
+      << ",\"spread\":" << cpus.spread_count << ",\"narrowed\":" << cpus.narrow_count
+      << ",\"spinning\":" << (waiter::spinning() ? "true" : "false") << "}";
   }
   if (confirm_latency.total() > 0)  // with the spool: payload received -> a sink confirmed it
     o << ",\"confirm_latency_us\":{\"p50\":" << confirm_latency.quantile(0.5) / 1000

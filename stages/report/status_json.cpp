@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/waiter.hpp"
 #include "io/trace_format.hpp"
 #include "platform/clock.hpp"
 #include "platform/cpu_placement.hpp"
@@ -170,6 +171,7 @@ std::string status_report::json() {
     o.field("now", cpus.cpus);
     o.field("spread", cpus.spread_count);
     o.field("narrowed", cpus.narrow_count);
+    o.field("spinning", waiter::spinning());  // waits spin before blocking: spread, not on one CPU
     o.end_object();
   }
 
