@@ -7,6 +7,7 @@
 #include "stages/sinks/file/file_sink.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -302,6 +303,58 @@ TEST(FileSink, ACrashRightAfterARotationCutsTheRotatedFile) {
   ASSERT_TRUE(state);
   EXPECT_EQ(state->records_end, 20u);
   EXPECT_EQ(state->bytes, fs::file_size(cfg.path));
+}
+
+// A path that is not a regular file is a stream: a rotation would rename it (as root, a device
+// node: `--sink file:/dev/null` once renamed /dev/null to /dev/null.1 and left a regular file in
+// its place). Through a symlink to /dev/null here, so that a rename would move the link, never
+// the device.
+TEST(FileSink, ADeviceIsWrittenAsAStreamNeitherRotatedNorCut) {
+  testing::temp_dir dir;
+  const fs::path link = dir / "null";
+  fs::create_symlink("/dev/null", link);
+  file_sink_config cfg;
+  cfg.path = link;
+  cfg.rotate_bytes = 60;  // lines are 8 or 9 bytes: a regular file would rotate twice
+  file_sink s("out", cfg, {"src"});
+  ledger_model spool(s);
+  s.set_listener(&spool);
+  ASSERT_TRUE(s.open().is_ok());
+  // A ledger that confirmed 7 records and 40 bytes of the device: nothing is cut (a device
+  // cannot be), and the 7 records count as written.
+  char state[128];
+  const std::size_t n = format_file_sink_state({1, 40, 7}, state, sizeof state);
+  ASSERT_GT(n, 0u);
+  s.resume(std::string_view(state, n));
+  stage_counters counters("sink:out");
+  record_batch batch;
+  fill(batch, 0, 20);
+  s.write(batch, counters);
+  s.flush(counters);
+  ASSERT_TRUE(s.close().is_ok());
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_EQ(fs::read_symlink(link), fs::path("/dev/null"));
+  std::error_code ec;
+  EXPECT_FALSE(fs::exists(fs::symlink_status(link.string() + ".1", ec)));  // not rotated
+  EXPECT_EQ(counters.failed.get(), 0u);
+  EXPECT_EQ(counters.duplicates.get(), 7u);  // below the ledger's watermark
+  EXPECT_EQ(counters.records_out.get(), 20u);
+  EXPECT_EQ(spool.count[delivery_outcome::delivered], 13u);
+}
+
+// A pipe is refused at open, naming it, rather than blocking until a reader comes and then
+// failing the part of each large write the pipe did not take.
+TEST(FileSink, APipeIsRefusedAtOpen) {
+  testing::temp_dir dir;
+  const fs::path fifo = dir / "out.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  file_sink_config cfg;
+  cfg.path = fifo;
+  file_sink s("out", cfg, {"src"});
+  const status st = s.open();
+  ASSERT_FALSE(st.is_ok());
+  EXPECT_NE(st.message().find(fifo.string() + " is a pipe or socket"), std::string::npos)
+      << st.message();
 }
 
 TEST(FileSinkState, RoundTripsAndRejectsMalformedText) {

@@ -40,12 +40,24 @@ status file_sink::open() {
       return status::error("sink " + name_ + ": cannot create directory " +
                            path.parent_path().string() + ": " + ec.message());
   }
+  // A pipe takes part of a large write and the writer counts the rest as failed; and opening
+  // one for writing blocks until a reader comes. Refused before anything starts.
+  if (fs::is_fifo(path, ec) || fs::is_socket(path, ec))
+    return status::error("sink " + name_ + ": " + config_.path +
+                         " is a pipe or socket, which the file sink cannot write (its large "
+                         "writes would be taken in part): give a regular file or a device");
   // Continue numbering after rotated files a previous run left behind.
   while (fs::exists(config_.path + "." + std::to_string(next_rotation_), ec)) ++next_rotation_;
   uring_file_writer_options o;
   o.truncate = false;  // a restarted daemon appends; it never destroys earlier output
   if (status s = writer_.open(config_.path, o); !s)
     return status::error("sink " + name_ + ": " + s.message());
+  stream_ = !fs::is_regular_file(config_.path, ec);  // follows a symlink to its target
+  if (stream_ && config_.rotate_bytes != 0)
+    log_line(log_level::info, "sink " + name_,
+             config_.path +
+                 " is not a regular file: written as a stream, not rotated "
+                 "(rotate_bytes ignored) and never cut back");
   adopt_open_file();
   return status::ok();
 }
@@ -82,6 +94,10 @@ void file_sink::resume(std::string_view text) {
   ledger_due_ = true;        // the first write records the file in the ledger (when it changed)
   if (text.empty()) return;  // a first start, or a ledger from before this state existed
   const auto st = parse_file_sink_state(text);
+  if (st && stream_) {  // nothing to read back or cut: what the ledger confirmed was written
+    records_end_ = st->records_end;
+    return;
+  }
   if (!st) {
     log_line(log_level::warn, "sink " + name_,
              "the ledger's file state is unreadable: nothing cut from " + config_.path +
@@ -266,7 +282,7 @@ void file_sink::write(const record_batch& batch, stage_counters& counters) {
     }
     pending_bytes_ += writer_.bytes_written() - before;
     // Checked per record so a file never exceeds rotate_bytes by more than one line.
-    if (config_.rotate_bytes != 0 && writer_.bytes_written() >= config_.rotate_bytes) {
+    if (!stream_ && config_.rotate_bytes != 0 && writer_.bytes_written() >= config_.rotate_bytes) {
       rotate(counters);
       if (failed_) {  // the rest of the batch has nowhere to go: count it, never drop it silently
         counters.failed.add(records.size() - i - 1);

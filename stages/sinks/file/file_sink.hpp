@@ -11,6 +11,10 @@
 // again after a rewind. Before it writes into a new file (a rotation, a reopen), the sink
 // writes its ledger, so the state always names the file being written; for the file open at
 // start that is done by prepare(), before the sources start.
+// A path that is not a regular file (/dev/null, a terminal, a symlink to one) is written as a
+// stream: never rotated (a rotation renames PATH: as root, the device node itself) and never
+// cut back on restart or after a failure; records below the ledger's watermark count as written.
+// A pipe or socket is refused at open (a pipe takes part of a large write).
 // Threading: see sink.hpp.
 #pragma once
 
@@ -72,6 +76,7 @@ class file_sink final : public sink {
   std::uint64_t pending_end_ = 0;  // one past the highest id written since the last flush
   std::uint64_t inode_ = 0;        // of the file open for writing
   bool ledger_due_ = false;        // the ledger must name the current file before a write
+  bool stream_ = false;            // the path is not a regular file: not rotated, not cut
   char state_[128] = {};           // ledger_state()'s text
 };
 
