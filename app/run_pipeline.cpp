@@ -33,8 +33,11 @@ using clock_type = std::chrono::steady_clock;
 constexpr auto kAbandonGrace = std::chrono::seconds(5);
 
 /// Blocks the control signals before any thread exists, so every thread inherits the mask and
-/// the main thread takes them synchronously.
+/// the main thread takes them synchronously. SIGPIPE is ignored: a file sink writing to a pipe
+/// whose reader has gone gets EPIPE, a write error it reports (the records stay in the spool),
+/// not the end of the process.
 sigset_t block_control_signals() {
+  (void)signal(SIGPIPE, SIG_IGN);
   sigset_t set;
   sigemptyset(&set);
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) sigaddset(&set, sig);

@@ -2,6 +2,7 @@
 
 #include <emmintrin.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -59,10 +60,31 @@ status uring_file_writer::open(const std::string& path, uring_file_writer_option
   if (options_.buffers < 2) options_.buffers = 2;
   if (!options_.truncate) options_.direct = false;  // the tail block would need reading back
   options_.buffer_bytes = (options_.buffer_bytes + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
-  const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (options_.truncate ? O_TRUNC : 0);
+  struct stat target {};
+  const bool exists = ::stat(path.c_str(), &target) == 0;  // follows a symlink
+  const bool fifo = exists && S_ISFIFO(target.st_mode);
+  stream_ = fifo || (exists && S_ISCHR(target.st_mode));
+  if (stream_) options_.direct = false;
+  // A named pipe is opened without blocking: with no reader that fails (ENXIO) rather than
+  // waiting for one; the descriptor then blocks like any other.
+  const int flags =
+      O_WRONLY | O_CREAT | O_CLOEXEC | (options_.truncate ? O_TRUNC : 0) | (fifo ? O_NONBLOCK : 0);
   direct_ = false;
   fd_ = -1;
-  if (options_.direct) {
+  if (fifo) {
+    fd_ = ::open(path.c_str(), flags, 0644);
+    if (fd_ < 0 && errno == ENXIO)
+      return status::error("cannot open " + path + ": a pipe that no process reads", ENXIO);
+    if (fd_ < 0) return errno_status("cannot open " + path, errno);
+    const int fl = ::fcntl(fd_, F_GETFL);
+    if (fl < 0 || ::fcntl(fd_, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+      const int err = errno;
+      ::close(fd_);
+      fd_ = -1;
+      return errno_status("cannot make the writes to " + path + " blocking", err);
+    }
+  }
+  if (fd_ < 0 && options_.direct) {
     fd_ = ::open(path.c_str(), flags | O_DIRECT, 0644);
     direct_ = fd_ >= 0;
     if (fd_ < 0 && errno != EINVAL) return errno_status("cannot open " + path, errno);
@@ -78,7 +100,7 @@ status uring_file_writer::open(const std::string& path, uring_file_writer_option
       return errno_status("cannot open " + path, err);
     }
   }
-  if (!options_.truncate) {
+  if (!options_.truncate && !stream_) {
     const off_t end = ::lseek(fd_, 0, SEEK_END);
     file_offset_ = logical_size_ = end > 0 ? static_cast<std::uint64_t>(end) : 0;
   }
@@ -158,6 +180,7 @@ void uring_file_writer::prep_write(io_uring_sqe* sqe, unsigned index, std::uint6
 void uring_file_writer::submit_current() {
   slot& s = slots_[current_];
   if (s.size == 0) return;
+  if (stream_) return write_inline(current_);  // in order, short writes resumed
   // Direct I/O: this write starts with the block a padded write still in flight also covers;
   // two writes of one block in flight could land in either order, so that one completes first.
   while (guard_slot_ >= 0 && slots_[static_cast<unsigned>(guard_slot_)].in_flight &&
@@ -320,7 +343,7 @@ void uring_file_writer::submit_partial() {
   const unsigned last = current_;
   const std::size_t size = slots_[last].size;
   if (size == 0) return;
-  if (!direct_ && size <= kInlineWriteBytes) return write_inline(last);
+  if (stream_ || (!direct_ && size <= kInlineWriteBytes)) return write_inline(last);
   const std::size_t tail = direct_ ? size % kDirectAlign : 0;
   submit_current();  // moves on to a free slot
   if (tail == 0 || !error_.empty()) return;
@@ -338,6 +361,11 @@ status uring_file_writer::start_sync(bool include_partial) {
     if (status st = poll_sync(true); !st) return st;
   }
   if (fd_ < 0) return status::error("fdatasync of a closed writer");
+  if (stream_) {  // written in order on this thread; nothing to fdatasync
+    if (error_.empty()) submit_partial();
+    if (error_.empty()) ++syncs_completed_;
+    return error_.empty() ? status::ok() : status::error(error_, error_code_);
+  }
   // Everything in the buffer being filled is exposed (in the page cache): the fdatasync covers
   // it with no padded direct write, which the next write would have to wait for.
   const bool exposed = shadow_end_ == logical_size_ && shadow_start_ <= file_offset_;
@@ -407,7 +435,7 @@ status uring_file_writer::poll_sync(bool wait) {
 
 bool uring_file_writer::pwrite_all(int fd, const char* src, std::size_t n, std::uint64_t at) {
   while (n != 0) {
-    ssize_t r = ::pwrite(fd, src, n, static_cast<off_t>(at));
+    ssize_t r = stream_ ? ::write(fd, src, n) : ::pwrite(fd, src, n, static_cast<off_t>(at));
     if (r < 0 && errno == EINTR) continue;
     r = file_faults::apply(file_faults::op::write, path_, at,
                            r < 0 ? -errno : static_cast<int>(std::min<ssize_t>(r, 1 << 30)));
@@ -436,6 +464,10 @@ void uring_file_writer::write_inline(unsigned index) {
 
 status uring_file_writer::expose() {
   if (fd_ < 0) return status::ok();
+  if (stream_) {  // a stream has no page cache to put bytes in ahead: they go out now
+    if (error_.empty()) submit_partial();
+    return error_.empty() ? status::ok() : status::error(error_, error_code_);
+  }
   // A padded direct write of the block this starts in may still be in flight.
   while (guard_slot_ >= 0 && slots_[static_cast<unsigned>(guard_slot_)].in_flight &&
          error_.empty()) {
@@ -501,7 +533,7 @@ status uring_file_writer::close(bool sync, bool keep_ring) {
   if (s && direct_ && logical_size_ % kDirectAlign != 0 &&
       ::ftruncate(fd_, static_cast<off_t>(logical_size_)) != 0)
     s = errno_status("cannot cut the padding of " + path_, errno);
-  if (s && sync && ::fdatasync(fd_) != 0) s = errno_status("fdatasync " + path_, errno);
+  if (s && sync && !stream_ && ::fdatasync(fd_) != 0) s = errno_status("fdatasync " + path_, errno);
   if (::close(fd_) != 0 && s) s = errno_status("close " + path_, errno);
   fd_ = -1;
   if (shadow_fd_ >= 0) ::close(shadow_fd_);

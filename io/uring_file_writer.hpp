@@ -6,6 +6,11 @@
 // Memory: buffers are allocated as writes need them (the lowest free one is reused, so a light
 // load keeps one or two and only a disk slower than the writer fills all of them) and trim()
 // gives back every one not holding data; at most buffers x buffer_bytes, ever.
+// Streams: a path that is a character device (/dev/null, a terminal) or a pipe is written with
+// write(2) on the caller's thread, one buffer at a time and in order, every short write resumed
+// (a pipe takes what fits; several writes in flight could land in any order); there is nothing
+// to fsync and nothing to seek. A named pipe nobody reads is refused at open instead of
+// blocking there.
 // Threading: one thread owns a writer (its ring is not shared).
 #pragma once
 
@@ -86,6 +91,8 @@ class uring_file_writer {
   std::size_t buffer_bytes_allocated() const noexcept { return allocated_slots_ * slot_bytes_; }
   /// Whether writes bypass the page cache (O_DIRECT was asked for and the file system took it).
   bool direct() const noexcept { return direct_; }
+  /// Whether the file is a stream (a character device or a pipe; see the top of this file).
+  bool stream() const noexcept { return stream_; }
   static constexpr std::size_t kDirectAlign = 4096;
   /// Buffered writes of a partly filled buffer up to this size are pwrite()s on the caller's
   /// thread: ext4 cannot take a buffered write without blocking, so io_uring hands each one to
@@ -134,7 +141,8 @@ class uring_file_writer {
   void submit_partial();
   /// Writes slot `index` (buffered, not in flight) at file_offset_ now; moves past it.
   void write_inline(unsigned index);
-  /// pwrite()s all of [src, src + n) at `at` on `fd` (retrying short writes); false after fail().
+  /// pwrite()s all of [src, src + n) at `at` on `fd` (a stream: write()s it), retrying short
+  /// writes; false after fail().
   bool pwrite_all(int fd, const char* src, std::size_t n, std::uint64_t at);
   bool reap(bool wait_one);
   bool handle_completion(io_uring_cqe* cqe);
@@ -145,6 +153,7 @@ class uring_file_writer {
   bool sparse_table_ = false;  // ring_ has a sparse fixed-buffer table of options_.buffers
   std::size_t allocated_slots_ = 0;
   bool direct_ = false;
+  bool stream_ = false;
   int fd_ = -1;
   std::string path_;
   uring_file_writer_options options_;

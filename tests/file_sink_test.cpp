@@ -6,11 +6,15 @@
 // file is written. The ledger is modelled by a listener that keeps the sink's ledger_state().
 #include "stages/sinks/file/file_sink.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -342,9 +346,63 @@ TEST(FileSink, ADeviceIsWrittenAsAStreamNeitherRotatedNorCut) {
   EXPECT_EQ(spool.count[delivery_outcome::delivered], 13u);
 }
 
-// A pipe is refused at open, naming it, rather than blocking until a reader comes and then
-// failing the part of each large write the pipe did not take.
-TEST(FileSink, APipeIsRefusedAtOpen) {
+/// A named pipe at `fifo` and its read end (blocking reads), opened first without blocking: the
+/// sink refuses a pipe nobody reads. -1 on failure.
+int fifo_with_reader(const fs::path& fifo) {
+  if (::mkfifo(fifo.c_str(), 0600) != 0) return -1;
+  const int rd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (rd >= 0) (void)::fcntl(rd, F_SETFL, ::fcntl(rd, F_GETFL) & ~O_NONBLOCK);
+  return rd;
+}
+
+// A pipe is a stream: every record reaches the reader, in order, although each 1 MiB buffer
+// is larger than the pipe holds (64 KiB) and the reader takes it in small reads.
+TEST(FileSink, APipeGetsEveryRecordInOrder) {
+  testing::temp_dir dir;
+  const fs::path fifo = dir / "out.fifo";
+  const int rd = fifo_with_reader(fifo);
+  ASSERT_GE(rd, 0);
+  std::string got;
+  // Started once the sink has opened its end (a reader of a pipe with no writer yet reads its
+  // end at once). A jthread declared before the sink: when the test ends early the sink is
+  // destroyed first, which closes its end, and the reader then ends and is joined.
+  std::jthread reader;
+  file_sink_config cfg;
+  cfg.path = fifo;
+  cfg.rotate_bytes = 1000;  // not rotated: a pipe is a stream
+  cfg.fsync = true;         // nothing to fdatasync on a pipe: no error
+  file_sink s("out", cfg, {"src"});
+  ASSERT_TRUE(s.open().is_ok());
+  reader = std::jthread([&] {
+    char buf[1000];
+    for (;;) {
+      const ssize_t n = ::read(rd, buf, sizeof buf);
+      if (n > 0) got.append(buf, static_cast<std::size_t>(n));
+      if (n == 0 || (n < 0 && errno != EINTR)) break;
+    }
+  });
+  stage_counters counters("sink:out");
+  record_batch batch;
+  constexpr int kBatches = 40, kPerBatch = 20000;  // ~6 MiB
+  std::string want;
+  for (int b = 0; b < kBatches; ++b) {
+    fill(batch, static_cast<std::uint64_t>(b) * kPerBatch, kPerBatch);
+    for (const record& r : batch.records()) want.append(batch.value(r)).push_back('\n');
+    s.write(batch, counters);
+  }
+  s.flush(counters);
+  ASSERT_TRUE(s.close().is_ok());
+  reader.join();  // the sink's end closed: the reader saw the end of the pipe
+  ::close(rd);
+  EXPECT_EQ(counters.failed.get(), 0u);
+  EXPECT_EQ(counters.records_out.get(), std::uint64_t{kBatches} * kPerBatch);
+  ASSERT_EQ(got.size(), want.size());
+  EXPECT_TRUE(got == want);  // every line, in order
+  EXPECT_FALSE(fs::exists(fifo.string() + ".1"));
+}
+
+// A pipe that no process reads is refused at open, naming it, rather than blocking there.
+TEST(FileSink, APipeNobodyReadsIsRefusedAtOpen) {
   testing::temp_dir dir;
   const fs::path fifo = dir / "out.fifo";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
@@ -353,8 +411,35 @@ TEST(FileSink, APipeIsRefusedAtOpen) {
   file_sink s("out", cfg, {"src"});
   const status st = s.open();
   ASSERT_FALSE(st.is_ok());
-  EXPECT_NE(st.message().find(fifo.string() + " is a pipe or socket"), std::string::npos)
+  EXPECT_NE(st.message().find(fifo.string() + ": a pipe that no process reads"), std::string::npos)
       << st.message();
+}
+
+// The reader went away: the write fails (EPIPE, named), the records count as failed, and the
+// process lives on (SIGPIPE ignored, as `edgepipe run` and `replay` do).
+TEST(FileSink, APipeWhoseReaderLeftFailsItsRecords) {
+  testing::temp_dir dir;
+  const fs::path fifo = dir / "out.fifo";
+  const int rd = fifo_with_reader(fifo);
+  ASSERT_GE(rd, 0);
+  const auto old_handler = ::signal(SIGPIPE, SIG_IGN);
+  file_sink_config cfg;
+  cfg.path = fifo;
+  file_sink s("out", cfg, {"src"});
+  outcomes seen;
+  s.set_listener(&seen);
+  ASSERT_TRUE(s.open().is_ok());
+  ::close(rd);
+  stage_counters counters("sink:out");
+  record_batch batch;
+  fill(batch, 0, 10);
+  s.write(batch, counters);
+  s.flush(counters);
+  (void)s.close();
+  ::signal(SIGPIPE, old_handler);
+  EXPECT_EQ(counters.failed.get(), 10u);
+  EXPECT_EQ(seen.count[delivery_outcome::failed], 10u);
+  EXPECT_EQ(counters.records_out.get(), 0u);
 }
 
 TEST(FileSinkState, RoundTripsAndRejectsMalformedText) {

@@ -40,12 +40,12 @@ status file_sink::open() {
       return status::error("sink " + name_ + ": cannot create directory " +
                            path.parent_path().string() + ": " + ec.message());
   }
-  // A pipe takes part of a large write and the writer counts the rest as failed; and opening
-  // one for writing blocks until a reader comes. Refused before anything starts.
-  if (fs::is_fifo(path, ec) || fs::is_socket(path, ec))
+  // A socket cannot be opened as a file: said here, before anything starts. (A pipe is a
+  // stream, written in order by the writer; one that no process reads is refused by it.)
+  if (fs::is_socket(path, ec))
     return status::error("sink " + name_ + ": " + config_.path +
-                         " is a pipe or socket, which the file sink cannot write (its large "
-                         "writes would be taken in part): give a regular file or a device");
+                         " is a socket, which the file sink cannot write: give a regular file, "
+                         "a device or a pipe");
   // Continue numbering after rotated files a previous run left behind.
   while (fs::exists(config_.path + "." + std::to_string(next_rotation_), ec)) ++next_rotation_;
   uring_file_writer_options o;
