@@ -383,7 +383,7 @@ TEST(FileSink, APipeGetsEveryRecordInOrder) {
   });
   stage_counters counters("sink:out");
   record_batch batch;
-  constexpr int kBatches = 40, kPerBatch = 20000;  // ~6 MiB
+  constexpr int kBatches = 40, kPerBatch = 20000;  // ~10 MB
   std::string want;
   for (int b = 0; b < kBatches; ++b) {
     fill(batch, static_cast<std::uint64_t>(b) * kPerBatch, kPerBatch);
