@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "app/exit_codes.hpp"
@@ -31,11 +32,21 @@ using clock_type = std::chrono::steady_clock;
 
 // After the drain deadline, how long sinks get to give up and write their ledgers.
 constexpr auto kAbandonGrace = std::chrono::seconds(5);
+// A replay looks this often for a sink that stopped delivering for good (sink::fault()).
+constexpr auto kFaultCheckInterval = std::chrono::milliseconds(100);
+
+/// "sinks.NAME: why" for the first sink that stopped delivering for good; empty when none did.
+std::string first_sink_fault(const pipeline& p) {
+  for (const auto& s : p.sinks())
+    if (std::string fault = s->target().fault(); !fault.empty())
+      return "sinks." + s->target().name() + ": " + fault;
+  return {};
+}
 
 /// Blocks the control signals before any thread exists, so every thread inherits the mask and
 /// the main thread takes them synchronously. SIGPIPE is ignored: a file sink writing to a pipe
-/// whose reader has gone gets EPIPE, a write error it reports (the records stay in the spool),
-/// not the end of the process.
+/// whose reader has gone gets EPIPE, a write error it reports (the records stay in the spool;
+/// a replay then stops), not the end of the process.
 sigset_t block_control_signals() {
   (void)signal(SIGPIPE, SIG_IGN);
   sigset_t set;
@@ -104,8 +115,9 @@ class pipeline_runner {
           std::chrono::duration<double>(clock_type::now() - p->sources_started()).count();
       if (options_.mode == run_mode::replay) std::printf("%s\n", summary_json(*p, seconds).c_str());
       std::fflush(stdout);
-      // Drained, but not everything it was asked to read was read (logged where it happened).
-      if (!p->failure().empty()) return kExitRuntime;
+      // Drained, but not everything it was asked to read was read (logged where it happened),
+      // or a sink stopped delivering for good.
+      if (!p->failure().empty() || !sink_fault_.empty()) return kExitRuntime;
       return kExitOk;
     }
   }
@@ -196,19 +208,42 @@ class pipeline_runner {
     };
     auto next_sample = clock_type::now() +
                        (auto_cpus_ ? auto_cpus_->sample_interval() : std::chrono::milliseconds(0));
+    // A replay cannot finish while a sink can never deliver again (a pipe whose reader left):
+    // it stops then, instead of sending the records again until Ctrl-C and the drain timeout.
+    const bool watch_faults = options_.mode == run_mode::replay;
+    auto next_fault_check = clock_type::now() + kFaultCheckInterval;
     while (!p.finished()) {
       auto until = clock_type::time_point::max();
       if (options_.duration_ms && !stopping) until = record_deadline;
       if (stopping) until = drain_deadline;
-      const int sig = wait_for_signal(signals_, auto_cpus_ ? std::min(until, next_sample) : until);
+      auto wake = auto_cpus_ ? std::min(until, next_sample) : until;
+      if (watch_faults && !stopping) wake = std::min(wake, next_fault_check);
+      const int sig = wait_for_signal(signals_, wake);
       const auto now = clock_type::now();
       if (auto_cpus_ && now >= next_sample) {
         auto_cpus_->sample(p.transform().input_stalls());
         waiter::set_spinning(auto_cpus_->cpus_in_use() >= 2);
         next_sample = now + auto_cpus_->sample_interval();
       }
+      if (watch_faults && !stopping && now >= next_fault_check) {
+        next_fault_check = now + kFaultCheckInterval;
+        if (std::string fault = first_sink_fault(p); !fault.empty()) {
+          log_line(
+              log_level::error, "main",
+              "replay stopped: " + fault +
+                  (p.spooled() ? "; what the sinks have not confirmed stays in the spool" : ""));
+          sink_fault_ = std::move(fault);
+          start_drain();
+          if (p.spooled()) {  // the drain cannot complete: give up on it now
+            p.abandon_delivery();
+            abandoning = true;
+            drain_deadline = now + kAbandonGrace;
+          }
+          continue;
+        }
+      }
       const bool timed_out = sig == 0 && now >= until;
-      if (sig == 0 && !timed_out) continue;  // a placement sample, nothing else
+      if (sig == 0 && !timed_out) continue;  // a placement sample or a fault check
       if (stopping && timed_out && p.spooled() && !abandoning) {
         // The spool keeps what the sinks have not confirmed: stop waiting for them, close
         // cleanly (ledgers written), and let the next start deliver the rest.
@@ -273,6 +308,7 @@ class pipeline_runner {
 
   pipeline_config config_;
   std::optional<pipeline_config> previous_;  // the config before the last reload
+  std::string sink_fault_;                   // why a replay stopped early (first_sink_fault)
   const run_options& options_;
   sigset_t signals_{};
   clock_type::time_point started_;

@@ -1,5 +1,6 @@
 // End-to-end through the real binary, as a user would run it: synth -> replay -> file sink,
 // config errors and their exit code, JSON Lines input, torn traces, pacing and SIGTERM drain.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <simdjson.h>
@@ -97,6 +98,55 @@ TEST(Cli, ReplayToStdoutThroughAPipe) {
   const std::string summary = r.out.substr(file.size());
   EXPECT_EQ(json_int(summary, "records"), 5000) << summary;
   EXPECT_EQ(json_int(summary, "file"), 5000) << summary;  // all delivered to the pipe
+}
+
+// `replay --sink file:/dev/stdout | head -c 4096`: once the reader has left, the replay stops
+// and says why (exit 1, the sink named) instead of sending the records again until Ctrl-C and
+// the drain timeout.
+TEST(Cli, ReplayStopsWhenTheReaderOfItsStdoutLeaves) {
+  temp_dir dir;
+  auto r = run_edgepipe("synth --api coingecko --payloads 40 --out cg.trace --seed 3", dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;  // ~4 MB of records: far more than a pipe holds
+  int out[2];
+  ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
+  const std::string cwd = dir.path().string();
+  const std::string err_file = dir / "stderr.txt";
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {  // only async-signal-safe calls until exec
+    const int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (::chdir(cwd.c_str()) != 0 || err < 0 || ::dup2(out[1], 1) < 0 || ::dup2(err, 2) < 0)
+      ::_exit(127);
+    ::execl(EDGEPIPE_BINARY, EDGEPIPE_BINARY, "replay", "--trace", "cg.trace", "--sink",
+            "file:/dev/stdout", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  char buf[4096];
+  std::size_t got = 0;
+  while (got < sizeof buf) {
+    const ssize_t n = ::read(out[0], buf + got, sizeof buf - got);
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(out[0]);  // the reader leaves
+  int wstatus = 0;
+  const bool ended = testing::wait_until(
+      [&] { return ::waitpid(child, &wstatus, WNOHANG) == child; }, std::chrono::seconds(60));
+  if (!ended) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, &wstatus, 0);
+  }
+  const std::string err = testing::read_file(err_file);
+  ASSERT_TRUE(ended) << "still running a minute after its reader left\n" << err;
+  EXPECT_EQ(got, sizeof buf);
+  ASSERT_TRUE(WIFEXITED(wstatus)) << err;
+  EXPECT_EQ(WEXITSTATUS(wstatus), 1) << err;
+  EXPECT_NE(err.find("replay stopped: sinks.file: /dev/stdout is a pipe whose reader closed it "
+                     "(EPIPE): nothing can read it again; what the sinks have not confirmed "
+                     "stays in the spool"),
+            std::string::npos)
+      << err;
 }
 
 TEST(Cli, SameSeedSameTraceAndSameRecords) {

@@ -440,6 +440,47 @@ TEST(FileSink, APipeWhoseReaderLeftFailsItsRecords) {
   EXPECT_EQ(counters.failed.get(), 10u);
   EXPECT_EQ(seen.count[delivery_outcome::failed], 10u);
   EXPECT_EQ(counters.records_out.get(), 0u);
+  EXPECT_EQ(s.fault(), "");  // a named pipe may get a reader again: the sink keeps trying
+}
+
+// A pipe without a name (a shell's `|`, here reached as /dev/stdout would be, through
+// /proc/self/fd) whose reader left can never be read again: the sink says so in fault(), for
+// good, and fails its records from then on.
+TEST(FileSink, AnUnnamedPipeWhoseReaderLeftIsAFaultForGood) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  const auto old_handler = ::signal(SIGPIPE, SIG_IGN);
+  file_sink_config cfg;
+  cfg.path = "/proc/self/fd/" + std::to_string(fds[1]);
+  file_sink s("out", cfg, {"src"});
+  outcomes seen;
+  s.set_listener(&seen);
+  ASSERT_TRUE(s.open().is_ok());
+  ::close(fds[1]);  // the sink holds its own end
+  stage_counters counters("sink:out");
+  record_batch batch;
+  fill(batch, 0, 10);
+  s.write(batch, counters);
+  s.flush(counters);
+  char buf[4096];
+  EXPECT_GT(::read(fds[0], buf, sizeof buf), 0);  // the reader got them, then leaves
+  EXPECT_EQ(s.fault(), "");
+  ::close(fds[0]);
+  fill(batch, 10, 10);
+  s.write(batch, counters);
+  s.flush(counters);
+  EXPECT_EQ(s.fault(),
+            cfg.path + " is a pipe whose reader closed it (EPIPE): nothing can read it again");
+  fill(batch, 20, 10);  // no reopening: failed at once, and the fault stays
+  s.write(batch, counters);
+  s.flush(counters);
+  (void)s.close();
+  ::signal(SIGPIPE, old_handler);
+  EXPECT_NE(s.fault(), "");
+  EXPECT_EQ(counters.records_out.get(), 10u);
+  EXPECT_EQ(counters.failed.get(), 20u);
+  EXPECT_EQ(seen.count[delivery_outcome::delivered], 10u);
+  EXPECT_EQ(seen.count[delivery_outcome::failed], 20u);
 }
 
 TEST(FileSinkState, RoundTripsAndRejectsMalformedText) {

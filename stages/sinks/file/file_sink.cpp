@@ -1,8 +1,11 @@
 #include "stages/sinks/file/file_sink.hpp"
 
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 
@@ -24,6 +27,13 @@ bool stat_file(const std::string& path, std::uint64_t& inode, std::uint64_t& siz
   inode = static_cast<std::uint64_t>(st.st_ino);
   size = static_cast<std::uint64_t>(st.st_size);
   return true;
+}
+
+/// True when `path` (followed through symlinks and /proc/self/fd links) is a pipe without a
+/// name: one end of a shell's `|`, which no process can open for reading once its reader left.
+bool is_unnamed_pipe(const std::string& path) {
+  struct statfs fs {};
+  return ::statfs(path.c_str(), &fs) == 0 && fs.f_type == PIPEFS_MAGIC;
 }
 }  // namespace
 
@@ -53,6 +63,9 @@ status file_sink::open() {
   if (status s = writer_.open(config_.path, o); !s)
     return status::error("sink " + name_ + ": " + s.message());
   stream_ = !fs::is_regular_file(config_.path, ec);  // follows a symlink to its target
+  unnamed_pipe_ = stream_ && is_unnamed_pipe(config_.path);
+  reader_gone_text_ =
+      config_.path + " is a pipe whose reader closed it (EPIPE): nothing can read it again";
   if (stream_ && config_.rotate_bytes != 0)
     log_line(log_level::info, "sink " + name_,
              config_.path +
@@ -171,10 +184,22 @@ void file_sink::cut_back(const std::string& target, std::uint64_t size, std::uin
   }
 }
 
-void file_sink::fail(const std::string& what) {
-  if (status c = writer_.close(); !c)
+std::string file_sink::fault() const {
+  return reader_gone_.load(std::memory_order_acquire) ? reader_gone_text_ : std::string();
+}
+
+void file_sink::fail(const std::string& what, int error) {
+  // The writer keeps its first error and close() returns it again: logged once, below.
+  if (status c = writer_.close(); !c && c.message() != what)
     log_line(log_level::error, "sink " + name_, "close after a failure: " + c.message());
   failed_ = true;
+  if (error == EPIPE && unnamed_pipe_) {  // no reader can come back: no reopening
+    reader_gone_.store(true, std::memory_order_release);
+    log_line(log_level::error, "sink " + name_,
+             what + ": " + reader_gone_text_ + "; records not confirmed are counted as failed" +
+                 (has_listener() ? " and stay in the spool" : ""));
+    return;
+  }
   backoff_ms_ = backoff_ms_ == 0 ? 100 : std::min<std::uint64_t>(backoff_ms_ * 2, 30'000);
   retry_at_ns_ = mono_now_ns() + backoff_ms_ * 1'000'000;
   log_line(log_level::error, "sink " + name_,
@@ -184,7 +209,7 @@ void file_sink::fail(const std::string& what) {
 
 bool file_sink::try_recover() {
   if (!failed_) return true;
-  if (mono_now_ns() < retry_at_ns_) return false;
+  if (reader_gone_.load(std::memory_order_relaxed) || mono_now_ns() < retry_at_ns_) return false;
   // A write that failed midway may have left part of a line: cut the file back to what was
   // confirmed so the records sent again are not preceded by a torn one.
   std::error_code ec;
@@ -300,7 +325,7 @@ void file_sink::flush(stage_counters& counters) {
   if (!s) {
     counters.failed.add(pending_);
     settle_pending(delivery_outcome::failed);
-    fail(s.message());
+    fail(s.message(), s.code());
   } else {
     counters.records_out.add(pending_);
     counters.bytes_out.add(pending_bytes_);
@@ -325,7 +350,7 @@ void file_sink::rotate(stage_counters& counters) {
   // close() cuts, syncs (with fsync) and closes: its error means the file may not hold what
   // was confirmed, so it is logged and the file is not renamed away as if it were complete.
   if (status s = writer_.close(config_.fsync); !s) {
-    fail("closing " + config_.path + " for rotation: " + s.message());
+    fail("closing " + config_.path + " for rotation: " + s.message(), s.code());
     return;
   }
   const std::string rotated = config_.path + "." + std::to_string(next_rotation_++);

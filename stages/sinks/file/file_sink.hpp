@@ -14,10 +14,14 @@
 // A path that is not a regular file (/dev/null, a terminal, a symlink to one) is written as a
 // stream: never rotated (a rotation renames PATH: as root, the device node itself) and never
 // cut back on restart or after a failure; records below the ledger's watermark count as written.
-// A pipe or socket is refused at open (a pipe takes part of a large write).
+// A pipe is such a stream (written in order, short writes resumed); a named pipe that no process
+// reads is refused at open, and a socket always is. A pipe without a name (a shell's `|`, as
+// /dev/stdout) whose reader left can never be read again: the sink stops reopening it and says
+// so in fault() (replay then stops; /health names it); its records stay in the spool.
 // Threading: see sink.hpp.
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -38,11 +42,14 @@ class file_sink final : public sink {
   std::string_view ledger_state() override;
   void resume(std::string_view ledger_state) override;
   void prepare() override;
+  /// Any thread: set for good once the reader of a pipe without a name left (EPIPE).
+  std::string fault() const override;
 
  private:
   void rotate(stage_counters& counters);
-  /// Records why the file cannot be written, closes it and schedules a reopen.
-  void fail(const std::string& what);
+  /// Records why the file cannot be written (`error`: its errno, 0 if none), closes it and
+  /// schedules a reopen; none when the reader of a pipe without a name left.
+  void fail(const std::string& what, int error = 0);
   /// After the backoff: cuts the file back to what was confirmed and reopens it. True when
   /// the sink can write again.
   bool try_recover();
@@ -77,7 +84,10 @@ class file_sink final : public sink {
   std::uint64_t inode_ = 0;        // of the file open for writing
   bool ledger_due_ = false;        // the ledger must name the current file before a write
   bool stream_ = false;            // the path is not a regular file: not rotated, not cut
-  char state_[128] = {};           // ledger_state()'s text
+  bool unnamed_pipe_ = false;      // a pipe on pipefs (a shell's |): no new reader can come
+  std::string reader_gone_text_;   // fault() once reader_gone_ (set in open())
+  std::atomic<bool> reader_gone_{false};
+  char state_[128] = {};  // ledger_state()'s text
 };
 
 }  // namespace edgepipe
