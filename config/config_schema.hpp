@@ -110,8 +110,10 @@ inline constexpr option_doc kFileSink[] = {
     {"type", "string", "(required)", "\"file\""},
     {"path", "string", "(required)",
      "JSON Lines output file; rotated files are PATH.1, PATH.2, ... A path that is not a regular "
-     "file (/dev/null, a terminal, a pipe such as /dev/stdout under `| jq`) is written as a "
-     "stream: in order, never rotated or cut back; a named pipe must have a reader at start"},
+     "file (/dev/null, a terminal, a pipe such as /dev/stdout under `| jq`), or that names one "
+     "of the process's descriptors (/dev/stdout, /dev/fd/N, even redirected to a file), is "
+     "written as a stream: in order, never rotated or cut back; a named pipe must have a reader "
+     "at start"},
     {"rotate_bytes", "integer", "268435456", "rotate at this size (0 = never, else at least 4096)",
      "0..2^50"},
     {"format", "string", "\"value\"",

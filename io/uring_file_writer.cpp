@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 
 #include "io/file_faults.hpp"
@@ -17,6 +19,32 @@
 namespace edgepipe {
 
 namespace {
+/// N when `path` names this process's descriptor N: /proc/self/fd/N, /dev/fd/N, or a symlink
+/// that leads there (/dev/stdout, /dev/stderr); -1 for any other path.
+int own_descriptor(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path self = "/proc/" + std::to_string(::getpid());
+  std::error_code ec;
+  fs::path p(path);
+  for (int hops = 0; hops < 40; ++hops) {  // the kernel's own bound on a symlink chain
+    const fs::path dir = fs::canonical(p.has_parent_path() ? p.parent_path() : ".", ec);
+    if (ec) return -1;
+    if (dir.filename() == "fd" &&
+        (dir.parent_path() == self || dir.parent_path().parent_path() == self / "task")) {
+      const std::string name = p.filename().string();
+      int fd = -1;
+      const auto [end, err] = std::from_chars(name.data(), name.data() + name.size(), fd);
+      return err == std::errc() && end == name.data() + name.size() ? fd : -1;
+    }
+    const fs::path full = dir / p.filename();
+    if (!fs::is_symlink(full, ec)) return -1;
+    const fs::path target = fs::read_symlink(full, ec);
+    if (ec) return -1;
+    p = target.is_absolute() ? target : dir / target;
+  }
+  return -1;
+}
+
 // user_data tags: slot index for writes, kSyncTag for fdatasync.
 constexpr std::uint64_t kSyncTag = ~std::uint64_t{0};
 
@@ -60,17 +88,33 @@ status uring_file_writer::open(const std::string& path, uring_file_writer_option
   if (options_.buffers < 2) options_.buffers = 2;
   if (!options_.truncate) options_.direct = false;  // the tail block would need reading back
   options_.buffer_bytes = (options_.buffer_bytes + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
+  direct_ = false;
+  fd_ = -1;
+  sync_stream_ = false;
+  // One of this process's own descriptors (`--sink file:/dev/stdout > out.jsonl`) is used
+  // through a duplicate, not opened again: a new open of a regular file would write from
+  // offset 0 on an offset of its own, and what the process writes there next (the replay's
+  // summary) would land over the first records instead of after the last. Written as a
+  // stream; a regular file behind it is still fdatasynced.
+  if (const int own = own_descriptor(path); own >= 0) {
+    fd_ = ::fcntl(own, F_DUPFD_CLOEXEC, 3);
+    if (fd_ < 0)
+      return errno_status("cannot use " + path + " (descriptor " + std::to_string(own) + ")",
+                          errno);
+    struct stat st {};
+    sync_stream_ = ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
+    stream_ = true;
+    options_.direct = false;
+  }
   struct stat target {};
-  const bool exists = ::stat(path.c_str(), &target) == 0;  // follows a symlink
+  const bool exists = fd_ < 0 && ::stat(path.c_str(), &target) == 0;  // follows a symlink
   const bool fifo = exists && S_ISFIFO(target.st_mode);
-  stream_ = fifo || (exists && S_ISCHR(target.st_mode));
+  if (fd_ < 0) stream_ = fifo || (exists && S_ISCHR(target.st_mode));
   if (stream_) options_.direct = false;
   // A named pipe is opened without blocking: with no reader that fails (ENXIO) rather than
   // waiting for one; the descriptor then blocks like any other.
   const int flags =
       O_WRONLY | O_CREAT | O_CLOEXEC | (options_.truncate ? O_TRUNC : 0) | (fifo ? O_NONBLOCK : 0);
-  direct_ = false;
-  fd_ = -1;
   if (fifo) {
     fd_ = ::open(path.c_str(), flags, 0644);
     if (fd_ < 0 && errno == ENXIO)
@@ -361,8 +405,12 @@ status uring_file_writer::start_sync(bool include_partial) {
     if (status st = poll_sync(true); !st) return st;
   }
   if (fd_ < 0) return status::error("fdatasync of a closed writer");
-  if (stream_) {  // written in order on this thread; nothing to fdatasync
+  if (stream_) {  // written in order on this thread; nothing to fdatasync but a regular file
     if (error_.empty()) submit_partial();
+    if (error_.empty() && sync_stream_ && ::fdatasync(fd_) != 0) {
+      const int err = errno;
+      fail(errno_message("fdatasync " + path_, err), err);
+    }
     if (error_.empty()) ++syncs_completed_;
     return error_.empty() ? status::ok() : status::error(error_, error_code_);
   }
@@ -533,7 +581,8 @@ status uring_file_writer::close(bool sync, bool keep_ring) {
   if (s && direct_ && logical_size_ % kDirectAlign != 0 &&
       ::ftruncate(fd_, static_cast<off_t>(logical_size_)) != 0)
     s = errno_status("cannot cut the padding of " + path_, errno);
-  if (s && sync && !stream_ && ::fdatasync(fd_) != 0) s = errno_status("fdatasync " + path_, errno);
+  if (s && sync && (!stream_ || sync_stream_) && ::fdatasync(fd_) != 0)
+    s = errno_status("fdatasync " + path_, errno);
   if (::close(fd_) != 0 && s) s = errno_status("close " + path_, errno);
   fd_ = -1;
   if (shadow_fd_ >= 0) ::close(shadow_fd_);

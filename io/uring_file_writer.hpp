@@ -10,7 +10,9 @@
 // write(2) on the caller's thread, one buffer at a time and in order, every short write resumed
 // (a pipe takes what fits; several writes in flight could land in any order); there is nothing
 // to fsync and nothing to seek. A named pipe nobody reads is refused at open instead of
-// blocking there.
+// blocking there. A path that names one of the process's own descriptors (/dev/stdout,
+// /dev/fd/N, /proc/self/fd/N) is a stream written through a duplicate of that descriptor,
+// sharing its file offset (a regular file behind it is fdatasynced, inline).
 // Threading: one thread owns a writer (its ring is not shared).
 #pragma once
 
@@ -91,7 +93,8 @@ class uring_file_writer {
   std::size_t buffer_bytes_allocated() const noexcept { return allocated_slots_ * slot_bytes_; }
   /// Whether writes bypass the page cache (O_DIRECT was asked for and the file system took it).
   bool direct() const noexcept { return direct_; }
-  /// Whether the file is a stream (a character device or a pipe; see the top of this file).
+  /// Whether the file is a stream (a character device, a pipe or one of the process's own
+  /// descriptors; see the top of this file).
   bool stream() const noexcept { return stream_; }
   static constexpr std::size_t kDirectAlign = 4096;
   /// Buffered writes of a partly filled buffer up to this size are pwrite()s on the caller's
@@ -154,6 +157,7 @@ class uring_file_writer {
   std::size_t allocated_slots_ = 0;
   bool direct_ = false;
   bool stream_ = false;
+  bool sync_stream_ = false;  // a stream that is a regular file (an inherited descriptor)
   int fd_ = -1;
   std::string path_;
   uring_file_writer_options options_;

@@ -346,6 +346,39 @@ TEST(FileSink, ADeviceIsWrittenAsAStreamNeitherRotatedNorCut) {
   EXPECT_EQ(spool.count[delivery_outcome::delivered], 13u);
 }
 
+// `--sink file:/dev/stdout > out.jsonl`: the path names the process's descriptor (through a
+// symlink to /proc/self/fd/N here, as /dev/stdout is) and a regular file is behind it. It is a
+// stream all the same: a rotation would rename the path (as root, /dev/stdout itself) and put a
+// regular file in its place.
+TEST(FileSink, OurDescriptorRedirectedToAFileIsAStreamNeitherRotatedNorCut) {
+  testing::temp_dir dir;
+  const std::string file = dir / "out.jsonl";
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  const fs::path link = dir / "stdout";
+  fs::create_symlink("/proc/self/fd/" + std::to_string(fd), link);
+  file_sink_config cfg;
+  cfg.path = link;
+  cfg.rotate_bytes = 60;  // lines are 8 or 9 bytes: a regular file would rotate
+  file_sink s("out", cfg, {"src"});
+  ASSERT_TRUE(s.open().is_ok());
+  stage_counters counters("sink:out");
+  record_batch batch;
+  for (const std::uint64_t first :
+       {std::uint64_t{0}, std::uint64_t{10}}) {  // two flushes, each past rotate_bytes
+    fill(batch, first, 10);
+    s.write(batch, counters);
+    s.flush(counters);
+  }
+  ASSERT_TRUE(s.close().is_ok());
+  ::close(fd);
+  EXPECT_TRUE(fs::is_symlink(link));
+  std::error_code ec;
+  EXPECT_FALSE(fs::exists(fs::symlink_status(link.string() + ".1", ec)));  // not rotated
+  EXPECT_EQ(numbers_in(file), iota(20));
+  EXPECT_EQ(counters.records_out.get(), 20u);
+}
+
 /// A named pipe at `fifo` and its read end (blocking reads), opened first without blocking: the
 /// sink refuses a pipe nobody reads. -1 on failure.
 int fifo_with_reader(const fs::path& fifo) {

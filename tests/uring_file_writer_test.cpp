@@ -3,7 +3,9 @@
 // close() cuts the padding).
 #include "io/uring_file_writer.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -127,6 +129,35 @@ TEST(UringFileWriterBuffered, SmallFlushesWrittenInlineAndLargeOnesOnTheRingKeep
   EXPECT_GT(large, 50u);
   ASSERT_TRUE(w.close(true).is_ok());
   EXPECT_EQ(testing::read_file(path), expected);
+}
+
+// A path that names one of the process's descriptors (here a symlink to /proc/self/fd/N, as
+// /dev/stdout is) is written through that descriptor, sharing its offset: what the process
+// writes on it afterwards (the replay's summary on stdout) follows the writer's bytes instead of
+// landing over them, as a second open of the file (offset 0) did.
+TEST(UringFileWriterBuffered, APathNamingOurDescriptorSharesItsOffset) {
+  temp_dir dir;
+  const std::string file = dir / "out.jsonl";
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "before\n", 7), 7);
+  const std::string link = dir / "stdout";
+  std::filesystem::create_symlink("/proc/self/fd/" + std::to_string(fd), link);
+  const std::string body = pattern(3 * 1024 * 1024 + 5, 7);  // several buffers
+  {
+    uring_file_writer w;
+    uring_file_writer_options o;
+    o.truncate = false;
+    ASSERT_TRUE(w.open(link, o).is_ok());
+    EXPECT_TRUE(w.stream());
+    ASSERT_TRUE(w.write(body));
+    ASSERT_TRUE(w.sync().is_ok());  // a regular file behind it: fdatasync'd
+    ASSERT_TRUE(w.close(true).is_ok());
+  }
+  ASSERT_EQ(::write(fd, "after\n", 6), 6);
+  ::close(fd);
+  EXPECT_TRUE(testing::read_file(file) == "before\n" + body + "after\n");
+  EXPECT_TRUE(std::filesystem::is_symlink(link));
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, UringFileWriter, ::testing::Values(false, true),

@@ -62,15 +62,17 @@ status file_sink::open() {
   o.truncate = false;  // a restarted daemon appends; it never destroys earlier output
   if (status s = writer_.open(config_.path, o); !s)
     return status::error("sink " + name_ + ": " + s.message());
-  stream_ = !fs::is_regular_file(config_.path, ec);  // follows a symlink to its target
+  // Follows a symlink to its target; /dev/stdout redirected to a file is a stream too (the
+  // writer uses the process's descriptor: renaming or cutting the path would hit /dev).
+  stream_ = !fs::is_regular_file(config_.path, ec) || writer_.stream();
   unnamed_pipe_ = stream_ && is_unnamed_pipe(config_.path);
   reader_gone_text_ =
       config_.path + " is a pipe whose reader closed it (EPIPE): nothing can read it again";
   if (stream_ && config_.rotate_bytes != 0)
     log_line(log_level::info, "sink " + name_,
              config_.path +
-                 " is not a regular file: written as a stream, not rotated "
-                 "(rotate_bytes ignored) and never cut back");
+                 " is a device, a pipe or one of the process's descriptors: written as a "
+                 "stream, not rotated (rotate_bytes ignored) and never cut back");
   adopt_open_file();
   return status::ok();
 }
@@ -214,7 +216,7 @@ bool file_sink::try_recover() {
   // confirmed so the records sent again are not preceded by a torn one.
   std::error_code ec;
   const auto size = fs::file_size(config_.path, ec);
-  if (!ec && fs::is_regular_file(config_.path, ec) && size > good_size_) {
+  if (!ec && !stream_ && fs::is_regular_file(config_.path, ec) && size > good_size_) {
     fs::resize_file(config_.path, good_size_, ec);
     if (ec) {
       fail("cannot cut " + config_.path + " back to " + std::to_string(good_size_) +

@@ -11,9 +11,11 @@
 // again after a rewind. Before it writes into a new file (a rotation, a reopen), the sink
 // writes its ledger, so the state always names the file being written; for the file open at
 // start that is done by prepare(), before the sources start.
-// A path that is not a regular file (/dev/null, a terminal, a symlink to one) is written as a
-// stream: never rotated (a rotation renames PATH: as root, the device node itself) and never
-// cut back on restart or after a failure; records below the ledger's watermark count as written.
+// A path that is not a regular file (/dev/null, a terminal, a symlink to one), or that names
+// one of the process's descriptors (/dev/stdout redirected to a file: see uring_file_writer),
+// is written as a stream: never rotated (a rotation renames PATH: as root, the device node or
+// /dev/stdout itself) and never cut back on restart or after a failure; records below the
+// ledger's watermark count as written.
 // A pipe is such a stream (written in order, short writes resumed); a named pipe that no process
 // reads is refused at open, and a socket always is. A pipe without a name (a shell's `|`, as
 // /dev/stdout) whose reader left can never be read again: the sink stops reopening it and says
@@ -83,7 +85,7 @@ class file_sink final : public sink {
   std::uint64_t pending_end_ = 0;  // one past the highest id written since the last flush
   std::uint64_t inode_ = 0;        // of the file open for writing
   bool ledger_due_ = false;        // the ledger must name the current file before a write
-  bool stream_ = false;            // the path is not a regular file: not rotated, not cut
+  bool stream_ = false;            // a device, a pipe, a descriptor: not rotated, not cut
   bool unnamed_pipe_ = false;      // a pipe on pipefs (a shell's |): no new reader can come
   std::string reader_gone_text_;   // fault() once reader_gone_ (set in open())
   std::atomic<bool> reader_gone_{false};
