@@ -22,6 +22,7 @@
 #include "platform/thread.hpp"
 #include "stages/pipeline/pipeline.hpp"
 #include "stages/pipeline/stage_checks.hpp"
+#include "stages/report/health.hpp"
 #include "stages/report/run_summary.hpp"
 
 namespace edgepipe {
@@ -34,14 +35,6 @@ using clock_type = std::chrono::steady_clock;
 constexpr auto kAbandonGrace = std::chrono::seconds(5);
 // A replay looks this often for a sink that stopped delivering for good (sink::fault()).
 constexpr auto kFaultCheckInterval = std::chrono::milliseconds(100);
-
-/// "sinks.NAME: why" for the first sink that stopped delivering for good; empty when none did.
-std::string first_sink_fault(const pipeline& p) {
-  for (const auto& s : p.sinks())
-    if (std::string fault = s->target().fault(); !fault.empty())
-      return "sinks." + s->target().name() + ": " + fault;
-  return {};
-}
 
 /// Blocks the control signals before any thread exists, so every thread inherits the mask and
 /// the main thread takes them synchronously. SIGPIPE is ignored: a file sink writing to a pipe

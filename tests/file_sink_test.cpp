@@ -478,7 +478,8 @@ TEST(FileSink, APipeWhoseReaderLeftFailsItsRecords) {
 
 // A pipe without a name (a shell's `|`, here reached as /dev/stdout would be, through
 // /proc/self/fd) whose reader left can never be read again: the sink says so in fault(), for
-// good, and fails its records from then on.
+// good, and fails its records from then on. (That it also stops reopening the path shows only
+// in the log: the descriptor is closed here, so a reopen would fail too.)
 TEST(FileSink, AnUnnamedPipeWhoseReaderLeftIsAFaultForGood) {
   int fds[2];
   ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
@@ -504,7 +505,7 @@ TEST(FileSink, AnUnnamedPipeWhoseReaderLeftIsAFaultForGood) {
   s.flush(counters);
   EXPECT_EQ(s.fault(),
             cfg.path + " is a pipe whose reader closed it (EPIPE): nothing can read it again");
-  fill(batch, 20, 10);  // no reopening: failed at once, and the fault stays
+  fill(batch, 20, 10);  // failed at once, and the fault stays
   s.write(batch, counters);
   s.flush(counters);
   (void)s.close();

@@ -10,4 +10,8 @@ namespace edgepipe {
 
 std::string not_ready_reason(const pipeline& p);
 
+/// "sinks.NAME: why" for the first sink that stopped delivering for good (sink::fault()); empty
+/// when none did. Part of not_ready_reason(); a replay stops on it.
+std::string first_sink_fault(const pipeline& p);
+
 }  // namespace edgepipe
