@@ -86,10 +86,10 @@ bool read_spool(toml_reader& r, const toml::table& t, spool_config& sp) {
   if (!r.get_uint(t, path, opt("spool", "segment_bytes"), sp.segment_bytes)) return false;
   if (!r.get_uint(t, path, opt("spool", "max_bytes"), sp.max_bytes)) return false;
   if (sp.max_bytes < 4 * sp.segment_bytes)
-    return r.fail(t.contains("max_bytes") ? *t.get("max_bytes") : *t.get("segment_bytes"),
-                  "spool.max_bytes",
-                  "must be at least 4 x segment_bytes (" + std::to_string(4 * sp.segment_bytes) +
-                      ") so that rolls and drops have room; got " + std::to_string(sp.max_bytes));
+    return r.fail_key(
+        t, t.contains("max_bytes") ? "max_bytes" : "segment_bytes", "spool.max_bytes",
+        "must be at least 4 x segment_bytes (" + std::to_string(4 * sp.segment_bytes) +
+            ") so that rolls and drops have room; got " + std::to_string(sp.max_bytes));
   std::string on_full{schema::default_string("spool", "on_full")};
   if (!r.get_string(t, path, "on_full", on_full)) return false;
   if (t.contains("on_full") && !one_of(r, t, path, "on_full", on_full, {"block", "drop_oldest"}))
@@ -99,8 +99,8 @@ bool read_spool(toml_reader& r, const toml::table& t, spool_config& sp) {
   if (!r.get_duration(t, path, opt("spool", "retry_backoff_max"), sp.retry_backoff_max_ms))
     return false;
   if (sp.retry_backoff_max_ms < sp.retry_backoff_ms)
-    return r.fail(*t.get("retry_backoff_max"), "spool.retry_backoff_max",
-                  "must not be shorter than retry_backoff");
+    return r.fail_key(t, "retry_backoff_max", "spool.retry_backoff_max",
+                      "must not be shorter than retry_backoff");
   if (!r.get_duration(t, path, opt("spool", "ledger_interval"), sp.ledger_interval_ms))
     return false;
   if (!r.get_bool(t, path, "direct_io", sp.direct_io)) return false;
@@ -116,9 +116,9 @@ bool check_pin_in_cpus(toml_reader& r, const toml::table& t, const std::string& 
                        std::string_view key, const std::optional<int>& cpu,
                        const std::vector<int>& cpus) {
   if (!cpu || cpus.empty() || std::binary_search(cpus.begin(), cpus.end(), *cpu)) return true;
-  return r.fail(*t.get(key), path + "." + std::string(key),
-                "CPU " + std::to_string(*cpu) + " is outside pipeline.cpus = \"" +
-                    format_cpu_list(cpus) + "\"");
+  return r.fail_key(t, key, path + "." + std::string(key),
+                    "CPU " + std::to_string(*cpu) + " is outside pipeline.cpus = \"" +
+                        format_cpu_list(cpus) + "\"");
 }
 
 // [pipeline] cpus, after source_cpu and transform_cpu. Checked against the CPUs the process was
@@ -131,14 +131,14 @@ bool read_cpus(toml_reader& r, const toml::table& t, pipeline_config& c) {
   if (c.cpus_auto) return true;  // pins are allowed anywhere; with one, the placement stays put
   std::string why;
   if (!parse_cpu_list(text, c.cpus, why))
-    return r.fail(*t.get("cpus"), "pipeline.cpus", why + " or \"auto\"");
+    return r.fail_key(t, "cpus", "pipeline.cpus", why + " or \"auto\"");
   const std::vector<int> available = startup_cpus();
   for (const int cpu : c.cpus) {
     if (available.empty() || std::binary_search(available.begin(), available.end(), cpu)) continue;
-    return r.fail(*t.get("cpus"), "pipeline.cpus",
-                  "CPU " + std::to_string(cpu) +
-                      " is not available to this process (it may run on " +
-                      format_cpu_list(available) + ")");
+    return r.fail_key(t, "cpus", "pipeline.cpus",
+                      "CPU " + std::to_string(cpu) +
+                          " is not available to this process (it may run on " +
+                          format_cpu_list(available) + ")");
   }
   return check_pin_in_cpus(r, t, "pipeline", "source_cpu", c.source_cpu, c.cpus) &&
          check_pin_in_cpus(r, t, "pipeline", "transform_cpu", c.transform_cpu, c.cpus);
@@ -205,7 +205,7 @@ bool read_root(toml_reader& r, const toml::table& root, pipeline_config& c) {
     if (!r.get_bool(*t, "http", "enabled", c.http_server.enabled)) return false;
     if (!r.get_string(*t, "http", "listen", c.http_server.listen)) return false;
     if (c.http_server.listen.rfind(':') == std::string::npos)
-      return r.fail(*t->get("listen"), "http.listen", "expected ADDRESS:PORT, e.g. 127.0.0.1:9464");
+      return r.fail_key(*t, "listen", "http.listen", "expected ADDRESS:PORT, e.g. 127.0.0.1:9464");
     for (const char* key : {"bearer_token", "basic_auth"}) {
       std::string& v = std::string(key) == "bearer_token" ? c.http_server.bearer_token
                                                           : c.http_server.basic_auth;
@@ -213,16 +213,16 @@ bool read_root(toml_reader& r, const toml::table& root, pipeline_config& c) {
       if (!t->contains(key)) continue;
       // A secret in the config file would be readable by whoever reads the config.
       if (v.rfind("env:", 0) != 0 && v.rfind("file:", 0) != 0)
-        return r.fail(*t->get(key), std::string("http.") + key,
-                      "must be \"env:NAME\" or \"file:PATH\" (keep secrets out of the config)");
+        return r.fail_key(*t, key, std::string("http.") + key,
+                          "must be \"env:NAME\" or \"file:PATH\" (keep secrets out of the config)");
       if (!resolve_secret(r, *t->get(key), std::string("http.") + key, v)) return false;
-      if (v.empty()) return r.fail(*t->get(key), std::string("http.") + key, "is empty");
+      if (v.empty()) return r.fail_key(*t, key, std::string("http.") + key, "is empty");
       if (std::string(key) == "basic_auth" && v.find(':') == std::string::npos)
-        return r.fail(*t->get(key), "http.basic_auth", "must hold user:password");
+        return r.fail_key(*t, key, "http.basic_auth", "must hold user:password");
     }
     if (!c.http_server.bearer_token.empty() && !c.http_server.basic_auth.empty())
-      return r.fail(*t->get("basic_auth"), "http.basic_auth",
-                    "give bearer_token or basic_auth, not both");
+      return r.fail_key(*t, "basic_auth", "http.basic_auth",
+                        "give bearer_token or basic_auth, not both");
   }
   if (!table_at("log", t)) return false;
   if (t) {
@@ -243,7 +243,7 @@ bool read_root(toml_reader& r, const toml::table& root, pipeline_config& c) {
     if (!r.get_string(*t, "replay", "speed", speed)) return false;
     const auto factor = parse_speed(speed);
     if (!factor)
-      return r.fail(*t->get("speed"), "replay.speed", "expected \"max\", \"1x\" or \"Nx\"");
+      return r.fail_key(*t, "speed", "replay.speed", "expected \"max\", \"1x\" or \"Nx\"");
     rc.speed = *factor;
     if (!r.get_string(*t, "replay", "source", rc.source)) return false;
     c.replay = rc;

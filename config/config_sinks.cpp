@@ -12,10 +12,10 @@ bool read_file_sink(toml_reader& r, const toml::table& t, const std::string& pat
   if (!r.check_keys(t, path, section("sinks.<name>"))) return false;
   if (!t.contains("path")) return r.fail_at(t, path + ".path", "missing");
   if (!r.get_string(t, path, "path", s.file.path)) return false;
-  if (s.file.path.empty()) return r.fail(*t.get("path"), path + ".path", "must not be empty");
+  if (s.file.path.empty()) return r.fail_key(t, "path", path + ".path", "must not be empty");
   if (!r.get_uint(t, path, opt("file", "rotate_bytes"), s.file.rotate_bytes)) return false;
   if (s.file.rotate_bytes != 0 && s.file.rotate_bytes < 4096)
-    return r.fail(*t.get("rotate_bytes"), path + ".rotate_bytes", "must be 0 or at least 4096");
+    return r.fail_key(t, "rotate_bytes", path + ".rotate_bytes", "must be 0 or at least 4096");
   std::string format{schema::default_string("file", "format")};
   if (!r.get_string(t, path, "format", format)) return false;
   if (format == "value") {
@@ -23,7 +23,7 @@ bool read_file_sink(toml_reader& r, const toml::table& t, const std::string& pat
   } else if (format == "envelope") {
     s.file.format = file_format::envelope;
   } else {
-    return r.fail(*t.get("format"), path + ".format", "expected \"value\" or \"envelope\"");
+    return r.fail_key(t, "format", path + ".format", "expected \"value\" or \"envelope\"");
   }
   return r.get_bool(t, path, "fsync", s.file.fsync);
 }
@@ -33,7 +33,7 @@ bool read_kafka_sink(toml_reader& r, const toml::table& t, const std::string& pa
   kafka_sink_config& k = s.kafka;
   if (!r.check_keys(t, path, section("sinks.<name> (kafka)"))) return false;
   if (!r.get_string(t, path, "brokers", k.brokers)) return false;
-  if (k.brokers.empty()) return r.fail(*t.get("brokers"), path + ".brokers", "must not be empty");
+  if (k.brokers.empty()) return r.fail_key(t, "brokers", path + ".brokers", "must not be empty");
   if (!r.get_string(t, path, "topic", k.topic)) return false;
   if (!r.get_string(t, path, "topic_prefix", k.topic_prefix)) return false;
   if (!r.get_size(t, path, opt("kafka", "partitions"), k.partitions)) return false;
@@ -63,9 +63,9 @@ bool read_kafka_sink(toml_reader& r, const toml::table& t, const std::string& pa
     return false;
   if (!r.get_string(t, path, "state_topic", k.state_topic)) return false;
   if (k.state_topic.empty())
-    return r.fail(*t.get("state_topic"), path + ".state_topic", "must not be empty");
+    return r.fail_key(t, "state_topic", path + ".state_topic", "must not be empty");
   if (k.exactly_once && k.acks != "all" && k.acks != "-1")
-    return r.fail(*t.get("acks"), path + ".acks", "exactly_once needs acks = \"all\"");
+    return r.fail_key(t, "acks", path + ".acks", "exactly_once needs acks = \"all\"");
   if (const toml::node* n = t.get("properties")) {
     if (!n->is_table()) return r.fail(*n, path + ".properties", "expected a table of strings");
     for (auto&& [pk, pv] : *n->as_table()) {
@@ -83,10 +83,10 @@ bool read_mongo_sink(toml_reader& r, const toml::table& t, const std::string& pa
   if (!r.check_keys(t, path, section("sinks.<name> (mongodb)"))) return false;
   if (!r.get_string(t, path, "uri", m.uri)) return false;
   if (m.uri.rfind("mongodb://", 0) != 0 && m.uri.rfind("mongodb+srv://", 0) != 0)
-    return r.fail(*t.get("uri"), path + ".uri", "must start with mongodb:// or mongodb+srv://");
+    return r.fail_key(t, "uri", path + ".uri", "must start with mongodb:// or mongodb+srv://");
   if (!r.get_string(t, path, "database", m.database)) return false;
   if (m.database.empty() || m.database.find_first_of("/\\. \"$") != std::string::npos)
-    return r.fail(*t.get("database"), path + ".database", "not a valid MongoDB database name");
+    return r.fail_key(t, "database", path + ".database", "not a valid MongoDB database name");
   if (!r.get_string(t, path, "collection", m.collection)) return false;
   std::string mode{schema::default_string("mongodb", "mode")};
   if (!r.get_string(t, path, "mode", mode)) return false;
@@ -96,8 +96,8 @@ bool read_mongo_sink(toml_reader& r, const toml::table& t, const std::string& pa
   if (t.contains("write_concern") && m.write_concern != "majority" &&
       (m.write_concern.empty() ||
        m.write_concern.find_first_not_of("0123456789") != std::string::npos))
-    return r.fail(*t.get("write_concern"), path + ".write_concern",
-                  "expected a number of nodes (\"0\", \"1\", ...) or \"majority\"");
+    return r.fail_key(t, "write_concern", path + ".write_concern",
+                      "expected a number of nodes (\"0\", \"1\", ...) or \"majority\"");
   if (!r.get_size(t, path, opt("mongodb", "write_timeout_ms"), m.write_timeout_ms)) return false;
   if (!r.get_size(t, path, opt("mongodb", "bulk_documents"), m.bulk_documents)) return false;
   if (!r.get_size(t, path, opt("mongodb", "upsert_bulk_size"), m.upsert_bulk_size)) return false;
@@ -136,8 +136,8 @@ bool read_sink(toml_reader& r, const std::string& name, const toml::table& t, si
   if (s.type == "file") return read_file_sink(r, t, path, s);
   if (s.type == "kafka") return read_kafka_sink(r, t, path, s);
   if (s.type == "mongodb") return read_mongo_sink(r, t, path, s);
-  return r.fail(*t.get("type"), path + ".type",
-                "unknown sink type (expected file, kafka or mongodb)");
+  return r.fail_key(t, "type", path + ".type",
+                    "unknown sink type (expected file, kafka or mongodb)");
 }
 
 }  // namespace edgepipe::config_detail

@@ -16,13 +16,11 @@ bool read_field(toml_reader& r, const toml::table& t, const std::string& path, f
     return r.fail_at(t, path + ".name", "missing (every field needs a name)");
   if (!r.get_string(t, path, "name", f.name)) return false;
   if (f.name.empty() || f.name.find_first_of("\"\\") != std::string::npos)
-    return r.fail(*t.get("name"), path + ".name",
-                  "must be non-empty without quotes or backslashes");
+    return r.fail_key(t, "name", path + ".name", "must be non-empty without quotes or backslashes");
   if (t.contains("from")) {
     std::string p;
     if (!r.get_pointer(t, path, "from", p)) return false;
-    if (p.empty())
-      return r.fail(*t.get("from"), path + ".from", "must name a member, e.g. \"/id\"");
+    if (p.empty()) return r.fail_key(t, "from", path + ".from", "must name a member, e.g. \"/id\"");
     f.from = p;
   }
   if (t.contains("template")) {
@@ -49,8 +47,8 @@ bool read_field(toml_reader& r, const toml::table& t, const std::string& path, f
   auto cast = std::find_if(std::begin(kCasts), std::end(kCasts),
                            [&](const auto& c) { return c.first == type; });
   if (cast == std::end(kCasts))
-    return r.fail(*t.get("type"), path + ".type",
-                  "unknown type (expected keep, string, double, int, bool or timestamp)");
+    return r.fail_key(t, "type", path + ".type",
+                      "unknown type (expected keep, string, double, int, bool or timestamp)");
   f.cast = cast->second;
   std::string hash{schema::default_string("field", "hash")};
   if (!r.get_string(t, path, "hash", hash)) return false;
@@ -59,7 +57,7 @@ bool read_field(toml_reader& r, const toml::table& t, const std::string& path, f
   } else if (hash == "sha256") {
     f.hash = digest_kind::sha256;
   } else if (hash != "none") {
-    return r.fail(*t.get("hash"), path + ".hash", "unknown hash (expected md5, sha256 or none)");
+    return r.fail_key(t, "hash", path + ".hash", "unknown hash (expected md5, sha256 or none)");
   }
   return r.get_bool(t, path, "required", f.required);
 }
@@ -77,8 +75,8 @@ bool read_filter(toml_reader& r, const toml::table& t, const std::string& path, 
   auto it =
       std::find_if(std::begin(kOps), std::end(kOps), [&](const auto& o) { return o.first == op; });
   if (it == std::end(kOps))
-    return r.fail(*t.get("op"), path + ".op",
-                  "unknown operator (expected eq, ne, gt, ge, lt, le, exists, missing)");
+    return r.fail_key(t, "op", path + ".op",
+                      "unknown operator (expected eq, ne, gt, ge, lt, le, exists, missing)");
   f.op = it->second;
   if (const toml::node* n = t.get("value")) {
     literal_value v;
@@ -91,7 +89,7 @@ bool read_filter(toml_reader& r, const toml::table& t, const std::string& path, 
 bool read_http(toml_reader& r, const toml::table& t, const std::string& path, http_poll_spec& h) {
   if (!r.get_string(t, path, "url", h.url)) return false;
   if (h.url.rfind("http://", 0) != 0 && h.url.rfind("https://", 0) != 0)
-    return r.fail(*t.get("url"), path + ".url", "must start with http:// or https://");
+    return r.fail_key(t, "url", path + ".url", "must start with http:// or https://");
   if (!r.get_string(t, path, "method", h.method)) return false;
   if (t.contains("method") &&
       !one_of(r, t, path, "method", h.method, {"GET", "POST", "PUT", "HEAD"}))
@@ -111,7 +109,7 @@ bool read_http(toml_reader& r, const toml::table& t, const std::string& path, ht
   if (!h.schedule.empty()) {
     std::string why;
     if (!r.checks.check_schedule(h.schedule, why))
-      return r.fail(*t.get("schedule"), path + ".schedule", why);
+      return r.fail_key(t, "schedule", path + ".schedule", why);
   }
   return r.get_duration(t, path, opt("source", "interval"), h.interval_ms) &&
          r.get_duration(t, path, opt("source", "jitter"), h.jitter_ms) &&
@@ -144,8 +142,7 @@ bool read_cdc_source(toml_reader& r, const toml::table& t, const std::string& pa
   if (!t.contains("conninfo"))
     return r.fail_at(t, path + ".conninfo", "missing: a postgres_cdc source needs a conninfo");
   if (!r.get_string(t, path, "conninfo", c.conninfo)) return false;
-  if (c.conninfo.empty())
-    return r.fail(*t.get("conninfo"), path + ".conninfo", "must not be empty");
+  if (c.conninfo.empty()) return r.fail_key(t, "conninfo", path + ".conninfo", "must not be empty");
   if (c.conninfo.find("password") != std::string::npos)
     return r.fail_at(t, path + ".conninfo",
                      "holds a password: give it as " + path +
@@ -161,11 +158,11 @@ bool read_cdc_source(toml_reader& r, const toml::table& t, const std::string& pa
   }
   if (!r.get_string(t, path, "publication", c.publication)) return false;
   if (c.publication.empty())
-    return r.fail(*t.get("publication"), path + ".publication", "must not be empty");
+    return r.fail_key(t, "publication", path + ".publication", "must not be empty");
   if (!r.get_string(t, path, "slot", c.slot)) return false;
   if (!valid_slot_name(c.slot))
-    return r.fail(*t.get("slot"), path + ".slot",
-                  "a replication slot name is 1..63 of a-z 0-9 _ (PostgreSQL's rule)");
+    return r.fail_key(t, "slot", path + ".slot",
+                      "a replication slot name is 1..63 of a-z 0-9 _ (PostgreSQL's rule)");
   if (const toml::node* n = t.get("tables")) {
     const toml::array* arr = n->as_array();
     if (arr == nullptr) return r.fail(*n, path + ".tables", "expected an array of strings");
@@ -182,8 +179,8 @@ bool read_cdc_source(toml_reader& r, const toml::table& t, const std::string& pa
   }
   if (!r.get_string(t, path, "topic_prefix", c.topic_prefix)) return false;
   if (!valid_topic_text(c.topic_prefix))
-    return r.fail(*t.get("topic_prefix"), path + ".topic_prefix",
-                  "1..200 of A-Z a-z 0-9 . _ - (it starts every Kafka topic name)");
+    return r.fail_key(t, "topic_prefix", path + ".topic_prefix",
+                      "1..200 of A-Z a-z 0-9 . _ - (it starts every Kafka topic name)");
   if (!r.get_string(t, path, "snapshot", c.snapshot)) return false;
   if (t.contains("snapshot") &&
       !one_of(r, t, path, "snapshot", c.snapshot, {"initial", "never", "initial_only"}))

@@ -69,6 +69,19 @@ bool toml_reader::fail_at(const toml::table& t, const std::string& key, const st
   return false;
 }
 
+bool toml_reader::fail_key(const toml::table& t, std::string_view key, const std::string& full_key,
+                           const std::string& what) {
+  if (const toml::node* n = t.get(key)) return fail(*n, full_key, what);
+  if (error.empty()) {
+    std::ostringstream s;
+    s << origin;
+    if (t.source().begin.line > 0) s << ":" << t.source().begin.line;
+    s << ": key '" << full_key << "' (not set, so its default): " << what;
+    error = s.str();
+  }
+  return false;
+}
+
 bool toml_reader::check_keys(const toml::table& t, const std::string& path,
                              std::span<const option_doc> allowed) {
   for (auto&& [k, v] : t) {
@@ -190,7 +203,7 @@ bool toml_reader::get_pointer(const toml::table& t, const std::string& path, std
   std::vector<std::string> segs;
   std::string why;
   if (!split_json_pointer(out, segs, why))
-    return fail(*t.get(key), path + "." + std::string(key), "invalid JSON pointer: " + why);
+    return fail_key(t, key, path + "." + std::string(key), "invalid JSON pointer: " + why);
   return true;
 }
 
@@ -206,7 +219,7 @@ bool one_of(toml_reader& r, const toml::table& t, const std::string& path, std::
     if (a == value) return true;
   std::string names;
   for (auto a : allowed) names += (names.empty() ? "" : ", ") + std::string(a);
-  return r.fail(*t.get(key), path + "." + std::string(key), "expected one of " + names);
+  return r.fail_key(t, key, path + "." + std::string(key), "expected one of " + names);
 }
 
 bool resolve_secret(toml_reader& r, const toml::node& n, const std::string& key,

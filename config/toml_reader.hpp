@@ -43,6 +43,10 @@ struct toml_reader {
   /// A [sources.<name>] or [sinks.<name>] table whose name is outside the character set.
   bool check_name(const toml::node& n, std::string_view kind, const std::string& name);
   bool fail_at(const toml::table& t, const std::string& key, const std::string& what);
+  /// Fails at t[key] when the file sets it, else at the table, saying the default was checked: a
+  /// cross-check (retry_backoff_max against retry_backoff) can fail on a key left unset.
+  bool fail_key(const toml::table& t, std::string_view key, const std::string& full_key,
+                const std::string& what);
   bool check_keys(const toml::table& t, const std::string& path,
                   std::span<const option_doc> allowed);
   bool get_string(const toml::table& t, const std::string& path, std::string_view key,

@@ -104,6 +104,28 @@ TEST(Config, HugeDurationIsRejectedNotWrapped) {
   EXPECT_NE(s.message().find("fsync_interval"), std::string::npos) << s.message();
 }
 
+// A cross-check between two keys can fail on the one the file leaves unset (its default): the
+// error names that key at its table instead of dereferencing a missing node (found by
+// fuzz_config_loader: `[spool] retry_backoff = "1h"` crashed `edgepipe check`).
+TEST(Config, ACrossCheckFailingOnAnUnsetKeyNamesItsDefault) {
+  const std::string backoff =
+      load_error(std::string(kMinimal) + "[spool]\nretry_backoff = \"1h\"\n");
+  EXPECT_NE(backoff.find("edge.toml"), std::string::npos) << backoff;
+  EXPECT_NE(backoff.find("'spool.retry_backoff_max'"), std::string::npos) << backoff;
+  EXPECT_NE(backoff.find("(not set, so its default)"), std::string::npos) << backoff;
+  EXPECT_NE(backoff.find("must not be shorter than retry_backoff"), std::string::npos) << backoff;
+  // Set, the key is named with its line and value as before.
+  const std::string set = load_error(
+      std::string(kMinimal) + "[spool]\nretry_backoff = \"1h\"\nretry_backoff_max = \"1m\"\n");
+  EXPECT_NE(set.find("'spool.retry_backoff_max' = '1m'"), std::string::npos) << set;
+  EXPECT_EQ(set.find("not set"), std::string::npos) << set;
+  // segment_bytes alone above a quarter of the default max_bytes.
+  const std::string segment =
+      load_error(std::string(kMinimal) + "[spool]\nsegment_bytes = 1073741824\n");
+  EXPECT_NE(segment.find("'spool.max_bytes'"), std::string::npos) << segment;
+  EXPECT_NE(segment.find("must be at least 4 x segment_bytes"), std::string::npos) << segment;
+}
+
 TEST(Config, MinimalConfigGetsDefaults) {
   pipeline_config c;
   ASSERT_TRUE(load_config_text(kMinimal, "edge.toml", pipeline_stage_checks(), c).is_ok());
