@@ -316,10 +316,15 @@ status parse_toml(std::string_view text, const std::string& origin, toml::table&
 }
 
 status read_text(const std::string& path, std::string& text) {
+  // An ifstream opens a directory and then reads nothing: say what it is instead of loading "".
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    return status::error("cannot read config file " + path + ": it is a directory");
   std::ifstream in(path, std::ios::binary);
   if (!in) return status::error(errno_message("cannot read config file " + path, errno));
   std::ostringstream buf;
   buf << in.rdbuf();
+  if (in.bad()) return status::error(errno_message("cannot read config file " + path, errno));
   text = buf.str();
   return status::ok();
 }

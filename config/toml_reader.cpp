@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -240,9 +241,14 @@ bool resolve_secret(toml_reader& r, const toml::node& n, const std::string& key,
       return r.fail(n, key, "environment variable " + name + " is not set");
     value = v != nullptr ? std::string(v) : *fallback;
   } else if (value.rfind("file:", 0) == 0) {
-    std::ifstream in(value.substr(5));
-    if (!in) return r.fail(n, key, "cannot read file " + value.substr(5));
+    const std::string file = value.substr(5);
+    std::error_code ec;
+    if (std::filesystem::is_directory(file, ec))
+      return r.fail(n, key, "cannot read file " + file + ": it is a directory");
+    std::ifstream in(file);
+    if (!in) return r.fail(n, key, "cannot read file " + file);
     std::getline(in, value);
+    if (in.bad()) return r.fail(n, key, "cannot read file " + file);
     while (!value.empty() && (value.back() == '\r' || value.back() == ' ')) value.pop_back();
   }
   return true;

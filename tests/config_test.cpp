@@ -126,6 +126,30 @@ TEST(Config, ACrossCheckFailingOnAnUnsetKeyNamesItsDefault) {
   EXPECT_NE(segment.find("must be at least 4 x segment_bytes"), std::string::npos) << segment;
 }
 
+// A directory where a file is expected opens as an ifstream and reads as nothing: the config
+// file, an include and a file: secret each say it is a directory instead of loading "" (which
+// read as "no [sources.<name>] defined" or an empty secret).
+TEST(Config, ADirectoryWhereAFileIsExpectedIsNamedAsOne) {
+  testing::temp_dir dir;
+  const std::string d = dir.path().string();
+  pipeline_config c;
+  const status file = load_config_file(d, pipeline_stage_checks(), c);
+  ASSERT_FALSE(file.is_ok());
+  EXPECT_NE(file.message().find("cannot read config file " + d + ": it is a directory"),
+            std::string::npos)
+      << file.message();
+  testing::write_file(dir / "edge.toml", "include = \"" + d + "\"\n");
+  const status include = load_config_file(dir / "edge.toml", pipeline_stage_checks(), c);
+  ASSERT_FALSE(include.is_ok());
+  EXPECT_NE(include.message().find("key 'include'"), std::string::npos) << include.message();
+  EXPECT_NE(include.message().find("it is a directory"), std::string::npos) << include.message();
+  const std::string secret =
+      load_error(std::string(kMinimal) + "[http]\nbearer_token = \"file:" + d + "\"\n");
+  EXPECT_NE(secret.find("'http.bearer_token'"), std::string::npos) << secret;
+  EXPECT_NE(secret.find("cannot read file " + d + ": it is a directory"), std::string::npos)
+      << secret;
+}
+
 TEST(Config, MinimalConfigGetsDefaults) {
   pipeline_config c;
   ASSERT_TRUE(load_config_text(kMinimal, "edge.toml", pipeline_stage_checks(), c).is_ok());

@@ -452,6 +452,26 @@ TEST(Spool, ADroppedSegmentThatCannotBeDeletedStillCountsAgainstTheLimit) {
   EXPECT_EQ(sp.total_bytes(), before - oldest.bytes - next.bytes);
 }
 
+// Read-only (`spool inspect`, `spool replay`) a spool is never created: a missing directory and a
+// file in its place are told apart.
+TEST(Spool, ReadOnlyOpenSaysWhetherTheDirectoryIsMissingOrAFile) {
+  temp_dir dir;
+  spool_config c = config_in(dir);
+  c.dir = dir / "missing";
+  spool missing(c);
+  const status gone = missing.open({}, true);
+  ASSERT_FALSE(gone.is_ok());
+  EXPECT_NE(gone.message().find(c.dir + " does not exist"), std::string::npos) << gone.message();
+  EXPECT_FALSE(fs::exists(c.dir));
+  c.dir = dir / "a-file";
+  testing::write_file(c.dir, "x");
+  spool file(c);
+  const status not_dir = file.open({}, true);
+  ASSERT_FALSE(not_dir.is_ok());
+  EXPECT_NE(not_dir.message().find(c.dir + " is not a directory"), std::string::npos)
+      << not_dir.message();
+}
+
 TEST(Spool, CorruptFrameInAnOlderSegmentIsSkippedToTheNextSegment) {
   temp_dir dir;
   const auto c = config_in(dir);

@@ -107,7 +107,9 @@ status spool::open(const std::vector<std::string>& sink_names, bool read_only) {
   std::error_code ec;
   if (read_only) {
     if (!fs::is_directory(config_.dir, ec))
-      return status::error("spool directory " + config_.dir + " does not exist");
+      return status::error(
+          "spool directory " + config_.dir +
+          (fs::exists(config_.dir, ec) ? " is not a directory" : " does not exist"));
   } else {
     fs::create_directories(config_.dir, ec);
     if (ec)
