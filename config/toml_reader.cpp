@@ -59,27 +59,29 @@ bool toml_reader::check_name(const toml::node& n, std::string_view kind, const s
   return false;
 }
 
+namespace {
+
+// "FILE:LINE: key 'KEY'NOTE: WHAT", at the table `t` (for a key the file does not set).
+std::string at_table(const std::string& origin, const toml::table& t, const std::string& key,
+                     std::string_view note, const std::string& what) {
+  std::ostringstream s;
+  s << origin;
+  if (t.source().begin.line > 0) s << ":" << t.source().begin.line;
+  s << ": key '" << key << "'" << note << ": " << what;
+  return s.str();
+}
+
+}  // namespace
+
 bool toml_reader::fail_at(const toml::table& t, const std::string& key, const std::string& what) {
-  if (error.empty()) {
-    std::ostringstream s;
-    s << origin;
-    if (t.source().begin.line > 0) s << ":" << t.source().begin.line;
-    s << ": key '" << key << "': " << what;
-    error = s.str();
-  }
+  if (error.empty()) error = at_table(origin, t, key, "", what);
   return false;
 }
 
 bool toml_reader::fail_key(const toml::table& t, std::string_view key, const std::string& full_key,
                            const std::string& what) {
   if (const toml::node* n = t.get(key)) return fail(*n, full_key, what);
-  if (error.empty()) {
-    std::ostringstream s;
-    s << origin;
-    if (t.source().begin.line > 0) s << ":" << t.source().begin.line;
-    s << ": key '" << full_key << "' (not set, so its default): " << what;
-    error = s.str();
-  }
+  if (error.empty()) error = at_table(origin, t, full_key, " (not set, so its default)", what);
   return false;
 }
 
