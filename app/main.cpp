@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "app/command.hpp"
@@ -12,6 +13,32 @@
 #include "platform/heap.hpp"
 
 namespace {
+
+// CLI11 answers a mistyped command (`edgepipe rnu`, `edgepipe spool stat`) with "A subcommand is
+// required": name the word and the commands expected there instead. Only the leading words are
+// commands; the first option ends them. Returns false after printing the error.
+bool commands_are_known(const CLI::App& app, int argc, char** argv) {
+  const CLI::App* at = &app;
+  std::string path = "edgepipe";
+  for (int i = 1; i < argc && argv[i][0] != '-'; ++i) {
+    const auto subs = at->get_subcommands([](const CLI::App*) { return true; });
+    if (subs.empty()) return true;
+    const CLI::App* next = nullptr;
+    std::string names;
+    for (const CLI::App* s : subs) {
+      if (s->get_name() == argv[i]) next = s;
+      names += (names.empty() ? "" : ", ") + s->get_name();
+    }
+    if (next == nullptr) {
+      std::fprintf(stderr, "edgepipe: unknown command '%s %s' (expected one of: %s)\n",
+                   path.c_str(), argv[i], names.c_str());
+      return false;
+    }
+    at = next;
+    path += " " + next->get_name();
+  }
+  return true;
+}
 
 int run_cli(int argc, char** argv) {
   using namespace edgepipe;
@@ -38,6 +65,7 @@ int run_cli(int argc, char** argv) {
   commands.push_back(add_cdc_print_command(app));
   commands.push_back(add_schema_command(app));
 
+  if (!commands_are_known(app, argc, argv)) return kExitConfig;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -29,6 +29,25 @@ TEST(Cli, VersionAndHelp) {
   EXPECT_NE(r.out.find("replay"), std::string::npos);
 }
 
+// A mistyped command is named with the commands expected at its place (CLI11 alone said "A
+// subcommand is required").
+TEST(Cli, AnUnknownCommandIsNamedWithTheExpectedOnes) {
+  auto r = run_edgepipe("rnu --config x.toml");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown command 'edgepipe rnu' (expected one of: run, replay,"),
+            std::string::npos)
+      << r.err;
+  r = run_edgepipe("spool stat /tmp");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown command 'edgepipe spool stat' (expected one of: inspect, replay)"),
+            std::string::npos)
+      << r.err;
+  // A command's positional argument is not taken for a command.
+  r = run_edgepipe("spool inspect /nonexistent-edgepipe-spool");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+}
+
 TEST(Cli, SchemaOfPostgresCdcSourceNeedsATable) {
   // No transform to derive from: without --table, exit 2 naming the file and source and the
   // missing option, not an empty schema.
