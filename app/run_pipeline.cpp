@@ -63,22 +63,6 @@ int wait_for_signal(const sigset_t& set, clock_type::time_point until) {
   return sig < 0 ? 0 : sig;
 }
 
-/// Without a spool nothing keeps a record that a sink failed: logs each sink that gave records
-/// up and returns true when one did (a replay then exits 1). With the spool they wait in it.
-bool records_given_up(const pipeline& p) {
-  if (p.spooled()) return false;
-  bool any = false;
-  for (const auto& s : p.sinks()) {
-    const std::uint64_t failed = s->counters().failed.get();
-    if (failed == 0) continue;
-    log_line(log_level::error, "main",
-             "sinks." + s->target().name() + ": " + std::to_string(failed) +
-                 " record(s) failed and were not delivered; no spool keeps them (spool off)");
-    any = true;
-  }
-  return any;
-}
-
 // One `run`, `record` or `replay`: a pipeline per config, replaced on each accepted SIGHUP.
 class pipeline_runner {
  public:
@@ -125,8 +109,11 @@ class pipeline_runner {
       if (options_.mode == run_mode::replay) std::printf("%s\n", summary_json(*p, seconds).c_str());
       std::fflush(stdout);
       // Drained, but not everything it was asked to read was read (logged where it happened),
-      // or a sink stopped delivering for good, or (a replay without a spool) gave records up.
-      const bool given_up = options_.mode == run_mode::replay && records_given_up(*p);
+      // or a sink stopped delivering for good, or records were given up (failed without a
+      // spool, dropped by drop_oldest, dead letters not written).
+      const std::string lost = options_.mode == run_mode::replay ? records_given_up(*p) : "";
+      if (!lost.empty()) log_line(log_level::error, "main", "replay gave records up: " + lost);
+      const bool given_up = !lost.empty();
       if (!p->failure().empty() || !sink_fault_.empty() || given_up) return kExitRuntime;
       return kExitOk;
     }

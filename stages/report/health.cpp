@@ -1,5 +1,8 @@
 #include "stages/report/health.hpp"
 
+#include <cstdint>
+#include <string>
+
 namespace edgepipe {
 
 std::string not_ready_reason(const pipeline& p) {
@@ -26,6 +29,25 @@ std::string first_sink_fault(const pipeline& p) {
     if (std::string fault = s->target().fault(); !fault.empty())
       return "sinks." + s->target().name() + ": " + fault;
   return {};
+}
+
+std::string records_given_up(const pipeline& p) {
+  std::string out;
+  auto add = [&](const std::string& what, std::uint64_t n, const char* how) {
+    if (n == 0) return;
+    out += (out.empty() ? "" : ", ") + what + ": " + std::to_string(n) + " " + how;
+  };
+  for (std::size_t i = 0; i < p.sinks().size(); ++i) {
+    const std::string name = "sinks." + p.sinks()[i]->target().name();
+    if (!p.spooled())
+      add(name, p.sinks()[i]->counters().failed.get(), "failed without a spool");
+    else
+      add(name, p.spool_state()->dropped_records(i), "dropped (spool.on_full = drop_oldest)");
+  }
+  if (p.spool_thread_stage() != nullptr)
+    add("spool", p.spool_thread_stage()->not_spooled(), "not spooled (past the drain deadline)");
+  add("dead_letter", p.dead_letters().counters().failed.get(), "not written");
+  return out;
 }
 
 }  // namespace edgepipe
