@@ -2,6 +2,7 @@
 // sinks, fan-out to several sinks delivers the same records, and stop means drain.
 #include "stages/pipeline/pipeline.hpp"
 #include "stages/report/metrics_text.hpp"
+#include "stages/report/operator_routes.hpp"
 #include "stages/report/run_summary.hpp"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <filesystem>
 
 #include "config/config_loader.hpp"
+#include "io/file_faults.hpp"
 #include "stages/pipeline/stage_checks.hpp"
 #include "test_util.hpp"
 
@@ -159,6 +161,39 @@ TEST(Pipeline, FansOutFromMemoryWithoutASpool) {
   EXPECT_EQ(read_lines(dir / "a.jsonl").size(), static_cast<std::size_t>(kPayloads));
   EXPECT_EQ(read_lines(dir / "a.jsonl"), read_lines(dir / "b.jsonl"));
   EXPECT_FALSE(std::filesystem::exists(dir / "spool"));
+  // Nothing given up: /health answers its status line alone.
+  const std::string health = operator_reply(p, "/health").body;
+  EXPECT_EQ(health.find('\n'), health.size() - 1) << "one line only: " << health;
+}
+
+// Without a spool a sink's failed records are given up: /health counts them per sink under its
+// status line (stages/report/health: records_given_up).
+TEST(Pipeline, ASinksFailedRecordsWithoutASpoolAreShownUnderHealthsStatusLine) {
+  temp_dir dir;
+  write_iss_trace(dir, 50);
+  pipeline_config c = small_config(dir, 64);
+  c.batch_records = 256;
+  c.spool.dir.clear();
+  c.replay = replay_config{dir / "iss.jsonl", 0, "iss"};
+  // Sink a's first write fails with EIO; b writes everything.
+  file_faults::plan plan;
+  plan.what = file_faults::op::write;
+  plan.path_part = "/a.jsonl";
+  plan.count = 1;
+  file_faults::arm(plan);
+  pipeline p(c);
+  ASSERT_TRUE(p.build().is_ok());
+  p.start();
+  p.join();
+  file_faults::disarm();
+  const std::uint64_t failed = p.sinks()[0]->counters().failed.get();
+  ASSERT_GT(failed, 0u);
+  EXPECT_EQ(p.sinks()[1]->counters().failed.get(), 0u);
+  const http_reply r = operator_reply(p, "/health");
+  EXPECT_EQ(r.status, 503);  // stopped; the second line is what was lost
+  EXPECT_EQ(r.body.rfind("not ready: ", 0), 0u) << r.body;
+  EXPECT_EQ(r.body.substr(r.body.find('\n') + 1),
+            "given up: sinks.a: " + std::to_string(failed) + " failed without a spool\n");
 }
 
 TEST(Pipeline, SpoolIsEmptyAfterACleanRunAndIdsContinueAcrossRuns) {
