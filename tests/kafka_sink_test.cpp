@@ -327,6 +327,77 @@ TEST(KafkaSink, SettlesADeliveredBatchAsOneRangeAndFailuresOneByOne) {
   EXPECT_EQ(seen.single, 0u);
 }
 
+/// Records first..first+n-1 of source 0, unkeyed, each value 40 bytes but the one at `big`
+/// (an index), which is `big_bytes` long.
+void fill_with_one_big(record_batch& batch, std::uint64_t first, int n, int big,
+                       std::size_t big_bytes) {
+  batch.clear();
+  for (int i = 0; i < n; ++i) {
+    const std::string value =
+        "{\"pad\":\"" + std::string(i == big ? big_bytes - 10 : 30, 'x') + "\"}";
+    record r;
+    r.value_offset = static_cast<std::uint32_t>(batch.arena().size());
+    r.value_length = static_cast<std::uint32_t>(value.size());
+    batch.arena().append(value);
+    r.sequence = first + static_cast<std::uint64_t>(i);
+    r.source = 0;
+    batch.records().push_back(r);
+  }
+}
+
+// A record over message.max.bytes is refused by librdkafka before it is sent, and the spool
+// would send it again, first, forever: the sink says so in fault() (/health 503, a replay
+// stops), naming the record, its size, the limit and the setting, until a batch starts past it.
+TEST(KafkaSink, ARecordOverMessageMaxBytesIsAFaultUntilABatchStartsPastIt) {
+  struct failures final : delivery_listener {
+    std::vector<std::uint64_t> failed;
+    void settled(std::uint64_t id, delivery_outcome o) override {
+      if (o == delivery_outcome::failed) failed.push_back(id);
+    }
+    void settled_range(std::uint64_t, std::uint64_t, delivery_outcome) override {}
+  } seen;
+  sink_on_mock t;
+  t.config.properties = {{"message.max.bytes", "2000"}};
+  t.make().set_listener(&seen);
+  ASSERT_TRUE(t.open());
+  fill_with_one_big(t.batch, 5, 3, 1, 5000);  // records 5, 6 (5,000 bytes), 7
+  t.s->write(t.batch, t.counters);
+  EXPECT_TRUE(t.flush_until_delivered(2));
+  EXPECT_EQ(t.counters.failed.get(), 1u);
+  EXPECT_EQ(seen.failed, std::vector<std::uint64_t>{6});
+  const std::string fault = t.s->fault();
+  EXPECT_NE(fault.find("record 6 (source alpha, 5000 bytes of key and value) is over "
+                       "message.max.bytes 2000"),
+            std::string::npos)
+      << fault;
+  EXPECT_NE(fault.find("raise message.max.bytes in [sinks.kafka.properties]"), std::string::npos)
+      << fault;
+  // The spool sends it again first: still stuck.
+  fill_with_one_big(t.batch, 6, 2, 0, 5000);
+  t.s->write(t.batch, t.counters);
+  EXPECT_EQ(t.s->fault(), fault);
+  // A batch past it (the spool dropped it): the fault is gone.
+  fill_with_one_big(t.batch, 8, 2, -1, 0);
+  t.s->write(t.batch, t.counters);
+  EXPECT_EQ(t.s->fault(), "");
+  EXPECT_TRUE(t.flush_until_delivered(5));
+  EXPECT_TRUE(t.s->close().is_ok());
+}
+
+// Without a spool (no listener) nothing sends the record again: it is failed (given up, counted)
+// and the sink goes on, without a fault.
+TEST(KafkaSink, ARecordOverMessageMaxBytesWithoutASpoolIsFailedAndTheSinkGoesOn) {
+  sink_on_mock t;
+  t.config.properties = {{"message.max.bytes", "2000"}};
+  ASSERT_TRUE(t.open());
+  fill_with_one_big(t.batch, 0, 3, 1, 5000);
+  t.s->write(t.batch, t.counters);
+  EXPECT_TRUE(t.flush_until_delivered(2));
+  EXPECT_EQ(t.counters.failed.get(), 1u);
+  EXPECT_EQ(t.s->fault(), "");
+  EXPECT_TRUE(t.s->close().is_ok());
+}
+
 TEST(KafkaSink, DeliveryReportsWakeTheSinkThreadWithoutPolling) {
   std::atomic<int> wakes{0};
   sink_on_mock t;

@@ -177,6 +177,7 @@ kafka_transaction_stats kafka_sink::transaction_stats() const {
 void kafka_sink::write(const record_batch& batch, stage_counters& counters) {
   counters_ = &counters;
   enable_events();
+  if (oversized_sequence_ != kNoOversized) clear_oversized(batch);
   if (eos_) {
     write_transactional(batch, counters);
     return;
@@ -435,8 +436,42 @@ void kafka_sink::produce(const record_batch& batch, kafka_batch_leases::lease* l
     }
     if (slot != nullptr) leases_.unproduced(slot);
     failed(err, rd_kafka_topic_name(topic), "produce failed");
+    if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && has_listener())
+      oversized(r, key.size() + value.size());
     return;
   }
+}
+
+// runs on: sink thread. librdkafka refuses a message over message.max.bytes before sending it,
+// and the spool sends the record again, first, at every retry: the sink is stuck on it until the
+// limit is raised. Said once per record in the log and by fault() (/health 503, a replay stops);
+// the record and those after it stay in the spool.
+void kafka_sink::oversized(const record& r, std::size_t bytes) {
+  if (oversized_sequence_ == r.sequence) return;
+  oversized_sequence_ = r.sequence;
+  char limit[32] = "?";
+  std::size_t limit_size = sizeof limit;
+  if (rk_ != nullptr)
+    (void)rd_kafka_conf_get(rd_kafka_conf(rk_), "message.max.bytes", limit, &limit_size);
+  const std::string_view source = r.source < source_names_.size()
+                                      ? std::string_view(source_names_[r.source])
+                                      : std::string_view("unknown");
+  std::string why = "record " + std::to_string(r.sequence) + " (source " + std::string(source) +
+                    ", " + std::to_string(bytes) +
+                    " bytes of key and value) is over message.max.bytes " + limit +
+                    ": Kafka cannot take it, and it and the records after it wait in the spool; "
+                    "raise message.max.bytes in [sinks." +
+                    name_ + ".properties] (and the topic's max.message.bytes)";
+  log_line(log_level::error, component_, why);
+  const std::lock_guard<std::mutex> lock(fault_mu_);
+  oversized_reason_ = std::move(why);
+}
+
+void kafka_sink::clear_oversized(const record_batch& batch) {
+  if (batch.records().empty() || batch.records().front().sequence <= oversized_sequence_) return;
+  oversized_sequence_ = kNoOversized;
+  const std::lock_guard<std::mutex> lock(fault_mu_);
+  oversized_reason_.clear();
 }
 
 void kafka_sink::report(rd_kafka_resp_err_t err, const char* topic, const char* what) {

@@ -160,6 +160,9 @@ class kafka_sink final : public sink {
   static bool is_fencing(rd_kafka_resp_err_t code);
   void fence(const std::string& reason);
   std::string fault() const override;
+  // kafka_sink.cpp: a record too large for message.max.bytes, stuck at the head of the spool.
+  void oversized(const record& r, std::size_t bytes);
+  void clear_oversized(const record_batch& batch);
   void fail_records(const std::vector<record>& records, std::size_t from, stage_counters& counters);
   bool transactions_initialised();
   bool transactions_ready();
@@ -277,6 +280,13 @@ class kafka_sink final : public sink {
   // fault_, fenced_reason_: written once by fence() (sink or kafka-commit thread), read by /health
   mutable std::mutex fault_mu_;
   std::string fault_;
+  // A record over message.max.bytes (producev: MSG_SIZE_TOO_LARGE) that the spool will send
+  // again: the sink cannot get past it until the limit is raised. Its sequence (sink thread) and
+  // why (under fault_mu_, fault() reports it); cleared once a batch starts after it (the spool
+  // dropped it, or without a spool it was given up).
+  static constexpr std::uint64_t kNoOversized = ~std::uint64_t{0};
+  std::uint64_t oversized_sequence_ = kNoOversized;
+  std::string oversized_reason_;
   rate_limited_log log_;  // thread-safe: also used by log_cb on librdkafka's threads
 };
 

@@ -72,7 +72,7 @@ void kafka_sink::fence(const std::string& reason) {
 
 std::string kafka_sink::fault() const {
   const std::lock_guard<std::mutex> lock(fault_mu_);
-  return fault_;
+  return fault_.empty() ? oversized_reason_ : fault_;
 }
 
 void kafka_sink::fail_records(const std::vector<record>& records, std::size_t from,
