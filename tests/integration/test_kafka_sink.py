@@ -6,8 +6,12 @@ records: key, source, sequence, value) and once to kafka://127.0.0.1:9092/<fresh
 the topic back with an independent client (kcat, or kafka-python when kcat is missing) and check:
 exact record count (== the summary's "records"), every expected key present, every value equal
 (as JSON) to the file sink's, exactly the headers source and record-id on every message (no
-content-type since 2026-12-06: every value is JSON), no duplicates. Exits non-zero on failure;
-the last line is "N passed, M failed".
+content-type since 2026-12-06: every value is JSON), no duplicates.
+
+Then a record over librdkafka's message.max.bytes (1,000,000): the replay stops at once (exit 1)
+naming the record, its size and the setting, and the records stay in its spool; with
+message.max.bytes raised in the sink's properties every record lands, the big one whole.
+Exits non-zero on failure; the last line is "N passed, M failed".
 
 Env: EDGEPIPE_BINARY (default build/edgepipe), KAFKA_BOOTSTRAP (default 127.0.0.1:9092, or
 127.0.0.1:$EDGEPIPE_KAFKA_PORT).
@@ -104,6 +108,47 @@ def test_api(api, payloads, seed, tmp):
         check(any(m["key"] is None for m in got), f"{api}: unkeyed records have no message key")
 
 
+def test_oversized(tmp):
+    big = "x" * 1_500_000  # over message.max.bytes before compression; lz4 makes it small
+    trace = os.path.join(tmp, "big.jsonl")
+    with open(trace, "w") as f:
+        for i, s in enumerate(["small", big, "small too"]):
+            f.write(json.dumps({"id": i, "s": s}) + "\n")
+    run_id = uuid.uuid4().hex[:8]
+
+    def config(name, properties):
+        topic = f"edgepipe.it.{name}.{run_id}"
+        path = os.path.join(tmp, f"{name}.toml")
+        with open(path, "w") as f:
+            f.write(f'[dead_letter]\npath = "{tmp}/{name}-dead.jsonl"\n'
+                    f'[sinks.kafka]\ntype = "kafka"\nbrokers = "{BOOTSTRAP}"\n'
+                    f'topic = "{topic}"\npartitions = 1\n{properties}'
+                    '[sources.big]\nfields = [ { name = "id", from = "/id", type = "int" }, '
+                    '{ name = "s", from = "/s" } ]\n')
+        return path
+
+    stuck_spool = os.path.join(tmp, "big-stuck.spool")
+    p = run([BINARY, "replay", "-c", config("big-stuck", ""), "--trace", trace, "--source", "big",
+             "--spool", stuck_spool], timeout=120, check_rc=False)
+    check(p.returncode == 1, f"oversized: the replay stops with exit 1 (exit {p.returncode})")
+    check("replay stopped: sinks.kafka: record 1 (source big, 1500" in p.stderr
+          and "is over message.max.bytes 1000000" in p.stderr
+          and "[sinks.kafka.properties]" in p.stderr,
+          "oversized: the reason names the record, its size, the limit and the setting "
+          f"({[line for line in p.stderr.splitlines() if 'replay stopped' in line][:1]})")
+    inspect = json.loads(run([BINARY, "spool", "inspect", stuck_spool]).stdout)
+    check(inspect["records"] == 3, f"oversized: the spool keeps all 3 records ({inspect['records']})")
+    p = run([BINARY, "replay", "-c",
+             config("big-raised", 'properties = { "message.max.bytes" = "3000000" }\n'),
+             "--trace", trace, "--source", "big",
+             "--spool", os.path.join(tmp, "big-raised.spool")], timeout=120)
+    got = read_topic(f"edgepipe.it.big-raised.{run_id}")
+    values = sorted((json.loads(m["value"]) for m in got), key=lambda v: v["id"])
+    check(len(got) == 3 and [v["id"] for v in values] == [0, 1, 2] and values[1]["s"] == big,
+          f"oversized: with message.max.bytes raised all 3 land, the big one whole "
+          f"({len(got)} messages)")
+
+
 def main():
     if not it.require_binary():
         return it.finish()
@@ -113,6 +158,10 @@ def main():
                 test_api(api, payloads, seed, tmp)
             except Exception as ex:  # noqa: BLE001 - report and go on with the next API
                 check(False, f"{api}: {ex}")
+        try:
+            test_oversized(tmp)
+        except Exception as ex:  # noqa: BLE001 - report it as a failure
+            check(False, f"oversized: {ex}")
     return it.finish()
 
 
