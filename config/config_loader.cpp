@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include "config/toml_reader.hpp"
 #include "core/record.hpp"
 #include "platform/cpu_list.hpp"
+#include "platform/text_escape.hpp"
 #include "platform/thread.hpp"
 #include "platform/trim.hpp"
 
@@ -402,6 +404,59 @@ status load_default_config(const stage_checks& checks, pipeline_config& out) {
   return load_config_text(kEmbeddedDefaultConfig, "<embedded default config>", checks, out);
 }
 
+namespace {
+
+// Kafka's rule for topic names (org.apache.kafka.common.internals.Topic.validate): 1..249 of
+// A-Z a-z 0-9 . _ -, and not "." or "..". Empty when `topic` follows it, else why not.
+std::string kafka_topic_problem(std::string_view topic) {
+  constexpr std::size_t kMaxTopicLength = 249;
+  if (topic.empty()) return "is empty";
+  if (topic == "." || topic == "..") return "cannot be \".\" or \"..\"";
+  if (topic.size() > kMaxTopicLength)
+    return "is " + std::to_string(topic.size()) + " characters long, over Kafka's " +
+           std::to_string(kMaxTopicLength);
+  const bool legal = std::all_of(topic.begin(), topic.end(), [](char ch) {
+    const auto u = static_cast<unsigned char>(ch);
+    return std::isalnum(u) || ch == '.' || ch == '_' || ch == '-';
+  });
+  return legal ? "" : "holds a character Kafka does not allow (only A-Z a-z 0-9 . _ -)";
+}
+
+// The topics a kafka sink writes (its topic, or topic_prefix + each JSON source's name, and the
+// exactly-once state topic) are valid Kafka topic names: refused here rather than by the broker
+// once the daemon runs (a daemon whose brokers are down at start would only learn it later).
+status check_kafka_topics(const pipeline_config& c, const sink_config& k) {
+  const std::string at = c.origin + ": sinks." + k.name + ".";
+  auto check = [&](const char* key, const std::string& topic) {
+    const std::string why = kafka_topic_problem(topic);
+    return why.empty()
+               ? status::ok()
+               : status::error(at + key + " = " + json_string(topic) + ": the topic name " + why);
+  };
+  if (k.kafka.exactly_once)
+    if (status s = check("state_topic", k.kafka.state_topic); !s) return s;
+  if (!k.kafka.topic.empty()) return check("topic", k.kafka.topic);
+  for (const source_spec& src : c.sources) {
+    if (src.cdc) continue;  // its records name their own topics
+    const std::string topic = k.kafka.topic_prefix + src.name;
+    const std::string why = kafka_topic_problem(topic);
+    if (why.empty()) continue;
+    std::string message = at;
+    message += "topic_prefix = ";
+    message += json_string(k.kafka.topic_prefix);
+    message += ": the topic of sources.";
+    message += src.name;
+    message += " (";
+    message += json_string(topic);
+    message += ") ";
+    message += why;
+    return status::error(message);
+  }
+  return status::ok();
+}
+
+}  // namespace
+
 status validate_config(const pipeline_config& c, const stage_checks& checks) {
   if (c.sources.empty())
     return status::error(c.origin + ": no [sources.<name>] defined: nothing to transform");
@@ -434,6 +489,8 @@ status validate_config(const pipeline_config& c, const stage_checks& checks) {
                              c.sinks[j].name + " write the same file '" + c.sinks[i].file.path +
                              "'");
     }
+    if (c.sinks[i].type == "kafka")
+      if (status s = check_kafka_topics(c, c.sinks[i]); !s) return s;
     if (c.sinks[i].type == "file" && c.sinks[i].file.path == c.dead_letter.path)
       return status::error(c.origin + ": sinks." + c.sinks[i].name +
                            " writes the dead-letter file '" + c.dead_letter.path + "'");

@@ -126,7 +126,9 @@ inline constexpr option_doc kFileSink[] = {
 inline constexpr option_doc kKafkaSink[] = {
     {"type", "string", "(required)", "\"kafka\""},
     {"brokers", "string", "\"127.0.0.1:9092\"", "bootstrap servers (librdkafka bootstrap.servers)"},
-    {"topic", "string", "\"\"", "one topic for every source; empty = topic_prefix + source name"},
+    {"topic", "string", "\"\"",
+     "one topic for every source; empty = topic_prefix + source name (every topic name: 1..249 "
+     "of A-Z a-z 0-9 . _ -, checked at load)"},
     {"topic_prefix", "string", "\"edgepipe.\"", "prefix of per-source topics"},
     {"partitions", "integer", "3", "partitions of topics created on start", "1..10000"},
     {"replication_factor", "integer", "1", "replication factor of topics created on start",

@@ -150,6 +150,34 @@ TEST(Config, ADirectoryWhereAFileIsExpectedIsNamedAsOne) {
       << secret;
 }
 
+// The topics a kafka sink will write are valid Kafka topic names, checked before any thread
+// starts (the broker refused them only once the sink ran; a daemon whose brokers were down at
+// start learned it later still).
+TEST(Config, KafkaTopicNamesFollowKafkasRule) {
+  const auto kafka = [](const std::string& keys) {
+    return load_error(std::string(kMinimal) + "[sinks.k]\ntype = \"kafka\"\n" + keys);
+  };
+  EXPECT_NE(kafka("topic = \"bad topic\"\n")
+                .find("edge.toml: sinks.k.topic = \"bad topic\": the topic name holds a "
+                      "character Kafka does not allow (only A-Z a-z 0-9 . _ -)"),
+            std::string::npos);
+  EXPECT_NE(kafka("topic = \"..\"\n").find("cannot be \".\" or \"..\""), std::string::npos);
+  EXPECT_NE(kafka("topic = \"" + std::string(250, 'a') + "\"\n")
+                .find("is 250 characters long, over Kafka's 249"),
+            std::string::npos);
+  EXPECT_NE(kafka("topic_prefix = \"bad/\"\n")
+                .find("sinks.k.topic_prefix = \"bad/\": the topic of sources.iss (\"bad/iss\")"),
+            std::string::npos);
+  EXPECT_NE(kafka("topic_prefix = \"" + std::string(247, 'p') + "\"\n").find("is 250 characters"),
+            std::string::npos);
+  EXPECT_NE(kafka("exactly_once = true\nstate_topic = \"a b\"\n").find("sinks.k.state_topic"),
+            std::string::npos);
+  // Allowed: the defaults, a 249-character topic, a prefix that leaves room for the name.
+  EXPECT_EQ(kafka(""), "");
+  EXPECT_EQ(kafka("topic = \"" + std::string(249, 'a') + "\"\n"), "");
+  EXPECT_EQ(kafka("topic_prefix = \"" + std::string(246, 'p') + "\"\n"), "");
+}
+
 TEST(Config, MinimalConfigGetsDefaults) {
   pipeline_config c;
   ASSERT_TRUE(load_config_text(kMinimal, "edge.toml", pipeline_stage_checks(), c).is_ok());
