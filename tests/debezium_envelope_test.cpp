@@ -251,6 +251,25 @@ TEST(DebeziumEnvelope, TruncateIsOneKeylessEventPerTable) {
   EXPECT_EQ(std::string_view(doc["source"]["table"]), "other");
 }
 
+// A quoted PostgreSQL identifier may hold characters Kafka refuses in a topic name: they
+// become '_' (as Debezium's topic naming does); the source block keeps the real names.
+TEST(DebeziumEnvelope, TopicCharactersKafkaRefusesBecomeUnderscores) {
+  fixture f;
+  decoded_message m;
+  ASSERT_TRUE(
+      testing::decode_kept(
+          f.decoder,
+          relation_msg(16390, "Sales Dept", "prix\xe2\x82\xac/jour", 'd', {{"k", 20, true}}), m)
+          .is_ok());
+  f.apply(testing::insert_msg(16390, {"1"}));
+  ASSERT_EQ(f.events.size(), 1u);
+  EXPECT_EQ(f.topic(0), "edgepipe.Sales_Dept.prix____jour");
+  simdjson::dom::parser p;
+  auto doc = parse(p, f.value(0));
+  EXPECT_EQ(std::string_view(doc["source"]["schema"]), "Sales Dept");
+  EXPECT_EQ(std::string_view(doc["source"]["table"]), "prix\xe2\x82\xac/jour");
+}
+
 TEST(DebeziumEnvelope, UnchangedToastPlaceholderFollowsTheColumnType) {
   // Debezium 3.6's UnchangedToastedPlaceholder: bytes for bytea, a one-element list for
   // text-like and uuid arrays, the placeholder's bytes as numbers for int4/int8/date arrays.

@@ -118,13 +118,29 @@ bool debezium_envelope::key_changed(std::span<const column_value> old_row,
   return false;
 }
 
+namespace {
+
+// Kafka allows A-Z a-z 0-9 . _ - in a topic name; PostgreSQL allows any character in a quoted
+// identifier ("My Table", "prix€"). Any other byte becomes '_', as Debezium's topic naming
+// replaces invalid characters, so the topic exists rather than being refused by the broker for
+// every change of the table (the prefix is checked at load).
+void append_topic_part(byte_arena& out, std::string_view part) {
+  for (const char ch : part) {
+    const bool legal = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                       (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+    out.push_back(legal ? ch : '_');
+  }
+}
+
+}  // namespace
+
 void debezium_envelope::append_topic(const relation& rel, byte_arena& out, cdc_event& e) const {
   e.topic_off = u32(out.size());
   out.append(options_.topic_prefix);
   out.push_back('.');
-  out.append(rel.schema);
+  append_topic_part(out, rel.schema);
   out.push_back('.');
-  out.append(rel.name);
+  append_topic_part(out, rel.name);
   e.topic_len = u32(out.size() - e.topic_off);
 }
 
