@@ -3,7 +3,6 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
@@ -12,6 +11,7 @@
 
 #include "config/config_schema.hpp"
 #include "config/toml_reader.hpp"
+#include "core/kafka_topic_name.hpp"
 #include "core/record.hpp"
 #include "platform/cpu_list.hpp"
 #include "platform/text_escape.hpp"
@@ -406,20 +406,16 @@ status load_default_config(const stage_checks& checks, pipeline_config& out) {
 
 namespace {
 
-// Kafka's rule for topic names (org.apache.kafka.common.internals.Topic.validate): 1..249 of
-// A-Z a-z 0-9 . _ -, and not "." or "..". Empty when `topic` follows it, else why not.
+// Empty when `topic` follows Kafka's rule (core/kafka_topic_name.hpp), else why not.
 std::string kafka_topic_problem(std::string_view topic) {
-  constexpr std::size_t kMaxTopicLength = 249;
   if (topic.empty()) return "is empty";
   if (topic == "." || topic == "..") return "cannot be \".\" or \"..\"";
-  if (topic.size() > kMaxTopicLength)
+  if (topic.size() > kMaxKafkaTopicLength)
     return "is " + std::to_string(topic.size()) + " characters long, over Kafka's " +
-           std::to_string(kMaxTopicLength);
-  const bool legal = std::all_of(topic.begin(), topic.end(), [](char ch) {
-    const auto u = static_cast<unsigned char>(ch);
-    return std::isalnum(u) || ch == '.' || ch == '_' || ch == '-';
-  });
-  return legal ? "" : "holds a character Kafka does not allow (only A-Z a-z 0-9 . _ -)";
+           std::to_string(kMaxKafkaTopicLength);
+  return kafka_topic_chars(topic)
+             ? ""
+             : "holds a character Kafka does not allow (only A-Z a-z 0-9 . _ -)";
 }
 
 // The topics a kafka sink writes (its topic, or topic_prefix + each JSON source's name, and the

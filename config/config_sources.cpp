@@ -1,11 +1,11 @@
 // [sources.<name>]: a JSON source (its fields, filters and optional HTTP polling) or a
 // postgres_cdc source, read into a source_spec. Part of the config loader (config/toml_reader.hpp).
 #include <algorithm>
-#include <cctype>
 #include <string>
 #include <string_view>
 
 #include "config/toml_reader.hpp"
+#include "core/kafka_topic_name.hpp"
 
 namespace edgepipe::config_detail {
 namespace {
@@ -130,10 +130,7 @@ bool valid_slot_name(std::string_view s) {
 
 /// Kafka's rule for topic names (the prefix ends up in every topic): A-Z a-z 0-9 . _ -
 bool valid_topic_text(std::string_view s) {
-  return !s.empty() && s.size() <= 200 && std::all_of(s.begin(), s.end(), [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return std::isalnum(u) || c == '.' || c == '_' || c == '-';
-  });
+  return !s.empty() && s.size() <= 200 && kafka_topic_chars(s);
 }
 
 bool read_cdc_source(toml_reader& r, const toml::table& t, const std::string& path,

@@ -403,9 +403,7 @@ void kafka_sink::produce(const record_batch& batch, kafka_batch_leases::lease* l
   }
   const std::string_view key = batch.key(r);
   const std::string_view value = batch.value(r);
-  const std::string_view source = r.source < source_names_.size()
-                                      ? std::string_view(source_names_[r.source])
-                                      : std::string_view("unknown");
+  const std::string_view source = source_name(r.source);
   char id[24];
   const auto id_end = std::to_chars(id, id + sizeof id, r.sequence).ptr;
   const auto id_len = static_cast<std::size_t>(id_end - id);
@@ -453,9 +451,7 @@ void kafka_sink::oversized(const record& r, std::size_t bytes) {
   std::size_t limit_size = sizeof limit;
   if (rk_ != nullptr)
     (void)rd_kafka_conf_get(rd_kafka_conf(rk_), "message.max.bytes", limit, &limit_size);
-  const std::string_view source = r.source < source_names_.size()
-                                      ? std::string_view(source_names_[r.source])
-                                      : std::string_view("unknown");
+  const std::string_view source = source_name(r.source);
   std::string why = "record " + std::to_string(r.sequence) + " (source " + std::string(source) +
                     ", " + std::to_string(bytes) +
                     " bytes of key and value) is over message.max.bytes " + limit +

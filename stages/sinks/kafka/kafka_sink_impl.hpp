@@ -163,6 +163,11 @@ class kafka_sink final : public sink {
   // kafka_sink.cpp: a record too large for message.max.bytes, stuck at the head of the spool.
   void oversized(const record& r, std::size_t bytes);
   void clear_oversized(const record_batch& batch);
+  /// The record's source name (its `source` header), "unknown" for an id past the list.
+  std::string_view source_name(source_id src) const noexcept {
+    return src < source_names_.size() ? std::string_view(source_names_[src])
+                                      : std::string_view("unknown");
+  }
   void fail_records(const std::vector<record>& records, std::size_t from, stage_counters& counters);
   bool transactions_initialised();
   bool transactions_ready();

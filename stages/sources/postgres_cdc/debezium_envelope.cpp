@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "core/kafka_topic_name.hpp"
 #include "stages/sources/postgres_cdc/cdc_json.hpp"
 
 namespace edgepipe::pgcdc {
@@ -125,11 +126,7 @@ namespace {
 // replaces invalid characters, so the topic exists rather than being refused by the broker for
 // every change of the table (the prefix is checked at load).
 void append_topic_part(byte_arena& out, std::string_view part) {
-  for (const char ch : part) {
-    const bool legal = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                       (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
-    out.push_back(legal ? ch : '_');
-  }
+  for (const char ch : part) out.push_back(kafka_topic_char(ch) ? ch : '_');
 }
 
 }  // namespace
